@@ -1,0 +1,15 @@
+// Jest runs the TypeScript tests in ESM mode through ts-jest (transpile only:
+// `npm run typecheck` is the type gate). Tests that need the CLI run the built
+// dist/ through bin/xsoar-cert.js, which `npm test` builds first (pretest).
+/** @type {import('jest').Config} */
+export default {
+  testEnvironment: 'node',
+  extensionsToTreatAsEsm: ['.ts'],
+  moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
+  transform: {
+    '^.+\\.ts$': ['ts-jest', { useESM: true, tsconfig: 'test/tsconfig.json', diagnostics: false }],
+  },
+  testMatch: ['<rootDir>/test/**/*.test.ts'],
+  testTimeout: 60000,
+  maxWorkers: 2,
+};

@@ -1,0 +1,20 @@
+// Help text shared by every command (STYLE habit 3: examples and exit codes in --help).
+export const EXIT_CODES_HELP = `
+EXIT CODES
+  0    success (for renew: renewed, or nothing needed doing)
+  1    check failed: the certificate is not fit to serve (verify, probe)
+  2    usage error: bad flags or arguments
+  3    unreadable input: missing file, malformed data, wrong passphrase
+  4    cluster error: kubectl missing, cluster unreachable, permission denied (nothing changed)
+  5    the change failed and was rolled back: the previous certificate is served again
+  6    the change failed and the rollback failed: manual action needed
+  7    busy: another run holds the lock, or the secret changed meanwhile (nothing changed)
+  8    several targets: some failed (see the table)
+  70   internal error (a bug: please report with XSOAR_CERT_DEBUG=1)
+  130  cancelled (Ctrl-C): nothing changed
+`;
+
+/** Formats an EXAMPLES section for addHelpText('after', …). */
+export function examples(...lines: string[]): string {
+  return '\nEXAMPLES\n' + lines.map((l) => (l.startsWith('#') ? `  ${l}` : `  $ ${l}`)).join('\n') + '\n';
+}

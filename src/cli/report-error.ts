@@ -1,0 +1,53 @@
+// Maps any thrown value to one short message and an exit code (STYLE habit 4 and 5).
+import { EXIT, XsoarCertError } from '../errors.js';
+import { ce, redact } from './output.js';
+
+interface CommanderLikeError {
+  code: string;
+  exitCode: number;
+}
+
+function isCommanderError(err: unknown): err is CommanderLikeError {
+  return typeof err === 'object' && err !== null && typeof (err as { code?: unknown }).code === 'string'
+    && String((err as { code: string }).code).startsWith('commander.');
+}
+
+export function reportError(err: unknown, argv: readonly string[]): number {
+  const debug = process.env.XSOAR_CERT_DEBUG === '1';
+  const json = argv.includes('--json');
+  if (isCommanderError(err)) {
+    // commander already printed its message (or the help/version text).
+    if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return EXIT.OK;
+    return EXIT.USAGE;
+  }
+  let code: number;
+  let message: string;
+  let hint: string | undefined;
+  if (err instanceof XsoarCertError) {
+    code = err.exitCode;
+    message = err.message;
+    hint = err.hint;
+  } else if (isPromptExit(err)) {
+    code = EXIT.CANCELLED;
+    message = 'Cancelled: nothing was changed.';
+  } else {
+    code = EXIT.INTERNAL;
+    const m = err instanceof Error ? err.message : String(err);
+    message = `internal error: ${m}`;
+    hint = 'This is a bug in xsoar-cert; please report it with the output of XSOAR_CERT_DEBUG=1.';
+  }
+  message = redact(message);
+  if (json) {
+    process.stdout.write(JSON.stringify({ ok: false, error: { message, hint, exitCode: code } }, null, 2) + '\n');
+  } else {
+    process.stderr.write(ce.red('xsoar-cert: ') + message + '\n');
+    if (hint) process.stderr.write('  ' + redact(hint) + '\n');
+    if (!debug && code === EXIT.INTERNAL) process.stderr.write('  Re-run with XSOAR_CERT_DEBUG=1 for more info.\n');
+  }
+  if (debug && err instanceof Error && err.stack) process.stderr.write(redact(err.stack) + '\n');
+  return code;
+}
+
+function isPromptExit(err: unknown): boolean {
+  return err instanceof Error && (err.name === 'ExitPromptError' || err.name === 'AbortPromptError');
+}
