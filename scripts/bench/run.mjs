@@ -1,0 +1,226 @@
+#!/usr/bin/env node
+// npm run bench: every figure is a ratio against a baseline measured in the same
+// run, interleaved (A, B, A, B, ...) so machine drift hits both sides alike.
+// Medians, not means: one slow outlier (GC, a busy core) must not move the verdict.
+//
+//   node scripts/bench/run.mjs [--runs N] [--only NAME[,NAME]] [--json]
+import { spawnSync, spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync, rmSync, existsSync, statSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const BIN = path.join(ROOT, 'bin', 'xsoar-cert.js');
+const args = process.argv.slice(2);
+const flag = (name, dflt) => {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : dflt;
+};
+const RUNS = Number(flag('--runs', '15'));
+const ONLY = flag('--only', '')?.split(',').filter(Boolean) ?? [];
+const JSON_OUT = args.includes('--json');
+const work = mkdtempSync(path.join(tmpdir(), 'xsoar-cert-bench-'));
+const results = [];
+
+const want = (name) => ONLY.length === 0 || ONLY.includes(name);
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+const log = (s) => process.stderr.write(s + '\n');
+
+/** Time one synchronous command (ms); throws if it fails, so a broken run is never a fast run. */
+function timeCmd(cmd, argv, opts = {}) {
+  const t0 = process.hrtime.bigint();
+  const r = spawnSync(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8', ...opts });
+  const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+  if (r.status !== (opts.expectCode ?? 0)) {
+    throw new Error(`${cmd} ${argv.join(' ')} exited ${r.status}: ${(r.stderr || r.stdout).slice(0, 400)}`);
+  }
+  return ms;
+}
+
+/** Interleave baseline and candidate; record medians and the ratio against the target. */
+function compare(name, baseline, candidate, target, runs = RUNS, between = () => {}) {
+  const a = [];
+  const b = [];
+  baseline.fn();
+  candidate.fn(); // warm caches (disk, kubectl discovery) for both sides
+  for (let i = 0; i < runs; i++) {
+    between();
+    a.push(baseline.fn());
+    between();
+    b.push(candidate.fn());
+  }
+  const ma = median(a);
+  const mb = median(b);
+  const ratio = mb / ma;
+  const row = { name, baseline: baseline.label, baselineMs: +ma.toFixed(1), candidate: candidate.label, candidateMs: +mb.toFixed(1), ratio: +ratio.toFixed(2), target, ok: target === undefined || ratio <= target, runs };
+  results.push(row);
+  log(`${row.ok ? 'ok  ' : 'MISS'} ${name}: ${mb.toFixed(1)} ms vs ${ma.toFixed(1)} ms (${baseline.label}) = ${ratio.toFixed(2)}x` + (target ? ` (target <= ${target}x)` : ''));
+  return row;
+}
+
+function sh(script, opts = {}) {
+  const r = spawnSync('bash', ['-c', script], { encoding: 'utf8', ...opts });
+  if (r.status !== 0) throw new Error(`bench setup failed: ${script}\n${r.stderr}`);
+  return r.stdout;
+}
+
+/** A 3-certificate RSA chain (root -> intermediate -> leaf) made with the openssl CLI, independent of our code. */
+function mintWithOpenssl(dir, cn = 'localhost') {
+  sh(`set -e; cd '${dir}'
+    openssl req -x509 -newkey rsa:2048 -nodes -keyout root.key -out root.pem -days 3650 -subj '/CN=Bench Root' \
+      -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign 2>/dev/null
+    openssl req -newkey rsa:2048 -nodes -keyout int.key -out int.csr -subj '/CN=Bench Intermediate' 2>/dev/null
+    printf 'basicConstraints=critical,CA:TRUE,pathlen:0\\nkeyUsage=critical,keyCertSign,cRLSign\\nsubjectKeyIdentifier=hash\\nauthorityKeyIdentifier=keyid\\n' > int.ext
+    openssl x509 -req -in int.csr -CA root.pem -CAkey root.key -CAcreateserial -out int.pem -days 1825 -extfile int.ext 2>/dev/null
+    openssl req -newkey rsa:2048 -nodes -keyout leaf-key.pem -out leaf.csr -subj '/CN=${cn}' 2>/dev/null
+    printf 'basicConstraints=critical,CA:FALSE\\nkeyUsage=critical,digitalSignature,keyEncipherment\\nextendedKeyUsage=serverAuth\\nsubjectAltName=DNS:${cn},IP:127.0.0.1\\nsubjectKeyIdentifier=hash\\nauthorityKeyIdentifier=keyid\\n' > leaf.ext
+    openssl x509 -req -in leaf.csr -CA int.pem -CAkey int.key -CAcreateserial -out leaf.pem -days 90 -extfile leaf.ext 2>/dev/null
+    cat leaf.pem int.pem > fullchain.pem
+    chmod 600 *.key leaf-key.pem`);
+  return { root: path.join(dir, 'root.pem'), chain: path.join(dir, 'int.pem'), leaf: path.join(dir, 'leaf.pem'), key: path.join(dir, 'leaf-key.pem'), fullchain: path.join(dir, 'fullchain.pem') };
+}
+
+const node = process.execPath;
+const nodeBaseline = { label: 'node -e 0', fn: () => timeCmd(node, ['-e', '0']) };
+
+try {
+  if (want('version')) {
+    compare('xsoar-cert --version', nodeBaseline, { label: 'xsoar-cert --version', fn: () => timeCmd(node, [BIN, '--version']) }, 1.3);
+  }
+  if (want('verify')) {
+    const f = mintWithOpenssl(mkdtempSync(path.join(work, 'verify-')));
+    compare('xsoar-cert verify (3-cert chain + key, TLS 1.2+1.3 handshakes)', nodeBaseline, {
+      label: 'verify',
+      fn: () => timeCmd(node, [BIN, 'verify', '--cert', f.leaf, '--chain', f.chain, '--ca', f.root, '--key', f.key, '--host', 'localhost']),
+    }, 2.5);
+  }
+  if (want('bundle')) {
+    const bundle = path.join(ROOT, 'dist', 'xsoar-cert.mjs');
+    if (!existsSync(bundle)) sh(`cd '${ROOT}' && node scripts/bundle.mjs >/dev/null`);
+    const size = statSync(bundle).size;
+    const row = compare('bundle start-up (node dist/xsoar-cert.mjs --version)', nodeBaseline, { label: 'bundle --version', fn: () => timeCmd(node, [bundle, '--version']) }, 1.3);
+    row.bundleBytes = size;
+    log(`     bundle size: ${(size / 1024).toFixed(0)} KiB`);
+  }
+  if (want('install')) await benchInstall();
+  if (want('fleet')) await benchFleet();
+} finally {
+  rmSync(work, { recursive: true, force: true });
+}
+
+if (JSON_OUT) process.stdout.write(JSON.stringify(results, null, 2) + '\n');
+else {
+  console.log('\nbenchmark                                                     ours (ms)  baseline (ms)  ratio  target');
+  for (const r of results) {
+    console.log(`${r.name.padEnd(62)} ${String(r.candidateMs).padStart(9)}  ${String(r.baselineMs).padStart(13)}  ${(r.ratio + 'x').padStart(5)}  ${r.target ? '<= ' + r.target + 'x ' + (r.ok ? 'ok' : 'MISS') : ''}`);
+  }
+}
+
+/** Start the sandbox cluster; resolves with its ready line. */
+function startSandbox(extra) {
+  return new Promise((resolve, reject) => {
+    const dir = mkdtempSync(path.join(work, 'sandbox-'));
+    const child = spawn(node, [path.join(ROOT, 'scripts', 'sandbox', 'cluster.mjs'), '--dir', dir, '--port', '0', ...extra], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let buf = '';
+    child.stdout.setEncoding('utf8').on('data', (d) => {
+      buf += d;
+      const line = buf.split('\n').find((l) => l.includes('"ready"'));
+      if (line) resolve({ ...JSON.parse(line), dir, child });
+    });
+    child.on('exit', (code) => reject(new Error(`sandbox exited ${code}`)));
+  });
+}
+
+function sandboxEnv(sb) {
+  return { ...process.env, KUBECONFIG: sb.kubeconfig, KUBECACHEDIR: path.join(sb.dir, 'kube-cache'), XSOAR_CERT_STATE_DIR: path.join(sb.dir, 'state'), NO_COLOR: '1' };
+}
+
+async function benchInstall() {
+  const sb = await startSandbox(['--rollout-delay-ms', '0']);
+  try {
+    const t = sb.tenants[0];
+    const env = sandboxEnv(sb);
+    // Two certificates to alternate, so that every run really changes what is served.
+    const certs = [mintWithOpenssl(mkdtempSync(path.join(work, 'a-'))), mintWithOpenssl(mkdtempSync(path.join(work, 'b-')))];
+    let i = 0;
+    let j = 0;
+    const handTyped = {
+      label: 'kubectl create --dry-run | apply; rollout restart; rollout status',
+      fn: () => {
+        const c = certs[i++ % 2];
+        return timeCmd('bash', ['-c', `set -eo pipefail
+          kubectl create secret tls ${t.secret} -n ${t.namespace} --cert='${c.fullchain}' --key='${c.key}' --dry-run=client -o yaml | kubectl apply -n ${t.namespace} -f - >/dev/null
+          kubectl rollout restart deployment/${t.deployment} -n ${t.namespace} >/dev/null
+          kubectl rollout status deployment/${t.deployment} -n ${t.namespace} --timeout=60s >/dev/null`], { env });
+      },
+    };
+    const ours = {
+      label: 'xsoar-cert install',
+      fn: () => {
+        const c = certs[j++ % 2];
+        return timeCmd(node, [BIN, 'install', '--cert', c.leaf, '--chain', c.chain, '--ca', c.root, '--key', c.key, '-n', t.namespace, '--secret', t.secret,
+          '--proxy', `deployment/${t.deployment}`, '--endpoint', t.endpoint, '--host', 'localhost', '--allow-name-change', '--yes', '--quiet'], { env });
+      },
+    };
+    // kubectl refuses a second `rollout restart` of one deployment within the same second
+    // (restartedAt has one-second resolution): wait between runs, outside the timed part.
+    const pause = () => spawnSync('sleep', ['1.05']);
+    compare('install against the sandbox (rollout delay 0)', handTyped, ours, 1.2, Math.min(RUNS, 7), pause);
+  } finally {
+    sb.child.kill('SIGTERM');
+  }
+}
+
+async function benchFleet() {
+  const N = Number(flag('--tenants', '100'));
+  const sb = await startSandbox(['--rollout-delay-ms', '0', '--tenants', String(N), '--inline-pods']);
+  try {
+    const env = sandboxEnv(sb);
+    const certs = [mintWithOpenssl(mkdtempSync(path.join(work, 'fa-'))), mintWithOpenssl(mkdtempSync(path.join(work, 'fb-')))];
+    const tenantsFile = path.join(work, 'tenants.txt');
+    writeFileSync(tenantsFile, sb.tenants.map((t) => `${t.namespace}/${t.secret}`).join('\n') + '\n');
+    let i = 0;
+    let j = 0;
+    const common = (c) => ['install', '--cert', c.leaf, '--chain', c.chain, '--ca', c.root, '--key', c.key, '--proxy', 'auto', '--host', 'localhost', '--allow-name-change', '--yes', '--quiet'];
+    const one = { label: '1 tenant', fn: () => timeCmd(node, [BIN, ...common(certs[i++ % 2]), '-n', sb.tenants[0].namespace], { env }) };
+    let peakKiB = 0;
+    const many = {
+      label: `${N} tenants`,
+      fn: () => {
+        const r = timeWithPeakRss(node, [BIN, ...common(certs[j++ % 2]), '--tenants-file', tenantsFile, '--parallel', '8'], env);
+        peakKiB = Math.max(peakKiB, r.peakKiB);
+        return r.ms;
+      },
+    };
+    const pause = () => spawnSync('sleep', ['1.05']);
+    const row = compare(`install on ${N} tenants vs 1 tenant`, one, many, 5, Math.min(RUNS, 3), pause);
+    row.peakRssMiB = +(peakKiB / 1024).toFixed(1);
+    row.memoryOk = row.peakRssMiB <= 120;
+    log(`     peak RSS of the ${N}-tenant run: ${row.peakRssMiB} MiB (target <= 120 MiB)`);
+  } finally {
+    sb.child.kill('SIGTERM');
+  }
+}
+
+/** Run a command synchronously-in-effect while sampling its VmHWM (peak RSS) from /proc. */
+function timeWithPeakRss(cmd, argv, env) {
+  const script = `
+    const { spawn } = require('node:child_process');
+    const { readFileSync } = require('node:fs');
+    const t0 = process.hrtime.bigint();
+    const c = spawn(${JSON.stringify(cmd)}, ${JSON.stringify(argv)}, { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '', peak = 0;
+    c.stderr.on('data', (d) => (err += d));
+    const sample = () => { try { const m = /VmHWM:\\s+(\\d+)/.exec(readFileSync('/proc/' + c.pid + '/status', 'utf8')); if (m) peak = Math.max(peak, +m[1]); } catch {} };
+    const iv = setInterval(sample, 10);
+    c.on('exit', (code) => { clearInterval(iv); const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+      process.stdout.write(JSON.stringify({ code, ms, peak, err: err.slice(-400) })); });`;
+  const r = spawnSync(process.execPath, ['-e', script], { env, encoding: 'utf8' });
+  const out = JSON.parse(r.stdout);
+  if (out.code !== 0) throw new Error(`${argv.slice(1, 3).join(' ')} exited ${out.code}: ${out.err}`);
+  return { ms: out.ms, peakKiB: out.peak };
+}
