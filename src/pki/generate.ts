@@ -1,0 +1,264 @@
+// The one certificate-generation module. node-forge cannot create ECDSA certificates,
+// so every certificate (RSA and ECDSA) is built with @peculiar/x509 over Node's WebCrypto;
+// keys come from Node's crypto and leave this module only as PKCS#8 PEM strings.
+import 'reflect-metadata';
+import { createPrivateKey, createPublicKey, generateKeyPair, randomBytes, webcrypto, type KeyObject } from 'node:crypto';
+import { isIP } from 'node:net';
+import { promisify } from 'node:util';
+import * as x509 from '@peculiar/x509';
+import { AsnConvert } from '@peculiar/asn1-schema';
+import { GeneralName as AsnGeneralName, GeneralSubtree, GeneralSubtrees, NameConstraints } from '@peculiar/asn1-x509';
+
+x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
+const subtle = webcrypto.subtle;
+const generateKeyPairAsync = promisify(generateKeyPair);
+
+export type KeySpec = { type: 'rsa'; bits?: number } | { type: 'ecdsa'; curve?: 'P-256' | 'P-384' } | { keyPem: string };
+export type SignatureHash = 'SHA-256' | 'SHA-384' | 'SHA-512' | 'SHA-1';
+
+export interface NameConstraintsSpec {
+  permittedDNS?: string[];
+  excludedDNS?: string[];
+  /** CIDR, e.g. 10.0.0.0/8 or fd00::/8 */
+  permittedIP?: string[];
+  excludedIP?: string[];
+}
+
+export interface CertSpec {
+  /** A common name ("example.com") or a full DN ("CN=x, O=y"). */
+  subject: string;
+  dnsNames?: string[];
+  ipAddresses?: string[];
+  isCA?: boolean;
+  pathLen?: number;
+  /** Key usage names; null omits the extension. Default: CA → keyCertSign+cRLSign, leaf → digitalSignature(+keyEncipherment for RSA). */
+  keyUsage?: string[] | null;
+  /** EKU names (serverAuth, clientAuth, ...) or OIDs; null omits the extension. Default: leaf → serverAuth, CA → none. */
+  eku?: string[] | null;
+  notBefore?: Date;
+  notAfter?: Date;
+  /** Validity in days from notBefore when notAfter is not given (default 397). */
+  days?: number;
+  /** Serial number as hex (default: 16 random bytes, positive). */
+  serial?: string;
+  signatureHash?: SignatureHash;
+  nameConstraints?: NameConstraintsSpec;
+  /** The signer; absent = self-signed. */
+  issuer?: { certPem: string; keyPem: string };
+  /** The subject's key: a new key of this type (default RSA 2048), or an existing PKCS#8/PKCS#1/SEC1 PEM. */
+  key?: KeySpec;
+  omitSki?: boolean;
+  omitAki?: boolean;
+}
+
+export interface IssuedCert {
+  certPem: string;
+  /** PKCS#8 PEM. Callers write it with mode 0600 and never print it. */
+  keyPem: string;
+}
+
+const EKU_OIDS: Record<string, string> = {
+  serverAuth: '1.3.6.1.5.5.7.3.1',
+  clientAuth: '1.3.6.1.5.5.7.3.2',
+  codeSigning: '1.3.6.1.5.5.7.3.3',
+  emailProtection: '1.3.6.1.5.5.7.3.4',
+  timeStamping: '1.3.6.1.5.5.7.3.8',
+  OCSPSigning: '1.3.6.1.5.5.7.3.9',
+  anyExtendedKeyUsage: '2.5.29.37.0',
+};
+
+const KEY_USAGE_FLAGS: Record<string, number> = {
+  digitalSignature: x509.KeyUsageFlags.digitalSignature,
+  nonRepudiation: x509.KeyUsageFlags.nonRepudiation,
+  keyEncipherment: x509.KeyUsageFlags.keyEncipherment,
+  dataEncipherment: x509.KeyUsageFlags.dataEncipherment,
+  keyAgreement: x509.KeyUsageFlags.keyAgreement,
+  keyCertSign: x509.KeyUsageFlags.keyCertSign,
+  cRLSign: x509.KeyUsageFlags.cRLSign,
+  encipherOnly: x509.KeyUsageFlags.encipherOnly,
+  decipherOnly: x509.KeyUsageFlags.decipherOnly,
+};
+
+const DAY_MS = 86_400_000;
+
+async function newKey(spec: KeySpec | undefined): Promise<KeyObject> {
+  if (spec && 'keyPem' in spec) return createPrivateKey(spec.keyPem);
+  if (spec?.type === 'ecdsa') {
+    const { privateKey } = await generateKeyPairAsync('ec', { namedCurve: spec.curve ?? 'P-256' });
+    return privateKey;
+  }
+  const bits = spec?.type === 'rsa' && spec.bits ? spec.bits : 2048;
+  const { privateKey } = await generateKeyPairAsync('rsa', { modulusLength: bits, publicExponent: 0x10001 });
+  return privateKey;
+}
+
+/** The WebCrypto algorithm for signing with / describing a key of this type. */
+function algorithmFor(key: KeyObject, hash: SignatureHash): webcrypto.RsaHashedImportParams | webcrypto.EcKeyImportParams {
+  if (key.asymmetricKeyType === 'rsa') return { name: 'RSASSA-PKCS1-v1_5', hash };
+  if (key.asymmetricKeyType === 'ec') {
+    const curve = key.asymmetricKeyDetails?.namedCurve;
+    const namedCurve = curve === 'secp384r1' || curve === 'P-384' ? 'P-384' : curve === 'secp521r1' || curve === 'P-521' ? 'P-521' : 'P-256';
+    return { name: 'ECDSA', namedCurve };
+  }
+  throw new Error(`unsupported key type ${key.asymmetricKeyType ?? 'unknown'} (use RSA or ECDSA)`);
+}
+
+async function toCryptoKeys(key: KeyObject, hash: SignatureHash): Promise<webcrypto.CryptoKeyPair> {
+  const alg = algorithmFor(key, hash);
+  const pkcs8 = key.export({ format: 'der', type: 'pkcs8' });
+  const spki = createPublicKey(key).export({ format: 'der', type: 'spki' });
+  const privateKey = await subtle.importKey('pkcs8', pkcs8, alg, true, ['sign']);
+  const publicKey = await subtle.importKey('spki', spki, alg, true, ['verify']);
+  return { privateKey, publicKey } as webcrypto.CryptoKeyPair;
+}
+
+function signingAlgorithm(key: KeyObject, hash: SignatureHash): webcrypto.Algorithm {
+  return key.asymmetricKeyType === 'ec' ? ({ name: 'ECDSA', hash } as webcrypto.EcdsaParams) : ({ name: 'RSASSA-PKCS1-v1_5', hash } as webcrypto.RsaHashedImportParams);
+}
+
+function toDn(subject: string): string {
+  return /^[A-Za-z]+=/.test(subject) ? subject : `CN=${subject.replace(/([,+"\\<>;])/g, '\\$1')}`;
+}
+
+function randomSerial(): string {
+  const b = randomBytes(16);
+  b[0] = b[0]! & 0x7f; // positive INTEGER (RFC 5280 §4.1.2.2)
+  if (b[0] === 0) b[0] = 0x01; // and no leading zero byte to strip
+  return b.toString('hex');
+}
+
+export function expandIPv6(addr: string): number[] {
+  const [head, tail] = addr.includes('::') ? addr.split('::') : [addr, undefined];
+  const h = head ? head.split(':').filter(Boolean) : [];
+  const t = tail ? tail.split(':').filter(Boolean) : [];
+  const groups = tail === undefined ? h : [...h, ...Array(8 - h.length - t.length).fill('0'), ...t];
+  return groups.flatMap((g) => {
+    const v = parseInt(g, 16);
+    return [(v >> 8) & 0xff, v & 0xff];
+  });
+}
+
+function nameConstraintsExtension(nc: NameConstraintsSpec): x509.Extension {
+  const subtrees = (dns: string[] = [], ips: string[] = []) => {
+    const list = [
+      ...dns.map((d) => new GeneralSubtree({ base: new AsnGeneralName({ dNSName: d }) })),
+      ...ips.map((ip) => new GeneralSubtree({ base: new AsnGeneralName({ iPAddress: ip }) /* CIDR text: address + mask bytes, RFC 5280 §4.2.1.10 */ })),
+    ];
+    return list.length ? new GeneralSubtrees(list) : undefined;
+  };
+  const value = new NameConstraints({
+    permittedSubtrees: subtrees(nc.permittedDNS, nc.permittedIP),
+    excludedSubtrees: subtrees(nc.excludedDNS, nc.excludedIP),
+  });
+  return new x509.Extension('2.5.29.30', true, AsnConvert.serialize(value));
+}
+
+/** Mint one certificate. Pure apart from randomness: nothing is written anywhere. */
+export async function issueCertificate(spec: CertSpec): Promise<IssuedCert> {
+  const hash = spec.signatureHash ?? 'SHA-256';
+  const subjectKey = await newKey(spec.key);
+  const subjectKeys = await toCryptoKeys(subjectKey, hash);
+  const issuerKey = spec.issuer ? createPrivateKey(spec.issuer.keyPem) : subjectKey;
+  const issuerKeys = spec.issuer ? await toCryptoKeys(issuerKey, hash) : subjectKeys;
+  const issuerCert = spec.issuer ? new x509.X509Certificate(spec.issuer.certPem) : undefined;
+
+  const notBefore = spec.notBefore ?? new Date(Date.now() - 60_000); // a minute of clock skew
+  const notAfter = spec.notAfter ?? new Date(notBefore.getTime() + (spec.days ?? 397) * DAY_MS);
+  const isCA = Boolean(spec.isCA);
+
+  const extensions: x509.Extension[] = [new x509.BasicConstraintsExtension(isCA, isCA ? spec.pathLen : undefined, true)];
+  const usageNames = spec.keyUsage === undefined
+    ? isCA ? ['keyCertSign', 'cRLSign'] : subjectKey.asymmetricKeyType === 'rsa' ? ['digitalSignature', 'keyEncipherment'] : ['digitalSignature']
+    : spec.keyUsage;
+  if (usageNames) {
+    const flags = usageNames.reduce((acc, n) => {
+      const f = KEY_USAGE_FLAGS[n];
+      if (f === undefined) throw new Error(`unknown key usage "${n}"`);
+      return acc | f;
+    }, 0);
+    extensions.push(new x509.KeyUsagesExtension(flags, true));
+  }
+  const ekuNames = spec.eku === undefined ? (isCA ? null : ['serverAuth']) : spec.eku;
+  if (ekuNames) extensions.push(new x509.ExtendedKeyUsageExtension(ekuNames.map((n) => EKU_OIDS[n] ?? n), false));
+  const sans = [
+    ...(spec.dnsNames ?? []).map((value) => ({ type: 'dns' as const, value })),
+    ...(spec.ipAddresses ?? []).map((value) => ({ type: 'ip' as const, value })),
+  ];
+  if (sans.length) extensions.push(new x509.SubjectAlternativeNameExtension(sans, false));
+  if (spec.nameConstraints) extensions.push(nameConstraintsExtension(spec.nameConstraints));
+  if (!spec.omitSki) extensions.push(await x509.SubjectKeyIdentifierExtension.create(subjectKeys.publicKey));
+  if (!spec.omitAki) {
+    if (issuerCert) {
+      const ski = issuerCert.getExtension(x509.SubjectKeyIdentifierExtension);
+      if (ski) extensions.push(new x509.AuthorityKeyIdentifierExtension(ski.keyId));
+      else extensions.push(await x509.AuthorityKeyIdentifierExtension.create(issuerKeys.publicKey));
+    } else if (isCA === false) {
+      extensions.push(await x509.AuthorityKeyIdentifierExtension.create(subjectKeys.publicKey));
+    }
+  }
+
+  const cert = await x509.X509CertificateGenerator.create({
+    serialNumber: spec.serial ?? randomSerial(),
+    subject: toDn(spec.subject),
+    issuer: issuerCert ? issuerCert.subject : toDn(spec.subject),
+    notBefore,
+    notAfter,
+    signingAlgorithm: signingAlgorithm(issuerKey, hash),
+    publicKey: subjectKeys.publicKey,
+    signingKey: issuerKeys.privateKey,
+    extensions,
+  });
+  return {
+    certPem: cert.toString('pem') + '\n',
+    keyPem: subjectKey.export({ format: 'pem', type: 'pkcs8' }).toString(),
+  };
+}
+
+export type DevKeyOptions = { keyType?: 'rsa' | 'ecdsa'; bits?: number; curve?: 'P-256' | 'P-384' };
+
+function keySpecFrom(o: DevKeyOptions): KeySpec {
+  return o.keyType === 'ecdsa' ? { type: 'ecdsa', curve: o.curve ?? 'P-256' } : { type: 'rsa', bits: o.bits ?? 2048 };
+}
+
+/** A development CA, mkcert style: 10 years, pathLen 0, keyCertSign + cRLSign. */
+export async function generateDevCA(opts: DevKeyOptions & { name?: string; days?: number } = {}): Promise<IssuedCert> {
+  const who = (() => {
+    try {
+      return `${process.env.USER ?? process.env.LOGNAME ?? 'dev'}`;
+    } catch {
+      return 'dev';
+    }
+  })();
+  return issueCertificate({
+    subject: `CN=${opts.name ?? `xsoar-cert development CA (${who})`}, O=xsoar-cert development CA`,
+    isCA: true,
+    pathLen: 0,
+    days: opts.days ?? 3650,
+    key: keySpecFrom(opts),
+  });
+}
+
+/** Split host arguments into DNS names and IP addresses (IPs go in iPAddress SANs, never dNSName). */
+export function splitHosts(hosts: readonly string[]): { dnsNames: string[]; ipAddresses: string[] } {
+  const dnsNames: string[] = [];
+  const ipAddresses: string[] = [];
+  for (const h of hosts) (isIP(h.replace(/^\[|\]$/g, '')) ? ipAddresses.push(h.replace(/^\[|\]$/g, '')) : dnsNames.push(h.toLowerCase()));
+  return { dnsNames, ipAddresses };
+}
+
+/**
+ * A development server certificate: serverAuth, CA:FALSE, SANs for every host.
+ * 397 days by default, under the 398-day limit browsers enforce (CA/B Forum BR 6.3.2).
+ */
+export async function generateDevLeaf(opts: DevKeyOptions & { hosts: string[]; days?: number; issuer?: { certPem: string; keyPem: string } }): Promise<IssuedCert> {
+  if (opts.hosts.length === 0) throw new Error('at least one host is needed');
+  const { dnsNames, ipAddresses } = splitHosts(opts.hosts);
+  return issueCertificate({
+    subject: opts.hosts[0]!,
+    dnsNames,
+    ipAddresses,
+    days: opts.days ?? 397,
+    key: keySpecFrom(opts),
+    issuer: opts.issuer,
+  });
+}
