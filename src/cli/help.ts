@@ -18,3 +18,13 @@ EXIT CODES
 export function examples(...lines: string[]): string {
   return '\nEXAMPLES\n' + lines.map((l) => (l.startsWith('#') ? `  ${l}` : `  $ ${l}`)).join('\n') + '\n';
 }
+
+/** commander helper for repeatable options: --host a --host b → ['a', 'b']. */
+export function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}
+
+/** EXAMPLES + EXIT CODES for a command's --help. */
+export function helpAfter(...lines: string[]): string {
+  return examples(...lines) + EXIT_CODES_HELP;
+}

@@ -127,17 +127,6 @@ function randomSerial(): string {
   return b.toString('hex');
 }
 
-export function expandIPv6(addr: string): number[] {
-  const [head, tail] = addr.includes('::') ? addr.split('::') : [addr, undefined];
-  const h = head ? head.split(':').filter(Boolean) : [];
-  const t = tail ? tail.split(':').filter(Boolean) : [];
-  const groups = tail === undefined ? h : [...h, ...Array(8 - h.length - t.length).fill('0'), ...t];
-  return groups.flatMap((g) => {
-    const v = parseInt(g, 16);
-    return [(v >> 8) & 0xff, v & 0xff];
-  });
-}
-
 function nameConstraintsExtension(nc: NameConstraintsSpec): x509.Extension {
   const subtrees = (dns: string[] = [], ips: string[] = []) => {
     const list = [

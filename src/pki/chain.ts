@@ -1,0 +1,95 @@
+// Orders any mix of certificates into leaf → intermediate(s) → root. Issuers are
+// found by signature (checkIssued + verify with the issuer's key), never by name alone,
+// so two CAs with the same subject (cross-signs, re-keys) are told apart.
+import type { Bundle, CertEntry, KeyEntry } from './types.js';
+import { certFacts, keyMatchesCert, oneLineName, safeVerify } from './describe.js';
+
+export interface Dropped {
+  entry: CertEntry;
+  reason: 'duplicate' | 'unrelated';
+}
+
+export interface ChainResult {
+  /** Leaf first, then intermediates; the root last only when it was given and `withRoot`. */
+  chain: CertEntry[];
+  /** The self-signed root the chain ends at, when present in the input. */
+  root?: CertEntry;
+  dropped: Dropped[];
+  /** The issuer that is needed but absent (the chain stops before a root). */
+  missingIssuer?: { subject: string; aki?: string };
+  /** How the leaf was chosen. */
+  leafBy: 'key' | 'issues-nothing';
+}
+
+export function isIssuedBy(child: CertEntry, parent: CertEntry): boolean {
+  // checkIssued compares names and key identifiers; verify proves the signature.
+  return child.cert.checkIssued(parent.cert) && safeVerify(child.cert, parent.cert);
+}
+
+export function isSelfSigned(e: CertEntry): boolean {
+  return isIssuedBy(e, e);
+}
+
+/** Remove exact duplicates (same DER), keeping the first occurrence. */
+export function dedupe(certs: readonly CertEntry[]): { unique: CertEntry[]; duplicates: CertEntry[] } {
+  const seen = new Set<string>();
+  const unique: CertEntry[] = [];
+  const duplicates: CertEntry[] = [];
+  for (const c of certs) {
+    const k = c.der.toString('base64');
+    if (seen.has(k)) duplicates.push(c);
+    else {
+      seen.add(k);
+      unique.push(c);
+    }
+  }
+  return { unique, duplicates };
+}
+
+export class ChainError extends Error {}
+
+/** Pure: order the certificates of `bundle` into a served chain. */
+export function buildChain(bundle: Bundle, opts: { key?: KeyEntry; withRoot?: boolean } = {}): ChainResult {
+  const { unique, duplicates } = dedupe(bundle.certs);
+  if (unique.length === 0) throw new ChainError('no certificate in the input');
+  let leaf: CertEntry | undefined;
+  let leafBy: ChainResult['leafBy'] = 'issues-nothing';
+  if (opts.key) {
+    leaf = unique.find((c) => keyMatchesCert(opts.key!.key, c.cert));
+    if (!leaf) throw new ChainError(`${opts.key.source}: this key matches none of the certificates given`);
+    leafBy = 'key';
+  } else {
+    // The leaf issues none of the others; prefer non-CA certificates, then the first given.
+    const issuesNothing = unique.filter((c) => !unique.some((o) => o !== c && isIssuedBy(o, c)));
+    leaf = issuesNothing.find((c) => !certFacts(c.cert).basicConstraints?.ca) ?? issuesNothing[0] ?? unique[0];
+  }
+  const chain: CertEntry[] = [leaf!];
+  let root: CertEntry | undefined;
+  let missingIssuer: ChainResult['missingIssuer'];
+  let cur = leaf!;
+  for (;;) {
+    if (isSelfSigned(cur)) {
+      if (cur !== leaf) root = cur;
+      break;
+    }
+    const candidates = unique.filter((c) => !chain.includes(c) && isIssuedBy(cur, c));
+    // Prefer an issuer that is not self-signed when a cross-signed intermediate exists: it leads further.
+    const next = candidates.find((c) => !isSelfSigned(c)) ?? candidates[0];
+    if (!next) {
+      missingIssuer = { subject: oneLineName(cur.cert.issuer), aki: certFacts(cur.cert).aki };
+      break;
+    }
+    chain.push(next);
+    cur = next;
+  }
+  const served = root && !opts.withRoot ? chain.filter((c) => c !== root) : chain;
+  const dropped: Dropped[] = [
+    ...duplicates.map((entry) => ({ entry, reason: 'duplicate' as const })),
+    ...unique.filter((c) => !chain.includes(c)).map((entry) => ({ entry, reason: 'unrelated' as const })),
+  ];
+  return { chain: served, root, dropped, missingIssuer, leafBy };
+}
+
+export function toPem(entries: readonly CertEntry[]): string {
+  return entries.map((e) => e.cert.toString().trim() + '\n').join('');
+}

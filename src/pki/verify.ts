@@ -1,0 +1,267 @@
+// Pure verification: every reason an install would fail, as a list of checks.
+// Path validation follows RFC 5280 §6 for what a TLS server chain needs: signatures,
+// validity (inclusive bounds), CA flags and keyCertSign, path length, name constraints,
+// unknown critical extensions, and a trust anchor. No I/O: the TLS handshake is separate.
+import type { Check, CertEntry, KeyEntry, VerifyReport } from './types.js';
+import { certFacts, certLabel, describeCert, keyDescription, keyMatchesCert, oneLineName } from './describe.js';
+import { dedupe, isIssuedBy, isSelfSigned } from './chain.js';
+import { canonicalIp, matchHost, normaliseHost } from './hostname.js';
+import { ipInCidr } from './ip.js';
+import { lintChain } from './lint.js';
+
+export interface VerifyInput {
+  /** Certificates from --cert, in file order (the served order starts here). */
+  certs: CertEntry[];
+  /** Certificates from --chain files, in order. */
+  chain: CertEntry[];
+  /** Trust anchors: --ca, or the system store. */
+  anchors: CertEntry[];
+  /** Where the anchors came from, for messages ("root.pem" or "the system trust store"). */
+  anchorSource: string;
+  /** Private keys from --key (normally one). */
+  keys: KeyEntry[];
+  hosts: string[];
+  at: Date;
+}
+
+export interface VerifyResult extends VerifyReport {
+  /** The validated path, leaf first, ending at the anchor (when one was reached). */
+  path: CertEntry[];
+  /** The leaf chosen. */
+  leafEntry?: CertEntry;
+  /** The key that matches the leaf. */
+  keyEntry?: KeyEntry;
+  /** Leaf + intermediates in the order to serve them. */
+  served: CertEntry[];
+  anchor?: CertEntry;
+}
+
+const where = (e: CertEntry) => `${e.source}: ${certLabel(e.cert)}`;
+
+function check(id: string, status: Check['status'], message: string, e?: CertEntry): Check {
+  return { id, status, message, file: e?.source, subject: e ? oneLineName(e.cert.subject) : undefined, serial: e ? e.cert.serialNumber.toUpperCase() : undefined };
+}
+
+/** All issuer paths from `leaf` up to a trust anchor (depth-bounded DFS), best first. */
+function findPaths(leaf: CertEntry, pool: CertEntry[], anchors: CertEntry[]): { complete: CertEntry[][]; longestPartial: CertEntry[] } {
+  const anchorDer = new Set(anchors.map((a) => a.der.toString('base64')));
+  const isAnchor = (c: CertEntry) => anchorDer.has(c.der.toString('base64'));
+  const complete: CertEntry[][] = [];
+  let longestPartial: CertEntry[] = [leaf];
+  const walk = (path: CertEntry[]) => {
+    if (complete.length >= 16 || path.length > 10) return;
+    const cur = path[path.length - 1]!;
+    if (isAnchor(cur)) {
+      complete.push(path);
+      return;
+    }
+    if (path.length > longestPartial.length) longestPartial = path;
+    // An anchor that issued the current cert ends the path; intermediates continue it.
+    const issuers = [...anchors, ...pool].filter((c) => !path.some((p) => p.der.equals(c.der)) && isIssuedBy(cur, c));
+    const seen = new Set<string>();
+    for (const next of issuers) {
+      const k = next.der.toString('base64');
+      if (seen.has(k)) continue;
+      seen.add(k);
+      walk([...path, next]);
+    }
+  };
+  walk([leaf]);
+  return { complete, longestPartial };
+}
+
+function validityProblem(e: CertEntry, at: Date): string | undefined {
+  const nb = new Date(e.cert.validFrom);
+  const na = new Date(e.cert.validTo);
+  // RFC 5280 §4.1.2.5: the validity period includes both notBefore and notAfter.
+  if (at.getTime() < nb.getTime()) return `is not valid until ${nb.toISOString()}`;
+  if (at.getTime() > na.getTime()) return `expired on ${na.toISOString()}`;
+  return undefined;
+}
+
+function nameConstraintProblem(ca: CertEntry, subject: CertEntry): string | undefined {
+  const nc = certFacts(ca.cert).nameConstraints;
+  if (!nc) return undefined;
+  const f = certFacts(subject.cert);
+  const inDns = (name: string, base: string) => {
+    const n = normaliseHost(name).replace(/^\*\./, 'wildcard.');
+    const b = normaliseHost(base);
+    if (b === '') return true;
+    if (b.startsWith('.')) return n.endsWith(b);
+    return n === b || n.endsWith('.' + b);
+  };
+  for (const d of f.san.dns) {
+    if (nc.excludedDNS.some((b) => inDns(d, b))) return `DNS name ${d} is excluded by the name constraints of ${certLabel(ca.cert)}`;
+    if (nc.permittedDNS.length && !nc.permittedDNS.some((b) => inDns(d, b))) return `DNS name ${d} is outside the permitted names (${nc.permittedDNS.join(', ')}) of ${certLabel(ca.cert)}`;
+  }
+  for (const ip of f.san.ip) {
+    if (nc.excludedIP.some((c) => ipInCidr(ip, c))) return `IP ${ip} is excluded by the name constraints of ${certLabel(ca.cert)}`;
+    const sameFamily = nc.permittedIP.filter((c) => c.includes(':') === ip.includes(':'));
+    if (nc.permittedIP.length && !sameFamily.some((c) => ipInCidr(ip, c))) return `IP ${ip} is outside the permitted ranges (${nc.permittedIP.join(', ')}) of ${certLabel(ca.cert)}`;
+  }
+  // Without SANs, RFC 5280 applies DNS constraints to nothing; a CN that looks like a host
+  // would still be matched by clients that use it, so apply DNS constraints to it too.
+  if (f.san.dns.length === 0 && f.san.ip.length === 0) {
+    for (const cn of f.subjectCN) {
+      if (!/^[a-z0-9*.-]+\.[a-z]{2,}$/i.test(cn)) continue;
+      if (nc.excludedDNS.some((b) => inDns(cn, b)) || (nc.permittedDNS.length && !nc.permittedDNS.some((b) => inDns(cn, b)))) {
+        return `subject CN ${cn} violates the name constraints of ${certLabel(ca.cert)}`;
+      }
+    }
+  }
+  return undefined;
+}
+
+/** Validate one candidate path [leaf, ..., anchor]; returns the failed checks (empty when valid). */
+function validatePath(path: CertEntry[], at: Date): Check[] {
+  const problems: Check[] = [];
+  const anchorIndex = path.length - 1;
+  for (let i = 0; i < path.length; i++) {
+    const e = path[i]!;
+    const f = certFacts(e.cert);
+    const v = validityProblem(e, at);
+    if (v) problems.push(check('chain.validity', 'fail', `${where(e)} ${v}: ${i === 0 ? 'get a new certificate from your CA' : 'get a current CA bundle from your CA'}`, e));
+    if (f.unknownCritical.length) problems.push(check('chain.extensions', 'fail', `${where(e)} has an unknown critical extension (${f.unknownCritical.join(', ')}) that TLS clients will reject`, e));
+    if (i > 0) {
+      const isAnchor = i === anchorIndex;
+      // Trust anchors without basicConstraints (v1 roots) are accepted as configured trust.
+      if (f.basicConstraints ? !f.basicConstraints.ca : !isAnchor) {
+        problems.push(check('chain.ca', 'fail', `${where(e)} signed ${certLabel(path[i - 1]!.cert)} but is not a CA (basicConstraints CA:FALSE or absent): the chain is wrong`, e));
+      }
+      if (f.keyUsage && !f.keyUsage.includes('keyCertSign')) problems.push(check('chain.ca', 'fail', `${where(e)} is not allowed to sign certificates (keyUsage lacks keyCertSign)`, e));
+      const pathLen = f.basicConstraints?.pathLen;
+      if (pathLen !== undefined) {
+        // Non-self-issued intermediates between this CA and the leaf (RFC 5280 §4.2.1.9).
+        const below = path.slice(1, i).filter((c) => c.cert.subject !== c.cert.issuer).length;
+        if (below > pathLen) problems.push(check('chain.path-length', 'fail', `${where(e)} allows ${pathLen} intermediate(s) below it (pathLen) but the chain has ${below}`, e));
+      }
+      if (f.eku && !isAnchor && !f.eku.includes('serverAuth') && !f.eku.includes('anyExtendedKeyUsage')) {
+        problems.push(check('chain.eku', 'fail', `${where(e)} restricts its extended key usage to ${f.eku.join(', ')}, which excludes TLS server certificates`, e));
+      }
+      for (let j = 0; j < i; j++) {
+        const below = path[j]!;
+        // Self-issued intermediates are exempt from their issuers' constraints, except the leaf (§6.1.3 b).
+        if (j > 0 && below.cert.subject === below.cert.issuer) continue;
+        const nc = nameConstraintProblem(e, below);
+        if (nc) problems.push(check('chain.name-constraints', 'fail', `${where(below)}: ${nc}`, below));
+      }
+    }
+  }
+  return problems;
+}
+
+/** Everything about the certificate files except the live handshake. */
+export function verifyBundle(input: VerifyInput): VerifyResult {
+  const checks: Check[] = [];
+  const all = [...input.certs, ...input.chain];
+  const { unique } = dedupe(all);
+  const result = (extra: Partial<VerifyResult> = {}): VerifyResult => {
+    const failures = checks.filter((c) => c.status === 'fail').length;
+    const warnings = checks.filter((c) => c.status === 'warn').length;
+    return { ok: failures === 0, checks, chain: [], failures, warnings, path: [], served: [], ...extra };
+  };
+  if (input.certs.length === 0) {
+    checks.push(check('cert', 'fail', 'no certificate given: pass --cert FILE'));
+    return result();
+  }
+  // The leaf is the certificate in --cert that issues none of the others (wrong order tolerated).
+  const inCert = dedupe(input.certs).unique;
+  const issuesNothing = inCert.filter((c) => !unique.some((o) => o !== c && isIssuedBy(o, c)));
+  const leaf = issuesNothing.find((c) => !certFacts(c.cert).basicConstraints?.ca) ?? issuesNothing[0] ?? inCert[0]!;
+  const leafInfo = describeCert(leaf, input.at);
+
+  // 1. Key.
+  let keyEntry: KeyEntry | undefined;
+  if (input.keys.length === 0) {
+    checks.push(check('key-match', 'skip', 'no --key given: the key match and TLS handshakes are not checked'));
+  } else {
+    keyEntry = input.keys.find((k) => keyMatchesCert(k.key, leaf.cert));
+    if (keyEntry) {
+      checks.push(check('key-match', 'pass', `${keyEntry.source}: the private key matches ${certLabel(leaf.cert)}`, leaf));
+    } else {
+      const k = input.keys[0]!;
+      const other = [...unique, ...input.anchors.filter((a) => a.source !== 'the system trust store')].find((c) => keyMatchesCert(k.key, c.cert));
+      checks.push(
+        other
+          ? check('key-match', 'fail', `${k.source}: this key belongs to another certificate in your files, ${where(other)}, not to the leaf ${certLabel(leaf.cert)}: pass the key of the leaf, or the leaf of this key`, leaf)
+          : check('key-match', 'fail', `${k.source}: no certificate in your files matches this key (${keyDescription(k.key).keyType}); the leaf is ${where(leaf)}: find the key that was generated with this certificate's CSR`, leaf),
+      );
+    }
+  }
+
+  // 2. Chain to a trust anchor.
+  const pool = unique.filter((c) => c !== leaf);
+  const { complete, longestPartial } = findPaths(leaf, pool, input.anchors);
+  let path: CertEntry[];
+  let pathProblems: Check[];
+  if (complete.length > 0) {
+    // Take the first path that validates; otherwise report the first one's problems.
+    const validated = complete.map((p) => ({ p, problems: validatePath(p, input.at) }));
+    const good = validated.find((v) => v.problems.length === 0) ?? validated[0]!;
+    path = good.p;
+    pathProblems = good.problems;
+    checks.push(...pathProblems);
+    if (pathProblems.length === 0) {
+      checks.push(check('chain.signature', 'pass', `signatures verified along ${path.length} certificate(s): ${path.map((c) => certLabel(c.cert)).join(' → ')}`));
+      checks.push(check('chain.trust', 'pass', `the chain ends at ${certLabel(path[path.length - 1]!.cert)} from ${input.anchorSource}`, path[path.length - 1]));
+    }
+  } else {
+    path = longestPartial;
+    checks.push(...validatePath(path, input.at));
+    const top = path[path.length - 1]!;
+    if (isSelfSigned(top) && path.length > 0) {
+      checks.push(check('chain.trust', 'fail', `${where(top)} is a root that is not in ${input.anchorSource}: ${input.anchorSource.includes('system') ? 'pass --ca FILE if it is your private CA' : 'pass the right root with --ca'}`, top));
+    } else {
+      const aki = certFacts(top.cert).aki;
+      checks.push(
+        check('chain.trust', 'fail', `${where(top)} was issued by "${oneLineName(top.cert.issuer)}"${aki ? ` (AKI ${aki})` : ''}, which is missing: add that intermediate with --chain FILE, or pass its root with --ca`, top),
+      );
+    }
+  }
+
+  // 3. Served order: install writes leaf → intermediates; tell the user when their files differ.
+  const anchorDer = new Set(input.anchors.map((a) => a.der.toString('base64')));
+  const served = path.filter((c, i) => i === 0 || !anchorDer.has(c.der.toString('base64')) || !isSelfSigned(c));
+  const servedNoRoot = served.filter((c, i) => i === 0 || !isSelfSigned(c));
+  const given = all.filter((c) => servedNoRoot.some((s) => s.der.equals(c.der)));
+  const givenOrder = dedupe(given).unique;
+  if (givenOrder.length > 1 && givenOrder.some((c, i) => !c.der.equals(servedNoRoot[i]?.der ?? Buffer.alloc(0)))) {
+    checks.push(check('chain.order', 'warn', `${leaf.source}: the certificates are not in leaf → intermediate → root order; install writes them in the right order (or run "xsoar-cert chain" to fix the file)`, leaf));
+  }
+
+  // 4. Hosts.
+  const f = certFacts(leaf.cert);
+  if (input.hosts.length === 0) {
+    checks.push(check('host', 'skip', 'no --host given: the names are not checked (pass --host with the tenant name or IP)'));
+  }
+  for (const h of input.hosts) {
+    const m = matchHost(h, f.san, f.subjectCN);
+    checks.push(
+      m.ok
+        ? check('host', 'pass', `${h} matches ${m.detail}`, leaf)
+        : check('host', 'fail', `${where(leaf)} does not cover ${h}: ${m.detail}; get a certificate that lists ${canonicalIp(h) ? 'this IP as an IP SAN' : 'this name as a DNS SAN'}`, leaf),
+    );
+  }
+
+  // 5. Lint.
+  const rootGiven = all.find((c) => c !== leaf && isSelfSigned(c));
+  checks.push(...lintChain({ leaf, path, at: input.at, rootInServedChain: rootGiven }));
+
+  return result({
+    path,
+    leafEntry: leaf,
+    keyEntry,
+    served: servedNoRoot,
+    anchor: complete.length ? path[path.length - 1] : undefined,
+    leaf: leafInfo,
+    chain: path.map((c) => describeCert(c, input.at)),
+  });
+}
+
+export function finishReport(r: VerifyResult, extra: Check[]): VerifyResult {
+  const checks = [...r.checks, ...extra];
+  const failures = checks.filter((c) => c.status === 'fail').length;
+  const warnings = checks.filter((c) => c.status === 'warn').length;
+  return { ...r, checks, failures, warnings, ok: failures === 0 };
+}
+
