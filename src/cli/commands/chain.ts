@@ -1,13 +1,39 @@
-// Placeholder until its issue lands: registers the command so the registry is complete.
+// `xsoar-cert chain`: any mix of files in, the served chain out (leaf → intermediates → root).
 import type { Command } from 'commander';
+import { helpAfter } from '../help.js';
+
+interface ChainFlags {
+  key?: string;
+  out?: string;
+  root: boolean;
+  force?: boolean;
+  passphraseFile?: string;
+  json?: boolean;
+  quiet?: boolean;
+}
 
 export function register(program: Command): void {
   program
     .command('chain')
-    .description('(not yet available)')
-    .allowUnknownOption()
-    .action(async () => {
-      const { UsageError } = await import('../../errors.js');
-      throw new UsageError('"chain" is not available in this build yet');
+    .description('order certificates from any files into the full chain: leaf → intermediate(s) → root')
+    .argument('<files...>', 'certificate files in any order (PEM bundles, DER, PKCS#12)')
+    .option('--key <file>', 'the private key: its certificate is the leaf')
+    .option('--out <file>', 'write the chain here (default: standard output)')
+    .option('--with-root', 'end the chain with the root (default)')
+    .option('--no-root', 'leave the root out (what a server sends)')
+    .option('--force', 'overwrite --out if it exists')
+    .option('--passphrase-file <file>', 'passphrase for encrypted inputs (or XSOAR_CERT_PASSPHRASE)')
+    .option('--json', 'print the ordered chain and what was dropped as JSON')
+    .option('-q, --quiet', 'no commentary on standard error')
+    .addHelpText(
+      'after',
+      helpAfter(
+        'xsoar-cert chain root.pem leaf.pem intermediate.pem > fullchain.pem',
+        'xsoar-cert chain --key tenant-key.pem ca-bundle.pem tenant.pem --no-root --out tls.crt',
+      ),
+    )
+    .action(async (files: string[], flags: ChainFlags) => {
+      const { runChain } = await import('./chain-run.js');
+      await runChain(files, flags);
     });
 }

@@ -1,13 +1,45 @@
-// Placeholder until its issue lands: registers the command so the registry is complete.
+// `xsoar-cert generate`: development certificates, mkcert style.
 import type { Command } from 'commander';
+import { collect, helpAfter } from '../help.js';
+
+interface GenerateFlags {
+  host: string[];
+  keyType: string;
+  bits: string;
+  curve: string;
+  days?: string;
+  outDir: string;
+  ca?: boolean;
+  force?: boolean;
+  json?: boolean;
+  quiet?: boolean;
+}
 
 export function register(program: Command): void {
   program
     .command('generate')
-    .description('(not yet available)')
-    .allowUnknownOption()
-    .action(async () => {
-      const { UsageError } = await import('../../errors.js');
-      throw new UsageError('"generate" is not available in this build yet');
+    .description('create a development server certificate and key (self-signed, or signed by a local dev CA with --ca)')
+    .option('--host <name|ip>', 'a DNS name or IP address to cover (repeatable; the first is the subject CN)', collect, [])
+    .option('--key-type <type>', 'rsa or ecdsa', 'rsa')
+    .option('--bits <n>', 'RSA key size: 2048, 3072 or 4096', '2048')
+    .option('--curve <name>', 'ECDSA curve: P-256 or P-384', 'P-256')
+    .option('--days <n>', 'validity in days (default 397: under the 398-day browser limit)')
+    .option('--out-dir <dir>', 'where to write the files', '.')
+    .option('--ca', 'sign with a development CA in --out-dir (rootCA.pem / rootCA-key.pem), creating it if absent')
+    .option('--force', 'overwrite existing files')
+    .option('--json', 'print what was written as JSON')
+    .option('-q, --quiet', 'print only the file names')
+    .addHelpText(
+      'after',
+      helpAfter(
+        'xsoar-cert generate --host xsoar.example.com --host 10.0.0.5',
+        'xsoar-cert generate --ca --host localhost --host 127.0.0.1 --key-type ecdsa --out-dir ./dev-certs',
+        '# then check it as install would:',
+        'xsoar-cert verify --cert ./dev-certs/localhost+1.pem --key ./dev-certs/localhost+1-key.pem --ca ./dev-certs/rootCA.pem --host localhost',
+      ),
+    )
+    .action(async (flags: GenerateFlags) => {
+      const { runGenerate } = await import('./generate-run.js');
+      await runGenerate(flags);
     });
 }

@@ -1,0 +1,93 @@
+// The work behind `generate`, loaded only when the command runs.
+import { mkdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { isIP } from 'node:net';
+import { UsageError, InputError } from '../../errors.js';
+import { generateDevCA, generateDevLeaf } from '../../pki/generate.js';
+import { describeCert } from '../../pki/describe.js';
+import { parseBundle } from '../../pki/parse.js';
+import { Output } from '../output.js';
+import { writeNew } from '../write-files.js';
+
+export async function runGenerate(flags: {
+  host: string[]; keyType: string; bits: string; curve: string; days?: string; outDir: string; ca?: boolean; force?: boolean; json?: boolean; quiet?: boolean;
+}): Promise<void> {
+  const out = new Output({ json: flags.json, quiet: flags.quiet });
+  if (flags.host.length === 0) throw new UsageError('generate needs at least one --host NAME|IP', 'Example: xsoar-cert generate --host xsoar.example.com --host 10.0.0.5');
+  for (const h of flags.host) {
+    const bare = h.replace(/^\[|\]$/g, '');
+    if (!isIP(bare) && !/^(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.?$/i.test(bare)) {
+      throw new UsageError(`--host "${h}" is neither a DNS name nor an IP address`);
+    }
+  }
+  const keyType = flags.keyType.toLowerCase();
+  if (keyType !== 'rsa' && keyType !== 'ecdsa') throw new UsageError(`--key-type must be rsa or ecdsa, not "${flags.keyType}"`);
+  const bits = Number(flags.bits);
+  if (![2048, 3072, 4096].includes(bits)) throw new UsageError(`--bits must be 2048, 3072 or 4096, not "${flags.bits}"`);
+  const curve = flags.curve.toUpperCase();
+  if (curve !== 'P-256' && curve !== 'P-384') throw new UsageError(`--curve must be P-256 or P-384, not "${flags.curve}"`);
+  let days: number | undefined;
+  if (flags.days !== undefined) {
+    days = Number(flags.days);
+    if (!Number.isInteger(days) || days < 1 || days > 3650) throw new UsageError(`--days must be a whole number from 1 to 3650, not "${flags.days}"`);
+  }
+  await mkdir(flags.outDir, { recursive: true });
+  const keyOpts = { keyType: keyType as 'rsa' | 'ecdsa', bits, curve: curve as 'P-256' | 'P-384' };
+  // mkcert's naming: the first host, plus "+N" for the others.
+  const base = flags.host[0]!.replace(/^\*/, '_wildcard').replace(/[^A-Za-z0-9._-]/g, '_') + (flags.host.length > 1 ? `+${flags.host.length - 1}` : '');
+  const certFile = path.join(flags.outDir, `${base}.pem`);
+  const keyFile = path.join(flags.outDir, `${base}-key.pem`);
+  const written: { file: string; kind: string; mode: string }[] = [];
+
+  let issuer: { certPem: string; keyPem: string } | undefined;
+  let caFile: string | undefined;
+  if (flags.ca) {
+    caFile = path.join(flags.outDir, 'rootCA.pem');
+    const caKeyFile = path.join(flags.outDir, 'rootCA-key.pem');
+    issuer = await loadCA(caFile, caKeyFile);
+    if (!issuer) {
+      issuer = await generateDevCA(keyOpts);
+      await writeNew(caKeyFile, issuer.keyPem, { mode: 0o600, force: false });
+      await writeNew(caFile, issuer.certPem, { mode: 0o644, force: false });
+      written.push({ file: caFile, kind: 'dev CA certificate', mode: '0644' }, { file: caKeyFile, kind: 'dev CA key', mode: '0600' });
+    } else {
+      out.info(`Using the development CA in ${caFile}`);
+    }
+  }
+  const leaf = await generateDevLeaf({ ...keyOpts, hosts: flags.host, days, issuer });
+  // Key first: if the certificate cannot be written, no certificate exists without its key.
+  await writeNew(keyFile, leaf.keyPem, { mode: 0o600, force: flags.force });
+  await writeNew(certFile, leaf.certPem, { mode: 0o644, force: flags.force });
+  written.push({ file: certFile, kind: 'certificate', mode: '0644' }, { file: keyFile, kind: 'private key', mode: '0600' });
+  const info = describeCert(parseBundle(Buffer.from(leaf.certPem), { source: certFile }).certs[0]!);
+  if (flags.json) {
+    out.emit({ ok: true, files: written, certificate: info, ca: caFile ?? null });
+    return;
+  }
+  for (const w of written) out.result(`${w.file}  (${w.kind}, mode ${w.mode})`);
+  out.info(`Created a ${issuer ? 'CA-signed' : 'self-signed'} development certificate for ${flags.host.join(', ')}, valid until ${info.notAfter} (${info.daysLeft} days).`);
+  out.info(`Check it: xsoar-cert verify --cert ${certFile} --key ${keyFile}${caFile ? ` --ca ${caFile}` : ` --ca ${certFile}`} --host ${flags.host[0]}`);
+  if (!issuer) out.info('Self-signed certificates are for development only: clients will warn until they trust it.');
+}
+
+async function loadCA(caFile: string, caKeyFile: string): Promise<{ certPem: string; keyPem: string } | undefined> {
+  let certPem: string;
+  try {
+    certPem = await readFile(caFile, 'utf8');
+  } catch {
+    return undefined;
+  }
+  let keyPem: string;
+  try {
+    keyPem = await readFile(caKeyFile, 'utf8');
+  } catch {
+    throw new InputError(`${caKeyFile}: missing, but ${caFile} exists: cannot sign without the CA key`, { file: caKeyFile, hint: 'Restore the key, or move rootCA.pem away to create a new dev CA.' });
+  }
+  const b = parseBundle(Buffer.from(certPem), { source: caFile });
+  const k = parseBundle(Buffer.from(keyPem), { source: caKeyFile });
+  const { keyMatchesCert } = await import('../../pki/describe.js');
+  if (!b.certs[0] || !k.keys[0] || !keyMatchesCert(k.keys[0].key, b.certs[0].cert)) {
+    throw new InputError(`${caKeyFile}: does not match ${caFile}`, { file: caKeyFile, hint: 'Restore the matching pair, or move both away to create a new dev CA.' });
+  }
+  return { certPem, keyPem: k.keys[0].key.export({ format: 'pem', type: 'pkcs8' }).toString() };
+}
