@@ -1,5 +1,5 @@
 // Maps any thrown value to one short message and an exit code (STYLE habit 4 and 5).
-import { EXIT, XsoarCertError } from '../errors.js';
+import { CheckFailedError, EXIT, XsoarCertError } from '../errors.js';
 import { ce, redact } from './output.js';
 
 interface CommanderLikeError {
@@ -37,6 +37,8 @@ export function reportError(err: unknown, argv: readonly string[]): number {
     hint = 'This is a bug in xsoar-cert; please report it with the output of XSOAR_CERT_DEBUG=1.';
   }
   message = redact(message);
+  // A failed check in --json mode: the command already printed its report (with ok: false).
+  if (json && err instanceof CheckFailedError) return code;
   if (json) {
     process.stdout.write(JSON.stringify({ ok: false, error: { message, hint, exitCode: code } }, null, 2) + '\n');
   } else {

@@ -22,8 +22,14 @@ export interface ChainResult {
 }
 
 export function isIssuedBy(child: CertEntry, parent: CertEntry): boolean {
-  // checkIssued compares names and key identifiers; verify proves the signature.
-  return child.cert.checkIssued(parent.cert) && safeVerify(child.cert, parent.cert);
+  // Linked by name and key identifier, proven by the signature. Not OpenSSL's checkIssued:
+  // it also rejects issuers without keyCertSign, which would hide "this issuer is not a CA"
+  // behind a misleading "issuer missing".
+  if (child.cert.issuer !== parent.cert.subject) return false;
+  const aki = certFacts(child.cert).aki;
+  const ski = certFacts(parent.cert).ski;
+  if (aki && ski && aki !== ski) return false;
+  return safeVerify(child.cert, parent.cert);
 }
 
 export function isSelfSigned(e: CertEntry): boolean {
