@@ -73,6 +73,14 @@ export interface CertFacts {
   signatureHash?: string;
   unknownCritical: string[];
   subjectCN: string[];
+  /** Every extension OID with its criticality, in order (duplicates kept). */
+  extensions: { oid: string; critical: boolean }[];
+  /** Raw serial bytes as encoded. */
+  serialBytes: Buffer;
+  /** The AKI extension also carries authorityCertIssuer / serial (webpki forbids these). */
+  akiHasIssuerFields: boolean;
+  /** Name constraints with neither permitted nor excluded subtrees. */
+  emptyNameConstraints: boolean;
 }
 
 const factsCache = new WeakMap<X509Certificate, CertFacts>();
@@ -90,6 +98,10 @@ export function certFacts(cert: X509Certificate): CertFacts {
     signatureAlgorithm: SIG_NAMES[sigOid(pc)] ?? sigOid(pc),
     unknownCritical: [],
     subjectCN: pc.subjectName.getField('CN'),
+    extensions: pc.extensions.map((e) => ({ oid: e.type, critical: e.critical })),
+    serialBytes: Buffer.from((pc as unknown as { asn: { tbsCertificate: { serialNumber: ArrayBuffer } } }).asn.tbsCertificate.serialNumber),
+    akiHasIssuerFields: false,
+    emptyNameConstraints: false,
   };
   facts.signatureHash = hashOf(facts.signatureAlgorithm);
   for (const ext of pc.extensions) {
@@ -98,7 +110,10 @@ export function certFacts(cert: X509Certificate): CertFacts {
     else if (ext instanceof x509.KeyUsagesExtension) facts.keyUsage = keyUsageNames(ext.usages);
     else if (ext instanceof x509.ExtendedKeyUsageExtension) facts.eku = ext.usages.map((u) => EKU_NAMES[String(u)] ?? String(u));
     else if (ext instanceof x509.SubjectKeyIdentifierExtension) facts.ski = hex(ext.keyId);
-    else if (ext instanceof x509.AuthorityKeyIdentifierExtension) facts.aki = ext.keyId ? hex(ext.keyId) : undefined;
+    else if (ext instanceof x509.AuthorityKeyIdentifierExtension) {
+      facts.aki = ext.keyId ? hex(ext.keyId) : undefined;
+      facts.akiHasIssuerFields = ext.certId !== undefined;
+    }
     else if (ext instanceof x509.SubjectAlternativeNameExtension) {
       for (const n of ext.names.items) {
         if (n.type === 'dns') facts.san.dns.push(n.value);
@@ -107,7 +122,11 @@ export function certFacts(cert: X509Certificate): CertFacts {
         else if (n.type === 'url') facts.san.uri.push(n.value);
         else facts.san.other++;
       }
-    } else if (ext.type === '2.5.29.30') facts.nameConstraints = decodeNameConstraints(ext.value);
+    } else if (ext.type === '2.5.29.30') {
+      facts.nameConstraints = decodeNameConstraints(ext.value);
+      const n = facts.nameConstraints;
+      facts.emptyNameConstraints = n.permittedDNS.length + n.excludedDNS.length + n.permittedIP.length + n.excludedIP.length + n.otherForms.length === 0;
+    }
   }
   factsCache.set(cert, facts);
   return facts;
@@ -219,8 +238,8 @@ export function describeCert(input: X509Certificate | CertEntry, at: Date = new 
 }
 
 /** Node prints names one RDN per line; show them comma-separated, most specific first as openssl does. */
-export function oneLineName(name: string): string {
-  return name.split('\n').filter(Boolean).join(', ');
+export function oneLineName(name: string | undefined): string {
+  return (name ?? '').split('\n').filter(Boolean).join(', ');
 }
 
 export function safeVerify(child: X509Certificate, parent: X509Certificate): boolean {

@@ -28,7 +28,8 @@ export function lintChain(opts: { leaf: CertEntry; path: CertEntry[]; at: Date; 
     }
   }
   const f = certFacts(leaf.cert);
-  if (f.eku && !f.eku.includes('serverAuth') && !f.eku.includes('anyExtendedKeyUsage')) {
+  // anyExtendedKeyUsage alone is not enough: the Web PKI wants serverAuth named (rustls-webpki, Chrome).
+  if (f.eku && f.eku.length && !f.eku.includes('serverAuth')) {
     out.push(c('lint.server-auth', 'fail', `${where(leaf)} has extended key usage ${f.eku.join(', ')} without serverAuth: request a TLS server certificate`, leaf));
   }
   if (f.basicConstraints?.ca) {

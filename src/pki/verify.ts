@@ -8,6 +8,7 @@ import { dedupe, isIssuedBy, isSelfSigned } from './chain.js';
 import { canonicalIp, matchHost, normaliseHost } from './hostname.js';
 import { ipInCidr } from './ip.js';
 import { lintChain } from './lint.js';
+import { profileChecks } from './profile.js';
 
 export interface VerifyInput {
   /** Certificates from --cert, in file order (the served order starts here). */
@@ -48,8 +49,19 @@ function findPaths(leaf: CertEntry, pool: CertEntry[], anchors: CertEntry[]): { 
   const isAnchor = (c: CertEntry) => anchorDer.has(c.der.toString('base64'));
   const complete: CertEntry[][] = [];
   let longestPartial: CertEntry[] = [leaf];
+  // A bounded search: hostile bundles (many cross-signed CAs) must not explode the path count.
+  let budget = 2000;
+  const issuerCache = new Map<CertEntry, CertEntry[]>();
+  const issuersOf = (cur: CertEntry) => {
+    let hit = issuerCache.get(cur);
+    if (!hit) {
+      hit = [...anchors, ...pool].filter((c) => isIssuedBy(cur, c));
+      issuerCache.set(cur, hit);
+    }
+    return hit;
+  };
   const walk = (path: CertEntry[]) => {
-    if (complete.length >= 16 || path.length > 10) return;
+    if (complete.length >= 16 || path.length > 10 || --budget < 0) return;
     const cur = path[path.length - 1]!;
     if (isAnchor(cur)) {
       complete.push(path);
@@ -57,7 +69,7 @@ function findPaths(leaf: CertEntry, pool: CertEntry[], anchors: CertEntry[]): { 
     }
     if (path.length > longestPartial.length) longestPartial = path;
     // An anchor that issued the current cert ends the path; intermediates continue it.
-    const issuers = [...anchors, ...pool].filter((c) => !path.some((p) => p.der.equals(c.der)) && isIssuedBy(cur, c));
+    const issuers = issuersOf(cur).filter((c) => !path.some((p) => p.der.equals(c.der)));
     const seen = new Set<string>();
     for (const next of issuers) {
       const k = next.der.toString('base64');
@@ -125,7 +137,7 @@ function validatePath(path: CertEntry[], at: Date): Check[] {
     if (i > 0) {
       const isAnchor = i === anchorIndex;
       // Trust anchors without basicConstraints (v1 roots) are accepted as configured trust.
-      if (f.basicConstraints ? !f.basicConstraints.ca : !isAnchor) {
+      if (f.basicConstraints && !f.basicConstraints.ca) {
         problems.push(check('chain.ca', 'fail', `${where(e)} signed ${certLabel(path[i - 1]!.cert)} but is not a CA (basicConstraints CA:FALSE or absent): the chain is wrong`, e));
       }
       if (f.keyUsage && !f.keyUsage.includes('keyCertSign')) problems.push(check('chain.ca', 'fail', `${where(e)} is not allowed to sign certificates (keyUsage lacks keyCertSign)`, e));
@@ -135,7 +147,7 @@ function validatePath(path: CertEntry[], at: Date): Check[] {
         const below = path.slice(1, i).filter((c) => c.cert.subject !== c.cert.issuer).length;
         if (below > pathLen) problems.push(check('chain.path-length', 'fail', `${where(e)} allows ${pathLen} intermediate(s) below it (pathLen) but the chain has ${below}`, e));
       }
-      if (f.eku && !isAnchor && !f.eku.includes('serverAuth') && !f.eku.includes('anyExtendedKeyUsage')) {
+      if (f.eku && !isAnchor && f.eku.length && !f.eku.includes('serverAuth') && !f.eku.includes('anyExtendedKeyUsage')) {
         problems.push(check('chain.eku', 'fail', `${where(e)} restricts its extended key usage to ${f.eku.join(', ')}, which excludes TLS server certificates`, e));
       }
       for (let j = 0; j < i; j++) {
@@ -147,6 +159,7 @@ function validatePath(path: CertEntry[], at: Date): Check[] {
       }
     }
   }
+  problems.push(...profileChecks(path));
   return problems;
 }
 

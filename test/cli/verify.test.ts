@@ -136,7 +136,7 @@ describe('verify rejects', () => {
       { dns: ['a.example.com'], ip: ['10.1.2.3'], ok: false, msg: /IP 10\.1\.2\.3 is excluded/ },
     ];
     for (const c of cases) {
-      const leaf = await issueCertificate({ subject: 'x', dnsNames: c.dns, ipAddresses: c.ip, issuer: root, key: { type: 'ecdsa' }, days: 90 });
+      const leaf = await issueCertificate({ subject: c.dns[0]!, dnsNames: c.dns, ipAddresses: c.ip, issuer: root, key: { type: 'ecdsa' }, days: 90 });
       await writeFile(path.join(d, 'ncl.pem'), leaf.certPem);
       const r = await runCli(['verify', '--cert', path.join(d, 'ncl.pem'), '--ca', path.join(d, 'ncr.pem')]);
       expect(r.code).toBe(c.ok ? 0 : 1);
