@@ -20,7 +20,7 @@ export class NeedsPassphraseError extends InputError {
 
 export class WrongPassphraseError extends InputError {
   constructor(source: string) {
-    super(`${source}: wrong passphrase (the key could not be decrypted)`, {
+    super(`${source}: wrong passphrase (the key could not be decrypted, or it is damaged)`, {
       file: source,
       hint: 'Check the passphrase in --passphrase-file / XSOAR_CERT_PASSPHRASE.',
     });
@@ -79,7 +79,7 @@ function parsePem(text: string, opts: ParseOptions): Bundle {
         bundle.keys.push(keyFrom(() => createPrivateKey({ key: der, format: 'der', type: 'pkcs8' }), source, bundle.keys.length, 'pkcs8'));
         break;
       case 'ENCRYPTED PRIVATE KEY':
-        bundle.keys.push(keyFrom(() => createPrivateKey({ key: pem, format: 'pem', passphrase: need(opts) }), source, bundle.keys.length, 'pkcs8-encrypted'));
+        bundle.keys.push(keyFrom(() => createPrivateKey({ key: pem, format: 'pem', passphrase: need(opts) }), source, bundle.keys.length, 'pkcs8-encrypted', true));
         break;
       case 'RSA PRIVATE KEY':
       case 'EC PRIVATE KEY': {
@@ -91,6 +91,7 @@ function parsePem(text: string, opts: ParseOptions): Bundle {
             source,
             bundle.keys.length,
             format,
+            encrypted,
           ),
         );
         break;
@@ -136,13 +137,16 @@ function certFrom(der: Buffer, source: string, index: number, trusted = false): 
   }
 }
 
-function keyFrom(make: () => KeyObject, source: string, index: number, format: KeyEntry['format']): KeyEntry {
+function keyFrom(make: () => KeyObject, source: string, index: number, format: KeyEntry['format'], encrypted = false): KeyEntry {
   try {
     const key = make();
     if (key.type !== 'private') throw new Error('not a private key');
     return { key, source, index, format };
   } catch (err) {
     if (err instanceof InputError) throw err;
+    // A wrong passphrase passes the CBC padding check about once in 256 tries and then
+    // fails as "bad DER": for encrypted input, any failure after decryption means the passphrase.
+    if (encrypted && (err as { code?: string }).code !== 'ERR_MISSING_PASSPHRASE') throw new WrongPassphraseError(source);
     throw keyError(err, source);
   }
 }
@@ -189,7 +193,7 @@ function parseBinary(data: Buffer, opts: ParseOptions): Bundle {
   }
   // Encrypted PKCS#8 in DER: SEQUENCE { AlgorithmIdentifier, OCTET STRING }.
   if (data[derHeaderLength(data)] === 0x30 && /\x2a\x86\x48\x86\xf7\x0d\x01\x05/.test(data.subarray(0, 40).toString('latin1'))) {
-    return { certs: [], keys: [keyFrom(() => createPrivateKey({ key: data, format: 'der', type: 'pkcs8', passphrase: need(opts) }), source, 0, 'pkcs8-encrypted')] };
+    return { certs: [], keys: [keyFrom(() => createPrivateKey({ key: data, format: 'der', type: 'pkcs8', passphrase: need(opts) }), source, 0, 'pkcs8-encrypted', true)] };
   }
   throw new InputError(`${source}: DER data that is neither a certificate, a private key nor PKCS#12`, { file: source });
 }

@@ -95,6 +95,9 @@ function nameConstraintProblem(ca: CertEntry, subject: CertEntry): string | unde
   const nc = certFacts(ca.cert).nameConstraints;
   if (!nc) return undefined;
   const f = certFacts(subject.cert);
+  // Denial-of-service guard (x509-limbo pathological::nc-dos-*): refuse absurd constraint work.
+  const work = (nc.permittedDNS.length + nc.excludedDNS.length + nc.permittedIP.length + nc.excludedIP.length + nc.otherForms.length) * (f.san.dns.length + f.san.ip.length + 1);
+  if (work > 65536) return `the name constraints of ${certLabel(ca.cert)} and the names of this certificate are too many to check (${work} comparisons)`;
   const inDns = (name: string, base: string) => {
     const n = normaliseHost(name).replace(/^\*\./, 'wildcard.');
     const b = normaliseHost(base);
