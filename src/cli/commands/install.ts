@@ -1,13 +1,61 @@
-// Placeholder until its issue lands: registers the command so the registry is complete.
+// `xsoar-cert install`: replace the tenant's certificate as a transaction.
 import type { Command } from 'commander';
+import { collect, helpAfter } from '../help.js';
+import { addTargetFlags, SETTINGS_HELP } from '../target-flags.js';
+
+export interface InstallFlags {
+  cert?: string;
+  key?: string;
+  chain: string[];
+  ca?: string;
+  host: string[];
+  passphraseFile?: string;
+  namespace?: string;
+  secret?: string;
+  proxy?: string;
+  endpoint?: string;
+  servername?: string;
+  context?: string;
+  kubeconfig?: string;
+  config?: string;
+  timeout: string;
+  allowNameChange?: boolean;
+  dryRun?: boolean;
+  yes?: boolean;
+  json?: boolean;
+  quiet?: boolean;
+  interactive?: boolean;
+}
 
 export function register(program: Command): void {
-  program
+  const cmd = program
     .command('install')
-    .description('(not yet available)')
-    .allowUnknownOption()
-    .action(async () => {
-      const { UsageError } = await import('../../errors.js');
-      throw new UsageError('"install" is not available in this build yet');
+    .description('verify, back up, replace the TLS secret, restart the proxy, confirm the live certificate; roll back on any failure')
+    .option('--cert <file>', 'the certificate (PEM, DER or PKCS#12)')
+    .option('--key <file>', 'its private key')
+    .option('--chain <file>', 'intermediate certificates (repeatable)', collect, [])
+    .option('--ca <file>', 'the root CA (stored as ca.crt; default: the system trust store)')
+    .option('--host <name|ip>', 'a name or IP the certificate must cover (repeatable)', collect, [])
+    .option('--passphrase-file <file>', 'the key passphrase (or XSOAR_CERT_PASSPHRASE)');
+  addTargetFlags(cmd)
+    .option('--timeout <seconds>', 'how long to wait for the rollout', '120')
+    .option('--allow-name-change', 'allow a certificate that drops names the installed one covers')
+    .option('--dry-run', 'check everything and show the plan (key redacted); change nothing')
+    .option('-y, --yes', 'do not ask for confirmation')
+    .option('--json', 'print the result as JSON')
+    .option('-q, --quiet', 'print only the result')
+    .addHelpText(
+      'after',
+      SETTINGS_HELP +
+        helpAfter(
+          'xsoar-cert install --cert tenant.pem --key tenant-key.pem --chain intermediate.pem --ca root.pem --host xsoar.example.com --endpoint xsoar.example.com:443',
+          'xsoar-cert install --cert tenant.p12 --passphrase-file pass.txt -n tenant-7 --dry-run',
+          '# several tenants (see renew / status for the same flags):',
+          'xsoar-cert install --cert t.pem --key t-key.pem -n tenant-1 --yes',
+        ),
+    )
+    .action(async (flags: InstallFlags) => {
+      const { runInstall } = await import('./install-run.js');
+      await runInstall(flags);
     });
 }

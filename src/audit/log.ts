@@ -1,0 +1,99 @@
+// The audit log: JSON Lines, mode 0600, append-only, each record carrying the hash of the
+// previous one, so an edited, removed or reordered record is detected by `audit --verify`.
+// Fingerprints only, never key material.
+import { createHash } from 'node:crypto';
+import { appendFileSync, readFileSync, openSync, closeSync, chmodSync } from 'node:fs';
+import { userInfo } from 'node:os';
+import path from 'node:path';
+import { redact } from '../cli/output.js';
+import { ensureStateDir } from '../ops/state.js';
+
+export interface AuditInput {
+  op: 'install' | 'rollback' | 'renew' | 'resolve';
+  namespace: string;
+  secret: string;
+  context?: string;
+  oldFingerprint?: string;
+  newFingerprint?: string;
+  result: 'installed' | 'rolled-back' | 'rollback-failed' | 'failed-preflight' | 'failed' | 'dry-run' | 'skipped' | 'resolved';
+  error?: string;
+  durationMs: number;
+  backup?: string;
+}
+
+export interface AuditRecord extends AuditInput {
+  v: 1;
+  ts: string;
+  user: string;
+  sshClient: string | null;
+  prevHash: string;
+  hash: string;
+}
+
+export const auditFile = () => path.join(ensureStateDir(), 'audit.jsonl');
+
+const GENESIS = '0'.repeat(64);
+
+/** Hash of the record without its own hash, keys in a fixed order. */
+export function recordHash(r: Omit<AuditRecord, 'hash'>): string {
+  const canonical = JSON.stringify(Object.keys(r).sort().reduce((o, k) => ({ ...o, [k]: (r as Record<string, unknown>)[k] }), {}));
+  return createHash('sha256').update(canonical).digest('hex');
+}
+
+function currentUser(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return process.env.USER ?? String(process.getuid?.() ?? 'unknown');
+  }
+}
+
+export function readAudit(file = auditFile()): { records: AuditRecord[]; lines: string[] } {
+  let text = '';
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    return { records: [], lines: [] };
+  }
+  const lines = text.split('\n').filter((l) => l.trim());
+  return { records: lines.map((l) => { try { return JSON.parse(l) as AuditRecord; } catch { return { hash: 'unparseable' } as AuditRecord; } }), lines };
+}
+
+export function appendAudit(input: AuditInput): AuditRecord {
+  const file = auditFile();
+  closeSync(openSync(file, 'a', 0o600));
+  chmodSync(file, 0o600);
+  const { records } = readAudit(file);
+  const prevHash = records.length ? records[records.length - 1]!.hash : GENESIS;
+  const base: Omit<AuditRecord, 'hash'> = {
+    v: 1,
+    ts: new Date().toISOString(),
+    user: currentUser(),
+    sshClient: (process.env.SSH_CLIENT ?? process.env.SSH_CONNECTION ?? '').split(' ')[0] || null,
+    ...input,
+    error: input.error ? redact(input.error) : undefined,
+    prevHash,
+  };
+  const rec: AuditRecord = { ...base, hash: recordHash(base) };
+  appendFileSync(file, JSON.stringify(rec) + '\n', { mode: 0o600 });
+  return rec;
+}
+
+export interface AuditVerify {
+  ok: boolean;
+  records: number;
+  problem?: { line: number; what: string };
+}
+
+export function verifyAudit(file = auditFile()): AuditVerify {
+  const { records } = readAudit(file);
+  let prev = GENESIS;
+  for (let i = 0; i < records.length; i++) {
+    const r = records[i]!;
+    const { hash, ...rest } = r;
+    if (r.prevHash !== prev) return { ok: false, records: records.length, problem: { line: i + 1, what: i === 0 ? 'the first record does not start the chain (records before it were removed?)' : 'does not follow the record before it (a record was removed or reordered)' } };
+    if (recordHash(rest) !== hash) return { ok: false, records: records.length, problem: { line: i + 1, what: 'was edited (its hash does not match its content)' } };
+    prev = hash;
+  }
+  return { ok: true, records: records.length };
+}

@@ -1,0 +1,23 @@
+// Flags shared by install, rollback, status and renew: where the tenant's certificate lives.
+import type { Command } from 'commander';
+
+export function addTargetFlags(cmd: Command): Command {
+  return cmd
+    .option('-n, --namespace <ns>', 'the tenant namespace (env XSOAR_CERT_NAMESPACE; default xsoar)')
+    .option('--secret <name>', 'the TLS secret (env XSOAR_CERT_SECRET; default xsoar-tls)')
+    .option('--proxy <deployment/NAME|auto>', 'the deployment(s) serving the secret, or auto: those that mount it (env XSOAR_CERT_PROXY)')
+    .option('--endpoint <host:port>', 'where the tenant serves HTTPS, to confirm the live certificate (env XSOAR_CERT_ENDPOINT)')
+    .option('--servername <name>', 'the TLS server name (SNI) to ask the endpoint for')
+    .option('--context <ctx>', 'the kubeconfig context (env XSOAR_CERT_CONTEXT)')
+    .option('--kubeconfig <file>', 'the kubeconfig file (default: $KUBECONFIG or ~/.kube/config)')
+    .option('--config <file>', 'settings file (default: $XSOAR_CERT_CONFIG or ~/.config/xsoar-cert/config.json)');
+}
+
+export const SETTINGS_HELP = `
+SETTINGS
+  namespace, secret, proxy, endpoint and context come from, in order of precedence:
+  flags > environment (XSOAR_CERT_NAMESPACE, XSOAR_CERT_SECRET, XSOAR_CERT_PROXY,
+  XSOAR_CERT_ENDPOINT, XSOAR_CERT_CONTEXT) > config file (JSON, --config or
+  ~/.config/xsoar-cert/config.json) > defaults (namespace xsoar, secret xsoar-tls, proxy auto).
+  "xsoar-cert status" shows where each value came from.
+`;

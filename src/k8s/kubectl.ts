@@ -1,0 +1,212 @@
+// The one module that runs kubectl (and imports execa). Every call pins --context and
+// --namespace (skaffold's habit), takes arguments as an array, and sends manifests, which
+// may hold key material, on stdin (`-f -`): never argv, never temp files. Failures become
+// KubectlError with stderr passed through redact().
+import { BusyError, KubectlError, XsoarCertError } from '../errors.js';
+import { redact } from '../cli/output.js';
+
+export interface RunResult {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+  /** Set when the binary could not be started at all. */
+  spawnError?: string;
+}
+
+export interface RunOptions {
+  input?: string;
+  timeoutMs?: number;
+  signal?: AbortSignal;
+  /** Called with each stdout line as it arrives (rollout status progress). */
+  onLine?: (line: string) => void;
+}
+
+/** The process boundary: injected in unit tests (STYLE habit 14), execa in real runs. */
+export type Run = (bin: string, args: string[], opts: RunOptions) => Promise<RunResult>;
+
+export interface KubectlOptions {
+  context?: string;
+  kubeconfig?: string;
+  namespace: string;
+  run?: Run;
+  bin?: string;
+  timeoutMs?: number;
+}
+
+export const execaRun: Run = async (bin, args, opts) => {
+  const { execa } = await import('execa');
+  const child = execa(bin, args, {
+    input: opts.input ?? '',
+    reject: false,
+    timeout: opts.timeoutMs,
+    cancelSignal: opts.signal,
+    stripFinalNewline: false,
+    env: { KUBECTL_COMMAND_HEADERS: 'false' },
+  });
+  if (opts.onLine) {
+    let buf = '';
+    child.stdout?.on('data', (d: Buffer) => {
+      buf += d.toString('utf8');
+      let i;
+      while ((i = buf.indexOf('\n')) >= 0) {
+        opts.onLine!(buf.slice(0, i));
+        buf = buf.slice(i + 1);
+      }
+    });
+  }
+  const r = await child;
+  const code = (r as { code?: string }).code;
+  if (code === 'ENOENT') return { exitCode: 127, stdout: '', stderr: '', spawnError: 'ENOENT' };
+  return { exitCode: r.exitCode ?? (r.isCanceled ? 130 : 1), stdout: String(r.stdout ?? ''), stderr: String(r.stderr ?? '') + (r.timedOut ? '\n(timed out)' : '') };
+};
+
+export interface SecretObject {
+  apiVersion?: string;
+  kind?: string;
+  type?: string;
+  metadata: { name: string; namespace?: string; resourceVersion?: string; labels?: Record<string, string>; annotations?: Record<string, string>; creationTimestamp?: string; uid?: string };
+  data?: Record<string, string>;
+  immutable?: boolean;
+}
+
+export interface DeploymentObject {
+  metadata: { name: string; namespace?: string; annotations?: Record<string, string> };
+  spec?: { template?: { metadata?: { annotations?: Record<string, string> }; spec?: { volumes?: { secret?: { secretName?: string }; projected?: { sources?: { secret?: { name?: string } }[] } }[] } } };
+}
+
+export type Lookup<T> = { found: false } | { found: true; object: T };
+
+export class Kubectl {
+  readonly namespace: string;
+  readonly context?: string;
+  private readonly run: Run;
+  private readonly bin: string;
+  private readonly kubeconfig?: string;
+  private readonly timeoutMs: number;
+  /** Aborts every call in flight (SIGINT/SIGTERM during a transaction). */
+  signal?: AbortSignal;
+
+  constructor(opts: KubectlOptions) {
+    this.namespace = opts.namespace;
+    this.context = opts.context;
+    this.kubeconfig = opts.kubeconfig;
+    this.run = opts.run ?? execaRun;
+    this.bin = opts.bin ?? process.env.XSOAR_CERT_KUBECTL ?? 'kubectl';
+    this.timeoutMs = opts.timeoutMs ?? 60_000;
+  }
+
+  /** Global flags first, so every call names the same cluster and namespace. */
+  private base(): string[] {
+    const a: string[] = [];
+    if (this.kubeconfig) a.push('--kubeconfig', this.kubeconfig);
+    if (this.context) a.push('--context', this.context);
+    a.push('--namespace', this.namespace);
+    return a;
+  }
+
+  where(): string {
+    return `namespace "${this.namespace}"${this.context ? ` (context ${this.context})` : ''}`;
+  }
+
+  async call(verb: string, args: string[], opts: RunOptions & { allowFail?: boolean } = {}): Promise<RunResult> {
+    const full = [...this.base(), verb, ...args];
+    const r = await this.run(this.bin, full, { timeoutMs: this.timeoutMs, signal: this.signal, ...opts });
+    if (r.spawnError === 'ENOENT') {
+      throw new KubectlError(`kubectl not found (looked for "${this.bin}" on PATH)`, {
+        verb, args: full, hint: 'Install it (Debian: apt install kubernetes-client) or set XSOAR_CERT_KUBECTL to its path.',
+      });
+    }
+    if (r.exitCode !== 0 && !opts.allowFail) throw this.error(verb, full, r);
+    return r;
+  }
+
+  /** One line that names the object and says what to do; stderr redacted. */
+  error(verb: string, args: string[], r: RunResult): XsoarCertError {
+    const stderr = redact(r.stderr.trim());
+    const first = stderr.split('\n').filter((l) => !/^Warning:/.test(l))[0] ?? `kubectl ${verb} exited ${r.exitCode}`;
+    const reason = /Error from server \((\w+)\)/.exec(stderr)?.[1];
+    if (reason === 'Conflict') return new BusyError(`the secret changed while xsoar-cert was working (${this.where()}): ${first.replace(/^Error from server \(Conflict\): /, '')}`, 'Someone else changed it; run status, then try again.');
+    if (reason === 'Forbidden') return new KubectlError(`permission denied in ${this.where()}: ${first.replace(/^Error from server \(Forbidden\): /, '')}`, { verb, args, stderr, reason, hint: 'Ask your cluster admin for this RBAC permission.' });
+    if (/Unable to connect to the server|connection refused|no such host|i\/o timeout|couldn't get current server API group list|dial tcp/.test(stderr)) {
+      return new KubectlError(`cannot reach the cluster for ${this.where()}: ${first}`, { verb, args, stderr, reason: 'Unreachable', hint: 'Check KUBECONFIG / --context and that the API server is up (kubectl cluster-info).' });
+    }
+    if (/timed out/.test(stderr) && r.exitCode !== 0 && verb !== 'rollout') {
+      return new KubectlError(`kubectl ${verb} timed out for ${this.where()}`, { verb, args, stderr, reason: 'Timeout', hint: 'The API server is slow or unreachable; try again.' });
+    }
+    return new KubectlError(`kubectl ${verb} failed for ${this.where()}: ${first}`, { verb, args, stderr, reason });
+  }
+
+  async getSecret(name: string): Promise<Lookup<SecretObject>> {
+    const r = await this.call('get', ['secret', name, '-o', 'json', '--ignore-not-found']);
+    if (!r.stdout.trim()) return { found: false };
+    return { found: true, object: JSON.parse(r.stdout) as SecretObject };
+  }
+
+  async listSecrets(labelSelector: string): Promise<SecretObject[]> {
+    const r = await this.call('get', ['secrets', '-l', labelSelector, '-o', 'json']);
+    return (JSON.parse(r.stdout) as { items: SecretObject[] }).items;
+  }
+
+  async listDeployments(): Promise<DeploymentObject[]> {
+    const r = await this.call('get', ['deployments', '-o', 'json']);
+    return (JSON.parse(r.stdout) as { items: DeploymentObject[] }).items;
+  }
+
+  /** `kubectl create -f -`: the manifest (with key material) on stdin. */
+  async create(manifest: object): Promise<SecretObject> {
+    const r = await this.call('create', ['-f', '-', '-o', 'json', '--validate=false'], { input: JSON.stringify(manifest) });
+    return JSON.parse(r.stdout) as SecretObject;
+  }
+
+  /** `kubectl replace -f -` with metadata.resourceVersion set: a stale version is a 409 (BusyError). */
+  async replace(manifest: object): Promise<SecretObject> {
+    const r = await this.call('replace', ['-f', '-', '-o', 'json', '--validate=false'], { input: JSON.stringify(manifest) });
+    return JSON.parse(r.stdout) as SecretObject;
+  }
+
+  async deleteSecret(name: string): Promise<void> {
+    await this.call('delete', ['secret', name, '--ignore-not-found', '--wait=false']);
+  }
+
+  async rolloutRestart(deployments: string[]): Promise<void> {
+    await this.call('rollout', ['restart', ...deployments.map((d) => `deployment/${d}`)]);
+  }
+
+  async rolloutStatus(deployment: string, timeoutS: number, onLine?: (l: string) => void): Promise<void> {
+    const r = await this.call('rollout', ['status', `deployment/${deployment}`, `--timeout=${timeoutS}s`], { onLine, allowFail: true, timeoutMs: (timeoutS + 15) * 1000 });
+    if (r.exitCode !== 0) {
+      const why = redact(r.stderr.trim()).split('\n').pop() ?? 'rollout failed';
+      throw new KubectlError(`the rollout of deployment/${deployment} in ${this.where()} did not finish: ${why.replace(/^error: /, '')}`, { verb: 'rollout', args: [], stderr: r.stderr, reason: 'RolloutFailed' });
+    }
+  }
+
+  /** `kubectl auth can-i --list`: one call for every permission the install needs. */
+  async permissions(): Promise<Permissions> {
+    const r = await this.call('auth', ['can-i', '--list']);
+    return parseCanIList(r.stdout);
+  }
+}
+
+export interface Permissions {
+  can(verb: string, resource: string, name?: string): boolean;
+}
+
+/** Parse the table of `kubectl auth can-i --list` (no -o json exists for it). */
+export function parseCanIList(text: string): Permissions {
+  const rules: { resource: string; names: string[]; verbs: string[] }[] = [];
+  for (const line of text.split('\n').slice(1)) {
+    const m = /^(\S+)\s+\[(.*?)\]\s+\[(.*?)\]\s+\[(.*?)\]\s*$/.exec(line);
+    if (!m) continue;
+    rules.push({ resource: m[1]!, names: m[3]!.split(/\s+/).filter(Boolean), verbs: m[4]!.split(/\s+/).filter(Boolean) });
+  }
+  const resMatch = (rule: string, want: string) => {
+    if (rule === '*' || rule === '*.*') return true;
+    const [r, g = ''] = rule.split(/\.(.*)/s);
+    const [wr, wg = ''] = want.split(/\.(.*)/s);
+    return (r === '*' || r === wr) && (g === '*' || g === wg);
+  };
+  return {
+    can: (verb, resource, name) =>
+      rules.some((r) => resMatch(r.resource, resource) && (r.verbs.includes('*') || r.verbs.includes(verb)) && (r.names.length === 0 || (name !== undefined && r.names.includes(name)))),
+  };
+}

@@ -1,0 +1,100 @@
+// Local state, all in the state dir (0700): the per-secret lock (one run at a time) and
+// the transaction marker that a run killed with SIGKILL leaves behind. No key material.
+import { mkdirSync, openSync, closeSync, writeSync, readFileSync, unlinkSync, writeFileSync, renameSync } from 'node:fs';
+import { hostname } from 'node:os';
+import path from 'node:path';
+import { BusyError } from '../errors.js';
+import { stateDir } from './settings.js';
+
+const safe = (s: string) => s.replace(/[^A-Za-z0-9._-]/g, '_');
+
+export function ensureStateDir(sub?: string): string {
+  const d = sub ? path.join(stateDir(), sub) : stateDir();
+  mkdirSync(d, { recursive: true, mode: 0o700 });
+  return d;
+}
+
+export function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+interface LockInfo {
+  pid: number;
+  host: string;
+  since: string;
+  op: string;
+}
+
+export interface Lock {
+  release(): void;
+}
+
+/** Take the lock for ns/secret or throw BusyError naming the holder; a dead holder's lock is taken over. */
+export function acquireLock(namespace: string, secret: string, op: string): Lock {
+  const file = path.join(ensureStateDir('locks'), `${safe(namespace)}__${safe(secret)}.lock`);
+  const info: LockInfo = { pid: process.pid, host: hostname(), since: new Date().toISOString(), op };
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const fd = openSync(file, 'wx', 0o600);
+      writeSync(fd, JSON.stringify(info));
+      closeSync(fd);
+      return { release: () => { try { if ((JSON.parse(readFileSync(file, 'utf8')) as LockInfo).pid === process.pid) unlinkSync(file); } catch { /* already gone */ } } };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      let held: LockInfo | undefined;
+      try {
+        held = JSON.parse(readFileSync(file, 'utf8')) as LockInfo;
+      } catch {
+        held = undefined; // torn write by a crashed run: stale
+      }
+      if (held && (held.host !== hostname() || pidAlive(held.pid))) {
+        throw new BusyError(`another xsoar-cert run (${held.op}, pid ${held.pid} on ${held.host}) holds the lock for ${namespace}/${secret} since ${held.since}`, 'Wait for it to finish; if that process is gone, remove ' + file);
+      }
+      unlinkSync(file); // stale: its process is dead
+    }
+  }
+  throw new BusyError(`could not take the lock for ${namespace}/${secret}`);
+}
+
+export interface Marker {
+  pid: number;
+  op: string;
+  namespace: string;
+  secret: string;
+  context?: string;
+  backupName: string;
+  oldFingerprint?: string;
+  newFingerprint: string;
+  deployments: string[];
+  step: 'backup' | 'apply' | 'restart' | 'confirm' | 'rollback';
+  startedAt: string;
+}
+
+export const markerFile = (ns: string, secret: string) => path.join(ensureStateDir('markers'), `${safe(ns)}__${safe(secret)}.json`);
+
+export function writeMarker(m: Marker): void {
+  const f = markerFile(m.namespace, m.secret);
+  writeFileSync(f + '.tmp', JSON.stringify(m, null, 2), { mode: 0o600 });
+  renameSync(f + '.tmp', f);
+}
+
+export function readMarker(ns: string, secret: string): Marker | undefined {
+  try {
+    return JSON.parse(readFileSync(markerFile(ns, secret), 'utf8')) as Marker;
+  } catch {
+    return undefined;
+  }
+}
+
+export function clearMarker(ns: string, secret: string): void {
+  try {
+    unlinkSync(markerFile(ns, secret));
+  } catch {
+    /* not there */
+  }
+}

@@ -1,0 +1,445 @@
+// Replace a TLS secret as a transaction (issue 3): preflight → backup → apply → restart →
+// confirm, and on any failure after the backup (or Ctrl-C / SIGTERM) restore the previous
+// data, restart again and confirm the old certificate is served. plan() is pure;
+// execute() does the I/O through the Kubectl wrapper. Used by install, rollback and renew.
+import { X509Certificate, createHash } from 'node:crypto';
+import { hostname, userInfo } from 'node:os';
+import { BusyError, KubectlError, TransactionError, XsoarCertError, UsageError } from '../errors.js';
+import type { Kubectl, SecretObject, DeploymentObject, Permissions } from '../k8s/kubectl.js';
+import type { Output } from '../cli/output.js';
+import { fetchServedChain } from '../net/served-cert.js';
+import { acquireLock, clearMarker, readMarker, writeMarker, pidAlive, type Marker } from './state.js';
+import { appendAudit, type AuditInput } from '../audit/log.js';
+
+export const LABEL_MANAGED = 'app.kubernetes.io/managed-by';
+export const LABEL_PREVIOUS_OF = 'xsoar-cert.io/previous-of';
+export const ANN = {
+  fingerprint: 'xsoar-cert.io/fingerprint',
+  notAfter: 'xsoar-cert.io/not-after',
+  installedAt: 'xsoar-cert.io/installed-at',
+  installedBy: 'xsoar-cert.io/installed-by',
+  originalRv: 'xsoar-cert.io/original-resource-version',
+  backedUpAt: 'xsoar-cert.io/backed-up-at',
+};
+const KEEP_BACKUPS = 3;
+
+export interface NewContent {
+  /** base64 values, exactly as they go into the secret's data. */
+  data: Record<string, string>;
+  fingerprint: string;
+  notAfter: string;
+  names: string[];
+  /** A short description for messages ("the certificate in tenant.pem", "backup xsoar-tls-prev-…"). */
+  label: string;
+}
+
+export interface TransactionOptions {
+  op: 'install' | 'rollback' | 'renew';
+  namespace: string;
+  secret: string;
+  /** 'auto' or deployment names */
+  proxy: string;
+  endpoint?: string;
+  servername?: string;
+  context?: string;
+  content: NewContent | ((current: SecretObject) => Promise<NewContent>);
+  allowNameChange?: boolean;
+  dryRun?: boolean;
+  timeoutS?: number;
+  /** Asked once the plan is known, before anything changes; false cancels. */
+  confirm?: (plan: Plan) => Promise<boolean>;
+}
+
+export interface Plan {
+  namespace: string;
+  secret: string;
+  backupName: string;
+  deployments: string[];
+  oldFingerprint?: string;
+  newFingerprint: string;
+  endpoint?: string;
+  backupManifest: SecretObject;
+  secretManifest: SecretObject;
+  warnings: string[];
+}
+
+export interface TransactionResult {
+  namespace: string;
+  secret: string;
+  result: 'installed' | 'dry-run' | 'cancelled';
+  oldFingerprint?: string;
+  newFingerprint: string;
+  backup?: string;
+  deployments: string[];
+  confirmed: boolean;
+  plan: Plan;
+}
+
+export function fingerprintOfPem(pem: string): { fingerprint: string; notAfter: string; names: string[] } | undefined {
+  const m = /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/.exec(pem);
+  if (!m) return undefined;
+  try {
+    const c = new X509Certificate(m[0]);
+    const names = (c.subjectAltName ?? '').split(', ').filter(Boolean).map((s) => s.replace(/^DNS:|^IP Address:/, '').toLowerCase());
+    return { fingerprint: c.fingerprint256, notAfter: new Date(c.validTo).toISOString(), names };
+  } catch {
+    return undefined;
+  }
+}
+
+export function secretFingerprint(s: SecretObject | undefined): string | undefined {
+  const crt = s?.data?.['tls.crt'];
+  return crt ? fingerprintOfPem(Buffer.from(crt, 'base64').toString('latin1'))?.fingerprint : undefined;
+}
+
+/** Deployments whose pod template mounts the secret (volumes or projected sources). */
+export function deploymentsMounting(deployments: DeploymentObject[], secret: string): string[] {
+  return deployments
+    .filter((d) => (d.spec?.template?.spec?.volumes ?? []).some((v) => v.secret?.secretName === secret || (v.projected?.sources ?? []).some((s) => s.secret?.name === secret)))
+    .map((d) => d.metadata.name);
+}
+
+export function whoAmI(): string {
+  let user = 'unknown';
+  try {
+    user = userInfo().username;
+  } catch { /* no passwd entry */ }
+  const ssh = (process.env.SSH_CLIENT ?? process.env.SSH_CONNECTION ?? '').split(' ')[0];
+  return `${user}@${ssh || hostname()}`;
+}
+
+const stamp = (d: Date) => d.toISOString().replace(/[-:T]/g, '').slice(0, 14);
+
+/** Pure: what will be written. */
+export function plan(input: { namespace: string; secret: string; current: SecretObject; content: NewContent; deployments: string[]; endpoint?: string; now: Date; existingBackups: string[]; allowNameChange?: boolean }): Plan {
+  const { current, content, now } = input;
+  const old = current.data?.['tls.crt'] ? fingerprintOfPem(Buffer.from(current.data['tls.crt'], 'base64').toString('latin1')) : undefined;
+  let backupName = `${input.secret}-prev-${stamp(now)}`;
+  for (let i = 2; input.existingBackups.includes(backupName); i++) backupName = `${input.secret}-prev-${stamp(now)}-${i}`;
+  const warnings: string[] = [];
+  if (old && !input.allowNameChange) {
+    const missing = old.names.filter((n) => !content.names.includes(n));
+    if (missing.length) {
+      throw new UsageError(
+        `${content.label} does not cover ${missing.join(', ')}, which the installed certificate covers (${input.namespace}/${input.secret})`,
+        'Clients using those names would break. Get a certificate that includes them, or pass --allow-name-change if the names really change.',
+      );
+    }
+  }
+  const backupManifest: SecretObject = {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    type: current.type ?? 'kubernetes.io/tls',
+    metadata: {
+      name: backupName,
+      namespace: input.namespace,
+      labels: { [LABEL_MANAGED]: 'xsoar-cert', [LABEL_PREVIOUS_OF]: input.secret },
+      annotations: {
+        [ANN.fingerprint]: old?.fingerprint ?? 'unknown',
+        [ANN.notAfter]: old?.notAfter ?? 'unknown',
+        [ANN.originalRv]: current.metadata.resourceVersion ?? '',
+        [ANN.backedUpAt]: now.toISOString(),
+        ...(current.metadata.annotations?.[ANN.installedAt] ? { [ANN.installedAt]: current.metadata.annotations[ANN.installedAt]! } : {}),
+      },
+    },
+    data: { ...current.data }, // byte-identical copy of the data
+  };
+  const keepAnn = Object.fromEntries(Object.entries(current.metadata.annotations ?? {}).filter(([k]) => k !== 'kubectl.kubernetes.io/last-applied-configuration'));
+  const secretManifest: SecretObject = {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    type: current.type ?? 'kubernetes.io/tls',
+    metadata: {
+      name: input.secret,
+      namespace: input.namespace,
+      // The resourceVersion read in preflight: a concurrent change makes the replace fail (409), not overwrite it.
+      resourceVersion: current.metadata.resourceVersion,
+      labels: current.metadata.labels,
+      annotations: { ...keepAnn, [ANN.fingerprint]: content.fingerprint, [ANN.notAfter]: content.notAfter, [ANN.installedAt]: now.toISOString(), [ANN.installedBy]: whoAmI() },
+    },
+    data: { ...Object.fromEntries(Object.entries(current.data ?? {}).filter(([k]) => !['tls.crt', 'tls.key', 'ca.crt'].includes(k))), ...content.data },
+  };
+  if (!input.endpoint) warnings.push('no --endpoint: the live certificate will not be confirmed after the restart');
+  return { namespace: input.namespace, secret: input.secret, backupName, deployments: input.deployments, oldFingerprint: old?.fingerprint, newFingerprint: content.fingerprint, endpoint: input.endpoint, backupManifest, secretManifest, warnings };
+}
+
+/** The plan as shown by --dry-run: key material redacted. */
+export function redactedPlan(p: Plan): Plan {
+  const red = (s: SecretObject): SecretObject => ({ ...s, data: Object.fromEntries(Object.entries(s.data ?? {}).map(([k, v]) => [k, k.endsWith('.key') || k === 'key' ? `[REDACTED ${Buffer.from(v, 'base64').length} bytes]` : v])) });
+  return { ...p, backupManifest: red(p.backupManifest), secretManifest: red(p.secretManifest) };
+}
+
+const REQUIRED: [string, string, boolean][] = [
+  ['get', 'secrets', true],
+  ['create', 'secrets', true],
+  ['update', 'secrets', true],
+  ['delete', 'secrets', false],
+  ['get', 'deployments.apps', true],
+  ['list', 'deployments.apps', true],
+  ['patch', 'deployments.apps', true],
+  ['watch', 'deployments.apps', true],
+];
+
+export function missingPermissions(p: Permissions, secret: string): { required: string[]; optional: string[] } {
+  const required: string[] = [];
+  const optional: string[] = [];
+  for (const [verb, res, must] of REQUIRED) {
+    const ok = p.can(verb, res, res === 'secrets' && verb !== 'create' ? secret : undefined);
+    if (!ok) (must ? required : optional).push(`${verb} ${res}`);
+  }
+  return { required, optional };
+}
+
+// ---------------------------------------------------------------- signals
+const active = new Set<{ abort(): void }>();
+let handlersInstalled = false;
+function onSignal(sig: NodeJS.Signals): void {
+  if (active.size === 0) {
+    process.exit(sig === 'SIGINT' ? 130 : 143);
+  }
+  process.stderr.write(`\nxsoar-cert: ${sig}: stopping and restoring the previous certificate, please wait...\n`);
+  for (const a of active) a.abort();
+}
+function installSignalHandlers(): void {
+  if (handlersInstalled) return;
+  handlersInstalled = true;
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+}
+
+class Interrupted extends Error {}
+
+export async function executeTransaction(opts: TransactionOptions, kubectl: Kubectl, out: Output): Promise<TransactionResult> {
+  const started = Date.now();
+  const { namespace, secret } = opts;
+  const audit = (a: Omit<AuditInput, 'op' | 'namespace' | 'secret' | 'context' | 'durationMs'>) => {
+    if (opts.dryRun) return;
+    appendAudit({ op: opts.op, namespace, secret, context: opts.context, durationMs: Date.now() - started, ...a });
+  };
+
+  // 1. Preflight (read-only, concurrent).
+  out.step(`Preflight: ${namespace}/${secret}`);
+  const [cur, deployments, perms, backups] = await Promise.all([
+    kubectl.getSecret(secret),
+    kubectl.listDeployments(),
+    kubectl.permissions().catch((err: unknown) => (err instanceof XsoarCertError && /unknown flag|--list/.test(String((err as KubectlError).stderr)) ? undefined : Promise.reject(err))),
+    kubectl.listSecrets(`${LABEL_PREVIOUS_OF}=${secret}`),
+  ]);
+  if (!cur.found) {
+    throw new KubectlError(`secret "${secret}" not found in ${kubectl.where()}`, { verb: 'get', args: [], reason: 'NotFound', hint: 'Check --namespace and --secret; "xsoar-cert status" lists the TLS secrets it can see.' });
+  }
+  if (perms) {
+    const miss = missingPermissions(perms, secret);
+    if (miss.required.length) {
+      throw new KubectlError(`permission denied: this user cannot ${miss.required.join(', ')} in ${kubectl.where()}`, { verb: 'auth', args: [], reason: 'Forbidden', hint: `Ask for an RBAC role that grants: ${miss.required.join('; ')}. Nothing was changed.` });
+    }
+    for (const o of miss.optional) out.warn(`this user cannot ${o}: old backups will not be pruned`);
+  }
+  const targets = opts.proxy === 'auto' ? deploymentsMounting(deployments, secret) : opts.proxy.split(',').map((d) => d.replace(/^deployment\//, ''));
+  if (targets.length === 0) {
+    throw new UsageError(`no deployment in ${kubectl.where()} mounts secret "${secret}": nothing would serve the new certificate`, 'Pass --proxy deployment/NAME for the tenant proxy.');
+  }
+  for (const t of targets) if (!deployments.some((d) => d.metadata.name === t)) throw new KubectlError(`deployment "${t}" not found in ${kubectl.where()}`, { verb: 'get', args: [], reason: 'NotFound', hint: 'Check --proxy; "xsoar-cert status" shows which deployments mount the secret.' });
+  const content = typeof opts.content === 'function' ? await opts.content(cur.object) : opts.content;
+  const p = plan({ namespace, secret, current: cur.object, content, deployments: targets, endpoint: opts.endpoint, now: new Date(), existingBackups: backups.map((b) => b.metadata.name), allowNameChange: opts.allowNameChange });
+  out.ok(`secret ${namespace}/${secret} found (resourceVersion ${cur.object.metadata.resourceVersion}); proxy: ${targets.map((t) => `deployment/${t}`).join(', ')}`);
+  out.ok(`installed ${p.oldFingerprint ?? '(no certificate)'} → new ${p.newFingerprint}`);
+  for (const w of p.warnings) out.warn(w);
+  if (opts.dryRun) {
+    return { namespace, secret, result: 'dry-run', oldFingerprint: p.oldFingerprint, newFingerprint: p.newFingerprint, deployments: targets, confirmed: false, plan: redactedPlan(p) };
+  }
+  if (p.oldFingerprint === p.newFingerprint && opts.op !== 'rollback') out.warn('the new certificate is the one already installed: it will be re-applied');
+  if (opts.confirm && !(await opts.confirm(p))) {
+    return { namespace, secret, result: 'cancelled', oldFingerprint: p.oldFingerprint, newFingerprint: p.newFingerprint, deployments: targets, confirmed: false, plan: redactedPlan(p) };
+  }
+
+  // From here on, state changes: one run per secret, and a marker that survives SIGKILL.
+  const lock = acquireLock(namespace, secret, opts.op);
+  const abort = new AbortController();
+  const handle = { abort: () => abort.abort() };
+  installSignalHandlers();
+  active.add(handle);
+  kubectl.signal = abort.signal;
+  const marker: Marker = { pid: process.pid, op: opts.op, namespace, secret, context: opts.context, backupName: p.backupName, oldFingerprint: p.oldFingerprint, newFingerprint: p.newFingerprint, deployments: targets, step: 'backup', startedAt: new Date().toISOString() };
+  let step: Marker['step'] = 'backup';
+  let applied = false;
+  const check = () => {
+    if (abort.signal.aborted) throw new Interrupted('interrupted by a signal');
+  };
+  try {
+    // 2. Backup, kept in-cluster as a labelled previous version (never on disk).
+    writeMarker(marker);
+    out.step(`Backup: ${namespace}/${p.backupName}`);
+    await kubectl.create(p.backupManifest);
+    check();
+    out.ok(`previous version kept as secret ${p.backupName}`);
+    // 3. Apply, with the resourceVersion read in preflight.
+    step = 'apply';
+    writeMarker({ ...marker, step });
+    out.step(`Apply: replace ${namespace}/${secret}`);
+    applied = true; // a write that fails in flight may still have landed: roll back either way
+    await kubectl.replace(p.secretManifest);
+    check();
+    out.ok(`secret ${secret} now holds ${content.label}`);
+    // 4. Restart the proxy and wait for the rollout.
+    step = 'restart';
+    writeMarker({ ...marker, step });
+    await restart(kubectl, targets, opts.timeoutS ?? 120, out);
+    check();
+    // 5. Confirm what the endpoint serves.
+    step = 'confirm';
+    let confirmed = false;
+    if (opts.endpoint) {
+      writeMarker({ ...marker, step });
+      out.step(`Confirm: ${opts.endpoint} serves the new certificate (TLS 1.2 and 1.3)`);
+      await confirmServed(opts.endpoint, p.newFingerprint, opts.servername, abort.signal);
+      confirmed = true;
+      out.ok(`${opts.endpoint} serves ${p.newFingerprint} over TLS 1.2 and 1.3`);
+    }
+    clearMarker(namespace, secret);
+    await prune(kubectl, backups.map((b) => b.metadata.name).concat(p.backupName), out);
+    audit({ oldFingerprint: p.oldFingerprint, newFingerprint: p.newFingerprint, result: 'installed', backup: p.backupName });
+    return { namespace, secret, result: 'installed', oldFingerprint: p.oldFingerprint, newFingerprint: p.newFingerprint, backup: p.backupName, deployments: targets, confirmed, plan: redactedPlan(p) };
+  } catch (err) {
+    kubectl.signal = undefined; // the rollback must not be aborted by the same signal
+    const why = err instanceof Interrupted || abort.signal.aborted ? 'interrupted (Ctrl-C / SIGTERM)' : err instanceof Error ? err.message : String(err);
+    if (!applied) {
+      // Only the backup may exist: nothing served changed.
+      clearMarker(namespace, secret);
+      audit({ oldFingerprint: p.oldFingerprint, newFingerprint: p.newFingerprint, result: 'failed', error: why, backup: p.backupName });
+      if (abort.signal.aborted) throw new TransactionError(`${opts.op} interrupted before the secret was changed: nothing changed`, true);
+      throw err;
+    }
+    if (err instanceof BusyError && step === 'apply') {
+      // 409: someone else changed the secret; ours did not land.
+      clearMarker(namespace, secret);
+      audit({ oldFingerprint: p.oldFingerprint, newFingerprint: p.newFingerprint, result: 'failed', error: why });
+      throw err;
+    }
+    out.fail(`${opts.op} failed at ${step}: ${why}`);
+    writeMarker({ ...marker, step: 'rollback' });
+    try {
+      await rollbackTo(kubectl, { namespace, secret, data: p.backupManifest.data ?? {}, annotations: cur.object.metadata.annotations, deployments: targets, restartNeeded: true /* a restart may have been in flight: always restart after restoring */, endpoint: opts.endpoint, servername: opts.servername, fingerprint: p.oldFingerprint, timeoutS: opts.timeoutS ?? 120 }, out);
+    } catch (rbErr) {
+      audit({ oldFingerprint: p.oldFingerprint, newFingerprint: p.newFingerprint, result: 'rollback-failed', error: `${why}; rollback: ${(rbErr as Error).message}`, backup: p.backupName });
+      throw new TransactionError(
+        `${opts.op} failed at ${step} (${why}) AND the rollback failed: ${(rbErr as Error).message}`,
+        false,
+        `The previous certificate is kept in secret ${namespace}/${p.backupName}. Restore it with: xsoar-cert rollback -n ${namespace} --secret ${secret} --to ${p.backupName}`,
+      );
+    }
+    clearMarker(namespace, secret);
+    audit({ oldFingerprint: p.oldFingerprint, newFingerprint: p.newFingerprint, result: 'rolled-back', error: why, backup: p.backupName });
+    throw new TransactionError(`${opts.op} failed at ${step} (${why}); rolled back: the previous certificate ${p.oldFingerprint ?? ''} is installed and served again`, true);
+  } finally {
+    active.delete(handle);
+    kubectl.signal = undefined;
+    lock.release();
+  }
+}
+
+async function restart(kubectl: Kubectl, targets: string[], timeoutS: number, out: Output): Promise<void> {
+  out.step(`Restart: ${targets.map((t) => `deployment/${t}`).join(', ')}`);
+  try {
+    await kubectl.rolloutRestart(targets);
+  } catch (err) {
+    // kubectl refuses a second restart within the same second (restartedAt has one-second resolution).
+    if (!/within the past second/.test(String((err as KubectlError).stderr ?? (err as Error).message))) throw err;
+    await new Promise((r) => setTimeout(r, 1100));
+    await kubectl.rolloutRestart(targets);
+  }
+  await Promise.all(targets.map((t) => kubectl.rolloutStatus(t, timeoutS, (line) => out.info(`  ${line}`))));
+  out.ok(`rollout of ${targets.join(', ')} complete`);
+}
+
+/** Both TLS versions must serve the expected leaf; a Service may route to an old pod for a moment, so retry briefly. */
+export async function confirmServed(endpoint: string, fingerprint: string, servername?: string, signal?: AbortSignal, deadlineMs = 10_000): Promise<void> {
+  const until = Date.now() + deadlineMs;
+  let last = '';
+  for (;;) {
+    if (signal?.aborted) throw new Interrupted('interrupted by a signal');
+    try {
+      const seen = await Promise.all((['TLSv1.2', 'TLSv1.3'] as const).map((v) => fetchServedChain(endpoint, { servername, minVersion: v, maxVersion: v, timeoutMs: 3000 })));
+      const fps = seen.map((s) => s.chain[0]?.fingerprint256);
+      if (fps.every((f) => f === fingerprint)) return;
+      last = `it serves ${[...new Set(fps)].join(' / ')}`;
+    } catch (err) {
+      last = `TLS handshake failed: ${(err as Error).message}`;
+    }
+    if (Date.now() > until) throw new Error(`${endpoint} does not serve ${fingerprint}: ${last}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+export interface RollbackSpec {
+  namespace: string;
+  secret: string;
+  data: Record<string, string>;
+  annotations?: Record<string, string>;
+  deployments: string[];
+  restartNeeded: boolean;
+  endpoint?: string;
+  servername?: string;
+  fingerprint?: string;
+  timeoutS: number;
+}
+
+/** Put `data` back into the secret (only if the live data differs), restart, confirm. Runs once. */
+export async function rollbackTo(kubectl: Kubectl, spec: RollbackSpec, out: Output): Promise<void> {
+  out.step(`Rollback: restoring the previous certificate in ${spec.namespace}/${spec.secret}`);
+  const live = await kubectl.getSecret(spec.secret);
+  if (!live.found) throw new Error(`secret ${spec.secret} disappeared`);
+  const same = JSON.stringify(live.object.data ?? {}) === JSON.stringify(spec.data);
+  if (!same) {
+    const annotations = { ...(spec.annotations ?? {}) };
+    delete annotations['kubectl.kubernetes.io/last-applied-configuration'];
+    await kubectl.replace({ ...live.object, metadata: { ...live.object.metadata, annotations }, data: spec.data });
+    out.ok('secret data restored');
+  } else out.ok('secret data unchanged: nothing to restore');
+  if (spec.restartNeeded) await restart(kubectl, spec.deployments, spec.timeoutS, out);
+  if (spec.endpoint && spec.fingerprint) {
+    await confirmServed(spec.endpoint, spec.fingerprint, spec.servername);
+    out.ok(`${spec.endpoint} serves the previous certificate ${spec.fingerprint} again`);
+  }
+}
+
+async function prune(kubectl: Kubectl, names: string[], out: Output): Promise<void> {
+  const old = [...new Set(names)].sort().reverse().slice(KEEP_BACKUPS);
+  for (const n of old) {
+    try {
+      await kubectl.deleteSecret(n);
+    } catch (err) {
+      out.warn(`could not prune old backup ${n}: ${(err as Error).message}`);
+    }
+  }
+}
+
+/** A marker left by a run that died (SIGKILL, power loss): finish the job safely by rolling back. */
+export async function resolveMarker(kubectl: Kubectl, ns: string, secret: string, out: Output, opts: { endpoint?: string; servername?: string; timeoutS?: number } = {}): Promise<'none' | 'running' | 'resolved'> {
+  const m = readMarker(ns, secret);
+  if (!m) return 'none';
+  if (m.pid !== process.pid && pidAlive(m.pid)) return 'running';
+  out.warn(`an earlier ${m.op} (pid ${m.pid}, started ${m.startedAt}) was interrupted at step "${m.step}"; resolving it`);
+  const lock = acquireLock(ns, secret, 'resolve');
+  try {
+    const live = await kubectl.getSecret(secret);
+    const backup = await kubectl.getSecret(m.backupName);
+    const liveFp = live.found ? secretFingerprint(live.object) : undefined;
+    if (backup.found && liveFp !== m.oldFingerprint) {
+      // It never confirmed the new certificate: put the old one back, as the transaction would have.
+      await rollbackTo(kubectl, { namespace: ns, secret, data: backup.object.data ?? {}, deployments: m.deployments, restartNeeded: true, endpoint: opts.endpoint, servername: opts.servername, fingerprint: m.oldFingerprint, timeoutS: opts.timeoutS ?? 120 }, out);
+      out.ok(`resolved: rolled back to the certificate from before the interrupted ${m.op}`);
+    } else {
+      out.ok(`resolved: the interrupted ${m.op} had not changed the secret`);
+    }
+    appendAudit({ op: 'resolve', namespace: ns, secret, context: m.context, oldFingerprint: liveFp, newFingerprint: m.oldFingerprint, result: 'resolved', durationMs: 0, backup: m.backupName });
+    clearMarker(ns, secret);
+    return 'resolved';
+  } finally {
+    lock.release();
+  }
+}
+
+export function hashData(data: Record<string, string>): string {
+  return createHash('sha256').update(JSON.stringify(data)).digest('hex');
+}
