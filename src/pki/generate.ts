@@ -2,7 +2,7 @@
 // so every certificate (RSA and ECDSA) is built with @peculiar/x509 over Node's WebCrypto;
 // keys come from Node's crypto and leave this module only as PKCS#8 PEM strings.
 import 'reflect-metadata';
-import { createPrivateKey, createPublicKey, generateKeyPair, randomBytes, webcrypto, type KeyObject } from 'node:crypto';
+import { createPrivateKey, createPublicKey, generateKeyPair, randomBytes, sign, webcrypto, type KeyObject } from 'node:crypto';
 import { isIP } from 'node:net';
 import { promisify } from 'node:util';
 import * as x509 from '@peculiar/x509';
@@ -14,7 +14,8 @@ const subtle = webcrypto.subtle;
 const generateKeyPairAsync = promisify(generateKeyPair);
 
 export type KeySpec = { type: 'rsa'; bits?: number } | { type: 'ecdsa'; curve?: 'P-256' | 'P-384' } | { keyPem: string };
-export type SignatureHash = 'SHA-256' | 'SHA-384' | 'SHA-512' | 'SHA-1';
+/** 'MD5' is for tests that need a rejectable certificate: RSA issuers only. */
+export type SignatureHash = 'SHA-256' | 'SHA-384' | 'SHA-512' | 'SHA-1' | 'MD5';
 
 export interface NameConstraintsSpec {
   permittedDNS?: string[];
@@ -144,7 +145,9 @@ function nameConstraintsExtension(nc: NameConstraintsSpec): x509.Extension {
 
 /** Mint one certificate. Pure apart from randomness: nothing is written anywhere. */
 export async function issueCertificate(spec: CertSpec): Promise<IssuedCert> {
-  const hash = spec.signatureHash ?? 'SHA-256';
+  const wanted = spec.signatureHash ?? 'SHA-256';
+  // WebCrypto has no MD5: sign with SHA-256 first, then swap the algorithm and re-sign (below).
+  const hash: SignatureHash = wanted === 'MD5' ? 'SHA-256' : wanted;
   const subjectKey = await newKey(spec.key);
   const subjectKeys = await toCryptoKeys(subjectKey, hash);
   const issuerKey = spec.issuer ? createPrivateKey(spec.issuer.keyPem) : subjectKey;
@@ -197,10 +200,45 @@ export async function issueCertificate(spec: CertSpec): Promise<IssuedCert> {
     signingKey: issuerKeys.privateKey,
     extensions,
   });
+  const der = wanted === 'MD5' ? resignWithMd5(Buffer.from(cert.rawData), issuerKey) : undefined;
   return {
-    certPem: cert.toString('pem') + '\n',
+    certPem: der ? toPem(der) : cert.toString('pem') + '\n',
     keyPem: subjectKey.export({ format: 'pem', type: 'pkcs8' }).toString(),
   };
+}
+
+// sha256WithRSAEncryption and md5WithRSAEncryption differ in the last OID byte only, and an
+// RSA signature is as long as the modulus whatever the hash, so the swap keeps every length.
+const SHA256_RSA_OID = Buffer.from('06092a864886f70d01010b', 'hex');
+const MD5_RSA_OID = Buffer.from('06092a864886f70d010104', 'hex');
+
+function resignWithMd5(der: Buffer, issuerKey: KeyObject): Buffer {
+  if (issuerKey.asymmetricKeyType !== 'rsa') throw new Error('MD5 signatures are only defined for RSA issuers');
+  const out = Buffer.from(der);
+  // The OID appears twice: TBSCertificate.signature and Certificate.signatureAlgorithm.
+  for (let at = out.indexOf(SHA256_RSA_OID); at >= 0; at = out.indexOf(SHA256_RSA_OID, at + 1)) MD5_RSA_OID.copy(out, at);
+  const tbsStart = headerLength(out, 0);
+  const tbsEnd = tbsStart + headerLength(out, tbsStart) + contentLength(out, tbsStart);
+  const sig = sign('md5', out.subarray(tbsStart, tbsEnd), issuerKey);
+  sig.copy(out, out.length - sig.length); // the BIT STRING's content ends the certificate
+  return out;
+}
+
+function headerLength(b: Buffer, at: number): number {
+  const first = b[at + 1]!;
+  return first < 0x80 ? 2 : 2 + (first & 0x7f);
+}
+
+function contentLength(b: Buffer, at: number): number {
+  const first = b[at + 1]!;
+  if (first < 0x80) return first;
+  let len = 0;
+  for (let i = 0; i < (first & 0x7f); i++) len = len * 256 + b[at + 2 + i]!;
+  return len;
+}
+
+function toPem(der: Buffer): string {
+  return `-----BEGIN CERTIFICATE-----\n${der.toString('base64').replace(/.{1,64}/g, '$&\n')}-----END CERTIFICATE-----\n`;
 }
 
 export type DevKeyOptions = { keyType?: 'rsa' | 'ecdsa'; bits?: number; curve?: 'P-256' | 'P-384' };
@@ -211,13 +249,8 @@ function keySpecFrom(o: DevKeyOptions): KeySpec {
 
 /** A development CA, mkcert style: 10 years, pathLen 0, keyCertSign + cRLSign. */
 export async function generateDevCA(opts: DevKeyOptions & { name?: string; days?: number } = {}): Promise<IssuedCert> {
-  const who = (() => {
-    try {
-      return `${process.env.USER ?? process.env.LOGNAME ?? 'dev'}`;
-    } catch {
-      return 'dev';
-    }
-  })();
+  // mkcert names its CA after user@host, so two developers' CAs are told apart in a trust store.
+  const who = process.env.USER ?? process.env.LOGNAME ?? 'dev';
   return issueCertificate({
     subject: `CN=${opts.name ?? `xsoar-cert development CA (${who})`}, O=xsoar-cert development CA`,
     isCA: true,
