@@ -7,6 +7,9 @@ const DAY_MS = 86_400_000;
 export const MAX_LIFETIME_DAYS = 398;
 export const EXPIRY_WARNING_DAYS = 30;
 
+/** DER of OID 1.2.840.10045.2.1 (id-ecPublicKey) followed by the tag of a SEQUENCE (SpecifiedECDomain). */
+const EXPLICIT_EC_PARAMS = Buffer.from('06072a8648ce3d020130', 'hex');
+
 function c(id: string, status: Check['status'], message: string, e: CertEntry): Check {
   return { id, status, message, file: e.source, subject: oneLineName(e.cert.subject), serial: e.cert.serialNumber.toUpperCase() };
 }
@@ -20,6 +23,12 @@ export function lintChain(opts: { leaf: CertEntry; path: CertEntry[]; at: Date; 
     const k = keyDescription(e.cert.publicKey);
     if ((k.keyType === 'rsa' || k.keyType === 'rsa-pss') && (k.keyBits ?? 0) < 2048) {
       out.push(c('lint.rsa-size', 'fail', `${where(e)} has a ${k.keyBits}-bit RSA key; clients require at least 2048 bits: issue a new certificate with a 2048-bit or larger key`, e));
+    }
+    // RFC 5480 §2.1.1: certificates name their curve; explicit parameters are refused by
+    // BoringSSL, Go and NSS (and were the vector of CVE-2020-0601). Node hides the difference,
+    // so look at the encoding: the id-ecPublicKey OID followed by a SEQUENCE, not an OID.
+    if (k.keyType === 'ecdsa' && e.der.includes(EXPLICIT_EC_PARAMS)) {
+      out.push(c('lint.ec-explicit', 'fail', `${where(e)} encodes its EC key with explicit curve parameters instead of a named curve; TLS clients reject it: have it reissued`, e));
     }
     // The trust anchor's own signature is never checked by clients, so its hash does not matter.
     const hash = certFacts(e.cert).signatureHash;

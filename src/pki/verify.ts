@@ -85,9 +85,12 @@ function findPaths(leaf: CertEntry, pool: CertEntry[], anchors: CertEntry[]): { 
 function validityProblem(e: CertEntry, at: Date): string | undefined {
   const nb = new Date(e.cert.validFrom);
   const na = new Date(e.cert.validTo);
-  // RFC 5280 §4.1.2.5: the validity period includes both notBefore and notAfter.
-  if (at.getTime() < nb.getTime()) return `is not valid until ${nb.toISOString()}`;
-  if (at.getTime() > na.getTime()) return `expired on ${na.toISOString()}`;
+  // RFC 5280 §4.1.2.5: the validity period includes both notBefore and notAfter. X.509 times
+  // have one-second resolution, so compare at that resolution (x509-limbo notafter-fractional,
+  // the reading the Web PKI applies): 00:00:00.005 is still within a notAfter of 00:00:00.
+  const t = Math.floor(at.getTime() / 1000) * 1000;
+  if (t < nb.getTime()) return `is not valid until ${nb.toISOString()}`;
+  if (t > na.getTime()) return `expired on ${na.toISOString()}`;
   return undefined;
 }
 
@@ -105,8 +108,18 @@ function nameConstraintProblem(ca: CertEntry, subject: CertEntry): string | unde
     if (b.startsWith('.')) return n.endsWith(b);
     return n === b || n.endsWith('.' + b);
   };
+  // A wildcard SAN *.S stands for every one-label name under S, so it also clashes with an
+  // excluded x.S (x509-limbo nc-forbids-dnsname-wildcard-san, CVE-2025-61727): a client would
+  // accept bar.example.com under *.example.com although bar.example.com is excluded.
+  const wildcardCovers = (name: string, base: string) => {
+    const n = normaliseHost(name);
+    const b = normaliseHost(base).replace(/^\./, '');
+    if (!n.startsWith('*.') || !b) return false;
+    const suffix = n.slice(1); // ".S"
+    return b.endsWith(suffix) && !b.slice(0, -suffix.length).includes('.') && b.length > suffix.length;
+  };
   for (const d of f.san.dns) {
-    if (nc.excludedDNS.some((b) => inDns(d, b))) return `DNS name ${d} is excluded by the name constraints of ${certLabel(ca.cert)}`;
+    if (nc.excludedDNS.some((b) => inDns(d, b) || wildcardCovers(d, b))) return `DNS name ${d} is excluded by the name constraints of ${certLabel(ca.cert)}`;
     if (nc.permittedDNS.length && !nc.permittedDNS.some((b) => inDns(d, b))) return `DNS name ${d} is outside the permitted names (${nc.permittedDNS.join(', ')}) of ${certLabel(ca.cert)}`;
   }
   for (const ip of f.san.ip) {
@@ -127,8 +140,11 @@ function nameConstraintProblem(ca: CertEntry, subject: CertEntry): string | unde
   return undefined;
 }
 
+/** Profile findings that are reported but do not make the certificate unfit to serve. */
+const WARN_ONLY = new Set(['profile.cn-not-in-san']);
+
 /** Validate one candidate path [leaf, ..., anchor]; returns the failed checks (empty when valid). */
-function validatePath(path: CertEntry[], at: Date): Check[] {
+function validatePath(path: CertEntry[], at: Date, endsAtAnchor: boolean): Check[] {
   const problems: Check[] = [];
   const anchorIndex = path.length - 1;
   for (let i = 0; i < path.length; i++) {
@@ -162,7 +178,13 @@ function validatePath(path: CertEntry[], at: Date): Check[] {
       }
     }
   }
-  problems.push(...profileChecks(path));
+  // A subject CN that is not among the SANs breaks a CA/B Forum issuance rule (BR 7.1.4.3), but
+  // clients ignore the CN when SANs exist, so it does not stop the certificate from serving.
+  // The trust anchor is configured trust: its serial encoding is not the chain's problem (real
+  // roots such as Starfield G2 carry serial 0, x509-limbo online::fastly.com).
+  const anchor = endsAtAnchor && path.length > 1 ? path[path.length - 1] : undefined;
+  const isAnchorSerial = (p: Check) => anchor !== undefined && p.id === 'profile.serial' && p.serial === anchor.cert.serialNumber.toUpperCase() && p.subject === oneLineName(anchor.cert.subject);
+  problems.push(...profileChecks(path).filter((p) => !isAnchorSerial(p)).map((p) => (WARN_ONLY.has(p.id) ? { ...p, status: 'warn' as const } : p)));
   return problems;
 }
 
@@ -211,22 +233,31 @@ export function verifyBundle(input: VerifyInput): VerifyResult {
   let path: CertEntry[];
   let pathProblems: Check[];
   if (complete.length > 0) {
-    // Take the first path that validates; otherwise report the first one's problems.
-    const validated = complete.map((p) => ({ p, problems: validatePath(p, input.at) }));
-    const good = validated.find((v) => v.problems.length === 0) ?? validated[0]!;
+    // Take the first path that validates; otherwise the one with the fewest failures (cross-signed
+    // CAs can offer several paths, and the user needs the problems of the closest one).
+    const fails = (cs: Check[]) => cs.filter((c) => c.status === 'fail').length;
+    const validated = complete.map((p) => ({ p, problems: validatePath(p, input.at, true) }));
+    const good = validated.reduce((best, v) => (fails(v.problems) < fails(best.problems) ? v : best));
     path = good.p;
     pathProblems = good.problems;
+    // Every link of a complete path was proven by its signature (isIssuedBy), and it ends at an anchor.
+    checks.push(check('chain.signature', 'pass', `signatures verified along ${path.length} certificate(s): ${path.map((c) => certLabel(c.cert)).join(' → ')}`));
+    checks.push(check('chain.trust', 'pass', `the chain ends at ${certLabel(path[path.length - 1]!.cert)} from ${input.anchorSource}`, path[path.length - 1]));
     checks.push(...pathProblems);
-    if (pathProblems.length === 0) {
-      checks.push(check('chain.signature', 'pass', `signatures verified along ${path.length} certificate(s): ${path.map((c) => certLabel(c.cert)).join(' → ')}`));
-      checks.push(check('chain.trust', 'pass', `the chain ends at ${certLabel(path[path.length - 1]!.cert)} from ${input.anchorSource}`, path[path.length - 1]));
-    }
   } else {
     path = longestPartial;
-    checks.push(...validatePath(path, input.at));
+    checks.push(...validatePath(path, input.at, false));
     const top = path[path.length - 1]!;
+    const sameName = [...input.anchors, ...pool].filter((c) => c !== top && c.cert.subject === top.cert.issuer && !path.includes(c));
     if (isSelfSigned(top) && path.length > 0) {
       checks.push(check('chain.trust', 'fail', `${where(top)} is a root that is not in ${input.anchorSource}: ${input.anchorSource.includes('system') ? 'pass --ca FILE if it is your private CA' : 'pass the right root with --ca'}`, top));
+    } else if (sameName.length) {
+      // A CA with the right name is present but its key did not sign this certificate: a re-keyed
+      // or look-alike CA. Saying "missing" here would send the user looking for a file they have.
+      const cand = sameName[0]!;
+      checks.push(
+        check('chain.signature', 'fail', `${where(top)} names "${oneLineName(top.cert.issuer)}" as its issuer, and ${where(cand)} has that name, but its key did not sign this certificate: get the CA certificate that actually issued it (a re-issued CA has a new key)`, top),
+      );
     } else {
       const aki = certFacts(top.cert).aki;
       checks.push(
