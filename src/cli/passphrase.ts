@@ -47,3 +47,6 @@ export async function readBundleWithPassphrase(file: string, src: PassphraseSour
     return readBundle(file, { passphrase: pass });
   }
 }
+
+/** The name the issue-2 brief uses: read `file`, asking for a passphrase once if it is encrypted. */
+export const readBundleInteractive = readBundleWithPassphrase;

@@ -12,8 +12,10 @@ export interface Dropped {
 export interface ChainResult {
   /** Leaf first, then intermediates; the root last only when it was given and `withRoot`. */
   chain: CertEntry[];
-  /** The self-signed root the chain ends at, when present in the input. */
+  /** The self-signed root the chain ends at: from the input, or from `anchors` (see its `source`). */
   root?: CertEntry;
+  /** True when the root came from `opts.anchors` rather than from the input. */
+  rootFromAnchors?: boolean;
   dropped: Dropped[];
   /** The issuer that is needed but absent (the chain stops before a root). */
   missingIssuer?: { subject: string; aki?: string };
@@ -54,8 +56,21 @@ export function dedupe(certs: readonly CertEntry[]): { unique: CertEntry[]; dupl
 
 export class ChainError extends Error {}
 
+export interface BuildChainOptions {
+  /** The private key: the certificate it matches is the leaf. */
+  key?: KeyEntry;
+  /** End the chain with the root (when one is known). */
+  withRoot?: boolean;
+  /**
+   * Trusted roots to finish the chain with when the input stops at an intermediate whose
+   * issuer is not given (the usual "leaf + intermediate from a public CA" case). Only
+   * self-signed anchors are used, and only for the last link.
+   */
+  anchors?: readonly CertEntry[];
+}
+
 /** Pure: order the certificates of `bundle` into a served chain. */
-export function buildChain(bundle: Bundle, opts: { key?: KeyEntry; withRoot?: boolean } = {}): ChainResult {
+export function buildChain(bundle: Bundle, opts: BuildChainOptions = {}): ChainResult {
   const { unique, duplicates } = dedupe(bundle.certs);
   if (unique.length === 0) throw new ChainError('no certificate in the input');
   let leaf: CertEntry | undefined;
@@ -82,6 +97,12 @@ export function buildChain(bundle: Bundle, opts: { key?: KeyEntry; withRoot?: bo
     // Prefer an issuer that is not self-signed when a cross-signed intermediate exists: it leads further.
     const next = candidates.find((c) => !isSelfSigned(c)) ?? candidates[0];
     if (!next) {
+      const anchor = opts.anchors?.find((a) => isIssuedBy(cur, a) && isSelfSigned(a));
+      if (anchor) {
+        chain.push(anchor);
+        root = anchor;
+        break;
+      }
       missingIssuer = { subject: oneLineName(cur.cert.issuer), aki: certFacts(cur.cert).aki };
       break;
     }
@@ -93,7 +114,8 @@ export function buildChain(bundle: Bundle, opts: { key?: KeyEntry; withRoot?: bo
     ...duplicates.map((entry) => ({ entry, reason: 'duplicate' as const })),
     ...unique.filter((c) => !chain.includes(c)).map((entry) => ({ entry, reason: 'unrelated' as const })),
   ];
-  return { chain: served, root, dropped, missingIssuer, leafBy };
+  const rootFromAnchors = root !== undefined && !unique.includes(root);
+  return { chain: served, root, rootFromAnchors, dropped, missingIssuer, leafBy };
 }
 
 export function toPem(entries: readonly CertEntry[]): string {

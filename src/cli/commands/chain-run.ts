@@ -1,25 +1,44 @@
+// The work behind `chain`, loaded only when the command runs.
 import { readBundleWithPassphrase } from '../passphrase.js';
 import { mergeBundles } from '../../pki/parse.js';
-import { buildChain, ChainError, toPem } from '../../pki/chain.js';
+import { buildChain, ChainError, toPem, type BuildChainOptions, type ChainResult } from '../../pki/chain.js';
 import { certLabel, describeCert } from '../../pki/describe.js';
 import { CheckFailedError, InputError } from '../../errors.js';
 import { Output } from '../output.js';
 import { writeNew } from '../write-files.js';
 
-export async function runChain(files: string[], flags: { key?: string; out?: string; root: boolean; force?: boolean; passphraseFile?: string; json?: boolean; quiet?: boolean }): Promise<void> {
+export interface ChainFlags {
+  key?: string;
+  out?: string;
+  root: boolean;
+  force?: boolean;
+  passphraseFile?: string;
+  json?: boolean;
+  quiet?: boolean;
+}
+
+export async function runChain(files: string[], flags: ChainFlags): Promise<void> {
   const out = new Output({ json: flags.json, quiet: flags.quiet });
   const src = { file: flags.passphraseFile };
   const bundle = mergeBundles(await Promise.all(files.map((f) => readBundleWithPassphrase(f, src))));
+  // A key inside the inputs (a PKCS#12, a combined PEM) picks the leaf as --key would.
   let key = bundle.keys[0];
   if (flags.key) {
     const kb = await readBundleWithPassphrase(flags.key, src);
     key = kb.keys[0];
-    if (!key) throw new InputError(`${flags.key}: holds no private key`, { file: flags.key });
+    if (!key) throw new InputError(`${flags.key}: holds no private key`, { file: flags.key, hint: 'Pass the private key file (PEM, DER or PKCS#12) with --key.' });
   }
-  if (bundle.certs.length === 0) throw new InputError(`${files.join(', ')}: no certificate found`, { file: files[0] });
-  let result;
+  if (bundle.certs.length === 0) throw new InputError(`${files.join(', ')}: no certificate found (only keys)`, { file: files[0], hint: 'Pass the certificate files too.' });
+  const opts: BuildChainOptions = { key, withRoot: flags.root };
+  let result: ChainResult;
   try {
-    result = buildChain(bundle, { key, withRoot: flags.root });
+    result = buildChain(bundle, opts);
+    if (result.missingIssuer) {
+      // The input stops below a root: a public CA's root is usually in the system store.
+      const { systemAnchors } = await import('../../pki/trust-store.js');
+      const again = buildChain(bundle, { ...opts, anchors: systemAnchors() });
+      if (!again.missingIssuer) result = again;
+    }
   } catch (err) {
     if (err instanceof ChainError) throw new CheckFailedError(err.message, 'Pass the certificate issued for this key, or the matching --key.');
     throw err;
@@ -28,28 +47,34 @@ export async function runChain(files: string[], flags: { key?: string; out?: str
     out.warn(`dropped ${d.entry.source}: ${certLabel(d.entry.cert)}: ${d.reason === 'duplicate' ? 'a duplicate' : 'not part of this chain'}`);
   }
   const pem = toPem(result.chain);
+  const missing = result.missingIssuer;
   if (flags.json) {
     out.emit({
-      ok: !result.missingIssuer,
+      ok: !missing,
       leafBy: result.leafBy,
       chain: result.chain.map((c) => describeCert(c)),
-      root: result.root ? describeCert(result.root) : null,
+      root: result.root ? { ...describeCert(result.root), source: result.root.source } : null,
       dropped: result.dropped.map((d) => ({ source: d.entry.source, subject: describeCert(d.entry).subject, reason: d.reason })),
-      missingIssuer: result.missingIssuer ?? null,
+      missingIssuer: missing ?? null,
       pem,
     });
   }
-  if (flags.out) {
+  if (flags.out && !missing) {
     await writeNew(flags.out, pem, { mode: 0o644, force: flags.force });
     out.info(`wrote ${result.chain.length} certificate(s) to ${flags.out}`);
-  } else if (!flags.json) {
+  } else if (!flags.out && !flags.json) {
     process.stdout.write(pem);
   }
-  out.info(result.chain.map((c, i) => `${i === 0 ? 'leaf' : c === result.root ? 'root' : 'intermediate'}: ${certLabel(c.cert)}`).join('\n'));
-  if (result.missingIssuer) {
-    const m = result.missingIssuer;
+  out.info(
+    result.chain
+      .map((c, i) => `${i === 0 ? 'leaf' : c === result.root ? 'root' : 'intermediate'}: ${certLabel(c.cert)}${c === result.root && result.rootFromAnchors ? ` (from ${c.source})` : ''}`)
+      .join('\n'),
+  );
+  if (result.root && result.rootFromAnchors && !flags.root) out.info(`ends at ${certLabel(result.root.cert)} in ${result.root.source} (left out: --no-root)`);
+  if (missing) {
+    // An incomplete chain is never written to --out: a later install would serve it.
     throw new CheckFailedError(
-      `the chain is incomplete: the issuer "${m.subject}"${m.aki ? ` (AKI ${m.aki})` : ''} is missing`,
+      `the chain is incomplete: the issuer "${missing.subject}"${missing.aki ? ` (AKI ${missing.aki})` : ''} is missing${flags.out ? `; nothing was written to ${flags.out}` : ''}`,
       'Add the file with that intermediate (your CA publishes it), then run chain again.',
     );
   }

@@ -1,16 +1,7 @@
 // `xsoar-cert chain`: any mix of files in, the served chain out (leaf → intermediates → root).
 import type { Command } from 'commander';
 import { helpAfter } from '../help.js';
-
-interface ChainFlags {
-  key?: string;
-  out?: string;
-  root: boolean;
-  force?: boolean;
-  passphraseFile?: string;
-  json?: boolean;
-  quiet?: boolean;
-}
+import type { ChainFlags } from './chain-run.js'; // type only: erased, so chain-run loads lazily
 
 export function register(program: Command): void {
   program
@@ -18,8 +9,8 @@ export function register(program: Command): void {
     .description('order certificates from any files into the full chain: leaf → intermediate(s) → root')
     .argument('<files...>', 'certificate files in any order (PEM bundles, DER, PKCS#12)')
     .option('--key <file>', 'the private key: its certificate is the leaf')
-    .option('--out <file>', 'write the chain here (default: standard output)')
-    .option('--with-root', 'end the chain with the root (default)')
+    .option('--out <file>', 'write the chain here (default: standard output); never written when a link is missing')
+    .option('--with-root', 'end the chain with the root, from the files or the system trust store (default)')
     .option('--no-root', 'leave the root out (what a server sends)')
     .option('--force', 'overwrite --out if it exists')
     .option('--passphrase-file <file>', 'passphrase for encrypted inputs (or XSOAR_CERT_PASSPHRASE)')
@@ -27,10 +18,15 @@ export function register(program: Command): void {
     .option('-q, --quiet', 'no commentary on standard error')
     .addHelpText(
       'after',
-      helpAfter(
-        'xsoar-cert chain root.pem leaf.pem intermediate.pem > fullchain.pem',
-        'xsoar-cert chain --key tenant-key.pem ca-bundle.pem tenant.pem --no-root --out tls.crt',
-      ),
+      '\nThe leaf is the certificate matching --key (or a key in the inputs), else the one that issues\n' +
+        'none of the others. Issuers are found by signature, not by name. Duplicates and unrelated\n' +
+        'certificates are dropped (reported on standard error). A missing issuer exits 1 and names\n' +
+        'its subject and authority key identifier.\n' +
+        helpAfter(
+          'xsoar-cert chain root.pem leaf.pem intermediate.pem > fullchain.pem',
+          'xsoar-cert chain --key tenant-key.pem ca-bundle.pem tenant.pem --no-root --out tls.crt',
+          'xsoar-cert chain tenant.p12 --passphrase-file pass.txt --json',
+        ),
     )
     .action(async (files: string[], flags: ChainFlags) => {
       const { runChain } = await import('./chain-run.js');
