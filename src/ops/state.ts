@@ -52,6 +52,8 @@ export function acquireLock(namespace: string, secret: string, op: string): Lock
       } catch {
         held = undefined; // torn write by a crashed run: stale
       }
+      // Re-entrant: renew holds the lock for its whole run and then calls the transaction.
+      if (held && held.pid === process.pid && held.host === hostname()) return { release: () => undefined };
       if (held && (held.host !== hostname() || pidAlive(held.pid))) {
         throw new BusyError(`another xsoar-cert run (${held.op}, pid ${held.pid} on ${held.host}) holds the lock for ${namespace}/${secret} since ${held.since}`, 'Wait for it to finish; if that process is gone, remove ' + file);
       }

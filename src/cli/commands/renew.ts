@@ -1,13 +1,66 @@
-// Placeholder until its issue lands: registers the command so the registry is complete.
+// `xsoar-cert renew`: unattended renewal for cron and systemd timers.
 import type { Command } from 'commander';
+import { helpAfter } from '../help.js';
+import { addTargetFlags, SETTINGS_HELP } from '../target-flags.js';
+
+export interface RenewFlags {
+  before?: string;
+  beforePercent?: string;
+  from?: string;
+  selfSigned?: boolean;
+  ca?: string;
+  passphraseFile?: string;
+  randomDelay?: string;
+  printCron?: boolean;
+  printSystemd?: boolean;
+  logFile?: string;
+  namespace?: string;
+  secret?: string;
+  proxy?: string;
+  endpoint?: string;
+  servername?: string;
+  context?: string;
+  kubeconfig?: string;
+  config?: string;
+  timeout: string;
+  dryRun?: boolean;
+  force?: boolean;
+  json?: boolean;
+  quiet?: boolean;
+}
 
 export function register(program: Command): void {
-  program
+  const cmd = program
     .command('renew')
-    .description('(not yet available)')
-    .allowUnknownOption()
-    .action(async () => {
-      const { UsageError } = await import('../../errors.js');
-      throw new UsageError('"renew" is not available in this build yet');
+    .description('renew the installed certificate when it is due (for cron): from a drop folder, or self-signed')
+    .option('--before <days>', 'renew when it expires within this many days')
+    .option('--before-percent <p>', 'renew in the last P% of its lifetime (default 33, like cert-manager)')
+    .option('--from <dir>', 'take the newest valid certificate + key dropped in this folder')
+    .option('--self-signed', 'generate a new self-signed certificate with the same names (development)')
+    .option('--ca <file>', 'the root CA the new certificate must chain to')
+    .option('--passphrase-file <file>', 'key passphrase (or XSOAR_CERT_PASSPHRASE)')
+    .option('--random-delay <seconds>', 'sleep a random time up to this before starting (spreads a fleet, like certbot)')
+    .option('--print-cron', 'print a crontab line for this renewal and exit')
+    .option('--print-systemd', 'print a systemd service + timer for this renewal and exit')
+    .option('--log-file <file>', 'where the cron/systemd entry logs (default: <state dir>/renew.log)');
+  addTargetFlags(cmd)
+    .option('--timeout <seconds>', 'how long to wait for the rollout', '120')
+    .option('--force', 'renew even when not due')
+    .option('--dry-run', 'decide and show the plan; change nothing')
+    .option('--json', 'print the result as JSON')
+    .option('-q, --quiet', 'print only the result line')
+    .addHelpText(
+      'after',
+      SETTINGS_HELP +
+        helpAfter(
+          'xsoar-cert renew --from /srv/certs/drop -n xsoar --endpoint xsoar.example.com:443',
+          'xsoar-cert renew --self-signed --before 30',
+          'xsoar-cert renew --from /srv/certs/drop --print-cron >> /etc/cron.d/xsoar-cert',
+        ) +
+        '\n  renew exits 0 both when it renewed and when nothing was due (it says which).\n',
+    )
+    .action(async (flags: RenewFlags) => {
+      const { runRenewCommand } = await import('./renew-run.js');
+      await runRenewCommand(flags);
     });
 }

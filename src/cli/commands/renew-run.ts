@@ -1,0 +1,70 @@
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { UsageError } from '../../errors.js';
+import { Output } from '../output.js';
+import { resolveSettings, stateDir } from '../../ops/settings.js';
+import { parseThreshold } from '../../ops/renew-policy.js';
+import { cronLine, defaultLogFile, spreadTime, systemdUnits } from '../../ops/schedule.js';
+import { acquireLock } from '../../ops/state.js';
+import type { RenewFlags } from './renew.js';
+
+export async function runRenewCommand(flags: RenewFlags): Promise<void> {
+  const out = new Output({ json: flags.json, quiet: flags.quiet });
+  let threshold;
+  try {
+    threshold = parseThreshold(flags.before, flags.beforePercent);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  if (!flags.from && !flags.selfSigned) throw new UsageError('renew needs --from DIR (where new certificates are dropped) or --self-signed');
+  if (flags.from && flags.selfSigned) throw new UsageError('use either --from or --self-signed, not both');
+  const settings = resolveSettings(flags);
+  if (flags.printCron || flags.printSystemd) {
+    // Absolute paths: cron's PATH is minimal and its HOME may be unset.
+    const script = path.resolve(process.argv[1] ?? fileURLToPath(import.meta.url));
+    const args = [
+      ...(flags.from ? ['--from', path.resolve(flags.from)] : ['--self-signed']),
+      ...(flags.before ? ['--before', flags.before] : []), ...(flags.beforePercent ? ['--before-percent', flags.beforePercent] : []),
+      '-n', settings.namespace, '--secret', settings.secret, '--proxy', settings.proxy,
+      ...(settings.endpoint ? ['--endpoint', settings.endpoint] : []), ...(settings.context ? ['--context', settings.context] : []),
+      ...(flags.ca ? ['--ca', path.resolve(flags.ca)] : []), ...(flags.passphraseFile ? ['--passphrase-file', path.resolve(flags.passphraseFile)] : []),
+      '--random-delay', flags.randomDelay ?? '900', '--quiet',
+    ];
+    const env: Record<string, string> = { PATH: `${path.dirname(process.execPath)}:/usr/local/bin:/usr/bin:/bin` };
+    const kc = settings.kubeconfig ?? process.env.KUBECONFIG;
+    if (kc) env.KUBECONFIG = path.resolve(kc);
+    env.XSOAR_CERT_STATE_DIR = stateDir();
+    const input = { node: process.execPath, script, args, logFile: path.resolve(flags.logFile ?? defaultLogFile(stateDir())), env, ...spreadTime(`${settings.namespace}/${settings.secret}`) };
+    if (flags.printCron) process.stdout.write(cronLine(input) + '\n');
+    if (flags.printSystemd) {
+      const u = systemdUnits(input);
+      process.stdout.write(u.service + '\n' + u.timer);
+    }
+    return;
+  }
+  if (flags.randomDelay) {
+    const max = Number(flags.randomDelay);
+    if (!Number.isFinite(max) || max < 0) throw new UsageError(`--random-delay takes seconds, not "${flags.randomDelay}"`);
+    // Like certbot: only when not interactive, so a person at a terminal is not kept waiting.
+    if (max > 0 && !process.stdin.isTTY) {
+      const ms = Math.floor(Math.random() * max * 1000);
+      out.info(`waiting ${Math.round(ms / 1000)} s (--random-delay) before renewing`);
+      await new Promise((r) => setTimeout(r, ms));
+    }
+  }
+  // One renewal per secret at a time, for the whole run (the transaction re-enters it).
+  const lock = flags.dryRun ? { release: () => undefined } : acquireLock(settings.namespace, settings.secret, 'renew');
+  try {
+    const { runRenew } = await import('../../ops/renew.js');
+    const r = await runRenew({
+      namespace: settings.namespace, secret: settings.secret, proxy: settings.proxy, endpoint: settings.endpoint, servername: settings.servername, context: settings.context,
+      kubeconfig: settings.kubeconfig, threshold, from: flags.from, selfSigned: flags.selfSigned, ca: flags.ca, passphraseFile: flags.passphraseFile,
+      dryRun: flags.dryRun, force: flags.force, timeoutS: Number(flags.timeout),
+    }, out);
+    if (flags.json) out.emit({ ok: true, ...r });
+    else if (r.action === 'skipped') out.result(`nothing to do: ${r.namespace}/${r.secret} ${r.reason}`);
+    else out.result(`${r.action === 'dry-run' ? 'would renew' : 'renewed'} ${r.namespace}/${r.secret} from ${r.from}: ${r.transaction.newFingerprint}`);
+  } finally {
+    lock.release();
+  }
+}
