@@ -4,7 +4,13 @@ import { readBundleWithPassphrase } from '../cli/passphrase.js';
 import { mergeBundles } from '../pki/parse.js';
 import { finishReport, verifyBundle, type VerifyResult } from '../pki/verify.js';
 import { toPem } from '../pki/chain.js';
+import { certLabel, oneLineName } from '../pki/describe.js';
 import { InputError } from '../errors.js';
+
+// The pure path validation over parsed certificates (no I/O, no handshake), for callers that
+// hold certificates already: install re-checks what it reads back from the Kubernetes secret.
+export { verifyBundle } from '../pki/verify.js';
+export type { VerifyInput, VerifyResult } from '../pki/verify.js';
 
 export interface VerifyFilesOptions {
   cert: string;
@@ -37,14 +43,34 @@ export async function verifyFiles(opts: VerifyFilesOptions): Promise<VerifyFiles
   if (certB.certs.length === 0) throw new InputError(`${opts.cert}: holds no certificate (only a key?): pass the certificate with --cert and the key with --key`, { file: opts.cert });
   if (opts.key && keyB.keys.length === 0) throw new InputError(`${opts.key}: holds no private key: pass the key file with --key`, { file: opts.key });
   if (opts.ca && caB.certs.length === 0) throw new InputError(`${opts.ca}: holds no certificate: pass the root CA certificate with --ca`, { file: opts.ca });
+  return verifyLoaded(
+    { cert: certB, key: opts.key ? keyB : undefined, chain: chainBs, ca: opts.ca ? caB : undefined, caSource: opts.ca },
+    { hosts: opts.hosts, at: opts.at, tls: opts.tls },
+  );
+}
+
+export interface LoadedInputs {
+  /** What --cert held (a PKCS#12 brings its key and chain along). */
+  cert: Bundle;
+  key?: Bundle;
+  chain?: Bundle[];
+  /** Trust anchors; absent = the system trust store. */
+  ca?: Bundle;
+  /** How to name the anchors in messages (a file name, or "secret ns/name ca.crt"). */
+  caSource?: string;
+}
+
+/** verifyFiles for inputs already parsed (e.g. read from a Kubernetes secret): same report, same material. */
+export async function verifyLoaded(inputs: LoadedInputs, opts: { hosts?: string[]; at?: Date; tls?: boolean } = {}): Promise<VerifyFilesResult> {
+  const certB = inputs.cert;
   // A PKCS#12 given as --cert carries its key (and often its chain) too.
-  const keys = keyB.keys.length ? keyB.keys : certB.keys;
-  const chain = mergeBundles(chainBs).certs;
+  const keys = inputs.key?.keys.length ? inputs.key.keys : certB.keys;
+  const chain = mergeBundles(inputs.chain ?? []).certs;
   let anchors: CertEntry[];
   let anchorSource: string;
-  if (opts.ca) {
-    anchors = caB.certs;
-    anchorSource = opts.ca;
+  if (inputs.ca) {
+    anchors = inputs.ca.certs;
+    anchorSource = inputs.caSource ?? 'the given CA';
   } else {
     const { systemAnchors } = await import('../pki/trust-store.js');
     anchors = systemAnchors();
@@ -53,21 +79,27 @@ export async function verifyFiles(opts: VerifyFilesOptions): Promise<VerifyFiles
   const at = opts.at ?? new Date();
   let result: VerifyResult = verifyBundle({ certs: certB.certs, chain, anchors, anchorSource, keys, hosts: opts.hosts ?? [], at });
   const servedPem = toPem(result.served);
+  // PKCS#8 PEM for the secret's tls.key; it stays in memory and never reaches a message.
   const keyPem = result.keyEntry?.key.export({ format: 'pem', type: 'pkcs8' }).toString();
   const rootPem = result.anchor ? toPem([result.anchor]) : undefined;
 
+  // Both versions are always reported, so the JSON shape does not depend on the flags.
+  const skipTls = (why: string) => (['1.2', '1.3'] as const).map((v) => ({ id: `tls.${v}`, status: 'skip' as const, message: `TLS ${v} handshake skipped: ${why}` }));
   if (opts.tls === false) {
-    result = finishReport(result, [{ id: 'tls', status: 'skip', message: 'TLS handshakes skipped (--no-tls)' }]);
+    result = finishReport(result, skipTls('--no-tls'));
   } else if (opts.at) {
-    result = finishReport(result, [{ id: 'tls', status: 'skip', message: 'TLS handshakes skipped: --at is set and a handshake checks at the current time' }]);
+    result = finishReport(result, skipTls('--at is set, and a live handshake checks the certificates at the current time'));
   } else if (!keyPem) {
-    result = finishReport(result, [{ id: 'tls', status: 'skip', message: 'TLS handshakes skipped: they need the matching --key' }]);
+    result = finishReport(result, skipTls(keys.length ? 'the key does not match the certificate' : 'it needs the matching --key'));
   } else {
     const host = opts.hosts?.[0] ?? result.leaf?.dnsNames[0] ?? result.leaf?.ipAddresses[0] ?? 'localhost';
     const { handshakeChecks } = await import('../pki/tls-handshake.js');
-    // Trust only the anchor the chain was validated against (or, with no path, the given --ca).
-    const caPem = rootPem ?? (opts.ca ? toPem(anchors) : undefined);
-    result = finishReport(result, await handshakeChecks({ keyPem, chainPem: servedPem, caPem, host }));
+    // Trust only the anchor the chain was validated against (or, with no path, the given CA).
+    const caPem = rootPem ?? (inputs.ca ? toPem(anchors) : undefined);
+    const leaf = result.leafEntry;
+    const about = leaf ? { file: leaf.source, subject: oneLineName(leaf.cert.subject), serial: leaf.cert.serialNumber.toUpperCase() } : undefined;
+    const label = leaf ? `${leaf.source}: ${certLabel(leaf.cert)}` : undefined;
+    result = finishReport(result, await handshakeChecks({ keyPem, chainPem: servedPem, caPem, host, label, about }));
   }
   const report: VerifyReport = { ok: result.ok, checks: result.checks, leaf: result.leaf, chain: result.chain, failures: result.failures, warnings: result.warnings };
   if (!report.ok || !keyPem || !report.leaf) return { report };
