@@ -10,8 +10,8 @@ import type { Bundle, CertEntry, KeyEntry } from './types.js';
 
 /** The input is encrypted and no passphrase was given. */
 export class NeedsPassphraseError extends InputError {
-  constructor(source: string) {
-    super(`${source}: the private key is encrypted and no passphrase was given`, {
+  constructor(source: string, what = 'the private key is encrypted') {
+    super(`${source}: ${what} and no passphrase was given`, {
       file: source,
       hint: 'Pass --passphrase-file FILE or set XSOAR_CERT_PASSPHRASE (never on the command line).',
     });
@@ -19,8 +19,8 @@ export class NeedsPassphraseError extends InputError {
 }
 
 export class WrongPassphraseError extends InputError {
-  constructor(source: string) {
-    super(`${source}: wrong passphrase (the key could not be decrypted, or it is damaged)`, {
+  constructor(source: string, what = 'the key') {
+    super(`${source}: wrong passphrase (${what} could not be decrypted, or it is damaged)`, {
       file: source,
       hint: 'Check the passphrase in --passphrase-file / XSOAR_CERT_PASSPHRASE.',
     });
@@ -220,7 +220,8 @@ function parsePkcs12(data: Buffer, opts: ParseOptions): Bundle {
   } catch (err) {
     const msg = String((err as Error).message ?? '');
     if (/MAC could not be verified|Invalid password|wrong password|decrypt/i.test(msg)) {
-      throw opts.passphrase === undefined ? new NeedsPassphraseError(source) : new WrongPassphraseError(source);
+      // PKCS#12 protects certificates too (the MAC covers the whole file), not only the key.
+      throw opts.passphrase === undefined ? new NeedsPassphraseError(source, 'the PKCS#12 file is protected by a passphrase') : new WrongPassphraseError(source, 'the PKCS#12 file');
     }
     throw new InputError(`${source}: the PKCS#12 file is damaged or uses an unsupported algorithm`, { file: source, hint: 'Re-export it, e.g. "openssl pkcs12 -export -in cert.pem -inkey key.pem -out cert.p12".' });
   }

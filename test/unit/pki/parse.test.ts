@@ -1,7 +1,9 @@
 // Every input form, made with the openssl CLI at test time (an independent producer).
 import { execFileSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { mintChain, type MintedChain } from '../../helpers/test-ca.js';
 import { parseBundle, readBundle, NeedsPassphraseError, WrongPassphraseError } from '../../../src/pki/parse.js';
 import { keyMatchesCert } from '../../../src/pki/describe.js';
@@ -80,5 +82,108 @@ describe('parse errors name the file and never echo key bytes', () => {
   test('readBundle: missing file and directory', async () => {
     await expect(readBundle('/no/such/file.pem')).rejects.toThrow(/\/no\/such\/file\.pem: no such file/);
     await expect(readBundle('/tmp')).rejects.toThrow(/is a directory/);
+  });
+});
+
+describe('more input forms made by openssl', () => {
+  let dir: string;
+  const f = (n: string) => path.join(dir, n);
+  beforeAll(() => {
+    dir = mkdtempSync(path.join(tmpdir(), 'xsoar-cert-parse-'));
+    writeFileSync(f('pw.txt'), 'pw\n');
+    ossl(['genrsa', '-out', f('rsa.pem'), '2048']);
+    ossl(['ecparam', '-genkey', '-name', 'prime256v1', '-out', f('ec-with-params.pem')]);
+    ossl(['req', '-x509', '-new', '-key', f('rsa.pem'), '-subj', '/CN=openssl.example', '-days', '2', '-out', f('cert.pem')]);
+  });
+  const read = (n: string, passphrase?: string) => parseBundle(readFileSync(f(n)), { source: n, passphrase });
+  const certOf = () => read('cert.pem').certs[0]!.cert;
+
+  test('SEC1 key after an EC PARAMETERS block (openssl ecparam -genkey)', () => {
+    expect(readFileSync(f('ec-with-params.pem'), 'utf8')).toMatch(/BEGIN EC PARAMETERS[\s\S]*BEGIN EC PRIVATE KEY/);
+    const b = read('ec-with-params.pem');
+    expect(b.keys.map((k) => [k.format, k.key.asymmetricKeyDetails?.namedCurve])).toEqual([['sec1', 'prime256v1']]);
+  });
+
+  test.each([
+    ['rsa', 'rsa.pem', 'pkcs1'],
+    ['ec', 'ec-with-params.pem', 'sec1'],
+  ] as const)('legacy encrypted PEM (Proc-Type, %s)', (kind, src, format) => {
+    // `openssl rsa` needs -traditional for the Proc-Type form; `openssl ec` writes it by default.
+    ossl([kind, '-in', f(src), '-aes256', '-passout', `file:${f('pw.txt')}`, ...(kind === 'rsa' ? ['-traditional'] : []), '-out', f(`legacy-${kind}.pem`)]);
+    expect(readFileSync(f(`legacy-${kind}.pem`), 'utf8')).toMatch(/Proc-Type: 4,ENCRYPTED/);
+    expect(() => read(`legacy-${kind}.pem`)).toThrow(NeedsPassphraseError);
+    expect(() => read(`legacy-${kind}.pem`, 'bad')).toThrow(WrongPassphraseError);
+    expect(read(`legacy-${kind}.pem`, 'pw').keys[0]!.format).toBe(format);
+  });
+
+  test('encrypted PKCS#8 in DER, and PKCS#1 in DER', () => {
+    ossl(['pkcs8', '-topk8', '-in', f('rsa.pem'), '-outform', 'DER', '-passout', `file:${f('pw.txt')}`, '-out', f('enc.der')]);
+    expect(() => read('enc.der')).toThrow(NeedsPassphraseError);
+    expect(keyMatchesCert(read('enc.der', 'pw').keys[0]!.key, certOf())).toBe(true);
+    ossl(['rsa', '-in', f('rsa.pem'), '-outform', 'DER', '-traditional', '-out', f('pkcs1.der')]);
+    const k = read('pkcs1.der').keys[0]!;
+    expect([k.format, keyMatchesCert(k.key, certOf())]).toEqual(['pkcs1', true]);
+  });
+
+  test('PKCS#12: 3DES/SHA-1 (older exporters), certificates only, and an empty passphrase', () => {
+    const base = ['pkcs12', '-export', '-in', f('cert.pem')];
+    ossl([...base, '-inkey', f('rsa.pem'), '-passout', `file:${f('pw.txt')}`, '-certpbe', 'PBE-SHA1-3DES', '-keypbe', 'PBE-SHA1-3DES', '-macalg', 'sha1', '-out', f('des.p12')]);
+    const des = read('des.p12', 'pw');
+    expect(keyMatchesCert(des.keys[0]!.key, des.certs[0]!.cert)).toBe(true);
+    ossl([...base, '-nokeys', '-passout', `file:${f('pw.txt')}`, '-out', f('nokeys.p12')]);
+    expect(read('nokeys.p12', 'pw')).toMatchObject({ certs: [expect.anything()], keys: [] });
+    expect(() => read('nokeys.p12')).toThrow(/nokeys\.p12: the PKCS#12 file is protected by a passphrase and no passphrase was given/);
+    ossl([...base, '-inkey', f('rsa.pem'), '-passout', 'pass:', '-out', f('empty.p12')]);
+    expect(read('empty.p12').keys).toHaveLength(1);
+  });
+
+  test('TRUSTED CERTIFICATE (openssl x509 -trustout) keeps only the certificate', () => {
+    ossl(['x509', '-in', f('cert.pem'), '-trustout', '-addtrust', 'serverAuth', '-out', f('trusted.pem')]);
+    const c = read('trusted.pem').certs[0]!;
+    expect(c.der.equals(certOf().raw)).toBe(true);
+  });
+
+  test('a version 1 certificate (no extensions) parses', () => {
+    ossl(['req', '-new', '-key', f('rsa.pem'), '-subj', '/CN=v1', '-out', f('v1.csr')]);
+    ossl(['x509', '-req', '-in', f('v1.csr'), '-signkey', f('rsa.pem'), '-days', '2', '-out', f('v1.pem')]);
+    expect(read('v1.pem').certs[0]!.cert.subject).toBe('CN=v1');
+  });
+
+  test('a PEM file holding both certificates and a key keeps their order and indexes', () => {
+    const text = readFileSync(f('cert.pem'), 'utf8') + readFileSync(f('rsa.pem'), 'utf8') + readFileSync(f('cert.pem'), 'utf8');
+    const b = parseBundle(Buffer.from(text), { source: 'mix.pem' });
+    expect(b.certs.map((c) => [c.source, c.index])).toEqual([['mix.pem', 0], ['mix.pem', 1]]);
+    expect(b.keys.map((k) => [k.format, k.index])).toEqual([['pkcs8', 0]]); // openssl 3 genrsa writes PKCS#8
+  });
+});
+
+describe('committed malformed inputs (test/fixtures/malformed): one line naming the file', () => {
+  const FIX = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'fixtures', 'malformed');
+  test.each([
+    ['empty.pem', /the file is empty/],
+    ['not-a-cert.txt', /no certificate or private key found \(expected PEM, DER or PKCS#12\)/],
+    ['not-a-cert.der', /neither a certificate, a private key nor PKCS#12/],
+    ['truncated.pem', /"CERTIFICATE" has no END line: the file is truncated/],
+    ['truncated.der', /the DER data is truncated \(200 of \d+ bytes\)/],
+    ['mismatched-end.pem', /"BEGIN CERTIFICATE" ends with "END PRIVATE KEY"/],
+    ['damaged-der.pem', /certificate #1 is damaged/],
+    ['csr.pem', /certificate signing request \(CSR\)/],
+    ['public-key.pem', /only a public key/],
+    ['pkcs7.pem', /PKCS#7 bundle: convert it with "openssl pkcs7 -print_certs/],
+  ])('%s', async (name, expected) => {
+    const file = path.join(FIX, name);
+    const err = await readBundle(file).then(() => undefined, (e: unknown) => e);
+    expect(err).toBeInstanceOf(InputError);
+    expect((err as Error).message).toMatch(new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: `));
+    expect((err as Error).message).toMatch(expected);
+    expect((err as Error).message).not.toContain('\n');
+  });
+
+  // root reads anything, so there is nothing to assert when the tests run as root.
+  (process.getuid?.() === 0 ? test.skip : test)('readBundle: an unreadable file says permission denied', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'xsoar-cert-perm-'));
+    const file = path.join(dir, 'locked.pem');
+    writeFileSync(file, 'x', { mode: 0o000 });
+    await expect(readBundle(file)).rejects.toThrow(/locked\.pem: permission denied/);
   });
 });
