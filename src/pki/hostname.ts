@@ -3,6 +3,7 @@
 // dot ignored, a wildcard only as the whole left-most label matching exactly one label,
 // and IP addresses only against iPAddress SANs.
 import { isIP } from 'node:net';
+import { domainToASCII } from 'node:url';
 import { expandIPv6 } from './ip.js';
 
 export function normaliseHost(host: string): string {
@@ -49,7 +50,9 @@ export interface HostMatch {
 
 /** Check `host` against the certificate's SANs. `subjectCNs` are used only when the certificate has no SAN at all. */
 export function matchHost(host: string, san: { dns: string[]; ip: string[] }, subjectCNs: string[] = [], hasSanExtension = san.dns.length + san.ip.length > 0): HostMatch {
-  const ref = normaliseHost(host);
+  // SANs hold IDNs as A-labels (RFC 5280 §7.2): compare "bücher.example" as "xn--bcher-kva.example".
+  const typed = normaliseHost(host);
+  const ref = /[^\x00-\x7f]/.test(typed) ? domainToASCII(typed) || typed : typed;
   const ip = canonicalIp(ref);
   if (ip) {
     const hit = san.ip.find((s) => canonicalIp(s) === ip);

@@ -26,3 +26,37 @@ describe('matchHost', () => {
     expect(r.detail).toMatch(/clients ignore the CN/);
   });
 });
+
+describe('more RFC 6125 edges', () => {
+  test.each([
+    // Case and a trailing dot on either side do not matter.
+    ['Tenant.Example.COM.', 'tenant.example.com', true],
+    ['*.example.com', 'A.EXAMPLE.COM.', true],
+    // The wildcard is the whole left-most label and stands for exactly one non-empty label.
+    ['*.example.com', '.example.com', false],
+    ['*.*.example.com', 'a.b.example.com', false],
+    ['*example.com', 'aexample.com', false],
+    ['xn--*.example.com', 'xn--a.example.com', false],
+    // Two labels after the wildcard at least: *.co is too broad to honour.
+    ['*.co', 'example.co', false],
+    ['*.example.com', '192.0.2.1', false],
+  ])('%s vs %s → %s', (presented, ref, ok) => expect(dnsNameMatches(presented, ref)).toBe(ok));
+
+  test.each([
+    ['2001:DB8::1', '2001:db8:0:0:0:0:0:1'],
+    ['[2001:db8::1]', '2001:db8::1'],
+    ['::ffff:192.0.2.1', '::ffff:c000:201'],
+    ['192.0.2.1', '192.0.2.1'],
+  ])('IP %s equals IP SAN %s', (host, san) => expect(matchHost(host, { dns: [], ip: [san] }).ok).toBe(true));
+
+  test('an IP never matches a DNS SAN, even a wildcard, and a name never matches an IP SAN', () => {
+    expect(matchHost('192.0.2.1', { dns: ['*.0.2.1', '192.0.2.1'], ip: [] }).ok).toBe(false);
+    expect(matchHost('192.0.2.1', { dns: [], ip: ['192.0.2.2'] }).detail).toBe('IP SANs are 192.0.2.2');
+    expect(matchHost('one.example', { dns: [], ip: ['192.0.2.1'] }).detail).toBe('the certificate has no DNS SAN');
+  });
+
+  test('a Unicode host is compared in its A-label form', () => {
+    expect(matchHost('bücher.example', { dns: ['xn--bcher-kva.example'], ip: [] })).toEqual({ ok: true, detail: 'DNS SAN xn--bcher-kva.example' });
+    expect(matchHost('büchers.example', { dns: ['xn--bcher-kva.example'], ip: [] }).ok).toBe(false);
+  });
+});
