@@ -248,7 +248,6 @@ function hashOf(name: string): string | undefined {
   return v === 'md5' ? 'MD5' : `SHA-${v.slice(3)}`;
 }
 
-
 /** SHA-256 of the DER, upper-case hex with colons (as `openssl x509 -fingerprint -sha256` prints it). */
 export function fingerprint256(der: Buffer | Uint8Array): string {
   return createHash('sha256').update(der).digest('hex').toUpperCase().match(/../g)!.join(':');
@@ -269,14 +268,15 @@ export function keyDescription(key: KeyObject): { keyType: KeyType; keyBits?: nu
 
 /** Does this private (or public) key belong to this certificate? Compares the SubjectPublicKeyInfo. */
 export function keyMatchesCert(key: KeyObject, cert: X509Certificate): boolean {
-  const a = createPublicKey(key).export({ format: 'der', type: 'spki' });
+  // createPublicKey() refuses a KeyObject that is already public.
+  const a = (key.type === 'public' ? key : createPublicKey(key)).export({ format: 'der', type: 'spki' });
   const b = cert.publicKey.export({ format: 'der', type: 'spki' });
   return a.equals(b);
 }
 
 const DAY_MS = 86_400_000;
 
-/** Split Node's subjectAltName string ("DNS:a, IP Address:1.2.3.4") — used only as a fallback. */
+/** The printable facts of one certificate; `daysLeft` counts from `at` (default now). */
 export function describeCert(input: X509Certificate | CertEntry, at: Date = new Date()): CertInfo {
   const cert = input instanceof X509Certificate ? input : input.cert;
   const facts = certFacts(cert);
