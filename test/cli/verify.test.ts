@@ -1,5 +1,7 @@
 // Every accept and reject case of `verify`, through the built CLI as a user runs it.
 import { writeFile, readFile } from 'node:fs/promises';
+import { createPrivateKey } from 'node:crypto';
+import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { mintChain, type MintedChain } from '../helpers/test-ca.js';
 import { runCli } from '../helpers/run-cli.js';
@@ -29,6 +31,60 @@ describe.each([
     expect(report.chain).toHaveLength(intermediates + 2);
     expect(r.stdout).not.toMatch(/PRIVATE KEY/);
     expect(r.stdout).not.toContain((await readFile(m.files.key, 'utf8')).split('\n')[1]);
+  });
+});
+
+// The main reject cases for every key type and chain length, as the issue asks.
+describe.each([
+  ['rsa', 1],
+  ['ecdsa', 1],
+  ['rsa', 2],
+  ['ecdsa', 2],
+] as const)('verify rejects a %s chain with %i intermediate(s) that is', (keyType, intermediates) => {
+  let m: MintedChain;
+  let stranger: MintedChain;
+  beforeAll(async () => {
+    m = await mintChain({ keyType, intermediates: intermediates as 1 | 2, hosts: ['tenant.example.com'] });
+    stranger = await mintChain({ keyType, intermediates: 0 });
+  });
+  const base = () => ['verify', '--cert', m.files.leaf, '--key', m.files.key, '--chain', m.files.chain, '--ca', m.files.root, '--host', 'tenant.example.com', '--json'];
+  const failedIds = (stdout: string) => (JSON.parse(stdout) as { checks: { id: string; status: string }[] }).checks.filter((c) => c.status === 'fail').map((c) => c.id);
+
+  test('missing its leaf-side intermediate', async () => {
+    const onlyTop = m.intermediates.slice(1).map((c) => c.certPem).join('');
+    const f = path.join(m.dir, 'partial.pem');
+    await writeFile(f, onlyTop);
+    const args = ['verify', '--cert', m.files.leaf, '--key', m.files.key, '--ca', m.files.root, '--host', 'tenant.example.com', '--json'];
+    const r = await runCli(intermediates === 2 ? [...args, '--chain', f] : args);
+    expect(r.code).toBe(1);
+    expect(failedIds(r.stdout)).toEqual(['chain.trust', 'tls.1.2', 'tls.1.3']);
+  });
+
+  test('anchored at another root', async () => {
+    const r = await runCli(base().map((a) => (a === m.files.root ? stranger.files.root : a)));
+    expect(r.code).toBe(1);
+    // Same subject, other key: the signature is what tells them apart.
+    expect(failedIds(r.stdout)).toEqual(['chain.signature', 'tls.1.2', 'tls.1.3']);
+  });
+
+  test('expired at --at (the handshake is skipped for --at)', async () => {
+    const r = await runCli([...base(), '--at', new Date(Date.now() + 120 * 86400_000).toISOString()]);
+    expect(r.code).toBe(1);
+    expect(failedIds(r.stdout)).toEqual(['chain.validity']);
+  });
+
+  test('asked for a host it does not cover', async () => {
+    const r = await runCli(base().map((a) => (a === 'tenant.example.com' ? 'other.example.com' : a)));
+    expect(r.code).toBe(1);
+    expect(failedIds(r.stdout)).toEqual(['host', 'tls.1.2', 'tls.1.3']);
+  });
+
+  test('given a key that is not its own', async () => {
+    const r = await runCli(base().map((a) => (a === m.files.key ? stranger.files.key : a)));
+    expect(r.code).toBe(1);
+    const report = JSON.parse(r.stdout);
+    expect(failedIds(r.stdout)).toEqual(['key-match']);
+    expect(report.checks.filter((c: { id: string }) => c.id.startsWith('tls.')).map((c: { status: string }) => c.status)).toEqual(['skip', 'skip']);
   });
 });
 
@@ -66,7 +122,8 @@ describe('verify rejects', () => {
     const other = await mintChain({ keyType: 'ecdsa', intermediates: 0 });
     const r = await runCli(['verify', '--cert', good.files.leaf, '--key', good.files.key, '--chain', good.files.chain, '--ca', other.files.root]);
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/chain|root/);
+    // Both roots are "Test Root CA": the name matches, the signature does not.
+    expect(r.stderr).toMatch(/names "CN=Test Intermediate 1, O=xsoar-cert tests" as its issuer, and .*root\.pem: "Test Root CA" .* has that name, but its key did not sign this certificate/);
   });
 
   test('a private root without --ca is not trusted by the system store', async () => {
@@ -181,6 +238,81 @@ describe('verify rejects', () => {
     const r = await runCli(['verify', '--cert', f, '--key', good.files.key, '--ca', good.files.root, '--host', 'localhost', '--json']);
     expect(r.code).toBe(0);
     expect(checkStatus(r.stdout, 'chain.order')).toEqual(['warn']);
+  });
+});
+
+describe('verify output', () => {
+  let m: MintedChain;
+  beforeAll(async () => {
+    m = await mintChain({ keyType: 'rsa', intermediates: 1, hosts: ['localhost'] });
+  });
+
+  test('--json prints one object: ok, checks, leaf, chain, failures, warnings', async () => {
+    const r = await runCli(['verify', '--cert', m.files.leaf, '--key', m.files.key, '--chain', m.files.chain, '--ca', m.files.root, '--host', 'localhost', '--host', 'nope.example', '--json']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe('');
+    const report = JSON.parse(r.stdout);
+    expect(Object.keys(report).sort()).toEqual(['chain', 'checks', 'failures', 'leaf', 'ok', 'warnings']);
+    expect(report.ok).toBe(false);
+    expect(report.failures).toBe(report.checks.filter((c: { status: string }) => c.status === 'fail').length);
+    expect(report.warnings).toBe(report.checks.filter((c: { status: string }) => c.status === 'warn').length);
+    for (const c of report.checks) {
+      expect(['pass', 'fail', 'warn', 'skip']).toContain(c.status);
+      expect(typeof c.id).toBe('string');
+      expect(typeof c.message).toBe('string');
+    }
+    const hostFail = report.checks.find((c: { id: string; status: string }) => c.id === 'host' && c.status === 'fail');
+    expect(hostFail).toMatchObject({ file: m.files.leaf, subject: 'CN=localhost', serial: expect.stringMatching(/^[0-9A-F]+$/) });
+    expect(report.leaf).toMatchObject({ subject: 'CN=localhost', dnsNames: ['localhost'], keyType: 'rsa', keyBits: 2048 });
+    expect(report.chain.map((c: { subject: string }) => c.subject)).toEqual(['CN=localhost', 'CN=Test Intermediate 1, O=xsoar-cert tests', 'CN=Test Root CA, O=xsoar-cert tests']);
+  });
+
+  test('human output: one line per failure naming file and cert, the summary on stderr, nothing on stdout', async () => {
+    const r = await runCli(['verify', '--cert', m.files.leaf, '--chain', m.files.chain, '--ca', m.files.root, '--host', 'nope.example']);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe('');
+    const fails = r.stderr.split('\n').filter((l) => l.startsWith('✗ '));
+    expect(fails).toEqual([expect.stringMatching(new RegExp(`^✗ ${m.files.leaf.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: "localhost" \\(serial [0-9A-F]+…?\\) does not cover nope\\.example: .*; get a certificate that lists this name as a DNS SAN$`))]);
+    expect(r.stderr).toMatch(/not fit to serve: 1 check\(s\) failed/);
+  });
+
+  test('--no-tls skips both handshakes by id; a good chain still exits 0', async () => {
+    const r = await runCli(['verify', '--cert', m.files.fullchain, '--key', m.files.key, '--ca', m.files.root, '--no-tls', '--json']);
+    expect(r.code).toBe(0);
+    expect(checkStatus(r.stdout, 'tls.1.2')).toEqual(['skip']);
+    expect(checkStatus(r.stdout, 'tls.1.3')).toEqual(['skip']);
+  });
+
+  test('an encrypted key with --passphrase-file handshakes; a wrong passphrase is exit 3 without key bytes', async () => {
+    const enc = createPrivateKey(await readFile(m.files.key, 'utf8')).export({ format: 'pem', type: 'pkcs8', cipher: 'aes-256-cbc', passphrase: 'correct horse' }).toString();
+    const encFile = path.join(m.dir, 'enc-key.pem');
+    await writeFile(encFile, enc, { mode: 0o600 });
+    const pass = path.join(m.dir, 'pass.txt');
+    await writeFile(pass, 'correct horse\n', { mode: 0o600 });
+    const r = await runCli(['verify', '--cert', m.files.fullchain, '--key', encFile, '--ca', m.files.root, '--passphrase-file', pass, '--json']);
+    expect(r.code).toBe(0);
+    expect(checkStatus(r.stdout, 'tls.1.3')).toEqual(['pass']);
+    await writeFile(pass, 'wrong\n');
+    const bad = await runCli(['verify', '--cert', m.files.fullchain, '--key', encFile, '--ca', m.files.root, '--passphrase-file', pass]);
+    expect(bad.code).toBe(3);
+    expect(bad.stderr).toMatch(/enc-key\.pem/);
+    expect(bad.stderr + bad.stdout).not.toContain(enc.split('\n')[1]!);
+  });
+
+  const hasOpenssl = spawnSync('openssl', ['version']).status === 0;
+  (hasOpenssl ? test : test.skip)('a PKCS#12 as --cert brings its key and chain', async () => {
+    const p12 = path.join(m.dir, 'bundle.p12');
+    const made = spawnSync('openssl', ['pkcs12', '-export', '-in', m.files.fullchain, '-inkey', m.files.key, '-out', p12, '-passout', 'pass:p12pass']);
+    expect(made.status).toBe(0);
+    const r = await runCli(['verify', '--cert', p12, '--ca', m.files.root, '--host', 'localhost', '--json'], { env: { XSOAR_CERT_PASSPHRASE: 'p12pass' } });
+    expect(r.code).toBe(0);
+    expect(checkStatus(r.stdout, 'key-match')).toEqual(['pass']);
+    expect(checkStatus(r.stdout, 'tls.1.2')).toEqual(['pass']);
+  });
+
+  test('--cert is required (usage error, exit 2)', async () => {
+    const r = await runCli(['verify', '--key', m.files.key]);
+    expect(r.code).toBe(2);
   });
 });
 
