@@ -123,7 +123,7 @@ describe('verify rejects', () => {
     const r = await runCli(['verify', '--cert', good.files.leaf, '--key', good.files.key, '--chain', good.files.chain, '--ca', other.files.root]);
     expect(r.code).toBe(1);
     // Both roots are "Test Root CA": the name matches, the signature does not.
-    expect(r.stderr).toMatch(/names "CN=Test Intermediate 1, O=xsoar-cert tests" as its issuer, and .*root\.pem: "Test Root CA" .* has that name, but its key did not sign this certificate/);
+    expect(r.stderr).toMatch(/chain\.pem: "Test Intermediate 1" .* names "CN=Test Root CA, O=xsoar-cert tests" as its issuer, and .*root\.pem: "Test Root CA" .* has that name, but its key did not sign this certificate/);
   });
 
   test('a private root without --ca is not trusted by the system store', async () => {
