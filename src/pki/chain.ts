@@ -84,31 +84,8 @@ export function buildChain(bundle: Bundle, opts: BuildChainOptions = {}): ChainR
     const issuesNothing = unique.filter((c) => !unique.some((o) => o !== c && isIssuedBy(o, c)));
     leaf = issuesNothing.find((c) => !certFacts(c.cert).basicConstraints?.ca) ?? issuesNothing[0] ?? unique[0];
   }
-  const chain: CertEntry[] = [leaf!];
-  let root: CertEntry | undefined;
-  let missingIssuer: ChainResult['missingIssuer'];
-  let cur = leaf!;
-  for (;;) {
-    if (isSelfSigned(cur)) {
-      if (cur !== leaf) root = cur;
-      break;
-    }
-    const candidates = unique.filter((c) => !chain.includes(c) && isIssuedBy(cur, c));
-    // Prefer an issuer that is not self-signed when a cross-signed intermediate exists: it leads further.
-    const next = candidates.find((c) => !isSelfSigned(c)) ?? candidates[0];
-    if (!next) {
-      const anchor = opts.anchors?.find((a) => isIssuedBy(cur, a) && isSelfSigned(a));
-      if (anchor) {
-        chain.push(anchor);
-        root = anchor;
-        break;
-      }
-      missingIssuer = { subject: oneLineName(cur.cert.issuer), aki: certFacts(cur.cert).aki };
-      break;
-    }
-    chain.push(next);
-    cur = next;
-  }
+  const found = findPath(leaf!, unique, opts.anchors ?? []);
+  const { chain, root, missingIssuer } = found;
   const served = root && !opts.withRoot ? chain.filter((c) => c !== root) : chain;
   const dropped: Dropped[] = [
     ...duplicates.map((entry) => ({ entry, reason: 'duplicate' as const })),
@@ -116,6 +93,46 @@ export function buildChain(bundle: Bundle, opts: BuildChainOptions = {}): ChainR
   ];
   const rootFromAnchors = root !== undefined && !unique.includes(root);
   return { chain: served, root, rootFromAnchors, dropped, missingIssuer, leafBy };
+}
+
+interface PathResult {
+  chain: CertEntry[];
+  root?: CertEntry;
+  missingIssuer?: { subject: string; aki?: string };
+}
+
+/** Links from leaf to root at most; more is a loop or an attack (RFC 5280 sets no limit, clients use ~10). */
+const MAX_DEPTH = 12;
+/** Issuer checks per search: bounds the backtracking on hostile bundles of same-name CAs. */
+const MAX_STEPS = 2000;
+
+/**
+ * Depth-first search for a path that ends at a self-signed root (or an anchor). Greedy
+ * following is not enough: a re-issued or cross-signed intermediate with the same name and
+ * key verifies the same child but may lead to a root that is absent, so dead ends backtrack.
+ * When no path is complete, the first (preferred) one is returned with its missing issuer.
+ */
+function findPath(leaf: CertEntry, pool: readonly CertEntry[], anchors: readonly CertEntry[]): PathResult {
+  let steps = 0;
+  const walk = (path: CertEntry[]): PathResult => {
+    const cur = path[path.length - 1]!;
+    if (isSelfSigned(cur)) return { chain: path, root: cur === leaf ? undefined : cur };
+    const missing = { chain: path, missingIssuer: { subject: oneLineName(cur.cert.issuer), aki: certFacts(cur.cert).aki } };
+    if (path.length >= MAX_DEPTH) return missing;
+    const candidates = pool.filter((c) => !path.includes(c) && steps++ < MAX_STEPS && isIssuedBy(cur, c));
+    // Prefer an issuer that is not self-signed when a cross-signed intermediate exists: it leads further.
+    candidates.sort((a, b) => Number(isSelfSigned(a)) - Number(isSelfSigned(b)));
+    let firstIncomplete: PathResult | undefined;
+    for (const next of candidates) {
+      const r = walk([...path, next]);
+      if (!r.missingIssuer) return r;
+      firstIncomplete ??= r;
+    }
+    const anchor = anchors.find((a) => isIssuedBy(cur, a) && isSelfSigned(a));
+    if (anchor) return { chain: [...path, anchor], root: anchor };
+    return firstIncomplete ?? missing;
+  };
+  return walk([leaf]);
 }
 
 export function toPem(entries: readonly CertEntry[]): string {
