@@ -1,5 +1,5 @@
 // The work behind `generate`, loaded only when the command runs.
-import { mkdir, readFile } from 'node:fs/promises';
+import { lstat, mkdir, readFile, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { isIP } from 'node:net';
 import { UsageError, InputError } from '../../errors.js';
@@ -38,6 +38,9 @@ export async function runGenerate(flags: {
   const certFile = path.join(flags.outDir, `${base}.pem`);
   const keyFile = path.join(flags.outDir, `${base}-key.pem`);
   const written: { file: string; kind: string; mode: string }[] = [];
+  // Refuse before the (slow) key generation and before writing anything, so a refused run
+  // leaves no half-written set behind (O_EXCL in writeNew still guards against races).
+  if (!flags.force) await refuseExisting([certFile, keyFile]);
 
   let issuer: { certPem: string; keyPem: string } | undefined;
   let caFile: string | undefined;
@@ -55,9 +58,15 @@ export async function runGenerate(flags: {
     }
   }
   const leaf = await generateDevLeaf({ ...keyOpts, hosts: flags.host, days, issuer });
-  // Key first: if the certificate cannot be written, no certificate exists without its key.
+  // Key first: if the certificate cannot be written, no certificate exists without its key,
+  // and the key just written is removed again.
   await writeNew(keyFile, leaf.keyPem, { mode: 0o600, force: flags.force });
-  await writeNew(certFile, leaf.certPem, { mode: 0o644, force: flags.force });
+  try {
+    await writeNew(certFile, leaf.certPem, { mode: 0o644, force: flags.force });
+  } catch (err) {
+    if (!flags.force) await unlink(keyFile).catch(() => undefined);
+    throw err;
+  }
   written.push({ file: certFile, kind: 'certificate', mode: '0644' }, { file: keyFile, kind: 'private key', mode: '0600' });
   const info = describeCert(parseBundle(Buffer.from(leaf.certPem), { source: certFile }).certs[0]!);
   if (flags.json) {
@@ -68,6 +77,13 @@ export async function runGenerate(flags: {
   out.info(`Created a ${issuer ? 'CA-signed' : 'self-signed'} development certificate for ${flags.host.join(', ')}, valid until ${info.notAfter} (${info.daysLeft} days).`);
   out.info(`Check it: xsoar-cert verify --cert ${certFile} --key ${keyFile}${caFile ? ` --ca ${caFile}` : ` --ca ${certFile}`} --host ${flags.host[0]}`);
   if (!issuer) out.info('Self-signed certificates are for development only: clients will warn until they trust it.');
+}
+
+async function refuseExisting(files: string[]): Promise<void> {
+  for (const file of files) {
+    const exists = await lstat(file).then(() => true, () => false);
+    if (exists) throw new UsageError(`${file} already exists: not overwriting it`, 'Pass --force to replace it, or choose another --out-dir.');
+  }
 }
 
 async function loadCA(caFile: string, caKeyFile: string): Promise<{ certPem: string; keyPem: string } | undefined> {
