@@ -1,7 +1,12 @@
 // verifyBundle (pure path validation + host + lint) over certificates minted at test time,
 // and verifyFiles' contract with install: material only when fit to serve.
+import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
+import { X509Certificate } from 'node:crypto';
+import { rootCertificates } from 'node:tls';
+import { gunzipSync } from 'node:zlib';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { issueCertificate, type IssuedCert } from '../../../src/pki/generate.js';
 import { parseBundle } from '../../../src/pki/parse.js';
 import { verifyBundle, type VerifyInput } from '../../../src/pki/verify.js';
@@ -184,5 +189,32 @@ describe('verifyFiles / verifyLoaded: the material install uses', () => {
     const f = path.join(m.dir, 'only-key.pem');
     await writeFile(f, m.leaf.keyPem, { mode: 0o600 });
     await expect(verifyFiles({ cert: f })).rejects.toMatchObject({ exitCode: 3, message: expect.stringMatching(/only-key\.pem: holds no certificate/) });
+  });
+});
+
+describe('without --ca: the system trust store', () => {
+  // Real public chains (x509-limbo's online:: cases, captured with their validation time):
+  // served leaf + intermediate(s) whose root is not in the files but in Node's root store.
+  interface Online { id: string; peer_certificate: string; untrusted_intermediates: string[]; trusted_certs: string[]; validation_time: string; expected_peer_name: { value: string } }
+  const dir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../fixtures/x509-limbo');
+  const suite = JSON.parse(gunzipSync(readFileSync(path.join(dir, 'limbo.json.gz'))).toString('utf8')) as { testcases: Online[] };
+  const nodeRoots = new Set(rootCertificates.map((p) => new X509Certificate(p).fingerprint256));
+  const online = suite.testcases.filter((t) => t.id.startsWith('online::') && t.trusted_certs.every((p) => nodeRoots.has(new X509Certificate(p).fingerprint256)));
+
+  test('public chains end at a system root, found from the intermediate the files hold', async () => {
+    expect(online.length).toBeGreaterThanOrEqual(10);
+    const m = await mintChain({ intermediates: 0 });
+    for (const t of online) {
+      const leaf = path.join(m.dir, 'public-leaf.pem');
+      const chain = path.join(m.dir, 'public-chain.pem');
+      await writeFile(leaf, t.peer_certificate);
+      await writeFile(chain, t.untrusted_intermediates.join('\n'));
+      const { report } = await verifyFiles({ cert: leaf, chain: [chain], hosts: [t.expected_peer_name.value], at: new Date(t.validation_time) });
+      const trust = report.checks.find((c) => c.id === 'chain.trust')!;
+      expect({ id: t.id, failed: report.checks.filter((c) => c.status === 'fail').map((c) => c.message) }).toEqual({ id: t.id, failed: [] });
+      expect(trust.message).toMatch(/from the system trust store$/);
+      // The anchor was not in the files: the chain is leaf + intermediates + the system root.
+      expect(report.chain).toHaveLength(t.untrusted_intermediates.length + 2);
+    }
   });
 });
