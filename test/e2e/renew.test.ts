@@ -1,0 +1,101 @@
+// renew against the sandbox with the real kubectl: skip a fresh cert, renew an expiring one
+// from a folder and self-signed, refuse an older or invalid one, hold the lock.
+import { mkdtemp, writeFile, copyFile, mkdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { startSandbox, type Sandbox } from '../helpers/sandbox.js';
+import { mintChain } from '../helpers/test-ca.js';
+import { runCli } from '../helpers/run-cli.js';
+
+const DAY = 86400_000;
+let sb: Sandbox;
+beforeAll(async () => {
+  sb = await startSandbox({ rolloutDelayMs: 50 });
+});
+afterAll(async () => sb?.stop());
+
+const t = () => sb.tenants[0]!;
+const renew = (args: string[], env: NodeJS.ProcessEnv = {}) =>
+  runCli(['renew', '-n', t().namespace, '--secret', t().secret, '--endpoint', t().endpoint, '--quiet', ...args], { env: { ...sb.env, ...env } });
+
+/** Install a leaf that is `ageDays` into a `lifeDays` lifetime, signed by `m`'s CA. */
+async function installAged(lifeDays: number, ageDays: number) {
+  const m = await mintChain({ intermediates: 1, hosts: ['localhost', '127.0.0.1'], leaf: { notBefore: new Date(Date.now() - ageDays * DAY), days: lifeDays } });
+  const r = await runCli(['install', '--cert', m.files.leaf, '--chain', m.files.chain, '--key', m.files.key, '--ca', m.files.root, '-n', t().namespace, '--secret', t().secret, '--endpoint', t().endpoint, '--host', 'localhost', '--allow-name-change', '--yes', '--quiet'], { env: sb.env });
+  expect(r.stderr).toBe('');
+  expect(r.code).toBe(0);
+  return m;
+}
+
+test('a fresh certificate is skipped with exit 0 and says why; nothing changes', async () => {
+  await installAged(90, 10);
+  const before = await sb.servedCert(t().endpoint);
+  const r = await renew(['--self-signed']);
+  expect(r.code).toBe(0);
+  expect(r.stdout).toMatch(/nothing to do: .* expires in \d+ days; due from/);
+  expect((await sb.servedCert(t().endpoint)).sha256).toBe(before.sha256);
+});
+
+test('an expiring certificate is renewed from the drop folder; older and invalid candidates are refused', async () => {
+  const installed = await installAged(90, 80);
+  const drop = await mkdtemp(path.join(tmpdir(), 'xsoar-cert-drop-'));
+  // An older one (expires before the installed one), a broken one (wrong key), and the good one.
+  const older = await mintChain({ intermediates: 0, hosts: ['localhost', '127.0.0.1'], leaf: { notBefore: new Date(Date.now() - 85 * DAY), days: 90 } });
+  await copyFile(older.files.leaf, path.join(drop, 'a-older.pem'));
+  await copyFile(older.files.key, path.join(drop, 'a-older-key.pem'));
+  const fresh = await mintChain({ intermediates: 0, hosts: ['localhost', '127.0.0.1'], leaf: { days: 90 } });
+  await copyFile(fresh.files.leaf, path.join(drop, 'b-new.pem'));
+  await copyFile(fresh.files.key, path.join(drop, 'b-new-key.pem'));
+  // The CA for verify: both roots in one file.
+  const ca = path.join(drop, '..', `ca-${path.basename(drop)}.pem`);
+  await writeFile(ca, fresh.root.certPem + older.root.certPem + installed.root.certPem);
+  const r = await runCli(['renew', '-n', t().namespace, '--secret', t().secret, '--endpoint', t().endpoint, '--from', drop, '--ca', ca], { env: sb.env });
+  expect(r.code).toBe(0);
+  expect(r.stderr).toMatch(/skipped .*a-older\.pem: is not newer than the installed one/);
+  expect(r.stdout).toMatch(/renewed .* from .*b-new\.pem/);
+  expect((await sb.servedCert(t().endpoint)).sha256).toBe(new (await import('node:crypto')).X509Certificate(fresh.leaf.certPem).fingerprint256);
+});
+
+test('a folder with nothing usable fails with exit 3 and keeps the installed certificate', async () => {
+  await installAged(90, 80);
+  const before = await sb.servedCert(t().endpoint);
+  const drop = await mkdtemp(path.join(tmpdir(), 'xsoar-cert-drop-'));
+  await writeFile(path.join(drop, 'junk.pem'), 'not a certificate');
+  const r = await renew(['--from', drop]);
+  expect(r.code).toBe(3);
+  expect(r.stderr).toMatch(/no certificate found|valid and newer/);
+  expect((await sb.servedCert(t().endpoint)).sha256).toBe(before.sha256);
+});
+
+test('self-signed renewal keeps the names; works with HOME unset and no TTY', async () => {
+  await installAged(30, 25);
+  const before = await sb.servedCert(t().endpoint);
+  const r = await renew(['--self-signed'], { HOME: '' });
+  expect(r.code).toBe(0);
+  expect(r.stdout).toMatch(/renewed .* from self-signed/);
+  const after = await sb.servedCert(t().endpoint);
+  expect(after.sha256).not.toBe(before.sha256);
+  expect(after.pem).toBeDefined();
+});
+
+test('a second run while the lock is held fails cleanly with exit 7 and names the holder', async () => {
+  const lockDir = path.join(sb.env.XSOAR_CERT_STATE_DIR!, 'locks');
+  await mkdir(lockDir, { recursive: true });
+  // A live process (this test runner) holds the lock.
+  await writeFile(path.join(lockDir, `${t().namespace}__${t().secret}.lock`), JSON.stringify({ pid: process.pid, host: (await import('node:os')).hostname(), since: '2026-01-01T00:00:00.000Z', op: 'renew' }));
+  const r = await renew(['--self-signed', '--force']);
+  expect(r.code).toBe(7);
+  expect(r.stderr).toMatch(/another xsoar-cert run \(renew, pid \d+.*\) holds the lock for .* since 2026-01-01/);
+  // A dead holder's lock is taken over.
+  await writeFile(path.join(lockDir, `${t().namespace}__${t().secret}.lock`), JSON.stringify({ pid: 999999, host: (await import('node:os')).hostname(), since: '2026-01-01T00:00:00.000Z', op: 'renew' }));
+  const r2 = await renew(['--self-signed', '--force']);
+  expect(r2.code).toBe(0);
+});
+
+test('--print-cron prints one crontab line with absolute paths and a log file', async () => {
+  const r = await runCli(['renew', '--self-signed', '-n', 'tenant-3', '--print-cron'], { env: sb.env });
+  expect(r.code).toBe(0);
+  const line = r.stdout.trim();
+  expect(line.split('\n')).toHaveLength(1);
+  expect(line).toMatch(/^\d{1,2} [1-5] \* \* \* PATH=\S+ .*\/node \/\S+\/bin\/xsoar-cert\.js renew --self-signed -n tenant-3 .*>> \/\S+renew\.log 2>&1$/);
+});
