@@ -46,7 +46,9 @@ export function register(program: Command): void {
           out.result(ce.bold(`${file} #${i + 1}: ${c.subject}`));
           out.result(`  issuer:      ${c.issuer}${c.selfSigned ? ' (self-signed)' : ''}`);
           out.result(`  names:       ${[...c.dnsNames.map((d) => 'DNS:' + d), ...c.ipAddresses.map((d) => 'IP:' + d)].join(', ') || '(no SAN)'}`);
-          const left = c.daysLeft < 0 ? `expired ${-c.daysLeft} days ago` : `${c.daysLeft} days left`;
+          // daysLeft is floored (−0.1 day → −1); "expired N days ago" counts whole days since notAfter.
+          const ago = Math.floor((Date.now() - Date.parse(c.notAfter)) / 86_400_000);
+          const left = c.daysLeft < 0 ? (ago === 0 ? 'expired today' : `expired ${ago} day${ago === 1 ? '' : 's'} ago`) : `${c.daysLeft} days left`;
           out.result(`  valid:       ${c.notBefore} → ${c.notAfter} (${left})`);
           out.result(`  key:         ${c.keyType}${c.keyBits ? ' ' + c.keyBits : ''}${c.curve ? ' ' + c.curve : ''}   signature: ${c.signatureAlgorithm}`);
           out.result(`  serial:      ${c.serial}`);
