@@ -250,7 +250,11 @@ export function verifyBundle(input: VerifyInput): VerifyResult {
     const top = path[path.length - 1]!;
     const sameName = [...input.anchors, ...pool].filter((c) => c !== top && c.cert.subject === top.cert.issuer && !path.includes(c));
     if (isSelfSigned(top) && path.length > 0) {
-      checks.push(check('chain.trust', 'fail', `${where(top)} is a root that is not in ${input.anchorSource}: ${input.anchorSource.includes('system') ? 'pass --ca FILE if it is your private CA' : 'pass the right root with --ca'}`, top));
+      const system = input.anchorSource.includes('system');
+      // A self-signed server certificate (the appliance default) is its own root.
+      const what = path.length === 1 ? 'is self-signed and' : 'is a root that';
+      const todo = path.length === 1 ? `pass --ca ${top.source} to trust it explicitly (every client must trust it too)` : system ? 'pass --ca FILE if it is your private CA' : 'pass the right root with --ca';
+      checks.push(check('chain.trust', 'fail', `${where(top)} ${what} is not in ${input.anchorSource}: ${todo}`, top));
     } else if (sameName.length) {
       // A CA with the right name is present but its key did not sign this certificate: a re-keyed
       // or look-alike CA. Saying "missing" here would send the user looking for a file they have.

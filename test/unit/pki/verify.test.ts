@@ -54,6 +54,16 @@ describe('path building', () => {
     expect(r.checks.find((c) => c.id === 'chain.signature')!.message).toMatch(/root\.pem: "Test Root CA" .* has that name, but its key did not sign this certificate/);
   });
 
+  test('a self-signed server certificate is trusted only when given as the anchor, and the message says so', async () => {
+    const self = await issueCertificate({ subject: 'tenant.example.com', dnsNames: ['tenant.example.com'], key: { type: 'ecdsa' }, days: 90 });
+    const untrusted = run({ certs: entries('self.pem', self), anchorSource: 'the system trust store' });
+    expect(failed(untrusted)).toEqual(['chain.trust']);
+    expect(untrusted.checks.find((c) => c.id === 'chain.trust')!.message).toMatch(/self\.pem: .* is self-signed and is not in the system trust store: pass --ca self\.pem/);
+    const trusted = run({ certs: entries('self.pem', self), anchors: entries('self.pem', self), hosts: ['tenant.example.com'] });
+    expect(failed(trusted)).toEqual([]);
+    expect(trusted.served).toHaveLength(1);
+  });
+
   test('a self-issued intermediate (CA key rollover) does not count against pathLen; a real one does', async () => {
     const root = await issueCertificate({ subject: 'CN=Roll CA', isCA: true, pathLen: 0, key: { type: 'ecdsa' } });
     const rolled = await issueCertificate({ subject: 'CN=Roll CA', isCA: true, issuer: root, key: { type: 'ecdsa' } });
