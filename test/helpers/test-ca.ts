@@ -1,5 +1,5 @@
 // Mints real chains at test time (STYLE habit 13: committed certificates expire).
-import { mkdtemp, writeFile, chmod } from 'node:fs/promises';
+import { mkdir, mkdtemp, writeFile, chmod } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { issueCertificate, splitHosts, type CertSpec, type IssuedCert } from '../../src/pki/generate.js';
@@ -43,6 +43,7 @@ export async function mintChain(opts: MintOptions = {}): Promise<MintedChain> {
   const keyType = opts.keyType ?? 'ecdsa';
   const hosts = opts.hosts ?? ['localhost', '127.0.0.1'];
   const dir = opts.dir ?? (await mkdtemp(path.join(tmpdir(), 'xsoar-cert-test-')));
+  await mkdir(dir, { recursive: true });
   const root = await issueCertificate({ subject: 'CN=Test Root CA, O=xsoar-cert tests', isCA: true, days: 3650, key: keyOf(keyType), ...opts.root });
   const intermediates: IssuedCert[] = [];
   let signer = root;

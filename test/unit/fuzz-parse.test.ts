@@ -19,7 +19,11 @@ beforeAll(async () => {
   const der = execFileSync('openssl', ['x509', '-outform', 'DER', '-in', m.files.leaf]);
   const kder = execFileSync('openssl', ['pkey', '-outform', 'DER', '-in', m.files.key]);
   const p12 = execFileSync('openssl', ['pkcs12', '-export', '-in', m.files.fullchain, '-inkey', m.files.key, '-passout', `file:${path.join(dir, 'p.txt')}`]);
-  seeds = [Buffer.from(m.leaf.certPem + m.leaf.keyPem), Buffer.from(m.intermediates[0]!.certPem), der, kder, p12];
+  // An EC PFX too: its key bag takes a different path (forge leaves EC keys as raw PKCS#8).
+  const e = await mintChain({ keyType: 'ecdsa', intermediates: 0, dir: path.join(dir, 'ec') });
+  const ecP12 = execFileSync('openssl', ['pkcs12', '-export', '-in', e.files.leaf, '-inkey', e.files.key, '-passout', `file:${path.join(dir, 'p.txt')}`]);
+  const encKey = execFileSync('openssl', ['pkcs8', '-topk8', '-in', e.files.key, '-passout', `file:${path.join(dir, 'p.txt')}`]);
+  seeds = [Buffer.from(m.leaf.certPem + m.leaf.keyPem), Buffer.from(m.intermediates[0]!.certPem), der, kder, p12, ecP12, encKey];
 });
 
 const mutate = fc.record({
@@ -63,9 +67,9 @@ test('3000 mutated inputs: parse succeeds or throws an InputError naming the sou
   );
 });
 
-test('40 mutated files through the built CLI: exit 0 or 3, one line, no stack trace', async () => {
+test('50 mutated files through the built CLI: exit 0 or 3, one line, no stack trace', async () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'xsoar-cert-fuzz-'));
-  const samples = fc.sample(mutate, { numRuns: 40, seed: 7 });
+  const samples = fc.sample(mutate, { numRuns: 50, seed: 7 });
   for (const [i, { seed, ops }] of samples.entries()) {
     const f = path.join(dir, `in${i}`);
     writeFileSync(f, apply(seeds[seed % seeds.length]!, ops));
