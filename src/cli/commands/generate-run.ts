@@ -40,7 +40,7 @@ export async function runGenerate(flags: {
   const written: { file: string; kind: string; mode: string }[] = [];
   // Refuse before the (slow) key generation and before writing anything, so a refused run
   // leaves no half-written set behind (O_EXCL in writeNew still guards against races).
-  if (!flags.force) await refuseExisting([certFile, keyFile]);
+  if (!flags.force) await refuseExisting([keyFile, certFile]); // the key first: it is the one that matters
 
   let issuer: { certPem: string; keyPem: string } | undefined;
   let caFile: string | undefined;
