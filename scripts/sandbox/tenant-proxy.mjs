@@ -1,51 +1,100 @@
 #!/usr/bin/env node
-// A tenant "pod": an HTTPS server that loads tls.crt/tls.key from its mounted secret folder
-// once, at start (as a real proxy does), and reports readiness on stdout. Key material
-// only ever comes from files (mode 0600), never argv or env.
-import { readFileSync } from 'node:fs';
-import { createServer } from 'node:https';
+// The sandbox's tenant "pod": an HTTPS server that loads tls.crt/tls.key from
+// its secret-volume directory ONCE, at start, exactly like a real proxy
+// container does (a secret change alone does not change what it serves; only
+// a restart does). Key material is read from files the cluster wrote with mode
+// 0600, never from argv or the environment.
+//
+// Run as a child process:  node tenant-proxy.mjs --dir DIR --name POD
+//   prints {"ready":true,"port":N,"pid":N} on stdout when listening, exits 1
+//   with one line on stderr when the certificate or key cannot be used, and
+//   exits when its stdin closes (so it never outlives the cluster).
+// Or in-process (--inline-pods): await startTenantProxy({ dir, name, env }).
+import tls from 'node:tls';
+import fs from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 
-export function startTenantProxy({ dir, name, env = process.env, host = '127.0.0.1' }) {
-  return new Promise((resolve, reject) => {
-    let server;
-    try {
-      server = createServer(
-        {
-          cert: readFileSync(path.join(dir, 'tls.crt')),
-          key: readFileSync(path.join(dir, 'tls.key')),
-          minVersion: env.TLS_MIN_VERSION || 'TLSv1.2',
-          maxVersion: env.TLS_MAX_VERSION || 'TLSv1.3',
-        },
-        (req, res) => {
-          res.writeHead(200, { 'content-type': 'text/plain' });
-          res.end(`ok ${name}\n`);
-        },
-      );
-    } catch (err) {
-      reject(err);
-      return;
-    }
-    server.on('error', reject);
-    server.listen(0, host, () => resolve(server));
+const VERSIONS = new Set(['TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3']);
+
+/**
+ * Start one pod's HTTPS server on 127.0.0.1 (ephemeral port): any path → 200 "ok <pod>".
+ * @param {{ dir: string, name: string, env?: Record<string, string | undefined> }} opts
+ * @returns {Promise<{ port: number, close: () => Promise<void> }>}
+ */
+export async function startTenantProxy({ dir, name, env = {} }) {
+  const cert = fs.readFileSync(path.join(dir, 'tls.crt'));
+  const key = fs.readFileSync(path.join(dir, 'tls.key'));
+  /** @type {import('node:tls').TlsOptions} */
+  const options = { cert, key };
+  // Node's defaults are min TLSv1.2 / max TLSv1.3; the container env narrows them.
+  const min = env.TLS_MIN_VERSION;
+  const max = env.TLS_MAX_VERSION;
+  if (min) {
+    if (!VERSIONS.has(min)) throw new Error(`TLS_MIN_VERSION ${min} is not one of ${[...VERSIONS].join(', ')}`);
+    options.minVersion = /** @type {import('node:tls').SecureVersion} */ (min);
+  }
+  if (max) {
+    if (!VERSIONS.has(max)) throw new Error(`TLS_MAX_VERSION ${max} is not one of ${[...VERSIONS].join(', ')}`);
+    options.maxVersion = /** @type {import('node:tls').SecureVersion} */ (max);
+  }
+  // createServer builds the secure context, which checks that the key matches
+  // the certificate: a mismatched pair fails here, like a proxy that will not start.
+  const server = tls.createServer(options, (socket) => {
+    socket.on('error', () => {});
+    let buf = '';
+    socket.on('data', (d) => {
+      buf += d.toString('latin1');
+      if (!buf.includes('\r\n\r\n') && buf.length < 65536) return;
+      const body = `ok ${name}\n`;
+      socket.end(`HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`);
+    });
   });
+  server.on('tlsClientError', () => {});
+  /** @type {Set<import('node:net').Socket>} */
+  const sockets = new Set();
+  server.on('connection', (s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+  await new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve(undefined));
+  });
+  const addr = /** @type {import('node:net').AddressInfo} */ (server.address());
+  return {
+    port: addr.port,
+    close: () =>
+      new Promise((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve(undefined));
+      }),
+  };
 }
 
-if (process.argv[1] && import.meta.url.endsWith(path.basename(process.argv[1]))) {
-  const dirIdx = process.argv.indexOf('--dir');
-  const nameIdx = process.argv.indexOf('--name');
-  const dir = process.argv[dirIdx + 1];
-  const name = process.argv[nameIdx + 1] ?? 'pod';
-  startTenantProxy({ dir, name }).then(
-    (server) => {
-      process.stdout.write(`READY ${server.address().port}\n`);
-      const stop = () => server.close(() => process.exit(0));
-      process.on('SIGTERM', stop);
-      process.on('SIGINT', stop);
-    },
-    (err) => {
-      process.stderr.write(`tenant-proxy ${name}: cannot start: ${String(err.message).split('\n')[0]}\n`);
-      process.exit(1);
-    },
-  );
+/** @param {string} flag */
+function argValue(flag) {
+  const i = process.argv.indexOf(flag);
+  return i > 0 ? process.argv[i + 1] : undefined;
+}
+
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const dir = argValue('--dir');
+  const name = argValue('--name') ?? 'pod';
+  if (!dir) {
+    process.stderr.write('tenant-proxy: --dir DIR is required\n');
+    process.exit(2);
+  }
+  try {
+    const pod = await startTenantProxy({ dir, name, env: process.env });
+    process.stdout.write(JSON.stringify({ ready: true, port: pod.port, pid: process.pid }) + '\n');
+    // The cluster holds our stdin; when it goes away, so do we.
+    process.stdin.on('end', () => process.exit(0));
+    process.stdin.on('error', () => process.exit(0));
+    process.stdin.resume();
+    process.on('SIGTERM', () => process.exit(0));
+  } catch (err) {
+    process.stderr.write(`tenant-proxy ${name}: cannot serve: ${/** @type {Error} */ (err).message}\n`);
+    process.exit(1);
+  }
 }
