@@ -5,11 +5,11 @@
 // Request shapes and answers follow ../../../shared/kubectl-http-trace.md.
 import http from 'node:http';
 import fs from 'node:fs';
-import { decodeK8sProtobuf } from './protobuf.mjs';
+import { decodeK8sProtobuf, encodeField } from './protobuf.mjs';
 import { applyJsonPatch, applyMergePatch, applyStrategicMergePatch } from './patch.mjs';
 import { sameObject } from './store.mjs';
 import {
-  RESOURCES, findResource, aggregatedDiscovery, apiVersions, apiGroupList, apiResourceList, openapiV3Doc, openapiV3Index,
+  RESOURCES, findResource, aggregatedDiscovery, apiVersions, apiGroupList, apiResourceList, openapiV3Doc, openapiV3Index, openapiV2Proto,
   status, qualifiedResource, details, table,
 } from './k8s-shapes.mjs';
 
@@ -249,19 +249,35 @@ export function createApiServer(ctx) {
     const p = url.pathname.replace(/\/+$/, '') || '/';
     const method = req.method ?? 'GET';
     const accept = String(req.headers.accept ?? '');
-    const aggregated = accept.includes('g=apidiscovery.k8s.io') && accept.includes('as=APIGroupDiscoveryList');
-    const discoveryType = 'application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList';
+    // Aggregated discovery in the first version the client lists: v2 (kubectl >= 1.30)
+    // or v2beta1 (1.26-1.29, which do not understand v2); otherwise legacy discovery.
+    const aggregated = accept
+      .split(',')
+      .map((m) => m.replace(/\s+/g, ''))
+      .filter((m) => m.includes('g=apidiscovery.k8s.io') && m.includes('as=APIGroupDiscoveryList'))
+      .map((m) => /(?:^|;)v=(v2beta1|v2)(?:;|$)/.exec(m)?.[1])
+      .find(Boolean);
+    const discoveryType = `application/json;g=apidiscovery.k8s.io;v=${aggregated};as=APIGroupDiscoveryList`;
+    const discovery = (/** @type {boolean} */ core) => ({ ...aggregatedDiscovery(core), apiVersion: `apidiscovery.k8s.io/${aggregated}` });
     if (method === 'GET') {
       if (p === '/version') {
         return sendJson(res, 200, { major: '1', minor: '32', gitVersion: 'v1.32.4-sandbox', gitCommit: '0000000000000000000000000000000000000000', gitTreeState: 'clean', buildDate: '2025-01-01T00:00:00Z', goVersion: 'go1.23.6', compiler: 'gc', platform: 'linux/amd64' });
       }
       if (p === '/healthz' || p === '/readyz' || p === '/livez') return sendText(res, 200, 'ok');
-      if (p === '/api') return aggregated ? sendJson(res, 200, aggregatedDiscovery(true), discoveryType) : sendJson(res, 200, apiVersions(ctx.address()));
-      if (p === '/apis') return aggregated ? sendJson(res, 200, aggregatedDiscovery(false), discoveryType) : sendJson(res, 200, apiGroupList());
+      if (p === '/api') return aggregated ? sendJson(res, 200, discovery(true), discoveryType) : sendJson(res, 200, apiVersions(ctx.address()));
+      if (p === '/apis') return aggregated ? sendJson(res, 200, discovery(false), discoveryType) : sendJson(res, 200, apiGroupList());
       if (p === '/api/v1') return sendJson(res, 200, apiResourceList(''));
       const gv = /^\/apis\/([^/]+)\/v1$/.exec(p);
       if (gv && RESOURCES.some((r) => r.group === gv[1])) return sendJson(res, 200, apiResourceList(gv[1]));
       if (p === '/openapi/v3') return sendJson(res, 200, openapiV3Index());
+      if (p === '/openapi/v2') {
+        // Protobuf only, as kubectl asks for it. The Content-Type spells the
+        // version with a dot: Go's mime parser rejects the '@' kubectl sends.
+        const doc = openapiV2Proto(encodeField);
+        res.writeHead(200, { 'Content-Type': 'application/com.github.proto-openapi.spec.v2.v1.0+protobuf', 'Content-Length': doc.length });
+        res.end(doc);
+        return;
+      }
       const oa = /^\/openapi\/v3\/(api\/v1|apis\/([^/]+)\/v1)$/.exec(p);
       if (oa && (oa[1] === 'api/v1' || RESOURCES.some((r) => r.group === oa[2]))) return sendJson(res, 200, openapiV3Doc(oa[2] ?? ''));
     }

@@ -254,3 +254,37 @@ export function table(resource, items, rv, cont) {
     rows: items.map((o) => ({ cells: t.cells(o), object: { kind: 'PartialObjectMetadata', apiVersion: 'meta.k8s.io/v1', metadata: o.metadata } })),
   };
 }
+
+// ---------- OpenAPI v2 (protobuf) ----------
+
+/**
+ * A minimal gnostic openapi_v2.Document (protobuf; field numbers from
+ * google/gnostic openapiv2/OpenAPIv2.proto): every PATCH path with its
+ * x-kubernetes-group-version-kind extension and the fieldValidation query
+ * parameter, and no definitions. kubectl <= 1.28 probes it for fieldValidation
+ * support before a write; kubectl's client-side apply reads it for patch
+ * metadata and, finding no definitions, falls back to its compiled-in types;
+ * old clients' schema validation skips kinds without a schema.
+ * @param {(field: number, value: Buffer | string) => Buffer} field encodeField from protobuf.mjs
+ */
+export function openapiV2Proto(field) {
+  const cat = (/** @type {Buffer[]} */ ...b) => Buffer.concat(b);
+  const queryParam = (/** @type {string} */ name) =>
+    // ParametersItem{parameter} → Parameter{non_body_parameter} → NonBodyParameter{query_parameter_sub_schema}
+    field(8, field(1, field(2, field(3, cat(field(2, 'query'), field(4, name), field(6, 'string'))))));
+  const paths = [];
+  for (const r of RESOURCES.filter((x) => x.verbs.includes('patch'))) {
+    const gvkYaml = `group: "${r.group}"\nkind: ${r.kind}\nversion: ${r.version}\n`;
+    const op = cat(
+      field(5, `patch${r.group ? r.group.split('.')[0][0].toUpperCase() + r.group.split('.')[0].slice(1) : 'Core'}V1Namespaced${r.kind}`),
+      ...['dryRun', 'fieldManager', 'fieldValidation', 'force'].map(queryParam),
+      // NamedAny{name, value: Any{yaml}}
+      field(13, cat(field(1, 'x-kubernetes-action'), field(2, field(2, 'patch\n')))),
+      field(13, cat(field(1, 'x-kubernetes-group-version-kind'), field(2, field(2, gvkYaml)))),
+    );
+    const prefix = r.group ? `/apis/${r.group}/${r.version}` : `/api/${r.version}`;
+    const p = r.namespaced ? `${prefix}/namespaces/{namespace}/${r.resource}/{name}` : `${prefix}/${r.resource}/{name}`;
+    paths.push(field(2, cat(field(1, p), field(2, field(8, op)))));
+  }
+  return cat(field(1, '2.0'), field(2, cat(field(1, 'Kubernetes'), field(2, 'v1.32.4-sandbox'))), field(8, cat(...paths)));
+}
