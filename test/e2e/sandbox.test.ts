@@ -43,12 +43,12 @@ async function tlsManifest(name = t.secret) {
 test('discovery: /version answers minor 32; /api serves aggregated and legacy discovery by Accept', async () => {
   const v = await sb.kubectl(['version', '-o', 'json']);
   expect(JSON.parse(v.stdout).serverVersion.minor).toBe('32');
-  const legacy = await (await fetch(`${sb.url}/api`, { headers: { accept: 'application/json, */*' } })).json();
+  const legacy: any = await (await fetch(`${sb.url}/api`, { headers: { accept: 'application/json, */*' } })).json();
   expect(legacy.kind).toBe('APIVersions');
-  const groups = await (await fetch(`${sb.url}/apis`)).json();
+  const groups: any = await (await fetch(`${sb.url}/apis`)).json();
   expect(groups.kind).toBe('APIGroupList');
   expect(groups.groups.map((g: any) => g.name)).toContain('apps');
-  const apps = await (await fetch(`${sb.url}/apis/apps/v1`)).json();
+  const apps: any = await (await fetch(`${sb.url}/apis/apps/v1`)).json();
   expect(apps.resources.map((r: any) => r.name)).toContain('deployments');
   const agg = await fetch(`${sb.url}/apis`, { headers: { accept: 'application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json' } });
   expect(agg.headers.get('content-type')).toContain('as=APIGroupDiscoveryList');
