@@ -320,7 +320,7 @@ export function createApiServer(ctx) {
       case 'list':
         return list(res, info, ns, q, asTable);
       case 'watch':
-        return watchStream(req, res, info, ns, q);
+        return watchStream(req, res, info, ns, q, asTable);
       case 'create':
         return create(req, res, info, ns, body, q);
       case 'update':
@@ -448,8 +448,9 @@ export function createApiServer(ctx) {
    * @param {import('./k8s-shapes.mjs').ResourceInfo} info
    * @param {string} ns
    * @param {URLSearchParams} q
+   * @param {boolean} asTable `kubectl get -w` asks for one single-row Table per event
    */
-  function watchStream(req, res, info, ns, q) {
+  function watchStream(req, res, info, ns, q, asTable) {
     const keep = selectorFilter(info, q);
     const rvParam = q.get('resourceVersion') ?? '';
     const timeout = Math.min(Number(q.get('timeoutSeconds') ?? 1800) || 1800, 3600);
@@ -457,7 +458,8 @@ export function createApiServer(ctx) {
     res.flushHeaders();
     watchers.add(res);
     const matches = (/** @type {import('./store.mjs').StoreEvent} */ e) => e.resource === info.resource && (!ns || e.object.metadata.namespace === ns) && keep(e.object);
-    const send = (/** @type {string} */ type, /** @type {any} */ object) => res.write(JSON.stringify({ type, object }) + '\n');
+    const send = (/** @type {string} */ type, /** @type {any} */ object) =>
+      res.write(JSON.stringify({ type, object: asTable && type !== 'ERROR' ? table(info.resource, [object], object.metadata.resourceVersion) : object }) + '\n');
     if (rvParam === '' || rvParam === '0') {
       for (const o of store.list(info.resource, ns).filter(keep)) send('ADDED', o);
     } else {
