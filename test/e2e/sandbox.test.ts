@@ -175,7 +175,7 @@ test('the dispatcher /version probe is not counted by faults unless they match o
   expect(versions.map((r: any) => [r.userAgent.split('/')[0], r.status])).toEqual([['kubectl-dispatcher', 200], ['kubectl', 500]]);
 });
 
-test('rollout modes: stuck times out, fail exceeds the deadline, and each is one-shot; the old pod keeps serving', async () => {
+test('rollout modes: stuck times out, fail exceeds the deadline, unobserved waits, each is one-shot; the old pod keeps serving', async () => {
   const before = await sb.servedCert(t.endpoint);
   await sb.setRollout({ namespace: t.namespace, deployment: t.deployment, mode: 'stuck' });
   await restart();
@@ -191,6 +191,12 @@ test('rollout modes: stuck times out, fail exceeds the deadline, and each is one
   expect(failed.code).toBe(1);
   expect(failed.stderr).toMatch(/deployment "xsoar-proxy" exceeded its progress deadline/);
   expect((await sb.servedCert(t.endpoint)).sha256).toBe(before.sha256);
+
+  await sb.setRollout({ namespace: t.namespace, deployment: t.deployment, mode: 'unobserved' });
+  await restart();
+  const unobserved = await rolloutStatus('1s');
+  expect(unobserved.code).toBe(1);
+  expect(unobserved.stdout).toMatch(/Waiting for deployment spec update to be observed/);
 
   // The next restart (e.g. a rollback's) completes.
   await restart();
