@@ -1,9 +1,10 @@
 // Flags shared by install, rollback, status and renew: where the tenant's certificate lives.
 import type { Command } from 'commander';
+import { collect } from './help.js';
 
 export function addTargetFlags(cmd: Command): Command {
   return cmd
-    .option('-n, --namespace <ns>', 'the tenant namespace (env XSOAR_CERT_NAMESPACE; default xsoar)')
+    .option('-n, --namespace <ns>', 'the tenant namespace (repeatable for several tenants; env XSOAR_CERT_NAMESPACE; default xsoar)', collect, [])
     .option('--secret <name>', 'the TLS secret (env XSOAR_CERT_SECRET; default xsoar-tls)')
     .option('--proxy <deployment/NAME|auto>', 'the deployment(s) serving the secret, or auto: those that mount it (env XSOAR_CERT_PROXY)')
     .option('--endpoint <host:port>', 'where the tenant serves HTTPS, to confirm the live certificate (env XSOAR_CERT_ENDPOINT)')
@@ -11,6 +12,15 @@ export function addTargetFlags(cmd: Command): Command {
     .option('--context <ctx>', 'the kubeconfig context (env XSOAR_CERT_CONTEXT)')
     .option('--kubeconfig <file>', 'the kubeconfig file (default: $KUBECONFIG or ~/.kube/config)')
     .option('--config <file>', 'settings file (default: $XSOAR_CERT_CONFIG or ~/.config/xsoar-cert/config.json)');
+}
+
+/** Several tenants at once: install, renew and status. */
+export function addFleetFlags(cmd: Command): Command {
+  return cmd
+    .option('-A, --all-namespaces', 'every namespace matching --selector')
+    .option('-l, --selector <label=value>', 'with --all-namespaces: which namespaces are tenants')
+    .option('--tenants-file <file>', 'a file with one "namespace[/secret]" per line')
+    .option('--parallel <n>', 'how many tenants at a time (default 4)');
 }
 
 export const SETTINGS_HELP = `

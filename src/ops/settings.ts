@@ -20,7 +20,8 @@ export interface Settings {
 }
 
 export interface SettingFlags {
-  namespace?: string;
+  /** One namespace, or the repeated -n list (the first is the default target). */
+  namespace?: string | string[];
   secret?: string;
   proxy?: string;
   endpoint?: string;
@@ -61,7 +62,8 @@ export function resolveSettings(flags: SettingFlags, env: NodeJS.ProcessEnv = pr
   const cfg = readConfig(configFile, Boolean(flags.config));
   const sources = {} as Settings['sources'];
   const pick = (k: keyof Settings['sources'], envName: string, dflt?: string): string | undefined => {
-    const f = flags[k];
+    const raw = flags[k];
+    const f = Array.isArray(raw) ? raw[0] : raw;
     if (f !== undefined && f !== '') { sources[k] = 'flag'; return f; }
     const e = env[envName];
     if (e !== undefined && e !== '') { sources[k] = 'env'; return e; }

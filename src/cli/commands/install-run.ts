@@ -41,18 +41,48 @@ export async function runInstall(flags: InstallFlags): Promise<void> {
   out.ok(`verified: ${material.leaf.subject}, expires ${material.leaf.notAfter}, ${report.warnings} warning(s); TLS 1.2 and 1.3 handshakes OK`);
   for (const c of report.checks.filter((x) => x.status === 'warn')) out.warn(c.message);
   const kubectl = new Kubectl({ namespace: settings.namespace, context: settings.context, kubeconfig: settings.kubeconfig });
-  const resolved = await resolveMarker(kubectl, settings.namespace, settings.secret, out, { endpoint: settings.endpoint, servername: settings.servername });
+  const { resolveTargets, runFleet, parseParallel, fleetTable } = await import('../../ops/fleet.js');
+  const parallel = parseParallel(flags.parallel);
+  const targets = await resolveTargets({ namespace: flags.namespace, allNamespaces: flags.allNamespaces, selector: flags.selector, tenantsFile: flags.tenantsFile }, { namespace: settings.namespace, secret: settings.secret }, kubectl);
+  if (targets.length > 1) {
+    // Many tenants: ask once, then one transaction per tenant; a failure rolls back that tenant only.
+    if (!flags.dryRun && !flags.yes && process.stdin.isTTY && process.stderr.isTTY) {
+      const { confirmPrompt } = await import('../prompts.js');
+      if (!(await confirmPrompt(`Install ${material.leaf.sha256.slice(0, 23)}… on ${targets.length} tenants?`))) {
+        const { CancelledError } = await import('../../errors.js');
+        throw new CancelledError();
+      }
+    }
+    const quiet = new Output({ quiet: true, json: flags.json });
+    const results = await runFleet(targets, parallel, async (t) => {
+      const k = new Kubectl({ namespace: t.namespace, context: settings.context, kubeconfig: settings.kubeconfig });
+      await resolveMarker(k, t.namespace, t.secret, quiet, { endpoint: t.endpoint });
+      return executeTransaction({ op: 'install', namespace: t.namespace, secret: t.secret, proxy: settings.proxy, endpoint: t.endpoint, servername: settings.servername ?? flags.host[0], context: settings.context, content: contentFrom(material, flags.cert!), allowNameChange: flags.allowNameChange, dryRun: flags.dryRun, timeoutS }, k, quiet);
+    });
+    if (flags.json) out.emit({ ok: results.every((r) => r.ok), tenants: results.map((r) => ({ namespace: r.target.namespace, secret: r.target.secret, ok: r.ok, exitCode: r.exitCode ?? 0, error: r.error, result: r.value?.result, backup: r.value?.backup, confirmed: r.value?.confirmed, ms: r.ms })) });
+    else out.result(fleetTable(results, (v) => `${v.result}${v.confirmed ? ', confirmed live' : ''}${v.backup ? `, backup ${v.backup}` : ''}`));
+    const failed = results.filter((r) => !r.ok).length;
+    if (failed) {
+      const { PartialError } = await import('../../errors.js');
+      throw new PartialError(`${failed} of ${targets.length} tenants failed (each was rolled back or left unchanged; see the table)`);
+    }
+    return;
+  }
+  const target = targets[0]!;
+  const k1 = target.namespace === settings.namespace ? kubectl : new Kubectl({ namespace: target.namespace, context: settings.context, kubeconfig: settings.kubeconfig });
+  const endpoint = target.endpoint ?? settings.endpoint;
+  const resolved = await resolveMarker(k1, target.namespace, target.secret, out, { endpoint, servername: settings.servername });
   if (resolved === 'running') {
     const { BusyError } = await import('../../errors.js');
-    throw new BusyError(`another xsoar-cert run is changing ${settings.namespace}/${settings.secret}`, 'Wait for it to finish.');
+    throw new BusyError(`another xsoar-cert run is changing ${target.namespace}/${target.secret}`, 'Wait for it to finish.');
   }
   const result = await executeTransaction(
     {
-      op: 'install', namespace: settings.namespace, secret: settings.secret, proxy: settings.proxy, endpoint: settings.endpoint, servername: settings.servername ?? flags.host[0],
+      op: 'install', namespace: target.namespace, secret: target.secret, proxy: settings.proxy, endpoint, servername: settings.servername ?? flags.host[0],
       context: settings.context, content: contentFrom(material, flags.cert), allowNameChange: flags.allowNameChange, dryRun: flags.dryRun, timeoutS,
       confirm: (p) => askToProceed(p, out, flags.yes),
     },
-    kubectl,
+    k1,
     out,
   );
   if (result.result === 'cancelled') {

@@ -1,7 +1,7 @@
 // `xsoar-cert install`: replace the tenant's certificate as a transaction.
 import type { Command } from 'commander';
 import { collect, helpAfter } from '../help.js';
-import { addTargetFlags, SETTINGS_HELP } from '../target-flags.js';
+import { addFleetFlags, addTargetFlags, SETTINGS_HELP } from '../target-flags.js';
 
 export interface InstallFlags {
   cert?: string;
@@ -10,7 +10,11 @@ export interface InstallFlags {
   ca?: string;
   host: string[];
   passphraseFile?: string;
-  namespace?: string;
+  namespace?: string[];
+  allNamespaces?: boolean;
+  selector?: string;
+  tenantsFile?: string;
+  parallel?: string;
   secret?: string;
   proxy?: string;
   endpoint?: string;
@@ -37,7 +41,7 @@ export function register(program: Command): void {
     .option('--ca <file>', 'the root CA (stored as ca.crt; default: the system trust store)')
     .option('--host <name|ip>', 'a name or IP the certificate must cover (repeatable)', collect, [])
     .option('--passphrase-file <file>', 'the key passphrase (or XSOAR_CERT_PASSPHRASE)');
-  addTargetFlags(cmd)
+  addFleetFlags(addTargetFlags(cmd))
     .option('--timeout <seconds>', 'how long to wait for the rollout', '120')
     .option('--allow-name-change', 'allow a certificate that drops names the installed one covers')
     .option('--dry-run', 'check everything and show the plan (key redacted); change nothing')
@@ -50,8 +54,9 @@ export function register(program: Command): void {
         helpAfter(
           'xsoar-cert install --cert tenant.pem --key tenant-key.pem --chain intermediate.pem --ca root.pem --host xsoar.example.com --endpoint xsoar.example.com:443',
           'xsoar-cert install --cert tenant.p12 --passphrase-file pass.txt -n tenant-7 --dry-run',
-          '# several tenants (see renew / status for the same flags):',
-          'xsoar-cert install --cert t.pem --key t-key.pem -n tenant-1 --yes',
+          '# several tenants, 8 at a time (tenants file: "namespace[/secret] [host:port]" per line):',
+          'xsoar-cert install --cert t.pem --key t-key.pem --tenants-file tenants.txt --parallel 8 --yes',
+          'xsoar-cert install --cert t.pem --key t-key.pem --all-namespaces --selector app.kubernetes.io/part-of=xsoar --yes',
         ),
     )
     .action(async (flags: InstallFlags) => {
