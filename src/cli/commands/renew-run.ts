@@ -52,15 +52,37 @@ export async function runRenewCommand(flags: RenewFlags): Promise<void> {
       await new Promise((r) => setTimeout(r, ms));
     }
   }
+  const { resolveTargets, runFleet, parseParallel, fleetTable } = await import('../../ops/fleet.js');
+  const { Kubectl } = await import('../../k8s/kubectl.js');
+  const { runRenew } = await import('../../ops/renew.js');
+  const targets = await resolveTargets({ namespace: flags.namespace, allNamespaces: flags.allNamespaces, selector: flags.selector, tenantsFile: flags.tenantsFile }, { namespace: settings.namespace, secret: settings.secret }, new Kubectl({ namespace: settings.namespace, context: settings.context, kubeconfig: settings.kubeconfig }));
+  const base = {
+    proxy: settings.proxy, servername: settings.servername, context: settings.context, kubeconfig: settings.kubeconfig, threshold, from: flags.from, selfSigned: flags.selfSigned,
+    ca: flags.ca, passphraseFile: flags.passphraseFile, dryRun: flags.dryRun, force: flags.force, timeoutS: Number(flags.timeout),
+  };
+  if (targets.length > 1) {
+    const quiet = new Output({ quiet: true, json: flags.json });
+    const results = await runFleet(targets, parseParallel(flags.parallel), async (t) => {
+      const lock = flags.dryRun ? { release: () => undefined } : acquireLock(t.namespace, t.secret, 'renew');
+      try {
+        return await runRenew({ ...base, namespace: t.namespace, secret: t.secret, endpoint: t.endpoint }, quiet);
+      } finally {
+        lock.release();
+      }
+    });
+    if (flags.json) out.emit({ ok: results.every((r) => r.ok), tenants: results.map((r) => ({ namespace: r.target.namespace, secret: r.target.secret, ok: r.ok, exitCode: r.exitCode ?? 0, error: r.error, action: r.value?.action, reason: r.value?.reason })) });
+    else out.result(fleetTable(results, (v) => (v.action === 'skipped' ? `not due: ${v.reason}` : `${v.action} from ${v.from}`)));
+    const failed = results.filter((r) => !r.ok).length;
+    if (failed) {
+      const { PartialError } = await import('../../errors.js');
+      throw new PartialError(`${failed} of ${targets.length} tenants failed to renew (see the table)`);
+    }
+    return;
+  }
   // One renewal per secret at a time, for the whole run (the transaction re-enters it).
-  const lock = flags.dryRun ? { release: () => undefined } : acquireLock(settings.namespace, settings.secret, 'renew');
+  const lock = flags.dryRun ? { release: () => undefined } : acquireLock(targets[0]!.namespace, targets[0]!.secret, 'renew');
   try {
-    const { runRenew } = await import('../../ops/renew.js');
-    const r = await runRenew({
-      namespace: settings.namespace, secret: settings.secret, proxy: settings.proxy, endpoint: settings.endpoint, servername: settings.servername, context: settings.context,
-      kubeconfig: settings.kubeconfig, threshold, from: flags.from, selfSigned: flags.selfSigned, ca: flags.ca, passphraseFile: flags.passphraseFile,
-      dryRun: flags.dryRun, force: flags.force, timeoutS: Number(flags.timeout),
-    }, out);
+    const r = await runRenew({ ...base, namespace: targets[0]!.namespace, secret: targets[0]!.secret, endpoint: targets[0]!.endpoint ?? settings.endpoint }, out);
     if (flags.json) out.emit({ ok: true, ...r });
     else if (r.action === 'skipped') out.result(`nothing to do: ${r.namespace}/${r.secret} ${r.reason}`);
     else out.result(`${r.action === 'dry-run' ? 'would renew' : 'renewed'} ${r.namespace}/${r.secret} from ${r.from}: ${r.transaction.newFingerprint}`);

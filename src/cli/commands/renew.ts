@@ -1,7 +1,7 @@
 // `xsoar-cert renew`: unattended renewal for cron and systemd timers.
 import type { Command } from 'commander';
 import { helpAfter } from '../help.js';
-import { addTargetFlags, SETTINGS_HELP } from '../target-flags.js';
+import { addFleetFlags, addTargetFlags, SETTINGS_HELP } from '../target-flags.js';
 
 export interface RenewFlags {
   before?: string;
@@ -14,7 +14,11 @@ export interface RenewFlags {
   printCron?: boolean;
   printSystemd?: boolean;
   logFile?: string;
-  namespace?: string;
+  namespace?: string[];
+  allNamespaces?: boolean;
+  selector?: string;
+  tenantsFile?: string;
+  parallel?: string;
   secret?: string;
   proxy?: string;
   endpoint?: string;
@@ -43,7 +47,7 @@ export function register(program: Command): void {
     .option('--print-cron', 'print a crontab line for this renewal and exit')
     .option('--print-systemd', 'print a systemd service + timer for this renewal and exit')
     .option('--log-file <file>', 'where the cron/systemd entry logs (default: <state dir>/renew.log)');
-  addTargetFlags(cmd)
+  addFleetFlags(addTargetFlags(cmd))
     .option('--timeout <seconds>', 'how long to wait for the rollout', '120')
     .option('--force', 'renew even when not due')
     .option('--dry-run', 'decide and show the plan; change nothing')
