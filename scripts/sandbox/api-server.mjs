@@ -75,6 +75,7 @@ export function createApiServer(ctx) {
       if (requestLog.length > 20000) requestLog.shift();
       logStream.write(JSON.stringify(entry) + '\n');
     });
+    res.on('error', (err) => process.stderr.write(`sandbox: response error on ${req.method} ${url.pathname}: ${err.message}\n`));
     const chunks = /** @type {Buffer[]} */ ([]);
     req.on('data', (c) => chunks.push(c));
     req.on('end', () => {
@@ -458,8 +459,11 @@ export function createApiServer(ctx) {
     res.flushHeaders();
     watchers.add(res);
     const matches = (/** @type {import('./store.mjs').StoreEvent} */ e) => e.resource === info.resource && (!ns || e.object.metadata.namespace === ns) && keep(e.object);
+    // A write after the stream ended (timeout) or the client left would emit an
+    // 'error' nobody handles: skip it instead.
+    res.on('error', () => {});
     const send = (/** @type {string} */ type, /** @type {any} */ object) =>
-      res.write(JSON.stringify({ type, object: asTable && type !== 'ERROR' ? table(info.resource, [object], object.metadata.resourceVersion) : object }) + '\n');
+      !res.writableEnded && !res.destroyed && res.write(JSON.stringify({ type, object: asTable && type !== 'ERROR' ? table(info.resource, [object], object.metadata.resourceVersion) : object }) + '\n');
     if (rvParam === '' || rvParam === '0') {
       for (const o of store.list(info.resource, ns).filter(keep)) send('ADDED', o);
     } else {

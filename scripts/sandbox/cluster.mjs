@@ -176,6 +176,10 @@ async function main() {
     api.server.close();
     process.exit(0);
   };
+  // A bug in one request or rollout must not take the whole cluster (and every
+  // test using it) down: report it on stderr and keep serving.
+  process.on('uncaughtException', (err) => process.stderr.write(`sandbox: uncaught: ${err?.stack ?? err}\n`));
+  process.on('unhandledRejection', (err) => process.stderr.write(`sandbox: unhandled rejection: ${/** @type {any} */ (err)?.stack ?? err}\n`));
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
   // Never outlive the process that started us (e.g. a crashed test run).

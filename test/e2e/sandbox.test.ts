@@ -147,6 +147,12 @@ test('faults: status on a write fails kubectl; nth picks the request; a dropped 
   expect(second.stderr).toMatch(/ServiceUnavailable|try later/);
   await sb.clearFaults();
 
+  // A 5xx with Retry-After is retried by client-go, so kubectl succeeds.
+  await sb.fault({ match: { method: 'GET', path: '/secrets/f1$' }, action: 'status', status: 503, retryAfter: 1 });
+  expect((await sb.kubectl(['get', 'secret', 'f1', ...ns(), '-o', 'name'])).code).toBe(0);
+  expect((await sb.control('faults'))[0].fired).toBe(1);
+  await sb.clearFaults();
+
   await sb.fault({ match: { method: 'GET', path: '/secrets/f1$' }, action: 'drop' });
   expect((await sb.kubectl(['get', 'secret', 'f1', ...ns(), '-o', 'name'])).code).toBe(0);
   await sb.fault({ match: { method: 'DELETE', path: '/secrets/f1$' }, action: 'drop' });

@@ -106,7 +106,11 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
   if (opts.inlinePods) args.push('--inline-pods');
   const child: ChildProcess = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let errText = '';
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => (errText += d));
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => {
+    errText += d;
+    // The sandbox writes to stderr only when something is wrong: show it next to the failing test.
+    process.stderr.write(d.replace(/^/gm, '[sandbox] '));
+  });
   const ready = await new Promise<{ url: string; kubeconfig: string; context: string; tenants: Tenant[] }>((resolve, reject) => {
     let buf = '';
     const timer = setTimeout(() => {
