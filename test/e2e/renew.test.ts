@@ -22,8 +22,7 @@ const renew = (args: string[], env: NodeJS.ProcessEnv = {}) =>
 async function installAged(lifeDays: number, ageDays: number) {
   const m = await mintChain({ intermediates: 1, hosts: ['localhost', '127.0.0.1'], leaf: { notBefore: new Date(Date.now() - ageDays * DAY), days: lifeDays } });
   const r = await runCli(['install', '--cert', m.files.leaf, '--chain', m.files.chain, '--key', m.files.key, '--ca', m.files.root, '-n', t().namespace, '--secret', t().secret, '--endpoint', t().endpoint, '--host', 'localhost', '--allow-name-change', '--yes', '--quiet'], { env: sb.env });
-  expect(r.stderr).toBe('');
-  expect(r.code).toBe(0);
+  expect({ code: r.code, stderr: r.code ? r.stderr : '' }).toEqual({ code: 0, stderr: '' });
   return m;
 }
 

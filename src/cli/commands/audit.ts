@@ -1,13 +1,36 @@
-// Placeholder until its issue lands: registers the command so the registry is complete.
+// `xsoar-cert audit`: the append-only, hash-chained log of every change.
 import type { Command } from 'commander';
+import { helpAfter } from '../help.js';
 
 export function register(program: Command): void {
   program
     .command('audit')
-    .description('(not yet available)')
-    .allowUnknownOption()
-    .action(async () => {
-      const { UsageError } = await import('../../errors.js');
-      throw new UsageError('"audit" is not available in this build yet');
+    .description('show the audit log of installs, rollbacks and renewals; --verify checks it was not edited')
+    .option('--verify', 'check the hash chain: any edited, removed or reordered record fails (exit 1)')
+    .option('--limit <n>', 'show only the last N records')
+    .option('--json', 'print the records (or the verification) as JSON')
+    .addHelpText('after', helpAfter('xsoar-cert audit --limit 20', 'xsoar-cert audit --verify', 'XSOAR_CERT_STATE_DIR=/var/lib/xsoar-cert xsoar-cert audit --json'))
+    .action(async (flags: { verify?: boolean; limit?: string; json?: boolean }) => {
+      const { readAudit, verifyAudit, auditFile } = await import('../../audit/log.js');
+      const { Output } = await import('../output.js');
+      const { CheckFailedError, UsageError } = await import('../../errors.js');
+      const out = new Output({ json: flags.json });
+      const file = auditFile();
+      if (flags.verify) {
+        const v = verifyAudit(file);
+        out.emit({ file, ...v });
+        if (!v.ok) throw new CheckFailedError(`${file}: record ${v.problem!.line} ${v.problem!.what}`, 'The audit log was tampered with or damaged; keep a copy for investigation.');
+        out.result(`${file}: ${v.records} record(s), hash chain intact`);
+        return;
+      }
+      const limit = flags.limit === undefined ? undefined : Number(flags.limit);
+      if (limit !== undefined && (!Number.isInteger(limit) || limit < 1)) throw new UsageError(`--limit takes a positive whole number, not "${flags.limit}"`);
+      const { records } = readAudit(file);
+      const shown = limit ? records.slice(-limit) : records;
+      if (flags.json) return out.emit(shown);
+      if (shown.length === 0) return out.result(`no records yet in ${file}`);
+      for (const r of shown) {
+        out.result(`${r.ts}  ${r.op.padEnd(8)} ${String(r.result).padEnd(16)} ${r.namespace}/${r.secret}  ${r.user}${r.sshClient ? ' from ' + r.sshClient : ''}  ${(r.oldFingerprint ?? '-').slice(0, 11)} → ${(r.newFingerprint ?? '-').slice(0, 11)}  ${r.durationMs} ms${r.error ? '  ' + r.error : ''}`);
+      }
     });
 }

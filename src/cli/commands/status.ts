@@ -1,13 +1,15 @@
-// Placeholder until its issue lands: registers the command so the registry is complete.
+// `xsoar-cert status`: what is installed, what is served, whether they agree, what can be rolled back to.
 import type { Command } from 'commander';
+import { helpAfter } from '../help.js';
+import { addTargetFlags, SETTINGS_HELP } from '../target-flags.js';
 
 export function register(program: Command): void {
-  program
-    .command('status')
-    .description('(not yet available)')
-    .allowUnknownOption()
-    .action(async () => {
-      const { UsageError } = await import('../../errors.js');
-      throw new UsageError('"status" is not available in this build yet');
+  const cmd = program.command('status').description('show the installed and the served certificate, whether they agree, previous versions, and where the settings came from');
+  addTargetFlags(cmd)
+    .option('--json', 'print JSON')
+    .addHelpText('after', SETTINGS_HELP + helpAfter('xsoar-cert status -n xsoar --endpoint xsoar.example.com:443', 'xsoar-cert status --json'))
+    .action(async (flags) => {
+      const { runStatus } = await import('./status-run.js');
+      await runStatus(flags);
     });
 }
