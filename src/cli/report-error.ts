@@ -1,5 +1,5 @@
 // Maps any thrown value to one short message and an exit code (STYLE habit 4 and 5).
-import { CheckFailedError, EXIT, XsoarCertError } from '../errors.js';
+import { CheckFailedError, EXIT, PartialError, XsoarCertError } from '../errors.js';
 import { ce, redact } from './output.js';
 
 interface CommanderLikeError {
@@ -37,8 +37,8 @@ export function reportError(err: unknown, argv: readonly string[]): number {
     hint = 'This is a bug in xsoar-cert; please report it with the output of XSOAR_CERT_DEBUG=1.';
   }
   message = redact(message);
-  // A failed check in --json mode: the command already printed its report (with ok: false).
-  if (json && err instanceof CheckFailedError) return code;
+  // A failed check or a partly failed fleet in --json mode: the command already printed its report (ok: false).
+  if (json && (err instanceof CheckFailedError || err instanceof PartialError)) return code;
   if (json) {
     process.stdout.write(JSON.stringify({ ok: false, error: { message, hint, exitCode: code } }, null, 2) + '\n');
   } else {

@@ -1,0 +1,37 @@
+// Several tenants at once: one tenant's failure rolls back that tenant only; exit 8.
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { X509Certificate } from 'node:crypto';
+import { startSandbox, type Sandbox } from '../helpers/sandbox.js';
+import { mintChain } from '../helpers/test-ca.js';
+import { runCli } from '../helpers/run-cli.js';
+
+let sb: Sandbox;
+beforeAll(async () => {
+  sb = await startSandbox({ tenants: 4, rolloutDelayMs: 50, inlinePods: true });
+});
+afterAll(async () => sb?.stop());
+
+test('a fleet install with one failing tenant: the others serve the new cert, the failed one the old, exit 8', async () => {
+  const m = await mintChain({ intermediates: 1, hosts: ['localhost', '127.0.0.1', 'tenant-1.xsoar.local', 'tenant-2.xsoar.local', 'tenant-3.xsoar.local', 'tenant-4.xsoar.local'] });
+  const file = path.join(sb.dir, 'tenants.txt');
+  writeFileSync(file, '# namespace/secret endpoint\n' + sb.tenants.map((t) => `${t.namespace}/${t.secret} ${t.endpoint}`).join('\n') + '\n');
+  const before = await Promise.all(sb.tenants.map((t) => sb.servedCert(t.endpoint)));
+  await sb.fault({ match: { method: 'PUT', path: '/namespaces/tenant-3/secrets/' }, action: 'status', status: 500, times: -1 });
+  const r = await runCli(['install', '--cert', m.files.leaf, '--chain', m.files.chain, '--key', m.files.key, '--ca', m.files.root, '--host', 'localhost', '--tenants-file', file, '--parallel', '2', '--yes', '--json'], { env: sb.env });
+  await sb.clearFaults();
+  expect(r.code).toBe(8);
+  const out = JSON.parse(r.stdout);
+  expect(out.tenants.map((x: { namespace: string; ok: boolean }) => [x.namespace, x.ok])).toEqual([['tenant-1', true], ['tenant-2', true], ['tenant-3', false], ['tenant-4', true]]);
+  expect(out.tenants[2].exitCode).toBe(5);
+  const want = new X509Certificate(m.leaf.certPem).fingerprint256;
+  const after = await Promise.all(sb.tenants.map((t) => sb.servedCert(t.endpoint)));
+  expect(after.map((a) => a.sha256)).toEqual([want, want, before[2]!.sha256, want]);
+});
+
+test('--all-namespaces --selector finds the tenants; renew of the fleet skips fresh certificates', async () => {
+  const r = await runCli(['renew', '--self-signed', '--all-namespaces', '--selector', 'app.kubernetes.io/part-of=xsoar', '--parallel', '4'], { env: sb.env });
+  expect(r.code).toBe(0);
+  expect(r.stdout).toMatch(/^tenant-1\/xsoar-tls\s+ok\s+not due/m);
+  expect(r.stdout.trim().split('\n').pop()).toBe('4 ok, 0 failed');
+});
