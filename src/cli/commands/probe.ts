@@ -1,13 +1,69 @@
-// Placeholder until its issue lands: registers the command so the registry is complete.
+// `xsoar-cert probe`: which TLS versions and which chain an endpoint really serves.
 import type { Command } from 'commander';
+import { helpAfter } from '../help.js';
 
 export function register(program: Command): void {
   program
     .command('probe')
-    .description('(not yet available)')
-    .allowUnknownOption()
-    .action(async () => {
-      const { UsageError } = await import('../../errors.js');
-      throw new UsageError('"probe" is not available in this build yet');
+    .description('check live endpoints: TLS 1.0-1.3 accepted, chain served (order, missing intermediate), expiry, host match, trust')
+    .argument('<host[:port]...>', 'endpoints; without a port, every --ports entry')
+    .option('--ports <list>', 'ports to try for hosts given without one, e.g. 443,18501-18510', '443')
+    .option('--servername <name>', 'the TLS server name (SNI) to ask for and check (default: the host)')
+    .option('--ca <file>', 'the root CA to trust (default: the system trust store)')
+    .option('--timeout <ms>', 'per handshake', '5000')
+    .option('--json', 'print an array of per-endpoint results')
+    .addHelpText(
+      'after',
+      helpAfter(
+        'xsoar-cert probe xsoar.example.com',
+        '# main, hosts and tenants of a multi-tenant deployment:',
+        'xsoar-cert probe main.example.com host1.example.com --ports 443,18501-18510 --ca root.pem',
+      ),
+    )
+    .action(async (hosts: string[], flags: { ports: string; servername?: string; ca?: string; timeout: string; json?: boolean }) => {
+      const { parsePorts, expandEndpoints, probeAll } = await import('../../net/probe.js');
+      const { Output } = await import('../output.js');
+      const { UsageError, CheckFailedError, InputError } = await import('../../errors.js');
+      const out = new Output({ json: flags.json });
+      const timeoutMs = Number(flags.timeout);
+      if (!Number.isFinite(timeoutMs) || timeoutMs < 100) throw new UsageError(`--timeout takes milliseconds (at least 100), not "${flags.timeout}"`);
+      const endpoints = expandEndpoints(hosts, parsePorts(flags.ports));
+      let anchors;
+      let anchorSource;
+      if (flags.ca) {
+        const { readBundle } = await import('../../pki/parse.js');
+        anchors = (await readBundle(flags.ca)).certs;
+        if (anchors.length === 0) throw new InputError(`${flags.ca}: holds no certificate`, { file: flags.ca });
+        anchorSource = flags.ca;
+      } else {
+        anchors = (await import('../../pki/trust-store.js')).systemAnchors();
+        anchorSource = 'the system trust store';
+      }
+      const results = await probeAll(endpoints, { servername: flags.servername, anchors, anchorSource, timeoutMs });
+      if (flags.json) out.emit(results);
+      else {
+        const yes = (b: boolean | undefined) => (b === undefined ? '-' : b ? 'yes' : 'NO');
+        const rows = results.map((r) => [
+          r.endpoint,
+          r.status === 'unreachable' ? 'unreachable' : ['TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3'].map((v) => (r.versions[v] ? v.replace('TLSv', '') : '-')).join(' '),
+          r.status === 'unreachable' ? '' : `${r.daysLeft} days`,
+          r.status === 'unreachable' ? '' : r.missingIntermediate ? 'incomplete' : !r.orderOk ? 'bad order' : `${r.chain.length} cert(s)`,
+          r.status === 'unreachable' ? '' : yes(r.hostMatch),
+          r.status === 'unreachable' ? '' : yes(r.trusted),
+          r.status.toUpperCase(),
+        ]);
+        const head = ['ENDPOINT', 'TLS', 'EXPIRES', 'CHAIN', 'HOST', 'TRUSTED', 'STATUS'];
+        const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+        const line = (r: string[]) => r.map((c, i) => c.padEnd(w[i]!)).join('  ').trimEnd();
+        out.result(line(head));
+        for (const r of rows) out.result(line(r));
+        for (const r of results) {
+          if (r.reason) out.fail(`${r.endpoint}: ${r.reason}`);
+          for (const p of r.problems) out.fail(`${r.endpoint}: ${p}`);
+          for (const wv of r.warnings) out.warn(`${r.endpoint}: ${wv}`);
+        }
+      }
+      const bad = results.filter((r) => r.status !== 'ok').length;
+      if (bad) throw new CheckFailedError(`${bad} of ${results.length} endpoint(s) failed the probe`);
     });
 }
