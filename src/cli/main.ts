@@ -4,6 +4,14 @@ import { VERSION } from '../version.js';
 
 const argv = process.argv.slice(2);
 
+// `xsoar-cert inspect --json | head`: a closed pipe is the reader's choice, not an error.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw err;
+  });
+}
+
 async function finish(code: number): Promise<never> {
   // Let piped stdout/stderr drain before exiting (process.exit can truncate pipes).
   await new Promise<void>((r) => process.stdout.write('', () => r()));
