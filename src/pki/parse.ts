@@ -247,6 +247,15 @@ function parsePkcs12(data: Buffer, opts: ParseOptions): Bundle {
 }
 
 let forgeModule: typeof import('node-forge') | undefined;
+
+/** Load node-forge ahead of a synchronous PKCS#12 parse (readBundle does it for PFX input); this
+ * static-string import is what lets the one-file bundle carry forge without node_modules. */
+export async function preloadForge(): Promise<void> {
+  if (forgeModule) return;
+  const m = (await import('node-forge')) as unknown as { default?: typeof import('node-forge') } & typeof import('node-forge');
+  forgeModule = m.default ?? m;
+}
+
 function requireForge(): typeof import('node-forge') {
   forgeModule ??= createRequire(import.meta.url)('node-forge') as typeof import('node-forge');
   return forgeModule;
@@ -266,6 +275,7 @@ export async function readBundle(file: string, opts: { passphrase?: string } = {
     if (code === 'EACCES' || code === 'EPERM') throw new InputError(`${file}: permission denied`, { file, hint: 'Make the file readable by this user (keys: chmod 600, owned by you).' });
     throw new InputError(`${file}: cannot be read (${code ?? 'I/O error'})`, { file });
   }
+  if (!data.toString('latin1', 0, 64).includes('-----BEGIN') && looksLikePkcs12(data)) await preloadForge();
   return parseBundle(data, { source: file, passphrase: opts.passphrase });
 }
 
