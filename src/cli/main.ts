@@ -21,7 +21,7 @@ async function finish(code: number): Promise<never> {
 
 async function main(): Promise<number> {
   const { buildProgram } = await import('./program.js');
-  const program = await buildProgram();
+  const program = await buildProgram(argv);
   try {
     await program.parseAsync(argv, { from: 'user' });
     return typeof process.exitCode === 'number' ? process.exitCode : 0;

@@ -22,7 +22,7 @@ export const COMMANDS = [
 
 export type CommandName = (typeof COMMANDS)[number];
 
-export async function buildProgram(): Promise<Command> {
+export async function buildProgram(argv: readonly string[] = []): Promise<Command> {
   const program = new Command('xsoar-cert')
     .description('Replace the HTTPS certificate of a Kubernetes-hosted appliance tenant (Cortex XSOAR 8) safely.')
     .version(VERSION, '-V, --version')
@@ -30,8 +30,12 @@ export async function buildProgram(): Promise<Command> {
     .showHelpAfterError('(run with --help for usage)')
     .configureHelp({ sortSubcommands: false })
     .addHelpText('after', EXIT_CODES_HELP);
+  // Running one command registers only that one (each module costs start-up time: see the
+  // verify bench); help, completion and unknown words get the whole registry.
+  const first = argv[0] as CommandName | undefined;
+  const wanted = first && first !== 'completion' && (COMMANDS as readonly string[]).includes(first) ? [first] : COMMANDS;
   const modules = await Promise.all(
-    COMMANDS.map((name) => import(`./commands/${name}.js`) as Promise<{ register(p: Command): void }>),
+    wanted.map((name) => import(`./commands/${name}.js`) as Promise<{ register(p: Command): void }>),
   );
   for (const m of modules) m.register(program);
   program.action(async () => {
