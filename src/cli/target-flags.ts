@@ -1,6 +1,16 @@
 // Flags shared by install, rollback, status and renew: where the tenant's certificate lives.
 import type { Command } from 'commander';
 import { collect } from './help.js';
+import type { SettingFlags } from '../ops/settings.js';
+
+/** What addTargetFlags + addFleetFlags give an action (commander camel-cases the names). */
+export interface TargetFlags extends SettingFlags {
+  namespace?: string[];
+  allNamespaces?: boolean;
+  selector?: string;
+  tenantsFile?: string;
+  parallel?: string;
+}
 
 export function addTargetFlags(cmd: Command): Command {
   return cmd

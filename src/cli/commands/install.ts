@@ -1,27 +1,15 @@
 // `xsoar-cert install`: replace the tenant's certificate as a transaction.
 import type { Command } from 'commander';
 import { collect, helpAfter } from '../help.js';
-import { addFleetFlags, addTargetFlags, SETTINGS_HELP } from '../target-flags.js';
+import { addFleetFlags, addTargetFlags, SETTINGS_HELP, type TargetFlags } from '../target-flags.js';
 
-export interface InstallFlags {
+export interface InstallFlags extends TargetFlags {
   cert?: string;
   key?: string;
   chain: string[];
   ca?: string;
   host: string[];
   passphraseFile?: string;
-  namespace?: string[];
-  allNamespaces?: boolean;
-  selector?: string;
-  tenantsFile?: string;
-  parallel?: string;
-  secret?: string;
-  proxy?: string;
-  endpoint?: string;
-  servername?: string;
-  context?: string;
-  kubeconfig?: string;
-  config?: string;
   timeout: string;
   allowNameChange?: boolean;
   dryRun?: boolean;

@@ -1,9 +1,9 @@
 // `xsoar-cert renew`: unattended renewal for cron and systemd timers.
 import type { Command } from 'commander';
 import { helpAfter } from '../help.js';
-import { addFleetFlags, addTargetFlags, SETTINGS_HELP } from '../target-flags.js';
+import { addFleetFlags, addTargetFlags, SETTINGS_HELP, type TargetFlags } from '../target-flags.js';
 
-export interface RenewFlags {
+export interface RenewFlags extends TargetFlags {
   before?: string;
   beforePercent?: string;
   from?: string;
@@ -14,18 +14,6 @@ export interface RenewFlags {
   printCron?: boolean;
   printSystemd?: boolean;
   logFile?: string;
-  namespace?: string[];
-  allNamespaces?: boolean;
-  selector?: string;
-  tenantsFile?: string;
-  parallel?: string;
-  secret?: string;
-  proxy?: string;
-  endpoint?: string;
-  servername?: string;
-  context?: string;
-  kubeconfig?: string;
-  config?: string;
   timeout: string;
   dryRun?: boolean;
   force?: boolean;
