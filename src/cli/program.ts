@@ -38,11 +38,40 @@ export async function buildProgram(argv: readonly string[] = []): Promise<Comman
     wanted.map((name) => import(`./commands/${name}.js`) as Promise<{ register(p: Command): void }>),
   );
   for (const m of modules) m.register(program);
-  program.action(async () => {
-    // No subcommand: the wizard on a TTY (issue 5), the help otherwise.
-    program.outputHelp();
+  program.allowExcessArguments(true).allowUnknownOption(true).action(async () => {
     const { UsageError } = await import('../errors.js');
-    throw new UsageError('no command given', 'Run "xsoar-cert --help" to list the commands.');
+    const word = program.args[0];
+    if (word?.startsWith('-')) throw new UsageError(`unknown option "${word}"`, 'Run "xsoar-cert --help" for the options.');
+    if (word !== undefined) {
+      const near = closest(word, COMMANDS);
+      throw new UsageError(`unknown command "${word}"${near ? ` (did you mean "${near}"?)` : ''}`, 'Run "xsoar-cert --help" to list the commands.');
+    }
+    // No command: the install wizard on a terminal, the help otherwise.
+    if (process.stdin.isTTY && process.stderr.isTTY) {
+      const { runWizard } = await import('./wizard.js');
+      return runWizard({ chain: [], host: [], namespace: [], timeout: '120' });
+    }
+    program.outputHelp({ error: true });
+    throw new UsageError('no command given', 'Run "xsoar-cert --help" to list the commands, or run it in a terminal for the install wizard.');
   });
   return program;
+}
+
+/** The command within edit distance 2 of a mistyped word (commander's suggestion, for the root). */
+export function closest(word: string, names: readonly string[]): string | undefined {
+  const dist = (a: string, b: string): number => {
+    const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)]);
+    for (let j = 1; j <= b.length; j++) d[0]![j] = j;
+    for (let i = 1; i <= a.length; i++)
+      for (let j = 1; j <= b.length; j++)
+        d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    return d[a.length]![b.length]!;
+  };
+  let best: string | undefined;
+  let bestD = 3;
+  for (const n of names) {
+    const x = dist(word.toLowerCase(), n);
+    if (x < bestD) [best, bestD] = [n, x];
+  }
+  return best;
 }

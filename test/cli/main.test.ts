@@ -24,4 +24,38 @@ describe('xsoar-cert entry point', () => {
       expect(r.stdout).toMatch(new RegExp(`^  ${code}\\s+\\S`, 'm'));
     }
   });
+
+  test('an unknown command names itself and the nearest command (exit 2)', async () => {
+    const r = await runCli(['instal', '--cert', 'x.pem']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/unknown command "instal" \(did you mean "install"\?\)/);
+    const far = await runCli(['frobnicate']);
+    expect(far.code).toBe(2);
+    expect(far.stderr).toMatch(/unknown command "frobnicate"\n/);
+  });
+
+  test('no command without a terminal: the help and a usage error, never a prompt', async () => {
+    const r = await runCli([]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/Commands:/);
+    expect(r.stderr).toMatch(/no command given/);
+  });
+
+  test('install --interactive without a terminal says which flags to give instead (exit 2)', async () => {
+    const r = await runCli(['install', '--interactive']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/the install wizard needs a terminal/);
+    expect(r.stderr).toMatch(/--cert FILE --key FILE/);
+  });
+
+  // Every command's --help carries examples and the exit codes (issue 5).
+  const commands = ['generate', 'chain', 'verify', 'inspect', 'install', 'rollback', 'status', 'audit', 'renew', 'probe', 'completion'];
+  test.each(commands)('%s --help has EXAMPLES and EXIT CODES', async (cmd) => {
+    const r = await runCli([cmd, '--help']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^EXAMPLES\n(  [$#] .+\n)+/m);
+    expect(r.stdout).toMatch(new RegExp(`^  \\$ .*xsoar-cert ${cmd}\\b`, "m"));
+    expect(r.stdout).toMatch(/^EXIT CODES\n/m);
+    expect(r.stdout).toMatch(/^  130\s+\S/m);
+  });
 });

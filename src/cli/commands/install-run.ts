@@ -1,7 +1,7 @@
 import { UsageError, CheckFailedError } from '../../errors.js';
 import { Output } from '../output.js';
 import { resolveSettings } from '../../ops/settings.js';
-import { verifyFiles } from '../../ops/verify-files.js';
+import { verifyFiles, type VerifyFilesResult } from '../../ops/verify-files.js';
 import { Kubectl } from '../../k8s/kubectl.js';
 import { executeTransaction, resolveMarker, type Plan, type NewContent } from '../../ops/transaction.js';
 import type { VerifiedMaterial } from '../../pki/types.js';
@@ -18,19 +18,28 @@ export function contentFrom(m: VerifiedMaterial, label: string): NewContent {
 
 export async function askToProceed(p: Plan, out: Output, yes?: boolean): Promise<boolean> {
   if (yes || !process.stdin.isTTY || !process.stderr.isTTY) return true; // cron and scripts never prompt
-  out.info(`About to replace ${p.namespace}/${p.secret} and restart ${p.deployments.map((d) => `deployment/${d}`).join(', ')}.`);
+  out.info('The plan:');
+  out.info(`  1. keep the current secret as ${p.namespace}/${p.backupName}${p.oldFingerprint ? ` (${p.oldFingerprint.slice(0, 23)}…)` : ''}`);
+  out.info(`  2. replace ${p.namespace}/${p.secret} with ${p.newFingerprint.slice(0, 23)}…`);
+  out.info(`  3. restart ${p.deployments.map((d) => `deployment/${d}`).join(', ')} and wait for the rollout`);
+  out.info(p.endpoint ? `  4. confirm ${p.endpoint} serves the new certificate over TLS 1.2 and 1.3` : '  4. (no endpoint given: the live certificate will not be confirmed)');
+  out.info('  on any failure: put the current secret back and restart again.');
   const { confirmPrompt } = await import('../prompts.js');
   return confirmPrompt('Proceed?');
 }
 
-export async function runInstall(flags: InstallFlags): Promise<void> {
+export async function runInstall(flags: InstallFlags, pre?: VerifyFilesResult): Promise<void> {
   const out = new Output({ json: flags.json, quiet: flags.quiet });
+  if (flags.interactive && !pre) {
+    const { runWizard } = await import('../wizard.js');
+    return runWizard(flags);
+  }
   if (!flags.cert) throw new UsageError('install needs --cert FILE (and --key FILE)', 'Example: xsoar-cert install --cert tenant.pem --key tenant-key.pem --host xsoar.example.com');
   const timeoutS = Number(flags.timeout);
   if (!Number.isFinite(timeoutS) || timeoutS <= 0) throw new UsageError(`--timeout must be a number of seconds, not "${flags.timeout}"`);
   const settings = resolveSettings(flags);
-  out.step(`Verify: ${flags.cert}`);
-  const { report, material } = await verifyFiles({ cert: flags.cert, key: flags.key, chain: flags.chain, ca: flags.ca, hosts: flags.host, passphraseFile: flags.passphraseFile });
+  if (!pre) out.step(`Verify: ${flags.cert}`);
+  const { report, material } = pre ?? await verifyFiles({ cert: flags.cert, key: flags.key, chain: flags.chain, ca: flags.ca, hosts: flags.host, passphraseFile: flags.passphraseFile });
   if (!report.ok || !material) {
     const { printChecks } = await import('../print-checks.js');
     if (!flags.json) printChecks(new Output({ quiet: false }), report);
@@ -38,8 +47,8 @@ export async function runInstall(flags: InstallFlags): Promise<void> {
     if (!flags.key) throw new UsageError('install needs --key FILE (or a PKCS#12 --cert holding the key)');
     throw new CheckFailedError(`${flags.cert}: not fit to serve: ${report.failures} check(s) failed; nothing was changed`, 'Fix the problems above, or run "xsoar-cert verify" for details.');
   }
-  out.ok(`verified: ${material.leaf.subject}, expires ${material.leaf.notAfter}, ${report.warnings} warning(s); TLS 1.2 and 1.3 handshakes OK`);
-  for (const c of report.checks.filter((x) => x.status === 'warn')) out.warn(c.message);
+  if (!pre) out.ok(`verified: ${material.leaf.subject}, expires ${material.leaf.notAfter}, ${report.warnings} warning(s); TLS 1.2 and 1.3 handshakes OK`);
+  if (!pre) for (const c of report.checks.filter((x) => x.status === 'warn')) out.warn(c.message);
   const kubectl = new Kubectl({ namespace: settings.namespace, context: settings.context, kubeconfig: settings.kubeconfig });
   const { resolveTargets, runFleet, parseParallel, fleetTable } = await import('../../ops/fleet.js');
   const parallel = parseParallel(flags.parallel);

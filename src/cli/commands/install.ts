@@ -36,12 +36,14 @@ export function register(program: Command): void {
     .option('-y, --yes', 'do not ask for confirmation')
     .option('--json', 'print the result as JSON')
     .option('-q, --quiet', 'print only the result')
+    .option('-i, --interactive', 'ask for the files, names and target step by step (a terminal is needed)')
     .addHelpText(
       'after',
       SETTINGS_HELP +
         helpAfter(
           'xsoar-cert install --cert tenant.pem --key tenant-key.pem --chain intermediate.pem --ca root.pem --host xsoar.example.com --endpoint xsoar.example.com:443',
           'xsoar-cert install --cert tenant.p12 --passphrase-file pass.txt -n tenant-7 --dry-run',
+          'xsoar-cert install --interactive     # a wizard: files, checks, target, plan, confirm',
           '# several tenants, 8 at a time (tenants file: "namespace[/secret] [host:port]" per line):',
           'xsoar-cert install --cert t.pem --key t-key.pem --tenants-file tenants.txt --parallel 8 --yes',
           'xsoar-cert install --cert t.pem --key t-key.pem --all-namespaces --selector app.kubernetes.io/part-of=xsoar --yes',

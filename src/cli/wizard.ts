@@ -1,0 +1,123 @@
+// The install wizard: `xsoar-cert` with no arguments on a terminal, or `install --interactive`.
+// Asks for the files (Tab completes paths), shows what it found and every verify result, asks
+// for the names and the target, then hands over to the same install as the flags (which shows
+// the plan and asks before changing anything). Ctrl-C at any prompt: exit 130, nothing changed.
+import { readdirSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { UsageError, CheckFailedError } from '../errors.js';
+import { Output, ce } from './output.js';
+import { resolveSettings } from '../ops/settings.js';
+import type { InstallFlags } from './commands/install.js';
+
+const NONE = '\u0000none';
+
+/** Completion candidates for a partly typed path: the entries of its folder that start with its last part. */
+export function pathCandidates(term: string | undefined, cwd = process.cwd()): Array<{ name: string; value: string; isDir: boolean }> {
+  const typed = term ?? '';
+  const dirPart = typed.endsWith('/') ? typed : path.dirname(typed) === '.' && !typed.startsWith('./') ? '' : path.dirname(typed) + '/';
+  const base = typed.slice(dirPart.length);
+  let entries: string[];
+  try {
+    entries = readdirSync(path.resolve(cwd, dirPart || '.'));
+  } catch {
+    return [];
+  }
+  return entries
+    .filter((e) => e.startsWith(base) && (base.startsWith('.') || !e.startsWith('.')))
+    .sort()
+    .slice(0, 200)
+    .map((e) => {
+      let isDir = false;
+      try {
+        isDir = statSync(path.resolve(cwd, dirPart, e)).isDirectory();
+      } catch {
+        /* a dangling link: offer it as a file, the reader will say what is wrong */
+      }
+      const name = dirPart + e + (isDir ? '/' : '');
+      return { name, value: name, isDir };
+    });
+}
+
+async function askFile(message: string, opts: { optional?: string } = {}): Promise<string | undefined> {
+  const { search } = await import('@inquirer/prompts');
+  const value = await search<string>(
+    {
+      message,
+      source: (term) => {
+        const files = pathCandidates(term).map(({ name, value }) => ({ name, value }));
+        return opts.optional && !term ? [{ name: ce.dim(opts.optional), value: NONE }, ...files] : files;
+      },
+      // Enter on a folder completes it (like Tab) instead of choosing it.
+      validate: (v) => v === NONE || (statSync(v, { throwIfNoEntry: false })?.isFile() ?? false) || 'Choose a file (Tab completes a path)',
+      pageSize: 8,
+      instructions: { navigation: 'type a path, Tab completes, ↑↓ choose', pager: 'type a path, Tab completes, ↑↓ choose' },
+    },
+    { output: process.stderr },
+  );
+  return value === NONE ? undefined : value;
+}
+
+async function askText(message: string, dflt?: string, validate?: (v: string) => true | string): Promise<string> {
+  const { input } = await import('@inquirer/prompts');
+  return (await input({ message, default: dflt, validate }, { output: process.stderr })).trim();
+}
+
+const shellQuote = (s: string) => (/^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
+
+export async function runWizard(flags: InstallFlags): Promise<void> {
+  if (!process.stdin.isTTY || !process.stderr.isTTY) {
+    throw new UsageError('the install wizard needs a terminal', 'Without one, give the flags: xsoar-cert install --cert FILE --key FILE [--chain FILE] [--ca FILE] --host NAME --endpoint HOST:PORT --yes');
+  }
+  if (flags.json) throw new UsageError('--interactive cannot be combined with --json', 'Give the flags instead of answering questions.');
+  const out = new Output({ quiet: false });
+  out.info(ce.bold('Replace the HTTPS certificate of a tenant.') + ' Ctrl-C at any question stops with nothing changed.');
+  const { readBundleWithPassphrase } = await import('./passphrase.js');
+  const { describeCert, keyMatchesCert } = await import('../pki/describe.js');
+
+  // 1. The files.
+  const cert = flags.cert ?? (await askFile('Certificate file (PEM, DER or PKCS#12):'))!;
+  const certBundle = await readBundleWithPassphrase(cert, { file: flags.passphraseFile });
+  if (!certBundle.certs.length) throw new UsageError(`${cert}: holds no certificate`, 'Choose the file with the certificate (it may also hold the chain and key).');
+  for (const c of certBundle.certs.map((x) => describeCert(x))) out.info(`  found in ${cert}: ${c.subject}${c.isCA ? ' (CA)' : ''}, expires ${c.notAfter.slice(0, 10)} (${c.daysLeft} days)`);
+  let key = flags.key;
+  if (!key && certBundle.keys.length) out.info(`  found in ${cert}: the private key`);
+  else if (!key) key = await askFile('Private key file:');
+  if (key && key !== cert) {
+    const kb = await readBundleWithPassphrase(key, { file: flags.passphraseFile });
+    const match = kb.keys[0] && certBundle.certs.find((c) => keyMatchesCert(kb.keys[0]!.key, c.cert));
+    out.info(`  found in ${key}: ${kb.keys.length ? `a private key${match ? `, matching ${describeCert(match).subject}` : ' that matches no certificate in ' + cert}` : 'no private key'}`);
+  }
+  const chain = [...flags.chain];
+  if (!chain.length && certBundle.certs.length < 2) {
+    for (;;) {
+      const f = await askFile(chain.length ? 'Another intermediate file?' : 'Intermediate certificate file(s)?', { optional: chain.length ? '(no more)' : '(none: the certificate file holds the chain, or there is none)' });
+      if (!f) break;
+      chain.push(f);
+    }
+  }
+  const ca = flags.ca ?? (await askFile('Root CA file?', { optional: "(none: trust the system's root store)" }));
+
+  // 2. The names, then every check.
+  const leafNames = certBundle.certs.map((x) => describeCert(x)).find((c) => !c.isCA)?.dnsNames ?? [];
+  const hostsAnswer = flags.host.length ? flags.host.join(',') : await askText('Names the tenant is reached by (comma separated):', leafNames.filter((n) => !n.startsWith('*')).join(','), (v) => v.trim() !== '' || 'At least one name or IP');
+  const hosts = hostsAnswer.split(/[,\s]+/).filter(Boolean);
+  out.step('Verify');
+  const { verifyFiles } = await import('../ops/verify-files.js');
+  const pre = await verifyFiles({ cert, key, chain, ca, hosts, passphraseFile: flags.passphraseFile });
+  const { printChecks } = await import('./print-checks.js');
+  printChecks(out, pre.report);
+  if (!pre.report.ok) throw new CheckFailedError(`${cert}: not fit to serve: ${pre.report.failures} check(s) failed; nothing was changed`, `Fix the problems above, then run "xsoar-cert install --interactive" again.`);
+
+  // 3. The target.
+  const s = resolveSettings(flags);
+  const namespace = await askText('Tenant namespace:', s.namespace);
+  const secret = await askText('TLS secret:', s.secret);
+  const endpoint = await askText('Endpoint to confirm the live certificate (host:port, empty to skip):', s.endpoint ?? (hosts[0] ? `${hosts[0]}:443` : undefined));
+  const final: InstallFlags = { ...flags, interactive: false, cert, key, chain, ca, host: hosts, namespace: [namespace], secret, endpoint: endpoint || undefined };
+  const cmd = ['xsoar-cert', 'install', '--cert', cert, ...(key ? ['--key', key] : []), ...chain.flatMap((f) => ['--chain', f]), ...(ca ? ['--ca', ca] : []), ...hosts.flatMap((h) => ['--host', h]), '-n', namespace, '--secret', secret, ...(endpoint ? ['--endpoint', endpoint] : [])];
+  out.info(ce.dim(`The same without questions: ${cmd.map(shellQuote).join(' ')} --yes`));
+
+  // 4. The install itself shows the plan and asks before changing anything.
+  const { runInstall } = await import('./commands/install-run.js');
+  await runInstall(final, pre);
+}
