@@ -34,7 +34,7 @@ const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 function startInTerminal(args: string[]): { name: string; exitFile: string } {
   const name = `w${++run}`;
   const exitFile = path.join(m.dir, `${name}.exit`);
-  const env = { ...sb.env, XSOAR_CERT_ENDPOINT: t().endpoint, XSOAR_CERT_NAMESPACE: t().namespace, XSOAR_CERT_SECRET: t().secret, TERM: 'xterm-256color' };
+  const env: NodeJS.ProcessEnv = { ...sb.env, XSOAR_CERT_ENDPOINT: t().endpoint, XSOAR_CERT_NAMESPACE: t().namespace, XSOAR_CERT_SECRET: t().secret, TERM: 'xterm-256color' };
   const script = path.join(m.dir, `${name}.sh`);
   const keep = ['PATH', 'HOME', 'KUBECONFIG', 'KUBECACHEDIR', 'XSOAR_CERT_STATE_DIR', 'NO_COLOR', 'XSOAR_CERT_ENDPOINT', 'XSOAR_CERT_NAMESPACE', 'XSOAR_CERT_SECRET', 'TERM'];
   writeFileSync(
