@@ -6,7 +6,14 @@ import { Chalk, type ChalkInstance } from 'chalk';
 export interface OutputOptions {
   json?: boolean;
   quiet?: boolean;
+  /** Where progress and commentary go (default process.stderr; tests pass their own). */
+  err?: NodeJS.WritableStream & { isTTY?: boolean };
 }
+
+const FRAMES = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
+
+/** The one live spinner line (at most one wait is drawn at a time; nested waits just run). */
+let spinning: { clear(): void; redraw(): void } | undefined;
 
 function colourLevel(stream: NodeJS.WriteStream): 0 | 1 {
   if (process.env.NO_COLOR !== undefined && process.env.NO_COLOR !== '') return 0;
@@ -29,9 +36,16 @@ export function redact(text: string): string {
 export class Output {
   readonly json: boolean;
   readonly quiet: boolean;
+  private readonly err: NodeJS.WritableStream & { isTTY?: boolean };
   constructor(opts: OutputOptions = {}) {
     this.json = Boolean(opts.json);
     this.quiet = Boolean(opts.quiet);
+    this.err = opts.err ?? process.stderr;
+  }
+  private line(text: string): void {
+    spinning?.clear();
+    this.err.write(text + '\n');
+    spinning?.redraw();
   }
   /** A result line on stdout (suppressed by --json; kept by --quiet). */
   result(line: string): void {
@@ -39,7 +53,7 @@ export class Output {
   }
   /** Progress and commentary on stderr (suppressed by --json and --quiet). */
   info(line: string): void {
-    if (!this.json && !this.quiet) process.stderr.write(line + '\n');
+    if (!this.json && !this.quiet) this.line(line);
   }
   step(label: string): void {
     this.info(ce.cyan('▸ ') + label);
@@ -48,10 +62,57 @@ export class Output {
     this.info(ce.green('✓ ') + line);
   }
   warn(line: string): void {
-    if (!this.json) process.stderr.write(ce.yellow('! ') + line + '\n');
+    if (!this.json) this.line(ce.yellow('! ') + line);
   }
   fail(line: string): void {
-    if (!this.json) process.stderr.write(ce.red('✗ ') + line + '\n');
+    if (!this.json) this.line(ce.red('✗ ') + line);
+  }
+  /**
+   * Await `work`, showing that we are waiting when it takes longer than a second: on a terminal a
+   * spinner with the elapsed seconds (erased when done), elsewhere (cron, CI logs) one plain
+   * "still waiting" line per 10 s. Silent with --json and --quiet.
+   */
+  async wait<T>(label: string, work: Promise<T>, opts: { afterMs?: number; everyMs?: number } = {}): Promise<T> {
+    if (this.json || this.quiet || spinning) return work;
+    const start = Date.now();
+    const secs = () => `${((Date.now() - start) / 1000).toFixed(1)}s`;
+    const tty = Boolean(this.err.isTTY);
+    let frame = 0;
+    let drawn = false;
+    const self = {
+      clear: () => {
+        if (drawn) this.err.write('\r\x1b[K');
+      },
+      redraw: () => {
+        if (!tty) return;
+        this.err.write(`\r\x1b[K${ce.cyan(FRAMES[frame++ % FRAMES.length]!)} ${label} ${ce.dim(secs())}`);
+        drawn = true;
+      },
+    };
+    let ticker: NodeJS.Timeout | undefined;
+    const first = setTimeout(() => {
+      if (spinning) return; // another wait is already drawn
+      spinning = self;
+      if (tty) {
+        self.redraw();
+        ticker = setInterval(self.redraw, 100);
+      } else {
+        this.err.write(`… ${label} (waiting ${secs()})\n`);
+        ticker = setInterval(() => this.err.write(`… ${label} (still waiting, ${secs()})\n`), opts.everyMs ?? 10_000);
+      }
+      ticker.unref();
+    }, opts.afterMs ?? 1000);
+    first.unref();
+    try {
+      return await work;
+    } finally {
+      clearTimeout(first);
+      if (ticker) clearInterval(ticker);
+      if (spinning === self) {
+        self.clear();
+        spinning = undefined;
+      }
+    }
   }
   /** Print one JSON document on stdout (only in --json mode). */
   emit(value: unknown): void {

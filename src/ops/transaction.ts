@@ -292,7 +292,7 @@ export async function executeTransaction(opts: TransactionOptions, kubectl: Kube
     if (opts.endpoint) {
       writeMarker({ ...marker, step });
       out.step(`Confirm: ${opts.endpoint} serves the new certificate (TLS 1.2 and 1.3)`);
-      await confirmServed(opts.endpoint, p.newFingerprint, opts.servername, abort.signal);
+      await out.wait(`handshakes with ${opts.endpoint}`, confirmServed(opts.endpoint, p.newFingerprint, opts.servername, abort.signal));
       confirmed = true;
       out.ok(`${opts.endpoint} serves ${p.newFingerprint} over TLS 1.2 and 1.3`);
     }
@@ -348,7 +348,7 @@ async function restart(kubectl: Kubectl, targets: string[], timeoutS: number, ou
     await new Promise((r) => setTimeout(r, 1100));
     await kubectl.rolloutRestart(targets);
   }
-  await Promise.all(targets.map((t) => kubectl.rolloutStatus(t, timeoutS, (line) => out.info(`  ${line}`))));
+  await out.wait(`waiting for the rollout of ${targets.join(', ')}`, Promise.all(targets.map((t) => kubectl.rolloutStatus(t, timeoutS, (line) => out.info(`  ${line}`)))));
   out.ok(`rollout of ${targets.join(', ')} complete`);
 }
 
@@ -398,7 +398,7 @@ export async function rollbackTo(kubectl: Kubectl, spec: RollbackSpec, out: Outp
   } else out.ok('secret data unchanged: nothing to restore');
   if (spec.restartNeeded) await restart(kubectl, spec.deployments, spec.timeoutS, out);
   if (spec.endpoint && spec.fingerprint) {
-    await confirmServed(spec.endpoint, spec.fingerprint, spec.servername);
+    await out.wait(`handshakes with ${spec.endpoint}`, confirmServed(spec.endpoint, spec.fingerprint, spec.servername));
     out.ok(`${spec.endpoint} serves the previous certificate ${spec.fingerprint} again`);
   }
 }

@@ -39,7 +39,7 @@ export function register(program: Command): void {
         anchors = (await import('../../pki/trust-store.js')).systemAnchors();
         anchorSource = 'the system trust store';
       }
-      const results = await probeAll(endpoints, { servername: flags.servername, anchors, anchorSource, timeoutMs });
+      const results = await out.wait(`probing ${endpoints.length} endpoint${endpoints.length === 1 ? '' : 's'}`, probeAll(endpoints, { servername: flags.servername, anchors, anchorSource, timeoutMs }));
       if (flags.json) out.emit(results);
       else {
         const yes = (b: boolean | undefined) => (b === undefined ? '-' : b ? 'yes' : 'NO');
