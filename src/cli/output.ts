@@ -108,7 +108,7 @@ export class Output {
     } finally {
       clearTimeout(first);
       if (ticker) clearInterval(ticker);
-      if (spinning === self) {
+      if ((spinning as typeof self | undefined) === self) {
         self.clear();
         spinning = undefined;
       }
