@@ -35,3 +35,34 @@ test('--all-namespaces --selector finds the tenants; renew of the fleet skips fr
   expect(r.stdout).toMatch(/^tenant-1\/xsoar-tls\s+ok\s+not due/m);
   expect(r.stdout.trim().split('\n').pop()).toBe('4 ok, 0 failed');
 });
+
+test('status of several tenants: one row each, installed vs served; a tenant serving another cert exits 1, an unreadable one 8', async () => {
+  const file = path.join(sb.dir, 'tenants-status.txt');
+  writeFileSync(file, sb.tenants.map((t) => `${t.namespace}/${t.secret} ${t.endpoint}`).join('\n') + '\n');
+  const r = await runCli(['status', '--tenants-file', file, '--json'], { env: sb.env });
+  expect(r.code).toBe(0);
+  const out = JSON.parse(r.stdout);
+  expect(out.ok).toBe(true);
+  expect(out.tenants.map((x: { namespace: string }) => x.namespace)).toEqual(['tenant-1', 'tenant-2', 'tenant-3', 'tenant-4']);
+  for (const [i, x] of out.tenants.entries()) {
+    expect(x.agree).toBe(true);
+    expect(x.served.sha256).toBe((await sb.servedCert(sb.tenants[i]!.endpoint)).sha256);
+  }
+  // The first test left tenant-3 with the old cert and the others with the new one: tenants 1 and 3 differ.
+  expect(out.tenants[0].installed.sha256).not.toBe(out.tenants[2].installed.sha256);
+
+  // Point tenant-2's row at tenant-1's endpoint: it now serves a different certificate than installed.
+  const t = sb.tenants;
+  writeFileSync(file, [`${t[0]!.namespace}/${t[0]!.secret} ${t[0]!.endpoint}`, `${t[2]!.namespace}/${t[2]!.secret} ${t[0]!.endpoint}`].join('\n') + '\n');
+  const table = await runCli(['status', '--tenants-file', file], { env: sb.env });
+  expect(table.code).toBe(1);
+  expect(table.stdout).toMatch(/^TENANT\s+INSTALLED\s+EXPIRES\s+SERVED\s+PREVIOUS$/m);
+  expect(table.stdout).toMatch(/^tenant-1\/xsoar-tls\s+[0-9A-F:]{11}…\s+\d{4}-\d\d-\d\d \(\d+d\)\s+yes\s+\d+$/m);
+  expect(table.stdout).toMatch(/^tenant-3\/xsoar-tls\s+.*NO: differs/m);
+  expect(table.stderr).toMatch(/1 of 2 tenants serve a different certificate/);
+
+  // A tenant that does not exist: its row says so and the exit code is 8.
+  const missing = await runCli(['status', '-n', 'tenant-1', '-n', 'no-such-tenant'], { env: sb.env });
+  expect(missing.code).toBe(8);
+  expect(missing.stdout).toMatch(/^no-such-tenant\/xsoar-tls\s+(secret not found|ERROR: .*)/m);
+});
