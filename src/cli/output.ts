@@ -42,6 +42,10 @@ export class Output {
     this.quiet = Boolean(opts.quiet);
     this.err = opts.err ?? process.stderr;
   }
+  /** The same destination with progress silenced (per-tenant work inside a fleet run). */
+  quietCopy(): Output {
+    return new Output({ json: this.json, quiet: true, err: this.err });
+  }
   private line(text: string): void {
     spinning?.clear();
     this.err.write(text + '\n');

@@ -74,6 +74,9 @@ export interface DeploymentObject {
   spec?: { template?: { metadata?: { annotations?: Record<string, string> }; spec?: { volumes?: { secret?: { secretName?: string }; projected?: { sources?: { secret?: { name?: string } }[] } }[] } } };
 }
 
+/** The namespace value of a Kubectl that pins none (see acrossNamespaces()). */
+export const ALL_NAMESPACES = '*';
+
 export type Lookup<T> = { found: false } | { found: true; object: T };
 
 export class Kubectl {
@@ -100,12 +103,69 @@ export class Kubectl {
     const a: string[] = [];
     if (this.kubeconfig) a.push('--kubeconfig', this.kubeconfig);
     if (this.context) a.push('--context', this.context);
-    a.push('--namespace', this.namespace);
+    if (this.namespace !== ALL_NAMESPACES) a.push('--namespace', this.namespace);
     return a;
   }
 
   where(): string {
-    return `namespace "${this.namespace}"${this.context ? ` (context ${this.context})` : ''}`;
+    return `${this.namespace === ALL_NAMESPACES ? 'all namespaces' : `namespace "${this.namespace}"`}${this.context ? ` (context ${this.context})` : ''}`;
+  }
+
+  /** The same cluster without a namespace pin: for lists across namespaces and manifests naming their own. */
+  acrossNamespaces(): Kubectl {
+    return new Kubectl({ namespace: ALL_NAMESPACES, context: this.context, kubeconfig: this.kubeconfig, run: this.run, bin: this.bin, timeoutMs: this.timeoutMs });
+  }
+
+  /** The same cluster, pinned to another namespace. */
+  forNamespace(namespace: string): Kubectl {
+    return new Kubectl({ namespace, context: this.context, kubeconfig: this.kubeconfig, run: this.run, bin: this.bin, timeoutMs: this.timeoutMs });
+  }
+
+  /**
+   * SelfSubjectAccessReviews for many checks in one kubectl process (what `auth can-i` asks, one
+   * namespace at a time). When the API cannot answer, every check counts as allowed: the writes
+   * themselves are refused cleanly, before anything in that tenant changes.
+   */
+  async accessReviews(checks: Array<{ verb: string; group: string; resource: string; namespace: string; name?: string }>): Promise<boolean[]> {
+    if (checks.length === 0) return [];
+    const items = checks.map((c) => ({ apiVersion: 'authorization.k8s.io/v1', kind: 'SelfSubjectAccessReview', spec: { resourceAttributes: { verb: c.verb, group: c.group, resource: c.resource, namespace: c.namespace, ...(c.name ? { name: c.name } : {}) } } }));
+    const r = await this.call('create', ['-f', '-', '--validate=false', '-o', 'jsonpath={.status.allowed}{"\\n"}'], { input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items }), allowFail: true });
+    const answers = r.stdout.split('\n').filter(Boolean);
+    if (answers.length !== checks.length) return checks.map(() => true);
+    return answers.map((a) => a === 'true');
+  }
+
+  /** `kubectl get KIND -A -o json` (with extra selectors): every namespace in one call. */
+  async listAll<T>(kind: string, extra: string[] = []): Promise<T[]> {
+    const r = await this.call('get', [kind, '--all-namespaces', ...extra, '-o', 'json']);
+    return (JSON.parse(r.stdout) as { items: T[] }).items;
+  }
+
+  /**
+   * One kubectl process for many objects (a List on stdin, each naming its namespace): kubectl
+   * sends them one by one and goes on after a failure. Returns, per input item, what the server
+   * answered: its `jsonpath` fields, or the error line kubectl printed for it.
+   */
+  async each(verb: 'create' | 'replace' | 'delete', items: ReadonlyArray<{ metadata: { name: string; namespace?: string } }>, fields: string[] = []): Promise<Array<{ ok: true; fields: string[] } | { ok: false; error: string }>> {
+    if (items.length === 0) return [];
+    const path = ['{.metadata.namespace}', '{.metadata.name}', ...fields].join('{"\\t"}') + '{"\\n"}';
+    const args = verb === 'delete' ? ['-f', '-', '--ignore-not-found', '--wait=false', '-o', 'name'] : ['-f', '-', '--validate=false', '-o', `jsonpath=${path}`];
+    const r = await this.call(verb, args, { input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items }), allowFail: true, timeoutMs: this.timeoutMs + items.length * 1000 });
+    if (r.exitCode !== 0 && !r.stdout.trim() && !/Error from server|error when/.test(r.stderr)) throw this.error(verb, [verb], r);
+    const done = new Map<string, string[]>();
+    for (const line of r.stdout.split('\n').filter(Boolean)) {
+      const [ns, name, ...rest] = line.split('\t');
+      done.set(`${ns}/${name}`, rest);
+    }
+    const errors = redact(r.stderr).split('\n').filter((l) => /^Error from server|^error/.test(l));
+    let e = 0;
+    return items.map((it) => {
+      if (verb === 'delete') return { ok: true, fields: [] };
+      const f = done.get(`${it.metadata.namespace}/${it.metadata.name}`);
+      if (f) return { ok: true, fields: f };
+      // kubectl reports failures in input order, one line each.
+      return { ok: false, error: errors[e++] ?? `kubectl ${verb} did not ${verb} it` };
+    });
   }
 
   async call(verb: string, args: string[], opts: RunOptions & { allowFail?: boolean } = {}): Promise<RunResult> {

@@ -207,6 +207,14 @@ function installSignalHandlers(): void {
   process.on('SIGTERM', onSignal);
 }
 
+/** Run `fn` on SIGINT/SIGTERM until the returned function is called (the batched fleet transaction). */
+export function onInterrupt(fn: () => void): () => void {
+  const handle = { abort: fn };
+  installSignalHandlers();
+  active.add(handle);
+  return () => active.delete(handle);
+}
+
 class Interrupted extends Error {}
 
 export async function executeTransaction(opts: TransactionOptions, kubectl: Kubectl, out: Output): Promise<TransactionResult> {

@@ -50,7 +50,7 @@ export async function runInstall(flags: InstallFlags, pre?: VerifyFilesResult): 
   if (!pre) out.ok(`verified: ${material.leaf.subject}, expires ${material.leaf.notAfter}, ${report.warnings} warning(s); TLS 1.2 and 1.3 handshakes OK`);
   if (!pre) for (const c of report.checks.filter((x) => x.status === 'warn')) out.warn(c.message);
   const kubectl = new Kubectl({ namespace: settings.namespace, context: settings.context, kubeconfig: settings.kubeconfig });
-  const { resolveTargets, runFleet, parseParallel, fleetTable } = await import('../../ops/fleet.js');
+  const { resolveTargets, parseParallel, fleetTable } = await import('../../ops/fleet.js');
   const parallel = parseParallel(flags.parallel);
   const targets = await resolveTargets({ namespace: flags.namespace, allNamespaces: flags.allNamespaces, selector: flags.selector, tenantsFile: flags.tenantsFile }, { namespace: settings.namespace, secret: settings.secret }, kubectl);
   if (targets.length > 1) {
@@ -62,12 +62,22 @@ export async function runInstall(flags: InstallFlags, pre?: VerifyFilesResult): 
         throw new CancelledError();
       }
     }
+    // Markers left by a killed run are resolved first (a file check; kubectl only when one exists).
     const quiet = new Output({ quiet: true, json: flags.json });
-    const results = await runFleet(targets, parallel, async (t) => {
+    for (const t of targets) {
       const k = new Kubectl({ namespace: t.namespace, context: settings.context, kubeconfig: settings.kubeconfig });
-      await resolveMarker(k, t.namespace, t.secret, quiet, { endpoint: t.endpoint });
-      return executeTransaction({ op: 'install', namespace: t.namespace, secret: t.secret, proxy: settings.proxy, endpoint: t.endpoint, servername: settings.servername ?? flags.host[0], context: settings.context, content: contentFrom(material, flags.cert!), allowNameChange: flags.allowNameChange, dryRun: flags.dryRun, timeoutS }, k, quiet);
-    });
+      if ((await resolveMarker(k, t.namespace, t.secret, quiet, { endpoint: t.endpoint })) === 'running') {
+        const { BusyError } = await import('../../errors.js');
+        throw new BusyError(`another xsoar-cert run is changing ${t.namespace}/${t.secret}`, 'Wait for it to finish.');
+      }
+    }
+    // One batched transaction: each step is one kubectl call for every tenant.
+    const { executeFleetTransaction } = await import('../../ops/fleet-transaction.js');
+    const results = await executeFleetTransaction(
+      { targets, proxy: settings.proxy, servername: settings.servername ?? flags.host[0], context: settings.context, content: contentFrom(material, flags.cert), allowNameChange: flags.allowNameChange, dryRun: flags.dryRun, timeoutS, parallel },
+      kubectl,
+      flags.json ? quiet : out,
+    );
     if (flags.json) out.emit({ ok: results.every((r) => r.ok), tenants: results.map((r) => ({ namespace: r.target.namespace, secret: r.target.secret, ok: r.ok, exitCode: r.exitCode ?? 0, error: r.error, result: r.value?.result, backup: r.value?.backup, confirmed: r.value?.confirmed, ms: r.ms })) });
     else out.result(fleetTable(results, (v) => `${v.result}${v.confirmed ? ', confirmed live' : ''}${v.backup ? `, backup ${v.backup}` : ''}`));
     const failed = results.filter((r) => !r.ok).length;

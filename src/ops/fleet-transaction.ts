@@ -1,0 +1,286 @@
+// The install transaction for many tenants at once, batched: the same steps and guarantees as
+// executeTransaction (backup, replace with the resourceVersion read, restart, wait, confirm;
+// a tenant that fails after its secret changed is rolled back alone), but each step is ONE
+// kubectl process for every tenant instead of one per tenant. 100 tenants cost a handful of
+// kubectl start-ups, not seven hundred.
+import { BusyError, CheckFailedError, EXIT, KubectlError, TransactionError, XsoarCertError } from '../errors.js';
+import type { Kubectl, SecretObject } from '../k8s/kubectl.js';
+import type { Output } from '../cli/output.js';
+import { acquireLock, clearMarker, writeMarker, type Lock, type Marker } from './state.js';
+import { appendAudit, type AuditInput } from '../audit/log.js';
+import { LABEL_PREVIOUS_OF, onInterrupt, confirmServed, deploymentsMounting, plan, redactedPlan, rollbackTo, type NewContent, type Plan, type TransactionResult } from './transaction.js';
+import type { FleetResult, Target } from './fleet.js';
+
+const KEEP_BACKUPS = 3;
+const RESTARTED_AT = 'kubectl.kubernetes.io/restartedAt';
+
+interface Deployment {
+  apiVersion?: string;
+  kind?: string;
+  metadata: { name: string; namespace?: string; generation?: number; resourceVersion?: string; annotations?: Record<string, string> };
+  spec?: { replicas?: number; template?: { metadata?: { annotations?: Record<string, string> }; spec?: Record<string, unknown> } } & Record<string, unknown>;
+  status?: { observedGeneration?: number; replicas?: number; updatedReplicas?: number; availableReplicas?: number; conditions?: { type: string; status: string; reason?: string; message?: string }[] };
+}
+
+export interface FleetTransactionOptions {
+  targets: Target[];
+  proxy: string;
+  servername?: string;
+  context?: string;
+  content: NewContent;
+  allowNameChange?: boolean;
+  dryRun?: boolean;
+  timeoutS?: number;
+  /** Tenants confirmed live at once (TLS handshakes). */
+  parallel?: number;
+}
+
+/** What `kubectl rollout status` decides, for one deployment object. */
+export function rolloutState(d: Deployment, sinceGeneration: number): 'done' | 'waiting' | { failed: string } {
+  const st = d.status ?? {};
+  if ((d.metadata.generation ?? 0) < sinceGeneration || (st.observedGeneration ?? 0) < (d.metadata.generation ?? 0)) return 'waiting';
+  const stuck = (st.conditions ?? []).find((c) => c.type === 'Progressing' && c.reason === 'ProgressDeadlineExceeded');
+  if (stuck) return { failed: `deployment "${d.metadata.name}" exceeded its progress deadline` };
+  const want = d.spec?.replicas ?? 1;
+  if ((st.updatedReplicas ?? 0) < want) return 'waiting';
+  if ((st.replicas ?? 0) > (st.updatedReplicas ?? 0)) return 'waiting';
+  if ((st.availableReplicas ?? 0) < (st.updatedReplicas ?? 0)) return 'waiting';
+  return 'done';
+}
+
+interface Tenant {
+  t: Target;
+  key: string;
+  started: number;
+  current?: SecretObject;
+  backups: string[];
+  deployments: string[];
+  plan?: Plan;
+  lock?: Lock;
+  marker?: Marker;
+  /** The secret was (or may have been) written: a failure from here on means a rollback. */
+  applied: boolean;
+  restartedGeneration: Map<string, number>;
+  error?: XsoarCertError;
+  confirmed: boolean;
+}
+
+const sk = (ns: string, name: string) => `${ns}/${name}`;
+
+export async function executeFleetTransaction(opts: FleetTransactionOptions, kubectl: Kubectl, out: Output): Promise<FleetResult<TransactionResult>[]> {
+  const all = kubectl.acrossNamespaces();
+  const tenants: Tenant[] = opts.targets.map((t) => ({ t, key: sk(t.namespace, t.secret), started: Date.now(), backups: [], deployments: [], applied: false, restartedGeneration: new Map(), confirmed: false }));
+  const live = () => tenants.filter((x) => !x.error);
+  const fail = (x: Tenant, err: XsoarCertError) => {
+    x.error ??= err;
+  };
+  const namespaces = [...new Set(opts.targets.map((t) => t.namespace))];
+
+  // 1. Preflight: every secret, every deployment and every permission in three concurrent calls.
+  out.step(`Preflight: ${tenants.length} tenants in ${namespaces.length} namespaces`);
+  const checks = namespaces.flatMap((ns) => [
+    ['create', '', 'secrets', ns],
+    ['update', '', 'secrets', ns],
+    ['update', 'apps', 'deployments', ns],
+  ]);
+  const [secrets, deployments, access] = await Promise.all([
+    all.listAll<SecretObject>('secrets', ['--field-selector', 'type=kubernetes.io/tls']),
+    all.listAll<Deployment>('deployments'),
+    all.accessReviews(checks.map(([verb, group, resource, namespace]) => ({ verb: verb!, group: group!, resource: resource!, namespace: namespace! }))),
+  ]);
+  const denied = new Map<string, string[]>();
+  access.forEach((allowed, i) => {
+    if (allowed) return;
+    const [verb, group, resource, ns] = checks[i]!;
+    denied.set(ns!, [...(denied.get(ns!) ?? []), `${verb} ${resource}${group ? '.' + group : ''}`]);
+  });
+  const byKey = new Map(secrets.map((s) => [sk(s.metadata.namespace ?? '', s.metadata.name), s]));
+  const now = new Date();
+  for (const x of tenants) {
+    const { namespace, secret } = x.t;
+    const miss = denied.get(namespace);
+    if (miss) {
+      fail(x, new KubectlError(`permission denied: this user cannot ${miss.join(', ')} in namespace "${namespace}"`, { verb: 'auth', args: [], reason: 'Forbidden', hint: 'Nothing was changed in this tenant.' }));
+      continue;
+    }
+    x.current = byKey.get(x.key);
+    if (!x.current) {
+      fail(x, new KubectlError(`secret "${secret}" not found in namespace "${namespace}"`, { verb: 'get', args: [], reason: 'NotFound' }));
+      continue;
+    }
+    const here = deployments.filter((d) => d.metadata.namespace === namespace);
+    x.deployments = opts.proxy === 'auto' ? deploymentsMounting(here, secret) : opts.proxy.split(',').map((d) => d.replace(/^deployment\//, ''));
+    const unknown = x.deployments.find((d) => !here.some((h) => h.metadata.name === d));
+    if (x.deployments.length === 0 || unknown) {
+      fail(x, new KubectlError(unknown ? `deployment "${unknown}" not found in namespace "${namespace}"` : `no deployment in namespace "${namespace}" mounts secret "${secret}"`, { verb: 'get', args: [], reason: 'NotFound', hint: 'Pass --proxy deployment/NAME.' }));
+      continue;
+    }
+    x.backups = secrets.filter((s) => s.metadata.namespace === namespace && s.metadata.labels?.[LABEL_PREVIOUS_OF] === secret).map((s) => s.metadata.name);
+    try {
+      x.plan = plan({ namespace, secret, current: x.current, content: opts.content, deployments: x.deployments, endpoint: x.t.endpoint, now, existingBackups: x.backups, allowNameChange: opts.allowNameChange });
+    } catch (err) {
+      fail(x, err instanceof XsoarCertError ? err : new CheckFailedError(String(err)));
+    }
+  }
+  out.ok(`${live().length} of ${tenants.length} tenants ready; ${tenants.length - live().length} refused before any change`);
+  const results = () => tenants.map((x) => toResult(x, opts));
+  if (opts.dryRun) return results();
+
+  const audit = (x: Tenant, result: AuditInput['result'], error?: string) =>
+    appendAudit({ op: 'install', namespace: x.t.namespace, secret: x.t.secret, context: opts.context, durationMs: Date.now() - x.started, oldFingerprint: x.plan?.oldFingerprint, newFingerprint: opts.content.fingerprint, result, error, backup: x.plan?.backupName });
+  // Ctrl-C / SIGTERM: finish the kubectl call in flight, then roll back every tenant already changed.
+  let interrupted = false;
+  const stop = onInterrupt(() => {
+    interrupted = true;
+  });
+  const check = () => {
+    if (interrupted) throw new KubectlError('interrupted (Ctrl-C / SIGTERM)', { verb: 'fleet', args: [], exitCode: EXIT.CANCELLED });
+  };
+  try {
+    // One run per secret, and a marker per tenant that survives SIGKILL.
+    for (const x of live()) {
+      try {
+        x.lock = acquireLock(x.t.namespace, x.t.secret, 'install');
+        x.marker = { pid: process.pid, op: 'install', namespace: x.t.namespace, secret: x.t.secret, context: opts.context, backupName: x.plan!.backupName, oldFingerprint: x.plan!.oldFingerprint, newFingerprint: opts.content.fingerprint, deployments: x.deployments, step: 'backup', startedAt: now.toISOString() };
+        writeMarker(x.marker);
+      } catch (err) {
+        fail(x, err as XsoarCertError);
+      }
+    }
+
+    // 2. Backups, in one call.
+    out.step(`Backup: ${live().length} secrets`);
+    const backedUp = await all.each('create', live().map((x) => x.plan!.backupManifest));
+    live().forEach((x, i) => {
+      const r = backedUp[i]!;
+      if (!r.ok) fail(x, new KubectlError(`backup of ${x.key} failed: ${r.error}`, { verb: 'create', args: [], hint: 'Nothing was changed in this tenant.' }));
+    });
+    check();
+    // 3. Replace every secret with the resourceVersion read in preflight (a concurrent change is a 409).
+    out.step(`Apply: replace ${live().length} secrets`);
+    const ready = live();
+    for (const x of ready) {
+      x.applied = true;
+      writeMarker({ ...x.marker!, step: 'apply' });
+    }
+    const replaced = await all.each('replace', ready.map((x) => x.plan!.secretManifest));
+    ready.forEach((x, i) => {
+      const r = replaced[i]!;
+      if (r.ok) return;
+      if (/Conflict/.test(r.error)) {
+        x.applied = false; // ours did not land
+        fail(x, new BusyError(`${x.key} changed while xsoar-cert was working: ${r.error}`));
+      } else fail(x, new KubectlError(`replacing ${x.key} failed: ${r.error}`, { verb: 'replace', args: [] }));
+    });
+    check();
+    // 4. Restart: each proxy deployment with a new restartedAt (what `rollout restart` patches), in one call.
+    out.step(`Restart: ${live().reduce((n, x) => n + x.deployments.length, 0)} deployments`);
+    const restartObjs: { x: Tenant; d: Deployment }[] = [];
+    const stampNow = new Date().toISOString();
+    for (const x of live()) {
+      writeMarker({ ...x.marker!, step: 'restart' });
+      for (const name of x.deployments) {
+        const d = deployments.find((y) => y.metadata.namespace === x.t.namespace && y.metadata.name === name)!;
+        const tpl = d.spec?.template ?? {};
+        restartObjs.push({ x, d: { apiVersion: 'apps/v1', kind: 'Deployment', metadata: d.metadata, spec: { ...d.spec, template: { ...tpl, metadata: { ...tpl.metadata, annotations: { ...tpl.metadata?.annotations, [RESTARTED_AT]: stampNow } } } } } });
+      }
+    }
+    const restarted = await all.each('replace', restartObjs.map((r) => r.d), ['{.metadata.generation}']);
+    restartObjs.forEach(({ x, d }, i) => {
+      const r = restarted[i]!;
+      if (r.ok) x.restartedGeneration.set(d.metadata.name, Number(r.fields[0]));
+      else fail(x, new KubectlError(`restarting deployment/${d.metadata.name} in namespace "${x.t.namespace}" failed: ${r.error}`, { verb: 'replace', args: [] }));
+    });
+    check();
+    // 5. Wait for every rollout: poll every deployment in one call until each is done, failed or late.
+    const until = Date.now() + (opts.timeoutS ?? 120) * 1000;
+    await out.wait(`waiting for ${live().length} rollouts`, (async () => {
+      for (let pending = live(); pending.length; ) {
+        await new Promise((r) => setTimeout(r, 150));
+        check();
+        const now2 = await all.listAll<Deployment>('deployments');
+        const find = (ns: string, name: string) => now2.find((d) => d.metadata.namespace === ns && d.metadata.name === name);
+        for (const x of pending) {
+          for (const [name, gen] of x.restartedGeneration) {
+            const d = find(x.t.namespace, name);
+            const st = d ? rolloutState(d, gen) : { failed: `deployment "${name}" disappeared` };
+            if (typeof st === 'object') fail(x, new KubectlError(`the rollout in namespace "${x.t.namespace}" did not finish: ${st.failed}`, { verb: 'rollout', args: [] }));
+            else if (st === 'done') x.restartedGeneration.delete(name);
+          }
+        }
+        pending = live().filter((x) => x.restartedGeneration.size > 0);
+        if (pending.length && Date.now() > until) for (const x of pending) fail(x, new KubectlError(`the rollout in namespace "${x.t.namespace}" did not finish within ${opts.timeoutS ?? 120} s`, { verb: 'rollout', args: [] }));
+      }
+    })());
+    check();
+    // 6. Confirm what each endpoint serves (tenants with an endpoint), in-process, bounded.
+    const withEndpoint = live().filter((x) => x.t.endpoint);
+    if (withEndpoint.length) out.step(`Confirm: ${withEndpoint.length} endpoints serve the new certificate (TLS 1.2 and 1.3)`);
+    await out.wait('confirming the live certificates', bounded(withEndpoint, opts.parallel ?? 16, async (x) => {
+      writeMarker({ ...x.marker!, step: 'confirm' });
+      try {
+        await confirmServed(x.t.endpoint!, opts.content.fingerprint, opts.servername);
+        x.confirmed = true;
+      } catch (err) {
+        fail(x, new KubectlError(`${x.t.endpoint}: ${(err as Error).message}`, { verb: 'confirm', args: [] }));
+      }
+    }));
+  } catch (err) {
+    // kubectl itself failed (cluster unreachable mid-way): every tenant not yet failed fails now.
+    for (const x of live()) fail(x, err instanceof XsoarCertError ? err : new KubectlError(String((err as Error).message ?? err), { verb: 'fleet', args: [] }));
+  }
+
+  stop();
+  // 7. A tenant that failed after its secret changed is rolled back alone (the same rollback as one tenant).
+  const toRoll = tenants.filter((x) => x.error && x.applied);
+  if (toRoll.length) out.step(`Rollback: ${toRoll.length} tenants`);
+  await bounded(toRoll, opts.parallel ?? 8, async (x) => {
+    writeMarker({ ...x.marker!, step: 'rollback' });
+    const k = kubectl.forNamespace(x.t.namespace);
+    try {
+      await rollbackTo(k, { namespace: x.t.namespace, secret: x.t.secret, data: x.plan!.backupManifest.data ?? {}, annotations: x.current!.metadata.annotations, deployments: x.deployments, restartNeeded: true, endpoint: x.t.endpoint, servername: opts.servername, fingerprint: x.plan!.oldFingerprint, timeoutS: opts.timeoutS ?? 120 }, out.quietCopy());
+      x.error = new TransactionError(`${x.error!.message}; rolled back: the previous certificate is installed and served again`, true);
+      audit(x, 'rolled-back', x.error.message);
+    } catch (rb) {
+      x.error = new TransactionError(`${x.error!.message} AND the rollback failed: ${(rb as Error).message}`, false, `Restore it with: xsoar-cert rollback -n ${x.t.namespace} --secret ${x.t.secret} --to ${x.plan!.backupName}`);
+      audit(x, 'rollback-failed', x.error.message);
+      return; // keep the marker: the next run resolves it
+    }
+    clearMarker(x.t.namespace, x.t.secret);
+  });
+  for (const x of tenants) {
+    if (x.marker && !x.applied) clearMarker(x.t.namespace, x.t.secret);
+    if (x.plan && !x.applied && x.marker) audit(x, 'failed', x.error?.message);
+    if (!x.error) {
+      clearMarker(x.t.namespace, x.t.secret);
+      audit(x, 'installed');
+    }
+    x.lock?.release();
+  }
+  // 8. Prune old backups of the tenants that succeeded, in one call.
+  const prune = tenants
+    .filter((x) => !x.error)
+    .flatMap((x) => [...new Set([...x.backups, x.plan!.backupName])].sort().reverse().slice(KEEP_BACKUPS).map((name) => ({ apiVersion: 'v1', kind: 'Secret', metadata: { name, namespace: x.t.namespace } })));
+  if (prune.length) await all.each('delete', prune).catch((err: Error) => out.warn(`could not prune old backups: ${err.message}`));
+  return results();
+}
+
+function toResult(x: Tenant, opts: FleetTransactionOptions): FleetResult<TransactionResult> {
+  const ms = Date.now() - x.started;
+  if (x.error) return { target: x.t, ok: false, error: x.error.message, exitCode: x.error.exitCode ?? EXIT.INTERNAL, ms };
+  const p = x.plan!;
+  return {
+    target: x.t,
+    ok: true,
+    ms,
+    value: { namespace: x.t.namespace, secret: x.t.secret, result: opts.dryRun ? 'dry-run' : 'installed', oldFingerprint: p.oldFingerprint, newFingerprint: p.newFingerprint, backup: opts.dryRun ? undefined : p.backupName, deployments: x.deployments, confirmed: x.confirmed, plan: redactedPlan(p) },
+  };
+}
+
+async function bounded<T>(items: T[], n: number, fn: (x: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(Array.from({ length: Math.min(n, items.length) }, async () => {
+    while (next < items.length) await fn(items[next++]!);
+  }));
+}
+

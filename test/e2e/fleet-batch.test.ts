@@ -1,0 +1,83 @@
+// The batched fleet transaction: each step is one kubectl call for every tenant, and each
+// tenant still ends either on the new certificate (live) or on its old one (byte-identical, served).
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { X509Certificate } from 'node:crypto';
+import { startSandbox, type Sandbox } from '../helpers/sandbox.js';
+import { mintChain, type MintedChain } from '../helpers/test-ca.js';
+import { runCli } from '../helpers/run-cli.js';
+
+let sb: Sandbox;
+let tenantsFile: string;
+const names = ['localhost', '127.0.0.1', ...Array.from({ length: 6 }, (_, i) => `tenant-${i + 1}.xsoar.local`)];
+beforeAll(async () => {
+  sb = await startSandbox({ tenants: 6, rolloutDelayMs: 50, progressDeadlineMs: 1500, inlinePods: true });
+  tenantsFile = path.join(sb.dir, 'tenants.txt');
+  writeFileSync(tenantsFile, sb.tenants.map((t) => `${t.namespace}/${t.secret} ${t.endpoint}`).join('\n') + '\n');
+}, 60000);
+afterAll(async () => sb?.stop());
+
+const install = (m: MintedChain, extra: string[] = []) =>
+  runCli(['install', '--cert', m.files.leaf, '--chain', m.files.chain, '--key', m.files.key, '--ca', m.files.root, '--host', 'localhost', '--tenants-file', tenantsFile, '--yes', '--json', '--timeout', '20', ...extra], { env: sb.env });
+const fp = (m: MintedChain) => new X509Certificate(m.leaf.certPem).fingerprint256;
+
+test('six tenants in one batched run: one cluster-wide read, one write per object, every tenant serves the new cert', async () => {
+  const m = await mintChain({ intermediates: 1, hosts: names });
+  await sb.control('requests', undefined, 'DELETE');
+  const r = await install(m);
+  expect(r.code).toBe(0);
+  const out = JSON.parse(r.stdout);
+  expect(out.tenants.every((x: { ok: boolean; confirmed: boolean }) => x.ok && x.confirmed)).toBe(true);
+  for (const t of sb.tenants) expect((await sb.servedCert(t.endpoint)).sha256).toBe(fp(m));
+  const log: Array<{ method: string; path: string }> = await sb.requests();
+  const count = (method: string, re: RegExp) => log.filter((e) => e.method === method && re.test(e.path)).length;
+  expect(count('GET', /^\/api\/v1\/secrets$/)).toBe(1); // every tenant's secret and backups in one list
+  expect(count('GET', /^\/api\/v1\/namespaces\/[^/]+\/secrets\/xsoar-tls$/)).toBe(0); // no per-tenant reads
+  expect(count('POST', /^\/api\/v1\/namespaces\/tenant-\d\/secrets$/)).toBe(6); // backups
+  expect(count('PUT', /^\/api\/v1\/namespaces\/tenant-\d\/secrets\/xsoar-tls$/)).toBe(6);
+  expect(count('PUT', /^\/apis\/apps\/v1\/namespaces\/tenant-\d\/deployments\/xsoar-proxy$/)).toBe(6); // the restarts
+  const audit = JSON.parse((await runCli(['audit', '--json'], { env: sb.env })).stdout);
+  expect(audit.filter((a: { result: string; newFingerprint: string }) => a.result === 'installed' && a.newFingerprint === fp(m))).toHaveLength(6);
+}, 60000);
+
+test('denied, failed rollout and concurrent change in one run: each such tenant keeps its old cert, the rest get the new one (exit 8)', async () => {
+  const m = await mintChain({ intermediates: 1, hosts: names });
+  const before = await Promise.all(sb.tenants.map((t) => sb.secretData(t.namespace, t.secret)));
+  const served = await Promise.all(sb.tenants.map((t) => sb.servedCert(t.endpoint)));
+  await sb.setAuthz({ deny: [{ verb: 'update', resource: 'secrets', namespace: 'tenant-2' }] });
+  await sb.setRollout({ namespace: 'tenant-3', deployment: 'xsoar-proxy', mode: 'fail' });
+  await sb.fault({ match: { method: 'PUT', path: '/namespaces/tenant-4/secrets/xsoar-tls' }, action: 'status', status: 409, reason: 'Conflict', message: 'the object has been modified; please apply your changes to the latest version and try again' });
+  const r = await install(m);
+  await sb.setAuthz({ reset: true });
+  await sb.clearFaults();
+  expect(r.code).toBe(8);
+  const out = JSON.parse(r.stdout);
+  const by = (ns: string) => out.tenants.find((x: { namespace: string }) => x.namespace === ns);
+  expect(by('tenant-2')).toMatchObject({ ok: false, exitCode: 4 });
+  expect(by('tenant-2').error).toMatch(/permission denied: this user cannot update secrets in namespace "tenant-2"/);
+  expect(by('tenant-3')).toMatchObject({ ok: false, exitCode: 5 });
+  expect(by('tenant-3').error).toMatch(/rolled back/);
+  expect(by('tenant-4')).toMatchObject({ ok: false, exitCode: 7 });
+  for (const ns of ['tenant-1', 'tenant-5', 'tenant-6']) expect(by(ns)).toMatchObject({ ok: true, confirmed: true });
+  for (const [i, t] of sb.tenants.entries()) {
+    const now = (await sb.servedCert(t.endpoint)).sha256;
+    if ([1, 2, 3].includes(i)) {
+      expect(await sb.secretData(t.namespace, t.secret)).toEqual(before[i]); // byte-identical
+      expect(now).toBe(served[i]!.sha256);
+    } else expect(now).toBe(fp(m));
+  }
+  // Nothing left half-done: no markers, so status reports no interrupted run.
+  const st = JSON.parse((await runCli(['status', '--tenants-file', tenantsFile, '--json'], { env: sb.env })).stdout);
+  expect(st.tenants.every((x: { interrupted: unknown; agree: boolean }) => x.interrupted === null && x.agree)).toBe(true);
+}, 90000);
+
+test('--dry-run on the fleet changes nothing and reports each tenant', async () => {
+  const m = await mintChain({ intermediates: 1, hosts: names });
+  const before = await sb.state();
+  const r = await install(m, ['--dry-run']);
+  expect(r.code).toBe(0);
+  const out = JSON.parse(r.stdout);
+  expect(out.tenants.map((x: { result: string }) => x.result)).toEqual(Array(6).fill('dry-run'));
+  expect(r.stdout).not.toContain(Buffer.from(m.leaf.keyPem).toString('base64').slice(0, 40));
+  expect((await sb.state()).resourceVersion).toBe(before.resourceVersion);
+});
