@@ -74,6 +74,13 @@ export interface DeploymentObject {
   spec?: { template?: { metadata?: { annotations?: Record<string, string> }; spec?: { volumes?: { secret?: { secretName?: string }; projected?: { sources?: { secret?: { name?: string } }[] } }[] } } };
 }
 
+/** kubectl's klog lines (`E1129 08:07:57.07 17047 memcache.go:265] "Unhandled Error" err="…"`) down to the message. */
+export function cleanLine(line: string): string {
+  return line
+    .replace(/^[EWIF]\d{4} \d\d:\d\d:\d\d\.\d+\s+\d+ [\w.-]+:\d+\] /, '')
+    .replace(/^"Unhandled Error" err="(.*)"$/, (_, m: string) => m.replace(/\\"/g, '"'));
+}
+
 /** The namespace value of a Kubectl that pins none (see acrossNamespaces()). */
 export const ALL_NAMESPACES = '*';
 
@@ -183,7 +190,7 @@ export class Kubectl {
   /** One line that names the object and says what to do; stderr redacted. */
   error(verb: string, args: string[], r: RunResult): XsoarCertError {
     const stderr = redact(r.stderr.trim());
-    const first = stderr.split('\n').filter((l) => !/^Warning:/.test(l))[0] ?? `kubectl ${verb} exited ${r.exitCode}`;
+    const first = cleanLine(stderr.split('\n').filter((l) => !/^Warning:/.test(l))[0] ?? `kubectl ${verb} exited ${r.exitCode}`);
     const reason = /Error from server \((\w+)\)/.exec(stderr)?.[1];
     if (reason === 'Conflict') return new BusyError(`the secret changed while xsoar-cert was working (${this.where()}): ${first.replace(/^Error from server \(Conflict\): /, '')}`, 'Someone else changed it; run status, then try again.');
     if (reason === 'Forbidden') return new KubectlError(`permission denied in ${this.where()}: ${first.replace(/^Error from server \(Forbidden\): /, '')}`, { verb, args, stderr, reason, hint: 'Ask your cluster admin for this RBAC permission.' });
