@@ -1,6 +1,6 @@
 // The one-file bundle runs alone: copied into an empty folder with no node_modules next to it.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { copyFileSync, mkdtempSync, readdirSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { X509Certificate } from 'node:crypto';
@@ -23,7 +23,18 @@ test('the folder holds only the bundle, and it answers --version', () => {
   expect(readdirSync(dir)).toEqual(['xsoar-cert.mjs']);
   const r = run(['--version']);
   expect(r.status).toBe(0);
-  expect(r.stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
+  const pkg = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string };
+  expect(r.stdout.trim()).toBe(pkg.version);
+});
+
+test('the bundle keeps the dependencies\' licence notices, and reports bad input in one line (exit 3), like the dist build', () => {
+  const text = readFileSync(path.join(dir, 'xsoar-cert.mjs'), 'utf8');
+  expect(text).toMatch(/Licence notices of the bundled dependencies/);
+  expect(text).toMatch(/@peculiar\/x509[\s\S]*MIT License/);
+  const r = run(['inspect', 'no-such.pem']);
+  expect(r.status).toBe(3);
+  expect(r.stderr).toMatch(/^xsoar-cert: no-such\.pem: no such file\n/);
+  expect(r.stderr).not.toMatch(/\n\s+at /);
 });
 
 test('generate, verify, a PKCS#12 inspect and an install on the sandbox, all from the bundle alone', () => {
