@@ -7,6 +7,7 @@ import path from 'node:path';
 import { UsageError, CheckFailedError } from '../errors.js';
 import { Output, ce } from './output.js';
 import { resolveSettings } from '../ops/settings.js';
+import { shQuote } from '../ops/schedule.js';
 import type { InstallFlags } from './commands/install.js';
 
 const NONE = '\u0000none';
@@ -62,8 +63,6 @@ async function askText(message: string, dflt?: string, validate?: (v: string) =>
   return (await input({ message, default: dflt, validate }, { output: process.stderr })).trim();
 }
 
-const shellQuote = (s: string) => (/^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
-
 export async function runWizard(flags: InstallFlags): Promise<void> {
   if (!process.stdin.isTTY || !process.stderr.isTTY) {
     throw new UsageError('the install wizard needs a terminal', 'Without one, give the flags: xsoar-cert install --cert FILE --key FILE [--chain FILE] [--ca FILE] --host NAME --endpoint HOST:PORT --yes');
@@ -115,7 +114,7 @@ export async function runWizard(flags: InstallFlags): Promise<void> {
   const endpoint = await askText('Endpoint to confirm the live certificate (host:port, empty to skip):', s.endpoint ?? (hosts[0] ? `${hosts[0]}:443` : undefined));
   const final: InstallFlags = { ...flags, interactive: false, cert, key, chain, ca, host: hosts, namespace: [namespace], secret, endpoint: endpoint || undefined };
   const cmd = ['xsoar-cert', 'install', '--cert', cert, ...(key ? ['--key', key] : []), ...chain.flatMap((f) => ['--chain', f]), ...(ca ? ['--ca', ca] : []), ...hosts.flatMap((h) => ['--host', h]), '-n', namespace, '--secret', secret, ...(endpoint ? ['--endpoint', endpoint] : [])];
-  out.info(ce.dim(`The same without questions: ${cmd.map(shellQuote).join(' ')} --yes`));
+  out.info(ce.dim(`The same without questions: ${cmd.map(shQuote).join(' ')} --yes`));
 
   // 4. The install itself shows the plan and asks before changing anything.
   const { runInstall } = await import('./commands/install-run.js');

@@ -8,10 +8,9 @@ import type { Kubectl, SecretObject } from '../k8s/kubectl.js';
 import type { Output } from '../cli/output.js';
 import { acquireLock, clearMarker, writeMarker, type Lock, type Marker } from './state.js';
 import { appendAudit, type AuditInput } from '../audit/log.js';
-import { LABEL_PREVIOUS_OF, onInterrupt, confirmServed, deploymentsMounting, plan, redactedPlan, rollbackTo, type NewContent, type Plan, type TransactionResult } from './transaction.js';
+import { LABEL_PREVIOUS_OF, backupsToPrune, onInterrupt, confirmServed, deploymentsMounting, plan, redactedPlan, rollbackTo, type NewContent, type Plan, type TransactionResult } from './transaction.js';
 import type { FleetResult, Target } from './fleet.js';
 
-const KEEP_BACKUPS = 3;
 const RESTARTED_AT = 'kubectl.kubernetes.io/restartedAt';
 
 interface Deployment {
@@ -260,7 +259,7 @@ export async function executeFleetTransaction(opts: FleetTransactionOptions, kub
   // 8. Prune old backups of the tenants that succeeded, in one call.
   const prune = tenants
     .filter((x) => !x.error)
-    .flatMap((x) => [...new Set([...x.backups, x.plan!.backupName])].sort().reverse().slice(KEEP_BACKUPS).map((name) => ({ apiVersion: 'v1', kind: 'Secret', metadata: { name, namespace: x.t.namespace } })));
+    .flatMap((x) => backupsToPrune([...x.backups, x.plan!.backupName]).map((name) => ({ apiVersion: 'v1', kind: 'Secret', metadata: { name, namespace: x.t.namespace } })));
   if (prune.length) await all.each('delete', prune).catch((err: Error) => out.warn(`could not prune old backups: ${err.message}`));
   return results();
 }

@@ -411,9 +411,13 @@ export async function rollbackTo(kubectl: Kubectl, spec: RollbackSpec, out: Outp
   }
 }
 
+/** Which backups to delete: all but the KEEP_BACKUPS newest (names sort by their UTC stamp). */
+export function backupsToPrune(names: string[]): string[] {
+  return [...new Set(names)].sort().reverse().slice(KEEP_BACKUPS);
+}
+
 async function prune(kubectl: Kubectl, names: string[], out: Output): Promise<void> {
-  const old = [...new Set(names)].sort().reverse().slice(KEEP_BACKUPS);
-  for (const n of old) {
+  for (const n of backupsToPrune(names)) {
     try {
       await kubectl.deleteSecret(n);
     } catch (err) {

@@ -81,3 +81,12 @@ test('--dry-run on the fleet changes nothing and reports each tenant', async () 
   expect(r.stdout).not.toContain(Buffer.from(m.leaf.keyPem).toString('base64').slice(0, 40));
   expect((await sb.state()).resourceVersion).toBe(before.resourceVersion);
 });
+
+test('each tenant keeps its three newest previous versions; older ones are pruned in one call', async () => {
+  const m = await mintChain({ intermediates: 1, hosts: names });
+  for (let i = 0; i < 3; i++) expect((await install(m)).code).toBe(0);
+  for (const t of sb.tenants) {
+    const r = await sb.kubectl(['get', 'secrets', '-n', t.namespace, '-l', `xsoar-cert.io/previous-of=${t.secret}`, '-o', 'name']);
+    expect(r.stdout.trim().split('\n')).toHaveLength(3);
+  }
+}, 90000);
