@@ -21,7 +21,7 @@ export async function runStatus(flags: TargetFlags & { json?: boolean }): Promis
   if (targets.length === 1) {
     const t = targets[0]!;
     const k = t.namespace === s.namespace ? kubectl : new Kubectl({ namespace: t.namespace, context: s.context, kubeconfig: s.kubeconfig });
-    const report = await tenantStatus(k, { ...t, endpoint: t.endpoint ?? s.endpoint }, s, out);
+    const report = await out.wait(`reading ${t.namespace}/${t.secret}`, tenantStatus(k, { ...t, endpoint: t.endpoint ?? s.endpoint }, s, out));
     if (flags.json) out.emit(report);
     else printOne(report, s, out);
     if (report.agree === false) throw new CheckFailedError(`${report.served!.endpoint} does not serve the certificate installed in ${t.namespace}/${t.secret}`);
