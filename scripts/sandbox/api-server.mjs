@@ -43,7 +43,7 @@ const nowIso = () => new Date().toISOString().replace(/\.\d+Z$/, 'Z');
 /**
  * @typedef {{ id: string, match: { method?: string, path?: string, userAgent?: string }, nth: number, times: number,
  *   action: 'status'|'drop'|'delay', status?: number, reason?: string, message?: string, delayMs?: number, retryAfter?: number, seen: number, fired: number }} Fault
- * @typedef {{ deny: Array<{ verb: string, resource: string, namespace?: string }>, readOnly: boolean }} Policy
+ * @typedef {{ deny: Array<{ verb: string, resource: string, namespace?: string, scope?: 'cluster' }>, readOnly: boolean }} Policy
  */
 
 /**
@@ -341,7 +341,8 @@ export function createApiServer(ctx) {
     const pol = policies.get(user);
     if (!pol) return true;
     if (pol.readOnly && WRITE_VERBS.includes(verb) && !resource.startsWith('selfsubject')) return false;
-    return !pol.deny.some((d) => (d.verb === '*' || d.verb === verb) && (d.resource === '*' || d.resource === resource) && (!d.namespace || d.namespace === ns));
+    // scope 'cluster': only requests across all namespaces (a user with namespaced roles only).
+    return !pol.deny.some((d) => (d.verb === '*' || d.verb === verb) && (d.resource === '*' || d.resource === resource) && (d.scope === 'cluster' ? ns === '' : !d.namespace || d.namespace === ns));
   }
 
   /**

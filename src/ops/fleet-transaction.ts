@@ -66,6 +66,13 @@ interface Tenant {
 
 const sk = (ns: string, name: string) => `${ns}/${name}`;
 
+/** The user may not list across namespaces (namespaced roles only): the caller runs one transaction per tenant instead. */
+export class ClusterWideReadDenied extends Error {}
+function wideReadDenied(err: unknown): never {
+  if (err instanceof KubectlError && err.reason === 'Forbidden') throw new ClusterWideReadDenied(err.message);
+  throw err;
+}
+
 export async function executeFleetTransaction(opts: FleetTransactionOptions, kubectl: Kubectl, out: Output): Promise<FleetResult<TransactionResult>[]> {
   const all = kubectl.acrossNamespaces();
   const tenants: Tenant[] = opts.targets.map((t) => ({ t, key: sk(t.namespace, t.secret), started: Date.now(), backups: [], deployments: [], applied: false, restartedGeneration: new Map(), confirmed: false }));
@@ -83,8 +90,8 @@ export async function executeFleetTransaction(opts: FleetTransactionOptions, kub
     ['update', 'apps', 'deployments', ns],
   ]);
   const [secrets, deployments, access] = await Promise.all([
-    all.listAll<SecretObject>('secrets', ['--field-selector', 'type=kubernetes.io/tls']),
-    all.listAll<Deployment>('deployments'),
+    all.listAll<SecretObject>('secrets', ['--field-selector', 'type=kubernetes.io/tls']).catch(wideReadDenied),
+    all.listAll<Deployment>('deployments').catch(wideReadDenied),
     all.accessReviews(checks.map(([verb, group, resource, namespace]) => ({ verb: verb!, group: group!, resource: resource!, namespace: namespace! }))),
   ]);
   const denied = new Map<string, string[]>();
@@ -173,24 +180,33 @@ export async function executeFleetTransaction(opts: FleetTransactionOptions, kub
     });
     check();
     // 4. Restart: each proxy deployment with a new restartedAt (what `rollout restart` patches), in one call.
-    out.step(`Restart: ${live().reduce((n, x) => n + x.deployments.length, 0)} deployments`);
-    const restartObjs: { x: Tenant; d: Deployment }[] = [];
+    // A deployment serving several of the secrets is restarted once, for all of them.
+    const restarts = new Map<string, { tenants: Tenant[]; d: Deployment }>();
     const stampNow = new Date().toISOString();
     for (const x of live()) {
       writeMarker({ ...x.marker!, step: 'restart' });
       for (const name of x.deployments) {
+        const key = sk(x.t.namespace, name);
+        const known = restarts.get(key);
+        if (known) {
+          known.tenants.push(x);
+          continue;
+        }
         const d = deployments.find((y) => y.metadata.namespace === x.t.namespace && y.metadata.name === name)!;
         const tpl = d.spec?.template ?? {};
-        restartObjs.push({ x, d: { apiVersion: 'apps/v1', kind: 'Deployment', metadata: d.metadata, spec: { ...d.spec, template: { ...tpl, metadata: { ...tpl.metadata, annotations: { ...tpl.metadata?.annotations, [RESTARTED_AT]: stampNow } } } } } });
+        restarts.set(key, { tenants: [x], d: { apiVersion: 'apps/v1', kind: 'Deployment', metadata: d.metadata, spec: { ...d.spec, template: { ...tpl, metadata: { ...tpl.metadata, annotations: { ...tpl.metadata?.annotations, [RESTARTED_AT]: stampNow } } } } } });
       }
     }
-    const restarted = await all.each('replace', restartObjs.map((r) => r.d), ['{.metadata.generation}']);
-    restartObjs.forEach(({ x, d }, i) => {
+    const list = [...restarts.values()];
+    out.step(`Restart: ${list.length} deployments`);
+    const restarted = await all.each('replace', list.map((r) => r.d), ['{.metadata.generation}']);
+    list.forEach(({ tenants: users, d }, i) => {
       const r = restarted[i]!;
-      if (r.ok) x.restartedGeneration.set(d.metadata.name, Number(r.fields[0]));
-      else fail(x, new KubectlError(`restarting deployment/${d.metadata.name} in namespace "${x.t.namespace}" failed: ${r.error}`, { verb: 'replace', args: [] }));
+      for (const x of users) {
+        if (r.ok) x.restartedGeneration.set(d.metadata.name, Number(r.fields[0]));
+        else fail(x, new KubectlError(`restarting deployment/${d.metadata.name} in namespace "${x.t.namespace}" failed: ${r.error}`, { verb: 'replace', args: [] }));
+      }
     });
-    check();
     // 5. Wait for every rollout: poll every deployment in one call until each is done, failed or late.
     const until = Date.now() + (opts.timeoutS ?? 120) * 1000;
     await out.wait(`waiting for ${live().length} rollouts`, (async () => {

@@ -90,3 +90,14 @@ test('each tenant keeps its three newest previous versions; older ones are prune
     expect(r.stdout.trim().split('\n')).toHaveLength(3);
   }
 }, 90000);
+
+test('a user with namespaced roles only (no list across namespaces) still gets the fleet installed, one tenant at a time', async () => {
+  const m = await mintChain({ intermediates: 1, hosts: names });
+  await sb.setAuthz({ deny: [{ verb: 'list', resource: 'secrets', scope: 'cluster' }, { verb: 'list', resource: 'deployments', scope: 'cluster' }] });
+  const r = await runCli(['install', '--cert', m.files.leaf, '--chain', m.files.chain, '--key', m.files.key, '--ca', m.files.root, '--host', 'localhost', '--tenants-file', tenantsFile, '--yes', '--timeout', '20'], { env: sb.env });
+  await sb.setAuthz({ reset: true });
+  expect(r.stderr).toMatch(/cannot list secrets or deployments across namespaces: installing one tenant at a time/);
+  expect(r.code).toBe(0);
+  expect(r.stdout.trim().split('\n').pop()).toBe('6 ok, 0 failed');
+  for (const t of sb.tenants) expect((await sb.servedCert(t.endpoint)).sha256).toBe(fp(m));
+}, 90000);

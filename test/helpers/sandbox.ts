@@ -59,7 +59,8 @@ export interface RolloutSpec {
 export interface AuthzSpec {
   /** Default: the sandbox's own identity (sandbox-admin); other users act via `kubectl --as USER`. */
   user?: string;
-  deny?: Array<{ verb: string; resource: string; namespace?: string }>;
+  /** scope 'cluster' denies only requests across all namespaces (namespaced roles only). */
+  deny?: Array<{ verb: string; resource: string; namespace?: string; scope?: 'cluster' }>;
   /** Denies create/update/patch/delete. */
   readOnly?: boolean;
   /** Clears the user's policy (every policy when no user is given) before applying the rest. */
