@@ -95,7 +95,10 @@ test('a user with namespaced roles only (no list across namespaces) still gets t
   const m = await mintChain({ intermediates: 1, hosts: names });
   await sb.setAuthz({ deny: [{ verb: 'list', resource: 'secrets', scope: 'cluster' }, { verb: 'list', resource: 'deployments', scope: 'cluster' }] });
   const r = await runCli(['install', '--cert', m.files.leaf, '--chain', m.files.chain, '--key', m.files.key, '--ca', m.files.root, '--host', 'localhost', '--tenants-file', tenantsFile, '--yes', '--timeout', '20'], { env: sb.env });
+  const st = await runCli(['status', '--tenants-file', tenantsFile, '--json'], { env: sb.env }); // per tenant, too
   await sb.setAuthz({ reset: true });
+  expect(st.code).toBe(0);
+  expect(JSON.parse(st.stdout).tenants.map((x: { installed: { sha256: string } }) => x.installed.sha256)).toEqual(Array(6).fill(fp(m)));
   expect(r.stderr).toMatch(/cannot list secrets or deployments across namespaces: installing one tenant at a time/);
   expect(r.code).toBe(0);
   expect(r.stdout.trim().split('\n').pop()).toBe('6 ok, 0 failed');

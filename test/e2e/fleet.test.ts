@@ -39,8 +39,13 @@ test('--all-namespaces --selector finds the tenants; renew of the fleet skips fr
 test('status of several tenants: one row each, installed vs served; a tenant serving another cert exits 1, an unreadable one 8', async () => {
   const file = path.join(sb.dir, 'tenants-status.txt');
   writeFileSync(file, sb.tenants.map((t) => `${t.namespace}/${t.secret} ${t.endpoint}`).join('\n') + '\n');
+  await sb.control('requests', undefined, 'DELETE');
   const r = await runCli(['status', '--tenants-file', file, '--json'], { env: sb.env });
   expect(r.code).toBe(0);
+  // Read in two cluster-wide calls, not three per tenant.
+  const log: Array<{ method: string; path: string }> = await sb.requests();
+  expect(log.filter((e) => e.method === 'GET' && /^\/api\/v1\/secrets$/.test(e.path))).toHaveLength(1);
+  expect(log.filter((e) => e.method === 'GET' && /^\/api\/v1\/namespaces\/tenant-\d\/secrets/.test(e.path))).toHaveLength(0);
   const out = JSON.parse(r.stdout);
   expect(out.ok).toBe(true);
   expect(out.tenants.map((x: { namespace: string }) => x.namespace)).toEqual(['tenant-1', 'tenant-2', 'tenant-3', 'tenant-4']);

@@ -2,11 +2,11 @@ import { X509Certificate } from 'node:crypto';
 import { Output } from '../output.js';
 import { resolveSettings, type Settings } from '../../ops/settings.js';
 import type { TargetFlags } from '../target-flags.js';
-import { Kubectl } from '../../k8s/kubectl.js';
+import { Kubectl, type DeploymentObject, type Lookup, type SecretObject } from '../../k8s/kubectl.js';
 import { ANN, LABEL_PREVIOUS_OF, deploymentsMounting, fingerprintOfPem, resolveMarker } from '../../ops/transaction.js';
 import { readMarker } from '../../ops/state.js';
 import { fetchServedChain } from '../../net/served-cert.js';
-import { CheckFailedError, PartialError } from '../../errors.js';
+import { CheckFailedError, KubectlError, PartialError } from '../../errors.js';
 
 const DAY = 86_400_000;
 
@@ -28,8 +28,27 @@ export async function runStatus(flags: TargetFlags & { json?: boolean }): Promis
     return;
   }
   // Several tenants: one row each (the endpoint comes from the tenants file's second column).
+  // Read every TLS secret and deployment in two cluster-wide calls when RBAC allows; a tenant whose
+  // secret is not among them (another type, or not there) is read on its own, which also lists candidates.
   const quiet = new Output({ quiet: true });
-  const results = await out.wait(`reading ${targets.length} tenants`, runFleet(targets, parseParallel(flags.parallel), (t) => tenantStatus(new Kubectl({ namespace: t.namespace, context: s.context, kubeconfig: s.kubeconfig }), t, s, quiet)));
+  const all = kubectl.acrossNamespaces();
+  const wide = await Promise.all([
+    all.listAll<SecretObject>('secrets', ['--field-selector', 'type=kubernetes.io/tls']),
+    all.listAll<DeploymentObject>('deployments'),
+  ]).catch((err: unknown) => {
+    if (err instanceof KubectlError && err.reason === 'Forbidden') return undefined; // namespaced roles only
+    throw err;
+  });
+  const prefetched = (t: StatusTarget): Prefetched | undefined => {
+    const secret = wide?.[0].find((x) => x.metadata.namespace === t.namespace && x.metadata.name === t.secret);
+    if (!wide || !secret) return undefined;
+    return {
+      secret: { found: true, object: secret },
+      backups: wide[0].filter((x) => x.metadata.namespace === t.namespace && x.metadata.labels?.[LABEL_PREVIOUS_OF] === t.secret),
+      deployments: wide[1].filter((x) => x.metadata.namespace === t.namespace),
+    };
+  };
+  const results = await out.wait(`reading ${targets.length} tenants`, runFleet(targets, parseParallel(flags.parallel), (t) => tenantStatus(kubectl.forNamespace(t.namespace), t, s, quiet, prefetched(t))));
   if (flags.json) out.emit({ ok: results.every((r) => r.ok && r.value!.agree !== false && r.value!.installed), tenants: results.map((r) => (r.ok ? r.value : { namespace: r.target.namespace, secret: r.target.secret, error: r.error, exitCode: r.exitCode })) });
   else {
     const rows = results.map((r) => {
@@ -53,14 +72,16 @@ export async function runStatus(flags: TargetFlags & { json?: boolean }): Promis
   if (disagree) throw new CheckFailedError(`${disagree} of ${targets.length} tenants serve a different certificate than the one installed`);
 }
 
-async function tenantStatus(kubectl: Kubectl, t: StatusTarget, s: Settings, out: Output) {
+interface Prefetched {
+  secret: Lookup<SecretObject>;
+  backups: SecretObject[];
+  deployments: DeploymentObject[];
+}
+
+async function tenantStatus(kubectl: Kubectl, t: StatusTarget, s: Settings, out: Output, pre?: Prefetched) {
   // A run killed with SIGKILL left a marker: resolve it (roll back to its backup) before reporting.
-  await resolveMarker(kubectl, t.namespace, t.secret, out, { endpoint: t.endpoint, servername: s.servername });
-  const [secret, backups, deployments] = await Promise.all([
-    kubectl.getSecret(t.secret),
-    kubectl.listSecrets(`${LABEL_PREVIOUS_OF}=${t.secret}`),
-    kubectl.listDeployments(),
-  ]);
+  const resolved = await resolveMarker(kubectl, t.namespace, t.secret, out, { endpoint: t.endpoint, servername: s.servername });
+  const { secret, backups, deployments } = pre && resolved === 'none' ? pre : await readTenant(kubectl, t.secret);
   let installed: Record<string, unknown> | null = null;
   if (secret.found) {
     const pem = Buffer.from(secret.object.data?.['tls.crt'] ?? '', 'base64').toString('latin1');
@@ -98,6 +119,11 @@ async function tenantStatus(kubectl: Kubectl, t: StatusTarget, s: Settings, out:
     interrupted: marker ? { op: marker.op, step: marker.step, pid: marker.pid, startedAt: marker.startedAt } : null,
     tlsSecretsInNamespace: secret.found ? undefined : candidates,
   };
+}
+
+async function readTenant(kubectl: Kubectl, secret: string): Promise<Prefetched> {
+  const [found, backups, deployments] = await Promise.all([kubectl.getSecret(secret), kubectl.listSecrets(`${LABEL_PREVIOUS_OF}=${secret}`), kubectl.listDeployments()]);
+  return { secret: found, backups, deployments };
 }
 
 type StatusReport = Awaited<ReturnType<typeof tenantStatus>>;
