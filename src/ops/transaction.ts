@@ -5,7 +5,7 @@
 import { X509Certificate, createHash } from 'node:crypto';
 import { hostname, userInfo } from 'node:os';
 import { BusyError, CheckFailedError, KubectlError, TransactionError, XsoarCertError, UsageError } from '../errors.js';
-import type { Kubectl, SecretObject, DeploymentObject, Permissions } from '../k8s/kubectl.js';
+import type { Kubectl, SecretObject, DeploymentObject, Lookup, Permissions } from '../k8s/kubectl.js';
 import type { Output } from '../cli/output.js';
 import { fetchServedChain } from '../net/served-cert.js';
 import { acquireLock, clearMarker, readMarker, writeMarker, pidAlive, type Marker } from './state.js';
@@ -48,6 +48,8 @@ export interface TransactionOptions {
   timeoutS?: number;
   /** Asked once the plan is known, before anything changes; false cancels. */
   confirm?: (plan: Plan) => Promise<boolean>;
+  /** The preflight reads, when the caller started them early (readPreflight for this kubectl and secret). */
+  preflight?: Promise<Preflight>;
 }
 
 export interface Plan {
@@ -217,6 +219,18 @@ export function onInterrupt(fn: () => void): () => void {
 
 class Interrupted extends Error {}
 
+export type Preflight = [Lookup<SecretObject>, DeploymentObject[], Permissions | undefined, SecretObject[]];
+
+/** The read-only cluster state a transaction starts from: four kubectl calls at once. */
+export function readPreflight(kubectl: Kubectl, secret: string): Promise<Preflight> {
+  return Promise.all([
+    kubectl.getSecret(secret),
+    kubectl.listDeployments(),
+    kubectl.permissions().catch((err: unknown) => (err instanceof XsoarCertError && /unknown flag|--list/.test(String((err as KubectlError).stderr)) ? undefined : Promise.reject(err))),
+    kubectl.listSecrets(`${LABEL_PREVIOUS_OF}=${secret}`),
+  ]);
+}
+
 export async function executeTransaction(opts: TransactionOptions, kubectl: Kubectl, out: Output): Promise<TransactionResult> {
   const started = Date.now();
   const { namespace, secret } = opts;
@@ -225,14 +239,9 @@ export async function executeTransaction(opts: TransactionOptions, kubectl: Kube
     appendAudit({ op: opts.op, namespace, secret, context: opts.context, durationMs: Date.now() - started, ...a });
   };
 
-  // 1. Preflight (read-only, concurrent).
+  // 1. Preflight (read-only, concurrent; install starts it while the files are verified).
   out.step(`Preflight: ${namespace}/${secret}`);
-  const [cur, deployments, perms, backups] = await Promise.all([
-    kubectl.getSecret(secret),
-    kubectl.listDeployments(),
-    kubectl.permissions().catch((err: unknown) => (err instanceof XsoarCertError && /unknown flag|--list/.test(String((err as KubectlError).stderr)) ? undefined : Promise.reject(err))),
-    kubectl.listSecrets(`${LABEL_PREVIOUS_OF}=${secret}`),
-  ]);
+  const [cur, deployments, perms, backups] = await (opts.preflight ?? readPreflight(kubectl, secret));
   if (!cur.found) {
     throw new KubectlError(`secret "${secret}" not found in ${kubectl.where()}`, { verb: 'get', args: [], reason: 'NotFound', hint: 'Check --namespace and --secret; "xsoar-cert status" lists the TLS secrets it can see.' });
   }
