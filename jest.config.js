@@ -5,9 +5,12 @@
 export default {
   testEnvironment: 'node',
   extensionsToTreatAsEsm: ['.ts'],
-  moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
+  // src/cjs/*.cts are CommonJS shims (require() is faster than an ESM import of a CJS package).
+  moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1', '^(\\.{1,2}/.*)\\.cjs$': '$1.cts' },
+  moduleFileExtensions: ['ts', 'cts', 'js', 'cjs', 'mjs', 'json'],
   transform: {
     '^.+\\.ts$': ['ts-jest', { useESM: true, tsconfig: 'test/tsconfig.json', diagnostics: false }],
+    '^.+\\.cts$': ['ts-jest', { tsconfig: 'test/tsconfig.json', diagnostics: false }],
   },
   testMatch: ['<rootDir>/test/**/*.test.ts'],
   testTimeout: 60000,

@@ -1,7 +1,8 @@
 // Builds the commander program from the registry of subcommands (STYLE habit 1).
 // Each command module registers flags and help only; its work is imported lazily
 // inside the action, so `--help` never loads node-forge, execa or the PKI code.
-import { Command } from 'commander';
+import commander from '../cjs/commander.cjs';
+import type { Command as CommandType } from 'commander';
 import { VERSION } from '../version.js';
 import { EXIT_CODES_HELP } from './help.js';
 
@@ -22,7 +23,9 @@ export const COMMANDS = [
 
 export type CommandName = (typeof COMMANDS)[number];
 
-export async function buildProgram(argv: readonly string[] = []): Promise<Command> {
+const { Command } = commander;
+
+export async function buildProgram(argv: readonly string[] = []): Promise<CommandType> {
   const program = new Command('xsoar-cert')
     .description('Replace the HTTPS certificate of a Kubernetes-hosted appliance tenant (Cortex XSOAR 8) safely.')
     .version(VERSION, '-V, --version')
@@ -35,7 +38,7 @@ export async function buildProgram(argv: readonly string[] = []): Promise<Comman
   const first = argv[0] as CommandName | undefined;
   const wanted = first && first !== 'completion' && (COMMANDS as readonly string[]).includes(first) ? [first] : COMMANDS;
   const modules = await Promise.all(
-    wanted.map((name) => import(`./commands/${name}.js`) as Promise<{ register(p: Command): void }>),
+    wanted.map((name) => import(`./commands/${name}.js`) as Promise<{ register(p: CommandType): void }>),
   );
   for (const m of modules) m.register(program);
   program.allowExcessArguments(true).allowUnknownOption(true).action(async () => {

@@ -4,7 +4,7 @@
 // node-forge's ASN.1 reader alone: 5 ms to load, where @peculiar/x509 takes 130 ms
 // and would double the cost of `verify` (see npm run bench).
 import { createHash, createPublicKey, X509Certificate, type KeyObject } from 'node:crypto';
-import forgeAsn1Module from 'node-forge/lib/asn1.js';
+import forgeAsn1Module from '../cjs/forge-asn1.cjs';
 
 import type { asn1 as Asn1Namespace } from 'node-forge';
 import type { CertEntry, CertInfo, KeyType } from './types.js';
@@ -87,7 +87,7 @@ export interface CertFacts {
 const factsCache = new WeakMap<X509Certificate, CertFacts>();
 
 type Node = Asn1Namespace.Asn1;
-const forgeAsn1 = (): typeof Asn1Namespace => forgeAsn1Module as typeof Asn1Namespace;
+const forgeAsn1 = (): typeof Asn1Namespace => forgeAsn1Module;
 
 const UNIVERSAL = 0x00;
 const CONTEXT = 0x80;
