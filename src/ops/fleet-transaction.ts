@@ -22,11 +22,13 @@ interface Deployment {
 }
 
 export interface FleetTransactionOptions {
+  op?: 'install' | 'renew';
   targets: Target[];
   proxy: string;
   servername?: string;
   context?: string;
-  content: NewContent;
+  /** One certificate for every tenant (install), or one per tenant (renew). */
+  content: NewContent | ((t: Target) => NewContent);
   allowNameChange?: boolean;
   dryRun?: boolean;
   timeoutS?: number;
@@ -49,6 +51,7 @@ export function rolloutState(d: Deployment, sinceGeneration: number): 'done' | '
 
 interface Tenant {
   t: Target;
+  content: NewContent;
   key: string;
   started: number;
   current?: SecretObject;
@@ -75,7 +78,9 @@ function wideReadDenied(err: unknown): never {
 
 export async function executeFleetTransaction(opts: FleetTransactionOptions, kubectl: Kubectl, out: Output): Promise<FleetResult<TransactionResult>[]> {
   const all = kubectl.acrossNamespaces();
-  const tenants: Tenant[] = opts.targets.map((t) => ({ t, key: sk(t.namespace, t.secret), started: Date.now(), backups: [], deployments: [], applied: false, restartedGeneration: new Map(), confirmed: false }));
+  const op = opts.op ?? 'install';
+  const contentOf = (t: Target) => (typeof opts.content === 'function' ? opts.content(t) : opts.content);
+  const tenants: Tenant[] = opts.targets.map((t) => ({ t, content: contentOf(t), key: sk(t.namespace, t.secret), started: Date.now(), backups: [], deployments: [], applied: false, restartedGeneration: new Map(), confirmed: false }));
   const live = () => tenants.filter((x) => !x.error);
   const fail = (x: Tenant, err: XsoarCertError) => {
     x.error ??= err;
@@ -123,7 +128,7 @@ export async function executeFleetTransaction(opts: FleetTransactionOptions, kub
     }
     x.backups = secrets.filter((s) => s.metadata.namespace === namespace && s.metadata.labels?.[LABEL_PREVIOUS_OF] === secret).map((s) => s.metadata.name);
     try {
-      x.plan = plan({ namespace, secret, current: x.current, content: opts.content, deployments: x.deployments, endpoint: x.t.endpoint, now, existingBackups: x.backups, allowNameChange: opts.allowNameChange });
+      x.plan = plan({ namespace, secret, current: x.current, content: x.content, deployments: x.deployments, endpoint: x.t.endpoint, now, existingBackups: x.backups, allowNameChange: opts.allowNameChange });
     } catch (err) {
       fail(x, err instanceof XsoarCertError ? err : new CheckFailedError(String(err)));
     }
@@ -133,7 +138,7 @@ export async function executeFleetTransaction(opts: FleetTransactionOptions, kub
   if (opts.dryRun) return results();
 
   const audit = (x: Tenant, result: AuditInput['result'], error?: string) =>
-    appendAudit({ op: 'install', namespace: x.t.namespace, secret: x.t.secret, context: opts.context, durationMs: Date.now() - x.started, oldFingerprint: x.plan?.oldFingerprint, newFingerprint: opts.content.fingerprint, result, error, backup: x.plan?.backupName });
+    appendAudit({ op, namespace: x.t.namespace, secret: x.t.secret, context: opts.context, durationMs: Date.now() - x.started, oldFingerprint: x.plan?.oldFingerprint, newFingerprint: x.content.fingerprint, result, error, backup: x.plan?.backupName });
   // Ctrl-C / SIGTERM: finish the kubectl call in flight, then roll back every tenant already changed.
   let interrupted = false;
   const stop = onInterrupt(() => {
@@ -146,8 +151,8 @@ export async function executeFleetTransaction(opts: FleetTransactionOptions, kub
     // One run per secret, and a marker per tenant that survives SIGKILL.
     for (const x of live()) {
       try {
-        x.lock = acquireLock(x.t.namespace, x.t.secret, 'install');
-        x.marker = { pid: process.pid, op: 'install', namespace: x.t.namespace, secret: x.t.secret, context: opts.context, backupName: x.plan!.backupName, oldFingerprint: x.plan!.oldFingerprint, newFingerprint: opts.content.fingerprint, deployments: x.deployments, step: 'backup', startedAt: now.toISOString() };
+        x.lock = acquireLock(x.t.namespace, x.t.secret, op);
+        x.marker = { pid: process.pid, op, namespace: x.t.namespace, secret: x.t.secret, context: opts.context, backupName: x.plan!.backupName, oldFingerprint: x.plan!.oldFingerprint, newFingerprint: x.content.fingerprint, deployments: x.deployments, step: 'backup', startedAt: now.toISOString() };
         writeMarker(x.marker);
       } catch (err) {
         fail(x, err as XsoarCertError);
@@ -234,7 +239,7 @@ export async function executeFleetTransaction(opts: FleetTransactionOptions, kub
     await out.wait('confirming the live certificates', bounded(withEndpoint, opts.parallel ?? 16, async (x) => {
       writeMarker({ ...x.marker!, step: 'confirm' });
       try {
-        await confirmServed(x.t.endpoint!, opts.content.fingerprint, opts.servername);
+        await confirmServed(x.t.endpoint!, x.content.fingerprint, opts.servername);
         x.confirmed = true;
       } catch (err) {
         fail(x, new KubectlError(`${x.t.endpoint}: ${(err as Error).message}`, { verb: 'confirm', args: [] }));

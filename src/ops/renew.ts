@@ -5,9 +5,11 @@
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { X509Certificate } from 'node:crypto';
-import { InputError, KubectlError, UsageError } from '../errors.js';
+import { EXIT, InputError, KubectlError, UsageError, XsoarCertError } from '../errors.js';
 import type { Output } from '../cli/output.js';
-import { Kubectl } from '../k8s/kubectl.js';
+import { Kubectl, type Lookup, type SecretObject } from '../k8s/kubectl.js';
+import { acquireLock, type Lock } from './state.js';
+import { runFleet, type FleetResult, type Target } from './fleet.js';
 import { executeTransaction, resolveMarker, type NewContent, type TransactionResult } from './transaction.js';
 import { decideDue, pickCandidate, type Candidate, type Threshold } from './renew-policy.js';
 import { verifyFiles } from './verify-files.js';
@@ -86,11 +88,16 @@ async function scanFolder(dir: string, opts: RenewOptions): Promise<FolderCandid
   return out;
 }
 
-export async function runRenew(opts: RenewOptions, out: Output): Promise<RenewResult> {
-  const kubectl = new Kubectl({ namespace: opts.namespace, context: opts.context, kubeconfig: opts.kubeconfig });
-  await resolveMarker(kubectl, opts.namespace, opts.secret, out, { endpoint: opts.endpoint, servername: opts.servername });
-  const cur = await kubectl.getSecret(opts.secret);
-  if (!cur.found) throw new KubectlError(`secret "${opts.secret}" not found in ${kubectl.where()}`, { verb: 'get', args: [], reason: 'NotFound', hint: 'Check --namespace and --secret.' });
+type Decision =
+  | { skip: Extract<RenewResult, { action: 'skipped' }> }
+  | { skip?: undefined; reason: string; content: NewContent; from: string };
+
+/**
+ * Is the installed certificate due, and with what is it renewed? Reads nothing from the cluster:
+ * `cur` is the secret as read; `folder` the drop folder's candidates, scanned once per run.
+ */
+async function decide(opts: RenewOptions, cur: Lookup<SecretObject>, folder: () => Promise<FolderCandidate[]>, out: Output): Promise<Decision> {
+  if (!cur.found) throw new KubectlError(`secret "${opts.secret}" not found in namespace "${opts.namespace}"`, { verb: 'get', args: [], reason: 'NotFound', hint: 'Check --namespace and --secret.' });
   const crt = cur.object.data?.['tls.crt'];
   const pem = crt ? Buffer.from(crt, 'base64').toString('latin1') : '';
   const m = /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/.exec(pem);
@@ -101,38 +108,107 @@ export async function runRenew(opts: RenewOptions, out: Output): Promise<RenewRe
   const due = decideDue(life, opts.threshold, now);
   if (!due.due && !opts.force) {
     out.ok(`${opts.namespace}/${opts.secret}: not due: ${due.reason}`);
-    return { action: 'skipped', reason: due.reason, namespace: opts.namespace, secret: opts.secret, fingerprint: installed.fingerprint256, renewAt: due.renewAt.toISOString() };
+    return { skip: { action: 'skipped', reason: due.reason, namespace: opts.namespace, secret: opts.secret, fingerprint: installed.fingerprint256, renewAt: due.renewAt.toISOString() } };
   }
   out.step(`${opts.namespace}/${opts.secret}: due: ${due.reason}`);
-  let content: NewContent;
-  let from: string;
   if (opts.from) {
-    const candidates = await scanFolder(opts.from, opts);
+    const candidates = await folder();
     const pick = pickCandidate({ ...life, sha256: installed.fingerprint256 }, candidates);
     for (const s of pick.skipped) out.warn(`skipped ${s.source}: ${s.why}`);
     if (!pick.ok) throw new InputError(`${opts.from}: ${pick.why}; the installed certificate ${due.reason}`, { file: opts.from, hint: 'Drop the renewed certificate and its key in that folder (they must pass xsoar-cert verify).' });
     const chosen = candidates.find((c) => c.source === pick.candidate.source)!;
-    content = chosen.content!;
-    from = chosen.certFile;
-  } else if (opts.selfSigned) {
+    return { reason: due.reason, content: chosen.content!, from: chosen.certFile };
+  }
+  if (opts.selfSigned) {
     const names = (installed.subjectAltName ?? '').split(', ').filter(Boolean).map((s) => s.replace(/^DNS:|^IP Address:/, ''));
     if (names.length === 0) throw new UsageError(`the installed certificate in ${opts.namespace}/${opts.secret} has no SANs to copy`);
     const { generateDevLeaf } = await import('../pki/generate.js');
     const keyType = installed.publicKey.asymmetricKeyType === 'ec' ? 'ecdsa' : 'rsa';
     const leaf = await generateDevLeaf({ hosts: names, keyType });
     const leafCert = new X509Certificate(leaf.certPem);
-    content = {
+    const content = {
       data: { 'tls.crt': Buffer.from(leaf.certPem).toString('base64'), 'tls.key': Buffer.from(leaf.keyPem).toString('base64') },
       fingerprint: leafCert.fingerprint256, notAfter: new Date(leafCert.validTo).toISOString(), names: names.map((n) => n.toLowerCase()), label: 'a new self-signed certificate',
     };
-    from = 'self-signed';
-  } else {
-    throw new UsageError('renew needs --from DIR or --self-signed');
+    return { reason: due.reason, content, from: 'self-signed' };
   }
+  throw new UsageError('renew needs --from DIR or --self-signed');
+}
+
+/** The drop folder, scanned (and every candidate verified) at most once per run. */
+function folderOnce(opts: RenewOptions): () => Promise<FolderCandidate[]> {
+  let scan: Promise<FolderCandidate[]> | undefined;
+  return () => (scan ??= scanFolder(opts.from!, opts));
+}
+
+export async function runRenew(opts: RenewOptions, out: Output): Promise<RenewResult> {
+  const kubectl = new Kubectl({ namespace: opts.namespace, context: opts.context, kubeconfig: opts.kubeconfig });
+  await resolveMarker(kubectl, opts.namespace, opts.secret, out, { endpoint: opts.endpoint, servername: opts.servername });
+  const d = await decide(opts, await kubectl.getSecret(opts.secret), folderOnce(opts), out);
+  if (d.skip) return d.skip;
   const transaction = await executeTransaction(
-    { op: 'renew', namespace: opts.namespace, secret: opts.secret, proxy: opts.proxy, endpoint: opts.endpoint, servername: opts.servername, context: opts.context, content, dryRun: opts.dryRun, timeoutS: opts.timeoutS },
+    { op: 'renew', namespace: opts.namespace, secret: opts.secret, proxy: opts.proxy, endpoint: opts.endpoint, servername: opts.servername, context: opts.context, content: d.content, dryRun: opts.dryRun, timeoutS: opts.timeoutS },
     kubectl,
     out,
   );
-  return { action: opts.dryRun ? 'dry-run' : 'renewed', reason: due.reason, namespace: opts.namespace, secret: opts.secret, from, transaction };
+  return { action: opts.dryRun ? 'dry-run' : 'renewed', reason: d.reason, namespace: opts.namespace, secret: opts.secret, from: d.from, transaction };
+}
+
+/**
+ * Renew many tenants in one run: every secret read in one cluster-wide call, the folder scanned
+ * once, and the due tenants renewed in one batched transaction (one tenant at a time when the
+ * user may not list across namespaces). Each tenant's renew lock is held for the whole run.
+ */
+export async function runRenewFleet(targets: Target[], base: Omit<RenewOptions, 'namespace' | 'secret' | 'endpoint'>, parallel: number, out: Output): Promise<FleetResult<RenewResult>[]> {
+  const kubectl = new Kubectl({ namespace: targets[0]!.namespace, context: base.context, kubeconfig: base.kubeconfig });
+  const started = Date.now();
+  const results = new Map<Target, FleetResult<RenewResult>>();
+  const failed = (t: Target, err: unknown) => results.set(t, { target: t, ok: false, error: (err as Error).message, exitCode: err instanceof XsoarCertError ? err.exitCode : EXIT.INTERNAL, ms: Date.now() - started });
+  const locks: Lock[] = [];
+  const live: Target[] = [];
+  for (const t of targets) {
+    try {
+      if (!base.dryRun) locks.push(acquireLock(t.namespace, t.secret, 'renew'));
+      await resolveMarker(kubectl.forNamespace(t.namespace), t.namespace, t.secret, out, { endpoint: t.endpoint, servername: base.servername });
+      live.push(t);
+    } catch (err) {
+      failed(t, err);
+    }
+  }
+  try {
+    const wide = await kubectl.acrossNamespaces().listAll<SecretObject>('secrets', ['--field-selector', 'type=kubernetes.io/tls']).catch((err: unknown) => {
+      if (err instanceof KubectlError && err.reason === 'Forbidden') return undefined;
+      throw err;
+    });
+    const folder = folderOnce({ ...base, namespace: '', secret: '' });
+    const due: { t: Target; d: Extract<Decision, { content: NewContent }> }[] = [];
+    await runFleet(live, parallel, async (t) => {
+      const opts = { ...base, namespace: t.namespace, secret: t.secret, endpoint: t.endpoint };
+      try {
+        const hit = wide?.find((s) => s.metadata.namespace === t.namespace && s.metadata.name === t.secret);
+        const d = await decide(opts, hit ? { found: true, object: hit } : await kubectl.forNamespace(t.namespace).getSecret(t.secret), folder, out);
+        if (d.skip) results.set(t, { target: t, ok: true, value: d.skip, ms: Date.now() - started });
+        else due.push({ t, d });
+      } catch (err) {
+        failed(t, err);
+      }
+    });
+    due.sort((a, b) => live.indexOf(a.t) - live.indexOf(b.t)); // decided concurrently; renewed in the order given
+    if (due.length) {
+      const byTarget = new Map(due.map((x) => [x.t, x.d]));
+      const { executeFleetTransaction, ClusterWideReadDenied } = await import('./fleet-transaction.js');
+      const done = await executeFleetTransaction({ op: 'renew', targets: due.map((x) => x.t), proxy: base.proxy, servername: base.servername, context: base.context, content: (t) => byTarget.get(t)!.content, dryRun: base.dryRun, timeoutS: base.timeoutS, parallel }, kubectl, out).catch((err: unknown) => {
+        if (!(err instanceof ClusterWideReadDenied)) throw err;
+        return runFleet(due.map((x) => x.t), parallel, (t) => executeTransaction({ op: 'renew', namespace: t.namespace, secret: t.secret, proxy: base.proxy, endpoint: t.endpoint, servername: base.servername, context: base.context, content: byTarget.get(t)!.content, dryRun: base.dryRun, timeoutS: base.timeoutS }, kubectl.forNamespace(t.namespace), out));
+      });
+      for (const r of done) {
+        const d = byTarget.get(r.target)!;
+        if (r.ok) results.set(r.target, { ...r, value: { action: base.dryRun ? 'dry-run' : 'renewed', reason: d.reason, namespace: r.target.namespace, secret: r.target.secret, from: d.from, transaction: r.value! } });
+        else results.set(r.target, { target: r.target, ok: false, error: r.error, exitCode: r.exitCode, ms: r.ms });
+      }
+    }
+  } finally {
+    for (const l of locks) l.release();
+  }
+  return targets.map((t) => results.get(t)!);
 }

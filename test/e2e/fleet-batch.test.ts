@@ -104,3 +104,32 @@ test('a user with namespaced roles only (no list across namespaces) still gets t
   expect(r.stdout.trim().split('\n').pop()).toBe('6 ok, 0 failed');
   for (const t of sb.tenants) expect((await sb.servedCert(t.endpoint)).sha256).toBe(fp(m));
 }, 90000);
+
+test('renew of the fleet: one read of every secret, the due tenants renewed in one batch, the rest skipped', async () => {
+  const short = await mintChain({ intermediates: 1, hosts: names }); // 90 days
+  const long = await mintChain({ intermediates: 1, hosts: names, leaf: { days: 365 } });
+  expect((await install(short)).code).toBe(0);
+  const later = path.join(sb.dir, 'tenants-4-6.txt');
+  writeFileSync(later, sb.tenants.slice(3).map((t) => `${t.namespace}/${t.secret} ${t.endpoint}`).join('\n') + '\n');
+  expect((await runCli(['install', '--cert', long.files.leaf, '--chain', long.files.chain, '--key', long.files.key, '--ca', long.files.root, '--host', 'localhost', '--tenants-file', later, '--yes'], { env: sb.env })).code).toBe(0);
+
+  await sb.control('requests', undefined, 'DELETE');
+  const r = await runCli(['renew', '--self-signed', '--before', '100', '--tenants-file', tenantsFile, '--json', '--timeout', '20'], { env: sb.env });
+  expect(r.code).toBe(0);
+  const out = JSON.parse(r.stdout);
+  expect(out.tenants.map((x: { action: string }) => x.action)).toEqual(['renewed', 'renewed', 'renewed', 'skipped', 'skipped', 'skipped']);
+  for (const [i, t] of sb.tenants.entries()) {
+    const served = new X509Certificate((await sb.servedCert(t.endpoint)).pem);
+    if (i < 3) {
+      expect(served.issuer).toBe(served.subject); // the new self-signed certificate...
+      expect(served.subjectAltName).toBe(new X509Certificate(short.leaf.certPem).subjectAltName); // ...with the same names
+    } else expect(served.fingerprint256).toBe(fp(long));
+  }
+  const log: Array<{ method: string; path: string }> = await sb.requests();
+  expect(log.filter((e) => e.method === 'GET' && /^\/api\/v1\/namespaces\/tenant-\d\/secrets\/xsoar-tls$/.test(e.path))).toHaveLength(0);
+  expect(log.filter((e) => e.method === 'PUT' && /\/secrets\/xsoar-tls$/.test(e.path))).toHaveLength(3);
+  const audit = JSON.parse((await runCli(['audit', '--json'], { env: sb.env })).stdout);
+  expect(audit.slice(-3).map((a: { op: string; result: string; namespace: string }) => [a.op, a.result, a.namespace])).toEqual([
+    ['renew', 'installed', 'tenant-1'], ['renew', 'installed', 'tenant-2'], ['renew', 'installed', 'tenant-3'],
+  ]);
+}, 120000);

@@ -52,7 +52,7 @@ export async function runRenewCommand(flags: RenewFlags): Promise<void> {
       await new Promise((r) => setTimeout(r, ms));
     }
   }
-  const { resolveTargets, runFleet, parseParallel, fleetTable } = await import('../../ops/fleet.js');
+  const { resolveTargets, parseParallel, fleetTable } = await import('../../ops/fleet.js');
   const { Kubectl } = await import('../../k8s/kubectl.js');
   const { runRenew } = await import('../../ops/renew.js');
   const targets = await resolveTargets({ namespace: flags.namespace, allNamespaces: flags.allNamespaces, selector: flags.selector, tenantsFile: flags.tenantsFile }, { namespace: settings.namespace, secret: settings.secret }, new Kubectl({ namespace: settings.namespace, context: settings.context, kubeconfig: settings.kubeconfig }));
@@ -62,14 +62,9 @@ export async function runRenewCommand(flags: RenewFlags): Promise<void> {
   };
   if (targets.length > 1) {
     const quiet = new Output({ quiet: true, json: flags.json });
-    const results = await runFleet(targets, parseParallel(flags.parallel), async (t) => {
-      const lock = flags.dryRun ? { release: () => undefined } : acquireLock(t.namespace, t.secret, 'renew');
-      try {
-        return await runRenew({ ...base, namespace: t.namespace, secret: t.secret, endpoint: t.endpoint }, quiet);
-      } finally {
-        lock.release();
-      }
-    });
+    // Every secret read at once, the folder scanned once, the due tenants renewed in one batch.
+    const { runRenewFleet } = await import('../../ops/renew.js');
+    const results = await runRenewFleet(targets, base, parseParallel(flags.parallel), quiet);
     if (flags.json) out.emit({ ok: results.every((r) => r.ok), tenants: results.map((r) => ({ namespace: r.target.namespace, secret: r.target.secret, ok: r.ok, exitCode: r.exitCode ?? 0, error: r.error, action: r.value?.action, reason: r.value?.reason })) });
     else out.result(fleetTable(results, (v) => (v.action === 'skipped' ? `not due: ${v.reason}` : `${v.action} from ${v.from}`)));
     const failed = results.filter((r) => !r.ok).length;
