@@ -63,6 +63,15 @@ export class CheckFailedError extends XsoarCertError {
   }
 }
 
+/** The new certificate drops names the installed one covers (Palette's rule); --allow-name-change overrides. */
+export class NameChangeError extends CheckFailedError {
+  readonly missing: string[];
+  constructor(message: string, missing: string[], hint?: string) {
+    super(message, hint);
+    this.missing = missing;
+  }
+}
+
 /** kubectl or the cluster refused or failed. Never carries key material: stderr is redacted by the wrapper. */
 export class KubectlError extends XsoarCertError {
   readonly verb: string;

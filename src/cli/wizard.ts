@@ -4,7 +4,7 @@
 // the plan and asks before changing anything). Ctrl-C at any prompt: exit 130, nothing changed.
 import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { UsageError, CheckFailedError } from '../errors.js';
+import { UsageError, CheckFailedError, NameChangeError } from '../errors.js';
 import { Output, ce } from './output.js';
 import { resolveSettings } from '../ops/settings.js';
 import { shQuote } from '../ops/schedule.js';
@@ -118,5 +118,14 @@ export async function runWizard(flags: InstallFlags): Promise<void> {
 
   // 4. The install itself shows the plan and asks before changing anything.
   const { runInstall } = await import('./commands/install-run.js');
-  await runInstall(final, pre);
+  try {
+    await runInstall(final, pre);
+  } catch (err) {
+    // Nothing has changed yet (the names are checked in the read-only preflight): ask, then go on.
+    if (!(err instanceof NameChangeError) || final.allowNameChange) throw err;
+    out.warn(err.message);
+    const { confirmPrompt } = await import('./prompts.js');
+    if (!(await confirmPrompt(`Clients that use ${err.missing.join(', ')} would break. Install anyway (--allow-name-change)?`))) throw err;
+    await runInstall({ ...final, allowNameChange: true }, pre);
+  }
 }

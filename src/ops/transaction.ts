@@ -4,7 +4,7 @@
 // execute() does the I/O through the Kubectl wrapper. Used by install, rollback and renew.
 import { X509Certificate, createHash } from 'node:crypto';
 import { hostname, userInfo } from 'node:os';
-import { BusyError, CheckFailedError, KubectlError, TransactionError, XsoarCertError, UsageError } from '../errors.js';
+import { BusyError, NameChangeError, KubectlError, TransactionError, XsoarCertError, UsageError } from '../errors.js';
 import type { Kubectl, SecretObject, DeploymentObject, Lookup, Permissions } from '../k8s/kubectl.js';
 import type { Output } from '../cli/output.js';
 import { fetchServedChain } from '../net/served-cert.js';
@@ -122,8 +122,9 @@ export function plan(input: { namespace: string; secret: string; current: Secret
   if (old && !input.allowNameChange) {
     const missing = old.names.filter((n) => !content.names.includes(n));
     if (missing.length) {
-      throw new CheckFailedError(
+      throw new NameChangeError(
         `${content.label} does not cover ${missing.join(', ')}, which the installed certificate covers (${input.namespace}/${input.secret})`,
+        missing,
         'Clients using those names would break. Get a certificate that includes them, or pass --allow-name-change if the names really change.',
       );
     }

@@ -147,3 +147,23 @@ test('Ctrl-C at the final confirmation, after every check and the cluster prefli
   expect(await sb.secretData(t().namespace, t().secret)).toEqual(beforeData);
   expect((await sb.state()).resourceVersion).toBe(before.resourceVersion);
 }, 60000);
+
+test('a certificate that drops an installed name: the wizard says which, asks, and installs only on yes', async () => {
+  const narrow = await mintChain({ intermediates: 1, hosts: ['localhost', '127.0.0.1'], dir: path.join(m.dir, 'narrow') });
+  const before = (await sb.servedCert(t().endpoint)).sha256;
+  const w = startInTerminal(['install', '--interactive', '--cert', 'narrow/leaf.pem', '--key', 'narrow/leaf-key.pem', '--chain', 'narrow/chain.pem', '--ca', 'narrow/root.pem', '--host', 'localhost']);
+  for (const q of [/Tenant namespace/, /TLS secret/, /Endpoint to confirm/]) {
+    await waitFor(w.name, q);
+    keys(w.name, 'Enter');
+  }
+  const asked = await waitFor(w.name, /Install anyway \(--allow-name-change\)\?/);
+  expect(asked).toMatch(/does not cover xsoar\.xsoar\.local, which the installed certificate covers/);
+  expect((await sb.servedCert(t().endpoint)).sha256).toBe(before); // nothing changed while it asks
+  type(w.name, 'y');
+  keys(w.name, 'Enter');
+  await waitFor(w.name, /Proceed\?/);
+  type(w.name, 'y');
+  keys(w.name, 'Enter');
+  expect(await exitCode(w)).toBe(0);
+  expect((await sb.servedCert(t().endpoint)).sha256).toBe(new X509Certificate(narrow.leaf.certPem).fingerprint256);
+}, 90000);
