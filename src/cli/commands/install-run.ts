@@ -35,7 +35,7 @@ export async function runInstall(flags: InstallFlags, pre?: VerifyFilesResult): 
     const { runWizard } = await import('../wizard.js');
     return runWizard(flags);
   }
-  if (!flags.cert) throw new UsageError('install needs --cert FILE (and --key FILE)', 'Example: xsoar-cert install --cert tenant.pem --key tenant-key.pem --host xsoar.example.com');
+  if (!flags.cert) throw new UsageError('install needs --cert FILE (and --key FILE)', 'Example: xsoar-cert install --cert tenant.pem --key tenant-key.pem --host xsoar.example.com (or, on a terminal, xsoar-cert install --interactive)');
   const timeoutS = Number(flags.timeout);
   if (!Number.isFinite(timeoutS) || timeoutS <= 0) throw new UsageError(`--timeout must be a number of seconds, not "${flags.timeout}"`);
   const settings = resolveSettings(flags);
