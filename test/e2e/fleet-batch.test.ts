@@ -133,3 +133,33 @@ test('renew of the fleet: one read of every secret, the due tenants renewed in o
     ['renew', 'installed', 'tenant-1'], ['renew', 'installed', 'tenant-2'], ['renew', 'installed', 'tenant-3'],
   ]);
 }, 120000);
+
+test('Ctrl-C (SIGINT) while the fleet rollouts run: every changed tenant is rolled back, old data byte-identical and served', async () => {
+  const { spawn } = await import('node:child_process');
+  const { BIN } = await import('../helpers/run-cli.js');
+  const m = await mintChain({ intermediates: 1, hosts: names });
+  const before = await Promise.all(sb.tenants.map((t) => sb.secretData(t.namespace, t.secret)));
+  const served = await Promise.all(sb.tenants.map((t) => sb.servedCert(t.endpoint)));
+  await sb.setRollout({ namespace: 'tenant-2', deployment: 'xsoar-proxy', mode: 'stuck' });
+  const child = spawn(process.execPath, [BIN, 'install', '--cert', m.files.leaf, '--chain', m.files.chain, '--key', m.files.key, '--ca', m.files.root, '--host', 'localhost', '--tenants-file', tenantsFile, '--yes', '--timeout', '30'], { env: { ...sb.env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  let stdout = '';
+  child.stderr.on('data', (d) => (stderr += d));
+  child.stdout.on('data', (d) => (stdout += d));
+  const done = new Promise<number>((r) => child.on('close', (code) => r(code ?? -1)));
+  while (!/Restart: \d+ deployments/.test(stderr)) await new Promise((r) => setTimeout(r, 50));
+  await new Promise((r) => setTimeout(r, 300)); // inside the wait for the (stuck) rollouts
+  child.kill('SIGINT');
+  const code = await done;
+  expect(stderr).toMatch(/SIGINT: stopping and restoring the previous certificate/);
+  expect(code).toBe(8);
+  expect(stdout).toMatch(/0 ok, 6 failed/);
+  expect(stdout).toMatch(/interrupted/);
+  for (const [i, t] of sb.tenants.entries()) {
+    expect(await sb.secretData(t.namespace, t.secret)).toEqual(before[i]);
+    expect((await sb.servedCert(t.endpoint)).sha256).toBe(served[i]!.sha256);
+  }
+  const { readdirSync, existsSync } = await import('node:fs');
+  const markers = path.join(sb.env.XSOAR_CERT_STATE_DIR!, 'markers');
+  expect(existsSync(markers) ? readdirSync(markers) : []).toHaveLength(0);
+}, 120000);
