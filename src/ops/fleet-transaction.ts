@@ -218,7 +218,7 @@ export async function executeFleetTransaction(opts: FleetTransactionOptions, kub
       for (let pending = live(); pending.length; ) {
         await new Promise((r) => setTimeout(r, 150));
         check();
-        const now2 = await all.listAll<Deployment>('deployments');
+        const now2: Deployment[] = await all.rolloutFields();
         const find = (ns: string, name: string) => now2.find((d) => d.metadata.namespace === ns && d.metadata.name === name);
         for (const x of pending) {
           for (const [name, gen] of x.restartedGeneration) {
