@@ -87,3 +87,14 @@ test('parseCanIList reads the --list table, with resource names and wildcards', 
   expect(p.can('patch', 'deployments.apps')).toBe(true);
   expect(p.can('delete', 'deployments.apps')).toBe(false);
 });
+
+test('rolloutFields: one jsonpath table across namespaces, parsed into what rolloutState reads', async () => {
+  const f = fake(() => ({ stdout: 'tenant-1\txsoar-proxy\t4\t1\t4\t1\t1\t1\tNewReplicaSetAvailable\ntenant-2\txsoar-proxy\t7\t\t6\t2\t1\t\t\n' }));
+  const rows = await new Kubectl({ namespace: 'x', run: f.run }).acrossNamespaces().rolloutFields();
+  expect(f.calls[0]!.args.slice(0, 3)).toEqual(['get', 'deployments', '--all-namespaces']);
+  expect(f.calls[0]!.args[4]).toMatch(/^jsonpath=\{range \.items\[\*\]\}/);
+  expect(rows).toEqual([
+    { metadata: { namespace: 'tenant-1', name: 'xsoar-proxy', generation: 4 }, spec: { replicas: 1 }, status: { observedGeneration: 4, replicas: 1, updatedReplicas: 1, availableReplicas: 1, conditions: [{ type: 'Progressing', status: '', reason: 'NewReplicaSetAvailable' }] } },
+    { metadata: { namespace: 'tenant-2', name: 'xsoar-proxy', generation: 7 }, spec: { replicas: undefined }, status: { observedGeneration: 6, replicas: 2, updatedReplicas: 1, availableReplicas: 0, conditions: [] } },
+  ]);
+});
