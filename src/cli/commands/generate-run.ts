@@ -49,7 +49,7 @@ export async function runGenerate(flags: {
     const caKeyFile = path.join(flags.outDir, 'rootCA-key.pem');
     issuer = await loadCA(caFile, caKeyFile);
     if (!issuer) {
-      issuer = await generateDevCA(keyOpts);
+      issuer = await out.wait('generating the CA key', generateDevCA(keyOpts));
       await writeNew(caKeyFile, issuer.keyPem, { mode: 0o600, force: false });
       await writeNew(caFile, issuer.certPem, { mode: 0o644, force: false });
       written.push({ file: caFile, kind: 'dev CA certificate', mode: '0644' }, { file: caKeyFile, kind: 'dev CA key', mode: '0600' });
@@ -57,7 +57,7 @@ export async function runGenerate(flags: {
       out.info(`Using the development CA in ${caFile}`);
     }
   }
-  const leaf = await generateDevLeaf({ ...keyOpts, hosts: flags.host, days, issuer });
+  const leaf = await out.wait('generating the key', generateDevLeaf({ ...keyOpts, hosts: flags.host, days, issuer }));
   // Key first: if the certificate cannot be written, no certificate exists without its key,
   // and the key just written is removed again.
   await writeNew(keyFile, leaf.keyPem, { mode: 0o600, force: flags.force });
