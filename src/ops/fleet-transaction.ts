@@ -106,6 +106,14 @@ export async function executeFleetTransaction(opts: FleetTransactionOptions, kub
     denied.set(ns!, [...(denied.get(ns!) ?? []), `${verb} ${resource}${group ? '.' + group : ''}`]);
   });
   const byKey = new Map(secrets.map((s) => [sk(s.metadata.namespace ?? '', s.metadata.name), s]));
+  // A secret of another type (Opaque holding tls.crt/tls.key) is not in that list: read those alone.
+  const others = tenants.filter((x) => !byKey.has(x.key) && !denied.has(x.t.namespace));
+  await bounded(others, opts.parallel ?? 4, async (x) => {
+    const k = kubectl.forNamespace(x.t.namespace);
+    const [cur, prev] = await Promise.all([k.getSecret(x.t.secret), k.listSecrets(`${LABEL_PREVIOUS_OF}=${x.t.secret}`)]);
+    if (cur.found) byKey.set(x.key, cur.object);
+    for (const b of prev) if (!secrets.some((s) => s.metadata.namespace === b.metadata.namespace && s.metadata.name === b.metadata.name)) secrets.push(b);
+  });
   const now = new Date();
   for (const x of tenants) {
     const { namespace, secret } = x.t;

@@ -163,3 +163,18 @@ test('Ctrl-C (SIGINT) while the fleet rollouts run: every changed tenant is roll
   const markers = path.join(sb.env.XSOAR_CERT_STATE_DIR!, 'markers');
   expect(existsSync(markers) ? readdirSync(markers) : []).toHaveLength(0);
 }, 120000);
+
+test('a tenant whose secret is Opaque (not kubernetes.io/tls) is read on its own and installed with the rest', async () => {
+  const t6 = sb.tenants[5]!;
+  const json = JSON.parse((await sb.kubectl(['get', 'secret', t6.secret, '-n', t6.namespace, '-o', 'json'])).stdout);
+  expect((await sb.kubectl(['delete', 'secret', t6.secret, '-n', t6.namespace])).code).toBe(0);
+  const opaque = { apiVersion: 'v1', kind: 'Secret', type: 'Opaque', metadata: { name: t6.secret, namespace: t6.namespace, labels: json.metadata.labels }, data: json.data };
+  expect((await sb.kubectl(['create', '-f', '-', '--validate=false'], JSON.stringify(opaque))).code).toBe(0);
+  const m = await mintChain({ intermediates: 1, hosts: names });
+  const r = await install(m);
+  expect(r.code).toBe(0);
+  expect(JSON.parse(r.stdout).tenants.every((x: { ok: boolean }) => x.ok)).toBe(true);
+  expect((await sb.servedCert(t6.endpoint)).sha256).toBe(fp(m));
+  const after = JSON.parse((await sb.kubectl(['get', 'secret', t6.secret, '-n', t6.namespace, '-o', 'json'])).stdout);
+  expect(after.type).toBe('Opaque'); // its type is kept
+}, 90000);
