@@ -264,7 +264,11 @@ export async function generateDevCA(opts: DevKeyOptions & { name?: string; days?
 export function splitHosts(hosts: readonly string[]): { dnsNames: string[]; ipAddresses: string[] } {
   const dnsNames: string[] = [];
   const ipAddresses: string[] = [];
-  for (const h of hosts) (isIP(h.replace(/^\[|\]$/g, '')) ? ipAddresses.push(h.replace(/^\[|\]$/g, '')) : dnsNames.push(h.toLowerCase()));
+  for (const h of hosts) {
+    const bare = h.replace(/^\[|\]$/g, '');
+    if (isIP(bare)) ipAddresses.push(bare);
+    else dnsNames.push(h.toLowerCase());
+  }
   return { dnsNames, ipAddresses };
 }
 
