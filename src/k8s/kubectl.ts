@@ -213,7 +213,7 @@ export class Kubectl {
     const reason = /Error from server \((\w+)\)/.exec(stderr)?.[1];
     if (reason === 'Conflict') return new BusyError(`the secret changed while xsoar-cert was working (${this.where()}): ${first.replace(/^Error from server \(Conflict\): /, '')}`, 'Someone else changed it; run status, then try again.');
     if (reason === 'Forbidden') return new KubectlError(`permission denied in ${this.where()}: ${first.replace(/^Error from server \(Forbidden\): /, '')}`, { verb, args, stderr, reason, hint: 'Ask your cluster admin for this RBAC permission.' });
-    if (/Unable to connect to the server|connection refused|no such host|i\/o timeout|couldn't get current server API group list|dial tcp/.test(stderr)) {
+    if (/Unable to connect to the server|connection refused|The connection to the server .* was refused|no such host|i\/o timeout|couldn't get current server API group list|dial tcp/.test(stderr)) {
       return new KubectlError(`cannot reach the cluster for ${this.where()}: ${first}`, { verb, args, stderr, reason: 'Unreachable', hint: 'Check KUBECONFIG / --context and that the API server is up (kubectl cluster-info).' });
     }
     if (/timed out/.test(stderr) && r.exitCode !== 0 && verb !== 'rollout') {

@@ -59,6 +59,9 @@ test('failures map to one line and the documented exit codes, key material redac
   expect(forbidden.message).toMatch(/^permission denied in namespace "ns1": secrets "s" is forbidden/);
   const down = await k('E1129 08:07:57.072471   17047 memcache.go:265] "Unhandled Error" err="couldn\'t get current server API group list: Get \\"http://localhost:8080/api\\": dial tcp 127.0.0.1:8080: connect: connection refused"').getSecret('s').catch((e) => e);
   expect(down.message).toBe('cannot reach the cluster for namespace "ns1": couldn\'t get current server API group list: Get "http://localhost:8080/api": dial tcp 127.0.0.1:8080: connect: connection refused');
+  // kubectl's other wording for a refused connection (auth can-i, for one) is the same error.
+  const refused = await k('The connection to the server 127.0.0.1:36327 was refused - did you specify the right host or port?').permissions().catch((e) => e);
+  expect(refused.message).toBe('cannot reach the cluster for namespace "ns1": The connection to the server 127.0.0.1:36327 was refused - did you specify the right host or port?');
   const leaky = await k(`error: cannot parse ${KEY}`).replace(secret).catch((e) => e);
   expect(leaky.message).not.toContain('MIIEvQIBADANBgkqhkiG9w0BAQEFAASC');
 });
