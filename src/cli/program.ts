@@ -45,6 +45,14 @@ export async function buildProgram(argv: readonly string[] = []): Promise<Comman
     const { UsageError } = await import('../errors.js');
     const word = program.args[0];
     if (word?.startsWith('-')) throw new UsageError(`unknown option "${word}"`, 'Run "xsoar-cert --help" for the options.');
+    if (word === 'help') {
+      // `xsoar-cert help [COMMAND]` (commander adds no help command to a program with its own action).
+      const sub = program.args[1];
+      const cmd = sub === undefined ? program : program.commands.find((c) => c.name() === sub);
+      if (!cmd) throw new UsageError(`unknown command "${sub}"${closest(sub!, COMMANDS) ? ` (did you mean "${closest(sub!, COMMANDS)}"?)` : ''}`, 'Run "xsoar-cert --help" to list the commands.');
+      cmd.outputHelp();
+      return;
+    }
     if (word !== undefined) {
       const near = closest(word, COMMANDS);
       throw new UsageError(`unknown command "${word}"${near ? ` (did you mean "${near}"?)` : ''}`, 'Run "xsoar-cert --help" to list the commands.');

@@ -34,6 +34,18 @@ describe('xsoar-cert entry point', () => {
     expect(far.stderr).toMatch(/unknown command "frobnicate"\n/);
   });
 
+  test('help COMMAND prints that command\'s help (exit 0); help alone the overview; help of an unknown word exits 2', async () => {
+    const r = await runCli(['help', 'install']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^Usage: xsoar-cert install \[options\]/);
+    const all = await runCli(['help']);
+    expect(all.code).toBe(0);
+    expect(all.stdout).toMatch(/^Commands:/m);
+    const bad = await runCli(['help', 'instal']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/did you mean "install"/);
+  });
+
   test('no command without a terminal: the help and a usage error, never a prompt', async () => {
     const r = await runCli([]);
     expect(r.code).toBe(2);
