@@ -69,7 +69,7 @@ export async function runWizard(flags: InstallFlags): Promise<void> {
   }
   if (flags.json) throw new UsageError('--interactive cannot be combined with --json', 'Give the flags instead of answering questions.');
   const out = new Output({ quiet: false });
-  out.info(ce.bold('Replace the HTTPS certificate of a tenant.') + ' Ctrl-C at any question stops with nothing changed.');
+  out.info(ce.bold('Replace the HTTPS certificate of a tenant.') + ' Ctrl-C at any question stops with nothing changed; "xsoar-cert --help" lists every command.');
   const { readBundleWithPassphrase } = await import('./passphrase.js');
   const { describeCert, keyMatchesCert } = await import('../pki/describe.js');
 
