@@ -77,7 +77,14 @@ export async function runWizard(flags: InstallFlags): Promise<void> {
   const cert = flags.cert ?? (await askFile('Certificate file (PEM, DER or PKCS#12):'))!;
   const certBundle = await readBundleWithPassphrase(cert, { file: flags.passphraseFile });
   if (!certBundle.certs.length) throw new UsageError(`${cert}: holds no certificate`, 'Choose the file with the certificate (it may also hold the chain and key).');
-  for (const c of certBundle.certs.map((x) => describeCert(x))) out.info(`  found in ${cert}: ${c.subject}${c.isCA ? ' (CA)' : ''}, expires ${c.notAfter.slice(0, 10)} (${c.daysLeft} days)`);
+  const found = (file: string, certs: typeof certBundle.certs) => {
+    for (const c of certs.map((x) => describeCert(x))) {
+      const role = !c.isCA ? 'leaf' : c.selfSigned ? 'root CA' : 'intermediate CA';
+      const names = !c.isCA ? `; names ${[...c.dnsNames, ...c.ipAddresses].join(', ') || '(none)'}` : '';
+      out.info(`  found in ${file}: ${role} ${c.subject}${names}; expires ${c.notAfter.slice(0, 10)} (${c.daysLeft} days)`);
+    }
+  };
+  found(cert, certBundle.certs);
   let key = flags.key;
   if (!key && certBundle.keys.length) out.info(`  found in ${cert}: the private key`);
   else if (!key) key = await askFile('Private key file:');
@@ -91,10 +98,12 @@ export async function runWizard(flags: InstallFlags): Promise<void> {
     for (;;) {
       const f = await askFile(chain.length ? 'Another intermediate file?' : 'Intermediate certificate file(s)?', { optional: chain.length ? '(no more)' : '(none: the certificate file holds the chain, or there is none)' });
       if (!f) break;
+      found(f, (await readBundleWithPassphrase(f, { file: flags.passphraseFile })).certs);
       chain.push(f);
     }
   }
   const ca = flags.ca ?? (await askFile('Root CA file?', { optional: "(none: trust the system's root store)" }));
+  if (ca && !flags.ca) found(ca, (await readBundleWithPassphrase(ca, { file: flags.passphraseFile })).certs);
 
   // 2. The names, then every check.
   const leafNames = certBundle.certs.map((x) => describeCert(x)).find((c) => !c.isCA)?.dnsNames ?? [];

@@ -37,7 +37,7 @@ test('the wizard, answered with Tab-completed paths and defaults, installs and c
   w.keys('Tab'); // completes leaf. -> leaf.pem
   await w.waitFor(/Certificate file.*leaf\.pem/);
   w.keys('Enter');
-  await w.waitFor(/found in leaf\.pem: .*localhost/);
+  await w.waitFor(/found in leaf\.pem: leaf CN=localhost; names localhost, xsoar\.xsoar\.local, 127\.0\.0\.1; expires \d{4}-\d\d-\d\d \(\d+ days\)/);
   await w.waitFor(/Private key file/);
   w.type('leaf-key.pem');
   await w.waitFor(/❯ leaf-key\.pem|> leaf-key\.pem/);
@@ -47,6 +47,7 @@ test('the wizard, answered with Tab-completed paths and defaults, installs and c
   w.type('chain.pem');
   await w.waitFor(/[❯>] chain\.pem/);
   w.keys('Enter');
+  await w.waitFor(/found in chain\.pem: intermediate CA CN=Test Intermediate 1/);
   await w.waitFor(/Another intermediate file/);
   await w.waitFor(/\(no more\)/);
   w.keys('Enter'); // the first choice: no more
