@@ -178,3 +178,26 @@ test('a tenant whose secret is Opaque (not kubernetes.io/tls) is read on its own
   const after = JSON.parse((await sb.kubectl(['get', 'secret', t6.secret, '-n', t6.namespace, '-o', 'json'])).stdout);
   expect(after.type).toBe('Opaque'); // its type is kept
 }, 90000);
+
+test('two secrets served by one deployment: both replaced, the deployment restarted once', async () => {
+  const t1 = sb.tenants[0]!;
+  const cur = JSON.parse((await sb.kubectl(['get', 'secret', t1.secret, '-n', t1.namespace, '-o', 'json'])).stdout);
+  const second = { apiVersion: 'v1', kind: 'Secret', type: cur.type, metadata: { name: 'xsoar-tls-admin', namespace: t1.namespace }, data: cur.data };
+  expect((await sb.kubectl(['create', '-f', '-', '--validate=false'], JSON.stringify(second))).code).toBe(0);
+  const dep = JSON.parse((await sb.kubectl(['get', 'deployment', t1.deployment, '-n', t1.namespace, '-o', 'json'])).stdout);
+  dep.spec.template.spec.volumes.push({ name: 'tls-admin', secret: { secretName: 'xsoar-tls-admin' } });
+  expect((await sb.kubectl(['replace', '-f', '-', '--validate=false'], JSON.stringify(dep))).code).toBe(0);
+  const file = path.join(sb.dir, 'two-secrets.txt');
+  writeFileSync(file, `${t1.namespace}/${t1.secret} ${t1.endpoint}\n${t1.namespace}/xsoar-tls-admin\n`);
+  const m = await mintChain({ intermediates: 1, hosts: names });
+  await sb.control('requests', undefined, 'DELETE');
+  const r = await runCli(['install', '--cert', m.files.leaf, '--chain', m.files.chain, '--key', m.files.key, '--ca', m.files.root, '--host', 'localhost', '--tenants-file', file, '--yes', '--json', '--timeout', '20'], { env: sb.env });
+  expect(r.code).toBe(0);
+  const log: Array<{ method: string; path: string }> = await sb.requests();
+  expect(log.filter((e) => e.method === 'PUT' && e.path === `/apis/apps/v1/namespaces/${t1.namespace}/deployments/${t1.deployment}`)).toHaveLength(1);
+  for (const name of [t1.secret, 'xsoar-tls-admin']) {
+    const data = await sb.secretData(t1.namespace, name);
+    expect(new X509Certificate(Buffer.from(data!['tls.crt']!, 'base64')).fingerprint256).toBe(fp(m));
+  }
+  expect((await sb.servedCert(t1.endpoint)).sha256).toBe(fp(m));
+}, 90000);
