@@ -161,6 +161,16 @@ export class Kubectl {
     });
   }
 
+  /** listAll, or undefined when RBAC forbids listing across namespaces (a user with namespaced roles only). */
+  async listAllIfAllowed<T>(kind: string, extra: string[] = []): Promise<T[] | undefined> {
+    try {
+      return await this.listAll<T>(kind, extra);
+    } catch (err) {
+      if (err instanceof KubectlError && err.reason === 'Forbidden') return undefined;
+      throw err;
+    }
+  }
+
   /** `kubectl get KIND -A -o json` (with extra selectors): every namespace in one call. */
   async listAll<T>(kind: string, extra: string[] = []): Promise<T[]> {
     const r = await this.call('get', [kind, '--all-namespaces', ...extra, '-o', 'json']);

@@ -8,8 +8,8 @@ import type { Kubectl, SecretObject } from '../k8s/kubectl.js';
 import type { Output } from '../cli/output.js';
 import { acquireLock, clearMarker, writeMarker, type Lock, type Marker } from './state.js';
 import { appendAudit, type AuditInput } from '../audit/log.js';
-import { LABEL_PREVIOUS_OF, backupsToPrune, onInterrupt, confirmServed, deploymentsMounting, plan, redactedPlan, rollbackTo, type NewContent, type Plan, type TransactionResult } from './transaction.js';
-import type { FleetResult, Target } from './fleet.js';
+import { LABEL_PREVIOUS_OF, backupsToPrune, executeTransaction, onInterrupt, confirmServed, deploymentsMounting, plan, redactedPlan, rollbackTo, type NewContent, type Plan, type TransactionResult } from './transaction.js';
+import { runFleet, type FleetResult, type Target } from './fleet.js';
 
 const RESTARTED_AT = 'kubectl.kubernetes.io/restartedAt';
 
@@ -69,12 +69,6 @@ interface Tenant {
 
 const sk = (ns: string, name: string) => `${ns}/${name}`;
 
-/** The user may not list across namespaces (namespaced roles only): the caller runs one transaction per tenant instead. */
-export class ClusterWideReadDenied extends Error {}
-function wideReadDenied(err: unknown): never {
-  if (err instanceof KubectlError && err.reason === 'Forbidden') throw new ClusterWideReadDenied(err.message);
-  throw err;
-}
 
 export async function executeFleetTransaction(opts: FleetTransactionOptions, kubectl: Kubectl, out: Output): Promise<FleetResult<TransactionResult>[]> {
   const all = kubectl.acrossNamespaces();
@@ -95,10 +89,17 @@ export async function executeFleetTransaction(opts: FleetTransactionOptions, kub
     ['update', 'apps', 'deployments', ns],
   ]);
   const [secrets, deployments, access] = await Promise.all([
-    all.listAll<SecretObject>('secrets', ['--field-selector', 'type=kubernetes.io/tls']).catch(wideReadDenied),
-    all.listAll<Deployment>('deployments').catch(wideReadDenied),
+    all.listAllIfAllowed<SecretObject>('secrets', ['--field-selector', 'type=kubernetes.io/tls']),
+    all.listAllIfAllowed<Deployment>('deployments'),
     all.accessReviews(checks.map(([verb, group, resource, namespace]) => ({ verb: verb!, group: group!, resource: resource!, namespace: namespace! }))),
   ]);
+  if (!secrets || !deployments) {
+    // Namespaced roles only: the same transaction, one tenant at a time (--parallel of them at once).
+    out.warn(`this user cannot list secrets or deployments across namespaces: ${op === 'renew' ? 'renewing' : 'installing'} one tenant at a time`);
+    return runFleet(opts.targets, opts.parallel ?? 4, (t) =>
+      executeTransaction({ op, namespace: t.namespace, secret: t.secret, proxy: opts.proxy, endpoint: t.endpoint, servername: opts.servername, context: opts.context, content: contentOf(t), allowNameChange: opts.allowNameChange, dryRun: opts.dryRun, timeoutS: opts.timeoutS }, kubectl.forNamespace(t.namespace), out.quietCopy()),
+    );
+  }
   const denied = new Map<string, string[]>();
   access.forEach((allowed, i) => {
     if (allowed) return;

@@ -176,10 +176,7 @@ export async function runRenewFleet(targets: Target[], base: Omit<RenewOptions, 
     }
   }
   try {
-    const wide = await kubectl.acrossNamespaces().listAll<SecretObject>('secrets', ['--field-selector', 'type=kubernetes.io/tls']).catch((err: unknown) => {
-      if (err instanceof KubectlError && err.reason === 'Forbidden') return undefined;
-      throw err;
-    });
+    const wide = await kubectl.acrossNamespaces().listAllIfAllowed<SecretObject>('secrets', ['--field-selector', 'type=kubernetes.io/tls']);
     const folder = folderOnce({ ...base, namespace: '', secret: '' });
     const due: { t: Target; d: Extract<Decision, { content: NewContent }> }[] = [];
     await runFleet(live, parallel, async (t) => {
@@ -196,11 +193,8 @@ export async function runRenewFleet(targets: Target[], base: Omit<RenewOptions, 
     due.sort((a, b) => live.indexOf(a.t) - live.indexOf(b.t)); // decided concurrently; renewed in the order given
     if (due.length) {
       const byTarget = new Map(due.map((x) => [x.t, x.d]));
-      const { executeFleetTransaction, ClusterWideReadDenied } = await import('./fleet-transaction.js');
-      const done = await executeFleetTransaction({ op: 'renew', targets: due.map((x) => x.t), proxy: base.proxy, servername: base.servername, context: base.context, content: (t) => byTarget.get(t)!.content, dryRun: base.dryRun, timeoutS: base.timeoutS, parallel }, kubectl, out).catch((err: unknown) => {
-        if (!(err instanceof ClusterWideReadDenied)) throw err;
-        return runFleet(due.map((x) => x.t), parallel, (t) => executeTransaction({ op: 'renew', namespace: t.namespace, secret: t.secret, proxy: base.proxy, endpoint: t.endpoint, servername: base.servername, context: base.context, content: byTarget.get(t)!.content, dryRun: base.dryRun, timeoutS: base.timeoutS }, kubectl.forNamespace(t.namespace), out));
-      });
+      const { executeFleetTransaction } = await import('./fleet-transaction.js');
+      const done = await executeFleetTransaction({ op: 'renew', targets: due.map((x) => x.t), proxy: base.proxy, servername: base.servername, context: base.context, content: (t) => byTarget.get(t)!.content, dryRun: base.dryRun, timeoutS: base.timeoutS, parallel }, kubectl, out);
       for (const r of done) {
         const d = byTarget.get(r.target)!;
         if (r.ok) results.set(r.target, { ...r, value: { action: base.dryRun ? 'dry-run' : 'renewed', reason: d.reason, namespace: r.target.namespace, secret: r.target.secret, from: d.from, transaction: r.value! } });

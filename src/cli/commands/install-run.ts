@@ -78,22 +78,12 @@ export async function runInstall(flags: InstallFlags, pre?: VerifyFilesResult): 
       }
     }
     // One batched transaction: each step is one kubectl call for every tenant.
-    const { executeFleetTransaction, ClusterWideReadDenied } = await import('../../ops/fleet-transaction.js');
-    const content = contentFrom(material, flags.cert);
-    const servername = settings.servername ?? flags.host[0];
+    const { executeFleetTransaction } = await import('../../ops/fleet-transaction.js');
     const results = await executeFleetTransaction(
-      { targets, proxy: settings.proxy, servername, context: settings.context, content, allowNameChange: flags.allowNameChange, dryRun: flags.dryRun, timeoutS, parallel },
+      { targets, proxy: settings.proxy, servername: settings.servername ?? flags.host[0], context: settings.context, content: contentFrom(material, flags.cert), allowNameChange: flags.allowNameChange, dryRun: flags.dryRun, timeoutS, parallel },
       kubectl,
       flags.json ? quiet : out,
-    ).catch(async (err: unknown) => {
-      if (!(err instanceof ClusterWideReadDenied)) throw err;
-      // Namespaced roles only: the same transaction, one tenant at a time (--parallel of them at once).
-      out.warn('this user cannot list secrets or deployments across namespaces: installing one tenant at a time');
-      const { runFleet } = await import('../../ops/fleet.js');
-      return runFleet(targets, parallel, (t) =>
-        executeTransaction({ op: 'install', namespace: t.namespace, secret: t.secret, proxy: settings.proxy, endpoint: t.endpoint, servername, context: settings.context, content, allowNameChange: flags.allowNameChange, dryRun: flags.dryRun, timeoutS }, kubectl.forNamespace(t.namespace), quiet),
-      );
-    });
+    );
     if (flags.json) out.emit({ ok: results.every((r) => r.ok), tenants: results.map((r) => ({ namespace: r.target.namespace, secret: r.target.secret, ok: r.ok, exitCode: r.exitCode ?? 0, error: r.error, result: r.value?.result, backup: r.value?.backup, confirmed: r.value?.confirmed, ms: r.ms })) });
     else out.result(fleetTable(results, (v) => `${v.result}${v.confirmed ? ', confirmed live' : ''}${v.backup ? `, backup ${v.backup}` : ''}`));
     const failed = results.filter((r) => !r.ok).length;

@@ -6,7 +6,7 @@ import { Kubectl, type DeploymentObject, type Lookup, type SecretObject } from '
 import { ANN, LABEL_PREVIOUS_OF, deploymentsMounting, fingerprintOfPem, resolveMarker } from '../../ops/transaction.js';
 import { readMarker } from '../../ops/state.js';
 import { fetchServedChain } from '../../net/served-cert.js';
-import { CheckFailedError, KubectlError, PartialError } from '../../errors.js';
+import { CheckFailedError, PartialError } from '../../errors.js';
 
 const DAY = 86_400_000;
 
@@ -32,20 +32,14 @@ export async function runStatus(flags: TargetFlags & { json?: boolean }): Promis
   // secret is not among them (another type, or not there) is read on its own, which also lists candidates.
   const quiet = new Output({ quiet: true });
   const all = kubectl.acrossNamespaces();
-  const wide = await Promise.all([
-    all.listAll<SecretObject>('secrets', ['--field-selector', 'type=kubernetes.io/tls']),
-    all.listAll<DeploymentObject>('deployments'),
-  ]).catch((err: unknown) => {
-    if (err instanceof KubectlError && err.reason === 'Forbidden') return undefined; // namespaced roles only
-    throw err;
-  });
+  const [secrets, deployments] = await Promise.all([all.listAllIfAllowed<SecretObject>('secrets', ['--field-selector', 'type=kubernetes.io/tls']), all.listAllIfAllowed<DeploymentObject>('deployments')]);
   const prefetched = (t: StatusTarget): Prefetched | undefined => {
-    const secret = wide?.[0].find((x) => x.metadata.namespace === t.namespace && x.metadata.name === t.secret);
-    if (!wide || !secret) return undefined;
+    const secret = secrets?.find((x) => x.metadata.namespace === t.namespace && x.metadata.name === t.secret);
+    if (!secret || !deployments) return undefined; // namespaced roles only, or a secret of another type: read alone
     return {
       secret: { found: true, object: secret },
-      backups: wide[0].filter((x) => x.metadata.namespace === t.namespace && x.metadata.labels?.[LABEL_PREVIOUS_OF] === t.secret),
-      deployments: wide[1].filter((x) => x.metadata.namespace === t.namespace),
+      backups: secrets!.filter((x) => x.metadata.namespace === t.namespace && x.metadata.labels?.[LABEL_PREVIOUS_OF] === t.secret),
+      deployments: deployments.filter((x) => x.metadata.namespace === t.namespace),
     };
   };
   const results = await out.wait(`reading ${targets.length} tenants`, runFleet(targets, parseParallel(flags.parallel), (t) => tenantStatus(kubectl.forNamespace(t.namespace), t, s, quiet, prefetched(t))));
