@@ -97,3 +97,33 @@ export function verifyAudit(file = auditFile()): AuditVerify {
   }
   return { ok: true, records: records.length };
 }
+
+export interface AuditFilter {
+  namespaces?: string[];
+  op?: AuditInput['op'];
+  /** Only records at or after this time. */
+  since?: Date;
+  /** Only records whose result is not a success (installed, resolved, skipped, dry-run). */
+  failed?: boolean;
+}
+
+/** `--since 7d`, `--since 12h`, `--since 30m` or an ISO date/time; undefined when it is neither. */
+export function parseSince(text: string, now = new Date()): Date | undefined {
+  const rel = /^(\d+)([dhm])$/.exec(text.trim());
+  if (rel) return new Date(now.getTime() - Number(rel[1]) * { d: 86_400_000, h: 3_600_000, m: 60_000 }[rel[2] as 'd' | 'h' | 'm']);
+  const t = Date.parse(text);
+  return Number.isNaN(t) ? undefined : new Date(t);
+}
+
+const SUCCESS = new Set<AuditInput['result']>(['installed', 'resolved', 'skipped', 'dry-run']);
+
+/** The records a filter keeps, in log order. Pure. */
+export function filterAudit(records: AuditRecord[], f: AuditFilter): AuditRecord[] {
+  return records.filter(
+    (r) =>
+      (!f.namespaces?.length || f.namespaces.includes(r.namespace)) &&
+      (!f.op || r.op === f.op) &&
+      (!f.since || Date.parse(r.ts) >= f.since.getTime()) &&
+      (!f.failed || !SUCCESS.has(r.result)),
+  );
+}

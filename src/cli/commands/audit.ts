@@ -1,17 +1,21 @@
 // `xsoar-cert audit`: the append-only, hash-chained log of every change.
 import type { Command } from 'commander';
-import { helpAfter } from '../help.js';
+import { collect, helpAfter } from '../help.js';
 
 export function register(program: Command): void {
   program
     .command('audit')
     .description('show the audit log of installs, rollbacks and renewals; --verify checks it was not edited')
     .option('--verify', 'check the hash chain: any edited, removed or reordered record fails (exit 1)')
-    .option('--limit <n>', 'show only the last N records')
+    .option('--limit <n>', 'show only the last N records (after the filters)')
+    .option('-n, --namespace <ns>', 'only this tenant namespace (repeatable)', collect, [])
+    .option('--op <op>', 'only install, rollback, renew or resolve records')
+    .option('--since <when>', 'only records since a time: 7d, 12h, 30m, or an ISO date')
+    .option('--failed', 'only failures (failed, rolled-back, rollback-failed)')
     .option('--json', 'print the records (or the verification) as JSON')
-    .addHelpText('after', helpAfter('xsoar-cert audit --limit 20', 'xsoar-cert audit --verify', 'XSOAR_CERT_STATE_DIR=/var/lib/xsoar-cert xsoar-cert audit --json'))
-    .action(async (flags: { verify?: boolean; limit?: string; json?: boolean }) => {
-      const { readAudit, verifyAudit, auditFile } = await import('../../audit/log.js');
+    .addHelpText('after', helpAfter('xsoar-cert audit --limit 20', 'xsoar-cert audit --verify', 'xsoar-cert audit --failed --since 7d', 'xsoar-cert audit -n tenant-3 --op renew', 'XSOAR_CERT_STATE_DIR=/var/lib/xsoar-cert xsoar-cert audit --json'))
+    .action(async (flags: { verify?: boolean; limit?: string; json?: boolean; namespace: string[]; op?: string; since?: string; failed?: boolean }) => {
+      const { readAudit, verifyAudit, auditFile, filterAudit, parseSince } = await import('../../audit/log.js');
       const { Output } = await import('../output.js');
       const { CheckFailedError, UsageError } = await import('../../errors.js');
       const out = new Output({ json: flags.json });
@@ -25,10 +29,14 @@ export function register(program: Command): void {
       }
       const limit = flags.limit === undefined ? undefined : Number(flags.limit);
       if (limit !== undefined && (!Number.isInteger(limit) || limit < 1)) throw new UsageError(`--limit takes a positive whole number, not "${flags.limit}"`);
-      const { records } = readAudit(file);
+      const ops = ['install', 'rollback', 'renew', 'resolve'] as const;
+      if (flags.op !== undefined && !(ops as readonly string[]).includes(flags.op)) throw new UsageError(`--op takes ${ops.join(', ')}, not "${flags.op}"`);
+      const since = flags.since === undefined ? undefined : parseSince(flags.since);
+      if (flags.since !== undefined && !since) throw new UsageError(`--since takes 7d, 12h, 30m or an ISO date, not "${flags.since}"`);
+      const records = filterAudit(readAudit(file).records, { namespaces: flags.namespace, op: flags.op as (typeof ops)[number] | undefined, since, failed: flags.failed });
       const shown = limit ? records.slice(-limit) : records;
       if (flags.json) return out.emit(shown);
-      if (shown.length === 0) return out.result(`no records yet in ${file}`);
+      if (shown.length === 0) return out.result(readAudit(file).records.length ? `no record in ${file} matches` : `no records yet in ${file}`);
       for (const r of shown) {
         out.result(`${r.ts}  ${r.op.padEnd(8)} ${String(r.result).padEnd(16)} ${r.namespace}/${r.secret}  ${r.user}${r.sshClient ? ' from ' + r.sshClient : ''}  ${(r.oldFingerprint ?? '-').slice(0, 11)} → ${(r.newFingerprint ?? '-').slice(0, 11)}  ${r.durationMs} ms${r.error ? '  ' + r.error : ''}`);
       }
