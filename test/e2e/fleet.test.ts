@@ -51,7 +51,12 @@ test('status of several tenants: one row each, installed vs served; a tenant ser
   expect(out.tenants.map((x: { namespace: string }) => x.namespace)).toEqual(['tenant-1', 'tenant-2', 'tenant-3', 'tenant-4']);
   for (const [i, x] of out.tenants.entries()) {
     expect(x.agree).toBe(true);
-    expect(x.served.sha256).toBe((await sb.servedCert(sb.tenants[i]!.endpoint)).sha256);
+    const served = await sb.servedCert(sb.tenants[i]!.endpoint);
+    expect(x.served.sha256).toBe(served.sha256);
+    // renew's default: the last third of the lifetime
+    const c = new X509Certificate(served.pem);
+    const [from, to] = [Date.parse(c.validFrom), Date.parse(c.validTo)];
+    expect(Math.abs(Date.parse(x.installed.renewAt) - (to - (to - from) / 3))).toBeLessThan(1000);
   }
   // The first test left tenant-3 with the old cert and the others with the new one: tenants 1 and 3 differ.
   expect(out.tenants[0].installed.sha256).not.toBe(out.tenants[2].installed.sha256);

@@ -5,6 +5,7 @@ import type { TargetFlags } from '../target-flags.js';
 import { Kubectl, type DeploymentObject, type Lookup, type SecretObject } from '../../k8s/kubectl.js';
 import { ANN, LABEL_PREVIOUS_OF, deploymentsMounting, fingerprintOfPem, resolveMarker } from '../../ops/transaction.js';
 import { readMarker } from '../../ops/state.js';
+import { DEFAULT_THRESHOLD, decideDue } from '../../ops/renew-policy.js';
 import { fetchServedChain } from '../../net/served-cert.js';
 import { CheckFailedError, PartialError } from '../../errors.js';
 
@@ -82,8 +83,10 @@ async function tenantStatus(kubectl: Kubectl, t: StatusTarget, s: Settings, out:
     const m = /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/.exec(pem);
     const c = m ? new X509Certificate(m[0]) : undefined;
     const a = secret.object.metadata.annotations ?? {};
+    // When `renew` with its default threshold (the last third of the lifetime) would replace it.
+    const renewAt = c ? decideDue({ notBefore: new Date(c.validFrom), notAfter: new Date(c.validTo) }, DEFAULT_THRESHOLD, new Date()).renewAt.toISOString() : undefined;
     installed = c
-      ? { subject: c.subject.replace(/\n/g, ', '), names: fingerprintOfPem(m![0])!.names, sha256: c.fingerprint256, notAfter: new Date(c.validTo).toISOString(), daysLeft: Math.floor((new Date(c.validTo).getTime() - Date.now()) / DAY), installedAt: a[ANN.installedAt] ?? null, installedBy: a[ANN.installedBy] ?? null, resourceVersion: secret.object.metadata.resourceVersion }
+      ? { subject: c.subject.replace(/\n/g, ', '), names: fingerprintOfPem(m![0])!.names, sha256: c.fingerprint256, notAfter: new Date(c.validTo).toISOString(), daysLeft: Math.floor((new Date(c.validTo).getTime() - Date.now()) / DAY), renewAt, installedAt: a[ANN.installedAt] ?? null, installedBy: a[ANN.installedBy] ?? null, resourceVersion: secret.object.metadata.resourceVersion }
       : { error: 'tls.crt holds no certificate' };
   }
   let served: Record<string, unknown> | null = null;
@@ -128,7 +131,7 @@ function printOne(report: StatusReport, s: Settings, out: Output): void {
   const src = (k: keyof typeof s.sources) => `(${s.sources[k]})`;
   out.result(`target     ${report.namespace} ${src('namespace')} / ${report.secret} ${src('secret')}${s.context ? `, context ${s.context}` : ''}; proxy ${s.proxy} ${src('proxy')} → ${mounting.map((d) => 'deployment/' + d).join(', ') || 'no deployment mounts it'}`);
   if (!installed) out.result(`installed  secret not found${report.tlsSecretsInNamespace?.length ? `; TLS secrets here: ${report.tlsSecretsInNamespace.join(', ')} (use --secret)` : '; check --namespace (-n)'}`);
-  else if ('sha256' in installed) out.result(`installed  ${installed.subject}  ${(installed.names as string[]).join(', ')}\n           sha256 ${installed.sha256}\n           expires ${installed.notAfter} (${installed.daysLeft} days)${installed.installedAt ? `; installed ${installed.installedAt} by ${installed.installedBy}` : ''}`);
+  else if ('sha256' in installed) out.result(`installed  ${installed.subject}  ${(installed.names as string[]).join(', ')}\n           sha256 ${installed.sha256}\n           expires ${installed.notAfter} (${installed.daysLeft} days); renew due ${String(installed.renewAt).slice(0, 10)}${installed.installedAt ? `; installed ${installed.installedAt} by ${installed.installedBy}` : ''}`);
   if (served) out.result('sha256' in served ? `served     ${served.endpoint} (${served.protocol}) sha256 ${served.sha256}` : `served     ${served.endpoint}: ${served.error}`);
   else out.result(`served     not checked (pass --endpoint HOST:PORT ${src('endpoint')})`);
   if (agree !== null) out.result(agree ? 'agree      yes: the endpoint serves the installed certificate' : 'agree      NO: the endpoint serves a different certificate (restart the proxy, or an install is in progress)');
