@@ -6,11 +6,30 @@ import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { UsageError, CheckFailedError, NameChangeError } from '../errors.js';
 import { Output, ce } from './output.js';
-import { resolveSettings } from '../ops/settings.js';
+import { resolveSettings, type Settings } from '../ops/settings.js';
 import { shQuote } from '../ops/schedule.js';
 import type { InstallFlags } from './commands/install.js';
 
 const NONE = '\u0000none';
+const OTHER = '\u0000other';
+
+/** The TLS secrets of the namespace to choose from (backups left out); typed in when none can be listed. */
+async function askSecret(namespace: string, s: Settings): Promise<string> {
+  const { Kubectl } = await import('../k8s/kubectl.js');
+  const k = new Kubectl({ namespace, context: s.context, kubeconfig: s.kubeconfig, timeoutMs: 15_000 });
+  const names = await k
+    .call('get', ['secrets', '--field-selector', 'type=kubernetes.io/tls', '-o', 'jsonpath={range .items[*]}{.metadata.name}{"\\n"}{end}'])
+    .then((r) => r.stdout.split('\n').filter((n) => n && !/-prev-\d{14}/.test(n)))
+    .catch(() => [] as string[]); // unreachable or not allowed: the install's preflight will say so
+  if (names.length === 0) return askText('TLS secret:', s.secret);
+  const { select } = await import('@inquirer/prompts');
+  const ordered = [...names.filter((n) => n === s.secret), ...names.filter((n) => n !== s.secret).sort()];
+  const pick = await select<string>(
+    { message: `TLS secret in ${namespace}:`, choices: [...ordered.map((n) => ({ name: n, value: n })), { name: '(another name)', value: OTHER }], default: ordered[0] },
+    { output: process.stderr },
+  );
+  return pick === OTHER ? askText('TLS secret:', s.secret) : pick;
+}
 
 /** Completion candidates for a partly typed path: the entries of its folder that start with its last part. */
 export function pathCandidates(term: string | undefined, cwd = process.cwd()): Array<{ name: string; value: string; isDir: boolean }> {
@@ -119,7 +138,7 @@ export async function runWizard(flags: InstallFlags): Promise<void> {
   // 3. The target.
   const s = resolveSettings(flags);
   const namespace = await askText('Tenant namespace:', s.namespace);
-  const secret = await askText('TLS secret:', s.secret);
+  const secret = await askSecret(namespace, s);
   const endpoint = await askText('Endpoint to confirm the live certificate (host:port, empty to skip):', s.endpoint ?? (hosts[0] ? `${hosts[0]}:443` : undefined));
   const final: InstallFlags = { ...flags, interactive: false, cert, key, chain, ca, host: hosts, namespace: [namespace], secret, endpoint: endpoint || undefined };
   const cmd = ['xsoar-cert', 'install', '--cert', cert, ...(key ? ['--key', key] : []), ...chain.flatMap((f) => ['--chain', f]), ...(ca ? ['--ca', ca] : []), ...hosts.flatMap((h) => ['--host', h]), '-n', namespace, '--secret', secret, ...(endpoint ? ['--endpoint', endpoint] : [])];

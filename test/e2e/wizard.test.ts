@@ -111,10 +111,15 @@ test('a certificate that drops an installed name: the wizard says which, asks, a
   const narrow = await mintChain({ intermediates: 1, hosts: ['localhost', '127.0.0.1'], dir: path.join(m.dir, 'narrow') });
   const before = (await sb.servedCert(t().endpoint)).sha256;
   const w = startInTerminal(['install', '--interactive', '--cert', 'narrow/leaf.pem', '--key', 'narrow/leaf-key.pem', '--chain', 'narrow/chain.pem', '--ca', 'narrow/root.pem', '--host', 'localhost']);
-  for (const q of [/Tenant namespace/, /TLS secret/, /Endpoint to confirm/]) {
-    await w.waitFor(q);
-    w.keys('Enter');
-  }
+  await w.waitFor(/Tenant namespace/);
+  w.keys('Enter');
+  // The namespace's TLS secrets to choose from, the configured one first, earlier versions left out.
+  const choose = await w.waitFor(/TLS secret in xsoar:[\s\S]*\(another name\)/);
+  expect(choose).toMatch(/❯ xsoar-tls\n/);
+  expect(choose).not.toMatch(/xsoar-tls-prev-/);
+  w.keys('Enter');
+  await w.waitFor(/Endpoint to confirm/);
+  w.keys('Enter');
   const asked = await w.waitFor(/Install anyway \(--allow-name-change\)\?/);
   expect(asked).toMatch(/does not cover xsoar\.xsoar\.local, which the installed certificate covers/);
   expect((await sb.servedCert(t().endpoint)).sha256).toBe(before); // nothing changed while it asks
