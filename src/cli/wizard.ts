@@ -32,8 +32,9 @@ async function askSecret(namespace: string, s: Settings): Promise<string> {
 }
 
 /** Completion candidates for a partly typed path: the entries of its folder that start with its last part. */
-export function pathCandidates(term: string | undefined, cwd = process.cwd()): Array<{ name: string; value: string; isDir: boolean }> {
-  const typed = term ?? '';
+export function pathCandidates(term: string | undefined, cwd = process.cwd(), home = process.env.HOME ?? ''): Array<{ name: string; value: string; isDir: boolean }> {
+  // `~/` is the shell's home folder; the candidates carry the expanded path.
+  const typed = home && (term === '~' || term?.startsWith('~/')) ? home + term.slice(1) : (term ?? '');
   const dirPart = typed.endsWith('/') ? typed : path.dirname(typed) === '.' && !typed.startsWith('./') ? '' : path.dirname(typed) + '/';
   const base = typed.slice(dirPart.length);
   let entries: string[];
