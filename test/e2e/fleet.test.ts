@@ -66,8 +66,8 @@ test('status of several tenants: one row each, installed vs served; a tenant ser
   writeFileSync(file, [`${t[0]!.namespace}/${t[0]!.secret} ${t[0]!.endpoint}`, `${t[2]!.namespace}/${t[2]!.secret} ${t[0]!.endpoint}`].join('\n') + '\n');
   const table = await runCli(['status', '--tenants-file', file], { env: sb.env });
   expect(table.code).toBe(1);
-  expect(table.stdout).toMatch(/^TENANT\s+INSTALLED\s+EXPIRES\s+SERVED\s+PREVIOUS$/m);
-  expect(table.stdout).toMatch(/^tenant-1\/xsoar-tls\s+[0-9A-F:]{11}…\s+\d{4}-\d\d-\d\d \(\d+d\)\s+yes\s+\d+$/m);
+  expect(table.stdout).toMatch(/^TENANT\s+INSTALLED\s+EXPIRES\s+RENEW DUE\s+SERVED\s+PREVIOUS$/m);
+  expect(table.stdout).toMatch(/^tenant-1\/xsoar-tls\s+[0-9A-F:]{11}…\s+\d{4}-\d\d-\d\d \(\d+d\)\s+\d{4}-\d\d-\d\d\s+yes\s+\d+$/m);
   expect(table.stdout).toMatch(/^tenant-3\/xsoar-tls\s+.*NO: differs/m);
   expect(table.stderr).toMatch(/1 of 2 tenants serve a different certificate/);
 

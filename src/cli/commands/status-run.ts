@@ -53,11 +53,12 @@ export async function runStatus(flags: TargetFlags & { json?: boolean }): Promis
         `${r.target.namespace}/${r.target.secret}`,
         !r.ok ? `ERROR: ${r.error}` : inst ? `${String(inst.sha256).slice(0, 11)}…` : v?.installed ? String(v.installed.error) : 'secret not found',
         inst ? `${String(inst.notAfter).slice(0, 10)} (${inst.daysLeft}d)` : '-',
+        inst ? String(inst.renewAt).slice(0, 10) : '-',
         !v?.served ? '-' : 'sha256' in v.served ? (v.agree ? 'yes' : 'NO: differs') : `error: ${v.served.error}`,
         v ? String(v.previousVersions.length) : '-',
       ];
     });
-    const head = ['TENANT', 'INSTALLED', 'EXPIRES', 'SERVED', 'PREVIOUS'];
+    const head = ['TENANT', 'INSTALLED', 'EXPIRES', 'RENEW DUE', 'SERVED', 'PREVIOUS'];
     const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
     for (const r of [head, ...rows]) out.result(r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(w[i]!))).join('  '));
   }
