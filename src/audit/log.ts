@@ -6,6 +6,7 @@ import { appendFileSync, readFileSync, openSync, closeSync, chmodSync } from 'no
 import { userInfo } from 'node:os';
 import path from 'node:path';
 import { redact } from '../cli/output.js';
+import { InputError } from '../errors.js';
 import { ensureStateDir } from '../ops/state.js';
 
 export interface AuditInput {
@@ -52,11 +53,25 @@ export function readAudit(file = auditFile()): { records: AuditRecord[]; lines: 
   let text = '';
   try {
     text = readFileSync(file, 'utf8');
-  } catch {
-    return { records: [], lines: [] };
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return { records: [], lines: [] }; // nothing recorded yet
+    throw new InputError(`${file}: cannot read the audit log (${code ?? 'I/O error'})`, { file, hint: 'Run as the user that runs xsoar-cert, or set XSOAR_CERT_STATE_DIR to its state folder.' });
   }
   const lines = text.split('\n').filter((l) => l.trim());
   return { records: lines.map((l) => { try { return JSON.parse(l) as AuditRecord; } catch { return { hash: 'unparseable' } as AuditRecord; } }), lines };
+}
+
+/** Before a change: the log can be read and appended to, so the record of the change cannot fail afterwards. */
+export function assertAuditWritable(): void {
+  const file = auditFile();
+  try {
+    closeSync(openSync(file, 'a', 0o600));
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new InputError(`${file}: cannot write the audit log (${code ?? 'I/O error'}); nothing was changed`, { file, hint: 'Run as the user that runs xsoar-cert, or set XSOAR_CERT_STATE_DIR to a folder it can write.' });
+  }
+  readAudit(file);
 }
 
 export function appendAudit(input: AuditInput): AuditRecord {

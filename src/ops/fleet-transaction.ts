@@ -7,7 +7,7 @@ import { BusyError, CheckFailedError, EXIT, KubectlError, TransactionError, Xsoa
 import type { Kubectl, SecretObject } from '../k8s/kubectl.js';
 import type { Output } from '../cli/output.js';
 import { acquireLock, clearMarker, writeMarker, type Lock, type Marker } from './state.js';
-import { appendAudit, type AuditInput } from '../audit/log.js';
+import { appendAudit, assertAuditWritable, type AuditInput } from '../audit/log.js';
 import { LABEL_PREVIOUS_OF, backupsToPrune, executeTransaction, onInterrupt, confirmServed, deploymentsMounting, plan, redactedPlan, rollbackTo, type NewContent, type Plan, type TransactionResult } from './transaction.js';
 import { runFleet, type FleetResult, type Target } from './fleet.js';
 
@@ -148,6 +148,7 @@ export async function executeFleetTransaction(opts: FleetTransactionOptions, kub
 
   const audit = (x: Tenant, result: AuditInput['result'], error?: string) =>
     appendAudit({ op, namespace: x.t.namespace, secret: x.t.secret, context: opts.context, durationMs: Date.now() - x.started, oldFingerprint: x.plan?.oldFingerprint, newFingerprint: x.content.fingerprint, result, error, backup: x.plan?.backupName });
+  assertAuditWritable(); // before any change: every tenant's change gets its record
   // Ctrl-C / SIGTERM: finish the kubectl call in flight, then roll back every tenant already changed.
   let interrupted = false;
   const stop = onInterrupt(() => {

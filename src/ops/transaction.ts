@@ -9,7 +9,7 @@ import type { Kubectl, SecretObject, DeploymentObject, Lookup, Permissions } fro
 import type { Output } from '../cli/output.js';
 import { fetchServedChain } from '../net/served-cert.js';
 import { acquireLock, clearMarker, readMarker, writeMarker, pidAlive, type Marker } from './state.js';
-import { appendAudit, type AuditInput } from '../audit/log.js';
+import { appendAudit, assertAuditWritable, type AuditInput } from '../audit/log.js';
 
 export const LABEL_MANAGED = 'app.kubernetes.io/managed-by';
 export const LABEL_PREVIOUS_OF = 'xsoar-cert.io/previous-of';
@@ -271,7 +271,9 @@ export async function executeTransaction(opts: TransactionOptions, kubectl: Kube
     return { namespace, secret, result: 'cancelled', oldFingerprint: p.oldFingerprint, newFingerprint: p.newFingerprint, deployments: targets, confirmed: false, plan: redactedPlan(p) };
   }
 
-  // From here on, state changes: one run per secret, and a marker that survives SIGKILL.
+  // From here on, state changes: the audit log must take the record, one run per secret, and a
+  // marker that survives SIGKILL.
+  assertAuditWritable();
   const lock = acquireLock(namespace, secret, opts.op);
   const abort = new AbortController();
   const handle = { abort: () => abort.abort() };

@@ -54,3 +54,12 @@ test('parseSince: relative days, hours and minutes, ISO dates, and nonsense', ()
   expect(parseSince('2026-11-01', now)!.toISOString()).toBe('2026-11-01T00:00:00.000Z');
   expect(parseSince('soon', now)).toBeUndefined();
 });
+
+test('an audit log that cannot be read is an input error naming it (exit 3), not an empty log', async () => {
+  const { mkdirSync } = await import('node:fs');
+  const locked = mkdtempSync(path.join(tmpdir(), 'xsoar-cert-audit-locked-'));
+  mkdirSync(path.join(locked, 'audit.jsonl')); // a folder where the file should be: EISDIR, even for root
+  const r = await runCli(['audit'], { env: { XSOAR_CERT_STATE_DIR: locked } });
+  expect(r.code).toBe(3);
+  expect(r.stderr).toMatch(/audit\.jsonl: cannot read the audit log \(EISDIR\)/);
+});

@@ -219,3 +219,14 @@ test('audit --verify detects an edited record', async () => {
   expect(r.code).toBe(1);
   expect(r.stderr).toMatch(/record 1 was edited/);
 });
+
+test('an audit log that cannot be written stops the install before anything changes (exit 3)', async () => {
+  const { mkdtempSync, mkdirSync } = await import('node:fs');
+  const state = mkdtempSync(path.join(sb.dir, 'state-blocked-'));
+  mkdirSync(path.join(state, 'audit.jsonl')); // EISDIR, even for root
+  const before = await sb.state();
+  const r = await install(nextCert(), [], { XSOAR_CERT_STATE_DIR: state });
+  expect(r.code).toBe(3);
+  expect(r.stderr).toMatch(/audit\.jsonl: cannot (write|read) the audit log \(EISDIR\)/);
+  expect((await sb.state()).resourceVersion).toBe(before.resourceVersion);
+});
