@@ -3,7 +3,7 @@
 import { mkdirSync, openSync, closeSync, writeSync, readFileSync, unlinkSync, writeFileSync, renameSync } from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
-import { BusyError } from '../errors.js';
+import { BusyError, InputError } from '../errors.js';
 import { stateDir } from './settings.js';
 
 const safe = (s: string) => s.replace(/[^A-Za-z0-9._-]/g, '_');
@@ -86,10 +86,19 @@ export function writeMarker(m: Marker): void {
 }
 
 export function readMarker(ns: string, secret: string): Marker | undefined {
+  const file = markerFile(ns, secret);
+  let text: string;
   try {
-    return JSON.parse(readFileSync(markerFile(ns, secret), 'utf8')) as Marker;
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined; // no interrupted run
+    throw new InputError(`${file}: cannot read the marker of an interrupted run (${(err as NodeJS.ErrnoException).code ?? 'I/O error'})`, { file });
+  }
+  try {
+    return JSON.parse(text) as Marker;
   } catch {
-    return undefined;
+    // Written by rename, so never torn: damaged by hand. Not guessed at: the admin decides.
+    throw new InputError(`${file}: the marker of an interrupted ${ns}/${secret} run is damaged`, { file, hint: `Look at it, check the secret and its previous versions (kubectl get secrets -n ${ns} -l xsoar-cert.io/previous-of=${secret}), roll back by hand if needed, then delete this file.` });
   }
 }
 

@@ -55,3 +55,14 @@ test('kubectl missing: exit 4, says how to install it', async () => {
   expect(r.stderr).toMatch(/kubectl not found \(looked for "\/nonexistent\/kubectl"/);
   expect(r.stderr).toMatch(/apt install kubernetes-client/);
 });
+
+test('a damaged marker of an interrupted run is named, not ignored (exit 3), before the cluster is asked', async () => {
+  const { mkdirSync, writeFileSync } = await import('node:fs');
+  const state = path.join(env.HOME!, 'state-damaged');
+  mkdirSync(path.join(state, 'markers'), { recursive: true });
+  writeFileSync(path.join(state, 'markers', 'tenant-a__xsoar-tls.json'), '{"pid": 12, "op": "inst');
+  const r = await runCli(['status', '-n', 'tenant-a'], { env: { ...env, XSOAR_CERT_STATE_DIR: state } });
+  expect(r.code).toBe(3);
+  expect(r.stderr).toMatch(/tenant-a__xsoar-tls\.json: the marker of an interrupted tenant-a\/xsoar-tls run is damaged/);
+  expect(r.stderr).toMatch(/previous-of=xsoar-tls/);
+});
