@@ -4,7 +4,7 @@
 // through the same transaction as install. Never prompts.
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { X509Certificate } from 'node:crypto';
+import { X509Certificate, type KeyObject } from 'node:crypto';
 import { EXIT, InputError, KubectlError, UsageError, XsoarCertError } from '../errors.js';
 import type { Output } from '../cli/output.js';
 import { Kubectl, type Lookup, type SecretObject } from '../k8s/kubectl.js';
@@ -13,7 +13,6 @@ import { runFleet, type FleetResult, type Target } from './fleet.js';
 import { executeTransaction, resolveMarker, type NewContent, type TransactionResult } from './transaction.js';
 import { decideDue, pickCandidate, type Candidate, type Threshold } from './renew-policy.js';
 import { verifyFiles } from './verify-files.js';
-import { parseBundle } from '../pki/parse.js';
 
 export interface RenewOptions {
   namespace: string;
@@ -44,48 +43,56 @@ interface FolderCandidate extends Candidate {
   content?: NewContent;
 }
 
-/** Pairs of cert + key in DIR: every file with a certificate, matched to a key file in the same folder. */
-async function scanFolder(dir: string, opts: RenewOptions): Promise<FolderCandidate[]> {
+interface FolderScan {
+  candidates: FolderCandidate[];
+  /** Files that are not a usable certificate + key pair, and why (reported, never silently dropped). */
+  ignored: { file: string; why: string }[];
+}
+
+/**
+ * Pairs of cert + key in DIR: every file with a leaf certificate, matched to a key file in the same
+ * folder. Encrypted files are read with --passphrase-file or XSOAR_CERT_PASSPHRASE (never a prompt:
+ * renew runs from cron).
+ */
+async function scanFolder(dir: string, opts: RenewOptions): Promise<FolderScan> {
   let names: string[];
   try {
     names = await readdir(dir);
   } catch (err) {
     throw new InputError(`${dir}: cannot read the folder (${(err as NodeJS.ErrnoException).code ?? 'I/O error'})`, { file: dir, hint: 'Point --from at the folder where new certificates are dropped.' });
   }
-  const files: { file: string; certs: X509Certificate[]; hasKey: boolean }[] = [];
+  const { readBundleWithPassphrase } = await import('../cli/passphrase.js');
+  const files: { file: string; certs: X509Certificate[]; keys: KeyObject[] }[] = [];
+  const ignored: FolderScan['ignored'] = [];
   for (const n of names.sort()) {
     const f = path.join(dir, n);
     if (!(await stat(f)).isFile()) continue;
     try {
-      const { readFile } = await import('node:fs/promises');
-      const b = parseBundle(await readFile(f), { source: f });
-      files.push({ file: f, certs: b.certs.map((c) => c.cert), hasKey: b.keys.length > 0 });
-    } catch {
-      /* not a certificate or key (or encrypted): skipped; verify would say why */
+      const b = await readBundleWithPassphrase(f, { file: opts.passphraseFile, prompt: false });
+      files.push({ file: f, certs: b.certs.map((c) => c.cert), keys: b.keys.map((k) => k.key) });
+    } catch (err) {
+      ignored.push({ file: f, why: (err as Error).message.replace(`${f}: `, '') });
     }
   }
-  const keyFiles = files.filter((x) => x.hasKey);
-  const out: FolderCandidate[] = [];
+  const candidates: FolderCandidate[] = [];
   const { keyMatchesCert } = await import('../pki/describe.js');
-  const { readBundle } = await import('../pki/parse.js');
   for (const f of files.filter((x) => x.certs.length)) {
     const leaf = f.certs[0]!;
     if (leaf.ca) continue; // a CA bundle, not a candidate leaf
-    let keyFile: string | undefined;
-    for (const k of keyFiles) {
-      const kb = await readBundle(k.file);
-      if (kb.keys.some((key) => keyMatchesCert(key.key, leaf))) { keyFile = k.file; break; }
+    const keyFile = files.find((k) => k.keys.some((key) => keyMatchesCert(key, leaf)))?.file;
+    if (!keyFile) {
+      ignored.push({ file: f.file, why: 'no key in the folder matches this certificate' });
+      continue;
     }
-    if (!keyFile) continue;
     const { report, material } = await verifyFiles({ cert: f.file, key: keyFile, ca: opts.ca, passphraseFile: opts.passphraseFile, tls: true });
-    out.push({
+    candidates.push({
       source: f.file, certFile: f.file, keyFile,
       notBefore: new Date(leaf.validFrom), notAfter: new Date(leaf.validTo), sha256: leaf.fingerprint256,
       verified: report.ok && Boolean(material), problem: report.checks.find((c) => c.status === 'fail')?.message,
       content: material ? (await import('../cli/commands/install-run.js')).contentFrom(material, f.file) : undefined,
     });
   }
-  return out;
+  return { candidates, ignored };
 }
 
 type Decision =
@@ -96,7 +103,7 @@ type Decision =
  * Is the installed certificate due, and with what is it renewed? Reads nothing from the cluster:
  * `cur` is the secret as read; `folder` the drop folder's candidates, scanned once per run.
  */
-async function decide(opts: RenewOptions, cur: Lookup<SecretObject>, folder: () => Promise<FolderCandidate[]>, out: Output): Promise<Decision> {
+async function decide(opts: RenewOptions, cur: Lookup<SecretObject>, folder: () => Promise<FolderScan>, out: Output): Promise<Decision> {
   if (!cur.found) throw new KubectlError(`secret "${opts.secret}" not found in namespace "${opts.namespace}"`, { verb: 'get', args: [], reason: 'NotFound', hint: 'Check --namespace and --secret.' });
   const crt = cur.object.data?.['tls.crt'];
   const pem = crt ? Buffer.from(crt, 'base64').toString('latin1') : '';
@@ -112,7 +119,8 @@ async function decide(opts: RenewOptions, cur: Lookup<SecretObject>, folder: () 
   }
   out.step(`${opts.namespace}/${opts.secret}: due: ${due.reason}`);
   if (opts.from) {
-    const candidates = await folder();
+    const { candidates, ignored } = await folder();
+    for (const i of ignored) out.warn(`skipped ${i.file}: ${i.why}`);
     const pick = pickCandidate({ ...life, sha256: installed.fingerprint256 }, candidates);
     for (const s of pick.skipped) out.warn(`skipped ${s.source}: ${s.why}`);
     if (!pick.ok) throw new InputError(`${opts.from}: ${pick.why}; the installed certificate ${due.reason}`, { file: opts.from, hint: 'Drop the renewed certificate and its key in that folder (they must pass xsoar-cert verify).' });
@@ -136,8 +144,8 @@ async function decide(opts: RenewOptions, cur: Lookup<SecretObject>, folder: () 
 }
 
 /** The drop folder, scanned (and every candidate verified) at most once per run. */
-function folderOnce(opts: RenewOptions): () => Promise<FolderCandidate[]> {
-  let scan: Promise<FolderCandidate[]> | undefined;
+function folderOnce(opts: RenewOptions): () => Promise<FolderScan> {
+  let scan: Promise<FolderScan> | undefined;
   return () => (scan ??= scanFolder(opts.from!, opts));
 }
 

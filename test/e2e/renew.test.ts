@@ -98,3 +98,26 @@ test('--print-cron prints one crontab line with absolute paths and a log file', 
   expect(line.split('\n')).toHaveLength(1);
   expect(line).toMatch(/^\d{1,2} [1-5] \* \* \* PATH=\S+ .*\/node \/\S+\/bin\/xsoar-cert\.js renew --self-signed -n tenant-3 .*>> \/\S+renew\.log 2>&1$/);
 });
+
+test('an encrypted key in the drop folder is read with --passphrase-file (never a prompt); files that are not usable are named', async () => {
+  await installAged(90, 80);
+  const drop = await mkdtemp(path.join(tmpdir(), 'xsoar-cert-drop-'));
+  const fresh = await mintChain({ intermediates: 0, hosts: ['localhost', '127.0.0.1'], leaf: { days: 90 } });
+  await copyFile(fresh.files.leaf, path.join(drop, 'new.pem'));
+  const { execFileSync } = await import('node:child_process');
+  execFileSync('openssl', ['pkcs8', '-topk8', '-in', fresh.files.key, '-out', path.join(drop, 'new-key.pem'), '-passout', 'pass:drop-secret', '-v2', 'aes-256-cbc']);
+  await writeFile(path.join(drop, 'README.txt'), 'certificates go here');
+  const orphan = await mintChain({ intermediates: 0, hosts: ['localhost'], leaf: { days: 90 } });
+  await copyFile(orphan.files.leaf, path.join(drop, 'orphan.pem')); // its key was never dropped
+  const pass = path.join(drop, '..', `pass-${path.basename(drop)}.txt`);
+  await writeFile(pass, 'drop-secret\n', { mode: 0o600 });
+  const ca = path.join(drop, '..', `ca2-${path.basename(drop)}.pem`);
+  await writeFile(ca, fresh.root.certPem);
+  const r = await runCli(['renew', '-n', t().namespace, '--secret', t().secret, '--endpoint', t().endpoint, '--from', drop, '--ca', ca, '--passphrase-file', pass], { env: sb.env });
+  expect(r.code).toBe(0);
+  expect(r.stdout).toMatch(/renewed .* from .*new\.pem/);
+  expect(r.stderr).toMatch(/skipped .*README\.txt: /);
+  expect(r.stderr).toMatch(/skipped .*orphan\.pem: no key in the folder matches this certificate/);
+  expect(r.stderr + r.stdout).not.toContain('drop-secret');
+  expect((await sb.servedCert(t().endpoint)).sha256).toBe(new (await import('node:crypto')).X509Certificate(fresh.leaf.certPem).fingerprint256);
+});
