@@ -87,4 +87,14 @@ describe('xsoar-cert generate', () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/EXAMPLES[\s\S]*xsoar-cert generate --host[\s\S]*EXIT CODES/);
   });
+
+  test('--ca with a dev CA file that cannot be read: exit 3 naming it, no new CA made over it, no leaf written', async () => {
+    const dir = await tmp();
+    const { mkdirSync, readdirSync } = await import('node:fs');
+    mkdirSync(path.join(dir, 'rootCA.pem')); // EISDIR, even for root
+    const r = await runCli(['generate', '--ca', '--host', 'a.example', '--out-dir', dir]);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/rootCA\.pem: cannot read the dev CA \(EISDIR\)/);
+    expect(readdirSync(dir)).toEqual(['rootCA.pem']);
+  });
 });

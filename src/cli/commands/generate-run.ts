@@ -90,8 +90,10 @@ async function loadCA(caFile: string, caKeyFile: string): Promise<{ certPem: str
   let certPem: string;
   try {
     certPem = await readFile(caFile, 'utf8');
-  } catch {
-    return undefined;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return undefined; // no dev CA here yet: one is made
+    throw new InputError(`${caFile}: cannot read the dev CA (${code ?? 'I/O error'})`, { file: caFile, hint: 'Fix its permissions, or use another --out-dir.' });
   }
   let keyPem: string;
   try {
