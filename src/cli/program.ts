@@ -43,20 +43,21 @@ export async function buildProgram(argv: readonly string[] = []): Promise<Comman
   for (const m of modules) m.register(program);
   program.allowExcessArguments(true).allowUnknownOption(true).action(async () => {
     const { UsageError } = await import('../errors.js');
+    const unknownCommand = (w: string) => {
+      const near = closest(w, COMMANDS);
+      return new UsageError(`unknown command "${w}"${near ? ` (did you mean "${near}"?)` : ''}`, 'Run "xsoar-cert --help" to list the commands.');
+    };
     const word = program.args[0];
     if (word?.startsWith('-')) throw new UsageError(`unknown option "${word}"`, 'Run "xsoar-cert --help" for the options.');
     if (word === 'help') {
       // `xsoar-cert help [COMMAND]` (commander adds no help command to a program with its own action).
       const sub = program.args[1];
       const cmd = sub === undefined ? program : program.commands.find((c) => c.name() === sub);
-      if (!cmd) throw new UsageError(`unknown command "${sub}"${closest(sub!, COMMANDS) ? ` (did you mean "${closest(sub!, COMMANDS)}"?)` : ''}`, 'Run "xsoar-cert --help" to list the commands.');
+      if (!cmd) throw unknownCommand(sub!);
       cmd.outputHelp();
       return;
     }
-    if (word !== undefined) {
-      const near = closest(word, COMMANDS);
-      throw new UsageError(`unknown command "${word}"${near ? ` (did you mean "${near}"?)` : ''}`, 'Run "xsoar-cert --help" to list the commands.');
-    }
+    if (word !== undefined) throw unknownCommand(word);
     // No command: the install wizard on a terminal, the help otherwise.
     if (process.stdin.isTTY && process.stderr.isTTY) {
       const { runWizard } = await import('./wizard.js');

@@ -17,10 +17,8 @@ const OTHER = '\u0000other';
 async function askSecret(namespace: string, s: Settings): Promise<string> {
   const { Kubectl } = await import('../k8s/kubectl.js');
   const k = new Kubectl({ namespace, context: s.context, kubeconfig: s.kubeconfig, timeoutMs: 15_000 });
-  const names = await k
-    .call('get', ['secrets', '--field-selector', 'type=kubernetes.io/tls', '-o', 'jsonpath={range .items[*]}{.metadata.name}{"\\n"}{end}'])
-    .then((r) => r.stdout.split('\n').filter((n) => n && !/-prev-\d{14}/.test(n)))
-    .catch(() => [] as string[]); // unreachable or not allowed: the install's preflight will say so
+  const { isBackupName } = await import('../ops/transaction.js');
+  const names = (await k.tlsSecretNames().catch(() => [] as string[])).filter((n) => !isBackupName(n)); // unreachable or not allowed: the install's preflight will say so
   if (names.length === 0) return askText('TLS secret:', s.secret);
   const { select } = await import('@inquirer/prompts');
   const ordered = [...names.filter((n) => n === s.secret), ...names.filter((n) => n !== s.secret).sort()];

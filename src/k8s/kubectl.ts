@@ -120,7 +120,13 @@ export class Kubectl {
 
   /** The same cluster without a namespace pin: for lists across namespaces and manifests naming their own. */
   acrossNamespaces(): Kubectl {
-    return new Kubectl({ namespace: ALL_NAMESPACES, context: this.context, kubeconfig: this.kubeconfig, run: this.run, bin: this.bin, timeoutMs: this.timeoutMs });
+    return this.forNamespace(ALL_NAMESPACES);
+  }
+
+  /** The names of the namespace's kubernetes.io/tls secrets (for "which secret?" help). */
+  async tlsSecretNames(): Promise<string[]> {
+    const r = await this.call('get', ['secrets', '--field-selector', 'type=kubernetes.io/tls', '-o', 'jsonpath={range .items[*]}{.metadata.name}{"\\n"}{end}']);
+    return r.stdout.split('\n').filter(Boolean);
   }
 
   /** The same cluster, pinned to another namespace. */

@@ -9,7 +9,7 @@ import type { Output } from '../cli/output.js';
 import { acquireLock, clearMarker, writeMarker, type Lock, type Marker } from './state.js';
 import { appendAudit, assertAuditWritable, type AuditInput } from '../audit/log.js';
 import { LABEL_PREVIOUS_OF, backupsToPrune, executeTransaction, onInterrupt, confirmServed, deploymentsMounting, plan, redactedPlan, rollbackTo, type NewContent, type Plan, type TransactionResult } from './transaction.js';
-import { runFleet, type FleetResult, type Target } from './fleet.js';
+import { bounded, runFleet, type FleetResult, type Target } from './fleet.js';
 
 const RESTARTED_AT = 'kubectl.kubernetes.io/restartedAt';
 
@@ -307,10 +307,4 @@ function toResult(x: Tenant, opts: FleetTransactionOptions): FleetResult<Transac
   };
 }
 
-async function bounded<T>(items: T[], n: number, fn: (x: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  await Promise.all(Array.from({ length: Math.min(n, items.length) }, async () => {
-    while (next < items.length) await fn(items[next++]!);
-  }));
-}
 

@@ -70,25 +70,29 @@ export interface FleetResult<T> {
   ms: number;
 }
 
+/** Run `fn` over `items` with at most `n` in flight (in order of start). */
+export async function bounded<T>(items: readonly T[], n: number, fn: (x: T, index: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(n, items.length)) }, async () => {
+    while (next < items.length) {
+      const i = next++;
+      await fn(items[i]!, i);
+    }
+  }));
+}
+
 /** Run `fn` for every target with at most `parallel` in flight; never throws for a tenant's failure. */
 export async function runFleet<T>(targets: Target[], parallel: number, fn: (t: Target) => Promise<T>): Promise<FleetResult<T>[]> {
   const results: FleetResult<T>[] = new Array(targets.length);
-  let next = 0;
-  const worker = async () => {
-    for (;;) {
-      const i = next++;
-      if (i >= targets.length) return;
-      const t = targets[i]!;
-      const started = Date.now();
-      try {
-        results[i] = { target: t, ok: true, value: await fn(t), ms: Date.now() - started };
-      } catch (err) {
-        const e = err as Error;
-        results[i] = { target: t, ok: false, error: e.message, exitCode: err instanceof XsoarCertError ? err.exitCode : EXIT.INTERNAL, ms: Date.now() - started };
-      }
+  await bounded(targets, parallel, async (t, i) => {
+    const started = Date.now();
+    try {
+      results[i] = { target: t, ok: true, value: await fn(t), ms: Date.now() - started };
+    } catch (err) {
+      const e = err as Error;
+      results[i] = { target: t, ok: false, error: e.message, exitCode: err instanceof XsoarCertError ? err.exitCode : EXIT.INTERNAL, ms: Date.now() - started };
     }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(parallel, targets.length)) }, worker));
+  });
   return results;
 }
 

@@ -110,6 +110,9 @@ export function whoAmI(): string {
   return `${user}@${ssh || hostname()}`;
 }
 
+/** A previous version kept by a transaction (`<secret>-prev-<UTC stamp>[-N]`, see plan()). */
+export const isBackupName = (name: string) => /-prev-\d{14}(-\d+)?$/.test(name);
+
 const stamp = (d: Date) => d.toISOString().replace(/[-:T]/g, '').slice(0, 14);
 
 /** Pure: what will be written. */

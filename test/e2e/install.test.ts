@@ -230,3 +230,12 @@ test('an audit log that cannot be written stops the install before anything chan
   expect(r.stderr).toMatch(/audit\.jsonl: cannot (write|read) the audit log \(EISDIR\)/);
   expect((await sb.state()).resourceVersion).toBe(before.resourceVersion);
 });
+
+test('status for a secret that is not there lists the TLS secrets it can see, previous versions left out', async () => {
+  const r = await runCli(['status', '-n', t().namespace, '--secret', 'no-such-secret', '--json'], { env: sb.env });
+  const report = JSON.parse(r.stdout);
+  expect(report.installed).toBeNull();
+  expect(report.tlsSecretsInNamespace).toEqual([t().secret]); // backups exist by now, and are not offered
+  const backups = (await sb.kubectl(['get', 'secrets', '-n', t().namespace, '-l', `xsoar-cert.io/previous-of=${t().secret}`, '-o', 'name'])).stdout.trim();
+  expect(backups).not.toBe('');
+});

@@ -3,7 +3,7 @@ import { Output } from '../output.js';
 import { resolveSettings, type Settings } from '../../ops/settings.js';
 import type { TargetFlags } from '../target-flags.js';
 import { Kubectl, type DeploymentObject, type Lookup, type SecretObject } from '../../k8s/kubectl.js';
-import { ANN, LABEL_PREVIOUS_OF, deploymentsMounting, fingerprintOfPem, resolveMarker } from '../../ops/transaction.js';
+import { ANN, LABEL_PREVIOUS_OF, deploymentsMounting, fingerprintOfPem, isBackupName, resolveMarker } from '../../ops/transaction.js';
 import { readMarker } from '../../ops/state.js';
 import { DEFAULT_THRESHOLD, decideDue } from '../../ops/renew-policy.js';
 import { fetchServedChain } from '../../net/served-cert.js';
@@ -106,8 +106,7 @@ async function tenantStatus(kubectl: Kubectl, t: StatusTarget, s: Settings, out:
   // When the configured secret is missing, help find the right one.
   let candidates: string[] = [];
   if (!secret.found) {
-    const all = await kubectl.call('get', ['secrets', '--field-selector', 'type=kubernetes.io/tls', '-o', 'jsonpath={range .items[*]}{.metadata.name}{"\\n"}{end}'], { allowFail: true });
-    candidates = all.stdout.split('\n').filter((n) => n && !n.includes('-prev-'));
+    candidates = (await kubectl.tlsSecretNames().catch(() => [] as string[])).filter((n) => !isBackupName(n)); // only a hint
   }
   return {
     namespace: t.namespace, secret: t.secret, context: s.context ?? null, sources: s.sources, configFile: s.configFile,
