@@ -13,6 +13,7 @@ export function printChecks(out: Output, report: VerifyReport): void {
   for (const c of report.checks) {
     if (c.status === 'pass') out.ok(c.message);
     else if (c.status === 'skip') out.info(ce.dim('- ' + c.message));
+    else if (c.status === 'info') out.info('· ' + c.message);
     else if (c.status === 'warn') out.warn(c.message);
     else out.fail(c.message);
   }

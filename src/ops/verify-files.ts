@@ -68,16 +68,21 @@ export async function verifyLoaded(inputs: LoadedInputs, opts: { hosts?: string[
   const chain = mergeBundles(inputs.chain ?? []).certs;
   let anchors: CertEntry[];
   let anchorSource: string;
+  const { systemAnchors: loadSystemAnchorsSync } = await import('../pki/trust-store.js');
   if (inputs.ca) {
     anchors = inputs.ca.certs;
     anchorSource = inputs.caSource ?? 'the given CA';
   } else {
-    const { systemAnchors } = await import('../pki/trust-store.js');
-    anchors = systemAnchors();
+    anchors = loadSystemAnchorsSync();
     anchorSource = 'the system trust store';
   }
   const at = opts.at ?? new Date();
-  let result: VerifyResult = verifyBundle({ certs: certB.certs, chain, anchors, anchorSource, keys, hosts: opts.hosts ?? [], at });
+  // A root from --ca may still be a public one (the 398-day rule then applies): ask the store lazily.
+  const isPublicRoot = inputs.ca
+    ? (a: CertEntry) => (publicStore ??= loadSystemAnchorsSync()).some((s) => s.der.equals(a.der))
+    : () => true;
+  let publicStore: CertEntry[] | undefined;
+  let result: VerifyResult = verifyBundle({ certs: certB.certs, chain, anchors, anchorSource, keys, hosts: opts.hosts ?? [], at, isPublicRoot });
   const servedPem = toPem(result.served);
   // PKCS#8 PEM for the secret's tls.key; it stays in memory and never reaches a message.
   const keyPem = result.keyEntry?.key.export({ format: 'pem', type: 'pkcs8' }).toString();

@@ -321,9 +321,12 @@ export function safeVerify(child: X509Certificate, parent: X509Certificate): boo
   }
 }
 
-/** A short label for messages: "CN=leaf.example.com (serial 0A1B…)". */
+/**
+ * A label for messages: "leaf.example.com" (serial 0A1B…). The serial is whole: sequential
+ * serials (`openssl ca`) share long prefixes, and a shortened one told two certificates apart
+ * as "serial 1831D89C73AA687C…" twice.
+ */
 export function certLabel(cert: X509Certificate): string {
   const cn = /(?:^|\n)CN=([^\n]*)/.exec(cert.subject)?.[1];
-  const serial = cert.serialNumber.toUpperCase();
-  return `"${cn ?? oneLineName(cert.subject)}" (serial ${serial.length > 16 ? serial.slice(0, 16) + '…' : serial})`;
+  return `"${cn ?? oneLineName(cert.subject)}" (serial ${cert.serialNumber.toUpperCase()})`;
 }

@@ -18,6 +18,8 @@ export interface KeyEntry {
   source: string;
   index: number;
   format: 'pkcs8' | 'pkcs8-encrypted' | 'pkcs1' | 'sec1' | 'pkcs12';
+  /** The file held it encrypted (PKCS#8 or legacy Proc-Type PEM) and a passphrase opened it. */
+  encrypted?: boolean;
 }
 
 /** Everything parsed from one or more inputs. */
@@ -57,7 +59,8 @@ export interface CertInfo {
   source?: string;
 }
 
-export type CheckStatus = 'pass' | 'fail' | 'warn' | 'skip';
+/** 'info': a fact the user should see that is neither a problem nor a check (e.g. a certificate left out). */
+export type CheckStatus = 'pass' | 'fail' | 'warn' | 'skip' | 'info';
 
 /** One verify check. `message` is one line that names the file and the cert and says what to do. */
 export interface Check {

@@ -4,7 +4,7 @@
 // unknown critical extensions, and a trust anchor. No I/O: the TLS handshake is separate.
 import type { Check, CertEntry, KeyEntry, VerifyReport } from './types.js';
 import { certFacts, certLabel, describeCert, keyDescription, keyMatchesCert, oneLineName } from './describe.js';
-import { dedupe, isIssuedBy, isSelfSigned } from './chain.js';
+import { buildPath, dedupe, explainLeftOut, IssuerLinks, isSelfSigned, keyFitsCert, pickLeaf, validityProblem } from './path.js';
 import { canonicalIp, matchHost, normaliseHost } from './hostname.js';
 import { ipInCidr } from './ip.js';
 import { lintChain } from './lint.js';
@@ -23,6 +23,8 @@ export interface VerifyInput {
   keys: KeyEntry[];
   hosts: string[];
   at: Date;
+  /** Is this anchor a publicly trusted root (in the system store)? Decides the 398-day lint. */
+  isPublicRoot?: (anchor: CertEntry) => boolean;
 }
 
 export interface VerifyResult extends VerifyReport {
@@ -41,57 +43,6 @@ const where = (e: CertEntry) => `${e.source}: ${certLabel(e.cert)}`;
 
 function check(id: string, status: Check['status'], message: string, e?: CertEntry): Check {
   return { id, status, message, file: e?.source, subject: e ? oneLineName(e.cert.subject) : undefined, serial: e ? e.cert.serialNumber.toUpperCase() : undefined };
-}
-
-/** All issuer paths from `leaf` up to a trust anchor (depth-bounded DFS), best first. */
-function findPaths(leaf: CertEntry, pool: CertEntry[], anchors: CertEntry[]): { complete: CertEntry[][]; longestPartial: CertEntry[] } {
-  const anchorDer = new Set(anchors.map((a) => a.der.toString('base64')));
-  const isAnchor = (c: CertEntry) => anchorDer.has(c.der.toString('base64'));
-  const complete: CertEntry[][] = [];
-  let longestPartial: CertEntry[] = [leaf];
-  // A bounded search: hostile bundles (many cross-signed CAs) must not explode the path count.
-  let budget = 2000;
-  const issuerCache = new Map<CertEntry, CertEntry[]>();
-  const issuersOf = (cur: CertEntry) => {
-    let hit = issuerCache.get(cur);
-    if (!hit) {
-      hit = [...anchors, ...pool].filter((c) => isIssuedBy(cur, c));
-      issuerCache.set(cur, hit);
-    }
-    return hit;
-  };
-  const walk = (path: CertEntry[]) => {
-    if (complete.length >= 16 || path.length > 10 || --budget < 0) return;
-    const cur = path[path.length - 1]!;
-    if (isAnchor(cur)) {
-      complete.push(path);
-      return;
-    }
-    if (path.length > longestPartial.length) longestPartial = path;
-    // An anchor that issued the current cert ends the path; intermediates continue it.
-    const issuers = issuersOf(cur).filter((c) => !path.some((p) => p.der.equals(c.der)));
-    const seen = new Set<string>();
-    for (const next of issuers) {
-      const k = next.der.toString('base64');
-      if (seen.has(k)) continue;
-      seen.add(k);
-      walk([...path, next]);
-    }
-  };
-  walk([leaf]);
-  return { complete, longestPartial };
-}
-
-function validityProblem(e: CertEntry, at: Date): string | undefined {
-  const nb = new Date(e.cert.validFrom);
-  const na = new Date(e.cert.validTo);
-  // RFC 5280 §4.1.2.5: the validity period includes both notBefore and notAfter. X.509 times
-  // have one-second resolution, so compare at that resolution (x509-limbo notafter-fractional,
-  // the reading the Web PKI applies): 00:00:00.005 is still within a notAfter of 00:00:00.
-  const t = Math.floor(at.getTime() / 1000) * 1000;
-  if (t < nb.getTime()) return `is not valid until ${nb.toISOString()}`;
-  if (t > na.getTime()) return `expired on ${na.toISOString()}`;
-  return undefined;
 }
 
 function nameConstraintProblem(ca: CertEntry, subject: CertEntry): string | undefined {
@@ -202,11 +153,15 @@ export function verifyBundle(input: VerifyInput): VerifyResult {
     checks.push(check('cert', 'fail', 'no certificate given: pass --cert FILE'));
     return result();
   }
-  // The leaf is the certificate in --cert that issues none of the others (wrong order tolerated).
+  // The leaf is in --cert: the one the key fits (several: the newest valid), else the one that
+  // issues none of the others (wrong order tolerated). The same rule as `chain`.
+  const links = new IssuerLinks();
   const inCert = dedupe(input.certs).unique;
-  const issuesNothing = inCert.filter((c) => !unique.some((o) => o !== c && isIssuedBy(o, c)));
-  const leaf = issuesNothing.find((c) => !certFacts(c.cert).basicConstraints?.ca) ?? issuesNothing[0] ?? inCert[0]!;
+  const fitting = input.keys.find((k) => inCert.some((c) => keyFitsCert(k, c)));
+  const choice = pickLeaf(inCert, unique, { key: fitting, at: input.at, links })!;
+  const leaf = choice.leaf;
   const leafInfo = describeCert(leaf, input.at);
+  if (choice.note) checks.push(check('leaf', 'info', choice.note, leaf));
 
   // 1. Key.
   let keyEntry: KeyEntry | undefined;
@@ -229,23 +184,22 @@ export function verifyBundle(input: VerifyInput): VerifyResult {
 
   // 2. Chain to a trust anchor.
   const pool = unique.filter((c) => c !== leaf);
-  const { complete, longestPartial } = findPaths(leaf, pool, input.anchors);
+  // Of several paths (cross-signs), the builder takes one ending at an anchor whose every
+  // certificate is valid, then the one with the fewest failed checks: the user needs the problems
+  // of the closest path, not of an expired detour.
+  const fails = (cs: Check[]) => cs.filter((c) => c.status === 'fail').length;
+  const built = buildPath(leaf, pool, { anchors: input.anchors, at: input.at, links, score: (p, trusted) => fails(validatePath(p, input.at, trusted)) });
+  const complete = built.best.trusted;
   let path: CertEntry[];
-  let pathProblems: Check[];
-  if (complete.length > 0) {
-    // Take the first path that validates; otherwise the one with the fewest failures (cross-signed
-    // CAs can offer several paths, and the user needs the problems of the closest one).
-    const fails = (cs: Check[]) => cs.filter((c) => c.status === 'fail').length;
-    const validated = complete.map((p) => ({ p, problems: validatePath(p, input.at, true) }));
-    const good = validated.reduce((best, v) => (fails(v.problems) < fails(best.problems) ? v : best));
-    path = good.p;
-    pathProblems = good.problems;
+  if (complete) {
+    path = built.best.certs;
+    const pathProblems = validatePath(path, input.at, true);
     // Every link of a complete path was proven by its signature (isIssuedBy), and it ends at an anchor.
     checks.push(check('chain.signature', 'pass', `signatures verified along ${path.length} certificate(s): ${path.map((c) => certLabel(c.cert)).join(' → ')}`));
     checks.push(check('chain.trust', 'pass', `the chain ends at ${certLabel(path[path.length - 1]!.cert)} from ${input.anchorSource}`, path[path.length - 1]));
     checks.push(...pathProblems);
   } else {
-    path = longestPartial;
+    path = built.best.certs;
     checks.push(...validatePath(path, input.at, false));
     const top = path[path.length - 1]!;
     const sameName = [...input.anchors, ...pool].filter((c) => c !== top && c.cert.subject === top.cert.issuer && !path.includes(c));
@@ -295,15 +249,20 @@ export function verifyBundle(input: VerifyInput): VerifyResult {
   }
 
   // 5. Lint.
-  const rootGiven = all.find((c) => c !== leaf && isSelfSigned(c));
-  checks.push(...lintChain({ leaf, path, at: input.at, rootInServedChain: rootGiven }));
+  const rootGiven = path.find((c, i) => i > 0 && isSelfSigned(c) && all.some((a) => a.der.equals(c.der)));
+  checks.push(...lintChain({ leaf, path, at: input.at, rootInServedChain: rootGiven, publicRoot: () => complete && Boolean(input.isPublicRoot?.(path[path.length - 1]!)) }));
+
+  // 6. What the served chain leaves out of the input, and why (install does the same).
+  for (const l of explainLeftOut(all, built.best, input.at, choice.passedOver, built.paths.slice(1))) {
+    checks.push(check('chain.unused', 'info', `${where(l.entry)} is left out of the served chain: ${l.why}`, l.entry));
+  }
 
   return result({
     path,
     leafEntry: leaf,
     keyEntry,
     served: servedNoRoot,
-    anchor: complete.length ? path[path.length - 1] : undefined,
+    anchor: complete ? path[path.length - 1] : undefined,
     leaf: leafInfo,
     chain: path.map((c) => describeCert(c, input.at)),
   });

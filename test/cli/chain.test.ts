@@ -20,7 +20,7 @@ describe('xsoar-cert chain', () => {
     expect(j.leafBy).toBe('issues-nothing');
     expect(j.chain.map((c: { subject: string }) => c.subject)).toEqual(['CN=localhost', 'CN=Test Intermediate 1, O=xsoar-cert tests', 'CN=Test Root CA, O=xsoar-cert tests']);
     expect(j.root.source).toBe(mixed);
-    expect(j.dropped).toEqual([{ source: mixed, subject: 'CN=Test Root CA, O=xsoar-cert tests', reason: 'duplicate' }]);
+    expect(j.dropped).toEqual([{ source: mixed, subject: 'CN=Test Root CA, O=xsoar-cert tests', serial: expect.stringMatching(/^[0-9A-F]+$/), reason: 'duplicate', why: 'a duplicate of a certificate given earlier' }]);
     expect(j.missingIssuer).toBeNull();
     expect(subjectsOf(j.pem)).toEqual(['localhost', 'Test Intermediate 1', 'Test Root CA']);
   });

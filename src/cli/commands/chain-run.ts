@@ -9,6 +9,7 @@ import { writeNew } from '../write-files.js';
 
 export interface ChainFlags {
   key?: string;
+  ca?: string;
   out?: string;
   root: boolean;
   force?: boolean;
@@ -29,23 +30,25 @@ export async function runChain(files: string[], flags: ChainFlags): Promise<void
     if (!key) throw new InputError(`${flags.key}: holds no private key`, { file: flags.key, hint: 'Pass the private key file (PEM, DER or PKCS#12) with --key.' });
   }
   if (bundle.certs.length === 0) throw new InputError(`${files.join(', ')}: no certificate found (only keys)`, { file: files[0], hint: 'Pass the certificate files too.' });
-  const opts: BuildChainOptions = { key, withRoot: flags.root };
+  // Trusted roots decide between paths (a valid root over an expired cross-sign) and finish a chain
+  // whose root was not given: --ca, else the system store (where a public CA's root is).
+  let anchors;
+  if (flags.ca) {
+    anchors = (await readBundleWithPassphrase(flags.ca, src)).certs;
+    if (anchors.length === 0) throw new InputError(`${flags.ca}: holds no certificate: pass the root CA certificate with --ca`, { file: flags.ca });
+  } else {
+    anchors = (await import('../../pki/trust-store.js')).systemAnchors();
+  }
+  const opts: BuildChainOptions = { key, withRoot: flags.root, anchors };
   let result: ChainResult;
   try {
     result = buildChain(bundle, opts);
-    if (result.missingIssuer) {
-      // The input stops below a root: a public CA's root is usually in the system store.
-      const { systemAnchors } = await import('../../pki/trust-store.js');
-      const again = buildChain(bundle, { ...opts, anchors: systemAnchors() });
-      if (!again.missingIssuer) result = again;
-    }
   } catch (err) {
     if (err instanceof ChainError) throw new CheckFailedError(err.message, 'Pass the certificate issued for this key, or the matching --key.');
     throw err;
   }
-  for (const d of result.dropped) {
-    out.warn(`dropped ${d.entry.source}: ${certLabel(d.entry.cert)}: ${d.reason === 'duplicate' ? 'a duplicate' : 'not part of this chain'}`);
-  }
+  if (result.leafNote) out.warn(result.leafNote);
+  for (const d of result.dropped) out.warn(`dropped ${d.entry.source}: ${certLabel(d.entry.cert)}: ${d.why}`);
   const pem = toPem(result.chain);
   const missing = result.missingIssuer;
   if (flags.json) {
@@ -54,7 +57,8 @@ export async function runChain(files: string[], flags: ChainFlags): Promise<void
       leafBy: result.leafBy,
       chain: result.chain.map((c) => describeCert(c)),
       root: result.root ? { ...describeCert(result.root), source: result.root.source } : null,
-      dropped: result.dropped.map((d) => ({ source: d.entry.source, subject: describeCert(d.entry).subject, reason: d.reason })),
+      leafNote: result.leafNote ?? null,
+      dropped: result.dropped.map((d) => ({ source: d.entry.source, subject: describeCert(d.entry).subject, serial: d.entry.cert.serialNumber.toUpperCase(), reason: d.reason, why: d.why })),
       missingIssuer: missing ?? null,
       pem,
     });

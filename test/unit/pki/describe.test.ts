@@ -114,6 +114,9 @@ describe('describeCert and key helpers', () => {
   test('oneLineName and certLabel', async () => {
     expect(oneLineName('CN=a\nO=b\n')).toBe('CN=a, O=b');
     const c = await issueCertificate({ subject: 'CN=label.example, O=Org', serial: '0123456789abcdef0123', key: ec });
-    expect(certLabel(x(c.certPem))).toBe('"label.example" (serial 0123456789ABCDEF…)');
+    expect(certLabel(x(c.certPem))).toBe('"label.example" (serial 0123456789ABCDEF0123)');
+    // Sequential serials (openssl ca) differ only at the end: the labels must differ too.
+    const d = await issueCertificate({ subject: 'CN=label.example, O=Org', serial: '0123456789abcdef0124', key: ec });
+    expect(certLabel(x(d.certPem))).not.toBe(certLabel(x(c.certPem)));
   });
 });

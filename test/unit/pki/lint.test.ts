@@ -2,7 +2,7 @@
 // should hear about (warnings that keep exit 0).
 import { issueCertificate, type CertSpec, type IssuedCert } from '../../../src/pki/generate.js';
 import { parseBundle } from '../../../src/pki/parse.js';
-import { lintChain, MAX_LIFETIME_DAYS, EXPIRY_WARNING_DAYS } from '../../../src/pki/lint.js';
+import { lintChain, MAX_LIFETIME_DAYS, APPLE_MAX_LIFETIME_DAYS, EXPIRY_WARNING_DAYS } from '../../../src/pki/lint.js';
 import type { CertEntry } from '../../../src/pki/types.js';
 
 const entry = (c: IssuedCert, source: string): CertEntry => parseBundle(Buffer.from(c.certPem), { source }).certs[0]!;
@@ -57,9 +57,21 @@ test('SHA-1 on the trust anchor self-signature is ignored; on an intermediate it
   expect(checks.filter((c) => c.id === 'lint.signature-hash').map((c) => c.file)).toEqual(['chain.pem']);
 });
 
-test(`lifetime: ${MAX_LIFETIME_DAYS} days is fine, ${MAX_LIFETIME_DAYS + 1} is a warning`, async () => {
-  expect(ids(await lintLeaf({ days: MAX_LIFETIME_DAYS }), 'warn')).toEqual([]);
-  expect(ids(await lintLeaf({ days: MAX_LIFETIME_DAYS + 1 }), 'warn')).toEqual(['lint.lifetime']);
+test(`lifetime: over ${MAX_LIFETIME_DAYS} days warns under a public root only; over ${APPLE_MAX_LIFETIME_DAYS} fails under any root`, async () => {
+  const lint = async (days: number, publicRoot: boolean) => {
+    const root = ecRoot;
+    const leaf = entry(await issueCertificate({ subject: 'l.example.com', dnsNames: ['l.example.com'], issuer: root, key: { type: 'ecdsa' }, days }), 'leaf.pem');
+    let asked = 0;
+    const checks = lintChain({ leaf, path: [leaf, entry(root, 'root.pem')], at: new Date(), publicRoot: () => (asked++, publicRoot) });
+    return { states: checks.filter((c) => c.id === 'lint.lifetime').map((c) => c.status), asked, message: checks.find((c) => c.id === 'lint.lifetime')?.message ?? '' };
+  };
+  // At the limit nothing is said, and the trust store is not even asked.
+  expect(await lint(MAX_LIFETIME_DAYS, true)).toMatchObject({ states: [], asked: 0 });
+  expect(await lint(MAX_LIFETIME_DAYS + 1, true)).toMatchObject({ states: ['warn'], message: expect.stringMatching(/publicly trusted root; browsers refuse/) });
+  expect(await lint(MAX_LIFETIME_DAYS + 1, false)).toMatchObject({ states: ['info'], message: expect.stringMatching(/fine for a private CA/) });
+  expect(await lint(APPLE_MAX_LIFETIME_DAYS, false)).toMatchObject({ states: ['info'] });
+  const apple = await lint(APPLE_MAX_LIFETIME_DAYS + 1, false);
+  expect(apple).toMatchObject({ states: ['fail'], message: expect.stringMatching(/Apple clients .* refuse/) });
 });
 
 test(`expiry within ${EXPIRY_WARNING_DAYS} days is a warning, measured from --at`, async () => {
