@@ -1,8 +1,7 @@
 // Passphrases come from --passphrase-file, XSOAR_CERT_PASSPHRASE, or a prompt on a TTY:
 // never from argv, where every user on the host can read them in /proc.
-import { readFile } from 'node:fs/promises';
-import { InputError } from '../errors.js';
-import { NeedsPassphraseError, readBundle } from '../pki/parse.js';
+import { MAX_PASSPHRASE_BYTES, readInputFile } from '../pki/input-file.js';
+import { NeedsPassphraseError, parseBundle, readInputBytes } from '../pki/parse.js';
 import type { Bundle } from '../pki/types.js';
 
 export interface PassphraseSource {
@@ -18,12 +17,8 @@ export async function getPassphrase(src: PassphraseSource, forFile: string): Pro
     fromFile ??= new Map();
     let v = fromFile.get(src.file);
     if (v === undefined) {
-      try {
-        v = (await readFile(src.file, 'utf8')).replace(/\r?\n$/, '');
-      } catch (err) {
-        const code = (err as NodeJS.ErrnoException).code;
-        throw new InputError(`${src.file}: cannot read the passphrase file (${code === 'ENOENT' ? 'no such file' : code ?? 'I/O error'})`, { file: src.file });
-      }
+      // Bounded, and a pipe is fine (--passphrase-file <(pass show tenant)); /dev/zero is not.
+      v = (await readInputFile(src.file, { maxBytes: MAX_PASSPHRASE_BYTES, what: 'a passphrase file', allowPipe: true })).toString('utf8').replace(/\r?\n$/, '');
       fromFile.set(src.file, v);
     }
     return v;
@@ -38,13 +33,14 @@ export async function getPassphrase(src: PassphraseSource, forFile: string): Pro
 
 /** Read a file; if it turns out to be encrypted, obtain the passphrase and read it again. */
 export async function readBundleWithPassphrase(file: string, src: PassphraseSource = {}): Promise<Bundle> {
+  const data = await readInputBytes(file);
   try {
-    return await readBundle(file);
+    return parseBundle(data, { source: file });
   } catch (err) {
     if (!(err instanceof NeedsPassphraseError)) throw err;
     const pass = await getPassphrase(src, file);
     if (pass === undefined) throw err;
-    return readBundle(file, { passphrase: pass });
+    return parseBundle(data, { source: file, passphrase: pass });
   }
 }
 

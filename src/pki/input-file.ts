@@ -74,6 +74,7 @@ export async function readInputFile(file: string, opts: ReadInputOptions = {}): 
       if (r === 0) break;
       n += r;
     }
+    if (pipe && n === 0) throw new InputError(`${file}: nothing came through this pipe`, { file, hint: 'Check the command that writes it, or pass a regular file.' });
     if (n > max) throw new InputError(`${file}: is more than ${human(max)}, more than ${what} can be`, { file, hint: 'Check that this is the right file.' });
     return buf.subarray(0, n);
   } catch (err) {

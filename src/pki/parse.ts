@@ -1,11 +1,16 @@
 // Reads certificates and private keys from any input, detected by content, never by
-// file extension: PEM (any text around blocks, CRLF, BOM), DER, PKCS#12/PFX; keys as
-// PKCS#8 (plain or encrypted), PKCS#1, SEC1. Node's X509Certificate and KeyObject do the
-// parsing; node-forge only unwraps PKCS#12, whose bags are handed back to Node.
+// file extension: PEM (any text around blocks, CRLF, BOM), DER, PKCS#12/PFX, PKCS#7
+// (.p7b/.p7c: DER, "BEGIN PKCS7", and Windows ADCS's SignedData armoured as "BEGIN
+// CERTIFICATE"); keys as PKCS#8 (plain or encrypted), PKCS#1, SEC1 (plain or legacy
+// Proc-Type encrypted). Node's X509Certificate and KeyObject do the parsing; node-forge
+// unwraps PKCS#12, whose bags are handed back to Node, and its ASN.1 reader opens PKCS#7.
+// Every scan is linear in the input, and the input is bounded (./input-file.ts).
 import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto';
-import { readFile, stat } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { InputError } from '../errors.js';
+import forgeAsn1Module from '../cjs/forge-asn1.cjs';
+import { certFacts } from './describe.js';
+import { readInputFile } from './input-file.js';
 import type { Bundle, CertEntry, KeyEntry } from './types.js';
 
 /** The input is encrypted and no passphrase was given. */
@@ -33,14 +38,12 @@ export interface ParseOptions {
   passphrase?: string;
 }
 
-const PEM_BLOCK = /-----BEGIN ([A-Z0-9 ]+)-----\r?\n?([\s\S]*?)-----END ([A-Z0-9 ]+)-----/g;
 
 const WRONG_TYPE_HINTS: Record<string, string> = {
   'CERTIFICATE REQUEST': 'a certificate signing request (CSR), not a certificate: send it to your CA and use the certificate it returns',
   'NEW CERTIFICATE REQUEST': 'a certificate signing request (CSR), not a certificate: send it to your CA and use the certificate it returns',
   'PUBLIC KEY': 'only a public key: the private key file is needed',
   'RSA PUBLIC KEY': 'only a public key: the private key file is needed',
-  PKCS7: 'a PKCS#7 bundle: convert it with "openssl pkcs7 -print_certs -in FILE -out chain.pem"',
   'X509 CRL': 'a certificate revocation list, not a certificate',
   'DH PARAMETERS': 'Diffie-Hellman parameters, not a certificate or key',
 };
@@ -57,15 +60,54 @@ export function parseBundle(data: Buffer, opts: ParseOptions): Bundle {
   return parseBinary(data, opts);
 }
 
+interface PemBlock {
+  type: string;
+  body: string;
+}
+
+/**
+ * The PEM blocks of `text`, in one left-to-right pass (indexOf only, no backtracking regex: a
+ * BEGIN with no END used to make the scan quadratic). A block whose END is missing, or whose
+ * END comes after the next BEGIN, is a truncated file.
+ */
+function pemBlocks(text: string, source: string): PemBlock[] {
+  const truncated = (type: string, which: string) =>
+    new InputError(`${source}: the ${which}PEM block "${type}" has no END line: the file is truncated`, { file: source, hint: 'Copy the whole file again, including the -----END ...----- line.' });
+  const out: PemBlock[] = [];
+  let pos = 0;
+  for (;;) {
+    const begin = text.indexOf('-----BEGIN ', pos);
+    if (begin < 0) return out;
+    const typeEnd = text.indexOf('-----', begin + 11);
+    const type = typeEnd < 0 ? '' : text.slice(begin + 11, typeEnd);
+    if (typeEnd < 0 || type.length > 64 || !/^[A-Z0-9 ]+$/.test(type)) {
+      pos = begin + 11; // not a PEM header ("-----BEGIN something odd"): text around blocks is allowed
+      continue;
+    }
+    const bodyStart = typeEnd + 5;
+    const end = text.indexOf('-----END ', bodyStart);
+    const nextBegin = text.indexOf('-----BEGIN ', bodyStart);
+    if (end < 0 || (nextBegin >= 0 && nextBegin < end)) throw truncated(type, out.length ? 'last ' : '');
+    const endTypeEnd = text.indexOf('-----', end + 9);
+    const endType = endTypeEnd < 0 ? '' : text.slice(end + 9, endTypeEnd);
+    if (endType !== type) throw new InputError(`${source}: PEM block "BEGIN ${type}" ends with "END ${endType.slice(0, 64)}": the file is damaged or truncated`, { file: source, hint: 'Get a fresh copy of the file.' });
+    out.push({ type, body: text.slice(bodyStart, end) });
+    pos = endTypeEnd + 5;
+  }
+}
+
+/** DER of OID 1.2.840.113549.1.7.2 (PKCS#7 signedData), as it follows the ContentInfo SEQUENCE header. */
+const SIGNED_DATA_OID = Buffer.from('06092a864886f70d010702', 'hex');
+
+function isPkcs7(der: Buffer): boolean {
+  return der[0] === 0x30 && der.subarray(derHeaderLength(der), derHeaderLength(der) + SIGNED_DATA_OID.length).equals(SIGNED_DATA_OID);
+}
+
 function parsePem(text: string, opts: ParseOptions): Bundle {
   const { source } = opts;
   const bundle: Bundle = { certs: [], keys: [] };
   const skipped: string[] = [];
-  let consumed = 0;
-  for (const m of text.matchAll(PEM_BLOCK)) {
-    const [whole, type, body, endType] = m as unknown as [string, string, string, string];
-    if (type !== endType) throw new InputError(`${source}: PEM block "BEGIN ${type}" ends with "END ${endType}": the file is damaged or truncated`, { file: source, hint: 'Get a fresh copy of the file.' });
-    consumed = (m.index ?? 0) + whole.length;
+  for (const { type, body } of pemBlocks(text, source)) {
     const headers = /^[A-Za-z-]+:/m.test(body);
     const der = Buffer.from(body.replace(/^[A-Za-z-]+:.*$/gm, '').replace(/[^A-Za-z0-9+/=]/g, ''), 'base64');
     const pem = `-----BEGIN ${type}-----\n${body.trim()}\n-----END ${type}-----\n`;
@@ -73,7 +115,13 @@ function parsePem(text: string, opts: ParseOptions): Bundle {
       case 'CERTIFICATE':
       case 'X509 CERTIFICATE':
       case 'TRUSTED CERTIFICATE':
-        bundle.certs.push(certFrom(der, source, bundle.certs.length, type === 'TRUSTED CERTIFICATE'));
+        // Windows ADCS's "Base 64" certificate chain download is a PKCS#7 under this header.
+        if (isPkcs7(der)) pkcs7Into(der, source, bundle);
+        else bundle.certs.push(certFrom(der, source, bundle.certs.length, type === 'TRUSTED CERTIFICATE'));
+        break;
+      case 'PKCS7':
+      case 'CMS':
+        pkcs7Into(der, source, bundle);
         break;
       case 'PRIVATE KEY':
         bundle.keys.push(keyFrom(() => createPrivateKey({ key: der, format: 'der', type: 'pkcs8' }), source, bundle.keys.length, 'pkcs8'));
@@ -103,23 +151,51 @@ function parsePem(text: string, opts: ParseOptions): Bundle {
     }
   }
   if (bundle.certs.length === 0 && bundle.keys.length === 0) {
-    const begin = /-----BEGIN ([A-Z0-9 ]+)-----/.exec(text.slice(consumed));
-    if (begin && !text.slice(consumed).includes('-----END ')) {
-      throw new InputError(`${source}: the PEM block "${begin[1]}" has no END line: the file is truncated`, { file: source, hint: 'Copy the whole file again, including the -----END ...----- line.' });
-    }
     const first = skipped[0];
     if (first) {
       throw new InputError(`${source}: contains ${WRONG_TYPE_HINTS[first] ?? `a "${first}" block, which is neither a certificate nor a private key`}`, { file: source });
     }
-    throw new InputError(`${source}: no certificate or private key found (expected PEM, DER or PKCS#12)`, { file: source });
-  }
-  // A BEGIN after the last complete block without its END: a truncated bundle.
-  const rest = text.slice(consumed);
-  const dangling = /-----BEGIN ([A-Z0-9 ]+)-----/.exec(rest);
-  if (dangling) {
-    throw new InputError(`${source}: the last PEM block "${dangling[1]}" has no END line: the file is truncated`, { file: source, hint: 'Copy the whole file again, including the -----END ...----- line.' });
+    throw new InputError(`${source}: no certificate or private key found (expected PEM, DER, PKCS#12 or PKCS#7)`, { file: source });
   }
   return bundle;
+}
+
+const CONTEXT = 0x80;
+type Asn1Node = import('node-forge').asn1.Asn1;
+const kids = (n: Asn1Node | undefined): Asn1Node[] => (n && Array.isArray(n.value) ? (n.value as Asn1Node[]) : []);
+
+/**
+ * The certificates of a PKCS#7 SignedData (RFC 5652 §5.1: ContentInfo { signedData, [0] SignedData
+ * { version, digestAlgorithms, encapContentInfo, [0] IMPLICIT certificates, [1] crls, signerInfos } }).
+ * The ".p7b" a CA portal or Windows ADCS hands out is this "degenerate" form: certificates, no signers.
+ */
+function pkcs7Into(der: Buffer, source: string, bundle: Bundle): void {
+  const damaged = () => new InputError(`${source}: the PKCS#7 (.p7b) data is damaged`, { file: source, hint: 'Download the certificate chain from your CA again.' });
+  const asn1 = forgeAsn1Module;
+  let root: Asn1Node;
+  try {
+    root = asn1.fromDer(der.toString('binary'), { strict: false, decodeBitStrings: false } as unknown as boolean);
+  } catch {
+    throw damaged();
+  }
+  const [oid, wrapped] = kids(root);
+  if (!oid || !wrapped || asn1.derToOid(oid.value as string) !== '1.2.840.113549.1.7.2') {
+    throw new InputError(`${source}: a PKCS#7 message that is not a certificate bundle (not SignedData)`, { file: source, hint: 'Ask your CA for the chain as .p7b, .pem or .crt.' });
+  }
+  const certsNode = kids(kids(wrapped)[0]).find((n) => n.tagClass === CONTEXT && n.type === 0);
+  const before = bundle.certs.length;
+  for (const c of kids(certsNode)) {
+    // Only plain certificates (SEQUENCE); attribute or other certificate choices are not X.509.
+    if (c.tagClass !== 0 || c.type !== 16) continue;
+    let bytes: Buffer;
+    try {
+      bytes = Buffer.from(asn1.toDer(c).getBytes(), 'binary');
+    } catch {
+      throw damaged();
+    }
+    bundle.certs.push(certFrom(bytes, source, bundle.certs.length));
+  }
+  if (bundle.certs.length === before) throw new InputError(`${source}: the PKCS#7 (.p7b) bundle holds no certificate`, { file: source, hint: 'Download the certificate chain from your CA again (with "include all certificates in the path").' });
 }
 
 function need(opts: ParseOptions): string {
@@ -128,20 +204,44 @@ function need(opts: ParseOptions): string {
 }
 
 function certFrom(der: Buffer, source: string, index: number, trusted = false): CertEntry {
+  // OpenSSL's TRUSTED CERTIFICATE is a certificate followed by trust settings: keep the first SEQUENCE.
+  const body = trusted ? der.subarray(0, derLength(der)) : der;
+  let cert: X509Certificate;
   try {
-    // OpenSSL's TRUSTED CERTIFICATE is a certificate followed by trust settings: keep the first SEQUENCE.
-    const body = trusted ? der.subarray(0, derLength(der)) : der;
-    return { cert: new X509Certificate(body), der: body, source, index };
+    cert = new X509Certificate(body);
   } catch {
-    throw new InputError(`${source}: certificate #${index + 1} is damaged (not valid DER inside the PEM block)`, { file: source, hint: 'Get a fresh copy of the certificate from your CA.' });
+    throw new InputError(`${source}: certificate #${index + 1} is damaged (not valid DER)`, { file: source, hint: 'Get a fresh copy of the certificate from your CA.' });
   }
+  const problem = unusable(cert);
+  if (problem) throw new InputError(`${source}: certificate #${index + 1} is damaged: ${problem}`, { file: source, hint: 'Get a fresh copy of the certificate from your CA.' });
+  return { cert, der: body, source, index };
+}
+
+/**
+ * Node parses lazily: a certificate can construct and still fail later on its public key
+ * ("decode error") or an unrepresentable date (RangeError). Find that here, once, so every later
+ * step (describe, path building, lint) works on certificates that are whole.
+ */
+export function unusable(cert: X509Certificate): string | undefined {
+  try {
+    void cert.publicKey.asymmetricKeyType;
+  } catch {
+    return 'its public key cannot be decoded';
+  }
+  if (Number.isNaN(new Date(cert.validFrom).getTime()) || Number.isNaN(new Date(cert.validTo).getTime())) return 'its validity dates cannot be read';
+  try {
+    certFacts(cert);
+  } catch {
+    return 'its contents are not valid DER';
+  }
+  return undefined;
 }
 
 function keyFrom(make: () => KeyObject, source: string, index: number, format: KeyEntry['format'], encrypted = false): KeyEntry {
   try {
     const key = make();
     if (key.type !== 'private') throw new Error('not a private key');
-    return { key, source, index, format };
+    return { key, source, index, format, ...(encrypted ? { encrypted: true } : {}) };
   } catch (err) {
     if (err instanceof InputError) throw err;
     // A wrong passphrase passes the CBC padding check about once in 256 tries and then
@@ -175,9 +275,14 @@ function derLength(b: Buffer): number {
 function parseBinary(data: Buffer, opts: ParseOptions): Bundle {
   const { source } = opts;
   const total = derLength(data);
-  if (total === 0) throw new InputError(`${source}: no certificate or private key found (expected PEM, DER or PKCS#12)`, { file: source });
+  if (total === 0) throw new InputError(`${source}: no certificate or private key found (expected PEM, DER, PKCS#12 or PKCS#7)`, { file: source });
   if (total > data.length) throw new InputError(`${source}: the DER data is truncated (${data.length} of ${total} bytes)`, { file: source, hint: 'Copy the whole file again.' });
   if (looksLikePkcs12(data)) return parsePkcs12(data, opts);
+  if (isPkcs7(data)) {
+    const bundle: Bundle = { certs: [], keys: [] };
+    pkcs7Into(data.subarray(0, total), source, bundle);
+    return bundle;
+  }
   try {
     return { certs: [{ cert: new X509Certificate(data), der: data, source, index: 0 }], keys: [] };
   } catch {
@@ -195,7 +300,7 @@ function parseBinary(data: Buffer, opts: ParseOptions): Bundle {
   if (data[derHeaderLength(data)] === 0x30 && /\x2a\x86\x48\x86\xf7\x0d\x01\x05/.test(data.subarray(0, 40).toString('latin1'))) {
     return { certs: [], keys: [keyFrom(() => createPrivateKey({ key: data, format: 'der', type: 'pkcs8', passphrase: need(opts) }), source, 0, 'pkcs8-encrypted', true)] };
   }
-  throw new InputError(`${source}: DER data that is neither a certificate, a private key nor PKCS#12`, { file: source });
+  throw new InputError(`${source}: DER data that is neither a certificate, a private key, PKCS#12 nor PKCS#7`, { file: source, hint: 'Expected a certificate (.crt/.cer/.pem), a key, a .pfx/.p12 or a .p7b from your CA.' });
 }
 
 function derHeaderLength(b: Buffer): number {
@@ -253,30 +358,42 @@ let forgeModule: typeof import('node-forge') | undefined;
 export async function preloadForge(): Promise<void> {
   if (forgeModule) return;
   const m = (await import('node-forge')) as unknown as { default?: typeof import('node-forge') } & typeof import('node-forge');
-  forgeModule = m.default ?? m;
+  forgeModule = utf8Pbes2(m.default ?? m);
 }
 
 function requireForge(): typeof import('node-forge') {
   forgeModule ??= createRequire(import.meta.url)('node-forge') as typeof import('node-forge');
-  return forgeModule;
+  return utf8Pbes2(forgeModule);
+}
+
+const patched = new WeakSet<object>();
+/**
+ * PKCS#12 uses two password encodings: its MAC and the legacy PBE algorithms (RC2, 3DES) take
+ * the passphrase as a BMPString (RFC 7292 B.1), but PBES2 (OpenSSL 3's and Windows' AES-256
+ * default) hands it to PBKDF2 as octets, which OpenSSL and Windows take to be UTF-8 (RFC 8018
+ * §3 leaves the encoding to the application). node-forge passes the same JS string to both, so a
+ * non-ASCII passphrase fails PBES2 only. Encode it as UTF-8 on the PBES2 road alone.
+ */
+function utf8Pbes2(forge: typeof import('node-forge')): typeof import('node-forge') {
+  const pbe = (forge.pki as unknown as { pbe: { getCipherForPBES2: (oid: string, params: unknown, password: string) => unknown } }).pbe;
+  if (!patched.has(pbe)) {
+    const original = pbe.getCipherForPBES2.bind(pbe);
+    pbe.getCipherForPBES2 = (oid, params, password) => original(oid, params, forge.util.encodeUtf8(password));
+    patched.add(pbe);
+  }
+  return forge;
+}
+
+/** Read one input file (bounded, regular files only: ./input-file.ts). */
+export async function readInputBytes(file: string): Promise<Buffer> {
+  const data = await readInputFile(file);
+  if (!data.toString('latin1', 0, 64).includes('-----BEGIN') && looksLikePkcs12(data)) await preloadForge();
+  return data;
 }
 
 /** Read and parse one file, with one-line errors for the usual file problems. */
 export async function readBundle(file: string, opts: { passphrase?: string } = {}): Promise<Bundle> {
-  let data: Buffer;
-  try {
-    const st = await stat(file);
-    if (st.isDirectory()) throw new InputError(`${file}: is a directory, not a certificate or key file`, { file });
-    data = await readFile(file);
-  } catch (err) {
-    if (err instanceof InputError) throw err;
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new InputError(`${file}: no such file`, { file, hint: 'Check the path (relative paths are from the current folder).' });
-    if (code === 'EACCES' || code === 'EPERM') throw new InputError(`${file}: permission denied`, { file, hint: 'Make the file readable by this user (keys: chmod 600, owned by you).' });
-    throw new InputError(`${file}: cannot be read (${code ?? 'I/O error'})`, { file });
-  }
-  if (!data.toString('latin1', 0, 64).includes('-----BEGIN') && looksLikePkcs12(data)) await preloadForge();
-  return parseBundle(data, { source: file, passphrase: opts.passphrase });
+  return parseBundle(await readInputBytes(file), { source: file, passphrase: opts.passphrase });
 }
 
 /** Merge bundles from several files, keeping their sources. */

@@ -31,6 +31,8 @@ export function register(program: Command): void {
           return {
             source: k.source,
             format: k.format,
+            // Legacy "Proc-Type: 4,ENCRYPTED" PEM keys keep their pkcs1/sec1 format name: say it.
+            encrypted: k.encrypted === true || k.format === 'pkcs8-encrypted',
             ...keyDescription(k.key),
             matches: match ? describeCert(match).subject : null,
             matchesFile: match ? match.source : null,
@@ -59,7 +61,8 @@ export function register(program: Command): void {
         for (const k of keys) {
           const size = `${k.keyType}${k.keyBits ? ' ' + k.keyBits : ''}${k.curve ? ' ' + k.curve : ''}`;
           const match = k.matches ? `matches ${k.matches}${k.matchesFile !== file ? ` in ${k.matchesFile}` : ''}` : 'matches none of the certificates given';
-          out.result(ce.bold(`${file}: private key`) + ` ${size} (${k.format}), ${match}`);
+          const format = k.encrypted && k.format !== 'pkcs8-encrypted' ? `${k.format}, encrypted` : k.format;
+          out.result(ce.bold(`${file}: private key`) + ` ${size} (${format}), ${match}`);
         }
       }
     });
