@@ -16,7 +16,7 @@ import type { CertEntry, KeyEntry } from './types.js';
 /** Links from leaf to anchor at most (RFC 5280 sets no limit; clients stop near 10). */
 export const MAX_PATH_DEPTH = 10;
 /** Issuer candidates tried per certificate, after name and key-identifier matching. */
-export const MAX_CANDIDATES_PER_STEP = 8;
+export const MAX_CANDIDATES_PER_STEP = 16;
 /** Signature checks per build: realistic inputs need tens; 400 same-named CAs would need 160,000. */
 export const MAX_SIGNATURE_CHECKS = 600;
 /** Complete paths collected before choosing. */

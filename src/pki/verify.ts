@@ -157,7 +157,8 @@ export function verifyBundle(input: VerifyInput): VerifyResult {
   // issues none of the others (wrong order tolerated). The same rule as `chain`.
   const links = new IssuerLinks();
   const inCert = dedupe(input.certs).unique;
-  const fitting = input.keys.find((k) => inCert.some((c) => keyFitsCert(k, c)));
+  // A key that fits a CA certificate does not make it the leaf: the key-match check names it instead.
+  const fitting = input.keys.find((k) => inCert.some((c) => !certFacts(c.cert).basicConstraints?.ca && keyFitsCert(k, c)));
   const choice = pickLeaf(inCert, unique, { key: fitting, at: input.at, links })!;
   const leaf = choice.leaf;
   const leafInfo = describeCert(leaf, input.at);

@@ -51,7 +51,7 @@ describe('xsoar-cert inspect', () => {
     const j = JSON.parse(r.stdout);
     expect(j.map((x: { file: string }) => x.file)).toEqual([p12, m.files.root]);
     expect(j[0].certificates).toHaveLength(2);
-    expect(j[0].keys).toEqual([{ source: p12, format: 'pkcs12', keyType: 'ecdsa', keyBits: 256, curve: 'P-256', matches: 'CN=localhost', matchesFile: p12 }]);
+    expect(j[0].keys).toEqual([{ source: p12, format: 'pkcs12', encrypted: false, keyType: 'ecdsa', keyBits: 256, curve: 'P-256', matches: 'CN=localhost', matchesFile: p12 }]);
     expect(j[1].certificates[0]).toMatchObject({ isCA: true, selfSigned: true, keyUsage: ['keyCertSign', 'cRLSign'] });
     expect(r.stdout).not.toMatch(/PRIVATE KEY/);
   });

@@ -161,15 +161,14 @@ describe('committed malformed inputs (test/fixtures/malformed): one line naming 
   const FIX = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'fixtures', 'malformed');
   test.each([
     ['empty.pem', /the file is empty/],
-    ['not-a-cert.txt', /no certificate or private key found \(expected PEM, DER or PKCS#12\)/],
-    ['not-a-cert.der', /neither a certificate, a private key nor PKCS#12/],
+    ['not-a-cert.txt', /no certificate or private key found \(expected PEM, DER, PKCS#12 or PKCS#7\)/],
+    ['not-a-cert.der', /neither a certificate, a private key, PKCS#12 nor PKCS#7/],
     ['truncated.pem', /"CERTIFICATE" has no END line: the file is truncated/],
     ['truncated.der', /the DER data is truncated \(200 of \d+ bytes\)/],
     ['mismatched-end.pem', /"BEGIN CERTIFICATE" ends with "END PRIVATE KEY"/],
     ['damaged-der.pem', /certificate #1 is damaged/],
     ['csr.pem', /certificate signing request \(CSR\)/],
     ['public-key.pem', /only a public key/],
-    ['pkcs7.pem', /PKCS#7 bundle: convert it with "openssl pkcs7 -print_certs/],
   ])('%s', async (name, expected) => {
     const file = path.join(FIX, name);
     const err = await readBundle(file).then(() => undefined, (e: unknown) => e);
@@ -177,6 +176,13 @@ describe('committed malformed inputs (test/fixtures/malformed): one line naming 
     expect((err as Error).message).toMatch(new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: `));
     expect((err as Error).message).toMatch(expected);
     expect((err as Error).message).not.toContain('\n');
+  });
+
+  test('pkcs7.pem (it used to be refused) is read: its certificate, as openssl pkcs7 -print_certs gives it', async () => {
+    const file = path.join(FIX, 'pkcs7.pem');
+    const b = await readBundle(file);
+    const printed = execFileSync('openssl', ['pkcs7', '-in', file, '-print_certs']).toString();
+    expect(b.certs.map((c) => c.cert.toString().trim())).toEqual([...printed.matchAll(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g)].map((m) => m[0]));
   });
 
   // root reads anything, so there is nothing to assert when the tests run as root.
