@@ -119,7 +119,12 @@ export class Output {
     }
   }
   /** Print one JSON document on stdout (only in --json mode). */
+  /** Set once any --json document was written: a failure after it must not write a second one. */
+  static emitted = false;
+
   emit(value: unknown): void {
+    if (!this.json) return;
+    Output.emitted = true;
     if (this.json) process.stdout.write(redact(JSON.stringify(value, null, 2)) + '\n');
   }
 }

@@ -1,6 +1,6 @@
 // Maps any thrown value to one short message and an exit code (STYLE habit 4 and 5).
 import { CheckFailedError, EXIT, PartialError, XsoarCertError } from '../errors.js';
-import { ce, redact } from './output.js';
+import { ce, Output, redact } from './output.js';
 
 interface CommanderLikeError {
   code: string;
@@ -37,10 +37,13 @@ export function reportError(err: unknown, argv: readonly string[]): number {
     hint = 'This is a bug in xsoar-cert; please report it with the output of XSOAR_CERT_DEBUG=1.';
   }
   message = redact(message);
-  // A failed check or a partly failed fleet in --json mode: the command already printed its report (ok: false).
-  if (json && (err instanceof CheckFailedError || err instanceof PartialError)) return code;
+  // A failed check or a partly failed fleet in --json mode usually printed its report (ok: false)
+  // already; when it did not, the error is the document (never a silent non-zero exit).
+  if (json && (err instanceof CheckFailedError || err instanceof PartialError) && Output.emitted) return code;
   if (json) {
-    process.stdout.write(JSON.stringify({ ok: false, error: { message, hint, exitCode: code } }, null, 2) + '\n');
+    // Structured details an error carries (e.g. renew's per-file reasons) travel with it.
+    const details = (err as { details?: unknown }).details;
+    process.stdout.write(JSON.stringify({ ok: false, error: { message, hint, exitCode: code, ...(details ? { details } : {}) } }, null, 2) + '\n');
   } else {
     process.stderr.write(ce.red('xsoar-cert: ') + message + '\n');
     if (hint) process.stderr.write('  ' + redact(hint) + '\n');

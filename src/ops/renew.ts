@@ -2,17 +2,16 @@
 // is due (default: the last third of its lifetime, like cert-manager), installs the newest
 // valid newer certificate from a drop folder, or a new self-signed one with the same names,
 // through the same transaction as install. Never prompts.
-import { readdir, stat } from 'node:fs/promises';
-import path from 'node:path';
-import { X509Certificate, type KeyObject } from 'node:crypto';
+import { X509Certificate } from 'node:crypto';
 import { EXIT, InputError, KubectlError, UsageError, XsoarCertError } from '../errors.js';
 import type { Output } from '../cli/output.js';
 import { Kubectl, type Lookup, type SecretObject } from '../k8s/kubectl.js';
 import { acquireLock, type Lock } from './state.js';
 import { runFleet, type FleetResult, type Target } from './fleet.js';
 import { executeTransaction, resolveMarker, type NewContent, type TransactionResult } from './transaction.js';
-import { decideDue, pickCandidate, type Candidate, type Threshold } from './renew-policy.js';
-import { verifyFiles } from './verify-files.js';
+import { decideDue, pickCandidate, type Threshold } from './renew-policy.js';
+import type { Bundle } from '../pki/types.js';
+import type { FolderFile, FolderScan } from './sources/drop-folder.js';
 
 export interface RenewOptions {
   namespace: string;
@@ -26,6 +25,11 @@ export interface RenewOptions {
   from?: string;
   selfSigned?: boolean;
   ca?: string;
+  /** Extra intermediate files (--chain), for a drop folder that lacks them. */
+  chain?: string[];
+  /** Names the renewed certificate must cover (--host), checked like install. */
+  hosts?: string[];
+  allowNameChange?: boolean;
   passphraseFile?: string;
   dryRun?: boolean;
   timeoutS?: number;
@@ -35,69 +39,11 @@ export interface RenewOptions {
 
 export type RenewResult =
   | { action: 'skipped'; reason: string; namespace: string; secret: string; fingerprint?: string; renewAt: string }
-  | { action: 'renewed' | 'dry-run'; reason: string; namespace: string; secret: string; from: string; transaction: TransactionResult };
-
-interface FolderCandidate extends Candidate {
-  certFile: string;
-  keyFile: string;
-  content?: NewContent;
-}
-
-interface FolderScan {
-  candidates: FolderCandidate[];
-  /** Files that are not a usable certificate + key pair, and why (reported, never silently dropped). */
-  ignored: { file: string; why: string }[];
-}
-
-/**
- * Pairs of cert + key in DIR: every file with a leaf certificate, matched to a key file in the same
- * folder. Encrypted files are read with --passphrase-file or XSOAR_CERT_PASSPHRASE (never a prompt:
- * renew runs from cron).
- */
-async function scanFolder(dir: string, opts: RenewOptions): Promise<FolderScan> {
-  let names: string[];
-  try {
-    names = await readdir(dir);
-  } catch (err) {
-    throw new InputError(`${dir}: cannot read the folder (${(err as NodeJS.ErrnoException).code ?? 'I/O error'})`, { file: dir, hint: 'Point --from at the folder where new certificates are dropped.' });
-  }
-  const { readBundleWithPassphrase } = await import('../cli/passphrase.js');
-  const files: { file: string; certs: X509Certificate[]; keys: KeyObject[] }[] = [];
-  const ignored: FolderScan['ignored'] = [];
-  for (const n of names.sort()) {
-    const f = path.join(dir, n);
-    if (!(await stat(f)).isFile()) continue;
-    try {
-      const b = await readBundleWithPassphrase(f, { file: opts.passphraseFile, prompt: false });
-      files.push({ file: f, certs: b.certs.map((c) => c.cert), keys: b.keys.map((k) => k.key) });
-    } catch (err) {
-      ignored.push({ file: f, why: (err as Error).message.replace(`${f}: `, '') });
-    }
-  }
-  const candidates: FolderCandidate[] = [];
-  const { keyMatchesCert } = await import('../pki/describe.js');
-  for (const f of files.filter((x) => x.certs.length)) {
-    const leaf = f.certs[0]!;
-    if (leaf.ca) continue; // a CA bundle, not a candidate leaf
-    const keyFile = files.find((k) => k.keys.some((key) => keyMatchesCert(key, leaf)))?.file;
-    if (!keyFile) {
-      ignored.push({ file: f.file, why: 'no key in the folder matches this certificate' });
-      continue;
-    }
-    const { report, material } = await verifyFiles({ cert: f.file, key: keyFile, ca: opts.ca, passphraseFile: opts.passphraseFile, tls: true });
-    candidates.push({
-      source: f.file, certFile: f.file, keyFile,
-      notBefore: new Date(leaf.validFrom), notAfter: new Date(leaf.validTo), sha256: leaf.fingerprint256,
-      verified: report.ok && Boolean(material), problem: report.checks.find((c) => c.status === 'fail')?.message,
-      content: material ? (await import('../cli/commands/install-run.js')).contentFrom(material, f.file) : undefined,
-    });
-  }
-  return { candidates, ignored };
-}
+  | { action: 'renewed' | 'dry-run'; reason: string; namespace: string; secret: string; from: string; transaction: TransactionResult; files?: FolderFile[] };
 
 type Decision =
   | { skip: Extract<RenewResult, { action: 'skipped' }> }
-  | { skip?: undefined; reason: string; content: NewContent; from: string };
+  | { skip?: undefined; reason: string; content: NewContent; from: string; files?: FolderFile[] };
 
 /**
  * Is the installed certificate due, and with what is it renewed? Reads nothing from the cluster:
@@ -119,16 +65,27 @@ async function decide(opts: RenewOptions, cur: Lookup<SecretObject>, folder: () 
   }
   out.step(`${opts.namespace}/${opts.secret}: due: ${due.reason}`);
   if (opts.from) {
-    const { candidates, ignored } = await folder();
-    for (const i of ignored) out.warn(`skipped ${i.file}: ${i.why}`);
-    const pick = pickCandidate({ ...life, sha256: installed.fingerprint256 }, candidates);
-    for (const s of pick.skipped) out.warn(`skipped ${s.source}: ${s.why}`);
-    if (!pick.ok) throw new InputError(`${opts.from}: ${pick.why}; the installed certificate ${due.reason}`, { file: opts.from, hint: 'Drop the renewed certificate and its key in that folder (they must pass xsoar-cert verify).' });
-    const chosen = candidates.find((c) => c.source === pick.candidate.source)!;
-    return { reason: due.reason, content: chosen.content!, from: chosen.certFile };
+    const scan = await folder();
+    const { describeUse } = await import('./sources/drop-folder.js');
+    const pick = pickCandidate({ ...life, sha256: installed.fingerprint256 }, scan.candidates);
+    const chosen = pick.ok ? scan.candidates.find((c) => c.source === pick.candidate.source) : undefined;
+    // Every file looked at is named with what it held and what became of it.
+    const files = describeUse(scan, chosen, new Map(pick.skipped.map((x) => [x.source, x.why])));
+    for (const f of files) {
+      if (f.used) out.info(`${f.file}: ${f.holds}: ${f.why}`);
+      else out.warn(`skipped ${f.file}: ${f.why} (it holds ${f.holds})`);
+    }
+    if (!pick.ok || !chosen) {
+      const err = new InputError(`${opts.from}: ${pick.ok ? 'no usable certificate' : pick.why}; the installed certificate ${due.reason}`, { file: opts.from, hint: 'Drop the renewed certificate, its key and its intermediates in that folder (they must pass xsoar-cert verify).' });
+      Object.assign(err, { details: { files } });
+      throw err;
+    }
+    return { reason: due.reason, content: chosen.content!, from: chosen.certFile, files };
   }
   if (opts.selfSigned) {
-    const names = (installed.subjectAltName ?? '').split(', ').filter(Boolean).map((s) => s.replace(/^DNS:|^IP Address:/, ''));
+    // The installed names, plus any --host the renewed certificate must also cover.
+    const installedNames = (installed.subjectAltName ?? '').split(', ').filter(Boolean).map((s) => s.replace(/^DNS:|^IP Address:/, ''));
+    const names = [...new Set([...installedNames, ...(opts.hosts ?? [])])];
     if (names.length === 0) throw new UsageError(`the installed certificate in ${opts.namespace}/${opts.secret} has no SANs to copy`);
     const { generateDevLeaf } = await import('../pki/generate.js');
     const keyType = installed.publicKey.asymmetricKeyType === 'ec' ? 'ecdsa' : 'rsa';
@@ -146,7 +103,17 @@ async function decide(opts: RenewOptions, cur: Lookup<SecretObject>, folder: () 
 /** The drop folder, scanned (and every candidate verified) at most once per run. */
 function folderOnce(opts: RenewOptions): () => Promise<FolderScan> {
   let scan: Promise<FolderScan> | undefined;
-  return () => (scan ??= scanFolder(opts.from!, opts));
+  return () => (scan ??= scanWithFlags(opts));
+}
+
+async function scanWithFlags(opts: RenewOptions): Promise<FolderScan> {
+  const { readBundleWithPassphrase } = await import('../cli/passphrase.js');
+  const read = (f: string) => readBundleWithPassphrase(f, { file: opts.passphraseFile, prompt: false });
+  const chain: Bundle[] = await Promise.all((opts.chain ?? []).map(read));
+  const ca = opts.ca ? await read(opts.ca) : undefined;
+  if (opts.ca && ca && ca.certs.length === 0) throw new InputError(`${opts.ca}: holds no certificate: pass the root CA certificate with --ca`, { file: opts.ca });
+  const { scanDropFolder } = await import('./sources/drop-folder.js');
+  return scanDropFolder(opts.from!, { chain, ca, caSource: opts.ca, hosts: opts.hosts, passphraseFile: opts.passphraseFile });
 }
 
 export async function runRenew(opts: RenewOptions, out: Output): Promise<RenewResult> {
@@ -155,11 +122,11 @@ export async function runRenew(opts: RenewOptions, out: Output): Promise<RenewRe
   const d = await decide(opts, await kubectl.getSecret(opts.secret), folderOnce(opts), out);
   if (d.skip) return d.skip;
   const transaction = await executeTransaction(
-    { op: 'renew', namespace: opts.namespace, secret: opts.secret, proxy: opts.proxy, endpoint: opts.endpoint, servername: opts.servername, context: opts.context, content: d.content, dryRun: opts.dryRun, timeoutS: opts.timeoutS },
+    { op: 'renew', namespace: opts.namespace, secret: opts.secret, proxy: opts.proxy, endpoint: opts.endpoint, servername: opts.servername, context: opts.context, content: d.content, allowNameChange: opts.allowNameChange, dryRun: opts.dryRun, timeoutS: opts.timeoutS },
     kubectl,
     out,
   );
-  return { action: opts.dryRun ? 'dry-run' : 'renewed', reason: d.reason, namespace: opts.namespace, secret: opts.secret, from: d.from, transaction };
+  return { action: opts.dryRun ? 'dry-run' : 'renewed', reason: d.reason, namespace: opts.namespace, secret: opts.secret, from: d.from, transaction, files: d.files };
 }
 
 /**
@@ -202,10 +169,10 @@ export async function runRenewFleet(targets: Target[], base: Omit<RenewOptions, 
     if (due.length) {
       const byTarget = new Map(due.map((x) => [x.t, x.d]));
       const { executeFleetTransaction } = await import('./fleet-transaction.js');
-      const done = await executeFleetTransaction({ op: 'renew', targets: due.map((x) => x.t), proxy: base.proxy, servername: base.servername, context: base.context, content: (t) => byTarget.get(t)!.content, dryRun: base.dryRun, timeoutS: base.timeoutS, parallel }, kubectl, out);
+      const done = await executeFleetTransaction({ op: 'renew', targets: due.map((x) => x.t), proxy: base.proxy, servername: base.servername, context: base.context, content: (t) => byTarget.get(t)!.content, allowNameChange: base.allowNameChange, dryRun: base.dryRun, timeoutS: base.timeoutS, parallel }, kubectl, out);
       for (const r of done) {
         const d = byTarget.get(r.target)!;
-        if (r.ok) results.set(r.target, { ...r, value: { action: base.dryRun ? 'dry-run' : 'renewed', reason: d.reason, namespace: r.target.namespace, secret: r.target.secret, from: d.from, transaction: r.value! } });
+        if (r.ok) results.set(r.target, { ...r, value: { action: base.dryRun ? 'dry-run' : 'renewed', reason: d.reason, namespace: r.target.namespace, secret: r.target.secret, from: d.from, transaction: r.value!, files: d.files } });
         else results.set(r.target, { target: r.target, ok: false, error: r.error, exitCode: r.exitCode, ms: r.ms });
       }
     }

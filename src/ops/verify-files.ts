@@ -27,6 +27,8 @@ export interface VerifyFilesOptions {
 export interface VerifyFilesResult {
   report: VerifyReport;
   material?: VerifiedMaterial;
+  /** Leaf + intermediates as they would be served (with their source files). */
+  served?: CertEntry[];
 }
 
 async function load(file: string, passphraseFile?: string): Promise<Bundle> {
@@ -107,6 +109,6 @@ export async function verifyLoaded(inputs: LoadedInputs, opts: { hosts?: string[
     result = finishReport(result, await handshakeChecks({ keyPem, chainPem: servedPem, caPem, host, label, about }));
   }
   const report: VerifyReport = { ok: result.ok, checks: result.checks, leaf: result.leaf, chain: result.chain, failures: result.failures, warnings: result.warnings };
-  if (!report.ok || !keyPem || !report.leaf) return { report };
-  return { report, material: { report, chainPem: servedPem, rootPem, keyPem, leaf: report.leaf } };
+  if (!report.ok || !keyPem || !report.leaf) return { report, served: result.served };
+  return { report, served: result.served, material: { report, chainPem: servedPem, rootPem, keyPem, leaf: report.leaf } };
 }

@@ -118,6 +118,87 @@ test('an encrypted key in the drop folder is read with --passphrase-file (never 
   expect(r.stdout).toMatch(/renewed .* from .*new\.pem/);
   expect(r.stderr).toMatch(/skipped .*README\.txt: /);
   expect(r.stderr).toMatch(/skipped .*orphan\.pem: no key in the folder matches this certificate/);
+  // The files that were used are named too, with their role.
+  expect(r.stderr).toMatch(/new\.pem: 1 leaf certificate: the new certificate/);
+  expect(r.stderr).toMatch(/new-key\.pem: a private key \(ecdsa P-256\): its key/);
   expect(r.stderr + r.stdout).not.toContain('drop-secret');
   expect((await sb.servedCert(t().endpoint)).sha256).toBe(new (await import('node:crypto')).X509Certificate(fresh.leaf.certPem).fingerprint256);
+});
+
+const { X509Certificate } = await import('node:crypto');
+const pemCerts = (pem: string) => [...pem.matchAll(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g)].map((m) => new X509Certificate(m[0]).fingerprint256);
+const fp = (pem: string) => new X509Certificate(pem).fingerprint256;
+
+test('a split drop folder (leaf, a .p7b of its intermediates, the key: any names) is assembled, installed and served with its chain', async () => {
+  await installAged(90, 80);
+  const drop = await mkdtemp(path.join(tmpdir(), 'xsoar-cert-split-'));
+  const fresh = await mintChain({ intermediates: 2, hosts: ['localhost', '127.0.0.1'], leaf: { days: 90 } });
+  await copyFile(fresh.files.leaf, path.join(drop, 'xsoar_example_com.crt'));
+  await copyFile(fresh.files.key, path.join(drop, 'private.key'));
+  const { execFileSync } = await import('node:child_process');
+  // The intermediates as a DER PKCS#7, as CA portals and Windows ADCS deliver them.
+  execFileSync('openssl', ['crl2pkcs7', '-nocrl', '-certfile', fresh.files.chain, '-outform', 'DER', '-out', path.join(drop, 'ca-bundle.p7b')]);
+  const ca = path.join(drop, '..', `ca-split-${path.basename(drop)}.pem`);
+  await writeFile(ca, fresh.root.certPem);
+  const r = await runCli(['renew', '-n', t().namespace, '--secret', t().secret, '--endpoint', t().endpoint, '--from', drop, '--ca', ca, '--host', 'localhost', '--json'], { env: sb.env });
+  expect({ code: r.code, stderr: r.code ? r.stderr + r.stdout : '' }).toEqual({ code: 0, stderr: '' });
+  const j = JSON.parse(r.stdout);
+  expect(j.action).toBe('renewed');
+  // --json carries what the text prints: every file with its role.
+  const roles = Object.fromEntries(j.files.map((f: { file: string; used: boolean; why: string }) => [path.basename(f.file), `${f.used}:${f.why}`]));
+  expect(roles).toEqual({ 'ca-bundle.p7b': 'true:its intermediate(s)', 'private.key': 'true:its key', 'xsoar_example_com.crt': 'true:the new certificate' });
+  expect((await sb.servedCert(t().endpoint)).sha256).toBe(fp(fresh.leaf.certPem));
+  const data = await sb.secretData(t().namespace, t().secret);
+  const chain = pemCerts(Buffer.from(data!['tls.crt']!, 'base64').toString());
+  expect(chain).toEqual([fp(fresh.leaf.certPem), ...fresh.intermediates.map((i) => fp(i.certPem))]); // leaf-side first
+});
+
+test("certbot's live/NAME layout (symlinks into archive/) is installed with its chain; fullchain.pem is recognised as the same certificates", async () => {
+  await installAged(90, 80);
+  const le = await mkdtemp(path.join(tmpdir(), 'xsoar-cert-letsencrypt-'));
+  const fresh = await mintChain({ intermediates: 1, hosts: ['localhost', '127.0.0.1'], leaf: { days: 90 } });
+  const archive = path.join(le, 'archive', 'xsoar.example.com');
+  const live = path.join(le, 'live', 'xsoar.example.com');
+  await mkdir(archive, { recursive: true });
+  await mkdir(live, { recursive: true });
+  const { symlink, readFile: rf } = await import('node:fs/promises');
+  const pieces: [string, string][] = [['cert', fresh.files.leaf], ['chain', fresh.files.chain], ['fullchain', fresh.files.fullchain], ['privkey', fresh.files.key]];
+  for (const [name, src] of pieces) {
+    await writeFile(path.join(archive, `${name}1.pem`), await rf(src), { mode: name === 'privkey' ? 0o600 : 0o644 });
+    await symlink(`../../archive/xsoar.example.com/${name}1.pem`, path.join(live, `${name}.pem`));
+  }
+  await writeFile(path.join(live, 'README'), 'This directory contains your keys and certificates.\n');
+  const ca = path.join(le, 'root.pem');
+  await writeFile(ca, fresh.root.certPem);
+  const r = await runCli(['renew', '-n', t().namespace, '--secret', t().secret, '--endpoint', t().endpoint, '--from', live, '--ca', ca], { env: sb.env });
+  expect({ code: r.code, out: r.code ? r.stderr : '' }).toEqual({ code: 0, out: '' });
+  expect(r.stdout).toMatch(/renewed .* from .*live\/xsoar\.example\.com\/cert\.pem/);
+  expect(r.stderr).toMatch(/chain\.pem: 1 CA certificate: its intermediate\(s\)/);
+  expect(r.stderr).toMatch(/fullchain\.pem: 1 leaf certificate and 1 CA certificate: the same certificates as the files used/);
+  expect(r.stderr).toMatch(/privkey\.pem: a private key .*: its key/);
+  expect(r.stderr).toMatch(/skipped .*README: no certificate or private key found/);
+  expect((await sb.servedCert(t().endpoint)).sha256).toBe(fp(fresh.leaf.certPem));
+  const data = await sb.secretData(t().namespace, t().secret);
+  expect(pemCerts(Buffer.from(data!['tls.crt']!, 'base64').toString())).toEqual([fp(fresh.leaf.certPem), fp(fresh.intermediates[0]!.certPem)]);
+});
+
+test('renew --json of a folder with nothing usable carries every file and its reason; --host is checked like install', async () => {
+  await installAged(90, 80);
+  const before = await sb.servedCert(t().endpoint);
+  const drop = await mkdtemp(path.join(tmpdir(), 'xsoar-cert-drop-'));
+  const other = await mintChain({ intermediates: 0, hosts: ['other.example.com'], leaf: { days: 90 } });
+  await copyFile(other.files.leaf, path.join(drop, 'cert.pem'));
+  await copyFile(other.files.key, path.join(drop, 'key.pem'));
+  await writeFile(path.join(drop, 'notes.txt'), 'hello');
+  const ca = path.join(drop, '..', `ca-h-${path.basename(drop)}.pem`);
+  await writeFile(ca, other.root.certPem);
+  const r = await runCli(['renew', '-n', t().namespace, '--secret', t().secret, '--endpoint', t().endpoint, '--from', drop, '--ca', ca, '--host', 'localhost', '--json'], { env: sb.env });
+  expect(r.code).toBe(3);
+  const j = JSON.parse(r.stdout);
+  expect(j.ok).toBe(false);
+  const why = Object.fromEntries(j.error.details.files.map((f: { file: string; why: string }) => [path.basename(f.file), f.why]));
+  expect(why['cert.pem']).toMatch(/fails verify: .*does not cover localhost/);
+  expect(why['notes.txt']).toMatch(/no certificate or private key found/);
+  expect(why['key.pem']).toMatch(/no usable certificate was found/);
+  expect((await sb.servedCert(t().endpoint)).sha256).toBe(before.sha256);
 });

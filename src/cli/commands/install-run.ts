@@ -3,19 +3,11 @@ import { Output } from '../output.js';
 import { resolveSettings } from '../../ops/settings.js';
 import { verifyFiles, type VerifyFilesResult } from '../../ops/verify-files.js';
 import { Kubectl } from '../../k8s/kubectl.js';
-import { executeTransaction, readPreflight, resolveMarker, type Plan, type NewContent } from '../../ops/transaction.js';
+import { executeTransaction, readPreflight, resolveMarker, type Plan } from '../../ops/transaction.js';
 import { readMarker } from '../../ops/state.js';
-import type { VerifiedMaterial } from '../../pki/types.js';
 import type { InstallFlags } from './install.js';
 
-export function contentFrom(m: VerifiedMaterial, label: string): NewContent {
-  const data: Record<string, string> = {
-    'tls.crt': Buffer.from(m.chainPem).toString('base64'),
-    'tls.key': Buffer.from(m.keyPem).toString('base64'),
-  };
-  if (m.rootPem) data['ca.crt'] = Buffer.from(m.rootPem).toString('base64');
-  return { data, fingerprint: m.leaf.sha256, notAfter: m.leaf.notAfter, names: [...m.leaf.dnsNames, ...m.leaf.ipAddresses].map((n) => n.toLowerCase()), label };
-}
+import { contentFrom } from '../../ops/content.js';
 
 export async function askToProceed(p: Plan, out: Output, yes?: boolean): Promise<boolean> {
   if (yes || !process.stdin.isTTY || !process.stderr.isTTY) return true; // cron and scripts never prompt

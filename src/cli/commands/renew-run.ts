@@ -27,7 +27,8 @@ export async function runRenewCommand(flags: RenewFlags): Promise<void> {
       ...(flags.before ? ['--before', flags.before] : []), ...(flags.beforePercent ? ['--before-percent', flags.beforePercent] : []),
       '-n', settings.namespace, '--secret', settings.secret, '--proxy', settings.proxy,
       ...(settings.endpoint ? ['--endpoint', settings.endpoint] : []), ...(settings.context ? ['--context', settings.context] : []),
-      ...(flags.ca ? ['--ca', path.resolve(flags.ca)] : []), ...(flags.passphraseFile ? ['--passphrase-file', path.resolve(flags.passphraseFile)] : []),
+      ...(flags.ca ? ['--ca', path.resolve(flags.ca)] : []), ...flags.chain.flatMap((c) => ['--chain', path.resolve(c)]), ...flags.host.flatMap((h) => ['--host', h]),
+      ...(flags.allowNameChange ? ['--allow-name-change'] : []), ...(flags.passphraseFile ? ['--passphrase-file', path.resolve(flags.passphraseFile)] : []),
       '--random-delay', flags.randomDelay ?? '900', '--quiet',
     ];
     const env: Record<string, string> = { PATH: `${path.dirname(process.execPath)}:/usr/local/bin:/usr/bin:/bin` };
@@ -57,15 +58,15 @@ export async function runRenewCommand(flags: RenewFlags): Promise<void> {
   const { runRenew } = await import('../../ops/renew.js');
   const targets = await resolveTargets({ namespace: flags.namespace, allNamespaces: flags.allNamespaces, selector: flags.selector, tenantsFile: flags.tenantsFile }, { namespace: settings.namespace, secret: settings.secret }, new Kubectl({ namespace: settings.namespace, context: settings.context, kubeconfig: settings.kubeconfig }));
   const base = {
-    proxy: settings.proxy, servername: settings.servername, context: settings.context, kubeconfig: settings.kubeconfig, threshold, from: flags.from, selfSigned: flags.selfSigned,
-    ca: flags.ca, passphraseFile: flags.passphraseFile, dryRun: flags.dryRun, force: flags.force, timeoutS: Number(flags.timeout),
+    proxy: settings.proxy, servername: settings.servername ?? flags.host[0], context: settings.context, kubeconfig: settings.kubeconfig, threshold, from: flags.from, selfSigned: flags.selfSigned,
+    ca: flags.ca, chain: flags.chain, hosts: flags.host, allowNameChange: flags.allowNameChange, passphraseFile: flags.passphraseFile, dryRun: flags.dryRun, force: flags.force, timeoutS: Number(flags.timeout),
   };
   if (targets.length > 1) {
     const quiet = new Output({ quiet: true, json: flags.json });
     // Every secret read at once, the folder scanned once, the due tenants renewed in one batch.
     const { runRenewFleet } = await import('../../ops/renew.js');
     const results = await runRenewFleet(targets, base, parseParallel(flags.parallel), quiet);
-    if (flags.json) out.emit({ ok: results.every((r) => r.ok), tenants: results.map((r) => ({ namespace: r.target.namespace, secret: r.target.secret, ok: r.ok, exitCode: r.exitCode ?? 0, error: r.error, action: r.value?.action, reason: r.value?.reason })) });
+    if (flags.json) out.emit({ ok: results.every((r) => r.ok), tenants: results.map((r) => ({ namespace: r.target.namespace, secret: r.target.secret, ok: r.ok, exitCode: r.exitCode ?? 0, error: r.error, action: r.value?.action, reason: r.value?.reason, ...(r.value && 'files' in r.value && r.value.files ? { files: r.value.files } : {}) })) });
     else out.result(fleetTable(results, (v) => (v.action === 'skipped' ? `not due: ${v.reason}` : `${v.action} from ${v.from}`)));
     const failed = results.filter((r) => !r.ok).length;
     if (failed) {

@@ -1,6 +1,6 @@
 // `xsoar-cert renew`: unattended renewal for cron and systemd timers.
 import type { Command } from 'commander';
-import { helpAfter } from '../help.js';
+import { collect, helpAfter } from '../help.js';
 import { addFleetFlags, addTargetFlags, SETTINGS_HELP, type TargetFlags } from '../target-flags.js';
 
 export interface RenewFlags extends TargetFlags {
@@ -9,6 +9,9 @@ export interface RenewFlags extends TargetFlags {
   from?: string;
   selfSigned?: boolean;
   ca?: string;
+  chain: string[];
+  host: string[];
+  allowNameChange?: boolean;
   passphraseFile?: string;
   randomDelay?: string;
   printCron?: boolean;
@@ -27,9 +30,12 @@ export function register(program: Command): void {
     .description('renew the installed certificate when it is due (for cron): from a drop folder, or self-signed')
     .option('--before <days>', 'renew when it expires within this many days')
     .option('--before-percent <p>', 'renew in the last P% of its lifetime (default 33, like cert-manager)')
-    .option('--from <dir>', 'take the newest valid certificate + key dropped in this folder')
+    .option('--from <dir>', 'take the newest valid certificate + key dropped in this folder (any file names; split files, .p7b, .pfx and certbot live/NAME folders are assembled)')
     .option('--self-signed', 'generate a new self-signed certificate with the same names (development)')
     .option('--ca <file>', 'the root CA the new certificate must chain to')
+    .option('--chain <file>', 'intermediate certificates, when the drop folder lacks them (repeatable)', collect, [])
+    .option('--host <name|ip>', 'a name or IP the renewed certificate must cover (repeatable)', collect, [])
+    .option('--allow-name-change', 'allow a certificate that drops names the installed one covers')
     .option('--passphrase-file <file>', 'key passphrase (or XSOAR_CERT_PASSPHRASE)')
     .option('--random-delay <seconds>', 'sleep a random time up to this before starting (spreads a fleet, like certbot)')
     .option('--print-cron', 'print a crontab line for this renewal and exit')
@@ -46,6 +52,7 @@ export function register(program: Command): void {
       SETTINGS_HELP +
         helpAfter(
           'xsoar-cert renew --from /srv/certs/drop -n xsoar --endpoint xsoar.example.com:443',
+          'xsoar-cert renew --from /etc/letsencrypt/live/xsoar.example.com --host xsoar.example.com',
           'xsoar-cert renew --self-signed --before 30',
           'xsoar-cert renew --from /srv/certs/drop --print-cron >> /etc/cron.d/xsoar-cert',
         ) +
