@@ -53,6 +53,11 @@ test('--dry-run changes nothing and shows the manifests with the key redacted', 
   expect(r.code).toBe(0);
   expect(r.stdout).toMatch(/\[REDACTED \d+ bytes\]/);
   expect(r.stdout).not.toContain(Buffer.from(m.leaf.keyPem).toString('base64').slice(0, 40));
+  // Only key material is secret: --json shows the certificates that would be written.
+  const j = await install(m, ['--dry-run', '--json']);
+  const data = JSON.parse(j.stdout).plan.secretManifest.data;
+  expect(Buffer.from(data['tls.crt'], 'base64').toString()).toContain(m.leaf.certPem.split('\n')[1]);
+  expect(data['tls.key']).toMatch(/^\[REDACTED \d+ bytes\]$/);
   const after = await sb.state();
   expect(after.resourceVersion).toBe(before.resourceVersion);
 });
