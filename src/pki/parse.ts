@@ -283,11 +283,13 @@ function parseBinary(data: Buffer, opts: ParseOptions): Bundle {
     pkcs7Into(data.subarray(0, total), source, bundle);
     return bundle;
   }
+  let asCert: X509Certificate | undefined;
   try {
-    return { certs: [{ cert: new X509Certificate(data), der: data, source, index: 0 }], keys: [] };
+    asCert = new X509Certificate(data);
   } catch {
     /* not a DER certificate: try keys below */
   }
+  if (asCert) return { certs: [certFrom(data, source, 0)], keys: [] };
   for (const type of ['pkcs8', 'pkcs1', 'sec1'] as const) {
     try {
       const key = createPrivateKey({ key: data, format: 'der', type });
