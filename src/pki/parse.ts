@@ -90,7 +90,10 @@ function pemBlocks(text: string, source: string): PemBlock[] {
     if (end < 0 || (nextBegin >= 0 && nextBegin < end)) throw truncated(type, out.length ? 'last ' : '');
     const endTypeEnd = text.indexOf('-----', end + 9);
     const endType = endTypeEnd < 0 ? '' : text.slice(end + 9, endTypeEnd);
-    if (endType !== type) throw new InputError(`${source}: PEM block "BEGIN ${type}" ends with "END ${endType.slice(0, 64)}": the file is damaged or truncated`, { file: source, hint: 'Get a fresh copy of the file.' });
+    if (endType !== type) {
+      const shown = /^[A-Z0-9 ]{0,64}/.exec(endType)![0];
+      throw new InputError(`${source}: PEM block "BEGIN ${type}" ends with "END ${shown}": the file is damaged or truncated`, { file: source, hint: 'Get a fresh copy of the file.' });
+    }
     out.push({ type, body: text.slice(bodyStart, end) });
     pos = endTypeEnd + 5;
   }

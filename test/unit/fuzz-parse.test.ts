@@ -1,5 +1,6 @@
-// Property test: thousands of mutated PEM, DER and PKCS#12 inputs never make the parser
-// throw anything but an InputError (so the CLI prints one line and exits 3), never hang.
+// Property test: ten thousand mutated PEM, DER, PKCS#12 and PKCS#7 inputs never make the parser,
+// describeCert or the path builder (chain and verify) throw anything but an InputError (so the
+// CLI prints one line and exits 3), and never hang.
 import { execFileSync } from 'node:child_process';
 import { writeFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -8,6 +9,9 @@ import fc from 'fast-check';
 import { mintChain } from '../helpers/test-ca.js';
 import { parseBundle } from '../../src/pki/parse.js';
 import { InputError } from '../../src/errors.js';
+import { describeCert } from '../../src/pki/describe.js';
+import { buildChain, ChainError } from '../../src/pki/chain.js';
+import { verifyBundle } from '../../src/pki/verify.js';
 import { runCli } from '../helpers/run-cli.js';
 
 let seeds: Buffer[] = [];
@@ -23,7 +27,9 @@ beforeAll(async () => {
   const e = await mintChain({ keyType: 'ecdsa', intermediates: 0, dir: path.join(dir, 'ec') });
   const ecP12 = execFileSync('openssl', ['pkcs12', '-export', '-in', e.files.leaf, '-inkey', e.files.key, '-passout', `file:${path.join(dir, 'p.txt')}`]);
   const encKey = execFileSync('openssl', ['pkcs8', '-topk8', '-in', e.files.key, '-passout', `file:${path.join(dir, 'p.txt')}`]);
-  seeds = [Buffer.from(m.leaf.certPem + m.leaf.keyPem), Buffer.from(m.intermediates[0]!.certPem), der, kder, p12, ecP12, encKey];
+  const p7b = execFileSync('openssl', ['crl2pkcs7', '-nocrl', '-certfile', m.files.bundle, '-outform', 'DER']);
+  const p7bPem = execFileSync('openssl', ['crl2pkcs7', '-nocrl', '-certfile', e.files.fullchain]);
+  seeds = [Buffer.from(m.leaf.certPem + m.leaf.keyPem), Buffer.from(m.intermediates[0]!.certPem), der, kder, p12, ecP12, encKey, p7b, p7bPem, Buffer.from(m.leaf.certPem + m.intermediates[0]!.certPem + m.root.certPem)];
 });
 
 const mutate = fc.record({
@@ -51,19 +57,30 @@ function apply(base: Buffer, ops: { kind: string; at: number; bit?: number; byte
   return b;
 }
 
-test('3000 mutated inputs: parse succeeds or throws an InputError naming the source', () => {
+test('10,000 mutated inputs: parse, describe, chain and verify succeed or throw an InputError naming the source', () => {
+  const at = new Date();
   fc.assert(
     fc.property(mutate, fc.boolean(), ({ seed, ops }, withPass) => {
       const input = apply(seeds[seed % seeds.length]!, ops);
       try {
-        parseBundle(input, { source: 'fuzz.bin', passphrase: withPass ? 'pw' : undefined });
+        const b = parseBundle(input, { source: 'fuzz.bin', passphrase: withPass ? 'pw' : undefined });
+        // What parses must also describe and build: a damaged certificate is caught at parse time.
+        for (const c of b.certs) describeCert(c, at);
+        if (b.certs.length) {
+          try {
+            buildChain(b, { key: b.keys[0], withRoot: true, anchors: b.certs.slice(-1), at });
+          } catch (err) {
+            if (!(err instanceof ChainError)) throw err; // "this key matches none of the certificates"
+          }
+          verifyBundle({ certs: b.certs.slice(0, 1), chain: b.certs.slice(1), anchors: b.certs.slice(-1), anchorSource: 'fuzz', keys: b.keys, hosts: ['localhost'], at });
+        }
       } catch (err) {
         if (!(err instanceof InputError)) throw new Error(`non-InputError ${(err as Error).name}: ${(err as Error).message}`);
         if (!(err as Error).message.startsWith('fuzz.bin: ')) throw new Error(`message does not name the file: ${(err as Error).message}`);
         if ((err as Error).message.includes('\n')) throw new Error('multi-line message');
       }
     }),
-    { numRuns: 3000, seed: 20261122 },
+    { numRuns: 10_000, seed: 20261202 },
   );
 });
 
