@@ -106,6 +106,7 @@ try {
     row.bundleBytes = size;
     log(`     bundle size: ${(size / 1024).toFixed(0)} KiB`);
   }
+  if (want('hostile')) await benchHostile();
   if (want('install')) await benchInstall();
   if (want('fleet')) await benchFleet();
 } finally {
@@ -117,6 +118,37 @@ else {
   console.log('\nbenchmark                                                     ours (ms)  baseline (ms)  ratio  target');
   for (const r of results) {
     console.log(`${r.name.padEnd(62)} ${String(r.candidateMs).padStart(9)}  ${String(r.baselineMs).padStart(13)}  ${(r.ratio + 'x').padStart(5)}  ${r.target ? '<= ' + r.target + 'x ' + (r.ok ? 'ok' : 'MISS') : ''}`);
+  }
+}
+
+/**
+ * Hostile inputs must end "well under a second, with one line": each is timed against node's own
+ * start-up, and its absolute median must stay under 1 s. They used to take 11-22 s (1 MB with a
+ * BEGIN and no END), 12 s (400 same-named CAs), forever (/dev/zero, a FIFO) and 9 s (50 MB).
+ */
+async function benchHostile() {
+  const dir = mkdtempSync(path.join(work, 'hostile-'));
+  const f = (n) => path.join(dir, n);
+  writeFileSync(f('no-end.pem'), '-----BEGIN CERTIFICATE-----\n' + 'QUFB\n'.repeat(200_000));
+  writeFileSync(f('begins.pem'), '-----BEGIN CERTIFICATE-----\n'.repeat(36_000));
+  writeFileSync(f('big.pem'), Buffer.alloc(50 * 1024 * 1024, 0x41));
+  const { issueCertificate } = await import(path.join(ROOT, 'dist', 'pki', 'generate.js'));
+  const cas = [await issueCertificate({ subject: 'CN=Same CA', isCA: true, key: { type: 'ecdsa' }, omitSki: true })];
+  for (let i = 1; i < 400; i++) cas.push(await issueCertificate({ subject: 'CN=Same CA', isCA: true, key: { type: 'ecdsa' }, issuer: cas[i - 1], omitSki: true }));
+  const leaf = await issueCertificate({ subject: 'x.example.com', dnsNames: ['x.example.com'], issuer: cas[399], key: { type: 'ecdsa' }, omitAki: true });
+  writeFileSync(f('cas.pem'), cas.map((c) => c.certPem).join(''));
+  writeFileSync(f('leaf.pem'), leaf.certPem);
+  const cases = [
+    ['1 MB with a BEGIN and no END (inspect)', ['inspect', f('no-end.pem')]],
+    ['36,000 BEGIN lines (inspect)', ['inspect', f('begins.pem')]],
+    ['a 50 MB file (refused by size)', ['inspect', f('big.pem')]],
+    ['/dev/zero as --cert', ['verify', '--cert', '/dev/zero', '--no-tls']],
+    ['400 same-named CAs (verify, path bound)', ['verify', '--cert', f('leaf.pem'), '--chain', f('cas.pem'), '--no-tls']],
+  ];
+  for (const [name, argv] of cases) {
+    const row = compare(`hostile: ${name}`, nodeBaseline, { label: name, fn: () => timeCmd(node, [BIN, ...argv], { expectCode: 3 }) }, 4, Math.min(RUNS, 7));
+    row.underOneSecond = row.candidateMs < 1000;
+    if (!row.underOneSecond) row.ok = false;
   }
 }
 
