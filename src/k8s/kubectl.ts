@@ -33,6 +33,18 @@ export interface KubectlOptions {
   timeoutMs?: number;
 }
 
+/**
+ * The environment a kubectl child gets: ours, less every XSOAR_CERT_* variable (the passphrase,
+ * an ACME EAB key: kubectl needs none of them, and a child's environment is readable by its own
+ * user in /proc), plus KUBECTL_COMMAND_HEADERS=false. changesets strips OTPs from children likewise.
+ */
+export function childEnv(env: NodeJS.ProcessEnv = process.env): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(env)) if (v !== undefined && !k.startsWith('XSOAR_CERT_')) out[k] = v;
+  out.KUBECTL_COMMAND_HEADERS = 'false';
+  return out;
+}
+
 export const execaRun: Run = async (bin, args, opts) => {
   const { execa } = await import('execa');
   const child = execa(bin, args, {
@@ -41,7 +53,8 @@ export const execaRun: Run = async (bin, args, opts) => {
     timeout: opts.timeoutMs,
     cancelSignal: opts.signal,
     stripFinalNewline: false,
-    env: { KUBECTL_COMMAND_HEADERS: 'false' },
+    extendEnv: false,
+    env: childEnv(),
   });
   if (opts.onLine) {
     let buf = '';

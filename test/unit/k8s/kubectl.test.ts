@@ -1,6 +1,6 @@
 // The kubectl wrapper with the process boundary injected (the only place execa is stubbed):
 // what argv and stdin each call gets, and how kubectl's failures become one-line errors.
-import { Kubectl, cleanLine, parseCanIList, type Run, type RunResult } from '../../../src/k8s/kubectl.js';
+import { Kubectl, childEnv, cleanLine, execaRun, parseCanIList, type Run, type RunResult } from '../../../src/k8s/kubectl.js';
 import { BusyError, KubectlError, EXIT } from '../../../src/errors.js';
 
 function fake(answer: (args: string[], input?: string) => Partial<RunResult>) {
@@ -100,4 +100,19 @@ test('rolloutFields: one jsonpath table across namespaces, parsed into what roll
     { metadata: { namespace: 'tenant-1', name: 'xsoar-proxy', generation: 4 }, spec: { replicas: 1 }, status: { observedGeneration: 4, replicas: 1, updatedReplicas: 1, availableReplicas: 1, conditions: [{ type: 'Progressing', status: '', reason: 'NewReplicaSetAvailable' }] } },
     { metadata: { namespace: 'tenant-2', name: 'xsoar-proxy', generation: 7 }, spec: { replicas: undefined }, status: { observedGeneration: 6, replicas: 2, updatedReplicas: 1, availableReplicas: 0, conditions: [] } },
   ]);
+});
+
+test('a kubectl child never sees XSOAR_CERT_* (the passphrase, an EAB key) but keeps KUBECONFIG, PATH and HOME', async () => {
+  const env = { XSOAR_CERT_PASSPHRASE: 'hunter2', XSOAR_CERT_ACME_EAB_HMAC: 'k', KUBECONFIG: '/k', PATH: '/bin', HOME: '/h' };
+  expect(childEnv(env)).toEqual({ KUBECONFIG: '/k', PATH: '/bin', HOME: '/h', KUBECTL_COMMAND_HEADERS: 'false' });
+  // Through the real process boundary: `env` stands in for kubectl and prints what it was given.
+  process.env.XSOAR_CERT_PASSPHRASE = 'hunter2-in-process';
+  try {
+    const r = await execaRun('env', [], {});
+    expect(r.stdout).not.toContain('hunter2-in-process');
+    expect(r.stdout).toMatch(/^KUBECTL_COMMAND_HEADERS=false$/m);
+    expect(r.stdout).toMatch(/^PATH=/m);
+  } finally {
+    delete process.env.XSOAR_CERT_PASSPHRASE;
+  }
 });
