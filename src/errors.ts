@@ -106,6 +106,13 @@ export class TransactionError extends XsoarCertError {
   }
 }
 
+/** --endpoint does not answer TLS, or serves another certificate than the one installed: nothing changed. */
+export class EndpointError extends XsoarCertError {
+  constructor(message: string, hint?: string) {
+    super(message, EXIT.CLUSTER, hint);
+  }
+}
+
 export class PartialError extends XsoarCertError {
   constructor(message: string, hint?: string) {
     super(message, EXIT.PARTIAL, hint);

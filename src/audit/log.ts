@@ -2,12 +2,12 @@
 // previous one, so an edited, removed or reordered record is detected by `audit --verify`.
 // Fingerprints only, never key material.
 import { createHash } from 'node:crypto';
-import { appendFileSync, readFileSync, openSync, closeSync, chmodSync } from 'node:fs';
+import { appendFileSync, readFileSync, openSync, closeSync, chmodSync, mkdirSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import path from 'node:path';
 import { redact } from '../cli/output.js';
 import { InputError } from '../errors.js';
-import { ensureStateDir } from '../ops/state.js';
+import { stateDir } from '../state-dir.js';
 
 export interface AuditInput {
   op: 'install' | 'rollback' | 'renew' | 'resolve';
@@ -31,7 +31,17 @@ export interface AuditRecord extends AuditInput {
   hash: string;
 }
 
-export const auditFile = () => path.join(ensureStateDir(), 'audit.jsonl');
+/** The log's path; reading needs no folder, and a write creates the state folder (0700) first. */
+export const auditFile = () => path.join(stateDir(), 'audit.jsonl');
+
+function ensureDir(file: string): void {
+  try {
+    mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? 'I/O error';
+    throw new InputError(`${path.dirname(file)}: the xsoar-cert state folder cannot be created (${code}): nothing was changed`, { file: path.dirname(file), hint: 'Set XSOAR_CERT_STATE_DIR to a folder you own.' });
+  }
+}
 
 const GENESIS = '0'.repeat(64);
 
@@ -65,6 +75,7 @@ export function readAudit(file = auditFile()): { records: AuditRecord[]; lines: 
 /** Before a change: the log can be read and appended to, so the record of the change cannot fail afterwards. */
 export function assertAuditWritable(): void {
   const file = auditFile();
+  ensureDir(file);
   try {
     closeSync(openSync(file, 'a', 0o600));
   } catch (err) {
@@ -76,6 +87,7 @@ export function assertAuditWritable(): void {
 
 export function appendAudit(input: AuditInput): AuditRecord {
   const file = auditFile();
+  ensureDir(file);
   closeSync(openSync(file, 'a', 0o600));
   chmodSync(file, 0o600);
   const { records } = readAudit(file);

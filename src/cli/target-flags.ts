@@ -2,9 +2,12 @@
 import type { Command } from 'commander';
 import { collect } from './help.js';
 import type { SettingFlags } from '../ops/settings.js';
+import { UsageError } from '../errors.js';
 
 /** What addTargetFlags + addFleetFlags give an action (commander camel-cases the names). */
 export interface TargetFlags extends SettingFlags {
+  /** false with --no-confirm. */
+  confirm?: boolean;
   namespace?: string[];
   allNamespaces?: boolean;
   selector?: string;
@@ -22,6 +25,18 @@ export function addTargetFlags(cmd: Command): Command {
     .option('--context <ctx>', 'the kubeconfig context (env XSOAR_CERT_CONTEXT)')
     .option('--kubeconfig <file>', 'the kubeconfig file (default: $KUBECONFIG or ~/.kube/config)')
     .option('--config <file>', 'settings file (default: $XSOAR_CERT_CONFIG or ~/.config/xsoar-cert/config.json)');
+}
+
+/** install, renew and rollback: --no-confirm. */
+export function addConfirmFlag(cmd: Command): Command {
+  return cmd.option('--no-confirm', 'do not check --endpoint before the change, nor confirm the live certificate after it');
+}
+
+/** --timeout: a positive number of seconds, checked before anything happens. */
+export function parseTimeout(value: string): number {
+  const n = Number(value);
+  if (!/^\d+(\.\d+)?$/.test(String(value).trim()) || !Number.isFinite(n) || n <= 0) throw new UsageError(`--timeout must be a number of seconds, not "${value}"`);
+  return n;
 }
 
 /** Several tenants at once: install, renew and status. */

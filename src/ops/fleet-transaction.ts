@@ -6,9 +6,9 @@
 import { BusyError, CheckFailedError, EXIT, KubectlError, TransactionError, XsoarCertError } from '../errors.js';
 import type { Kubectl, SecretObject } from '../k8s/kubectl.js';
 import type { Output } from '../cli/output.js';
-import { acquireLock, clearMarker, writeMarker, type Lock, type Marker } from './state.js';
+import { acquireLock, assertStateWritable, clearMarker, writeMarker, type Lock, type Marker } from './state.js';
 import { appendAudit, assertAuditWritable, type AuditInput } from '../audit/log.js';
-import { LABEL_PREVIOUS_OF, backupsToPrune, executeTransaction, onInterrupt, confirmServed, deploymentsMounting, plan, redactedPlan, rollbackTo, type NewContent, type Plan, type TransactionResult } from './transaction.js';
+import { LABEL_PREVIOUS_OF, backupRef, backupsToPrune, type BackupRef, executeTransaction, onInterrupt, checkEndpoint, confirmServed, plan, resolveProxy, redactedPlan, rollbackTo, type NewContent, type Plan, type TransactionResult } from './transaction.js';
 import { bounded, runFleet, type FleetResult, type Target } from './fleet.js';
 
 const RESTARTED_AT = 'kubectl.kubernetes.io/restartedAt';
@@ -30,6 +30,8 @@ export interface FleetTransactionOptions {
   /** One certificate for every tenant (install), or one per tenant (renew). */
   content: NewContent | ((t: Target) => NewContent);
   allowNameChange?: boolean;
+  /** --no-confirm: endpoints are neither checked before nor confirmed after. */
+  noConfirm?: boolean;
   dryRun?: boolean;
   timeoutS?: number;
   /** Tenants confirmed live at once (TLS handshakes). */
@@ -55,7 +57,7 @@ interface Tenant {
   key: string;
   started: number;
   current?: SecretObject;
-  backups: string[];
+  backups: BackupRef[];
   deployments: string[];
   plan?: Plan;
   lock?: Lock;
@@ -97,7 +99,7 @@ export async function executeFleetTransaction(opts: FleetTransactionOptions, kub
     // Namespaced roles only: the same transaction, one tenant at a time (--parallel of them at once).
     out.warn(`this user cannot list secrets or deployments across namespaces: ${op === 'renew' ? 'renewing' : 'installing'} one tenant at a time`);
     return runFleet(opts.targets, opts.parallel ?? 4, (t) =>
-      executeTransaction({ op, namespace: t.namespace, secret: t.secret, proxy: opts.proxy, endpoint: t.endpoint, servername: opts.servername, context: opts.context, content: contentOf(t), allowNameChange: opts.allowNameChange, dryRun: opts.dryRun, timeoutS: opts.timeoutS }, kubectl.forNamespace(t.namespace), out.quietCopy()),
+      executeTransaction({ op, namespace: t.namespace, secret: t.secret, proxy: opts.proxy, endpoint: t.endpoint, servername: opts.servername, context: opts.context, content: contentOf(t), allowNameChange: opts.allowNameChange, noConfirm: opts.noConfirm, dryRun: opts.dryRun, timeoutS: opts.timeoutS }, kubectl.forNamespace(t.namespace), out.quietCopy()),
     );
   }
   const denied = new Map<string, string[]>();
@@ -129,18 +131,28 @@ export async function executeFleetTransaction(opts: FleetTransactionOptions, kub
       continue;
     }
     const here = deployments.filter((d) => d.metadata.namespace === namespace);
-    x.deployments = opts.proxy === 'auto' ? deploymentsMounting(here, secret) : opts.proxy.split(',').map((d) => d.replace(/^deployment\//, ''));
-    const unknown = x.deployments.find((d) => !here.some((h) => h.metadata.name === d));
-    if (x.deployments.length === 0 || unknown) {
-      fail(x, new KubectlError(unknown ? `deployment "${unknown}" not found in namespace "${namespace}"` : `no deployment in namespace "${namespace}" mounts secret "${secret}"`, { verb: 'get', args: [], reason: 'NotFound', hint: 'Pass --proxy deployment/NAME.' }));
+    try {
+      x.deployments = resolveProxy(here, secret, opts.proxy, `namespace "${namespace}"`);
+    } catch (err) {
+      fail(x, err as XsoarCertError);
       continue;
     }
-    x.backups = secrets.filter((s) => s.metadata.namespace === namespace && s.metadata.labels?.[LABEL_PREVIOUS_OF] === secret).map((s) => s.metadata.name);
+    x.backups = secrets.filter((s) => s.metadata.namespace === namespace && s.metadata.labels?.[LABEL_PREVIOUS_OF] === secret).map(backupRef);
     try {
-      x.plan = plan({ namespace, secret, current: x.current, content: x.content, deployments: x.deployments, endpoint: x.t.endpoint, now, existingBackups: x.backups, allowNameChange: opts.allowNameChange });
+      x.plan = plan({ namespace, secret, current: x.current, content: x.content, deployments: x.deployments, endpoint: x.t.endpoint, now, existingBackups: x.backups.map((b) => b.name), allowNameChange: opts.allowNameChange });
     } catch (err) {
       fail(x, err instanceof XsoarCertError ? err : new CheckFailedError(String(err)));
     }
+  }
+  // Each tenant's --endpoint answers TLS and serves its installed certificate, before any change.
+  if (!opts.noConfirm) {
+    await bounded(live().filter((x) => x.t.endpoint), opts.parallel ?? 4, async (x) => {
+      try {
+        await checkEndpoint(x.t.endpoint!, x.plan!.oldFingerprint, `${x.t.namespace}/${x.t.secret}`, opts.servername);
+      } catch (err) {
+        fail(x, err as XsoarCertError);
+      }
+    });
   }
   out.ok(`${live().length} of ${tenants.length} tenants ready; ${tenants.length - live().length} refused before any change`);
   const results = () => tenants.map((x) => toResult(x, opts));
@@ -148,7 +160,8 @@ export async function executeFleetTransaction(opts: FleetTransactionOptions, kub
 
   const audit = (x: Tenant, result: AuditInput['result'], error?: string) =>
     appendAudit({ op, namespace: x.t.namespace, secret: x.t.secret, context: opts.context, durationMs: Date.now() - x.started, oldFingerprint: x.plan?.oldFingerprint, newFingerprint: x.content.fingerprint, result, error, backup: x.plan?.backupName });
-  assertAuditWritable(); // before any change: every tenant's change gets its record
+  assertStateWritable(); // before any change: markers and locks can be written
+  assertAuditWritable(); // and every tenant's change gets its record
   // Ctrl-C / SIGTERM: finish the kubectl call in flight, then roll back every tenant already changed.
   let interrupted = false;
   const stop = onInterrupt(() => {
@@ -244,7 +257,7 @@ export async function executeFleetTransaction(opts: FleetTransactionOptions, kub
     })());
     check();
     // 6. Confirm what each endpoint serves (tenants with an endpoint), in-process, bounded.
-    const withEndpoint = live().filter((x) => x.t.endpoint);
+    const withEndpoint = live().filter((x) => x.t.endpoint && !opts.noConfirm);
     if (withEndpoint.length) out.step(`Confirm: ${withEndpoint.length} endpoints serve the new certificate (TLS 1.2 and 1.3)`);
     await out.wait('confirming the live certificates', bounded(withEndpoint, opts.parallel ?? 16, async (x) => {
       writeMarker({ ...x.marker!, step: 'confirm' });
@@ -268,7 +281,7 @@ export async function executeFleetTransaction(opts: FleetTransactionOptions, kub
     writeMarker({ ...x.marker!, step: 'rollback' });
     const k = kubectl.forNamespace(x.t.namespace);
     try {
-      await rollbackTo(k, { namespace: x.t.namespace, secret: x.t.secret, data: x.plan!.backupManifest.data ?? {}, annotations: x.current!.metadata.annotations, deployments: x.deployments, restartNeeded: true, endpoint: x.t.endpoint, servername: opts.servername, fingerprint: x.plan!.oldFingerprint, timeoutS: opts.timeoutS ?? 120 }, out.quietCopy());
+      await rollbackTo(k, { namespace: x.t.namespace, secret: x.t.secret, data: x.plan!.backupManifest.data ?? {}, annotations: x.current!.metadata.annotations, deployments: x.deployments, restartNeeded: true, endpoint: opts.noConfirm ? undefined : x.t.endpoint, servername: opts.servername, fingerprint: x.plan!.oldFingerprint, timeoutS: opts.timeoutS ?? 120 }, out.quietCopy());
       x.error = new TransactionError(`${x.error!.message}; rolled back: the previous certificate is installed and served again`, true);
       audit(x, 'rolled-back', x.error.message);
     } catch (rb) {
@@ -290,7 +303,7 @@ export async function executeFleetTransaction(opts: FleetTransactionOptions, kub
   // 8. Prune old backups of the tenants that succeeded, in one call.
   const prune = tenants
     .filter((x) => !x.error)
-    .flatMap((x) => backupsToPrune([...x.backups, x.plan!.backupName]).map((name) => ({ apiVersion: 'v1', kind: 'Secret', metadata: { name, namespace: x.t.namespace } })));
+    .flatMap((x) => backupsToPrune([...x.backups, { name: x.plan!.backupName, fingerprint: x.plan!.oldFingerprint }]).map((name) => ({ apiVersion: 'v1', kind: 'Secret', metadata: { name, namespace: x.t.namespace } })));
   if (prune.length) await all.each('delete', prune).catch((err: Error) => out.warn(`could not prune old backups: ${err.message}`));
   return results();
 }

@@ -30,6 +30,7 @@ export interface RenewOptions {
   /** Names the renewed certificate must cover (--host), checked like install. */
   hosts?: string[];
   allowNameChange?: boolean;
+  noConfirm?: boolean;
   passphraseFile?: string;
   dryRun?: boolean;
   timeoutS?: number;
@@ -122,7 +123,7 @@ export async function runRenew(opts: RenewOptions, out: Output): Promise<RenewRe
   const d = await decide(opts, await kubectl.getSecret(opts.secret), folderOnce(opts), out);
   if (d.skip) return d.skip;
   const transaction = await executeTransaction(
-    { op: 'renew', namespace: opts.namespace, secret: opts.secret, proxy: opts.proxy, endpoint: opts.endpoint, servername: opts.servername, context: opts.context, content: d.content, allowNameChange: opts.allowNameChange, dryRun: opts.dryRun, timeoutS: opts.timeoutS },
+    { op: 'renew', namespace: opts.namespace, secret: opts.secret, proxy: opts.proxy, endpoint: opts.endpoint, servername: opts.servername, context: opts.context, content: d.content, allowNameChange: opts.allowNameChange, noConfirm: opts.noConfirm, dryRun: opts.dryRun, timeoutS: opts.timeoutS },
     kubectl,
     out,
   );
@@ -169,7 +170,7 @@ export async function runRenewFleet(targets: Target[], base: Omit<RenewOptions, 
     if (due.length) {
       const byTarget = new Map(due.map((x) => [x.t, x.d]));
       const { executeFleetTransaction } = await import('./fleet-transaction.js');
-      const done = await executeFleetTransaction({ op: 'renew', targets: due.map((x) => x.t), proxy: base.proxy, servername: base.servername, context: base.context, content: (t) => byTarget.get(t)!.content, allowNameChange: base.allowNameChange, dryRun: base.dryRun, timeoutS: base.timeoutS, parallel }, kubectl, out);
+      const done = await executeFleetTransaction({ op: 'renew', targets: due.map((x) => x.t), proxy: base.proxy, servername: base.servername, context: base.context, content: (t) => byTarget.get(t)!.content, allowNameChange: base.allowNameChange, noConfirm: base.noConfirm, dryRun: base.dryRun, timeoutS: base.timeoutS, parallel }, kubectl, out);
       for (const r of done) {
         const d = byTarget.get(r.target)!;
         if (r.ok) results.set(r.target, { ...r, value: { action: base.dryRun ? 'dry-run' : 'renewed', reason: d.reason, namespace: r.target.namespace, secret: r.target.secret, from: d.from, transaction: r.value!, files: d.files } });

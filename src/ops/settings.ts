@@ -1,7 +1,6 @@
 // Where namespace, secret, proxy, endpoint and context come from.
 // Precedence: flags > environment (XSOAR_CERT_*) > config file > defaults.
 import { readFileSync } from 'node:fs';
-import { homedir } from 'node:os';
 import path from 'node:path';
 import { InputError } from '../errors.js';
 
@@ -33,14 +32,8 @@ export interface SettingFlags {
 
 const DEFAULTS = { namespace: 'xsoar', secret: 'xsoar-tls', proxy: 'auto' };
 
-export function home(): string {
-  // cron may run with HOME unset: os.homedir() falls back to the passwd entry.
-  return process.env.HOME || homedir();
-}
-
-export function stateDir(): string {
-  return process.env.XSOAR_CERT_STATE_DIR || path.join(process.env.XDG_STATE_HOME || path.join(home(), '.local', 'state'), 'xsoar-cert');
-}
+export { home, stateDir } from '../state-dir.js';
+import { home } from '../state-dir.js';
 
 export function defaultConfigFile(): string {
   return process.env.XSOAR_CERT_CONFIG || path.join(process.env.XDG_CONFIG_HOME || path.join(home(), '.config'), 'xsoar-cert', 'config.json');

@@ -1,6 +1,6 @@
 // Local state, all in the state dir (0700): the per-secret lock (one run at a time) and
 // the transaction marker that a run killed with SIGKILL leaves behind. No key material.
-import { mkdirSync, openSync, closeSync, writeSync, readFileSync, unlinkSync, writeFileSync, renameSync } from 'node:fs';
+import { accessSync, constants, mkdirSync, openSync, closeSync, writeSync, readFileSync, unlinkSync, writeFileSync, renameSync, statSync } from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { BusyError, InputError } from '../errors.js';
@@ -8,10 +8,40 @@ import { stateDir } from './settings.js';
 
 const safe = (s: string) => s.replace(/[^A-Za-z0-9._-]/g, '_');
 
+/** The state dir (or its `sub` folder), created 0700 if needed; an unusable one is an input error naming it. */
 export function ensureStateDir(sub?: string): string {
   const d = sub ? path.join(stateDir(), sub) : stateDir();
-  mkdirSync(d, { recursive: true, mode: 0o700 });
+  try {
+    mkdirSync(d, { recursive: true, mode: 0o700 });
+    if (!statSync(d).isDirectory()) throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' });
+    accessSync(d, constants.W_OK | constants.X_OK);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? 'I/O error';
+    const why = code === 'EACCES' || code === 'EPERM' || code === 'EROFS' ? 'is not writable by this user' : code === 'ENOTDIR' || code === 'EEXIST' ? 'is (or is inside) a file, not a folder' : `cannot be used (${code})`;
+    throw new InputError(`${d}: the xsoar-cert state folder ${why} (${code}): nothing was changed`, {
+      file: d,
+      hint: 'Run as the user who owns it, fix its permissions, or set XSOAR_CERT_STATE_DIR to a folder you own.',
+    });
+  }
   return d;
+}
+
+/**
+ * Before a change: the locks and markers folders must take files, or a run could not leave the
+ * marker that lets the next run finish it after a kill. Read-only commands (status) never call it.
+ */
+export function assertStateWritable(): void {
+  for (const sub of ['locks', 'markers']) {
+    const d = ensureStateDir(sub);
+    const probe = path.join(d, `.probe-${process.pid}`);
+    try {
+      writeFileSync(probe, '', { mode: 0o600 });
+      unlinkSync(probe);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code ?? 'I/O error';
+      throw new InputError(`${d}: the xsoar-cert state folder is not writable (${code}): nothing was changed`, { file: d, hint: 'Run as the user who owns it, fix its permissions, or set XSOAR_CERT_STATE_DIR to a folder you own.' });
+    }
+  }
 }
 
 export function pidAlive(pid: number): boolean {
@@ -77,9 +107,11 @@ export interface Marker {
   startedAt: string;
 }
 
-export const markerFile = (ns: string, secret: string) => path.join(ensureStateDir('markers'), `${safe(ns)}__${safe(secret)}.json`);
+/** Where the marker of ns/secret lives (no folder is created: reading must work on a read-only state dir). */
+export const markerFile = (ns: string, secret: string) => path.join(stateDir(), 'markers', `${safe(ns)}__${safe(secret)}.json`);
 
 export function writeMarker(m: Marker): void {
+  ensureStateDir('markers');
   const f = markerFile(m.namespace, m.secret);
   writeFileSync(f + '.tmp', JSON.stringify(m, null, 2), { mode: 0o600 });
   renameSync(f + '.tmp', f);
@@ -91,7 +123,8 @@ export function readMarker(ns: string, secret: string): Marker | undefined {
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined; // no interrupted run
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined; // no interrupted run (no markers folder at all)
     throw new InputError(`${file}: cannot read the marker of an interrupted run (${(err as NodeJS.ErrnoException).code ?? 'I/O error'})`, { file });
   }
   try {

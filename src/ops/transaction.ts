@@ -4,11 +4,11 @@
 // execute() does the I/O through the Kubectl wrapper. Used by install, rollback and renew.
 import { X509Certificate, createHash } from 'node:crypto';
 import { hostname, userInfo } from 'node:os';
-import { BusyError, NameChangeError, KubectlError, TransactionError, XsoarCertError, UsageError } from '../errors.js';
+import { BusyError, EndpointError, NameChangeError, KubectlError, TransactionError, XsoarCertError, UsageError } from '../errors.js';
 import type { Kubectl, SecretObject, DeploymentObject, Lookup, Permissions } from '../k8s/kubectl.js';
 import type { Output } from '../cli/output.js';
 import { fetchServedChain } from '../net/served-cert.js';
-import { acquireLock, clearMarker, readMarker, writeMarker, pidAlive, type Marker } from './state.js';
+import { acquireLock, assertStateWritable, clearMarker, readMarker, writeMarker, pidAlive, type Marker } from './state.js';
 import { appendAudit, assertAuditWritable, type AuditInput } from '../audit/log.js';
 
 export const LABEL_MANAGED = 'app.kubernetes.io/managed-by';
@@ -50,6 +50,8 @@ export interface TransactionOptions {
   confirm?: (plan: Plan) => Promise<boolean>;
   /** The preflight reads, when the caller started them early (readPreflight for this kubectl and secret). */
   preflight?: Promise<Preflight>;
+  /** --no-confirm: the endpoint is neither checked before nor confirmed after the change. */
+  noConfirm?: boolean;
 }
 
 export interface Plan {
@@ -110,6 +112,42 @@ export function whoAmI(): string {
   return `${user}@${ssh || hostname()}`;
 }
 
+/**
+ * The deployments to restart: those mounting the secret ('auto'), or the --proxy list, each of
+ * which must exist and mount the secret: restarting one that does not would report "installed"
+ * while the real proxy still serves the old certificate.
+ */
+export function resolveProxy(deployments: DeploymentObject[], secret: string, proxy: string, where: string): string[] {
+  const mounting = deploymentsMounting(deployments, secret);
+  if (proxy === 'auto') {
+    if (mounting.length === 0) throw new UsageError(`no deployment in ${where} mounts secret "${secret}": nothing would serve the new certificate`, 'Pass --proxy deployment/NAME for the tenant proxy.');
+    return mounting;
+  }
+  const named = proxy.split(',').map((d) => d.trim().replace(/^deployment\//, '')).filter(Boolean);
+  for (const d of named) {
+    if (!deployments.some((x) => x.metadata.name === d)) throw new KubectlError(`deployment "${d}" not found in ${where}`, { verb: 'get', args: [], reason: 'NotFound', hint: 'Check --proxy; "xsoar-cert status" shows which deployments mount the secret.' });
+    if (!mounting.includes(d)) {
+      throw new UsageError(
+        `deployment/${d} does not mount secret "${secret}" in ${where}: restarting it would not serve the new certificate`,
+        mounting.length ? `The deployments that mount it: ${mounting.map((m) => `deployment/${m}`).join(', ')} (or --proxy auto). Nothing was changed.` : 'No deployment mounts it: check --secret. Nothing was changed.',
+      );
+    }
+  }
+  return named;
+}
+
+/**
+ * Only a TLS secret is replaced: kubernetes.io/tls, or an Opaque secret that already holds a
+ * certificate and a key. Anything else (an image pull secret, a token) would be overwritten.
+ */
+export function assertTlsSecret(current: SecretObject, where: string): void {
+  const type = current.type ?? 'Opaque';
+  if (type === 'kubernetes.io/tls') return;
+  if (type === 'Opaque' && current.data?.['tls.crt'] !== undefined && current.data?.['tls.key'] !== undefined) return;
+  const what = type === 'Opaque' ? 'an Opaque secret without tls.crt and tls.key' : `a "${type}" secret`;
+  throw new UsageError(`secret "${current.metadata.name}" in ${where} is ${what}, not a TLS secret: it would be overwritten`, 'Check --secret: it must name the tenant\'s TLS secret ("xsoar-cert status" lists them). Nothing was changed.');
+}
+
 /** A previous version kept by a transaction (`<secret>-prev-<UTC stamp>[-N]`, see plan()). */
 export const isBackupName = (name: string) => /-prev-\d{14}(-\d+)?$/.test(name);
 
@@ -118,6 +156,7 @@ const stamp = (d: Date) => d.toISOString().replace(/[-:T]/g, '').slice(0, 14);
 /** Pure: what will be written. */
 export function plan(input: { namespace: string; secret: string; current: SecretObject; content: NewContent; deployments: string[]; endpoint?: string; now: Date; existingBackups: string[]; allowNameChange?: boolean }): Plan {
   const { current, content, now } = input;
+  assertTlsSecret(current, `namespace "${input.namespace}"`);
   const old = current.data?.['tls.crt'] ? fingerprintOfPem(Buffer.from(current.data['tls.crt'], 'base64').toString('latin1')) : undefined;
   let backupName = `${input.secret}-prev-${stamp(now)}`;
   for (let i = 2; input.existingBackups.includes(backupName); i++) backupName = `${input.secret}-prev-${stamp(now)}-${i}`;
@@ -238,6 +277,8 @@ export function readPreflight(kubectl: Kubectl, secret: string): Promise<Preflig
 export async function executeTransaction(opts: TransactionOptions, kubectl: Kubectl, out: Output): Promise<TransactionResult> {
   const started = Date.now();
   const { namespace, secret } = opts;
+  // --no-confirm: the endpoint is neither checked before nor confirmed after.
+  const endpoint = opts.noConfirm ? undefined : opts.endpoint;
   const audit = (a: Omit<AuditInput, 'op' | 'namespace' | 'secret' | 'context' | 'durationMs'>) => {
     if (opts.dryRun) return;
     appendAudit({ op: opts.op, namespace, secret, context: opts.context, durationMs: Date.now() - started, ...a });
@@ -256,14 +297,15 @@ export async function executeTransaction(opts: TransactionOptions, kubectl: Kube
     }
     for (const o of miss.optional) out.warn(`this user cannot ${o}: old backups will not be pruned`);
   }
-  const targets = opts.proxy === 'auto' ? deploymentsMounting(deployments, secret) : opts.proxy.split(',').map((d) => d.replace(/^deployment\//, ''));
-  if (targets.length === 0) {
-    throw new UsageError(`no deployment in ${kubectl.where()} mounts secret "${secret}": nothing would serve the new certificate`, 'Pass --proxy deployment/NAME for the tenant proxy.');
-  }
-  for (const t of targets) if (!deployments.some((d) => d.metadata.name === t)) throw new KubectlError(`deployment "${t}" not found in ${kubectl.where()}`, { verb: 'get', args: [], reason: 'NotFound', hint: 'Check --proxy; "xsoar-cert status" shows which deployments mount the secret.' });
+  assertTlsSecret(cur.object, kubectl.where());
+  const targets = resolveProxy(deployments, secret, opts.proxy, kubectl.where());
   const content = typeof opts.content === 'function' ? await opts.content(cur.object) : opts.content;
-  const p = plan({ namespace, secret, current: cur.object, content, deployments: targets, endpoint: opts.endpoint, now: new Date(), existingBackups: backups.map((b) => b.metadata.name), allowNameChange: opts.allowNameChange });
+  const p = plan({ namespace, secret, current: cur.object, content, deployments: targets, endpoint, now: new Date(), existingBackups: backups.map((b) => b.metadata.name), allowNameChange: opts.allowNameChange });
   out.ok(`secret ${namespace}/${secret} found (resourceVersion ${cur.object.metadata.resourceVersion}); proxy: ${targets.map((t) => `deployment/${t}`).join(', ')}`);
+  if (endpoint) {
+    await out.wait(`checking ${endpoint}`, checkEndpoint(endpoint, p.oldFingerprint, `${namespace}/${secret}`, opts.servername));
+    out.ok(`${endpoint} answers TLS and serves the installed certificate`);
+  }
   out.ok(`installed ${p.oldFingerprint ?? '(no certificate)'} → new ${p.newFingerprint}`);
   for (const w of p.warnings) out.warn(w);
   if (opts.dryRun) {
@@ -276,6 +318,7 @@ export async function executeTransaction(opts: TransactionOptions, kubectl: Kube
 
   // From here on, state changes: the audit log must take the record, one run per secret, and a
   // marker that survives SIGKILL.
+  assertStateWritable();
   assertAuditWritable();
   const lock = acquireLock(namespace, secret, opts.op);
   const abort = new AbortController();
@@ -312,15 +355,15 @@ export async function executeTransaction(opts: TransactionOptions, kubectl: Kube
     // 5. Confirm what the endpoint serves.
     step = 'confirm';
     let confirmed = false;
-    if (opts.endpoint) {
+    if (endpoint) {
       writeMarker({ ...marker, step });
-      out.step(`Confirm: ${opts.endpoint} serves the new certificate (TLS 1.2 and 1.3)`);
-      await out.wait(`handshakes with ${opts.endpoint}`, confirmServed(opts.endpoint, p.newFingerprint, opts.servername, abort.signal));
+      out.step(`Confirm: ${endpoint} serves the new certificate (TLS 1.2 and 1.3)`);
+      await out.wait(`handshakes with ${endpoint}`, confirmServed(endpoint, p.newFingerprint, opts.servername, abort.signal));
       confirmed = true;
-      out.ok(`${opts.endpoint} serves ${p.newFingerprint} over TLS 1.2 and 1.3`);
+      out.ok(`${endpoint} serves ${p.newFingerprint} over TLS 1.2 and 1.3`);
     }
     clearMarker(namespace, secret);
-    await prune(kubectl, backups.map((b) => b.metadata.name).concat(p.backupName), out);
+    await prune(kubectl, backups.map(backupRef).concat({ name: p.backupName, fingerprint: p.oldFingerprint }), out);
     audit({ oldFingerprint: p.oldFingerprint, newFingerprint: p.newFingerprint, result: 'installed', backup: p.backupName });
     return { namespace, secret, result: 'installed', oldFingerprint: p.oldFingerprint, newFingerprint: p.newFingerprint, backup: p.backupName, deployments: targets, confirmed, plan: redactedPlan(p) };
   } catch (err) {
@@ -342,7 +385,7 @@ export async function executeTransaction(opts: TransactionOptions, kubectl: Kube
     out.fail(`${opts.op} failed at ${step}: ${why}`);
     writeMarker({ ...marker, step: 'rollback' });
     try {
-      await rollbackTo(kubectl, { namespace, secret, data: p.backupManifest.data ?? {}, annotations: cur.object.metadata.annotations, deployments: targets, restartNeeded: true /* a restart may have been in flight: always restart after restoring */, endpoint: opts.endpoint, servername: opts.servername, fingerprint: p.oldFingerprint, timeoutS: opts.timeoutS ?? 120 }, out);
+      await rollbackTo(kubectl, { namespace, secret, data: p.backupManifest.data ?? {}, annotations: cur.object.metadata.annotations, deployments: targets, restartNeeded: true /* a restart may have been in flight: always restart after restoring */, endpoint: endpoint, servername: opts.servername, fingerprint: p.oldFingerprint, timeoutS: opts.timeoutS ?? 120 }, out);
     } catch (rbErr) {
       audit({ oldFingerprint: p.oldFingerprint, newFingerprint: p.newFingerprint, result: 'rollback-failed', error: `${why}; rollback: ${(rbErr as Error).message}`, backup: p.backupName });
       throw new TransactionError(
@@ -373,6 +416,43 @@ async function restart(kubectl: Kubectl, targets: string[], timeoutS: number, ou
   }
   await out.wait(`waiting for the rollout of ${targets.join(', ')}`, Promise.all(targets.map((t) => kubectl.rolloutStatus(t, timeoutS, (line) => out.info(`  ${line}`)))));
   out.ok(`rollout of ${targets.join(', ')} complete`);
+}
+
+/** HOST:PORT with a port from 1 to 65535 (IPv6 in brackets); a UsageError otherwise. */
+export function parseEndpoint(endpoint: string): { host: string; port: number } {
+  const m = /^(\[[0-9a-fA-F:.]+\]|[^\s:[\]]+):(\d{1,5})$/.exec(endpoint);
+  const port = m ? Number(m[2]) : NaN;
+  if (!m || port < 1 || port > 65535) throw new UsageError(`--endpoint "${endpoint}": expected HOST:PORT with a port from 1 to 65535 (e.g. xsoar.example.com:443)`);
+  return { host: m[1]!.replace(/^\[|\]$/g, ''), port };
+}
+
+/**
+ * Before anything changes: the endpoint answers TLS and serves the certificate installed now.
+ * A wrong --endpoint (a closed port, a plain-HTTP port, another tenant's port) used to be found
+ * only after the secret was replaced and the proxy restarted, ending in a rollback. A connection
+ * fault is retried twice, so one dropped connection needs no human.
+ */
+export async function checkEndpoint(endpoint: string, installedFingerprint: string | undefined, where: string, servername?: string): Promise<void> {
+  parseEndpoint(endpoint);
+  let last = '';
+  for (let attempt = 0; attempt < 3; attempt++) {
+    if (attempt) await new Promise((r) => setTimeout(r, 300 * attempt));
+    try {
+      const served = await fetchServedChain(endpoint, { servername, timeoutMs: 4000 });
+      const leaf = served.chain[0];
+      if (!installedFingerprint || leaf?.fingerprint256 === installedFingerprint) return;
+      const cn = leaf ? /(?:^|\n)CN=([^\n]*)/.exec(leaf.subject)?.[1] : undefined;
+      throw new EndpointError(
+        `--endpoint ${endpoint} serves ${leaf ? `${leaf.fingerprint256}${cn ? ` ("${cn}")` : ''}` : 'no certificate'}, not the certificate installed in ${where} (${installedFingerprint}): it is probably another tenant's endpoint`,
+        'Pass the endpoint of this tenant (status shows what each serves), or --no-confirm to change the secret without checking the live certificate. Nothing was changed.',
+      );
+    } catch (err) {
+      if (err instanceof EndpointError) throw err;
+      const code = (err as NodeJS.ErrnoException).code;
+      last = code === 'ECONNREFUSED' ? 'connection refused' : code === 'ETIMEDOUT' ? 'no answer within 4 s' : /wrong version number|packet length|unknown protocol|EPROTO/i.test(String((err as Error).message)) ? 'it does not speak TLS there' : (err as Error).message;
+    }
+  }
+  throw new EndpointError(`--endpoint ${endpoint}: no TLS handshake (${last}): nothing was changed`, 'Check --endpoint (HOST:PORT where this tenant serves HTTPS), or pass --no-confirm to skip the live check.');
 }
 
 /** Both TLS versions must serve the expected leaf; a Service may route to an old pod for a moment, so retry briefly. */
@@ -426,13 +506,33 @@ export async function rollbackTo(kubectl: Kubectl, spec: RollbackSpec, out: Outp
   }
 }
 
-/** Which backups to delete: all but the KEEP_BACKUPS newest (names sort by their UTC stamp). */
-export function backupsToPrune(names: string[]): string[] {
-  return [...new Set(names)].sort().reverse().slice(KEEP_BACKUPS);
+/** A kept previous version: its name and the fingerprint of the certificate it holds. */
+export interface BackupRef {
+  name: string;
+  fingerprint?: string;
 }
 
-async function prune(kubectl: Kubectl, names: string[], out: Output): Promise<void> {
-  for (const n of backupsToPrune(names)) {
+export const backupRef = (s: SecretObject): BackupRef => ({ name: s.metadata.name, fingerprint: s.metadata.annotations?.[ANN.fingerprint] });
+
+/**
+ * Which backups to delete: keep the newest copy of each of the KEEP_BACKUPS newest *distinct*
+ * certificates (names sort by their UTC stamp). Failed runs each keep a copy of the certificate
+ * they did not replace; counted by name, three of those pushed the real history out.
+ */
+export function backupsToPrune(refs: BackupRef[]): string[] {
+  const byName = new Map(refs.map((r) => [r.name, r]));
+  const seen = new Set<string>();
+  const drop: string[] = [];
+  for (const r of [...byName.values()].sort((a, b) => (a.name < b.name ? 1 : a.name > b.name ? -1 : 0))) {
+    const key = r.fingerprint && r.fingerprint !== 'unknown' ? r.fingerprint : `name:${r.name}`;
+    if (seen.has(key) || seen.size >= KEEP_BACKUPS) drop.push(r.name);
+    else seen.add(key);
+  }
+  return drop;
+}
+
+async function prune(kubectl: Kubectl, refs: BackupRef[], out: Output): Promise<void> {
+  for (const n of backupsToPrune(refs)) {
     try {
       await kubectl.deleteSecret(n);
     } catch (err) {

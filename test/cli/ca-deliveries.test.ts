@@ -175,7 +175,7 @@ describe('lint that tells the truth', () => {
     const [cert, k] = makeLeaf(c, `kt-${key}`, { key });
     expect(openssl(['verify', '-CAfile', c.root, '-untrusted', c.int, cert])).toMatch(/: OK/);
     const r = await runCli(['verify', '--cert', cert, '--key', k, '--chain', c.int, '--ca', c.root, '--host', 'corpus.example', '--no-tls', '--json']);
-    expect(r.code).toBe(status === 'fail' ? 1 : 0);
+    expect({ code: r.code, err: r.stderr }).toEqual({ code: status === 'fail' ? 1 : 0, err: '' });
     const found = checksOf(r.stdout).filter((x) => x.id === 'lint.key-type');
     expect(found.map((x) => x.status)).toEqual([status]);
     expect(found[0]!.message).toMatch(msg);
@@ -189,7 +189,7 @@ describe('lint that tells the truth', () => {
   ] as const)('a %i-day leaf under a private root: lint.lifetime %j', async (days, states) => {
     const [cert, k] = makeLeaf(c, `life-${days}`, { days });
     const r = await runCli(['verify', '--cert', cert, '--key', k, '--chain', c.int, '--ca', c.root, '--no-tls', '--json']);
-    expect(r.code).toBe(states[0] === 'fail' ? 1 : 0);
+    expect({ code: r.code, err: r.stderr }).toEqual({ code: states[0] === 'fail' ? 1 : 0, err: '' });
     const found = checksOf(r.stdout).filter((x) => x.id === 'lint.lifetime');
     expect(found.map((x) => x.status)).toEqual(states);
     if (days === 900) expect(found[0]!.message).toMatch(/valid for 900 days; Apple clients .* refuse/);

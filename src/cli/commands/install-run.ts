@@ -28,8 +28,8 @@ export async function runInstall(flags: InstallFlags, pre?: VerifyFilesResult): 
     return runWizard(flags);
   }
   if (!flags.cert) throw new UsageError('install needs --cert FILE (and --key FILE)', 'Example: xsoar-cert install --cert tenant.pem --key tenant-key.pem --host xsoar.example.com (or, on a terminal, xsoar-cert install --interactive)');
-  const timeoutS = Number(flags.timeout);
-  if (!Number.isFinite(timeoutS) || timeoutS <= 0) throw new UsageError(`--timeout must be a number of seconds, not "${flags.timeout}"`);
+  const { parseTimeout } = await import('../target-flags.js');
+  const timeoutS = parseTimeout(flags.timeout);
   const settings = resolveSettings(flags);
   // One tenant and no interrupted run to resolve: start the read-only cluster preflight now, so the
   // kubectl start-ups overlap the verification (a failed verify still reports first; the reads change nothing).
@@ -72,7 +72,7 @@ export async function runInstall(flags: InstallFlags, pre?: VerifyFilesResult): 
     // One batched transaction: each step is one kubectl call for every tenant.
     const { executeFleetTransaction } = await import('../../ops/fleet-transaction.js');
     const results = await executeFleetTransaction(
-      { targets, proxy: settings.proxy, servername: settings.servername ?? flags.host[0], context: settings.context, content: contentFrom(material, flags.cert), allowNameChange: flags.allowNameChange, dryRun: flags.dryRun, timeoutS, parallel },
+      { targets, proxy: settings.proxy, servername: settings.servername ?? flags.host[0], context: settings.context, content: contentFrom(material, flags.cert), allowNameChange: flags.allowNameChange, noConfirm: flags.confirm === false, dryRun: flags.dryRun, timeoutS, parallel },
       kubectl,
       flags.json ? quiet : out,
     );
@@ -96,7 +96,7 @@ export async function runInstall(flags: InstallFlags, pre?: VerifyFilesResult): 
   const result = await executeTransaction(
     {
       op: 'install', namespace: target.namespace, secret: target.secret, proxy: settings.proxy, endpoint, servername: settings.servername ?? flags.host[0],
-      context: settings.context, content: contentFrom(material, flags.cert), allowNameChange: flags.allowNameChange, dryRun: flags.dryRun, timeoutS,
+      context: settings.context, content: contentFrom(material, flags.cert), allowNameChange: flags.allowNameChange, noConfirm: flags.confirm === false, dryRun: flags.dryRun, timeoutS,
       confirm: (p) => askToProceed(p, out, flags.yes),
       preflight: resolved === 'none' && target.namespace === settings.namespace && target.secret === settings.secret ? early : undefined,
     },

@@ -1,7 +1,7 @@
 // `xsoar-cert install`: replace the tenant's certificate as a transaction.
 import type { Command } from 'commander';
 import { collect, helpAfter } from '../help.js';
-import { addFleetFlags, addTargetFlags, SETTINGS_HELP, type TargetFlags } from '../target-flags.js';
+import { addConfirmFlag, addFleetFlags, addTargetFlags, SETTINGS_HELP, type TargetFlags } from '../target-flags.js';
 
 export interface InstallFlags extends TargetFlags {
   cert?: string;
@@ -29,7 +29,7 @@ export function register(program: Command): void {
     .option('--ca <file>', 'the root CA (stored as ca.crt; default: the system trust store)')
     .option('--host <name|ip>', 'a name or IP the certificate must cover (repeatable)', collect, [])
     .option('--passphrase-file <file>', 'the key passphrase (or XSOAR_CERT_PASSPHRASE)');
-  addFleetFlags(addTargetFlags(cmd))
+  addConfirmFlag(addFleetFlags(addTargetFlags(cmd)))
     .option('--timeout <seconds>', 'how long to wait for the rollout', '120')
     .option('--allow-name-change', 'allow a certificate that drops names the installed one covers')
     .option('--dry-run', 'check everything and show the plan (key redacted); change nothing')

@@ -7,6 +7,7 @@ import { parseThreshold } from '../../ops/renew-policy.js';
 import { cronLine, defaultLogFile, spreadTime, systemdUnits } from '../../ops/schedule.js';
 import { acquireLock } from '../../ops/state.js';
 import type { RenewFlags } from './renew.js';
+import { parseTimeout } from '../target-flags.js';
 
 export async function runRenewCommand(flags: RenewFlags): Promise<void> {
   const out = new Output({ json: flags.json, quiet: flags.quiet });
@@ -16,6 +17,7 @@ export async function runRenewCommand(flags: RenewFlags): Promise<void> {
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
+  parseTimeout(flags.timeout);
   if (!flags.from && !flags.selfSigned) throw new UsageError('renew needs --from DIR (where new certificates are dropped) or --self-signed');
   if (flags.from && flags.selfSigned) throw new UsageError('use either --from or --self-signed, not both');
   const settings = resolveSettings(flags);
@@ -59,7 +61,7 @@ export async function runRenewCommand(flags: RenewFlags): Promise<void> {
   const targets = await resolveTargets({ namespace: flags.namespace, allNamespaces: flags.allNamespaces, selector: flags.selector, tenantsFile: flags.tenantsFile }, { namespace: settings.namespace, secret: settings.secret }, new Kubectl({ namespace: settings.namespace, context: settings.context, kubeconfig: settings.kubeconfig }));
   const base = {
     proxy: settings.proxy, servername: settings.servername ?? flags.host[0], context: settings.context, kubeconfig: settings.kubeconfig, threshold, from: flags.from, selfSigned: flags.selfSigned,
-    ca: flags.ca, chain: flags.chain, hosts: flags.host, allowNameChange: flags.allowNameChange, passphraseFile: flags.passphraseFile, dryRun: flags.dryRun, force: flags.force, timeoutS: Number(flags.timeout),
+    ca: flags.ca, chain: flags.chain, hosts: flags.host, allowNameChange: flags.allowNameChange, noConfirm: flags.confirm === false, passphraseFile: flags.passphraseFile, dryRun: flags.dryRun, force: flags.force, timeoutS: parseTimeout(flags.timeout),
   };
   if (targets.length > 1) {
     const quiet = new Output({ quiet: true, json: flags.json });

@@ -1,7 +1,7 @@
 // `xsoar-cert renew`: unattended renewal for cron and systemd timers.
 import type { Command } from 'commander';
 import { collect, helpAfter } from '../help.js';
-import { addFleetFlags, addTargetFlags, SETTINGS_HELP, type TargetFlags } from '../target-flags.js';
+import { addConfirmFlag, addFleetFlags, addTargetFlags, SETTINGS_HELP, type TargetFlags } from '../target-flags.js';
 
 export interface RenewFlags extends TargetFlags {
   before?: string;
@@ -41,7 +41,7 @@ export function register(program: Command): void {
     .option('--print-cron', 'print a crontab line for this renewal and exit')
     .option('--print-systemd', 'print a systemd service + timer for this renewal and exit')
     .option('--log-file <file>', 'where the cron/systemd entry logs (default: <state dir>/renew.log)');
-  addFleetFlags(addTargetFlags(cmd))
+  addConfirmFlag(addFleetFlags(addTargetFlags(cmd)))
     .option('--timeout <seconds>', 'how long to wait for the rollout', '120')
     .option('--force', 'renew even when not due')
     .option('--dry-run', 'decide and show the plan; change nothing')

@@ -5,7 +5,9 @@ import { Kubectl } from '../../k8s/kubectl.js';
 import { executeTransaction, fingerprintOfPem, resolveMarker, LABEL_PREVIOUS_OF, type NewContent } from '../../ops/transaction.js';
 import { askToProceed } from './install-run.js';
 
-export async function runRollback(flags: SettingFlags & { to?: string; timeout: string; dryRun?: boolean; yes?: boolean; json?: boolean; quiet?: boolean }): Promise<void> {
+export async function runRollback(flags: SettingFlags & { to?: string; timeout: string; confirm?: boolean; dryRun?: boolean; yes?: boolean; json?: boolean; quiet?: boolean }): Promise<void> {
+  const { parseTimeout } = await import('../target-flags.js');
+  const timeoutS = parseTimeout(flags.timeout);
   const out = new Output({ json: flags.json, quiet: flags.quiet });
   const s = resolveSettings(flags);
   const kubectl = new Kubectl({ namespace: s.namespace, context: s.context, kubeconfig: s.kubeconfig });
@@ -28,7 +30,7 @@ export async function runRollback(flags: SettingFlags & { to?: string; timeout: 
   // Byte-identical: the backup's data goes back exactly as it was saved.
   const content: NewContent = { data: { ...chosen.data }, fingerprint: info.fingerprint, notAfter: info.notAfter, names: info.names, label: `backup ${chosen.metadata.name}` };
   const result = await executeTransaction(
-    { op: 'rollback', namespace: s.namespace, secret: s.secret, proxy: s.proxy, endpoint: s.endpoint, servername: s.servername, context: s.context, content, allowNameChange: true, dryRun: flags.dryRun, timeoutS: Number(flags.timeout), confirm: (p) => askToProceed(p, out, flags.yes) },
+    { op: 'rollback', namespace: s.namespace, secret: s.secret, proxy: s.proxy, endpoint: s.endpoint, servername: s.servername, context: s.context, content, allowNameChange: true, noConfirm: flags.confirm === false, dryRun: flags.dryRun, timeoutS, confirm: (p) => askToProceed(p, out, flags.yes) },
     kubectl,
     out,
   );

@@ -1,14 +1,14 @@
 // `xsoar-cert rollback`: put a previous version back, through the same transaction.
 import type { Command } from 'commander';
 import { helpAfter } from '../help.js';
-import { addTargetFlags, SETTINGS_HELP } from '../target-flags.js';
+import { addConfirmFlag, addTargetFlags, SETTINGS_HELP } from '../target-flags.js';
 
 export function register(program: Command): void {
   const cmd = program
     .command('rollback')
     .description('restore the previous certificate (the newest backup, or --to NAME); the current one becomes a backup in turn')
     .option('--to <backup>', 'the backup secret to restore (default: the newest; see status)');
-  addTargetFlags(cmd)
+  addConfirmFlag(addTargetFlags(cmd))
     .option('--timeout <seconds>', 'how long to wait for the rollout', '120')
     .option('--dry-run', 'show what would be restored; change nothing')
     .option('-y, --yes', 'do not ask for confirmation')
