@@ -115,7 +115,9 @@ export class Kubectl {
     this.kubeconfig = opts.kubeconfig;
     this.run = opts.run ?? execaRun;
     this.bin = opts.bin ?? process.env.XSOAR_CERT_KUBECTL ?? 'kubectl';
-    this.timeoutMs = opts.timeoutMs ?? 60_000;
+    // XSOAR_CERT_KUBECTL_TIMEOUT (seconds): how long one kubectl call may take (default 60), for a slow API server.
+    const envTimeout = Number(process.env.XSOAR_CERT_KUBECTL_TIMEOUT);
+    this.timeoutMs = opts.timeoutMs ?? (envTimeout > 0 ? envTimeout * 1000 : 60_000);
   }
 
   /** Global flags first, so every call names the same cluster and namespace. */

@@ -281,7 +281,7 @@ export async function executeFleetTransaction(opts: FleetTransactionOptions, kub
     writeMarker({ ...x.marker!, step: 'rollback' });
     const k = kubectl.forNamespace(x.t.namespace);
     try {
-      await rollbackTo(k, { namespace: x.t.namespace, secret: x.t.secret, data: x.plan!.backupManifest.data ?? {}, annotations: x.current!.metadata.annotations, deployments: x.deployments, restartNeeded: true, endpoint: opts.noConfirm ? undefined : x.t.endpoint, servername: opts.servername, fingerprint: x.plan!.oldFingerprint, timeoutS: opts.timeoutS ?? 120 }, out.quietCopy());
+      await rollbackTo(k, { namespace: x.t.namespace, secret: x.t.secret, data: x.plan!.backupManifest.data ?? {}, ours: x.plan!.secretManifest.data, annotations: x.current!.metadata.annotations, deployments: x.deployments, restartNeeded: true, endpoint: opts.noConfirm ? undefined : x.t.endpoint, servername: opts.servername, fingerprint: x.plan!.oldFingerprint, timeoutS: opts.timeoutS ?? 120 }, out.quietCopy());
       x.error = new TransactionError(`${x.error!.message}; rolled back: the previous certificate is installed and served again`, true);
       audit(x, 'rolled-back', x.error.message);
     } catch (rb) {

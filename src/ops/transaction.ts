@@ -10,6 +10,7 @@ import type { Output } from '../cli/output.js';
 import { fetchServedChain } from '../net/served-cert.js';
 import { acquireLock, assertStateWritable, clearMarker, readMarker, writeMarker, pidAlive, type Marker } from './state.js';
 import { appendAudit, assertAuditWritable, type AuditInput } from '../audit/log.js';
+import { retrying } from './retry.js';
 
 export const LABEL_MANAGED = 'app.kubernetes.io/managed-by';
 export const LABEL_PREVIOUS_OF = 'xsoar-cert.io/previous-of';
@@ -20,7 +21,19 @@ export const ANN = {
   installedBy: 'xsoar-cert.io/installed-by',
   originalRv: 'xsoar-cert.io/original-resource-version',
   backedUpAt: 'xsoar-cert.io/backed-up-at',
+  /** Written by every restore: it moves the resourceVersion, so a write of this run still in flight gets 409. */
+  restoredAt: 'xsoar-cert.io/restored-at',
 };
+
+/** The secret now holds a change that is neither this run's nor the backup: someone else's, left in place. */
+export class ForeignChangeError extends BusyError {}
+
+/** Secret data equal key by key (the API server may order keys differently). */
+export function sameData(a: Record<string, string> | undefined, b: Record<string, string> | undefined): boolean {
+  const ka = Object.keys(a ?? {}).sort();
+  const kb = Object.keys(b ?? {}).sort();
+  return ka.length === kb.length && ka.every((k, i) => k === kb[i] && a![k] === b![k]);
+}
 const KEEP_BACKUPS = 3;
 
 export interface NewContent {
@@ -149,17 +162,20 @@ export function assertTlsSecret(current: SecretObject, where: string): void {
 }
 
 /** A previous version kept by a transaction (`<secret>-prev-<UTC stamp>[-N]`, see plan()). */
-export const isBackupName = (name: string) => /-prev-\d{14}(-\d+)?$/.test(name);
+export const isBackupName = (name: string) => /-prev-\d{14}(-\d+)?(-[0-9a-z]{4})?$/.test(name);
 
 const stamp = (d: Date) => d.toISOString().replace(/[-:T]/g, '').slice(0, 14);
 
 /** Pure: what will be written. */
-export function plan(input: { namespace: string; secret: string; current: SecretObject; content: NewContent; deployments: string[]; endpoint?: string; now: Date; existingBackups: string[]; allowNameChange?: boolean }): Plan {
+export function plan(input: { namespace: string; secret: string; current: SecretObject; content: NewContent; deployments: string[]; endpoint?: string; now: Date; existingBackups: string[]; allowNameChange?: boolean; /** Fixed in tests; random otherwise. */ suffix?: string }): Plan {
   const { current, content, now } = input;
   assertTlsSecret(current, `namespace "${input.namespace}"`);
   const old = current.data?.['tls.crt'] ? fingerprintOfPem(Buffer.from(current.data['tls.crt'], 'base64').toString('latin1')) : undefined;
-  let backupName = `${input.secret}-prev-${stamp(now)}`;
-  for (let i = 2; input.existingBackups.includes(backupName); i++) backupName = `${input.secret}-prev-${stamp(now)}-${i}`;
+  // The UTC stamp sorts the versions; a random tail keeps two runs in the same second (two admins,
+  // two hosts) from colliding on the name (which used to end one of them with AlreadyExists).
+  const tail = () => Math.floor(Math.random() * 36 ** 4).toString(36).padStart(4, '0');
+  let backupName = `${input.secret}-prev-${stamp(now)}-${input.suffix ?? tail()}`;
+  while (input.existingBackups.includes(backupName)) backupName = `${input.secret}-prev-${stamp(now)}-${tail()}`;
   const warnings: string[] = [];
   if (old && !input.allowNameChange) {
     const missing = old.names.filter((n) => !content.names.includes(n));
@@ -267,11 +283,41 @@ export type Preflight = [Lookup<SecretObject>, DeploymentObject[], Permissions |
 /** The read-only cluster state a transaction starts from: four kubectl calls at once. */
 export function readPreflight(kubectl: Kubectl, secret: string): Promise<Preflight> {
   return Promise.all([
-    kubectl.getSecret(secret),
-    kubectl.listDeployments(),
-    kubectl.permissions().catch((err: unknown) => (err instanceof XsoarCertError && /unknown flag|--list/.test(String((err as KubectlError).stderr)) ? undefined : Promise.reject(err))),
-    kubectl.listSecrets(`${LABEL_PREVIOUS_OF}=${secret}`),
+    retrying(() => kubectl.getSecret(secret)),
+    retrying(() => kubectl.listDeployments()),
+    retrying(() => kubectl.permissions()).catch((err: unknown) => (err instanceof XsoarCertError && /unknown flag|--list/.test(String((err as KubectlError).stderr)) ? undefined : Promise.reject(err))),
+    retrying(() => kubectl.listSecrets(`${LABEL_PREVIOUS_OF}=${secret}`)),
   ]);
+}
+
+/** Create the backup; a retry after a dropped connection may find the first try landed. */
+async function createBackup(kubectl: Kubectl, manifest: SecretObject): Promise<void> {
+  await retrying(async (attempt) => {
+    try {
+      await kubectl.create(manifest);
+    } catch (err) {
+      if (attempt > 1 && err instanceof KubectlError && err.reason === 'AlreadyExists') {
+        const b = await kubectl.getSecret(manifest.metadata.name);
+        if (b.found && sameData(b.object.data, manifest.data)) return;
+      }
+      throw err;
+    }
+  });
+}
+
+/** The fenced replace (resourceVersion precondition), retried; a 409 after a lost answer may be our own write. */
+async function replaceFenced(kubectl: Kubectl, manifest: SecretObject): Promise<void> {
+  await retrying(async (attempt) => {
+    try {
+      await kubectl.replace(manifest);
+    } catch (err) {
+      if (attempt > 1 && err instanceof BusyError) {
+        const live = await kubectl.getSecret(manifest.metadata.name);
+        if (live.found && sameData(live.object.data, manifest.data)) return;
+      }
+      throw err;
+    }
+  });
 }
 
 export async function executeTransaction(opts: TransactionOptions, kubectl: Kubectl, out: Output): Promise<TransactionResult> {
@@ -336,7 +382,7 @@ export async function executeTransaction(opts: TransactionOptions, kubectl: Kube
     // 2. Backup, kept in-cluster as a labelled previous version (never on disk).
     writeMarker(marker);
     out.step(`Backup: ${namespace}/${p.backupName}`);
-    await kubectl.create(p.backupManifest);
+    await createBackup(kubectl, p.backupManifest);
     check();
     out.ok(`previous version kept as secret ${p.backupName}`);
     // 3. Apply, with the resourceVersion read in preflight.
@@ -344,7 +390,7 @@ export async function executeTransaction(opts: TransactionOptions, kubectl: Kube
     writeMarker({ ...marker, step });
     out.step(`Apply: replace ${namespace}/${secret}`);
     applied = true; // a write that fails in flight may still have landed: roll back either way
-    await kubectl.replace(p.secretManifest);
+    await replaceFenced(kubectl, p.secretManifest);
     check();
     out.ok(`secret ${secret} now holds ${content.label}`);
     // 4. Restart the proxy and wait for the rollout.
@@ -361,6 +407,11 @@ export async function executeTransaction(opts: TransactionOptions, kubectl: Kube
       await out.wait(`handshakes with ${endpoint}`, confirmServed(endpoint, p.newFingerprint, opts.servername, abort.signal));
       confirmed = true;
       out.ok(`${endpoint} serves ${p.newFingerprint} over TLS 1.2 and 1.3`);
+    }
+    // Truthful outcome: what the cluster holds now is what this run wrote (re-read after the last write).
+    const after = await retrying(() => kubectl.getSecret(secret));
+    if (!after.found || !sameData(after.object.data, p.secretManifest.data)) {
+      throw new ForeignChangeError(`the secret ${namespace}/${secret} changed again after this ${opts.op} wrote it`, 'Someone else changed it meanwhile; run status.');
     }
     clearMarker(namespace, secret);
     await prune(kubectl, backups.map(backupRef).concat({ name: p.backupName, fingerprint: p.oldFingerprint }), out);
@@ -385,8 +436,14 @@ export async function executeTransaction(opts: TransactionOptions, kubectl: Kube
     out.fail(`${opts.op} failed at ${step}: ${why}`);
     writeMarker({ ...marker, step: 'rollback' });
     try {
-      await rollbackTo(kubectl, { namespace, secret, data: p.backupManifest.data ?? {}, annotations: cur.object.metadata.annotations, deployments: targets, restartNeeded: true /* a restart may have been in flight: always restart after restoring */, endpoint: endpoint, servername: opts.servername, fingerprint: p.oldFingerprint, timeoutS: opts.timeoutS ?? 120 }, out);
+      await rollbackTo(kubectl, { namespace, secret, data: p.backupManifest.data ?? {}, ours: p.secretManifest.data, annotations: cur.object.metadata.annotations, deployments: targets, restartNeeded: true /* a restart may have been in flight: always restart after restoring */, endpoint, servername: opts.servername, fingerprint: p.oldFingerprint, timeoutS: opts.timeoutS ?? 120 }, out);
     } catch (rbErr) {
+      if (rbErr instanceof ForeignChangeError) {
+        // Not ours to undo: another run installed something after us. Say so; change nothing more.
+        clearMarker(namespace, secret);
+        audit({ oldFingerprint: p.oldFingerprint, newFingerprint: p.newFingerprint, result: 'failed', error: `${why}; ${rbErr.message}`, backup: p.backupName });
+        throw new BusyError(`${opts.op} failed at ${step} (${why}); ${rbErr.message}`, 'Run "xsoar-cert status" to see what is installed and served now.');
+      }
       audit({ oldFingerprint: p.oldFingerprint, newFingerprint: p.newFingerprint, result: 'rollback-failed', error: `${why}; rollback: ${(rbErr as Error).message}`, backup: p.backupName });
       throw new TransactionError(
         `${opts.op} failed at ${step} (${why}) AND the rollback failed: ${(rbErr as Error).message}`,
@@ -406,15 +463,17 @@ export async function executeTransaction(opts: TransactionOptions, kubectl: Kube
 
 async function restart(kubectl: Kubectl, targets: string[], timeoutS: number, out: Output): Promise<void> {
   out.step(`Restart: ${targets.map((t) => `deployment/${t}`).join(', ')}`);
-  try {
-    await kubectl.rolloutRestart(targets);
-  } catch (err) {
-    // kubectl refuses a second restart within the same second (restartedAt has one-second resolution).
-    if (!/within the past second/.test(String((err as KubectlError).stderr ?? (err as Error).message))) throw err;
-    await new Promise((r) => setTimeout(r, 1100));
-    await kubectl.rolloutRestart(targets);
-  }
-  await out.wait(`waiting for the rollout of ${targets.join(', ')}`, Promise.all(targets.map((t) => kubectl.rolloutStatus(t, timeoutS, (line) => out.info(`  ${line}`)))));
+  await retrying(async () => {
+    try {
+      await kubectl.rolloutRestart(targets);
+    } catch (err) {
+      // kubectl refuses a second restart within the same second (restartedAt has one-second resolution).
+      if (!/within the past second/.test(String((err as KubectlError).stderr ?? (err as Error).message))) throw err;
+      await new Promise((r) => setTimeout(r, 1100));
+      await kubectl.rolloutRestart(targets);
+    }
+  });
+  await out.wait(`waiting for the rollout of ${targets.join(', ')}`, Promise.all(targets.map((t) => retrying(() => kubectl.rolloutStatus(t, timeoutS, (line) => out.info(`  ${line}`))))));
   out.ok(`rollout of ${targets.join(', ')} complete`);
 }
 
@@ -478,6 +537,8 @@ export interface RollbackSpec {
   namespace: string;
   secret: string;
   data: Record<string, string>;
+  /** What this run wrote: restore only over that (or over the backup itself); anything else is someone else's change. */
+  ours?: Record<string, string>;
   annotations?: Record<string, string>;
   deployments: string[];
   restartNeeded: boolean;
@@ -487,22 +548,41 @@ export interface RollbackSpec {
   timeoutS: number;
 }
 
-/** Put `data` back into the secret (only if the live data differs), restart, confirm. Runs once. */
+/**
+ * Put `data` back into the secret, restart, confirm, and re-read before saying so. The restore is
+ * always a write (a changed restored-at annotation even when the data is already back): it moves
+ * the resourceVersion, so a write of this run still in flight (a PUT whose answer timed out) is
+ * refused with 409 when it arrives, instead of landing after the rollback was reported.
+ */
 export async function rollbackTo(kubectl: Kubectl, spec: RollbackSpec, out: Output): Promise<void> {
   out.step(`Rollback: restoring the previous certificate in ${spec.namespace}/${spec.secret}`);
-  const live = await kubectl.getSecret(spec.secret);
-  if (!live.found) throw new Error(`secret ${spec.secret} disappeared`);
-  const same = JSON.stringify(live.object.data ?? {}) === JSON.stringify(spec.data);
-  if (!same) {
-    const annotations = { ...(spec.annotations ?? {}) };
+  for (let round = 0; ; round++) {
+    const live = await retrying(() => kubectl.getSecret(spec.secret));
+    if (!live.found) throw new Error(`secret ${spec.secret} disappeared`);
+    const liveData = live.object.data ?? {};
+    const isBackup = sameData(liveData, spec.data);
+    if (!isBackup && spec.ours && !sameData(liveData, spec.ours)) {
+      throw new ForeignChangeError(`the secret ${spec.namespace}/${spec.secret} now holds another change (${secretFingerprint(live.object) ?? 'no certificate'}), not this run's: it was left in place, not rolled back`);
+    }
+    const annotations = { ...(spec.annotations ?? {}), [ANN.restoredAt]: `${new Date().toISOString()} pid ${process.pid}` };
     delete annotations['kubectl.kubernetes.io/last-applied-configuration'];
-    await kubectl.replace({ ...live.object, metadata: { ...live.object.metadata, annotations }, data: spec.data });
-    out.ok('secret data restored');
-  } else out.ok('secret data unchanged: nothing to restore');
+    try {
+      await retrying(() => kubectl.replace({ ...live.object, metadata: { ...live.object.metadata, annotations }, data: spec.data }));
+      out.ok(isBackup ? 'secret data already the previous version (fenced against late writes)' : 'secret data restored');
+      break;
+    } catch (err) {
+      // 409: something wrote meanwhile (often this run's own late write): read again and decide again.
+      if (!(err instanceof BusyError) || round >= 3) throw err;
+    }
+  }
   if (spec.restartNeeded) await restart(kubectl, spec.deployments, spec.timeoutS, out);
   if (spec.endpoint && spec.fingerprint) {
     await out.wait(`handshakes with ${spec.endpoint}`, confirmServed(spec.endpoint, spec.fingerprint, spec.servername));
     out.ok(`${spec.endpoint} serves the previous certificate ${spec.fingerprint} again`);
+  }
+  const after = await retrying(() => kubectl.getSecret(spec.secret));
+  if (!after.found || !sameData(after.object.data, spec.data)) {
+    throw new Error(`after the restore the secret ${spec.namespace}/${spec.secret} holds ${after.found ? secretFingerprint(after.object) ?? 'no certificate' : 'nothing'}, not the previous version`);
   }
 }
 

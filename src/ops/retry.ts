@@ -1,0 +1,34 @@
+// One transient fault never needs a human: idempotent steps (reads, the fenced replace, the
+// restart, the rollback's own reads and writes) are retried a few times with a short backoff.
+// Conflicts (409), permission (403) and not-found are answers, not faults: never retried.
+import { BusyError, KubectlError } from '../errors.js';
+
+/** 5xx, 429, a dropped or refused connection, a timeout: worth one more try. */
+export function isTransient(err: unknown): boolean {
+  if (err instanceof BusyError || !(err instanceof KubectlError)) return false;
+  if (['Forbidden', 'NotFound', 'AlreadyExists', 'Invalid', 'BadRequest', 'RolloutFailed', 'Conflict'].includes(err.reason ?? '')) return false;
+  if (['InternalError', 'ServiceUnavailable', 'ServerTimeout', 'Timeout', 'TooManyRequests', 'Unreachable'].includes(err.reason ?? '')) return true;
+  return /\b5\d\d\b|InternalError|Internal error occurred|ServiceUnavailable|Service Unavailable|currently unable to handle|TooManyRequests|Too Many Requests|connection reset|unexpected EOF|\bEOF\b|broken pipe|http2: |timed out|i\/o timeout|connection refused|Client\.Timeout|context deadline exceeded/i.test(err.stderr + ' ' + err.message);
+}
+
+export interface RetryOptions {
+  attempts?: number;
+  baseMs?: number;
+  signal?: AbortSignal;
+  /** Told before each retry (for a progress line). */
+  onRetry?: (err: unknown, attempt: number) => void;
+}
+
+/** Run `fn`; on a transient fault wait 250 ms, 500 ms, ... and try again, `attempts` times in all. */
+export async function retrying<T>(fn: (attempt: number) => Promise<T>, opts: RetryOptions = {}): Promise<T> {
+  const attempts = opts.attempts ?? 3;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn(attempt);
+    } catch (err) {
+      if (attempt >= attempts || !isTransient(err) || opts.signal?.aborted) throw err;
+      opts.onRetry?.(err, attempt);
+      await new Promise((r) => setTimeout(r, (opts.baseMs ?? 250) * 2 ** (attempt - 1)));
+    }
+  }
+}
