@@ -20,6 +20,7 @@ async function finish(code: number): Promise<never> {
 }
 
 async function main(): Promise<number> {
+  (await import('../signals.js')).installSignals();
   const { buildProgram } = await import('./program.js');
   const program = await buildProgram(argv);
   try {

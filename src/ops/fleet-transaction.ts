@@ -6,7 +6,7 @@
 import { BusyError, CheckFailedError, EXIT, KubectlError, TransactionError, XsoarCertError } from '../errors.js';
 import type { Kubectl, SecretObject } from '../k8s/kubectl.js';
 import type { Output } from '../cli/output.js';
-import { acquireLock, assertStateWritable, clearMarker, writeMarker, type Lock, type Marker } from './state.js';
+import { acquireLock, assertStateWritable, clearMarker, self, writeMarker, type Lock, type Marker } from './state.js';
 import { appendAudit, assertAuditWritable, type AuditInput } from '../audit/log.js';
 import { LABEL_PREVIOUS_OF, backupRef, backupsToPrune, type BackupRef, executeTransaction, onInterrupt, checkEndpoint, confirmServed, plan, resolveProxy, redactedPlan, rollbackTo, type NewContent, type Plan, type TransactionResult } from './transaction.js';
 import { bounded, runFleet, type FleetResult, type Target } from './fleet.js';
@@ -175,7 +175,7 @@ export async function executeFleetTransaction(opts: FleetTransactionOptions, kub
     for (const x of live()) {
       try {
         x.lock = acquireLock(x.t.namespace, x.t.secret, op);
-        x.marker = { pid: process.pid, op, namespace: x.t.namespace, secret: x.t.secret, context: opts.context, backupName: x.plan!.backupName, oldFingerprint: x.plan!.oldFingerprint, newFingerprint: x.content.fingerprint, deployments: x.deployments, step: 'backup', startedAt: now.toISOString() };
+        x.marker = { ...self(), op, namespace: x.t.namespace, secret: x.t.secret, context: opts.context, backupName: x.plan!.backupName, oldFingerprint: x.plan!.oldFingerprint, newFingerprint: x.content.fingerprint, deployments: x.deployments, step: 'backup', startedAt: now.toISOString() };
         writeMarker(x.marker);
       } catch (err) {
         fail(x, err as XsoarCertError);

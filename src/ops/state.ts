@@ -44,17 +44,37 @@ export function assertStateWritable(): void {
   }
 }
 
-export function pidAlive(pid: number): boolean {
+/**
+ * When process `pid` started (clock ticks since boot, /proc/PID/stat field 22), or undefined where
+ * /proc is not there. With the pid it names one process: a pid is reused after a reboot or wrap.
+ */
+export function procStart(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  } catch {
+    return undefined;
+  }
+}
+
+/** This process, as recorded in locks and markers. */
+export const self = () => ({ pid: process.pid, pidStart: procStart(process.pid) });
+
+/** Is the process that wrote a lock or marker still running? A live pid with another start time is another process. */
+export function pidAlive(pid: number, pidStart?: string): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
+    if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false;
   }
+  if (pidStart === undefined) return true;
+  const now = procStart(pid);
+  return now === undefined || now === pidStart;
 }
 
 interface LockInfo {
   pid: number;
+  pidStart?: string;
   host: string;
   since: string;
   op: string;
@@ -67,7 +87,7 @@ export interface Lock {
 /** Take the lock for ns/secret or throw BusyError naming the holder; a dead holder's lock is taken over. */
 export function acquireLock(namespace: string, secret: string, op: string): Lock {
   const file = path.join(ensureStateDir('locks'), `${safe(namespace)}__${safe(secret)}.lock`);
-  const info: LockInfo = { pid: process.pid, host: hostname(), since: new Date().toISOString(), op };
+  const info: LockInfo = { ...self(), host: hostname(), since: new Date().toISOString(), op };
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       const fd = openSync(file, 'wx', 0o600);
@@ -84,7 +104,7 @@ export function acquireLock(namespace: string, secret: string, op: string): Lock
       }
       // Re-entrant: renew holds the lock for its whole run and then calls the transaction.
       if (held && held.pid === process.pid && held.host === hostname()) return { release: () => undefined };
-      if (held && (held.host !== hostname() || pidAlive(held.pid))) {
+      if (held && (held.host !== hostname() || pidAlive(held.pid, held.pidStart))) {
         throw new BusyError(`another xsoar-cert run (${held.op}, pid ${held.pid} on ${held.host}) holds the lock for ${namespace}/${secret} since ${held.since}`, 'Wait for it to finish; if that process is gone, remove ' + file);
       }
       unlinkSync(file); // stale: its process is dead
@@ -95,6 +115,8 @@ export function acquireLock(namespace: string, secret: string, op: string): Lock
 
 export interface Marker {
   pid: number;
+  /** The start time of `pid` (see procStart): a reused pid is not the run that wrote the marker. */
+  pidStart?: string;
   op: string;
   namespace: string;
   secret: string;

@@ -4,13 +4,14 @@
 // execute() does the I/O through the Kubectl wrapper. Used by install, rollback and renew.
 import { X509Certificate, createHash } from 'node:crypto';
 import { hostname, userInfo } from 'node:os';
-import { BusyError, EndpointError, NameChangeError, KubectlError, TransactionError, XsoarCertError, UsageError } from '../errors.js';
+import { BusyError, CancelledError, EndpointError, NameChangeError, KubectlError, TransactionError, XsoarCertError, UsageError } from '../errors.js';
 import type { Kubectl, SecretObject, DeploymentObject, Lookup, Permissions } from '../k8s/kubectl.js';
 import type { Output } from '../cli/output.js';
 import { fetchServedChain } from '../net/served-cert.js';
-import { acquireLock, assertStateWritable, clearMarker, readMarker, writeMarker, pidAlive, type Marker } from './state.js';
+import { acquireLock, assertStateWritable, clearMarker, readMarker, writeMarker, pidAlive, self, type Marker } from './state.js';
 import { appendAudit, assertAuditWritable, type AuditInput } from '../audit/log.js';
 import { retrying } from './retry.js';
+import { cancelNow, setSignalHandler } from '../signals.js';
 
 export const LABEL_MANAGED = 'app.kubernetes.io/managed-by';
 export const LABEL_PREVIOUS_OF = 'xsoar-cert.io/previous-of';
@@ -253,19 +254,13 @@ export function missingPermissions(p: Permissions, secret: string): { required: 
 
 // ---------------------------------------------------------------- signals
 const active = new Set<{ abort(): void }>();
-let handlersInstalled = false;
 function onSignal(sig: NodeJS.Signals): void {
-  if (active.size === 0) {
-    process.exit(sig === 'SIGINT' ? 130 : 143);
-  }
+  if (active.size === 0) cancelNow(sig);
   process.stderr.write(`\nxsoar-cert: ${sig}: stopping and restoring the previous certificate, please wait...\n`);
   for (const a of active) a.abort();
 }
 function installSignalHandlers(): void {
-  if (handlersInstalled) return;
-  handlersInstalled = true;
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  setSignalHandler(onSignal);
 }
 
 /** Run `fn` on SIGINT/SIGTERM until the returned function is called (the batched fleet transaction). */
@@ -372,7 +367,7 @@ export async function executeTransaction(opts: TransactionOptions, kubectl: Kube
   installSignalHandlers();
   active.add(handle);
   kubectl.signal = abort.signal;
-  const marker: Marker = { pid: process.pid, op: opts.op, namespace, secret, context: opts.context, backupName: p.backupName, oldFingerprint: p.oldFingerprint, newFingerprint: p.newFingerprint, deployments: targets, step: 'backup', startedAt: new Date().toISOString() };
+  const marker: Marker = { ...self(), op: opts.op, namespace, secret, context: opts.context, backupName: p.backupName, oldFingerprint: p.oldFingerprint, newFingerprint: p.newFingerprint, deployments: targets, step: 'backup', startedAt: new Date().toISOString() };
   let step: Marker['step'] = 'backup';
   let applied = false;
   const check = () => {
@@ -424,7 +419,7 @@ export async function executeTransaction(opts: TransactionOptions, kubectl: Kube
       // Only the backup may exist: nothing served changed.
       clearMarker(namespace, secret);
       audit({ oldFingerprint: p.oldFingerprint, newFingerprint: p.newFingerprint, result: 'failed', error: why, backup: p.backupName });
-      if (abort.signal.aborted) throw new TransactionError(`${opts.op} interrupted before the secret was changed: nothing changed`, true);
+      if (abort.signal.aborted) throw new CancelledError(`Cancelled (Ctrl-C / SIGTERM) before ${namespace}/${secret} was changed: nothing was changed.`);
       throw err;
     }
     if (err instanceof BusyError && step === 'apply') {
@@ -625,7 +620,7 @@ async function prune(kubectl: Kubectl, refs: BackupRef[], out: Output): Promise<
 export async function resolveMarker(kubectl: Kubectl, ns: string, secret: string, out: Output, opts: { endpoint?: string; servername?: string; timeoutS?: number } = {}): Promise<'none' | 'running' | 'resolved'> {
   const m = readMarker(ns, secret);
   if (!m) return 'none';
-  if (m.pid !== process.pid && pidAlive(m.pid)) return 'running';
+  if (m.pid !== process.pid && pidAlive(m.pid, m.pidStart)) return 'running';
   out.warn(`an earlier ${m.op} (pid ${m.pid}, started ${m.startedAt}) was interrupted at step "${m.step}"; resolving it`);
   const lock = acquireLock(ns, secret, 'resolve');
   try {

@@ -1,0 +1,29 @@
+// SIGINT/SIGTERM from the first moment: before anything changes, a signal is "cancelled: nothing
+// was changed" with exit 130 (it used to die with 143 and no word). Once a transaction runs it
+// takes over (it rolls back what it changed), through setSignalHandler.
+let handler: ((sig: NodeJS.Signals) => void) | undefined;
+let installed = false;
+
+function onSignal(sig: NodeJS.Signals): void {
+  if (handler) return handler(sig);
+  cancelNow(sig);
+}
+
+export function installSignals(): void {
+  if (installed) return;
+  installed = true;
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+}
+
+/** The transaction engine's handler; `undefined` gives the early behaviour back. */
+export function setSignalHandler(fn: ((sig: NodeJS.Signals) => void) | undefined): void {
+  installSignals();
+  handler = fn;
+}
+
+/** What a handler does when nothing of its own is in flight. */
+export function cancelNow(sig: NodeJS.Signals): never {
+  process.stderr.write(`\nxsoar-cert: ${sig === 'SIGINT' ? 'interrupted (Ctrl-C)' : 'SIGTERM'}: cancelled: nothing was changed.\n`);
+  process.exit(130);
+}
