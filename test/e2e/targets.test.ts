@@ -78,11 +78,11 @@ describe('a wrong --endpoint is found in preflight: nothing changes', () => {
 
   const other = () => sb.tenants.find((t) => t.namespace === 't2')!;
   test.each([
-    ['not a port', () => '127.0.0.1:not-a-port', 2, /--endpoint "127\.0\.0\.1:not-a-port": expected HOST:PORT/],
-    ['port 99999', () => '127.0.0.1:99999', 2, /port from 1 to 65535/],
-    ['a closed port', () => `127.0.0.1:${closedPort}`, 4, /no TLS handshake \(connection refused\)/],
-    ['a port that does not speak TLS', () => `127.0.0.1:${plainPort}`, 4, /no TLS handshake/],
-    ["another tenant's port", () => other().endpoint, 4, /serves .*, not the certificate installed in t1\/xsoar-tls .*another tenant's endpoint/],
+    ['not a port', (): string => '127.0.0.1:not-a-port', 2, /--endpoint "127\.0\.0\.1:not-a-port": expected HOST:PORT/],
+    ['port 99999', (): string => '127.0.0.1:99999', 2, /port from 1 to 65535/],
+    ['a closed port', (): string => `127.0.0.1:${closedPort}`, 4, /no TLS handshake \(connection refused\)/],
+    ['a port that does not speak TLS', (): string => `127.0.0.1:${plainPort}`, 4, /no TLS handshake/],
+    ["another tenant's port", (): string => other().endpoint, 4, /serves .*, not the certificate installed in t1\/xsoar-tls .*another tenant's endpoint/],
   ] as const)('%s', async (_name, endpoint, code, msg) => {
     const before = await rv('t1', 'xsoar-tls');
     const served = await sb.servedCert(t1().endpoint);
