@@ -18,4 +18,19 @@ export default tseslint.config(
       'no-empty': ['error', { allowEmptyCatch: false }],
     },
   },
+  {
+    // Layers: cli → ops → pki / k8s / net / audit. Nothing below the cli imports it (static or
+    // dynamic), and the lower layers do not import ops.
+    files: ['src/ops/**/*.ts', 'src/pki/**/*.ts', 'src/k8s/**/*.ts', 'src/net/**/*.ts', 'src/audit/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [{ group: ['**/cli/*'], message: 'ops and below must not import the cli layer (define what you need in ops, e.g. ops/reporter.ts).' }] }],
+      'no-restricted-syntax': ['error', { selector: "ImportExpression[source.value=/\\/cli\\//]", message: 'ops and below must not import the cli layer.' }],
+    },
+  },
+  {
+    files: ['src/pki/**/*.ts', 'src/k8s/**/*.ts', 'src/net/**/*.ts', 'src/audit/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [{ group: ['**/cli/*'], message: 'lower layers must not import the cli.' }, { group: ['**/ops/*'], message: 'pki, k8s, net and audit must not import ops.' }] }],
+    },
+  },
 );

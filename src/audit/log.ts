@@ -2,10 +2,10 @@
 // previous one, so an edited, removed or reordered record is detected by `audit --verify`.
 // Fingerprints only, never key material.
 import { createHash } from 'node:crypto';
-import { appendFileSync, readFileSync, openSync, closeSync, chmodSync, mkdirSync } from 'node:fs';
+import { appendFileSync, readFileSync, openSync, closeSync, chmodSync, mkdirSync, statSync, unlinkSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import path from 'node:path';
-import { redact } from '../cli/output.js';
+import { redact } from '../redact.js';
 import { InputError } from '../errors.js';
 import { stateDir } from '../state-dir.js';
 
@@ -85,9 +85,48 @@ export function assertAuditWritable(): void {
   readAudit(file);
 }
 
+/**
+ * Appends are serialized across processes (cron and an admin, a fleet's workers): reading the
+ * last hash and appending the next record happen under an O_EXCL lock file, or two writers chain
+ * to the same record and break the log for good. A lock older than 10 s is a crashed writer's.
+ */
+function withAppendLock<T>(file: string, fn: () => T): T {
+  const lock = file + '.lock';
+  const until = Date.now() + 10_000;
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  for (;;) {
+    try {
+      closeSync(openSync(lock, 'wx', 0o600));
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      try {
+        if (Date.now() - statSync(lock).mtimeMs > 10_000) unlinkSync(lock);
+      } catch {
+        /* released meanwhile */
+      }
+      if (Date.now() > until) throw new InputError(`${lock}: another xsoar-cert run has held the audit log for 10 s`, { file: lock, hint: 'If no xsoar-cert is running, remove that file.' });
+      Atomics.wait(pause, 0, 0, 5 + Math.floor(Math.random() * 10)); // a short synchronous sleep
+    }
+  }
+  try {
+    return fn();
+  } finally {
+    try {
+      unlinkSync(lock);
+    } catch {
+      /* gone */
+    }
+  }
+}
+
 export function appendAudit(input: AuditInput): AuditRecord {
   const file = auditFile();
   ensureDir(file);
+  return withAppendLock(file, () => appendLocked(file, input));
+}
+
+function appendLocked(file: string, input: AuditInput): AuditRecord {
   closeSync(openSync(file, 'a', 0o600));
   chmodSync(file, 0o600);
   const { records } = readAudit(file);

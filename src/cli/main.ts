@@ -1,8 +1,11 @@
 // The one entry point and the one exit point (STYLE habits 1, 4, 5).
 // `--version` is answered before commander is loaded, so it costs one module.
 import { VERSION } from '../version.js';
+import { installSignals } from '../signals.js';
 
 const argv = process.argv.slice(2);
+// At once, before anything is loaded: a signal before any change is "cancelled", exit 130.
+installSignals();
 
 // `xsoar-cert inspect --json | head`: a closed pipe is the reader's choice, not an error.
 for (const stream of [process.stdout, process.stderr]) {
@@ -20,7 +23,8 @@ async function finish(code: number): Promise<never> {
 }
 
 async function main(): Promise<number> {
-  (await import('../signals.js')).installSignals();
+  // ops asks for a passphrase through this hook; the prompt (inquirer) loads only when asked.
+  (await import('../ops/prompt-hook.js')).setPassphrasePrompt(async (f) => (await import('./passphrase.js')).promptPassphrase(f));
   const { buildProgram } = await import('./program.js');
   const program = await buildProgram(argv);
   try {

@@ -3,7 +3,7 @@
 // may hold key material, on stdin (`-f -`): never argv, never temp files. Failures become
 // KubectlError with stderr passed through redact().
 import { BusyError, KubectlError, XsoarCertError } from '../errors.js';
-import { redact } from '../cli/output.js';
+import { redact } from '../redact.js';
 
 export interface RunResult {
   exitCode: number;

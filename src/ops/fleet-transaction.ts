@@ -5,7 +5,7 @@
 // kubectl start-ups, not seven hundred.
 import { BusyError, CheckFailedError, EXIT, KubectlError, TransactionError, XsoarCertError } from '../errors.js';
 import type { Kubectl, SecretObject } from '../k8s/kubectl.js';
-import type { Output } from '../cli/output.js';
+import type { Reporter as Output } from './reporter.js';
 import { acquireLock, assertStateWritable, clearMarker, self, writeMarker, type Lock, type Marker } from './state.js';
 import { appendAudit, assertAuditWritable, type AuditInput } from '../audit/log.js';
 import { LABEL_PREVIOUS_OF, backupRef, backupsToPrune, type BackupRef, executeTransaction, onInterrupt, checkEndpoint, confirmServed, plan, resolveProxy, redactedPlan, rollbackTo, type NewContent, type Plan, type TransactionResult } from './transaction.js';

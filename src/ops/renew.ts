@@ -4,7 +4,7 @@
 // through the same transaction as install. Never prompts.
 import { X509Certificate } from 'node:crypto';
 import { EXIT, InputError, KubectlError, UsageError, XsoarCertError } from '../errors.js';
-import type { Output } from '../cli/output.js';
+import type { Reporter as Output } from './reporter.js';
 import { Kubectl, type Lookup, type SecretObject } from '../k8s/kubectl.js';
 import { acquireLock, type Lock } from './state.js';
 import { runFleet, type FleetResult, type Target } from './fleet.js';
@@ -108,7 +108,7 @@ function folderOnce(opts: RenewOptions): () => Promise<FolderScan> {
 }
 
 async function scanWithFlags(opts: RenewOptions): Promise<FolderScan> {
-  const { readBundleWithPassphrase } = await import('../cli/passphrase.js');
+  const { readBundleWithPassphrase } = await import('./inputs.js');
   const read = (f: string) => readBundleWithPassphrase(f, { file: opts.passphraseFile, prompt: false });
   const chain: Bundle[] = await Promise.all((opts.chain ?? []).map(read));
   const ca = opts.ca ? await read(opts.ca) : undefined;

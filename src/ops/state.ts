@@ -125,7 +125,8 @@ export interface Marker {
   oldFingerprint?: string;
   newFingerprint: string;
   deployments: string[];
-  step: 'backup' | 'apply' | 'restart' | 'confirm' | 'rollback';
+  /** 'confirmed': the change is live and confirmed, only its audit record may be missing. */
+  step: 'backup' | 'apply' | 'restart' | 'confirm' | 'rollback' | 'confirmed';
   startedAt: string;
 }
 

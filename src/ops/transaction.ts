@@ -6,7 +6,7 @@ import { X509Certificate, createHash } from 'node:crypto';
 import { hostname, userInfo } from 'node:os';
 import { BusyError, CancelledError, EndpointError, NameChangeError, KubectlError, TransactionError, XsoarCertError, UsageError } from '../errors.js';
 import type { Kubectl, SecretObject, DeploymentObject, Lookup, Permissions } from '../k8s/kubectl.js';
-import type { Output } from '../cli/output.js';
+import type { Reporter as Output } from './reporter.js';
 import { fetchServedChain } from '../net/served-cert.js';
 import { acquireLock, assertStateWritable, clearMarker, readMarker, writeMarker, pidAlive, self, type Marker } from './state.js';
 import { appendAudit, assertAuditWritable, type AuditInput } from '../audit/log.js';
@@ -408,9 +408,12 @@ export async function executeTransaction(opts: TransactionOptions, kubectl: Kube
     if (!after.found || !sameData(after.object.data, p.secretManifest.data)) {
       throw new ForeignChangeError(`the secret ${namespace}/${secret} changed again after this ${opts.op} wrote it`, 'Someone else changed it meanwhile; run status.');
     }
+    // Done and confirmed: say so in the marker first, so a kill before the record below makes the
+    // next run write the record (not roll a confirmed change back), then record, then tidy up.
+    writeMarker({ ...marker, step: 'confirmed' });
+    audit({ oldFingerprint: p.oldFingerprint, newFingerprint: p.newFingerprint, result: 'installed', backup: p.backupName });
     clearMarker(namespace, secret);
     await prune(kubectl, backups.map(backupRef).concat({ name: p.backupName, fingerprint: p.oldFingerprint }), out);
-    audit({ oldFingerprint: p.oldFingerprint, newFingerprint: p.newFingerprint, result: 'installed', backup: p.backupName });
     return { namespace, secret, result: 'installed', oldFingerprint: p.oldFingerprint, newFingerprint: p.newFingerprint, backup: p.backupName, deployments: targets, confirmed, plan: redactedPlan(p) };
   } catch (err) {
     kubectl.signal = undefined; // the rollback must not be aborted by the same signal
@@ -567,7 +570,14 @@ export async function rollbackTo(kubectl: Kubectl, spec: RollbackSpec, out: Outp
       break;
     } catch (err) {
       // 409: something wrote meanwhile (often this run's own late write): read again and decide again.
-      if (!(err instanceof BusyError) || round >= 3) throw err;
+      if (err instanceof BusyError && round < 3) continue;
+      // Nothing to restore and the API refuses writes (so a late write would be refused too): the
+      // fence is not needed to make "rolled back" true; the re-read below still checks it.
+      if (isBackup && !(err instanceof BusyError)) {
+        out.warn(`could not write the restored-at fence (${(err as Error).message}); the data is already the previous version`);
+        break;
+      }
+      throw err;
     }
   }
   if (spec.restartNeeded) await restart(kubectl, spec.deployments, spec.timeoutS, out);
@@ -627,8 +637,17 @@ export async function resolveMarker(kubectl: Kubectl, ns: string, secret: string
     const live = await kubectl.getSecret(secret);
     const backup = await kubectl.getSecret(m.backupName);
     const liveFp = live.found ? secretFingerprint(live.object) : undefined;
-    if (backup.found && liveFp !== m.oldFingerprint) {
-      // It never confirmed the new certificate: put the old one back, as the transaction would have.
+    if (m.step === 'confirmed' && liveFp === m.newFingerprint) {
+      // Killed after the live confirmation, before its record: the change stands; write the record.
+      appendAudit({ op: m.op as AuditInput['op'], namespace: ns, secret, context: m.context, oldFingerprint: m.oldFingerprint, newFingerprint: m.newFingerprint, result: 'installed', durationMs: 0, backup: m.backupName, error: `recorded by the next run (pid ${process.pid}): the ${m.op} was interrupted after its live confirmation` });
+      out.ok(`resolved: the interrupted ${m.op} had completed and was confirmed live; its audit record is written now`);
+      clearMarker(ns, secret);
+      return 'resolved';
+    }
+    if (backup.found && (m.step !== 'backup' || liveFp !== m.oldFingerprint)) {
+      // Past the backup, the secret may have changed and the proxy restarted with it (or a
+      // rollback was cut short between its restore and its restart): finish the rollback whole
+      // (restore, restart, confirm), as the transaction would have.
       await rollbackTo(kubectl, { namespace: ns, secret, data: backup.object.data ?? {}, deployments: m.deployments, restartNeeded: true, endpoint: opts.endpoint, servername: opts.servername, fingerprint: m.oldFingerprint, timeoutS: opts.timeoutS ?? 120 }, out);
       out.ok(`resolved: rolled back to the certificate from before the interrupted ${m.op}`);
     } else {

@@ -1,6 +1,6 @@
 // Files → a full verify report (+ the material install needs when everything passed).
 import type { Bundle, CertEntry, VerifiedMaterial, VerifyReport } from '../pki/types.js';
-import { readBundleWithPassphrase } from '../cli/passphrase.js';
+import { readBundleWithPassphrase } from './inputs.js';
 import { mergeBundles } from '../pki/parse.js';
 import { finishReport, verifyBundle, type VerifyResult } from '../pki/verify.js';
 import { toPem } from '../pki/chain.js';

@@ -18,8 +18,8 @@ afterAll(async () => sb?.stop());
 const t = () => sb.tenants[0]!;
 const args = () => ['install', '--cert', m.files.leaf, '--chain', m.files.chain, '--key', m.files.key, '--ca', m.files.root, '--host', 'localhost', '-n', t().namespace, '--secret', t().secret, '--endpoint', t().endpoint, '--yes', '--allow-name-change'];
 
-/** Start install; send `sig` once stderr shows `when` (or at once); resolve with the exit code and stderr. */
-function installAndSignal(sig: NodeJS.Signals, when?: RegExp): Promise<{ code: number | null; stderr: string }> {
+/** Start install; send `sig` once stderr shows `when`; resolve with the exit code and stderr. */
+function installAndSignal(sig: NodeJS.Signals, when: RegExp): Promise<{ code: number | null; stderr: string }> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [BIN, ...args()], { env: { ...process.env, ...sb.env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
@@ -32,9 +32,8 @@ function installAndSignal(sig: NodeJS.Signals, when?: RegExp): Promise<{ code: n
     };
     child.stderr.setEncoding('utf8').on('data', (d: string) => {
       stderr += d;
-      if (when && when.test(stderr)) send();
+      if (when.test(stderr)) send();
     });
-    if (!when) setTimeout(send, 150);
     child.on('close', (code) => resolve({ code, stderr }));
   });
 }
@@ -43,7 +42,7 @@ const rv = async () => (await sb.kubectl(['get', 'secret', t().secret, '-n', t()
 
 test('SIGTERM before anything changes: exit 130, "cancelled: nothing was changed"', async () => {
   const before = await rv();
-  const r = await installAndSignal('SIGTERM');
+  const r = await installAndSignal('SIGTERM', /Verify: /);
   expect(r.code).toBe(130);
   expect(r.stderr).toMatch(/SIGTERM: cancelled: nothing was changed/);
   expect(await rv()).toBe(before);

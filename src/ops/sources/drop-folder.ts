@@ -7,7 +7,7 @@
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { InputError } from '../../errors.js';
-import { readBundleWithPassphrase } from '../../cli/passphrase.js';
+import { readBundleWithPassphrase } from '../inputs.js';
 import { dedupe, keyFitsCert } from '../../pki/path.js';
 import { certLabel, certFacts, keyDescription } from '../../pki/describe.js';
 import type { Bundle, CertEntry, KeyEntry } from '../../pki/types.js';
