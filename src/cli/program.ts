@@ -9,6 +9,7 @@ import { EXIT_CODES_HELP } from './help.js';
 /** The registry: one module per subcommand under ./commands/, in help order. */
 export const COMMANDS = [
   'generate',
+  'csr',
   'chain',
   'verify',
   'inspect',

@@ -1,11 +1,12 @@
 // Files → a full verify report (+ the material install needs when everything passed).
-import type { Bundle, CertEntry, VerifiedMaterial, VerifyReport } from '../pki/types.js';
+import type { Bundle, CertEntry, Check, KeyEntry, VerifiedMaterial, VerifyReport } from '../pki/types.js';
 import { readBundleWithPassphrase } from './inputs.js';
 import { mergeBundles } from '../pki/parse.js';
 import { finishReport, verifyBundle, type VerifyResult } from '../pki/verify.js';
 import { toPem } from '../pki/chain.js';
 import { certLabel, oneLineName } from '../pki/describe.js';
 import { InputError } from '../errors.js';
+import { completionNotes, pendingKeyFor, type PendingRequest } from './requests.js';
 
 // The pure path validation over parsed certificates (no I/O, no handshake), for callers that
 // hold certificates already: install re-checks what it reads back from the Kubernetes secret.
@@ -25,6 +26,8 @@ export interface VerifyFilesOptions {
 }
 
 export interface VerifyFilesResult {
+  /** Set when no --key was given and a pending certificate request's key completed the pair. */
+  request?: { id: number; using: string; warnings: string[] };
   report: VerifyReport;
   material?: VerifiedMaterial;
   /** Leaf + intermediates as they would be served (with their source files). */
@@ -45,10 +48,29 @@ export async function verifyFiles(opts: VerifyFilesOptions): Promise<VerifyFiles
   if (certB.certs.length === 0) throw new InputError(`${opts.cert}: holds no certificate (only a key?): pass the certificate with --cert and the key with --key`, { file: opts.cert });
   if (opts.key && keyB.keys.length === 0) throw new InputError(`${opts.key}: holds no private key: pass the key file with --key`, { file: opts.key });
   if (opts.ca && caB.certs.length === 0) throw new InputError(`${opts.ca}: holds no certificate: pass the root CA certificate with --ca`, { file: opts.ca });
-  return verifyLoaded(
-    { cert: certB, key: opts.key ? keyB : undefined, chain: chainBs, ca: opts.ca ? caB : undefined, caSource: opts.ca },
+  // No key given and none in the file: the certificate may complete a pending request (xsoar-cert csr).
+  const pending = !opts.key && certB.keys.length === 0 ? pendingFor(certB) : undefined;
+  const result = await verifyLoaded(
+    { cert: certB, key: opts.key ? keyB : pending ? { certs: [], keys: [pending.key] } : undefined, chain: chainBs, ca: opts.ca ? caB : undefined, caSource: opts.ca },
     { hosts: opts.hosts, at: opts.at, tls: opts.tls },
   );
+  if (!pending) return result;
+  const notes = completionNotes(pending.request, pending.cert.cert);
+  const extra: Check[] = [
+    { id: 'request', status: 'info', message: `${opts.cert}: ${notes.using}`, file: opts.cert },
+    ...notes.warnings.map((w) => ({ id: 'request.names', status: 'warn' as const, message: `${opts.cert}: ${w}`, file: opts.cert })),
+  ];
+  const report = { ...result.report, checks: [...extra, ...result.report.checks], warnings: result.report.warnings + notes.warnings.length };
+  return { ...result, report, material: result.material ? { ...result.material, report } : undefined, request: { id: pending.request.id, ...notes } };
+}
+
+/** The pending request whose key fits one of the (non-CA) certificates of --cert. */
+function pendingFor(b: Bundle): { request: PendingRequest; key: KeyEntry; cert: CertEntry } | undefined {
+  for (const cert of b.certs) {
+    const hit = pendingKeyFor(cert.cert);
+    if (hit) return { ...hit, cert };
+  }
+  return undefined;
 }
 
 export interface LoadedInputs {

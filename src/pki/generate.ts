@@ -288,3 +288,64 @@ export async function generateDevLeaf(opts: DevKeyOptions & { hosts: string[]; d
     issuer: opts.issuer,
   });
 }
+
+export interface CsrSpec {
+  /** The names the certificate must cover: the first is the CN, every one a SAN (DNS or IP). */
+  hosts: string[];
+  /** More of the subject, e.g. "O=Example Corp, OU=SecOps, L=Berlin, C=DE" (CN comes from the first host). */
+  subject?: string;
+  key?: KeySpec;
+}
+
+export interface NewRequest {
+  /** PKCS#10 PEM ("BEGIN CERTIFICATE REQUEST"). */
+  csrPem: string;
+  /** PKCS#8 PEM. The caller keeps it 0600 and never prints it. */
+  keyPem: string;
+}
+
+/**
+ * A PKCS#10 request signed with SHA-256 (what `openssl req -newkey … -addext subjectAltName=…`
+ * makes): CN = the first host, every host a SAN in the extensionRequest attribute.
+ */
+export async function generateCsr(spec: CsrSpec): Promise<NewRequest> {
+  if (spec.hosts.length === 0) throw new Error('at least one host is needed');
+  const key = await newKey(spec.key);
+  const keys = await toCryptoKeys(key, 'SHA-256');
+  const { dnsNames, ipAddresses } = splitHosts(spec.hosts);
+  const sans = [...dnsNames.map((value) => ({ type: 'dns' as const, value })), ...ipAddresses.map((value) => ({ type: 'ip' as const, value }))];
+  const cn = `CN=${spec.hosts[0]!.replace(/^\[|\]$/g, '').replace(/([,+"\\<>;=])/g, '\\$1')}`;
+  const csr = await x509.Pkcs10CertificateRequestGenerator.create({
+    name: spec.subject ? `${cn}, ${spec.subject}` : cn,
+    keys,
+    signingAlgorithm: signingAlgorithm(key, 'SHA-256'),
+    extensions: [new x509.SubjectAlternativeNameExtension(sans, false)],
+  });
+  return { csrPem: csr.toString('pem') + '\n', keyPem: key.export({ format: 'pem', type: 'pkcs8' }).toString() };
+}
+
+export interface CsrInfo {
+  subject: string;
+  dnsNames: string[];
+  ipAddresses: string[];
+  /** The request's own signature verifies with its public key. */
+  signatureValid: boolean;
+  /** DER SubjectPublicKeyInfo, to match a certificate or a key. */
+  spki: Buffer;
+  signatureAlgorithm: string;
+}
+
+/** Read a PKCS#10 request (PEM or DER). Throws on anything else. */
+export async function readCsr(der: Buffer): Promise<CsrInfo> {
+  const req = new x509.Pkcs10CertificateRequest(der);
+  const san = req.extensions.find((e): e is x509.SubjectAlternativeNameExtension => e instanceof x509.SubjectAlternativeNameExtension);
+  const names: { type: string; value: string }[] = san?.names.toJSON() ?? [];
+  return {
+    subject: req.subject,
+    dnsNames: names.filter((n) => n.type === 'dns').map((n) => n.value),
+    ipAddresses: names.filter((n) => n.type === 'ip').map((n) => n.value),
+    signatureValid: await req.verify(),
+    spki: Buffer.from(req.publicKey.rawData),
+    signatureAlgorithm: (req.signatureAlgorithm as { name?: string; hash?: { name?: string } }).name + ((req.signatureAlgorithm as { hash?: { name?: string } }).hash?.name ? ` ${(req.signatureAlgorithm as { hash: { name: string } }).hash.name}` : ''),
+  };
+}

@@ -3,7 +3,7 @@
 // dot ignored, a wildcard only as the whole left-most label matching exactly one label,
 // and IP addresses only against iPAddress SANs.
 import { isIP } from 'node:net';
-import { domainToASCII } from 'node:url';
+import { domainToASCII, domainToUnicode } from 'node:url';
 import { expandIPv6 } from './ip.js';
 
 export function normaliseHost(host: string): string {
@@ -67,4 +67,34 @@ export function matchHost(host: string, san: { dns: string[]; ip: string[] }, su
     return { ok: false, detail: 'the certificate has no subjectAltName' };
   }
   return { ok: false, detail: san.dns.length ? `DNS SANs are ${san.dns.join(', ')}` : 'the certificate has no DNS SAN' };
+}
+
+/**
+ * A name as it goes into a certificate request, or why a CA will refuse it: public CAs (CA/B
+ * Forum BR 3.2.2.6, 7.1.4.2) refuse single-label names and wildcards anywhere but the whole
+ * leftmost label; SANs are IA5String, so an internationalised name goes in as its A-label
+ * (punycode), and an A-label that does not decode is invalid.
+ */
+export function requestName(input: string): { name: string; note?: string } | { problem: string } {
+  const raw = input.trim().replace(/\.$/, '');
+  const bare = raw.replace(/^\[|\]$/g, '');
+  if (canonicalIp(bare)) return { name: bare };
+  if (raw === 'localhost') return { name: raw };
+  let ascii = raw.toLowerCase();
+  let note: string | undefined;
+  if (/[^\x00-\x7f]/.test(raw)) {
+    ascii = domainToASCII(raw.replace(/^\*\./, 'wildcard-placeholder.')).replace(/^wildcard-placeholder\./, '*.');
+    if (!ascii) return { problem: `"${input}" is not a valid internationalised domain name` };
+    note = `"${input}" is requested as ${ascii} (its ASCII form)`;
+  }
+  const labels = ascii.split('.');
+  if (labels.length < 2) return { problem: `"${input}" is a single-label name: public CAs refuse it; use the fully qualified name (e.g. ${input}.example.com)` };
+  if (labels.some((l, i) => l.includes('*') && !(i === 0 && l === '*'))) return { problem: `"${input}": a wildcard may only be the whole leftmost label (*.example.com)` };
+  for (const l of labels) {
+    if (l === '*') continue;
+    if (!/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/.test(l)) return { problem: `"${input}": the label "${l}" is not a valid DNS label (letters, digits and inner hyphens, at most 63)` };
+    if (l.startsWith('xn--') && !domainToUnicode(l)) return { problem: `"${input}": "${l}" is not a valid internationalised label (bad punycode)` };
+  }
+  if (ascii.length > 253) return { problem: `"${input}" is longer than a DNS name can be (253)` };
+  return { name: ascii, note };
 }

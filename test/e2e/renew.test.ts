@@ -117,7 +117,7 @@ test('an encrypted key in the drop folder is read with --passphrase-file (never 
   expect(r.code).toBe(0);
   expect(r.stdout).toMatch(/renewed .* from .*new\.pem/);
   expect(r.stderr).toMatch(/skipped .*README\.txt: /);
-  expect(r.stderr).toMatch(/skipped .*orphan\.pem: no key in the folder matches this certificate/);
+  expect(r.stderr).toMatch(/skipped .*orphan\.pem: no key in the folder \(nor a pending request\) matches this certificate/);
   // The files that were used are named too, with their role.
   expect(r.stderr).toMatch(/new\.pem: 1 leaf certificate: the new certificate/);
   expect(r.stderr).toMatch(/new-key\.pem: a private key \(ecdsa P-256\): its key/);

@@ -30,6 +30,19 @@ export async function runChain(files: string[], flags: ChainFlags): Promise<void
     if (!key) throw new InputError(`${flags.key}: holds no private key`, { file: flags.key, hint: 'Pass the private key file (PEM, DER or PKCS#12) with --key.' });
   }
   if (bundle.certs.length === 0) throw new InputError(`${files.join(', ')}: no certificate found (only keys)`, { file: files[0], hint: 'Pass the certificate files too.' });
+  if (!key) {
+    // A certificate issued for a pending request (xsoar-cert csr): its key picks the leaf.
+    const { pendingKeyFor, completionNotes } = await import('../../ops/requests.js');
+    for (const c of bundle.certs) {
+      const hit = pendingKeyFor(c.cert);
+      if (!hit) continue;
+      key = hit.key;
+      const notes = completionNotes(hit.request, c.cert);
+      out.info(`${c.source}: ${notes.using}`);
+      for (const w of notes.warnings) out.warn(`${c.source}: ${w}`);
+      break;
+    }
+  }
   // Trusted roots decide between paths (a valid root over an expired cross-sign) and finish a chain
   // whose root was not given: --ca, else the system store (where a public CA's root is).
   let anchors;

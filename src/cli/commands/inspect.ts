@@ -20,7 +20,31 @@ export function register(program: Command): void {
       const { Output, ce } = await import('../output.js');
       const out = new Output({ json: flags.json });
       const bundles = [];
-      for (const file of files) bundles.push({ file, bundle: await readBundleWithPassphrase(file, { file: flags.passphraseFile }) });
+      const csrs: { file: string; request: Record<string, unknown> }[] = [];
+      for (const file of files) {
+        try {
+          bundles.push({ file, bundle: await readBundleWithPassphrase(file, { file: flags.passphraseFile }) });
+        } catch (err) {
+          // A certificate signing request is not a certificate, but inspect says what is in it.
+          const request = await csrOf(file);
+          if (!request) throw err;
+          csrs.push({ file, request });
+        }
+      }
+      if (csrs.length) {
+        if (flags.json && bundles.length === 0) {
+          out.emit(csrs.length === 1 ? csrs[0] : csrs);
+          return;
+        }
+        for (const { file, request: r } of csrs) {
+          out.result(ce.bold(`${file}: certificate signing request (PKCS#10)`));
+          out.result(`  subject:     ${String(r.subject)}`);
+          out.result(`  names:       ${[...(r.dnsNames as string[]).map((d) => 'DNS:' + d), ...(r.ipAddresses as string[]).map((d) => 'IP:' + d)].join(', ') || '(no SAN requested)'}`);
+          out.result(`  key:         ${String(r.key)}   signature: ${String(r.signatureAlgorithm)} (${r.signatureValid ? 'verifies' : 'DOES NOT VERIFY: the request is damaged'})`);
+          out.result(`  public key sha256 ${String(r.publicKeySha256)}`);
+          out.result(r.pendingRequest ? `  its key is kept here as pending request ${String(r.pendingRequest)}: install the signed certificate without --key` : '  its key is not a pending request on this host');
+        }
+      }
       // A key is matched against the certificates of every file given (`inspect tls.crt tls.key`).
       const allCerts = bundles.flatMap((b) => b.bundle.certs);
       const results = bundles.map(({ file, bundle }) => ({
@@ -66,4 +90,40 @@ export function register(program: Command): void {
         }
       }
     });
+}
+
+/** The request in `file` (PEM or DER PKCS#10), described; undefined when it is not one. */
+async function csrOf(file: string): Promise<Record<string, unknown> | undefined> {
+  const { readInputFile } = await import('../../pki/input-file.js');
+  let data: Buffer;
+  try {
+    data = await readInputFile(file);
+  } catch {
+    return undefined;
+  }
+  const text = data.toString('latin1');
+  const m = /-----BEGIN (?:NEW )?CERTIFICATE REQUEST-----([\s\S]*?)-----END (?:NEW )?CERTIFICATE REQUEST-----/.exec(text);
+  const der = m ? Buffer.from(m[1]!.replace(/[^A-Za-z0-9+/=]/g, ''), 'base64') : data;
+  try {
+    const { readCsr } = await import('../../pki/generate.js');
+    const info = await readCsr(der);
+    const { createPublicKey } = await import('node:crypto');
+    const { keyDescription } = await import('../../pki/describe.js');
+    const { spkiSha256, listRequests } = await import('../../ops/requests.js');
+    const k = keyDescription(createPublicKey({ key: info.spki, format: 'der', type: 'spki' }));
+    const fp = spkiSha256(info.spki);
+    return {
+      kind: 'certificate signing request',
+      subject: info.subject,
+      dnsNames: info.dnsNames,
+      ipAddresses: info.ipAddresses,
+      key: `${k.keyType}${k.keyBits ? ' ' + k.keyBits : ''}${k.curve ? ' ' + k.curve : ''}`,
+      signatureAlgorithm: info.signatureAlgorithm,
+      signatureValid: info.signatureValid,
+      publicKeySha256: fp,
+      pendingRequest: listRequests().find((r) => r.publicKeySha256 === fp)?.id ?? null,
+    };
+  } catch {
+    return undefined;
+  }
 }

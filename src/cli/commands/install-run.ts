@@ -9,6 +9,18 @@ import type { InstallFlags } from './install.js';
 
 import { contentFrom } from '../../ops/content.js';
 
+/** The certificate completed a pending request and is installed everywhere: its key now lives in the secret. */
+async function completeRequest(id: number | undefined, flags: InstallFlags, out: Output): Promise<void> {
+  if (id === undefined || flags.dryRun) return;
+  if (flags.keepRequest) {
+    out.info(`pending request ${id} is kept (--keep-request)`);
+    return;
+  }
+  const { completeRequest: done } = await import('../../ops/requests.js');
+  done(id);
+  out.ok(`pending request ${id} completed: its key now lives only in the secret and was removed from this host`);
+}
+
 export async function askToProceed(p: Plan, out: Output, yes?: boolean): Promise<boolean> {
   if (yes || !process.stdin.isTTY || !process.stderr.isTTY) return true; // cron and scripts never prompt
   out.info('The plan:');
@@ -36,17 +48,24 @@ export async function runInstall(flags: InstallFlags, pre?: VerifyFilesResult): 
   const single = !flags.allNamespaces && !flags.tenantsFile && (flags.namespace?.length ?? 0) <= 1;
   const early = single && !flags.dryRun && !readMarker(settings.namespace, settings.secret) ? readPreflight(new Kubectl({ namespace: settings.namespace, context: settings.context, kubeconfig: settings.kubeconfig }), settings.secret) : undefined;
   early?.catch(() => undefined); // reported by the transaction that awaits it
-  if (!pre) out.step(`Verify: ${flags.cert}`);
-  const { report, material } = pre ?? await verifyFiles({ cert: flags.cert, key: flags.key, chain: flags.chain, ca: flags.ca, hosts: flags.host, passphraseFile: flags.passphraseFile });
+  const verifiedByWizard = pre !== undefined;
+  if (!verifiedByWizard) out.step(`Verify: ${flags.cert}`);
+  pre ??= await verifyFiles({ cert: flags.cert, key: flags.key, chain: flags.chain, ca: flags.ca, hosts: flags.host, passphraseFile: flags.passphraseFile });
+  const { report, material } = pre;
   if (!report.ok || !material) {
     const { printChecks } = await import('../print-checks.js');
     if (!flags.json) printChecks(new Output({ quiet: false }), report);
     else out.emit({ ok: false, stage: 'verify', report });
-    if (!flags.key) throw new UsageError('install needs --key FILE (or a PKCS#12 --cert holding the key)');
+    if (!flags.key && !report.checks.some((c) => c.id === 'key-match' && c.status !== 'skip')) {
+      const { describePending } = await import('../../ops/requests.js');
+      throw new UsageError(`install needs --key FILE: ${flags.cert} holds no key, and no pending certificate request matches it (${describePending()})`, 'Pass the key with --key, or the certificate issued for a pending request (xsoar-cert csr --list).');
+    }
     throw new CheckFailedError(`${flags.cert}: not fit to serve: ${report.failures} check(s) failed; nothing was changed`, 'Fix the problems above, or run "xsoar-cert verify" for details.');
   }
-  if (!pre) out.ok(`verified: ${material.leaf.subject}, expires ${material.leaf.notAfter}, ${report.warnings} warning(s); TLS 1.2 and 1.3 handshakes OK`);
-  if (!pre) for (const c of report.checks.filter((x) => x.status === 'warn')) out.warn(c.message);
+  if (!verifiedByWizard) out.ok(`verified: ${material.leaf.subject}, expires ${material.leaf.notAfter}, ${report.warnings} warning(s); TLS 1.2 and 1.3 handshakes OK`);
+  const request = pre.request;
+  if (request) out.info(request.using);
+  if (!verifiedByWizard) for (const c of report.checks.filter((x) => x.status === 'warn')) out.warn(c.message);
   const kubectl = new Kubectl({ namespace: settings.namespace, context: settings.context, kubeconfig: settings.kubeconfig });
   const { resolveTargets, parseParallel, fleetTable } = await import('../../ops/fleet.js');
   const parallel = parseParallel(flags.parallel);
@@ -81,8 +100,9 @@ export async function runInstall(flags: InstallFlags, pre?: VerifyFilesResult): 
     const failed = results.filter((r) => !r.ok).length;
     if (failed) {
       const { PartialError } = await import('../../errors.js');
-      throw new PartialError(`${failed} of ${targets.length} tenants failed (each was rolled back or left unchanged; see the table)`);
+      throw new PartialError(`${failed} of ${targets.length} tenants failed (each was rolled back or left unchanged; see the table)${request ? `; pending request ${request.id} is kept` : ''}`);
     }
+    await completeRequest(request?.id, flags, flags.json ? quiet : out);
     return;
   }
   const target = targets[0]!;
@@ -107,8 +127,9 @@ export async function runInstall(flags: InstallFlags, pre?: VerifyFilesResult): 
     const { CancelledError } = await import('../../errors.js');
     throw new CancelledError();
   }
+  if (result.result === 'installed') await completeRequest(request?.id, flags, flags.json ? new Output({ json: true }) : out);
   if (flags.json) {
-    out.emit({ ok: true, ...result });
+    out.emit({ ok: true, ...result, ...(request ? { request: { id: request.id, completed: result.result === 'installed' && !flags.keepRequest } } : {}) });
     return;
   }
   if (result.result === 'dry-run') {

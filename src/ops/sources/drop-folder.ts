@@ -13,6 +13,7 @@ import { certLabel, certFacts, keyDescription } from '../../pki/describe.js';
 import type { Bundle, CertEntry, KeyEntry } from '../../pki/types.js';
 import type { Candidate } from '../renew-policy.js';
 import { contentFrom } from '../content.js';
+import { pendingKeyFor } from '../requests.js';
 import type { NewContent } from '../transaction.js';
 import { verifyLoaded } from '../verify-files.js';
 
@@ -38,6 +39,8 @@ export interface FolderCandidate extends Candidate {
   chainFiles: string[];
   /** SHA-256 fingerprints of the served chain. */
   chainFingerprints: string[];
+  /** The key came from this pending certificate request (xsoar-cert csr), not from the folder. */
+  requestId?: number;
 }
 
 export interface FolderFile {
@@ -126,9 +129,11 @@ export async function scanDropFolder(dir: string, opts: DropFolderOptions): Prom
   const extraChain = opts.chain ?? [];
   const candidates: FolderCandidate[] = [];
   for (const leaf of leaves) {
-    const key = keys.find((k) => keyFitsCert(k, leaf));
+    // The key from the folder, else from a pending request this certificate completes.
+    const pending = keys.some((k) => keyFitsCert(k, leaf)) ? undefined : pendingKeyFor(leaf.cert);
+    const key = keys.find((k) => keyFitsCert(k, leaf)) ?? pending?.key;
     if (!key) {
-      ignored.push({ file: leaf.source, why: `no key in the folder matches this certificate (${certLabel(leaf.cert)})` });
+      ignored.push({ file: leaf.source, why: `no key in the folder (nor a pending request) matches this certificate (${certLabel(leaf.cert)})` });
       continue;
     }
     const others: Bundle = { certs: pool.filter((c) => c !== leaf), keys: [] };
@@ -148,6 +153,7 @@ export async function scanDropFolder(dir: string, opts: DropFolderOptions): Prom
       content: material ? contentFrom(material, leaf.source) : undefined,
       chainFiles: [...new Set((served ?? [leaf]).map((c: CertEntry) => c.source))],
       chainFingerprints: (served ?? [leaf]).map((c: CertEntry) => c.cert.fingerprint256),
+      ...(pending ? { requestId: pending.request.id } : {}),
     });
   }
   const fileCerts = new Map(bundles.map((b) => [b.file, b.bundle.certs.map((c) => c.cert.fingerprint256)]));
@@ -162,6 +168,7 @@ export function describeUse(scan: FolderScan, chosen: FolderCandidate | undefine
     if (chosen?.certFile === f.file) roles.push('the new certificate');
     else if (chosen?.chainFiles.includes(f.file)) roles.push('its intermediate(s)');
     if (chosen?.keyFile === f.file) roles.push('its key');
+    if (chosen?.requestId !== undefined && chosen.certFile === f.file) roles.push(`completing pending request ${chosen.requestId} (its key)`);
     if (roles.length) return { ...f, used: true, why: roles.join(' and ') };
     // certbot's fullchain.pem next to cert.pem + chain.pem: the same certificates again.
     const fps = scan.fileCerts.get(f.file) ?? [];
