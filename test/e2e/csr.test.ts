@@ -31,8 +31,8 @@ const cli = async (args: string[], cwd?: string): Promise<CliResult> => {
 const keyBodies = () => (existsSync(reqDir()) ? readdirSync(reqDir()).filter((f) => f.endsWith('.key')).map((f) => readFileSync(path.join(reqDir(), f), 'utf8').split('\n')[1]!) : []);
 const seenKeys: string[] = [];
 
-function signWithOpenssl(csr: string, out: string, ext?: string): void {
-  const args = ['x509', '-req', '-in', csr, '-CA', ca.int, '-CAkey', ca.intKey, '-CAcreateserial', '-days', '90', '-out', out];
+function signWithOpenssl(csr: string, out: string, ext?: string, days = 90): void {
+  const args = ['x509', '-req', '-in', csr, '-CA', ca.int, '-CAkey', ca.intKey, '-CAcreateserial', '-days', String(days), '-out', out];
   if (ext) openssl([...args, '-extfile', ext]);
   else openssl([...args, '-copy_extensions', 'copy']);
 }
@@ -132,6 +132,22 @@ test('names a public CA refuses are refused before a key is made; an IDN goes in
   const again = await cli(['csr', '--host', 'own.example.com', '--key-type', 'ecdsa', '--key-out', k, '--out', path.join(work, 'x.csr')], work);
   expect(again.code).toBe(2);
   expect(again.stderr).toMatch(/already exists/);
+});
+
+test('renew --from a folder holding only the signed certificate and its chain completes the pending request', async () => {
+  const work = mkdtempSync(path.join(tmpdir(), 'xsoar-cert-csr-renew-'));
+  expect((await cli(['csr', '--host', 'localhost', '--host', '127.0.0.1', '--key-type', 'ecdsa', '--json'], work)).code).toBe(0);
+  seenKeys.push(...keyBodies());
+  const drop = path.join(work, 'drop');
+  (await import('node:fs')).mkdirSync(drop);
+  // Longer-lived than anything installed before (the sandbox's own is 365 days): renew takes only a newer one.
+  signWithOpenssl(path.join(work, 'localhost.csr'), path.join(drop, 'signed.crt'), undefined, 390);
+  writeFileSync(path.join(drop, 'chain.pem'), readFileSync(ca.int));
+  const r = await cli(['renew', '--from', drop, '--ca', ca.root, '--force', '-n', t().namespace, '--secret', t().secret, '--endpoint', t().endpoint, '--allow-name-change']);
+  expect({ code: r.code, err: r.code ? r.stderr : '' }).toEqual({ code: 0, err: '' });
+  expect(r.stderr).toMatch(/signed\.crt: completes pending request (\d+)/);
+  expect(r.stderr).toMatch(/pending request \d+ completed/);
+  expect((await sb.servedCert(t().endpoint)).sha256).toBe(new X509Certificate(readFileSync(path.join(drop, 'signed.crt'))).fingerprint256);
 });
 
 test('csr --list and --discard', async () => {
