@@ -91,8 +91,14 @@ export async function runWizard(flags: InstallFlags): Promise<void> {
   const { readBundleWithPassphrase } = await import('./passphrase.js');
   const { describeCert, keyMatchesCert } = await import('../pki/describe.js');
 
-  // 1. The files.
-  const cert = flags.cert ?? (await askFile('Certificate file (PEM, DER or PKCS#12):'))!;
+  // 0. A request made earlier (xsoar-cert csr) waits for its signed certificate.
+  const requests = await import('../ops/requests.js');
+  const pending = requests.listRequests();
+  if (pending.length) out.info(`Pending certificate request${pending.length > 1 ? 's' : ''}: ${pending.map((r) => `${r.id} for ${r.names.join(', ')} (${r.created.slice(0, 10)})`).join('; ')}. Give the certificate your CA signed: its key is found here.`);
+
+  // 1. The files (none yet: make a certificate request for the PKI team instead).
+  const cert = flags.cert ?? (await askFile('Certificate file (PEM, DER, PKCS#12 or .p7b):', { optional: '(none yet: make a certificate request for your CA)' }));
+  if (!cert) return makeRequest(out);
   const certBundle = await readBundleWithPassphrase(cert, { file: flags.passphraseFile });
   if (!certBundle.certs.length) throw new UsageError(`${cert}: holds no certificate`, 'Choose the file with the certificate (it may also hold the chain and key).');
   const found = (file: string, certs: typeof certBundle.certs) => {
@@ -104,7 +110,9 @@ export async function runWizard(flags: InstallFlags): Promise<void> {
   };
   found(cert, certBundle.certs);
   let key = flags.key;
+  const completes = !key && !certBundle.keys.length ? certBundle.certs.map((c) => requests.pendingKeyFor(c.cert)).find(Boolean) : undefined;
   if (!key && certBundle.keys.length) out.info(`  found in ${cert}: the private key`);
+  else if (completes) out.info(`  the private key: pending request ${completes.request.id} (made ${completes.request.created.slice(0, 10)} for ${completes.request.names.join(', ')}), kept on this host`);
   else if (!key) key = await askFile('Private key file:');
   if (key && key !== cert) {
     const kb = await readBundleWithPassphrase(key, { file: flags.passphraseFile });
@@ -155,4 +163,13 @@ export async function runWizard(flags: InstallFlags): Promise<void> {
     if (!(await confirmPrompt(`Clients that use ${err.missing.join(', ')} would break. Install anyway (--allow-name-change)?`))) throw err;
     await runInstall({ ...final, allowNameChange: true }, pre);
   }
+}
+
+/** The wizard's other road: no certificate yet, so make the key here and a request for the CA. */
+async function makeRequest(out: Output): Promise<void> {
+  const names = await askText('Names the certificate must cover (comma separated; the first is the CN):', undefined, (v) => v.trim() !== '' || 'At least one name or IP');
+  const org = await askText('More of the subject, if your PKI team wants it (e.g. O=Example Corp,C=DE; empty for none):', '');
+  const { runCsr } = await import('./commands/csr-run.js');
+  await runCsr({ host: names.split(/[,\s]+/).filter(Boolean), subject: org || undefined, namespace: [] });
+  out.info('When the signed certificate comes back, run "xsoar-cert" again (or xsoar-cert install --cert signed.crt): the key is found here.');
 }

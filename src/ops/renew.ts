@@ -86,19 +86,8 @@ async function decide(opts: RenewOptions, cur: Lookup<SecretObject>, folder: () 
     return { reason: due.reason, content: chosen.content!, from: chosen.certFile, files, requestId: chosen.requestId };
   }
   if (opts.selfSigned) {
-    // The installed names, plus any --host the renewed certificate must also cover.
-    const installedNames = (installed.subjectAltName ?? '').split(', ').filter(Boolean).map((s) => s.replace(/^DNS:|^IP Address:/, ''));
-    const names = [...new Set([...installedNames, ...(opts.hosts ?? [])])];
-    if (names.length === 0) throw new UsageError(`the installed certificate in ${opts.namespace}/${opts.secret} has no SANs to copy`);
-    const { generateDevLeaf } = await import('../pki/generate.js');
-    const keyType = installed.publicKey.asymmetricKeyType === 'ec' ? 'ecdsa' : 'rsa';
-    const leaf = await generateDevLeaf({ hosts: names, keyType });
-    const leafCert = new X509Certificate(leaf.certPem);
-    const content = {
-      data: { 'tls.crt': Buffer.from(leaf.certPem).toString('base64'), 'tls.key': Buffer.from(leaf.keyPem).toString('base64') },
-      fingerprint: leafCert.fingerprint256, notAfter: new Date(leafCert.validTo).toISOString(), names: names.map((n) => n.toLowerCase()), label: 'a new self-signed certificate',
-    };
-    return { reason: due.reason, content, from: 'self-signed' };
+    const { selfSignedContent } = await import('./sources/self-signed.js');
+    return { reason: due.reason, content: await selfSignedContent(installed, opts.hosts ?? [], `${opts.namespace}/${opts.secret}`), from: 'self-signed' };
   }
   throw new UsageError('renew needs --from DIR or --self-signed');
 }

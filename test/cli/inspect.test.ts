@@ -73,7 +73,20 @@ describe('xsoar-cert inspect', () => {
     expect(bad.stderr).toMatch(/enc\.pem: wrong passphrase[^\n]*\n\s+Check the passphrase in --passphrase-file \/ XSOAR_CERT_PASSPHRASE/);
   });
 
-  test.each(['not-a-cert.txt', 'truncated.pem', 'csr.pem', 'truncated.der'])('malformed %s: exit 3, one line naming the file, no stack', async (name) => {
+  test('a CSR is described by inspect (and stays "a certificate signing request, not a certificate" for verify)', async () => {
+    const csr = path.join(FIX, 'csr.pem');
+    const r = await runCli(['inspect', csr]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/csr\.pem: certificate signing request \(PKCS#10\)/);
+    expect(r.stdout).toMatch(/signature: .* \(verifies\)/);
+    const j = JSON.parse((await runCli(['inspect', csr, '--json'])).stdout);
+    expect(j.request).toMatchObject({ kind: 'certificate signing request', signatureValid: true, pendingRequest: null });
+    const v = await runCli(['verify', '--cert', csr, '--no-tls']);
+    expect(v.code).toBe(3);
+    expect(v.stderr).toMatch(/csr\.pem: contains a certificate signing request \(CSR\), not a certificate: send it to your CA/);
+  });
+
+  test.each(['not-a-cert.txt', 'truncated.pem', 'truncated.der'])('malformed %s: exit 3, one line naming the file, no stack', async (name) => {
     const r = await runCli(['inspect', path.join(FIX, name)]);
     expect(r.code).toBe(3);
     expect(r.stdout).toBe('');

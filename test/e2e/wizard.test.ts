@@ -131,3 +131,31 @@ test('a certificate that drops an installed name: the wizard says which, asks, a
   expect(await w.exitCode()).toBe(0);
   expect((await sb.servedCert(t().endpoint)).sha256).toBe(new X509Certificate(narrow.leaf.certPem).fingerprint256);
 }, 90000);
+
+test('no certificate yet: the wizard makes a certificate request; the signed certificate then completes it without a key question', async () => {
+  const w = startInTerminal([]);
+  await w.waitFor(/Certificate file/);
+  await w.waitFor(/none yet: make a certificate request/);
+  w.keys('Enter'); // the first choice: none yet
+  await w.waitFor(/Names the certificate must cover/);
+  w.type('localhost,127.0.0.1');
+  w.keys('Enter');
+  await w.waitFor(/More of the subject/);
+  w.keys('Enter');
+  const screen = await w.waitFor(/the key is kept as pending request (\d+)/);
+  expect(await w.exitCode()).toBe(0);
+  const id = /pending request (\d+)/.exec(screen)![1];
+  // The PKI team signs it; the wizard, given the signed certificate, finds the key here.
+  const { execFileSync } = await import('node:child_process');
+  execFileSync('openssl', ['x509', '-req', '-in', path.join(m.dir, 'localhost.csr'), '-CA', m.files.root, '-CAkey', m.files.rootKey, '-CAcreateserial', '-days', '90', '-copy_extensions', 'copy', '-out', path.join(m.dir, 'signed.crt')], { stdio: 'ignore' });
+  const w2 = startInTerminal([]);
+  await w2.waitFor(new RegExp(`Pending certificate request.*${id} for localhost, 127\\.0\\.0\\.1`));
+  await w2.waitFor(/Certificate file/);
+  w2.type('signed.crt');
+  await w2.waitFor(/[❯>] signed\.crt/);
+  w2.keys('Enter');
+  await w2.waitFor(new RegExp(`the private key: pending request ${id}`));
+  await w2.waitFor(/Intermediate certificate file/);
+  w2.keys('C-c');
+  expect(await w2.exitCode()).toBe(130);
+});
