@@ -150,6 +150,15 @@ test('renew --from a folder holding only the signed certificate and its chain co
   expect((await sb.servedCert(t().endpoint)).sha256).toBe(new X509Certificate(readFileSync(path.join(drop, 'signed.crt'))).fingerprint256);
 });
 
+test('install of a certificate no pending request matches, without --key, says so and lists the pending requests', async () => {
+  const work = mkdtempSync(path.join(tmpdir(), 'xsoar-cert-csr-nomatch-'));
+  expect((await cli(['csr', '--host', 'pending.example.com', '--key-type', 'ecdsa'], work)).code).toBe(0);
+  seenKeys.push(...keyBodies());
+  const r = await cli(['install', '--cert', ca.int, '-n', t().namespace, '--secret', t().secret, '--yes']);
+  expect(r.code).toBe(2);
+  expect(r.stderr).toMatch(/install needs --key FILE: .* holds no key, and no pending certificate request matches it \(pending: .*request \d+ for pending\.example\.com/);
+});
+
 test('csr --list and --discard', async () => {
   const l = await cli(['csr', '--list', '--json']);
   const before = JSON.parse(l.stdout).requests as { id: number; names: string[] }[];
