@@ -65,7 +65,11 @@ export async function runInstall(flags: InstallFlags, pre?: VerifyFilesResult): 
   if (!verifiedByWizard) out.ok(`verified: ${material.leaf.subject}, expires ${material.leaf.notAfter}, ${report.warnings} warning(s); TLS 1.2 and 1.3 handshakes OK`);
   const request = pre.request;
   if (request) out.info(request.using);
-  if (!verifiedByWizard) for (const c of report.checks.filter((x) => x.status === 'warn')) out.warn(c.message);
+  if (!verifiedByWizard) {
+    for (const c of report.checks.filter((x) => x.status === 'warn')) out.warn(c.message);
+    // What the served chain leaves out of the files, and why (said, not done silently).
+    for (const c of report.checks.filter((x) => x.status === 'info' && x.id !== 'request')) out.info(`· ${c.message}`);
+  }
   const kubectl = new Kubectl({ namespace: settings.namespace, context: settings.context, kubeconfig: settings.kubeconfig });
   const { resolveTargets, parseParallel, fleetTable } = await import('../../ops/fleet.js');
   const parallel = parseParallel(flags.parallel);
