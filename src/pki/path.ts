@@ -18,7 +18,7 @@ export const MAX_PATH_DEPTH = 10;
 /** Issuer candidates tried per certificate, after name and key-identifier matching. */
 export const MAX_CANDIDATES_PER_STEP = 16;
 /** Signature checks per build: realistic inputs need tens; 400 same-named CAs would need 160,000. */
-export const MAX_SIGNATURE_CHECKS = 600;
+export const MAX_SIGNATURE_CHECKS = 256;
 /** Complete paths collected before choosing. */
 const MAX_COMPLETE = 16;
 
