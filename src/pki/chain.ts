@@ -3,8 +3,6 @@
 import type { Bundle, CertEntry, KeyEntry } from './types.js';
 import { buildPath, dedupe, explainLeftOut, IssuerLinks, pickLeaf, type LeftOut } from './path.js';
 
-export { dedupe, isIssuedBy, isSelfSigned } from './path.js';
-
 export type Dropped = LeftOut;
 
 export interface ChainResult {
