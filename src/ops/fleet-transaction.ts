@@ -8,8 +8,9 @@ import type { Kubectl, SecretObject } from '../k8s/kubectl.js';
 import type { Reporter as Output } from './reporter.js';
 import { acquireLock, assertStateWritable, clearMarker, self, writeMarker, type Lock, type Marker } from './state.js';
 import { appendAudit, assertAuditWritable, type AuditInput } from '../audit/log.js';
-import { LABEL_PREVIOUS_OF, backupRef, backupsToPrune, type BackupRef, executeTransaction, onInterrupt, checkEndpoint, confirmServed, plan, resolveProxy, redactedPlan, rollbackTo, type NewContent, type Plan, type TransactionResult } from './transaction.js';
+import { LABEL_PREVIOUS_OF, backupRef, backupsToPrune, type BackupRef, executeTransaction, onInterrupt, checkEndpoint, confirmServed, plan, resolveProxy, sameData, redactedPlan, rollbackTo, type NewContent, type Plan, type TransactionResult } from './transaction.js';
 import { bounded, runFleet, type FleetResult, type Target } from './fleet.js';
+import { eachRetrying, retrying } from './retry.js';
 
 const RESTARTED_AT = 'kubectl.kubernetes.io/restartedAt';
 
@@ -91,9 +92,9 @@ export async function executeFleetTransaction(opts: FleetTransactionOptions, kub
     ['update', 'apps', 'deployments', ns],
   ]);
   const [secrets, deployments, access] = await Promise.all([
-    all.listAllIfAllowed<SecretObject>('secrets', ['--field-selector', 'type=kubernetes.io/tls']),
-    all.listAllIfAllowed<Deployment>('deployments'),
-    all.accessReviews(checks.map(([verb, group, resource, namespace]) => ({ verb: verb!, group: group!, resource: resource!, namespace: namespace! }))),
+    retrying(() => all.listAllIfAllowed<SecretObject>('secrets', ['--field-selector', 'type=kubernetes.io/tls'])),
+    retrying(() => all.listAllIfAllowed<Deployment>('deployments')),
+    retrying(() => all.accessReviews(checks.map(([verb, group, resource, namespace]) => ({ verb: verb!, group: group!, resource: resource!, namespace: namespace! })))),
   ]);
   if (!secrets || !deployments) {
     // Namespaced roles only: the same transaction, one tenant at a time (--parallel of them at once).
@@ -113,7 +114,7 @@ export async function executeFleetTransaction(opts: FleetTransactionOptions, kub
   const others = tenants.filter((x) => !byKey.has(x.key) && !denied.has(x.t.namespace));
   await bounded(others, opts.parallel ?? 4, async (x) => {
     const k = kubectl.forNamespace(x.t.namespace);
-    const [cur, prev] = await Promise.all([k.getSecret(x.t.secret), k.listSecrets(`${LABEL_PREVIOUS_OF}=${x.t.secret}`)]);
+    const [cur, prev] = await Promise.all([retrying(() => k.getSecret(x.t.secret)), retrying(() => k.listSecrets(`${LABEL_PREVIOUS_OF}=${x.t.secret}`))]);
     if (cur.found) byKey.set(x.key, cur.object);
     for (const b of prev) if (!secrets.some((s) => s.metadata.namespace === b.metadata.namespace && s.metadata.name === b.metadata.name)) secrets.push(b);
   });
@@ -184,7 +185,12 @@ export async function executeFleetTransaction(opts: FleetTransactionOptions, kub
 
     // 2. Backups, in one call.
     out.step(`Backup: ${live().length} secrets`);
-    const backedUp = await all.each('create', live().map((x) => x.plan!.backupManifest));
+    // Each batched write is retried for the items a transient fault hit (retry.ts eachRetrying).
+    const toBackUp = live();
+    const backedUp = await eachRetrying((ix) => all.each('create', ix.map((i) => toBackUp[i]!.plan!.backupManifest)), toBackUp.length, async (i) => {
+      const b = await retrying(() => kubectl.forNamespace(toBackUp[i]!.t.namespace).getSecret(toBackUp[i]!.plan!.backupName));
+      return b.found && sameData(b.object.data, toBackUp[i]!.plan!.backupManifest.data) ? { ok: true, fields: [] } : undefined;
+    });
     live().forEach((x, i) => {
       const r = backedUp[i]!;
       if (!r.ok) fail(x, new KubectlError(`backup of ${x.key} failed: ${r.error}`, { verb: 'create', args: [], hint: 'Nothing was changed in this tenant.' }));
@@ -197,7 +203,11 @@ export async function executeFleetTransaction(opts: FleetTransactionOptions, kub
       x.applied = true;
       writeMarker({ ...x.marker!, step: 'apply' });
     }
-    const replaced = await all.each('replace', ready.map((x) => x.plan!.secretManifest));
+    const replaced = await eachRetrying((ix) => all.each('replace', ix.map((i) => ready[i]!.plan!.secretManifest)), ready.length, async (i) => {
+      // A 409 after a lost answer: did our own write land?
+      const live = await retrying(() => kubectl.forNamespace(ready[i]!.t.namespace).getSecret(ready[i]!.t.secret));
+      return live.found && sameData(live.object.data, ready[i]!.plan!.secretManifest.data) ? { ok: true, fields: [] } : undefined;
+    });
     ready.forEach((x, i) => {
       const r = replaced[i]!;
       if (r.ok) return;
@@ -227,7 +237,13 @@ export async function executeFleetTransaction(opts: FleetTransactionOptions, kub
     }
     const list = [...restarts.values()];
     out.step(`Restart: ${list.length} deployments`);
-    const restarted = await all.each('replace', list.map((r) => r.d), ['{.metadata.generation}']);
+    const restarted = await eachRetrying((ix) => all.each('replace', ix.map((i) => list[i]!.d), ['{.metadata.generation}']), list.length, async (i) => {
+      // A 409 after a lost answer: our restartedAt landed if the deployment carries it now.
+      const d = list[i]!.d;
+      const r = await retrying(() => kubectl.forNamespace(d.metadata.namespace!).call('get', ['deployment', d.metadata.name, '-o', `jsonpath={.metadata.generation}{"\\t"}{.spec.template.metadata.annotations.kubectl\\.kubernetes\\.io/restartedAt}`]));
+      const [gen, at] = r.stdout.split('\t');
+      return at === stampNow ? { ok: true, fields: [gen ?? '0'] } : undefined;
+    });
     list.forEach(({ tenants: users, d }, i) => {
       const r = restarted[i]!;
       for (const x of users) {
@@ -241,7 +257,7 @@ export async function executeFleetTransaction(opts: FleetTransactionOptions, kub
       for (let pending = live(); pending.length; ) {
         await new Promise((r) => setTimeout(r, 150));
         check();
-        const now2: Deployment[] = await all.rolloutFields();
+        const now2: Deployment[] = await retrying(() => all.rolloutFields());
         const find = (ns: string, name: string) => now2.find((d) => d.metadata.namespace === ns && d.metadata.name === name);
         for (const x of pending) {
           for (const [name, gen] of x.restartedGeneration) {

@@ -1,5 +1,5 @@
 // Which faults are retried, how often, and which never are.
-import { isTransient, retrying } from '../../../src/ops/retry.js';
+import { eachRetrying, isTransient, retrying } from '../../../src/ops/retry.js';
 import { BusyError, KubectlError, UsageError } from '../../../src/errors.js';
 
 const k = (stderr: string, reason?: string) => new KubectlError('kubectl failed', { verb: 'replace', args: [], stderr, reason });
@@ -35,4 +35,34 @@ test('retrying: a transient fault is tried again (3 attempts in all); an answer 
   calls = 0;
   await expect(retrying(async () => { calls++; throw new BusyError('409'); }, { baseMs: 1 })).rejects.toThrow('409');
   expect(calls).toBe(1);
+});
+
+test('eachRetrying: only the items a transient fault hit are sent again; a 409 after a fault is checked by recover', async () => {
+  const sent: number[][] = [];
+  const answers: Record<number, string[]> = {
+    0: ['ok'],
+    1: ['Error from server (InternalError): boom', 'ok'],
+    2: ['error: unexpected EOF', 'Error from server (Conflict): the object has been modified'],
+    3: ['Error from server (Forbidden): no'],
+  };
+  const seen: Record<number, number> = {};
+  const results = await eachRetrying(
+    async (ix) => {
+      sent.push(ix);
+      return ix.map((i) => {
+        const a = answers[i]![seen[i] = (seen[i] ?? -1) + 1]!;
+        return a === 'ok' ? { ok: true as const, fields: [String(i)] } : { ok: false as const, error: a };
+      });
+    },
+    4,
+    async (i) => (i === 2 ? { ok: true, fields: ['recovered'] } : undefined),
+    { baseMs: 1 },
+  );
+  expect(sent).toEqual([[0, 1, 2, 3], [1, 2]]);
+  expect(results).toEqual([
+    { ok: true, fields: ['0'] },
+    { ok: true, fields: ['1'] },
+    { ok: true, fields: ['recovered'] },
+    { ok: false, error: 'Error from server (Forbidden): no' },
+  ]);
 });
