@@ -8,7 +8,7 @@ import type { Kubectl, SecretObject } from '../k8s/kubectl.js';
 import type { Reporter as Output } from './reporter.js';
 import { acquireLock, assertStateWritable, clearMarker, self, writeMarker, type Lock, type Marker } from './state.js';
 import { appendAudit, assertAuditWritable, type AuditInput } from '../audit/log.js';
-import { LABEL_PREVIOUS_OF, backupRef, backupsToPrune, type BackupRef, executeTransaction, onInterrupt, checkEndpoint, confirmServed, plan, resolveProxy, sameData, redactedPlan, rollbackTo, type NewContent, type Plan, type TransactionResult } from './transaction.js';
+import { LABEL_PREVIOUS_OF, backupRef, backupsToPrune, type BackupRef, executeTransaction, onInterrupt, assertTlsSecret, checkEndpoint, confirmServed, plan, resolveProxy, secretHolds, redactedPlan, rollbackTo, type NewContent, type Plan, type TransactionResult } from './transaction.js';
 import { bounded, runFleet, type FleetResult, type Target } from './fleet.js';
 import { eachRetrying, retrying } from './retry.js';
 
@@ -133,6 +133,7 @@ export async function executeFleetTransaction(opts: FleetTransactionOptions, kub
     }
     const here = deployments.filter((d) => d.metadata.namespace === namespace);
     try {
+      assertTlsSecret(x.current, `namespace "${namespace}"`);
       x.deployments = resolveProxy(here, secret, opts.proxy, `namespace "${namespace}"`);
     } catch (err) {
       fail(x, err as XsoarCertError);
@@ -187,10 +188,9 @@ export async function executeFleetTransaction(opts: FleetTransactionOptions, kub
     out.step(`Backup: ${live().length} secrets`);
     // Each batched write is retried for the items a transient fault hit (retry.ts eachRetrying).
     const toBackUp = live();
-    const backedUp = await eachRetrying((ix) => all.each('create', ix.map((i) => toBackUp[i]!.plan!.backupManifest)), toBackUp.length, async (i) => {
-      const b = await retrying(() => kubectl.forNamespace(toBackUp[i]!.t.namespace).getSecret(toBackUp[i]!.plan!.backupName));
-      return b.found && sameData(b.object.data, toBackUp[i]!.plan!.backupManifest.data) ? { ok: true, fields: [] } : undefined;
-    });
+    // A retry that answers AlreadyExists or 409 may be our own write that landed unseen: secretHolds decides.
+    const landed = async (x: Tenant, manifest: SecretObject) => ((await secretHolds(kubectl.forNamespace(x.t.namespace), manifest)) ? { ok: true as const, fields: [] } : undefined);
+    const backedUp = await eachRetrying((ix) => all.each('create', ix.map((i) => toBackUp[i]!.plan!.backupManifest)), toBackUp.length, (i) => landed(toBackUp[i]!, toBackUp[i]!.plan!.backupManifest));
     live().forEach((x, i) => {
       const r = backedUp[i]!;
       if (!r.ok) fail(x, new KubectlError(`backup of ${x.key} failed: ${r.error}`, { verb: 'create', args: [], hint: 'Nothing was changed in this tenant.' }));
@@ -203,11 +203,7 @@ export async function executeFleetTransaction(opts: FleetTransactionOptions, kub
       x.applied = true;
       writeMarker({ ...x.marker!, step: 'apply' });
     }
-    const replaced = await eachRetrying((ix) => all.each('replace', ix.map((i) => ready[i]!.plan!.secretManifest)), ready.length, async (i) => {
-      // A 409 after a lost answer: did our own write land?
-      const live = await retrying(() => kubectl.forNamespace(ready[i]!.t.namespace).getSecret(ready[i]!.t.secret));
-      return live.found && sameData(live.object.data, ready[i]!.plan!.secretManifest.data) ? { ok: true, fields: [] } : undefined;
-    });
+    const replaced = await eachRetrying((ix) => all.each('replace', ix.map((i) => ready[i]!.plan!.secretManifest)), ready.length, (i) => landed(ready[i]!, ready[i]!.plan!.secretManifest));
     ready.forEach((x, i) => {
       const r = replaced[i]!;
       if (r.ok) return;

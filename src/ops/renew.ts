@@ -12,7 +12,7 @@ import { executeTransaction, resolveMarker, type NewContent, type TransactionRes
 import { decideDue, pickCandidate, type Threshold } from './renew-policy.js';
 import type { Bundle } from '../pki/types.js';
 import type { FolderFile, FolderScan } from './sources/drop-folder.js';
-import { discardRequest } from './requests.js';
+import { completeRequest } from './requests.js';
 
 export interface RenewOptions {
   namespace: string;
@@ -118,18 +118,8 @@ export async function runRenew(opts: RenewOptions, out: Output): Promise<RenewRe
     kubectl,
     out,
   );
-  if (!opts.dryRun && d.requestId !== undefined && transaction.result === 'installed') completePending(d.requestId, out);
+  if (!opts.dryRun && d.requestId !== undefined && transaction.result === 'installed') completeRequest(d.requestId, out);
   return { action: opts.dryRun ? 'dry-run' : 'renewed', reason: d.reason, namespace: opts.namespace, secret: opts.secret, from: d.from, transaction, files: d.files };
-}
-
-/** A renewal that completed a pending request: its key now lives in the secret. */
-function completePending(id: number, out: Output): void {
-  try {
-    discardRequest(id);
-    out.ok(`pending request ${id} completed: its key now lives only in the secret and was removed from this host`);
-  } catch {
-    /* already gone (another tenant of the same run completed it) */
-  }
 }
 
 /**
@@ -175,7 +165,7 @@ export async function runRenewFleet(targets: Target[], base: Omit<RenewOptions, 
       const done = await executeFleetTransaction({ op: 'renew', targets: due.map((x) => x.t), proxy: base.proxy, servername: base.servername, context: base.context, content: (t) => byTarget.get(t)!.content, allowNameChange: base.allowNameChange, noConfirm: base.noConfirm, dryRun: base.dryRun, timeoutS: base.timeoutS, parallel }, kubectl, out);
       // A pending request completed by the renewed certificate goes once every tenant using it succeeded.
       const requestIds = new Set(due.map((x) => x.d.requestId).filter((x): x is number => x !== undefined));
-      for (const id of requestIds) if (!base.dryRun && done.filter((r) => byTarget.get(r.target)!.requestId === id).every((r) => r.ok)) completePending(id, out);
+      for (const id of requestIds) if (!base.dryRun && done.filter((r) => byTarget.get(r.target)!.requestId === id).every((r) => r.ok)) completeRequest(id, out);
       for (const r of done) {
         const d = byTarget.get(r.target)!;
         if (r.ok) results.set(r.target, { ...r, value: { action: base.dryRun ? 'dry-run' : 'renewed', reason: d.reason, namespace: r.target.namespace, secret: r.target.secret, from: d.from, transaction: r.value!, files: d.files } });

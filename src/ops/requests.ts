@@ -8,6 +8,7 @@ import path from 'node:path';
 import { InputError } from '../errors.js';
 import { stateDir } from '../state-dir.js';
 import type { KeyEntry } from '../pki/types.js';
+import type { Reporter } from './reporter.js';
 
 export interface PendingRequest {
   id: number;
@@ -119,9 +120,14 @@ export function completionNotes(request: PendingRequest, cert: X509Certificate):
   return { using, warnings };
 }
 
-/** After a successful install: the key now lives in the secret; remove it here. */
-export function completeRequest(id: number): void {
-  discardRequest(id);
+/** After a successful install or renewal: the key now lives in the secret; remove it here, and say so. */
+export function completeRequest(id: number, out: Pick<Reporter, 'ok'>): void {
+  try {
+    discardRequest(id);
+  } catch {
+    return; // already gone (another tenant of the same run completed it)
+  }
+  out.ok(`pending request ${id} completed: its key now lives only in the secret and was removed from this host`);
 }
 
 /** What --from-installed asks for: per distinct set of names, the names and the installed key's type. */

@@ -170,7 +170,6 @@ const stamp = (d: Date) => d.toISOString().replace(/[-:T]/g, '').slice(0, 14);
 /** Pure: what will be written. */
 export function plan(input: { namespace: string; secret: string; current: SecretObject; content: NewContent; deployments: string[]; endpoint?: string; now: Date; existingBackups: string[]; allowNameChange?: boolean; /** Fixed in tests; random otherwise. */ suffix?: string }): Plan {
   const { current, content, now } = input;
-  assertTlsSecret(current, `namespace "${input.namespace}"`);
   const old = current.data?.['tls.crt'] ? fingerprintOfPem(Buffer.from(current.data['tls.crt'], 'base64').toString('latin1')) : undefined;
   // The UTC stamp sorts the versions; a random tail keeps two runs in the same second (two admins,
   // two hosts) from colliding on the name (which used to end one of them with AlreadyExists).
@@ -285,31 +284,24 @@ export function readPreflight(kubectl: Kubectl, secret: string): Promise<Preflig
   ]);
 }
 
-/** Create the backup; a retry after a dropped connection may find the first try landed. */
-async function createBackup(kubectl: Kubectl, manifest: SecretObject): Promise<void> {
-  await retrying(async (attempt) => {
-    try {
-      await kubectl.create(manifest);
-    } catch (err) {
-      if (attempt > 1 && err instanceof KubectlError && err.reason === 'AlreadyExists') {
-        const b = await kubectl.getSecret(manifest.metadata.name);
-        if (b.found && sameData(b.object.data, manifest.data)) return;
-      }
-      throw err;
-    }
-  });
+/** Does the secret named by `manifest` (in `kubectl`'s namespace) hold exactly its data now? */
+export async function secretHolds(kubectl: Kubectl, manifest: SecretObject): Promise<boolean> {
+  const live = await retrying(() => kubectl.getSecret(manifest.metadata.name));
+  return live.found && sameData(live.object.data, manifest.data);
 }
 
-/** The fenced replace (resourceVersion precondition), retried; a 409 after a lost answer may be our own write. */
-async function replaceFenced(kubectl: Kubectl, manifest: SecretObject): Promise<void> {
+/**
+ * The backup create, or the fenced replace (resourceVersion precondition), retried on a transient
+ * fault. When a retry answers AlreadyExists or 409, the first try may have landed unseen: it counts
+ * as done when the secret now holds exactly what we wrote.
+ */
+async function writeSecret(kubectl: Kubectl, verb: 'create' | 'replace', manifest: SecretObject): Promise<void> {
   await retrying(async (attempt) => {
     try {
-      await kubectl.replace(manifest);
+      await (verb === 'create' ? kubectl.create(manifest) : kubectl.replace(manifest));
     } catch (err) {
-      if (attempt > 1 && err instanceof BusyError) {
-        const live = await kubectl.getSecret(manifest.metadata.name);
-        if (live.found && sameData(live.object.data, manifest.data)) return;
-      }
+      const landed = verb === 'create' ? err instanceof KubectlError && err.reason === 'AlreadyExists' : err instanceof BusyError;
+      if (attempt > 1 && landed && (await secretHolds(kubectl, manifest))) return;
       throw err;
     }
   });
@@ -377,7 +369,7 @@ export async function executeTransaction(opts: TransactionOptions, kubectl: Kube
     // 2. Backup, kept in-cluster as a labelled previous version (never on disk).
     writeMarker(marker);
     out.step(`Backup: ${namespace}/${p.backupName}`);
-    await createBackup(kubectl, p.backupManifest);
+    await writeSecret(kubectl, 'create', p.backupManifest);
     check();
     out.ok(`previous version kept as secret ${p.backupName}`);
     // 3. Apply, with the resourceVersion read in preflight.
@@ -385,7 +377,7 @@ export async function executeTransaction(opts: TransactionOptions, kubectl: Kube
     writeMarker({ ...marker, step });
     out.step(`Apply: replace ${namespace}/${secret}`);
     applied = true; // a write that fails in flight may still have landed: roll back either way
-    await replaceFenced(kubectl, p.secretManifest);
+    await writeSecret(kubectl, 'replace', p.secretManifest);
     check();
     out.ok(`secret ${secret} now holds ${content.label}`);
     // 4. Restart the proxy and wait for the rollout.
@@ -404,8 +396,7 @@ export async function executeTransaction(opts: TransactionOptions, kubectl: Kube
       out.ok(`${endpoint} serves ${p.newFingerprint} over TLS 1.2 and 1.3`);
     }
     // Truthful outcome: what the cluster holds now is what this run wrote (re-read after the last write).
-    const after = await retrying(() => kubectl.getSecret(secret));
-    if (!after.found || !sameData(after.object.data, p.secretManifest.data)) {
+    if (!(await secretHolds(kubectl, p.secretManifest))) {
       throw new ForeignChangeError(`the secret ${namespace}/${secret} changed again after this ${opts.op} wrote it`, 'Someone else changed it meanwhile; run status.');
     }
     // Done and confirmed: say so in the marker first, so a kill before the record below makes the

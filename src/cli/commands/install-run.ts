@@ -17,8 +17,7 @@ async function completeRequest(id: number | undefined, flags: InstallFlags, out:
     return;
   }
   const { completeRequest: done } = await import('../../ops/requests.js');
-  done(id);
-  out.ok(`pending request ${id} completed: its key now lives only in the secret and was removed from this host`);
+  done(id, out);
 }
 
 export async function askToProceed(p: Plan, out: Output, yes?: boolean): Promise<boolean> {
