@@ -203,10 +203,10 @@ export class Kubectl {
    * sends them one by one and goes on after a failure. Returns, per input item, what the server
    * answered: its `jsonpath` fields, or the error line kubectl printed for it.
    */
-  async each(verb: 'create' | 'replace' | 'delete', items: ReadonlyArray<{ metadata: { name: string; namespace?: string } }>, fields: string[] = []): Promise<Array<{ ok: true; fields: string[] } | { ok: false; error: string }>> {
+  async each(verb: 'create' | 'replace' | 'delete' | 'patch', items: ReadonlyArray<{ metadata: { name: string; namespace?: string } }>, fields: string[] = [], /** patch: the JSON patch applied to every item (no key material: it is argv). */ jsonPatch?: string): Promise<Array<{ ok: true; fields: string[] } | { ok: false; error: string }>> {
     if (items.length === 0) return [];
     const path = ['{.metadata.namespace}', '{.metadata.name}', ...fields].join('{"\\t"}') + '{"\\n"}';
-    const args = verb === 'delete' ? ['-f', '-', '--ignore-not-found', '--wait=false', '-o', 'name'] : ['-f', '-', '--validate=false', '-o', `jsonpath=${path}`];
+    const args = verb === 'delete' ? ['-f', '-', '--ignore-not-found', '--wait=false', '-o', 'name'] : verb === 'patch' ? ['-f', '-', '--type=json', '-p', jsonPatch ?? '[]', '-o', `jsonpath=${path}`] : ['-f', '-', '--validate=false', '-o', `jsonpath=${path}`];
     const r = await this.call(verb, args, { input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items }), allowFail: true, timeoutMs: this.timeoutMs + items.length * 1000 });
     if (r.exitCode !== 0 && !r.stdout.trim() && !/Error from server|error when/.test(r.stderr)) throw this.error(verb, [verb], r);
     const done = new Map<string, string[]>();

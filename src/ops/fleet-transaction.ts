@@ -8,7 +8,8 @@ import type { Kubectl, SecretObject } from '../k8s/kubectl.js';
 import type { Reporter as Output } from './reporter.js';
 import { acquireLock, assertStateWritable, clearMarker, self, writeMarker, type Lock, type Marker } from './state.js';
 import { appendAudit, assertAuditWritable, type AuditInput } from '../audit/log.js';
-import { LABEL_PREVIOUS_OF, backupRef, backupsToPrune, type BackupRef, executeTransaction, onInterrupt, assertTlsSecret, checkEndpoint, confirmServed, plan, resolveProxy, secretHolds, redactedPlan, rollbackTo, type NewContent, type Plan, type TransactionResult } from './transaction.js';
+import { assertUnlocked, lockValue, newLock, releasePatch } from './cluster-lock.js';
+import { LABEL_PREVIOUS_OF, ForeignChangeError, sameData, whoAmI, backupRef, backupsToPrune, type BackupRef, executeTransaction, onInterrupt, assertTlsSecret, checkEndpoint, confirmServed, plan, resolveProxy, secretHolds, redactedPlan, rollbackTo, type NewContent, type Plan, type TransactionResult } from './transaction.js';
 import { bounded, runFleet, type FleetResult, type Target } from './fleet.js';
 import { eachRetrying, retrying } from './retry.js';
 
@@ -119,6 +120,8 @@ export async function executeFleetTransaction(opts: FleetTransactionOptions, kub
     for (const b of prev) if (!secrets.some((s) => s.metadata.namespace === b.metadata.namespace && s.metadata.name === b.metadata.name)) secrets.push(b);
   });
   const now = new Date();
+  // One in-cluster lock value for the run: each replace takes it on its secret (cluster-lock.ts).
+  const lock = lockValue(newLock(op, whoAmI(), opts.timeoutS ?? 120, now));
   for (const x of tenants) {
     const { namespace, secret } = x.t;
     const miss = denied.get(namespace);
@@ -134,6 +137,7 @@ export async function executeFleetTransaction(opts: FleetTransactionOptions, kub
     const here = deployments.filter((d) => d.metadata.namespace === namespace);
     try {
       assertTlsSecret(x.current, `namespace "${namespace}"`);
+      assertUnlocked(x.current, `namespace "${namespace}"`);
       x.deployments = resolveProxy(here, secret, opts.proxy, `namespace "${namespace}"`);
     } catch (err) {
       fail(x, err as XsoarCertError);
@@ -141,7 +145,7 @@ export async function executeFleetTransaction(opts: FleetTransactionOptions, kub
     }
     x.backups = secrets.filter((s) => s.metadata.namespace === namespace && s.metadata.labels?.[LABEL_PREVIOUS_OF] === secret).map(backupRef);
     try {
-      x.plan = plan({ namespace, secret, current: x.current, content: x.content, deployments: x.deployments, endpoint: x.t.endpoint, now, existingBackups: x.backups.map((b) => b.name), allowNameChange: opts.allowNameChange });
+      x.plan = plan({ namespace, secret, current: x.current, content: x.content, deployments: x.deployments, endpoint: x.t.endpoint, now, existingBackups: x.backups.map((b) => b.name), allowNameChange: opts.allowNameChange, lock });
     } catch (err) {
       fail(x, err instanceof XsoarCertError ? err : new CheckFailedError(String(err)));
     }
@@ -177,7 +181,7 @@ export async function executeFleetTransaction(opts: FleetTransactionOptions, kub
     for (const x of live()) {
       try {
         x.lock = acquireLock(x.t.namespace, x.t.secret, op);
-        x.marker = { ...self(), op, namespace: x.t.namespace, secret: x.t.secret, context: opts.context, backupName: x.plan!.backupName, oldFingerprint: x.plan!.oldFingerprint, newFingerprint: x.content.fingerprint, deployments: x.deployments, step: 'backup', startedAt: now.toISOString() };
+        x.marker = { ...self(), op, namespace: x.t.namespace, secret: x.t.secret, context: opts.context, backupName: x.plan!.backupName, oldFingerprint: x.plan!.oldFingerprint, newFingerprint: x.content.fingerprint, deployments: x.deployments, step: 'backup', startedAt: now.toISOString(), lock };
         writeMarker(x.marker);
       } catch (err) {
         fail(x, err as XsoarCertError);
@@ -280,23 +284,34 @@ export async function executeFleetTransaction(opts: FleetTransactionOptions, kub
         fail(x, new KubectlError(`${x.t.endpoint}: ${(err as Error).message}`, { verb: 'confirm', args: [] }));
       }
     }));
+    check();
+    // 7. Release the lock of every changed tenant in one call; its answer is the re-read that makes
+    // "installed" true (the secret holds what this run wrote).
+    await release(live(), lock, all, kubectl, fail);
   } catch (err) {
     // kubectl itself failed (cluster unreachable mid-way): every tenant not yet failed fails now.
     for (const x of live()) fail(x, err instanceof XsoarCertError ? err : new KubectlError(String((err as Error).message ?? err), { verb: 'fleet', args: [] }));
   }
 
   stop();
-  // 7. A tenant that failed after its secret changed is rolled back alone (the same rollback as one tenant).
+  // 8. A tenant that failed after its secret changed is rolled back alone (the same rollback as one tenant).
   const toRoll = tenants.filter((x) => x.error && x.applied);
   if (toRoll.length) out.step(`Rollback: ${toRoll.length} tenants`);
   await bounded(toRoll, opts.parallel ?? 8, async (x) => {
     writeMarker({ ...x.marker!, step: 'rollback' });
     const k = kubectl.forNamespace(x.t.namespace);
     try {
-      await rollbackTo(k, { namespace: x.t.namespace, secret: x.t.secret, data: x.plan!.backupManifest.data ?? {}, ours: x.plan!.secretManifest.data, annotations: x.current!.metadata.annotations, deployments: x.deployments, restartNeeded: true, endpoint: opts.noConfirm ? undefined : x.t.endpoint, servername: opts.servername, fingerprint: x.plan!.oldFingerprint, timeoutS: opts.timeoutS ?? 120 }, out.quietCopy());
+      await rollbackTo(k, { namespace: x.t.namespace, secret: x.t.secret, data: x.plan!.backupManifest.data ?? {}, ours: x.plan!.secretManifest.data, annotations: x.current!.metadata.annotations, lock, deployments: x.deployments, restartNeeded: true, endpoint: opts.noConfirm ? undefined : x.t.endpoint, servername: opts.servername, fingerprint: x.plan!.oldFingerprint, timeoutS: opts.timeoutS ?? 120 }, out.quietCopy());
       x.error = new TransactionError(`${x.error!.message}; rolled back: the previous certificate is installed and served again`, true);
       audit(x, 'rolled-back', x.error.message);
     } catch (rb) {
+      if (rb instanceof ForeignChangeError) {
+        // Not ours to undo: another run changed the secret after us; it is left in place.
+        x.error = new BusyError(`${x.error!.message}; ${rb.message}`, 'Run "xsoar-cert status" to see what is installed and served now.');
+        audit(x, 'failed', x.error.message);
+        clearMarker(x.t.namespace, x.t.secret);
+        return;
+      }
       x.error = new TransactionError(`${x.error!.message} AND the rollback failed: ${(rb as Error).message}`, false, `Restore it with: xsoar-cert rollback -n ${x.t.namespace} --secret ${x.t.secret} --to ${x.plan!.backupName}`);
       audit(x, 'rollback-failed', x.error.message);
       return; // keep the marker: the next run resolves it
@@ -307,17 +322,38 @@ export async function executeFleetTransaction(opts: FleetTransactionOptions, kub
     if (x.marker && !x.applied) clearMarker(x.t.namespace, x.t.secret);
     if (x.plan && !x.applied && x.marker) audit(x, 'failed', x.error?.message);
     if (!x.error) {
-      clearMarker(x.t.namespace, x.t.secret);
+      // Confirmed first: a kill before the record makes the next run write it (not roll back).
+      writeMarker({ ...x.marker!, step: 'confirmed' });
       audit(x, 'installed');
+      clearMarker(x.t.namespace, x.t.secret);
     }
     x.lock?.release();
   }
-  // 8. Prune old backups of the tenants that succeeded, in one call.
+  // 9. Prune old backups of the tenants that succeeded, in one call.
   const prune = tenants
     .filter((x) => !x.error)
     .flatMap((x) => backupsToPrune([...x.backups, { name: x.plan!.backupName, fingerprint: x.plan!.oldFingerprint }]).map((name) => ({ apiVersion: 'v1', kind: 'Secret', metadata: { name, namespace: x.t.namespace } })));
   if (prune.length) await all.each('delete', prune).catch((err: Error) => out.warn(`could not prune old backups: ${err.message}`));
   return results();
+}
+
+/** The batched lock release; an item it could not release is read alone to see what it holds. */
+async function release(done: Tenant[], lock: string, all: Kubectl, kubectl: Kubectl, fail: (x: Tenant, err: XsoarCertError) => void): Promise<void> {
+  const items = done.map((x) => ({ apiVersion: 'v1', kind: 'Secret', metadata: { name: x.t.secret, namespace: x.t.namespace } }));
+  const released = await eachRetrying((ix) => all.each('patch', ix.map((i) => items[i]!), ['{.data}'], releasePatch(lock)), items.length, async () => undefined);
+  await Promise.all(done.map(async (x, i) => {
+    const r = released[i]!;
+    let holds = false;
+    if (r.ok) {
+      try {
+        holds = sameData(JSON.parse(r.fields[0] ?? '{}') as Record<string, string>, x.plan!.secretManifest.data);
+      } catch {
+        holds = false;
+      }
+    }
+    if (!r.ok || !holds) holds = await secretHolds(kubectl.forNamespace(x.t.namespace), x.plan!.secretManifest).catch(() => false);
+    if (!holds) fail(x, new ForeignChangeError(`the secret ${x.key} changed again after this run wrote it`, 'Someone else changed it meanwhile; run status.'));
+  }));
 }
 
 function toResult(x: Tenant, opts: FleetTransactionOptions): FleetResult<TransactionResult> {

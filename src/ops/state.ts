@@ -128,6 +128,8 @@ export interface Marker {
   /** 'confirmed': the change is live and confirmed, only its audit record may be missing. */
   step: 'backup' | 'apply' | 'restart' | 'confirm' | 'rollback' | 'confirmed';
   startedAt: string;
+  /** The in-cluster lock value this run writes with its replace (cluster-lock.ts): the next run releases it. */
+  lock?: string;
 }
 
 /** Where the marker of ns/secret lives (no folder is created: reading must work on a read-only state dir). */

@@ -11,6 +11,7 @@ import { fetchServedChain } from '../net/served-cert.js';
 import { acquireLock, assertStateWritable, clearMarker, readMarker, writeMarker, pidAlive, self, type Marker } from './state.js';
 import { appendAudit, assertAuditWritable, type AuditInput } from '../audit/log.js';
 import { retrying } from './retry.js';
+import { LOCK_ANNOTATION, assertUnlocked, lockValue, newLock, releaseLock } from './cluster-lock.js';
 import { cancelNow, setSignalHandler } from '../signals.js';
 
 export const LABEL_MANAGED = 'app.kubernetes.io/managed-by';
@@ -168,7 +169,7 @@ export const isBackupName = (name: string) => /-prev-\d{14}(-\d+)?(-[0-9a-z]{4})
 const stamp = (d: Date) => d.toISOString().replace(/[-:T]/g, '').slice(0, 14);
 
 /** Pure: what will be written. */
-export function plan(input: { namespace: string; secret: string; current: SecretObject; content: NewContent; deployments: string[]; endpoint?: string; now: Date; existingBackups: string[]; allowNameChange?: boolean; /** Fixed in tests; random otherwise. */ suffix?: string }): Plan {
+export function plan(input: { namespace: string; secret: string; current: SecretObject; content: NewContent; deployments: string[]; endpoint?: string; now: Date; existingBackups: string[]; allowNameChange?: boolean; /** Fixed in tests; random otherwise. */ suffix?: string; /** The in-cluster lock value (cluster-lock.ts), taken by the replace itself. */ lock?: string }): Plan {
   const { current, content, now } = input;
   const old = current.data?.['tls.crt'] ? fingerprintOfPem(Buffer.from(current.data['tls.crt'], 'base64').toString('latin1')) : undefined;
   // The UTC stamp sorts the versions; a random tail keeps two runs in the same second (two admins,
@@ -205,7 +206,7 @@ export function plan(input: { namespace: string; secret: string; current: Secret
     },
     data: { ...current.data }, // byte-identical copy of the data
   };
-  const keepAnn = Object.fromEntries(Object.entries(current.metadata.annotations ?? {}).filter(([k]) => k !== 'kubectl.kubernetes.io/last-applied-configuration'));
+  const keepAnn = Object.fromEntries(Object.entries(current.metadata.annotations ?? {}).filter(([k]) => k !== 'kubectl.kubernetes.io/last-applied-configuration' && k !== LOCK_ANNOTATION));
   const secretManifest: SecretObject = {
     apiVersion: 'v1',
     kind: 'Secret',
@@ -216,7 +217,7 @@ export function plan(input: { namespace: string; secret: string; current: Secret
       // The resourceVersion read in preflight: a concurrent change makes the replace fail (409), not overwrite it.
       resourceVersion: current.metadata.resourceVersion,
       labels: current.metadata.labels,
-      annotations: { ...keepAnn, [ANN.fingerprint]: content.fingerprint, [ANN.notAfter]: content.notAfter, [ANN.installedAt]: now.toISOString(), [ANN.installedBy]: whoAmI() },
+      annotations: { ...keepAnn, [ANN.fingerprint]: content.fingerprint, [ANN.notAfter]: content.notAfter, [ANN.installedAt]: now.toISOString(), [ANN.installedBy]: whoAmI(), ...(input.lock ? { [LOCK_ANNOTATION]: input.lock } : {}) },
     },
     data: { ...Object.fromEntries(Object.entries(current.data ?? {}).filter(([k]) => !['tls.crt', 'tls.key', 'ca.crt'].includes(k))), ...content.data },
   };
@@ -331,12 +332,22 @@ export async function executeTransaction(opts: TransactionOptions, kubectl: Kube
     for (const o of miss.optional) out.warn(`this user cannot ${o}: old backups will not be pruned`);
   }
   assertTlsSecret(cur.object, kubectl.where());
+  assertUnlocked(cur.object, kubectl.where());
   const targets = resolveProxy(deployments, secret, opts.proxy, kubectl.where());
   const content = typeof opts.content === 'function' ? await opts.content(cur.object) : opts.content;
-  const p = plan({ namespace, secret, current: cur.object, content, deployments: targets, endpoint, now: new Date(), existingBackups: backups.map((b) => b.metadata.name), allowNameChange: opts.allowNameChange });
+  const lock = lockValue(newLock(opts.op, whoAmI(), opts.timeoutS ?? 120));
+  const p = plan({ namespace, secret, current: cur.object, content, deployments: targets, endpoint, now: new Date(), existingBackups: backups.map((b) => b.metadata.name), allowNameChange: opts.allowNameChange, lock });
   out.ok(`secret ${namespace}/${secret} found (resourceVersion ${cur.object.metadata.resourceVersion}); proxy: ${targets.map((t) => `deployment/${t}`).join(', ')}`);
   if (endpoint) {
-    await out.wait(`checking ${endpoint}`, checkEndpoint(endpoint, p.oldFingerprint, `${namespace}/${secret}`, opts.servername));
+    await out.wait(`checking ${endpoint}`, checkEndpoint(endpoint, p.oldFingerprint, `${namespace}/${secret}`, opts.servername).catch(async (err: unknown) => {
+      // Served ≠ installed because another run changed the secret since it was read: that run is busy with it.
+      const now = err instanceof EndpointError ? await retrying(() => kubectl.getSecret(secret)).catch(() => undefined) : undefined;
+      if (now?.found && now.object.metadata.resourceVersion !== cur.object.metadata.resourceVersion) {
+        assertUnlocked(now.object, kubectl.where());
+        throw new BusyError(`secret ${namespace}/${secret} changed while xsoar-cert was checking ${endpoint}: another run is changing it`, 'Run "xsoar-cert status", then try again. Nothing was changed.');
+      }
+      throw err;
+    }));
     out.ok(`${endpoint} answers TLS and serves the installed certificate`);
   }
   out.ok(`installed ${p.oldFingerprint ?? '(no certificate)'} → new ${p.newFingerprint}`);
@@ -353,13 +364,13 @@ export async function executeTransaction(opts: TransactionOptions, kubectl: Kube
   // marker that survives SIGKILL.
   assertStateWritable();
   assertAuditWritable();
-  const lock = acquireLock(namespace, secret, opts.op);
+  const localLock = acquireLock(namespace, secret, opts.op);
   const abort = new AbortController();
   const handle = { abort: () => abort.abort() };
   installSignalHandlers();
   active.add(handle);
   kubectl.signal = abort.signal;
-  const marker: Marker = { ...self(), op: opts.op, namespace, secret, context: opts.context, backupName: p.backupName, oldFingerprint: p.oldFingerprint, newFingerprint: p.newFingerprint, deployments: targets, step: 'backup', startedAt: new Date().toISOString() };
+  const marker: Marker = { ...self(), op: opts.op, namespace, secret, context: opts.context, backupName: p.backupName, oldFingerprint: p.oldFingerprint, newFingerprint: p.newFingerprint, deployments: targets, step: 'backup', startedAt: new Date().toISOString(), lock };
   let step: Marker['step'] = 'backup';
   let applied = false;
   const check = () => {
@@ -395,8 +406,10 @@ export async function executeTransaction(opts: TransactionOptions, kubectl: Kube
       confirmed = true;
       out.ok(`${endpoint} serves ${p.newFingerprint} over TLS 1.2 and 1.3`);
     }
-    // Truthful outcome: what the cluster holds now is what this run wrote (re-read after the last write).
-    if (!(await secretHolds(kubectl, p.secretManifest))) {
+    // Truthful outcome: what the cluster holds now is what this run wrote. Releasing the in-cluster
+    // lock answers with the secret: that is the re-read after the last write.
+    const after = await releaseLock(kubectl, secret, lock);
+    if (!after || !sameData(after.data, p.secretManifest.data)) {
       throw new ForeignChangeError(`the secret ${namespace}/${secret} changed again after this ${opts.op} wrote it`, 'Someone else changed it meanwhile; run status.');
     }
     // Done and confirmed: say so in the marker first, so a kill before the record below makes the
@@ -425,7 +438,7 @@ export async function executeTransaction(opts: TransactionOptions, kubectl: Kube
     out.fail(`${opts.op} failed at ${step}: ${why}`);
     writeMarker({ ...marker, step: 'rollback' });
     try {
-      await rollbackTo(kubectl, { namespace, secret, data: p.backupManifest.data ?? {}, ours: p.secretManifest.data, annotations: cur.object.metadata.annotations, deployments: targets, restartNeeded: true /* a restart may have been in flight: always restart after restoring */, endpoint, servername: opts.servername, fingerprint: p.oldFingerprint, timeoutS: opts.timeoutS ?? 120 }, out);
+      await rollbackTo(kubectl, { namespace, secret, data: p.backupManifest.data ?? {}, ours: p.secretManifest.data, annotations: cur.object.metadata.annotations, lock, deployments: targets, restartNeeded: true /* a restart may have been in flight: always restart after restoring */, endpoint, servername: opts.servername, fingerprint: p.oldFingerprint, timeoutS: opts.timeoutS ?? 120 }, out);
     } catch (rbErr) {
       if (rbErr instanceof ForeignChangeError) {
         // Not ours to undo: another run installed something after us. Say so; change nothing more.
@@ -446,7 +459,7 @@ export async function executeTransaction(opts: TransactionOptions, kubectl: Kube
   } finally {
     active.delete(handle);
     kubectl.signal = undefined;
-    lock.release();
+    localLock.release();
   }
 }
 
@@ -529,6 +542,8 @@ export interface RollbackSpec {
   /** What this run wrote: restore only over that (or over the backup itself); anything else is someone else's change. */
   ours?: Record<string, string>;
   annotations?: Record<string, string>;
+  /** This run's in-cluster lock: the restore keeps it (nobody else starts meanwhile) and the end releases it. */
+  lock?: string;
   deployments: string[];
   restartNeeded: boolean;
   endpoint?: string;
@@ -553,8 +568,10 @@ export async function rollbackTo(kubectl: Kubectl, spec: RollbackSpec, out: Outp
     if (!isBackup && spec.ours && !sameData(liveData, spec.ours)) {
       throw new ForeignChangeError(`the secret ${spec.namespace}/${spec.secret} now holds another change (${secretFingerprint(live.object) ?? 'no certificate'}), not this run's: it was left in place, not rolled back`);
     }
-    const annotations = { ...(spec.annotations ?? {}), [ANN.restoredAt]: `${new Date().toISOString()} pid ${process.pid}` };
+    const annotations: Record<string, string> = { ...(spec.annotations ?? {}), [ANN.restoredAt]: `${new Date().toISOString()} pid ${process.pid}` };
     delete annotations['kubectl.kubernetes.io/last-applied-configuration'];
+    delete annotations[LOCK_ANNOTATION];
+    if (spec.lock) annotations[LOCK_ANNOTATION] = spec.lock;
     try {
       await retrying(() => kubectl.replace({ ...live.object, metadata: { ...live.object.metadata, annotations }, data: spec.data }));
       out.ok(isBackup ? 'secret data already the previous version (fenced against late writes)' : 'secret data restored');
@@ -576,9 +593,10 @@ export async function rollbackTo(kubectl: Kubectl, spec: RollbackSpec, out: Outp
     await out.wait(`handshakes with ${spec.endpoint}`, confirmServed(spec.endpoint, spec.fingerprint, spec.servername));
     out.ok(`${spec.endpoint} serves the previous certificate ${spec.fingerprint} again`);
   }
-  const after = await retrying(() => kubectl.getSecret(spec.secret));
-  if (!after.found || !sameData(after.object.data, spec.data)) {
-    throw new Error(`after the restore the secret ${spec.namespace}/${spec.secret} holds ${after.found ? secretFingerprint(after.object) ?? 'no certificate' : 'nothing'}, not the previous version`);
+  // The re-read before "rolled back": the lock release answers with the secret (or it is read).
+  const after = spec.lock ? await releaseLock(kubectl, spec.secret, spec.lock) : await retrying(() => kubectl.getSecret(spec.secret)).then((l) => (l.found ? l.object : undefined));
+  if (!after || !sameData(after.data, spec.data)) {
+    throw new Error(`after the restore the secret ${spec.namespace}/${spec.secret} holds ${after ? secretFingerprint(after) ?? 'no certificate' : 'nothing'}, not the previous version`);
   }
 }
 
@@ -632,6 +650,7 @@ export async function resolveMarker(kubectl: Kubectl, ns: string, secret: string
       // Killed after the live confirmation, before its record: the change stands; write the record.
       appendAudit({ op: m.op as AuditInput['op'], namespace: ns, secret, context: m.context, oldFingerprint: m.oldFingerprint, newFingerprint: m.newFingerprint, result: 'installed', durationMs: 0, backup: m.backupName, error: `recorded by the next run (pid ${process.pid}): the ${m.op} was interrupted after its live confirmation` });
       out.ok(`resolved: the interrupted ${m.op} had completed and was confirmed live; its audit record is written now`);
+      if (m.lock) await releaseLock(kubectl, secret, m.lock);
       clearMarker(ns, secret);
       return 'resolved';
     }
@@ -639,10 +658,11 @@ export async function resolveMarker(kubectl: Kubectl, ns: string, secret: string
       // Past the backup, the secret may have changed and the proxy restarted with it (or a
       // rollback was cut short between its restore and its restart): finish the rollback whole
       // (restore, restart, confirm), as the transaction would have.
-      await rollbackTo(kubectl, { namespace: ns, secret, data: backup.object.data ?? {}, deployments: m.deployments, restartNeeded: true, endpoint: opts.endpoint, servername: opts.servername, fingerprint: m.oldFingerprint, timeoutS: opts.timeoutS ?? 120 }, out);
+      await rollbackTo(kubectl, { namespace: ns, secret, data: backup.object.data ?? {}, deployments: m.deployments, restartNeeded: true, endpoint: opts.endpoint, servername: opts.servername, fingerprint: m.oldFingerprint, timeoutS: opts.timeoutS ?? 120, lock: m.lock }, out);
       out.ok(`resolved: rolled back to the certificate from before the interrupted ${m.op}`);
     } else {
       out.ok(`resolved: the interrupted ${m.op} had not changed the secret`);
+      if (m.lock && live.found && live.object.metadata.annotations?.[LOCK_ANNOTATION] === m.lock) await releaseLock(kubectl, secret, m.lock);
     }
     appendAudit({ op: 'resolve', namespace: ns, secret, context: m.context, oldFingerprint: liveFp, newFingerprint: m.oldFingerprint, result: 'resolved', durationMs: 0, backup: m.backupName });
     clearMarker(ns, secret);
