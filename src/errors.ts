@@ -21,6 +21,8 @@ export const EXIT = {
   BUSY: 7,
   /** Several targets: some succeeded, some failed (see the table). */
   PARTIAL: 8,
+  /** renew --acme: the CA refused or could not be reached (directory, account, order, challenge): nothing was changed. */
+  CA: 9,
   /** A bug in xsoar-cert. */
   INTERNAL: 70,
   /** Interrupted (Ctrl-C at a prompt, or SIGINT before anything changed). */
@@ -128,5 +130,12 @@ export class CancelledError extends XsoarCertError {
 export class InternalError extends XsoarCertError {
   constructor(message: string) {
     super(message, EXIT.INTERNAL);
+  }
+}
+
+/** The ACME CA refused or could not be reached; nothing installed was changed (exit 9). */
+export class CaError extends XsoarCertError {
+  constructor(message: string, hint?: string) {
+    super(message, EXIT.CA, hint);
   }
 }

@@ -13,6 +13,7 @@ import { decideDue, pickCandidate, type Threshold } from './renew-policy.js';
 import type { Bundle } from '../pki/types.js';
 import type { FolderFile, FolderScan } from './sources/drop-folder.js';
 import { completeRequest } from './requests.js';
+import type { AcmeSettings } from './sources/acme.js';
 
 export interface RenewOptions {
   namespace: string;
@@ -37,6 +38,10 @@ export interface RenewOptions {
   timeoutS?: number;
   now?: Date;
   force?: boolean;
+  /** renew --acme: obtain the certificate from an ACME CA (sources/acme.ts). */
+  acme?: AcmeSettings;
+  /** One ACME order per distinct set of names in a fleet run (filled by runRenewFleet). */
+  acmeOrders?: Map<string, Promise<NewContent>>;
 }
 
 export type RenewResult =
@@ -60,7 +65,8 @@ async function decide(opts: RenewOptions, cur: Lookup<SecretObject>, folder: () 
   const installed = new X509Certificate(m[0]);
   const life = { notBefore: new Date(installed.validFrom), notAfter: new Date(installed.validTo) };
   const now = opts.now ?? new Date();
-  const due = decideDue(life, opts.threshold, now);
+  let due = decideDue(life, opts.threshold, now);
+  if (opts.acme && !opts.force) due = await ariDecision(opts.acme, installed, due, now);
   if (!due.due && !opts.force) {
     out.ok(`${opts.namespace}/${opts.secret}: not due: ${due.reason}`);
     return { skip: { action: 'skipped', reason: due.reason, namespace: opts.namespace, secret: opts.secret, fingerprint: installed.fingerprint256, renewAt: due.renewAt.toISOString() } };
@@ -85,11 +91,42 @@ async function decide(opts: RenewOptions, cur: Lookup<SecretObject>, folder: () 
     if (chosen.requestId !== undefined) out.info(`${chosen.certFile}: completes pending request ${chosen.requestId} (its key is used)`);
     return { reason: due.reason, content: chosen.content!, from: chosen.certFile, files, requestId: chosen.requestId };
   }
+  if (opts.acme) {
+    const acme = opts.acme;
+    const installedNames = (installed.subjectAltName ?? '').split(', ').filter(Boolean).map((x) => x.replace(/^DNS:|^IP Address:/, '').toLowerCase());
+    const names = [...new Set((opts.hosts?.length ? opts.hosts : installedNames).map((n) => n.toLowerCase()))];
+    if (!names.length) throw new UsageError(`the installed certificate in ${opts.namespace}/${opts.secret} has no names to renew: pass --host NAME`);
+    const key = `${names.slice().sort().join(',')}${acme.reuseKey ? `|${opts.namespace}/${opts.secret}` : ''}`;
+    const currentKeyPem = acme.reuseKey ? Buffer.from(cur.object.data?.['tls.key'] ?? '', 'base64').toString('utf8') || undefined : undefined;
+    const { acmeContent } = await import('./sources/acme.js');
+    const get = () => acmeContent(acme, { names, currentKeyPem, trustCa: opts.ca }, out);
+    let order = opts.acmeOrders?.get(key);
+    if (!order) {
+      order = get();
+      opts.acmeOrders?.set(key, order);
+    }
+    return { reason: due.reason, content: await order, from: `ACME ${new URL(acme.directory).host}` };
+  }
   if (opts.selfSigned) {
     const { selfSignedContent } = await import('./sources/self-signed.js');
     return { reason: due.reason, content: await selfSignedContent(installed, opts.hosts ?? [], `${opts.namespace}/${opts.secret}`), from: 'self-signed' };
   }
-  throw new UsageError('renew needs --from DIR or --self-signed');
+  throw new UsageError('renew needs --from DIR, --acme URL or --self-signed');
+}
+
+/** RFC 9773: when the CA advertises renewalInfo, its suggested window decides instead of the threshold. */
+async function ariDecision(acme: AcmeSettings, installed: X509Certificate, due: ReturnType<typeof decideDue>, now: Date): Promise<ReturnType<typeof decideDue>> {
+  const net = await import('../net/acme.js');
+  const { readFileSync } = await import('node:fs');
+  const tlsCa = acme.acmeCa ? readFileSync(acme.acmeCa) : undefined;
+  const dir = await net.fetchDirectory(acme.directory, tlsCa);
+  if (!dir.renewalInfo) return due;
+  const id = await net.ariCertIdOf(installed.toString());
+  const w = id ? await net.fetchRenewalWindow(dir, id, tlsCa) : undefined;
+  if (!w) return due;
+  return now >= w.start
+    ? { ...due, due: true, reason: `inside the CA's renewal window (ARI, from ${w.start.toISOString()})`, renewAt: w.start }
+    : { ...due, due: false, reason: `the CA's renewal window (ARI) starts ${w.start.toISOString()}`, renewAt: w.start };
 }
 
 /** The drop folder, scanned (and every candidate verified) at most once per run. */
@@ -146,9 +183,10 @@ export async function runRenewFleet(targets: Target[], base: Omit<RenewOptions, 
   try {
     const wide = await kubectl.acrossNamespaces().listAllIfAllowed<SecretObject>('secrets', ['--field-selector', 'type=kubernetes.io/tls']);
     const folder = folderOnce({ ...base, namespace: '', secret: '' });
+    const acmeOrders = new Map<string, Promise<NewContent>>();
     const due: { t: Target; d: Extract<Decision, { content: NewContent }> }[] = [];
     await runFleet(live, parallel, async (t) => {
-      const opts = { ...base, namespace: t.namespace, secret: t.secret, endpoint: t.endpoint };
+      const opts = { ...base, namespace: t.namespace, secret: t.secret, endpoint: t.endpoint, acmeOrders };
       try {
         const hit = wide?.find((s) => s.metadata.namespace === t.namespace && s.metadata.name === t.secret);
         const d = await decide(opts, hit ? { found: true, object: hit } : await kubectl.forNamespace(t.namespace).getSecret(t.secret), folder, out);

@@ -77,3 +77,15 @@ export function resolveSettings(flags: SettingFlags, env: NodeJS.ProcessEnv = pr
     configFile,
   };
 }
+
+/** The config file's "acme" object (renew --acme settings), {} when absent. */
+export function readAcmeConfig(file: string, explicit: boolean): Record<string, unknown> & { directory?: string } {
+  try {
+    const v = JSON.parse(readFileSync(file, 'utf8')) as { acme?: unknown };
+    return v.acme && typeof v.acme === 'object' && !Array.isArray(v.acme) ? (v.acme as Record<string, unknown>) : {};
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT' && !explicit) return {};
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return {};
+    throw new InputError(`${file}: not valid JSON`, { file });
+  }
+}

@@ -1,0 +1,279 @@
+// A certificate from an ACME CA (RFC 8555): one of the sources that hand the transaction engine
+// the same NewContent. A new key every time (or the installed one with reuseKey), a CSR from the
+// one generation module, the account stored in the state dir (0600) per directory URL, every
+// challenge published and checked where the CA will look before any is answered, and always
+// cleaned up (also on failure and Ctrl-C), deleting only our own values.
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { generateKeyPairSync } from 'node:crypto';
+import path from 'node:path';
+import { CaError, CancelledError, InputError, UsageError } from '../../errors.js';
+import { stateDir } from '../../state-dir.js';
+import type { Reporter } from '../reporter.js';
+import type { NewContent } from '../transaction.js';
+import type { Challenge, Directory } from '../../net/acme.js';
+
+export interface AcmeSettings {
+  /** The directory URL. */
+  directory: string;
+  email?: string;
+  agreeTos?: boolean;
+  eabKid?: string;
+  eabHmacFile?: string;
+  /** Trust for the ACME server's own TLS (else Node's CA store). */
+  acmeCa?: string;
+  dnsRfc2136?: string;
+  dnsTsigKey?: string;
+  dnsZone?: string;
+  dnsHook?: string;
+  /** Where DNS-01 records are checked before the CA is asked (default: the RFC 2136 server, or the system resolver). */
+  dnsCheck?: string;
+  httpPort?: number;
+  webroot?: string;
+  /** How long a DNS-01 record may take to show at the check server (--dns-wait, default 30 s). */
+  dnsWaitS?: number;
+  reuseKey?: boolean;
+}
+
+const MAX_SMALL_FILE = 64 * 1024;
+
+/** Which challenge, from the flags: exactly one. */
+export function challengeKind(s: AcmeSettings): 'rfc2136' | 'hook' | 'http' | 'webroot' {
+  const kinds = [s.dnsRfc2136 && 'rfc2136', s.dnsHook && 'hook', s.httpPort !== undefined && 'http', s.webroot && 'webroot'].filter(Boolean) as Array<'rfc2136' | 'hook' | 'http' | 'webroot'>;
+  if (kinds.length !== 1) throw new UsageError(kinds.length ? `--acme takes one challenge, not ${kinds.length}: choose one of --dns-rfc2136, --dns-hook, --http-port, --webroot` : '--acme needs a challenge: --dns-rfc2136 HOST --dns-tsig-key FILE, --dns-hook CMD, --http-port N or --webroot DIR');
+  if (kinds[0] === 'rfc2136' && !s.dnsTsigKey) throw new UsageError('--dns-rfc2136 needs --dns-tsig-key FILE (the key tsig-keygen wrote)');
+  return kinds[0]!;
+}
+
+function readSmall(file: string, what: string): string {
+  try {
+    const buf = readFileSync(file);
+    if (buf.length > MAX_SMALL_FILE) throw new InputError(`${file}: too large for ${what} (at most ${MAX_SMALL_FILE} bytes)`, { file });
+    return buf.toString('utf8');
+  } catch (err) {
+    if (err instanceof InputError) throw err;
+    throw new InputError(`${file}: cannot read ${what} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, { file });
+  }
+}
+
+interface Account {
+  directory: string;
+  accountUrl: string;
+  email?: string;
+  createdAt: string;
+}
+
+function accountFiles(url: string, slug: string) {
+  const dir = path.join(stateDir(), 'acme');
+  return { dir, json: path.join(dir, `${slug}.json`), key: path.join(dir, `${slug}.key`), url };
+}
+
+/** The stored account of this directory, or a new key for one (saved once the CA knows it). */
+function loadAccount(f: ReturnType<typeof accountFiles>): { keyPem: string; account?: Account } {
+  if (existsSync(f.key)) {
+    const keyPem = readSmall(f.key, 'the ACME account key');
+    const account = existsSync(f.json) ? (JSON.parse(readSmall(f.json, 'the ACME account')) as Account) : undefined;
+    return { keyPem, account: account?.directory === f.url ? account : undefined };
+  }
+  const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  return { keyPem: privateKey.export({ format: 'pem', type: 'pkcs8' }).toString() };
+}
+
+function saveAccount(f: ReturnType<typeof accountFiles>, keyPem: string, a: Account): void {
+  mkdirSync(f.dir, { recursive: true, mode: 0o700 });
+  if (!existsSync(f.key)) writeFileSync(f.key, keyPem, { mode: 0o600, flag: 'wx' });
+  chmodSync(f.key, 0o600);
+  writeFileSync(f.json, JSON.stringify(a, null, 2) + '\n', { mode: 0o600 });
+}
+
+export interface AcmeRequest {
+  names: string[];
+  /** --reuse-key: the installed key (PKCS#8 PEM, memory only). */
+  currentKeyPem?: string;
+  /** Trust anchors to verify the issued chain (renew --ca), else the system store. */
+  trustCa?: string;
+  /** ARI: the certificate this one replaces. */
+  replaces?: string;
+  /** The directory, when the caller already fetched it (ARI). */
+  directory?: Directory;
+}
+
+/** Obtain, verify and hand over: the NewContent of a certificate the CA issued for `req.names`. */
+export async function acmeContent(s: AcmeSettings, req: AcmeRequest, out: Reporter): Promise<NewContent> {
+  const kind = challengeKind(s);
+  const acme = await import('../../net/acme.js');
+  const tlsCa = s.acmeCa ? readFileSync(s.acmeCa) : undefined;
+  const directory = req.directory ?? (await acme.fetchDirectory(s.directory, tlsCa));
+  const files = accountFiles(s.directory, acme.accountSlug(s.directory));
+  const { keyPem: accountKeyPem, account } = loadAccount(files);
+  if (!account && directory.termsOfService && !s.agreeTos) throw new UsageError(`the CA's terms of service must be agreed to first: ${directory.termsOfService}`, 'Read them, then pass --acme-agree-tos (once: the account is kept).');
+  const hmac = s.eabHmacFile ? readSmall(s.eabHmacFile, 'the EAB HMAC key').trim() : process.env.XSOAR_CERT_ACME_EAB_HMAC?.trim();
+  if (!account && directory.externalAccountRequired && !(s.eabKid && hmac)) throw new UsageError(`the CA at ${s.directory} requires External Account Binding`, 'Pass --acme-eab-kid KID and --acme-eab-hmac-file FILE (or XSOAR_CERT_ACME_EAB_HMAC) from your CA account.');
+  const { generateCsr } = await import('../../pki/generate.js');
+  const request = await generateCsr({ hosts: req.names, key: req.currentKeyPem ? { keyPem: req.currentKeyPem } : { type: 'ecdsa' } });
+  const abort = new AbortController();
+  const { onInterrupt } = await import('../transaction.js');
+  const stopListening = onInterrupt(() => abort.abort());
+  const publisher = await makePublisher(kind, s, out);
+  let chainPem: string;
+  try {
+    const got = await acme.obtainCertificate({
+      directory, ca: tlsCa, accountKeyPem, accountUrl: account?.accountUrl, email: s.email, agreeTos: s.agreeTos,
+      eab: !account && s.eabKid && hmac ? { kid: s.eabKid, hmacKey: hmac } : undefined,
+      names: req.names, csrPem: request.csrPem, type: kind === 'http' || kind === 'webroot' ? 'http-01' : 'dns-01', replaces: req.replaces,
+      publish: (cs) => publisher.publish(cs, abort.signal), step: (m) => out.step(m), signal: abort.signal,
+    });
+    chainPem = got.chainPem;
+    if (!account) saveAccount(files, accountKeyPem, { directory: s.directory, accountUrl: got.accountUrl, email: s.email, createdAt: new Date().toISOString() });
+  } finally {
+    await publisher.cleanup().catch((err: Error) => out.warn(`could not remove the challenge responses: ${err.message}`));
+    stopListening();
+  }
+  if (abort.signal.aborted) throw new CancelledError('Cancelled (Ctrl-C / SIGTERM) during the ACME order: the challenge responses were removed and nothing was changed.');
+  return verifyIssued(chainPem, request.keyPem, req, s.directory);
+}
+
+async function verifyIssued(chainPem: string, keyPem: string, req: AcmeRequest, from: string): Promise<NewContent> {
+  const { parseBundle } = await import('../../pki/parse.js');
+  const { verifyLoaded } = await import('../verify-files.js');
+  const { contentFrom } = await import('../content.js');
+  const ca = req.trustCa ? parseBundle(readFileSync(req.trustCa), { source: req.trustCa }) : undefined;
+  const v = await verifyLoaded({ cert: parseBundle(Buffer.from(chainPem), { source: 'the issued chain' }), key: parseBundle(Buffer.from(keyPem), { source: 'the new key' }), ca, caSource: req.trustCa }, { hosts: req.names });
+  if (!v.material) {
+    const first = v.report.checks.find((c) => c.status === 'fail');
+    const why = first?.message ?? 'it did not verify';
+    throw new CaError(`the certificate the CA issued does not verify: ${why}`, req.trustCa ? 'Nothing was changed.' : 'If the CA is private, pass its root with --ca FILE. Nothing was changed.');
+  }
+  return contentFrom(v.material, `a certificate from ${new URL(from).host}`);
+}
+
+interface Publisher {
+  publish(cs: Challenge[], signal: AbortSignal): Promise<void>;
+  cleanup(): Promise<void>;
+}
+
+const sleep = (ms: number, signal?: AbortSignal) => new Promise<void>((r, j) => {
+  const t = setTimeout(r, ms);
+  signal?.addEventListener('abort', () => {
+    clearTimeout(t);
+    j(new CancelledError('Cancelled (Ctrl-C / SIGTERM) during the ACME order: nothing was changed.'));
+  }, { once: true });
+});
+
+/** Poll until every DNS-01 value is visible at `lookup`, up to 30 s; a value never seen is a CA-side failure we catch first. */
+async function waitVisible(cs: Challenge[], lookup: (name: string) => Promise<string[]>, where: string, signal: AbortSignal, waitS = 30): Promise<void> {
+  const until = Date.now() + waitS * 1000;
+  for (;;) {
+    const missing: Challenge[] = [];
+    for (const c of cs) if (!(await lookup(c.recordName!).catch((): string[] => [])).includes(c.value)) missing.push(c);
+    if (!missing.length) return;
+    if (Date.now() > until) throw new CaError(`the DNS-01 record ${missing[0]!.recordName} does not hold the challenge value at ${where} after ${waitS} s: the CA would refuse it`, 'Check the DNS hook or the update permissions for that name. Nothing was changed (the records were removed).');
+    await sleep(500, signal);
+  }
+}
+
+async function makePublisher(kind: ReturnType<typeof challengeKind>, s: AcmeSettings, out: Reporter): Promise<Publisher> {
+  if (kind === 'rfc2136') {
+    const dns = await import('../../net/dns-update.js');
+    const server = dns.parseServer(s.dnsRfc2136!, '--dns-rfc2136');
+    const key = dns.readTsigKey(s.dnsTsigKey!);
+    const check = s.dnsCheck ? dns.parseServer(s.dnsCheck, '--dns-check') : server;
+    const published: Array<{ zone: string; name: string; value: string }> = [];
+    void out;
+    return {
+      async publish(cs, signal) {
+        for (const c of cs) {
+          const zone = s.dnsZone ?? (await dns.findZone(server, c.domain).catch((e: Error) => { throw new CaError(`DNS-01: ${e.message}`, 'Pass --dns-zone ZONE.'); }));
+          await dns.sendUpdate(server, zone, key, [{ action: 'add', name: c.recordName!, value: c.value }]).catch((e: Error) => { throw new CaError(`DNS-01: ${e.message}`, 'Check the TSIG key and the zone\'s update-policy. Nothing was changed.'); });
+          published.push({ zone, name: c.recordName!, value: c.value });
+          out.info(`  published TXT ${c.recordName} by RFC 2136 at ${s.dnsRfc2136}`);
+        }
+        await waitVisible(cs, (n) => dns.queryTxt(check, n), `${check.host}:${check.port}`, signal, s.dnsWaitS);
+      },
+      async cleanup() {
+        for (const p of published.splice(0)) await dns.sendUpdate(server, p.zone, key, [{ action: 'delete', name: p.name, value: p.value }]);
+      },
+    };
+  }
+  if (kind === 'hook') return hookPublisher(s, out);
+  if (kind === 'http') return httpPublisher(s.httpPort!, out);
+  return webrootPublisher(s.webroot!, out);
+}
+
+async function hookPublisher(s: AcmeSettings, out: Reporter): Promise<Publisher> {
+  const { execa } = await import('execa');
+  const dns = await import('../../net/dns-update.js');
+  const published: Challenge[] = [];
+  const run = async (action: 'add' | 'remove', c: Challenge) => {
+    const r = await execa('/bin/sh', ['-c', `${s.dnsHook} "$1"`, 'xsoar-cert-dns-hook', action], {
+      env: { XSOAR_CERT_DNS_NAME: c.recordName!, XSOAR_CERT_DNS_VALUE: c.value, XSOAR_CERT_DNS_DOMAIN: c.domain, XSOAR_CERT_DNS_ACTION: action },
+      extendEnv: true, reject: false, timeout: 120_000, stdin: 'ignore',
+    });
+    if (r.exitCode !== 0) throw new CaError(`--dns-hook ${action} for ${c.recordName} exited ${r.exitCode ?? r.signal}: ${String(r.stderr || r.stdout).trim().split('\n').pop() ?? ''}`, 'Fix the hook (it gets XSOAR_CERT_DNS_NAME and XSOAR_CERT_DNS_VALUE). Nothing was changed.');
+  };
+  return {
+    async publish(cs, signal) {
+      for (const c of cs) {
+        published.push(c);
+        await run('add', c);
+        out.info(`  published TXT ${c.recordName} by --dns-hook`);
+      }
+      if (s.dnsCheck) {
+        const check = dns.parseServer(s.dnsCheck, '--dns-check');
+        await waitVisible(cs, (n) => dns.queryTxt(check, n), `${check.host}:${check.port}`, signal, s.dnsWaitS);
+      } else {
+        const { Resolver } = await import('node:dns/promises');
+        const r = new Resolver();
+        await waitVisible(cs, async (n) => (await r.resolveTxt(n)).map((x) => x.join('')), 'the system resolver', signal, s.dnsWaitS);
+      }
+    },
+    async cleanup() {
+      for (const c of published.splice(0)) await run('remove', c);
+    },
+  };
+}
+
+async function httpPublisher(port: number, out: Reporter): Promise<Publisher> {
+  const http = await import('node:http');
+  const tokens = new Map<string, string>();
+  const server = http.createServer((req, res) => {
+    const token = /^\/\.well-known\/acme-challenge\/([A-Za-z0-9_-]{1,256})$/.exec(req.url ?? '')?.[1];
+    const body = token ? tokens.get(token) : undefined;
+    res.writeHead(body ? 200 : 404, { 'content-type': 'text/plain' });
+    res.end(body ?? 'not found');
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (e: NodeJS.ErrnoException) => reject(new UsageError(`--http-port ${port}: cannot listen (${e.code})`, e.code === 'EACCES' ? 'Ports below 1024 need root: use a high port that port 80 is forwarded to.' : 'Choose a free port.')));
+    server.listen(port, () => resolve());
+  });
+  out.info(`  HTTP-01 responder listening on port ${port}`);
+  return {
+    async publish(cs) {
+      for (const c of cs) tokens.set(c.token, c.value);
+    },
+    async cleanup() {
+      tokens.clear();
+      server.closeAllConnections?.();
+      await new Promise<void>((r) => server.close(() => r()));
+    },
+  };
+}
+
+async function webrootPublisher(root: string, out: Reporter): Promise<Publisher> {
+  const { mkdir, writeFile, unlink } = await import('node:fs/promises');
+  const dir = path.join(root, '.well-known', 'acme-challenge');
+  const written: string[] = [];
+  return {
+    async publish(cs) {
+      await mkdir(dir, { recursive: true, mode: 0o755 });
+      for (const c of cs) {
+        const f = path.join(dir, c.token);
+        await writeFile(f, c.value, { mode: 0o644 });
+        written.push(f);
+      }
+      out.info(`  HTTP-01 responses written under ${dir}`);
+    },
+    async cleanup() {
+      for (const f of written.splice(0)) await unlink(f).catch(() => undefined);
+    },
+  };
+}

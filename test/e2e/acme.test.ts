@@ -1,0 +1,159 @@
+// renew --acme against real servers on loopback: Debian's pebble (the Let's Encrypt test CA,
+// NOSLEEP, no authz reuse, 20% bad nonces) resolving through Debian's BIND 9, which takes
+// TSIG-signed RFC 2136 updates; the sandbox cluster with the real kubectl for the install.
+import { mkdtempSync, statSync, writeFileSync, readdirSync, readFileSync, chmodSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { X509Certificate } from 'node:crypto';
+import { spawnSync } from 'node:child_process';
+import { startSandbox, type Sandbox } from '../helpers/sandbox.js';
+import { runCli } from '../helpers/run-cli.js';
+import { startBind, startPebble, ZONE, type Bind, type Pebble } from '../helpers/acme-servers.js';
+
+let sb: Sandbox;
+let bind: Bind;
+let pebble: Pebble;
+beforeAll(async () => {
+  [sb, bind] = await Promise.all([startSandbox({ tenants: 3, rolloutDelayMs: 50, inlinePods: true }), startBind()]);
+  pebble = await startPebble({ dnsPort: bind.port });
+}, 60000);
+afterAll(async () => {
+  await Promise.all([sb?.stop(), bind?.stop(), pebble?.stop()]);
+});
+
+const t = (i = 0) => sb.tenants[i]!;
+const acme = (p: Pebble, extra: string[], env: NodeJS.ProcessEnv = {}, i = 0) =>
+  runCli(['renew', '--acme', p.directory, '--acme-ca', p.tlsCa, '-n', t(i).namespace, '--secret', t(i).secret, '--endpoint', t(i).endpoint, '--timeout', '20', ...extra], { env: { ...sb.env, ...env } });
+const rfc2136 = () => ['--dns-rfc2136', bind.server, '--dns-tsig-key', bind.keyFile];
+
+/** The served chain verifies with openssl against pebble's issuing root of this start. */
+async function servedVerifies(p: Pebble, endpoint: string, names: string[]): Promise<X509Certificate> {
+  const served = await sb.servedCert(endpoint);
+  const leaf = new X509Certificate(served.pem);
+  for (const n of names) expect(leaf.checkHost(n.replace(/^\*\./, 'x.'))).toBeTruthy();
+  const data = await sb.secretData(t().namespace, t().secret);
+  const dir = mkdtempSync(path.join(tmpdir(), 'xsoar-cert-acme-v-'));
+  const pems = Buffer.from(data!['tls.crt']!, 'base64').toString().match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g)!;
+  writeFileSync(path.join(dir, 'leaf.pem'), pems[0]!);
+  writeFileSync(path.join(dir, 'chain.pem'), pems.slice(1).join('\n'));
+  const v = spawnSync('openssl', ['verify', '-CAfile', await p.root(), '-untrusted', path.join(dir, 'chain.pem'), path.join(dir, 'leaf.pem')], { encoding: 'utf8' });
+  expect(v.stdout + v.stderr).toMatch(/leaf\.pem: OK/);
+  return leaf;
+}
+
+async function zoneClean(names: string[]): Promise<void> {
+  for (const n of names) expect(await bind.txt(`_acme-challenge.${n.replace(/^\*\./, '')}`)).toEqual([]);
+}
+
+test('DNS-01 by RFC 2136: a name, a wildcard and its apex in one order; served, verified to pebble\'s root, zone clean, account kept 0600', async () => {
+  const names = [`tenant1.${ZONE}`, `*.apps.${ZONE}`, `apps.${ZONE}`];
+  const r = await acme(pebble, [...rfc2136(), '--acme-email', 'admin@example.com', '--acme-agree-tos', '--force', '--ca', await pebble.root(), ...names.flatMap((n) => ['--host', n]), '--allow-name-change']);
+  expect({ code: r.code, err: r.code ? r.stderr : '' }).toEqual({ code: 0, err: '' });
+  const leaf = await servedVerifies(pebble, t().endpoint, names);
+  expect((Date.parse(leaf.validTo) - Date.parse(leaf.validFrom)) / 86400_000).toBeCloseTo(47, 0);
+  await zoneClean(names);
+  const accounts = path.join(sb.env.XSOAR_CERT_STATE_DIR!, 'acme');
+  const files = readdirSync(accounts);
+  expect(files.filter((f) => f.endsWith('.key'))).toHaveLength(1);
+  for (const f of files) expect(statSync(path.join(accounts, f)).mode & 0o077).toBe(0);
+  const key = readFileSync(path.join(accounts, files.find((f) => f.endsWith('.key'))!), 'utf8');
+  expect(r.stdout + r.stderr).not.toContain(key.split('\n')[1]!);
+  // The second run is not due (47 days, renewed in the last third): no order, nothing changes.
+  const again = await acme(pebble, [...rfc2136(), ...names.flatMap((n) => ['--host', n])]);
+  expect(again.code).toBe(0);
+  expect(again.stdout).toMatch(/not due|nothing to do/);
+  expect((await sb.servedCert(t().endpoint)).sha256).toBe(leaf.fingerprint256);
+  // A new key every time: a forced renewal serves a certificate with another public key.
+  const forced = await acme(pebble, [...rfc2136(), '--force', '--ca', await pebble.root(), ...names.flatMap((n) => ['--host', n])]);
+  expect({ code: forced.code, err: forced.code ? forced.stderr : '' }).toEqual({ code: 0, err: '' });
+  const next = new X509Certificate((await sb.servedCert(t().endpoint)).pem);
+  expect(next.publicKey.export({ type: 'spki', format: 'der' }).equals(leaf.publicKey.export({ type: 'spki', format: 'der' }))).toBe(false);
+  const audit = JSON.parse((await runCli(['audit', '--json'], { env: sb.env })).stdout);
+  expect(audit.filter((a: { op: string; result: string }) => a.op === 'renew' && a.result === 'installed').length).toBeGreaterThanOrEqual(2);
+}, 120000);
+
+test('DNS-01 by hook (nsupdate): published, validated, removed; a hook that publishes the wrong value is refused with exit 9, nothing changed, record removed', async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'xsoar-cert-hook-'));
+  const hook = path.join(dir, 'hook.sh');
+  const log = path.join(dir, 'hook.log');
+  writeFileSync(hook, `#!/bin/sh
+set -e
+echo "$1 $XSOAR_CERT_DNS_NAME" >> ${log}
+value="$XSOAR_CERT_DNS_VALUE"
+[ -n "$WRONG" ] && value="not-the-value"
+if [ "$1" = add ]; then op=add; ttl=60; else op=delete; ttl=""; fi
+printf 'server 127.0.0.1 ${bind.port}\\nzone ${ZONE}\\nupdate %s %s. %s TXT "%s"\\nsend\\n' "$op" "$XSOAR_CERT_DNS_NAME" "$ttl" "$value" | nsupdate -k ${bind.keyFile}
+`);
+  chmodSync(hook, 0o755);
+  const names = [`tenant1.${ZONE}`];
+  const before = await sb.secretData(t().namespace, t().secret);
+  const bad = await acme(pebble, ['--dns-hook', hook, '--dns-check', bind.server, '--dns-wait', '2', '--force', '--ca', await pebble.root(), '--host', names[0]!, '--allow-name-change'], { WRONG: '1' });
+  expect(bad.code).toBe(9);
+  expect(bad.stderr).toMatch(/_acme-challenge\.tenant1\.xsoar\.test does not hold the challenge value/);
+  expect(bad.stderr).not.toMatch(/at .*\.js:\d+/);
+  expect(await sb.secretData(t().namespace, t().secret)).toEqual(before);
+  expect(readFileSync(log, 'utf8')).toMatch(/add _acme-challenge\.tenant1\.xsoar\.test\nremove _acme-challenge\.tenant1\.xsoar\.test/);
+  await zoneClean(names);
+  const good = await acme(pebble, ['--dns-hook', hook, '--dns-check', bind.server, '--force', '--ca', await pebble.root(), '--host', names[0]!, '--allow-name-change']);
+  expect({ code: good.code, err: good.code ? good.stderr : '' }).toEqual({ code: 0, err: '' });
+  await servedVerifies(pebble, t().endpoint, names);
+  await zoneClean(names);
+}, 120000);
+
+test('HTTP-01 with the standalone responder on the port pebble validates', async () => {
+  const names = [`tenant1.${ZONE}`];
+  const r = await acme(pebble, ['--http-port', String(pebble.httpPort), '--force', '--ca', await pebble.root(), '--host', names[0]!, '--allow-name-change']);
+  expect({ code: r.code, err: r.code ? r.stderr : '' }).toEqual({ code: 0, err: '' });
+  await servedVerifies(pebble, t().endpoint, names);
+}, 120000);
+
+test('three tenants with the same names: one ACME order, then the batched install', async () => {
+  const file = path.join(sb.dir, 'acme-tenants.txt');
+  writeFileSync(file, sb.tenants.map((x) => `${x.namespace}/${x.secret} ${x.endpoint}`).join('\n') + '\n');
+  const names = [`tenant.${ZONE}`];
+  const r = await runCli(['renew', '--acme', pebble.directory, '--acme-ca', pebble.tlsCa, ...rfc2136(), '--tenants-file', file, '--force', '--ca', await pebble.root(), '--host', names[0]!, '--allow-name-change', '--timeout', '20', '--json'], { env: sb.env });
+  expect({ code: r.code, err: r.code ? r.stderr : '' }).toEqual({ code: 0, err: '' });
+  const served = await Promise.all(sb.tenants.map((x) => sb.servedCert(x.endpoint)));
+  expect(new Set(served.map((s) => s.sha256)).size).toBe(1); // one certificate: one order
+  expect(new X509Certificate(served[0]!.pem).checkHost(names[0]!)).toBeTruthy();
+  await zoneClean(names);
+}, 120000);
+
+test('CA-side failures change nothing and exit 9 with one line: untrusted TLS, unreachable directory, a refused identifier', async () => {
+  const before = await sb.secretData(t().namespace, t().secret);
+  const untrusted = await runCli(['renew', '--acme', pebble.directory, ...rfc2136(), '-n', t().namespace, '--secret', t().secret, '--force', '--host', `tenant1.${ZONE}`], { env: sb.env });
+  expect(untrusted.code).toBe(9);
+  expect(untrusted.stderr).toMatch(/cannot reach the ACME directory .*TLS certificate is not trusted.*\n.*--acme-ca/);
+  const unreachable = await runCli(['renew', '--acme', 'https://127.0.0.1:1/dir', ...rfc2136(), '-n', t().namespace, '--secret', t().secret, '--force', '--host', `tenant1.${ZONE}`], { env: sb.env });
+  expect(unreachable.code).toBe(9);
+  expect(unreachable.stderr).toMatch(/cannot reach the ACME directory https:\/\/127\.0\.0\.1:1\/dir: connection refused/);
+  // A name outside the zone the key may update: BIND refuses the update (NOTAUTH/REFUSED), exit 9.
+  const refused = await acme(pebble, [...rfc2136(), '--acme-agree-tos', '--force', '--host', 'elsewhere.example', '--dns-zone', 'example', '--allow-name-change']);
+  expect(refused.code).toBe(9);
+  expect(refused.stderr).toMatch(/DNS-01: the DNS server .* answered (NOTAUTH|REFUSED|NOTZONE)/);
+  for (const r of [untrusted, unreachable, refused]) expect(r.stderr).not.toMatch(/at .*\.js:\d+/);
+  expect(await sb.secretData(t().namespace, t().secret)).toEqual(before);
+}, 60000);
+
+test('External Account Binding: missing (exit 2), wrong HMAC (exit 9), right (installed)', async () => {
+  const hmac = Buffer.alloc(32, 7).toString('base64url');
+  const eab = await startPebble({ dnsPort: bind.port, eab: { 'kid-1': hmac } });
+  try {
+    const state = mkdtempSync(path.join(tmpdir(), 'xsoar-cert-eab-'));
+    const env = { XSOAR_CERT_STATE_DIR: state };
+    const base = [...rfc2136(), '--acme-agree-tos', '--force', '--ca', await eab.root(), '--host', `tenant1.${ZONE}`, '--allow-name-change'];
+    const missing = await acme(eab, base, env);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/requires External Account Binding.*\n.*--acme-eab-kid/);
+    const wrongFile = path.join(state, 'wrong.hmac');
+    writeFileSync(wrongFile, Buffer.alloc(32, 9).toString('base64url'), { mode: 0o600 });
+    const wrong = await acme(eab, [...base, '--acme-eab-kid', 'kid-1', '--acme-eab-hmac-file', wrongFile], env);
+    expect(wrong.code).toBe(9);
+    expect(wrong.stderr).toMatch(/the CA refused the account: .*/);
+    const right = await acme(eab, [...base, '--acme-eab-kid', 'kid-1'], { ...env, XSOAR_CERT_ACME_EAB_HMAC: hmac });
+    expect({ code: right.code, err: right.code ? right.stderr : '' }).toEqual({ code: 0, err: '' });
+    await servedVerifies(eab, t().endpoint, [`tenant1.${ZONE}`]);
+  } finally {
+    await eab.stop();
+  }
+}, 120000);
