@@ -101,8 +101,9 @@ type AcmeModule = typeof import('acme-client');
 let loaded: AcmeModule | undefined;
 async function acmeClient(ca?: Buffer): Promise<AcmeModule> {
   if (!loaded) {
-    const { createRequire } = await import('node:module');
-    loaded = createRequire(import.meta.url)('acme-client') as AcmeModule;
+    // A plain dynamic import, so the one-file bundle carries the ACME path too (it loads only here).
+    const m = (await import('acme-client')) as AcmeModule & { default?: AcmeModule };
+    loaded = m.default ?? m;
     const ax = loaded.axios as unknown as { defaults: { acmeSettings: Record<string, number>; timeout: number; httpsAgent?: https.Agent }; interceptors: { response: { handlers: unknown[] } } };
     ax.defaults.acmeSettings.retryMaxAttempts = 3;
     ax.defaults.acmeSettings.retryDefaultDelay = 1;
