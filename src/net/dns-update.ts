@@ -6,7 +6,6 @@
 import { createHmac, randomInt } from 'node:crypto';
 import { createSocket } from 'node:dgram';
 import { connect } from 'node:net';
-import { readFileSync } from 'node:fs';
 import { InputError } from '../errors.js';
 
 export interface TsigKey {
@@ -40,16 +39,10 @@ export function parseTsigKeyFile(text: string, file: string): TsigKey {
   return { name: m[1]!.replace(/\.$/, '').toLowerCase(), algorithm: alg as TsigKey['algorithm'], secret: Buffer.from(secret, 'base64') };
 }
 
-export function readTsigKey(file: string): TsigKey {
-  let text: string;
-  try {
-    const buf = readFileSync(file);
-    if (buf.length > MAX_KEY_FILE) throw new InputError(`${file}: ${buf.length} bytes is too large for a TSIG key file (at most ${MAX_KEY_FILE})`, { file });
-    text = buf.toString('utf8');
-  } catch (err) {
-    if (err instanceof InputError) throw err;
-    throw new InputError(`${file}: cannot read the TSIG key (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, { file, hint: 'Pass the key file tsig-keygen wrote with --dns-tsig-key.' });
-  }
+/** The key file, read bounded (a regular file, at most 16 KiB: ../pki/input-file.ts). */
+export async function readTsigKey(file: string): Promise<TsigKey> {
+  const { readInputFile } = await import('../pki/input-file.js');
+  const text = (await readInputFile(file, { maxBytes: MAX_KEY_FILE, what: 'a TSIG key file' })).toString('utf8');
   return parseTsigKeyFile(text, file);
 }
 

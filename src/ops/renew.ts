@@ -117,8 +117,8 @@ async function decide(opts: RenewOptions, cur: Lookup<SecretObject>, folder: () 
 /** RFC 9773: when the CA advertises renewalInfo, its suggested window decides instead of the threshold. */
 async function ariDecision(acme: AcmeSettings, installed: X509Certificate, due: ReturnType<typeof decideDue>, now: Date): Promise<ReturnType<typeof decideDue>> {
   const net = await import('../net/acme.js');
-  const { readFileSync } = await import('node:fs');
-  const tlsCa = acme.acmeCa ? readFileSync(acme.acmeCa) : undefined;
+  const { readInputFile } = await import('../pki/input-file.js');
+  const tlsCa = acme.acmeCa ? await readInputFile(acme.acmeCa, { maxBytes: 64 * 1024, what: "the ACME server's CA certificate" }) : undefined;
   const dir = await net.fetchDirectory(acme.directory, tlsCa);
   if (!dir.renewalInfo) return due;
   const id = await net.ariCertIdOf(installed.toString());

@@ -3,7 +3,7 @@
 // one generation module, the account stored in the state dir (0600) per directory URL, every
 // challenge published and checked where the CA will look before any is answered, and always
 // cleaned up (also on failure and Ctrl-C), deleting only our own values.
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { generateKeyPairSync } from 'node:crypto';
 import path from 'node:path';
 import { CaError, CancelledError, InputError, UsageError } from '../../errors.js';
@@ -44,15 +44,10 @@ export function challengeKind(s: AcmeSettings): 'rfc2136' | 'hook' | 'http' | 'w
   return kinds[0]!;
 }
 
-function readSmall(file: string, what: string): string {
-  try {
-    const buf = readFileSync(file);
-    if (buf.length > MAX_SMALL_FILE) throw new InputError(`${file}: too large for ${what} (at most ${MAX_SMALL_FILE} bytes)`, { file });
-    return buf.toString('utf8');
-  } catch (err) {
-    if (err instanceof InputError) throw err;
-    throw new InputError(`${file}: cannot read ${what} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, { file });
-  }
+/** Small inputs (account files, the EAB key, the ACME server's CA) read bounded: regular files, 64 KiB. */
+async function readSmall(file: string, what: string): Promise<string> {
+  const { readInputFile } = await import('../../pki/input-file.js');
+  return (await readInputFile(file, { maxBytes: MAX_SMALL_FILE, what })).toString('utf8');
 }
 
 interface Account {
@@ -68,10 +63,16 @@ function accountFiles(url: string, slug: string) {
 }
 
 /** The stored account of this directory, or a new key for one (saved once the CA knows it). */
-function loadAccount(f: ReturnType<typeof accountFiles>): { keyPem: string; account?: Account } {
+async function loadAccount(f: ReturnType<typeof accountFiles>): Promise<{ keyPem: string; account?: Account }> {
   if (existsSync(f.key)) {
-    const keyPem = readSmall(f.key, 'the ACME account key');
-    const account = existsSync(f.json) ? (JSON.parse(readSmall(f.json, 'the ACME account')) as Account) : undefined;
+    const keyPem = await readSmall(f.key, 'the ACME account key');
+    let account: Account | undefined;
+    try {
+      account = existsSync(f.json) ? (JSON.parse(await readSmall(f.json, 'the ACME account')) as Account) : undefined;
+    } catch (err) {
+      if (err instanceof InputError) throw err;
+      throw new InputError(`${f.json}: not valid JSON`, { file: f.json, hint: 'Remove it (and the .key beside it) to register a new ACME account.' });
+    }
     return { keyPem, account: account?.directory === f.url ? account : undefined };
   }
   const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
@@ -101,12 +102,12 @@ export interface AcmeRequest {
 export async function acmeContent(s: AcmeSettings, req: AcmeRequest, out: Reporter): Promise<NewContent> {
   const kind = challengeKind(s);
   const acme = await import('../../net/acme.js');
-  const tlsCa = s.acmeCa ? readFileSync(s.acmeCa) : undefined;
+  const tlsCa = s.acmeCa ? Buffer.from(await readSmall(s.acmeCa, 'the ACME server\'s CA certificate')) : undefined;
   const directory = req.directory ?? (await acme.fetchDirectory(s.directory, tlsCa));
   const files = accountFiles(s.directory, acme.accountSlug(s.directory));
-  const { keyPem: accountKeyPem, account } = loadAccount(files);
+  const { keyPem: accountKeyPem, account } = await loadAccount(files);
   if (!account && directory.termsOfService && !s.agreeTos) throw new UsageError(`the CA's terms of service must be agreed to first: ${directory.termsOfService}`, 'Read them, then pass --acme-agree-tos (once: the account is kept).');
-  const hmac = s.eabHmacFile ? readSmall(s.eabHmacFile, 'the EAB HMAC key').trim() : process.env.XSOAR_CERT_ACME_EAB_HMAC?.trim();
+  const hmac = s.eabHmacFile ? (await readSmall(s.eabHmacFile, 'the EAB HMAC key')).trim() : process.env.XSOAR_CERT_ACME_EAB_HMAC?.trim();
   if (!account && directory.externalAccountRequired && !(s.eabKid && hmac)) throw new UsageError(`the CA at ${s.directory} requires External Account Binding`, 'Pass --acme-eab-kid KID and --acme-eab-hmac-file FILE (or XSOAR_CERT_ACME_EAB_HMAC) from your CA account.');
   const { generateCsr } = await import('../../pki/generate.js');
   const request = await generateCsr({ hosts: req.names, key: req.currentKeyPem ? { keyPem: req.currentKeyPem } : { type: 'ecdsa' } });
@@ -136,7 +137,8 @@ async function verifyIssued(chainPem: string, keyPem: string, req: AcmeRequest, 
   const { parseBundle } = await import('../../pki/parse.js');
   const { verifyLoaded } = await import('../verify-files.js');
   const { contentFrom } = await import('../content.js');
-  const ca = req.trustCa ? parseBundle(readFileSync(req.trustCa), { source: req.trustCa }) : undefined;
+  const { readInputBytes } = await import('../../pki/parse.js');
+  const ca = req.trustCa ? parseBundle(await readInputBytes(req.trustCa), { source: req.trustCa }) : undefined;
   const v = await verifyLoaded({ cert: parseBundle(Buffer.from(chainPem), { source: 'the issued chain' }), key: parseBundle(Buffer.from(keyPem), { source: 'the new key' }), ca, caSource: req.trustCa }, { hosts: req.names });
   if (!v.material) {
     const first = v.report.checks.find((c) => c.status === 'fail');
@@ -175,7 +177,7 @@ async function makePublisher(kind: ReturnType<typeof challengeKind>, s: AcmeSett
   if (kind === 'rfc2136') {
     const dns = await import('../../net/dns-update.js');
     const server = dns.parseServer(s.dnsRfc2136!, '--dns-rfc2136');
-    const key = dns.readTsigKey(s.dnsTsigKey!);
+    const key = await dns.readTsigKey(s.dnsTsigKey!);
     const check = s.dnsCheck ? dns.parseServer(s.dnsCheck, '--dns-check') : server;
     const published: Array<{ zone: string; name: string; value: string }> = [];
     void out;
