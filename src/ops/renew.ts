@@ -3,7 +3,7 @@
 // valid newer certificate from a drop folder, or a new self-signed one with the same names,
 // through the same transaction as install. Never prompts.
 import { X509Certificate } from 'node:crypto';
-import { EXIT, InputError, KubectlError, UsageError, XsoarCertError } from '../errors.js';
+import { EXIT, InputError, KubectlError, NameChangeError, UsageError, XsoarCertError } from '../errors.js';
 import type { Reporter as Output } from './reporter.js';
 import { Kubectl, type Lookup, type SecretObject } from '../k8s/kubectl.js';
 import { acquireLock, type Lock } from './state.js';
@@ -96,6 +96,11 @@ async function decide(opts: RenewOptions, cur: Lookup<SecretObject>, folder: () 
     const installedNames = (installed.subjectAltName ?? '').split(', ').filter(Boolean).map((x) => x.replace(/^DNS:|^IP Address:/, '').toLowerCase());
     const names = [...new Set((opts.hosts?.length ? opts.hosts : installedNames).map((n) => n.toLowerCase()))];
     if (!names.length) throw new UsageError(`the installed certificate in ${opts.namespace}/${opts.secret} has no names to renew: pass --host NAME`);
+    // Checked before the order, not after it: a certificate that would be refused is not worth a CA's order.
+    const dropped = installedNames.filter((n) => !names.includes(n));
+    if (dropped.length && !opts.allowNameChange) {
+      throw new NameChangeError(`the ACME order for ${names.join(', ')} would not cover ${dropped.join(', ')}, which the installed certificate covers (${opts.namespace}/${opts.secret})`, dropped, 'Add them with --host, or pass --allow-name-change if the names really change (e.g. the first move from the self-signed certificate). Nothing was ordered or changed.');
+    }
     const key = `${names.slice().sort().join(',')}${acme.reuseKey ? `|${opts.namespace}/${opts.secret}` : ''}`;
     const currentKeyPem = acme.reuseKey ? Buffer.from(cur.object.data?.['tls.key'] ?? '', 'base64').toString('utf8') || undefined : undefined;
     const { acmeContent } = await import('./sources/acme.js');

@@ -253,10 +253,11 @@ export function missingPermissions(p: Permissions, secret: string): { required: 
 }
 
 // ---------------------------------------------------------------- signals
-const active = new Set<{ abort(): void }>();
+const active = new Set<{ abort(): void; what?: string }>();
 function onSignal(sig: NodeJS.Signals): void {
   if (active.size === 0) cancelNow(sig);
-  process.stderr.write(`\nxsoar-cert: ${sig}: stopping and restoring the previous certificate, please wait...\n`);
+  const what = [...active].find((a) => a.what)?.what ?? 'restoring the previous certificate';
+  process.stderr.write(`\nxsoar-cert: ${sig}: stopping and ${what}, please wait...\n`);
   for (const a of active) a.abort();
 }
 function installSignalHandlers(): void {
@@ -264,8 +265,8 @@ function installSignalHandlers(): void {
 }
 
 /** Run `fn` on SIGINT/SIGTERM until the returned function is called (the batched fleet transaction). */
-export function onInterrupt(fn: () => void): () => void {
-  const handle = { abort: fn };
+export function onInterrupt(fn: () => void, what?: string): () => void {
+  const handle = { abort: fn, what };
   installSignalHandlers();
   active.add(handle);
   return () => active.delete(handle);

@@ -121,10 +121,10 @@ test('three tenants with the same names: one ACME order, then the batched instal
 
 test('CA-side failures change nothing and exit 9 with one line: untrusted TLS, unreachable directory, a refused identifier', async () => {
   const before = await sb.secretData(t().namespace, t().secret);
-  const untrusted = await runCli(['renew', '--acme', pebble.directory, ...rfc2136(), '-n', t().namespace, '--secret', t().secret, '--force', '--host', `tenant1.${ZONE}`], { env: sb.env });
+  const untrusted = await runCli(['renew', '--acme', pebble.directory, ...rfc2136(), '-n', t().namespace, '--secret', t().secret, '--force', '--host', `tenant1.${ZONE}`, '--allow-name-change'], { env: sb.env });
   expect(untrusted.code).toBe(9);
   expect(untrusted.stderr).toMatch(/cannot reach the ACME directory .*TLS certificate is not trusted.*\n.*--acme-ca/);
-  const unreachable = await runCli(['renew', '--acme', 'https://127.0.0.1:1/dir', ...rfc2136(), '-n', t().namespace, '--secret', t().secret, '--force', '--host', `tenant1.${ZONE}`], { env: sb.env });
+  const unreachable = await runCli(['renew', '--acme', 'https://127.0.0.1:1/dir', ...rfc2136(), '-n', t().namespace, '--secret', t().secret, '--force', '--host', `tenant1.${ZONE}`, '--allow-name-change'], { env: sb.env });
   expect(unreachable.code).toBe(9);
   expect(unreachable.stderr).toMatch(/cannot reach the ACME directory https:\/\/127\.0\.0\.1:1\/dir: connection refused/);
   // A name outside the zone the key may update: BIND refuses the update (NOTAUTH/REFUSED), exit 9.
@@ -156,4 +156,60 @@ test('External Account Binding: missing (exit 2), wrong HMAC (exit 9), right (in
   } finally {
     await eab.stop();
   }
+}, 120000);
+
+test('Ctrl-C while the challenge is being checked: the records are removed, nothing changed, exit 130', async () => {
+  const { spawn } = await import('node:child_process');
+  const { BIN } = await import('../helpers/run-cli.js');
+  const dir = mkdtempSync(path.join(tmpdir(), 'xsoar-cert-hook-int-'));
+  const hook = path.join(dir, 'hook.sh');
+  const log = path.join(dir, 'hook.log');
+  // Publishes a value the CA would not accept, so the run waits in the authoritative check.
+  writeFileSync(hook, `#!/bin/sh
+echo "$1 $XSOAR_CERT_DNS_NAME" >> ${log}
+if [ "$1" = add ]; then op="add $XSOAR_CERT_DNS_NAME. 60"; else op="delete $XSOAR_CERT_DNS_NAME."; fi
+printf 'server 127.0.0.1 ${bind.port}\\nzone ${ZONE}\\nupdate %s TXT "%s"\\nsend\\n' "$op" "not-yet" | nsupdate -k ${bind.keyFile}
+`);
+  chmodSync(hook, 0o755);
+  const before = await sb.secretData(t().namespace, t().secret);
+  const child = spawn(process.execPath, [BIN, 'renew', '--acme', pebble.directory, '--acme-ca', pebble.tlsCa, '--dns-hook', hook, '--dns-check', bind.server, '--dns-wait', '60', '--acme-agree-tos', '--force', '--host', `tenant1.${ZONE}`, '--allow-name-change', '-n', t().namespace, '--secret', t().secret], { env: { ...sb.env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d) => (stderr += d));
+  let exited = false;
+  const done = new Promise<number>((r) => child.on('close', (code) => ((exited = true), r(code ?? -1))));
+  while (!/published TXT/.test(stderr) && !exited) await new Promise((r) => setTimeout(r, 50));
+  expect(stderr).toMatch(/published TXT/);
+  expect(await bind.txt(`_acme-challenge.tenant1.${ZONE}`)).toEqual(['not-yet']);
+  child.kill('SIGINT');
+  expect(await done).toBe(130);
+  expect(stderr).toMatch(/SIGINT: stopping and removing the challenge responses/);
+  expect(stderr).toMatch(/Cancelled .*nothing was changed/);
+  expect(readFileSync(log, 'utf8')).toMatch(/remove _acme-challenge\.tenant1\.xsoar\.test/);
+  await zoneClean([`tenant1.${ZONE}`]);
+  expect(await sb.secretData(t().namespace, t().secret)).toEqual(before);
+}, 60000);
+
+test('the settings file carries the ACME settings (the cron line stays short); --print-cron repeats the flags, never the EAB key', async () => {
+  const cfg = path.join(sb.dir, 'acme-config.json');
+  writeFileSync(cfg, JSON.stringify({ namespace: t().namespace, secret: t().secret, endpoint: t().endpoint, acme: { directory: pebble.directory, acmeCa: pebble.tlsCa, agreeTos: true, dnsRfc2136: bind.server, dnsTsigKey: bind.keyFile } }));
+  const before = await sb.servedCert(t().endpoint);
+  const r = await runCli(['renew', '--config', cfg], { env: sb.env });
+  expect({ code: r.code, err: r.code ? r.stderr : '' }).toEqual({ code: 0, err: '' });
+  expect(r.stdout).toMatch(/nothing to do: .*expires in \d+ days/); // the settings name a source (else: renew needs --acme ...), and it is not due
+  // The names are checked before anything is ordered.
+  const narrower = await runCli(['renew', '--config', cfg, '--force', '--ca', await pebble.root(), '--host', `other.${ZONE}`], { env: sb.env });
+  expect(narrower.stderr).toMatch(/the ACME order for other\.xsoar\.test would not cover .*Nothing was ordered or changed/s);
+  expect(narrower.stderr).not.toMatch(/ACME order:/);
+  const forced = await runCli(['renew', '--config', cfg, '--force', '--ca', await pebble.root(), '--host', `tenant1.${ZONE}`, '--allow-name-change'], { env: sb.env });
+  expect({ code: forced.code, err: forced.code ? forced.stderr : '' }).toEqual({ code: 0, err: '' });
+  expect((await sb.servedCert(t().endpoint)).sha256).not.toBe(before.sha256);
+  const hmacFile = path.join(sb.dir, 'eab.hmac');
+  writeFileSync(hmacFile, 'c2VjcmV0LWhtYWMta2V5LXZhbHVl', { mode: 0o600 });
+  const cron = await runCli(['renew', '--acme', pebble.directory, '--acme-ca', pebble.tlsCa, ...rfc2136(), '--acme-eab-kid', 'kid-1', '--acme-eab-hmac-file', hmacFile, '-n', t().namespace, '--print-cron'], { env: sb.env });
+  expect(cron.code).toBe(0);
+  expect(cron.stdout).toContain(`--acme ${pebble.directory}`);
+  expect(cron.stdout).toContain(`--dns-rfc2136 ${bind.server} --dns-tsig-key ${bind.keyFile}`);
+  expect(cron.stdout).toContain(`--acme-eab-hmac-file ${hmacFile}`);
+  expect(cron.stdout).not.toContain('c2VjcmV0LWhtYWMta2V5LXZhbHVl');
+  expect(cron.stdout).not.toContain('--self-signed');
 }, 120000);

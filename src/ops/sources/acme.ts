@@ -113,20 +113,22 @@ export async function acmeContent(s: AcmeSettings, req: AcmeRequest, out: Report
   const request = await generateCsr({ hosts: req.names, key: req.currentKeyPem ? { keyPem: req.currentKeyPem } : { type: 'ecdsa' } });
   const abort = new AbortController();
   const { onInterrupt } = await import('../transaction.js');
-  const stopListening = onInterrupt(() => abort.abort());
-  const publisher = await makePublisher(kind, s, out);
+  const stopListening = onInterrupt(() => abort.abort(), 'removing the challenge responses');
+  let publisher: Publisher | undefined;
   let chainPem: string;
   try {
+    publisher = await makePublisher(kind, s, out);
+    const pub = publisher;
     const got = await acme.obtainCertificate({
       directory, ca: tlsCa, accountKeyPem, accountUrl: account?.accountUrl, email: s.email, agreeTos: s.agreeTos,
       eab: !account && s.eabKid && hmac ? { kid: s.eabKid, hmacKey: hmac } : undefined,
       names: req.names, csrPem: request.csrPem, type: kind === 'http' || kind === 'webroot' ? 'http-01' : 'dns-01', replaces: req.replaces,
-      publish: (cs) => publisher.publish(cs, abort.signal), step: (m) => out.step(m), signal: abort.signal,
+      publish: (cs) => pub.publish(cs, abort.signal), step: (m) => out.step(m), signal: abort.signal,
     });
     chainPem = got.chainPem;
     if (!account) saveAccount(files, accountKeyPem, { directory: s.directory, accountUrl: got.accountUrl, email: s.email, createdAt: new Date().toISOString() });
   } finally {
-    await publisher.cleanup().catch((err: Error) => out.warn(`could not remove the challenge responses: ${err.message}`));
+    await publisher?.cleanup().catch((err: Error) => out.warn(`could not remove the challenge responses: ${err.message}`));
     stopListening();
   }
   if (abort.signal.aborted) throw new CancelledError('Cancelled (Ctrl-C / SIGTERM) during the ACME order: the challenge responses were removed and nothing was changed.');
