@@ -3,5 +3,5 @@ export declare const ZONE: string;
 export interface BindStarted { port: number; server: string; keyFile: string; dir: string; child: ChildProcess }
 export interface PebbleStarted { directory: string; tlsCa: string; httpPort: number; managementUrl: string; dir: string; child: ChildProcess }
 export declare function startBind(dir: string): Promise<BindStarted>;
-export declare function startPebble(dir: string, opts: { dnsPort: number; eab?: Record<string, string>; validityDays?: number }): Promise<PebbleStarted>;
+export declare function startPebble(dir: string, opts: { dnsPort: number; eab?: Record<string, string>; validityDays?: number; /** % of nonces pebble rejects (default 20). */ nonceReject?: number }): Promise<PebbleStarted>;
 export declare function pebbleRoot(p: PebbleStarted): Promise<string>;

@@ -100,7 +100,7 @@ const get = (url, ca) =>
     }).on('error', reject);
   });
 
-export async function startPebble(dir, { dnsPort, eab, validityDays = 47 }) {
+export async function startPebble(dir, { dnsPort, eab, validityDays = 47, nonceReject = 20 }) {
   need('pebble', 'pebble');
   mkdirSync(dir, { recursive: true });
   const ossl = (args) => {
@@ -124,7 +124,7 @@ export async function startPebble(dir, { dnsPort, eab, validityDays = 47 }) {
   writeFileSync(path.join(dir, 'pebble.json'), JSON.stringify(config, null, 2));
   const child = spawn('pebble', ['-config', path.join(dir, 'pebble.json'), '-dnsserver', `127.0.0.1:${dnsPort}`], {
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, PEBBLE_VA_NOSLEEP: '1', PEBBLE_AUTHZREUSE: '0', PEBBLE_WFE_NONCEREJECT: '20' },
+    env: { ...process.env, PEBBLE_VA_NOSLEEP: '1', PEBBLE_AUTHZREUSE: '0', PEBBLE_WFE_NONCEREJECT: String(nonceReject) },
   });
   let log = '';
   child.stdout.on('data', (d) => (log += d));

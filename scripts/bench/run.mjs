@@ -109,6 +109,7 @@ try {
   if (want('hostile')) await benchHostile();
   if (want('install')) await benchInstall();
   if (want('fleet')) await benchFleet();
+  if (want('acme')) await benchAcme();
 } finally {
   rmSync(work, { recursive: true, force: true });
 }
@@ -255,4 +256,53 @@ function timeWithPeakRss(cmd, argv, env) {
   const out = JSON.parse(r.stdout);
   if (out.code !== 0) throw new Error(`${argv.slice(1, 3).join(' ')} exited ${out.code}: ${out.err}`);
   return { ms: out.ms, peakKiB: out.peak };
+}
+
+/**
+ * One ACME issuance (DNS-01) against pebble (NOSLEEP) through BIND: `xsoar-cert renew --acme
+ * --force` (order, validate, finalize, then the install transaction with its live confirmation)
+ * next to Debian's `certbot certonly --manual` with the same nsupdate hook, which only obtains.
+ */
+async function benchAcme() {
+  if (spawnSync('sh', ['-c', 'command -v certbot && command -v pebble && command -v nsupdate']).status !== 0) {
+    log('skip acme: needs certbot, pebble, bind9 and nsupdate (apt install certbot pebble bind9 bind9-dnsutils)');
+    return;
+  }
+  const { startBind, startPebble, pebbleRoot } = await import('../acme-servers.mjs');
+  const bind = await startBind(mkdtempSync(path.join(work, 'bind-')));
+  // No rejected nonces here: Debian's certbot 2.1 dies on pebble's badNonce answers ("AttributeError:
+  // can't set attribute"), and a failed baseline run is not a time. The tests keep 20%.
+  const pebble = await startPebble(mkdtempSync(path.join(work, 'pebble-')), { dnsPort: bind.port, nonceReject: 0 });
+  const sb = await startSandbox(['--rollout-delay-ms', '0']);
+  try {
+    const t = sb.tenants[0];
+    const env = sandboxEnv(sb);
+    const root = await pebbleRoot(pebble);
+    // One hook for both: certbot passes CERTBOT_DOMAIN/CERTBOT_VALIDATION, xsoar-cert XSOAR_CERT_DNS_NAME/VALUE.
+    const hook = path.join(work, 'acme-hook.sh');
+    writeFileSync(hook, `#!/bin/sh
+name="\${XSOAR_CERT_DNS_NAME:-_acme-challenge.\$CERTBOT_DOMAIN}"
+value="\${XSOAR_CERT_DNS_VALUE:-\$CERTBOT_VALIDATION}"
+if [ "$1" = add ]; then op="add \$name. 60"; else op="delete \$name."; fi
+printf 'server 127.0.0.1 ${bind.port}\\nupdate %s TXT "%s"\\nsend\\n' "\$op" "\$value" | nsupdate -k ${bind.keyFile}
+`, { mode: 0o755 });
+    const cb = mkdtempSync(path.join(work, 'certbot-'));
+    const certbot = {
+      label: 'certbot certonly --manual (hooks; obtains only)',
+      fn: () => timeCmd('certbot', ['certonly', '--manual', '--preferred-challenges', 'dns', '--manual-auth-hook', `${hook} add`, '--manual-cleanup-hook', `${hook} remove`,
+        '--server', pebble.directory, '-d', 'bench.xsoar.test', '--non-interactive', '--agree-tos', '--register-unsafely-without-email', '--force-renewal',
+        '--config-dir', path.join(cb, 'config'), '--work-dir', path.join(cb, 'work'), '--logs-dir', path.join(cb, 'logs')], { env: { ...process.env, REQUESTS_CA_BUNDLE: pebble.tlsCa } }),
+    };
+    const ours = {
+      label: 'xsoar-cert renew --acme (obtains and installs)',
+      fn: () => timeCmd(node, [BIN, 'renew', '--acme', pebble.directory, '--acme-ca', pebble.tlsCa, '--acme-agree-tos', '--dns-hook', hook, '--dns-check', bind.server,
+        '--force', '--host', 'bench.xsoar.test', '--allow-name-change', '--ca', root, '-n', t.namespace, '--secret', t.secret, '--endpoint', t.endpoint, '--quiet'], { env }),
+    };
+    const pause = () => spawnSync('sleep', ['1.05']);
+    compare('ACME issuance (+ install for ours) against pebble', certbot, ours, 0.5, Math.min(RUNS, 5), pause);
+  } finally {
+    sb.child.kill('SIGTERM');
+    pebble.child.kill('SIGTERM');
+    bind.child.kill('SIGTERM');
+  }
 }

@@ -97,33 +97,43 @@ export function caMessage(err: unknown): string {
   return causeOf(err);
 }
 
-type AcmeModule = typeof import('acme-client');
-let loaded: AcmeModule | undefined;
+type AcmeModule = { Client: typeof import('acme-client').Client; axios: typeof import('acme-client').axios };
+let loading: Promise<AcmeModule> | undefined;
 async function acmeClient(ca?: Buffer): Promise<AcmeModule> {
-  if (!loaded) {
-    // A plain dynamic import, so the one-file bundle carries the ACME path too (it loads only here).
-    const m = (await import('acme-client')) as AcmeModule & { default?: AcmeModule };
-    loaded = m.default ?? m;
-    const ax = loaded.axios as unknown as { defaults: { acmeSettings: Record<string, number>; timeout: number; httpsAgent?: https.Agent }; interceptors: { response: { handlers: unknown[] } } };
-    ax.defaults.acmeSettings.retryMaxAttempts = 3;
-    ax.defaults.acmeSettings.retryDefaultDelay = 1;
-    ax.defaults.timeout = 20_000;
-    // Honour Retry-After up to a bound; beyond it the run ends (exit 9) and the next cron run retries.
-    ax.interceptors.response.handlers.unshift({
-      fulfilled: (res: { status: number; headers: Record<string, string> }) => {
-        const after = Number(res.headers?.['retry-after']);
-        if ((res.status === 429 || res.status === 503) && after > MAX_RETRY_AFTER_S) {
-          throw new CaError(`the CA is rate limiting (HTTP ${res.status}) and asks to retry after ${after} s`, 'Nothing was changed; the next scheduled renew tries again.');
-        }
-        return res;
-      },
-      rejected: null,
-      synchronous: false,
-      runWhen: null,
-    });
-  }
-  (loaded.axios as unknown as { defaults: { httpsAgent?: https.Agent } }).defaults.httpsAgent = agent(ca);
+  loading ??= loadAcmeClient();
+  const acme = await loading;
+  (acme.axios as unknown as { defaults: { httpsAgent?: https.Agent } }).defaults.httpsAgent = agent(ca);
+  return acme;
+}
+
+async function loadAcmeClient(): Promise<AcmeModule> {
+  // The client and its axios instance only: the package index also loads node-forge (~160 ms).
+  // Plain dynamic imports, so the one-file bundle carries the ACME path too.
+  const [client, axiosInstance] = await Promise.all([import('acme-client/src/client.js'), import('acme-client/src/axios.js')]);
+  const loaded: AcmeModule = { Client: client.default, axios: axiosInstance.default };
+  const ax = loaded.axios as unknown as { defaults: { acmeSettings: Record<string, number>; timeout: number; httpsAgent?: https.Agent }; interceptors: { response: { handlers: unknown[] } } };
+  ax.defaults.acmeSettings.retryMaxAttempts = 3;
+  ax.defaults.acmeSettings.retryDefaultDelay = 1;
+  ax.defaults.timeout = 20_000;
+  // Honour Retry-After up to a bound; beyond it the run ends (exit 9) and the next cron run retries.
+  ax.interceptors.response.handlers.unshift({
+    fulfilled: (res: { status: number; headers: Record<string, string> }) => {
+      const after = Number(res.headers?.['retry-after']);
+      if ((res.status === 429 || res.status === 503) && after > MAX_RETRY_AFTER_S) {
+        throw new CaError(`the CA is rate limiting (HTTP ${res.status}) and asks to retry after ${after} s`, 'Nothing was changed; the next scheduled renew tries again.');
+      }
+      return res;
+    },
+    rejected: null,
+    synchronous: false,
+    runWhen: null,
+  });
   return loaded;
+}
+
+/** Start loading acme-client (and axios) now, while other work runs; obtainCertificate awaits it. */
+export function preloadAcmeClient(): void {
+  acmeClient().catch(() => undefined);
 }
 
 /** The account URL and the issued chain (leaf first). Throws CaError for anything the CA refused. */

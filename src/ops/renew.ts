@@ -8,7 +8,7 @@ import type { Reporter as Output } from './reporter.js';
 import { Kubectl, type Lookup, type SecretObject } from '../k8s/kubectl.js';
 import { acquireLock, type Lock } from './state.js';
 import { runFleet, type FleetResult, type Target } from './fleet.js';
-import { executeTransaction, resolveMarker, type NewContent, type TransactionResult } from './transaction.js';
+import { executeTransaction, readPreflight, resolveMarker, type NewContent, type Preflight, type TransactionResult } from './transaction.js';
 import { decideDue, pickCandidate, type Threshold } from './renew-policy.js';
 import type { Bundle } from '../pki/types.js';
 import type { FolderFile, FolderScan } from './sources/drop-folder.js';
@@ -56,7 +56,7 @@ type Decision =
  * Is the installed certificate due, and with what is it renewed? Reads nothing from the cluster:
  * `cur` is the secret as read; `folder` the drop folder's candidates, scanned once per run.
  */
-async function decide(opts: RenewOptions, cur: Lookup<SecretObject>, folder: () => Promise<FolderScan>, out: Output): Promise<Decision> {
+async function decide(opts: RenewOptions, cur: Lookup<SecretObject>, folder: () => Promise<FolderScan>, out: Output, onDue: () => void = () => undefined): Promise<Decision> {
   if (!cur.found) throw new KubectlError(`secret "${opts.secret}" not found in namespace "${opts.namespace}"`, { verb: 'get', args: [], reason: 'NotFound', hint: 'Check --namespace and --secret.' });
   const crt = cur.object.data?.['tls.crt'];
   const pem = crt ? Buffer.from(crt, 'base64').toString('latin1') : '';
@@ -72,6 +72,7 @@ async function decide(opts: RenewOptions, cur: Lookup<SecretObject>, folder: () 
     return { skip: { action: 'skipped', reason: due.reason, namespace: opts.namespace, secret: opts.secret, fingerprint: installed.fingerprint256, renewAt: due.renewAt.toISOString() } };
   }
   out.step(`${opts.namespace}/${opts.secret}: due: ${due.reason}`);
+  onDue();
   if (opts.from) {
     const scan = await folder();
     const { describeUse } = await import('./sources/drop-folder.js');
@@ -153,10 +154,18 @@ async function scanWithFlags(opts: RenewOptions): Promise<FolderScan> {
 export async function runRenew(opts: RenewOptions, out: Output): Promise<RenewResult> {
   const kubectl = new Kubectl({ namespace: opts.namespace, context: opts.context, kubeconfig: opts.kubeconfig });
   await resolveMarker(kubectl, opts.namespace, opts.secret, out, { endpoint: opts.endpoint, servername: opts.servername });
-  const d = await decide(opts, await kubectl.getSecret(opts.secret), folderOnce(opts), out);
+  // Once it is due, the read-only cluster preflight runs while the new certificate is obtained
+  // (an ACME order takes a second or more); the replace's resourceVersion precondition still
+  // refuses a change made in between. A run that is not due costs one read.
+  let preflight: Promise<Preflight> | undefined;
+  const cur = await kubectl.getSecret(opts.secret);
+  const d = await decide(opts, cur, folderOnce(opts), out, () => {
+    preflight = readPreflight(kubectl, opts.secret, cur); // the secret as just read: its resourceVersion fences the replace
+    preflight.catch(() => undefined); // reported by the transaction that awaits it
+  });
   if (d.skip) return d.skip;
   const transaction = await executeTransaction(
-    { op: 'renew', namespace: opts.namespace, secret: opts.secret, proxy: opts.proxy, endpoint: opts.endpoint, servername: opts.servername, context: opts.context, content: d.content, allowNameChange: opts.allowNameChange, noConfirm: opts.noConfirm, dryRun: opts.dryRun, timeoutS: opts.timeoutS },
+    { op: 'renew', namespace: opts.namespace, secret: opts.secret, proxy: opts.proxy, endpoint: opts.endpoint, servername: opts.servername, context: opts.context, content: d.content, allowNameChange: opts.allowNameChange, noConfirm: opts.noConfirm, dryRun: opts.dryRun, timeoutS: opts.timeoutS, preflight },
     kubectl,
     out,
   );

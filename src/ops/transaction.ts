@@ -276,10 +276,10 @@ class Interrupted extends Error {}
 
 export type Preflight = [Lookup<SecretObject>, DeploymentObject[], Permissions | undefined, SecretObject[]];
 
-/** The read-only cluster state a transaction starts from: four kubectl calls at once. */
-export function readPreflight(kubectl: Kubectl, secret: string): Promise<Preflight> {
+/** The read-only cluster state a transaction starts from: four kubectl calls at once (three when the secret was just read). */
+export function readPreflight(kubectl: Kubectl, secret: string, known?: Lookup<SecretObject>): Promise<Preflight> {
   return Promise.all([
-    retrying(() => kubectl.getSecret(secret)),
+    known ? Promise.resolve(known) : retrying(() => kubectl.getSecret(secret)),
     retrying(() => kubectl.listDeployments()),
     retrying(() => kubectl.permissions()).catch((err: unknown) => (err instanceof XsoarCertError && /unknown flag|--list/.test(String((err as KubectlError).stderr)) ? undefined : Promise.reject(err))),
     retrying(() => kubectl.listSecrets(`${LABEL_PREVIOUS_OF}=${secret}`)),

@@ -102,6 +102,7 @@ export interface AcmeRequest {
 export async function acmeContent(s: AcmeSettings, req: AcmeRequest, out: Reporter): Promise<NewContent> {
   const kind = challengeKind(s);
   const acme = await import('../../net/acme.js');
+  acme.preloadAcmeClient(); // ~200 ms of module loading, overlapped with the directory check and the new key
   const tlsCa = s.acmeCa ? Buffer.from(await readSmall(s.acmeCa, 'the ACME server\'s CA certificate')) : undefined;
   const directory = req.directory ?? (await acme.fetchDirectory(s.directory, tlsCa));
   const files = accountFiles(s.directory, acme.accountSlug(s.directory));
