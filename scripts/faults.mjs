@@ -10,7 +10,7 @@
 //            old secret data byte-identical and serves it;
 // and the audit log verifies. It prints a table and "N passed, N failed".
 //
-//   node scripts/faults.mjs [--only install,rollback-path,rollback,fleet] [--actions 500,drop,delay] [--nth 1,2,3]
+//   node scripts/faults.mjs [--only install,rollback-path,rollback,fleet] [--actions 500,drop,delay] [--nth 1,2,3] [--kinds 'PUT secret,PATCH secret']
 import { spawn, spawnSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -40,7 +40,8 @@ const KINDS = [
   ['PATCH deployment', 'PATCH', '/deployments/'],
   ['GET deployment', 'GET', '/deployments/'],
   ['DELETE backup', 'DELETE', '/secrets/'],
-];
+  ['PATCH secret (lock release)', 'PATCH', '/secrets/'],
+].filter(([name]) => !argv.includes('--kinds') || opt('--kinds', '').some((k) => name.startsWith(k)));
 
 function sh(script) {
   const r = spawnSync('bash', ['-c', script], { encoding: 'utf8' });

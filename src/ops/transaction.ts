@@ -4,14 +4,14 @@
 // execute() does the I/O through the Kubectl wrapper. Used by install, rollback and renew.
 import { X509Certificate, createHash } from 'node:crypto';
 import { hostname, userInfo } from 'node:os';
-import { BusyError, CancelledError, EndpointError, NameChangeError, KubectlError, TransactionError, XsoarCertError, UsageError } from '../errors.js';
+import { BusyError, EndpointError, NameChangeError, KubectlError, XsoarCertError, UsageError } from '../errors.js';
 import type { Kubectl, SecretObject, DeploymentObject, Lookup, Permissions } from '../k8s/kubectl.js';
 import type { Reporter as Output } from './reporter.js';
 import { fetchServedChain } from '../net/served-cert.js';
-import { acquireLock, assertStateWritable, clearMarker, readMarker, writeMarker, pidAlive, self, type Marker } from './state.js';
-import { appendAudit, assertAuditWritable, type AuditInput } from '../audit/log.js';
+import { acquireLock, clearMarker, readMarker, pidAlive } from './state.js';
+import { appendAudit, type AuditInput } from '../audit/log.js';
 import { retrying } from './retry.js';
-import { LOCK_ANNOTATION, assertUnlocked, lockValue, newLock, releaseLock } from './cluster-lock.js';
+import { LOCK_ANNOTATION, releaseLock } from './cluster-lock.js';
 import { cancelNow, setSignalHandler } from '../signals.js';
 
 export const LABEL_MANAGED = 'app.kubernetes.io/managed-by';
@@ -297,7 +297,7 @@ export async function secretHolds(kubectl: Kubectl, manifest: SecretObject): Pro
  * fault. When a retry answers AlreadyExists or 409, the first try may have landed unseen: it counts
  * as done when the secret now holds exactly what we wrote.
  */
-async function writeSecret(kubectl: Kubectl, verb: 'create' | 'replace', manifest: SecretObject): Promise<void> {
+export async function writeSecret(kubectl: Kubectl, verb: 'create' | 'replace', manifest: SecretObject): Promise<void> {
   await retrying(async (attempt) => {
     try {
       await (verb === 'create' ? kubectl.create(manifest) : kubectl.replace(manifest));
@@ -309,162 +309,23 @@ async function writeSecret(kubectl: Kubectl, verb: 'create' | 'replace', manifes
   });
 }
 
+/** One tenant: the one engine (engine.ts) with a single target; a failure is thrown, as every command expects. */
 export async function executeTransaction(opts: TransactionOptions, kubectl: Kubectl, out: Output): Promise<TransactionResult> {
-  const started = Date.now();
-  const { namespace, secret } = opts;
-  // --no-confirm: the endpoint is neither checked before nor confirmed after.
-  const endpoint = opts.noConfirm ? undefined : opts.endpoint;
-  const audit = (a: Omit<AuditInput, 'op' | 'namespace' | 'secret' | 'context' | 'durationMs'>) => {
-    if (opts.dryRun) return;
-    appendAudit({ op: opts.op, namespace, secret, context: opts.context, durationMs: Date.now() - started, ...a });
-  };
-
-  // 1. Preflight (read-only, concurrent; install starts it while the files are verified).
-  out.step(`Preflight: ${namespace}/${secret}`);
-  const [cur, deployments, perms, backups] = await (opts.preflight ?? readPreflight(kubectl, secret));
-  if (!cur.found) {
-    throw new KubectlError(`secret "${secret}" not found in ${kubectl.where()}`, { verb: 'get', args: [], reason: 'NotFound', hint: 'Check --namespace and --secret; "xsoar-cert status" lists the TLS secrets it can see.' });
-  }
-  if (perms) {
-    const miss = missingPermissions(perms, secret);
-    if (miss.required.length) {
-      throw new KubectlError(`permission denied: this user cannot ${miss.required.join(', ')} in ${kubectl.where()}`, { verb: 'auth', args: [], reason: 'Forbidden', hint: `Ask for an RBAC role that grants: ${miss.required.join('; ')}. Nothing was changed.` });
-    }
-    for (const o of miss.optional) out.warn(`this user cannot ${o}: old backups will not be pruned`);
-  }
-  assertTlsSecret(cur.object, kubectl.where());
-  assertUnlocked(cur.object, kubectl.where());
-  const targets = resolveProxy(deployments, secret, opts.proxy, kubectl.where());
-  const content = typeof opts.content === 'function' ? await opts.content(cur.object) : opts.content;
-  const lock = lockValue(newLock(opts.op, whoAmI(), opts.timeoutS ?? 120));
-  const p = plan({ namespace, secret, current: cur.object, content, deployments: targets, endpoint, now: new Date(), existingBackups: backups.map((b) => b.metadata.name), allowNameChange: opts.allowNameChange, lock });
-  out.ok(`secret ${namespace}/${secret} found (resourceVersion ${cur.object.metadata.resourceVersion}); proxy: ${targets.map((t) => `deployment/${t}`).join(', ')}`);
-  if (endpoint) {
-    await out.wait(`checking ${endpoint}`, checkEndpoint(endpoint, p.oldFingerprint, `${namespace}/${secret}`, opts.servername).catch(async (err: unknown) => {
-      // Served ≠ installed because another run changed the secret since it was read: that run is busy with it.
-      const now = err instanceof EndpointError ? await retrying(() => kubectl.getSecret(secret)).catch(() => undefined) : undefined;
-      if (now?.found && now.object.metadata.resourceVersion !== cur.object.metadata.resourceVersion) {
-        assertUnlocked(now.object, kubectl.where());
-        throw new BusyError(`secret ${namespace}/${secret} changed while xsoar-cert was checking ${endpoint}: another run is changing it`, 'Run "xsoar-cert status", then try again. Nothing was changed.');
-      }
-      throw err;
-    }));
-    out.ok(`${endpoint} answers TLS and serves the installed certificate`);
-  }
-  out.ok(`installed ${p.oldFingerprint ?? '(no certificate)'} → new ${p.newFingerprint}`);
-  for (const w of p.warnings) out.warn(w);
-  if (opts.dryRun) {
-    return { namespace, secret, result: 'dry-run', oldFingerprint: p.oldFingerprint, newFingerprint: p.newFingerprint, deployments: targets, confirmed: false, plan: redactedPlan(p) };
-  }
-  if (p.oldFingerprint === p.newFingerprint && opts.op !== 'rollback') out.warn('the new certificate is the one already installed: it will be re-applied');
-  if (opts.confirm && !(await opts.confirm(p))) {
-    return { namespace, secret, result: 'cancelled', oldFingerprint: p.oldFingerprint, newFingerprint: p.newFingerprint, deployments: targets, confirmed: false, plan: redactedPlan(p) };
-  }
-
-  // From here on, state changes: the audit log must take the record, one run per secret, and a
-  // marker that survives SIGKILL.
-  assertStateWritable();
-  assertAuditWritable();
-  const localLock = acquireLock(namespace, secret, opts.op);
-  const abort = new AbortController();
-  const handle = { abort: () => abort.abort() };
-  installSignalHandlers();
-  active.add(handle);
-  kubectl.signal = abort.signal;
-  const marker: Marker = { ...self(), op: opts.op, namespace, secret, context: opts.context, backupName: p.backupName, oldFingerprint: p.oldFingerprint, newFingerprint: p.newFingerprint, deployments: targets, step: 'backup', startedAt: new Date().toISOString(), lock };
-  let step: Marker['step'] = 'backup';
-  let applied = false;
-  const check = () => {
-    if (abort.signal.aborted) throw new Interrupted('interrupted by a signal');
-  };
-  try {
-    // 2. Backup, kept in-cluster as a labelled previous version (never on disk).
-    writeMarker(marker);
-    out.step(`Backup: ${namespace}/${p.backupName}`);
-    await writeSecret(kubectl, 'create', p.backupManifest);
-    check();
-    out.ok(`previous version kept as secret ${p.backupName}`);
-    // 3. Apply, with the resourceVersion read in preflight.
-    step = 'apply';
-    writeMarker({ ...marker, step });
-    out.step(`Apply: replace ${namespace}/${secret}`);
-    applied = true; // a write that fails in flight may still have landed: roll back either way
-    await writeSecret(kubectl, 'replace', p.secretManifest);
-    check();
-    out.ok(`secret ${secret} now holds ${content.label}`);
-    // 4. Restart the proxy and wait for the rollout.
-    step = 'restart';
-    writeMarker({ ...marker, step });
-    await restart(kubectl, targets, opts.timeoutS ?? 120, out);
-    check();
-    // 5. Confirm what the endpoint serves.
-    step = 'confirm';
-    let confirmed = false;
-    if (endpoint) {
-      writeMarker({ ...marker, step });
-      out.step(`Confirm: ${endpoint} serves the new certificate (TLS 1.2 and 1.3)`);
-      await out.wait(`handshakes with ${endpoint}`, confirmServed(endpoint, p.newFingerprint, opts.servername, abort.signal));
-      confirmed = true;
-      out.ok(`${endpoint} serves ${p.newFingerprint} over TLS 1.2 and 1.3`);
-    }
-    // Truthful outcome: what the cluster holds now is what this run wrote. Releasing the in-cluster
-    // lock answers with the secret: that is the re-read after the last write.
-    const after = await releaseLock(kubectl, secret, lock);
-    if (!after || !sameData(after.data, p.secretManifest.data)) {
-      throw new ForeignChangeError(`the secret ${namespace}/${secret} changed again after this ${opts.op} wrote it`, 'Someone else changed it meanwhile; run status.');
-    }
-    // Done and confirmed: say so in the marker first, so a kill before the record below makes the
-    // next run write the record (not roll a confirmed change back), then record, then tidy up.
-    writeMarker({ ...marker, step: 'confirmed' });
-    audit({ oldFingerprint: p.oldFingerprint, newFingerprint: p.newFingerprint, result: 'installed', backup: p.backupName });
-    clearMarker(namespace, secret);
-    await prune(kubectl, backups.map(backupRef).concat({ name: p.backupName, fingerprint: p.oldFingerprint }), out);
-    return { namespace, secret, result: 'installed', oldFingerprint: p.oldFingerprint, newFingerprint: p.newFingerprint, backup: p.backupName, deployments: targets, confirmed, plan: redactedPlan(p) };
-  } catch (err) {
-    kubectl.signal = undefined; // the rollback must not be aborted by the same signal
-    const why = err instanceof Interrupted || abort.signal.aborted ? 'interrupted (Ctrl-C / SIGTERM)' : err instanceof Error ? err.message : String(err);
-    if (!applied) {
-      // Only the backup may exist: nothing served changed.
-      clearMarker(namespace, secret);
-      audit({ oldFingerprint: p.oldFingerprint, newFingerprint: p.newFingerprint, result: 'failed', error: why, backup: p.backupName });
-      if (abort.signal.aborted) throw new CancelledError(`Cancelled (Ctrl-C / SIGTERM) before ${namespace}/${secret} was changed: nothing was changed.`);
-      throw err;
-    }
-    if (err instanceof BusyError && step === 'apply') {
-      // 409: someone else changed the secret; ours did not land.
-      clearMarker(namespace, secret);
-      audit({ oldFingerprint: p.oldFingerprint, newFingerprint: p.newFingerprint, result: 'failed', error: why });
-      throw err;
-    }
-    out.fail(`${opts.op} failed at ${step}: ${why}`);
-    writeMarker({ ...marker, step: 'rollback' });
-    try {
-      await rollbackTo(kubectl, { namespace, secret, data: p.backupManifest.data ?? {}, ours: p.secretManifest.data, annotations: cur.object.metadata.annotations, lock, deployments: targets, restartNeeded: true /* a restart may have been in flight: always restart after restoring */, endpoint, servername: opts.servername, fingerprint: p.oldFingerprint, timeoutS: opts.timeoutS ?? 120 }, out);
-    } catch (rbErr) {
-      if (rbErr instanceof ForeignChangeError) {
-        // Not ours to undo: another run installed something after us. Say so; change nothing more.
-        clearMarker(namespace, secret);
-        audit({ oldFingerprint: p.oldFingerprint, newFingerprint: p.newFingerprint, result: 'failed', error: `${why}; ${rbErr.message}`, backup: p.backupName });
-        throw new BusyError(`${opts.op} failed at ${step} (${why}); ${rbErr.message}`, 'Run "xsoar-cert status" to see what is installed and served now.');
-      }
-      audit({ oldFingerprint: p.oldFingerprint, newFingerprint: p.newFingerprint, result: 'rollback-failed', error: `${why}; rollback: ${(rbErr as Error).message}`, backup: p.backupName });
-      throw new TransactionError(
-        `${opts.op} failed at ${step} (${why}) AND the rollback failed: ${(rbErr as Error).message}`,
-        false,
-        `The previous certificate is kept in secret ${namespace}/${p.backupName}. Restore it with: xsoar-cert rollback -n ${namespace} --secret ${secret} --to ${p.backupName}`,
-      );
-    }
-    clearMarker(namespace, secret);
-    audit({ oldFingerprint: p.oldFingerprint, newFingerprint: p.newFingerprint, result: 'rolled-back', error: why, backup: p.backupName });
-    throw new TransactionError(`${opts.op} failed at ${step} (${why}); rolled back: the previous certificate ${p.oldFingerprint ?? ''} is installed and served again`, true);
-  } finally {
-    active.delete(handle);
-    kubectl.signal = undefined;
-    localLock.release();
-  }
+  const { runEngine } = await import('./engine.js');
+  const [r] = await runEngine(
+    {
+      op: opts.op, targets: [{ namespace: opts.namespace, secret: opts.secret, endpoint: opts.endpoint, content: opts.content }], proxy: opts.proxy, servername: opts.servername, context: opts.context,
+      allowNameChange: opts.allowNameChange, noConfirm: opts.noConfirm, dryRun: opts.dryRun, timeoutS: opts.timeoutS, confirm: opts.confirm, preflight: opts.preflight,
+    },
+    kubectl,
+    out,
+  );
+  if (!r!.ok) throw r!.error;
+  return r!.value!;
 }
 
-async function restart(kubectl: Kubectl, targets: string[], timeoutS: number, out: Output): Promise<void> {
+/** `kubectl rollout restart` of the proxies, then `rollout status` for each (retried on a transient fault). */
+export async function restart(kubectl: Kubectl, targets: string[], timeoutS: number, out: Output): Promise<void> {
   out.step(`Restart: ${targets.map((t) => `deployment/${t}`).join(', ')}`);
   await retrying(async () => {
     try {
@@ -624,16 +485,6 @@ export function backupsToPrune(refs: BackupRef[]): string[] {
     else seen.add(key);
   }
   return drop;
-}
-
-async function prune(kubectl: Kubectl, refs: BackupRef[], out: Output): Promise<void> {
-  for (const n of backupsToPrune(refs)) {
-    try {
-      await kubectl.deleteSecret(n);
-    } catch (err) {
-      out.warn(`could not prune old backup ${n}: ${(err as Error).message}`);
-    }
-  }
 }
 
 /** A marker left by a run that died (SIGKILL, power loss): finish the job safely by rolling back. */
