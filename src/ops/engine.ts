@@ -8,7 +8,7 @@
 import { BusyError, CancelledError, EXIT, EndpointError, KubectlError, TransactionError, XsoarCertError, CheckFailedError } from '../errors.js';
 import type { Kubectl, SecretObject } from '../k8s/kubectl.js';
 import type { Reporter } from './reporter.js';
-import { acquireLock, assertStateWritable, clearMarker, self, writeMarker, type Lock, type Marker } from './state.js';
+import { acquireLock, assertStateWritable, clearMarker, self, writeMarker, type Marker } from './state.js';
 import { appendAudit, assertAuditWritable, type AuditInput } from '../audit/log.js';
 import { assertUnlocked, lockValue, newLock } from './cluster-lock.js';
 import { retrying } from './retry.js';
@@ -62,7 +62,7 @@ export async function runEngine(o: EngineOptions, kubectl: Kubectl, out: Reporte
   };
   const access = await preflight(o, tenants, kubectl, out, refuse);
   const lock = lockValue(newLock(o.op, whoAmI(), o.timeoutS ?? 120));
-  await planAll(o, tenants, access, lock, out, refuse);
+  await planAll(o, tenants, lock, out, refuse);
   const results = () => tenants.map((x) => outcome(x, o));
   if (o.dryRun) return results();
   const x0 = tenants[0]!;
@@ -105,7 +105,7 @@ async function preflight(o: EngineOptions, tenants: EngineTenant[], kubectl: Kub
 }
 
 /** 2. Per tenant (pure checks, then the endpoint): is it a TLS secret, unlocked, which proxy, what is written. */
-async function planAll(o: EngineOptions, tenants: EngineTenant[], access: Access, lock: string, out: Reporter, refuse: (x: EngineTenant, err: unknown) => void): Promise<void> {
+async function planAll(o: EngineOptions, tenants: EngineTenant[], lock: string, out: Reporter, refuse: (x: EngineTenant, err: unknown) => void): Promise<void> {
   const solo = tenants.length === 1;
   const now = new Date();
   for (const x of tenants.filter((y) => !y.error)) {
@@ -147,7 +147,6 @@ async function planAll(o: EngineOptions, tenants: EngineTenant[], access: Access
     out.ok(`installed ${p.oldFingerprint ?? '(no certificate)'} → new ${p.newFingerprint}`);
     for (const w of p.warnings) out.warn(w);
   } else out.ok(`${tenants.filter((x) => !x.error).length} of ${tenants.length} tenants ready; ${tenants.filter((x) => x.error).length} refused before any change`);
-  void access;
 }
 
 /** 3. Execute: each step for every tenant still going; then roll back, record and tidy up. */
@@ -279,7 +278,7 @@ async function finish(o: EngineOptions, tenants: EngineTenant[], access: Access,
     audit(x, 'rolled-back', reason);
     x.error = new TransactionError(`${o.op} failed at ${x.step} (${reason}); rolled back: the previous certificate ${x.plan!.oldFingerprint ?? ''} is installed and served again`, true);
   });
-  for (const x of tenants) (x.localLock as Lock | undefined)?.release();
+  for (const x of tenants) x.localLock?.release();
   await access.prune(tenants.filter((x) => x.marker && !x.error), out);
 }
 

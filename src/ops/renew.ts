@@ -8,7 +8,7 @@ import type { Reporter as Output } from './reporter.js';
 import { Kubectl, type Lookup, type SecretObject } from '../k8s/kubectl.js';
 import { acquireLock, type Lock } from './state.js';
 import { runFleet, type FleetResult, type Target } from './fleet.js';
-import { executeTransaction, readPreflight, resolveMarker, type NewContent, type Preflight, type TransactionResult } from './transaction.js';
+import { executeTransaction, installedLeaf, readPreflight, resolveMarker, type NewContent, type Preflight, type TransactionResult } from './transaction.js';
 import { decideDue, pickCandidate, type Threshold } from './renew-policy.js';
 import type { Bundle } from '../pki/types.js';
 import type { FolderFile, FolderScan } from './sources/drop-folder.js';
@@ -58,11 +58,8 @@ type Decision =
  */
 async function decide(opts: RenewOptions, cur: Lookup<SecretObject>, folder: () => Promise<FolderScan>, out: Output, onDue: () => void = () => undefined): Promise<Decision> {
   if (!cur.found) throw new KubectlError(`secret "${opts.secret}" not found in namespace "${opts.namespace}"`, { verb: 'get', args: [], reason: 'NotFound', hint: 'Check --namespace and --secret.' });
-  const crt = cur.object.data?.['tls.crt'];
-  const pem = crt ? Buffer.from(crt, 'base64').toString('latin1') : '';
-  const m = /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/.exec(pem);
-  if (!m) throw new InputError(`secret ${opts.namespace}/${opts.secret} holds no certificate in tls.crt`, { hint: 'Install one first with xsoar-cert install.' });
-  const installed = new X509Certificate(m[0]);
+  const installed = installedLeaf(cur.object);
+  if (!installed) throw new InputError(`secret ${opts.namespace}/${opts.secret} holds no certificate in tls.crt`, { hint: 'Install one first with xsoar-cert install.' });
   const life = { notBefore: new Date(installed.validFrom), notAfter: new Date(installed.validTo) };
   const now = opts.now ?? new Date();
   let due = decideDue(life, opts.threshold, now);

@@ -6,6 +6,7 @@ import { createHash, createPrivateKey, createPublicKey, X509Certificate } from '
 import { chmodSync, mkdirSync, readdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { InputError } from '../errors.js';
+import { installedLeaf } from './installed.js';
 import { stateDir } from '../state-dir.js';
 import type { KeyEntry } from '../pki/types.js';
 import type { Reporter } from './reporter.js';
@@ -145,10 +146,8 @@ export async function basisFromInstalled(targets: { namespace: string; secret: s
   const groups = new Map<string, InstalledBasis>();
   for (const t of targets) {
     const s = await secretOf(t);
-    const crt = s?.data?.['tls.crt'];
-    const pem = crt ? /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/.exec(Buffer.from(crt, 'base64').toString('latin1'))?.[0] : undefined;
-    if (!pem) throw new InputError(`secret ${t.namespace}/${t.secret} holds no certificate in tls.crt: nothing to take the names from`, { hint: 'Pass the names with --host instead.' });
-    const cert = new X509Certificate(pem);
+    const cert = installedLeaf(s);
+    if (!cert) throw new InputError(`secret ${t.namespace}/${t.secret} holds no certificate in tls.crt: nothing to take the names from`, { hint: 'Pass the names with --host instead.' });
     const sans = (cert.subjectAltName ?? '').split(', ').filter(Boolean).map((x) => x.replace(/^DNS:|^IP Address:/, ''));
     const cn = /(?:^|\n)CN=([^\n]*)/.exec(cert.subject)?.[1];
     // CN first when it is one of the names (what the installed certificate led with).

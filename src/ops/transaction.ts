@@ -1,8 +1,9 @@
-// Replace a TLS secret as a transaction (issue 3): preflight → backup → apply → restart →
-// confirm, and on any failure after the backup (or Ctrl-C / SIGTERM) restore the previous
-// data, restart again and confirm the old certificate is served. plan() is pure;
-// execute() does the I/O through the Kubectl wrapper. Used by install, rollback and renew.
-import { X509Certificate, createHash } from 'node:crypto';
+// What every run that replaces a TLS secret shares: the plan (pure: what is backed up and written),
+// the checks before anything changes (a TLS secret, the proxy that mounts it, the endpoint), the
+// fenced rollback, the live confirmation, previous-version pruning and the resolution of a run that
+// died. The steps themselves run in the one engine (engine.ts); executeTransaction is its
+// single-tenant face, used by install, rollback and renew.
+import { createHash } from 'node:crypto';
 import { hostname, userInfo } from 'node:os';
 import { BusyError, EndpointError, NameChangeError, KubectlError, XsoarCertError, UsageError } from '../errors.js';
 import type { Kubectl, SecretObject, DeploymentObject, Lookup, Permissions } from '../k8s/kubectl.js';
@@ -11,6 +12,7 @@ import { fetchServedChain } from '../net/served-cert.js';
 import { acquireLock, clearMarker, readMarker, pidAlive } from './state.js';
 import { appendAudit, type AuditInput } from '../audit/log.js';
 import { retrying } from './retry.js';
+import { fingerprintOfPem, installedLeaf } from './installed.js';
 import { LOCK_ANNOTATION, releaseLock } from './cluster-lock.js';
 import { cancelNow, setSignalHandler } from '../signals.js';
 
@@ -94,21 +96,10 @@ export interface TransactionResult {
   plan: Plan;
 }
 
-export function fingerprintOfPem(pem: string): { fingerprint: string; notAfter: string; names: string[] } | undefined {
-  const m = /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/.exec(pem);
-  if (!m) return undefined;
-  try {
-    const c = new X509Certificate(m[0]);
-    const names = (c.subjectAltName ?? '').split(', ').filter(Boolean).map((s) => s.replace(/^DNS:|^IP Address:/, '').toLowerCase());
-    return { fingerprint: c.fingerprint256, notAfter: new Date(c.validTo).toISOString(), names };
-  } catch {
-    return undefined;
-  }
-}
+export { fingerprintOfPem, installedLeaf, leafFacts } from './installed.js';
 
 export function secretFingerprint(s: SecretObject | undefined): string | undefined {
-  const crt = s?.data?.['tls.crt'];
-  return crt ? fingerprintOfPem(Buffer.from(crt, 'base64').toString('latin1'))?.fingerprint : undefined;
+  return installedLeaf(s)?.fingerprint256;
 }
 
 /** Deployments whose pod template mounts the secret (volumes or projected sources). */

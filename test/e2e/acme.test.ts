@@ -213,3 +213,32 @@ test('the settings file carries the ACME settings (the cron line stays short); -
   expect(cron.stdout).not.toContain('c2VjcmV0LWhtYWMta2V5LXZhbHVl');
   expect(cron.stdout).not.toContain('--self-signed');
 }, 120000);
+
+test('HTTP-01 by --webroot (a web server serves the folder), and --reuse-key keeps the installed key', async () => {
+  const http = await import('node:http');
+  const root = mkdtempSync(path.join(tmpdir(), 'xsoar-cert-webroot-'));
+  // The web server the admin already has: it serves the webroot on the port pebble validates.
+  const server = http.createServer((req, res) => {
+    try {
+      const body = readFileSync(path.join(root, path.normalize(decodeURIComponent(req.url ?? '/')).replace(/^(\.\.[/\\])+/, '')));
+      res.writeHead(200, { 'content-type': 'text/plain' }).end(body);
+    } catch {
+      res.writeHead(404).end();
+    }
+  });
+  await new Promise<void>((r) => server.listen(pebble.httpPort, '127.0.0.1', () => r()));
+  try {
+    const names = [`tenant1.${ZONE}`];
+    const r = await acme(pebble, ['--webroot', root, '--acme-agree-tos', '--force', '--ca', await pebble.root(), '--host', names[0]!, '--allow-name-change']);
+    expect({ code: r.code, err: r.code ? r.stderr : '' }).toEqual({ code: 0, err: '' });
+    const first = await servedVerifies(pebble, t().endpoint, names);
+    expect(readdirSync(path.join(root, '.well-known', 'acme-challenge'))).toEqual([]); // cleaned up
+    const reused = await acme(pebble, ['--webroot', root, '--reuse-key', '--force', '--ca', await pebble.root(), '--host', names[0]!]);
+    expect({ code: reused.code, err: reused.code ? reused.stderr : '' }).toEqual({ code: 0, err: '' });
+    const second = new X509Certificate((await sb.servedCert(t().endpoint)).pem);
+    expect(second.fingerprint256).not.toBe(first.fingerprint256);
+    expect(second.publicKey.export({ type: 'spki', format: 'der' }).equals(first.publicKey.export({ type: 'spki', format: 'der' }))).toBe(true);
+  } finally {
+    server.close();
+  }
+}, 120000);

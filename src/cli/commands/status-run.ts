@@ -1,9 +1,8 @@
-import { X509Certificate } from 'node:crypto';
 import { Output } from '../output.js';
 import { resolveSettings, type Settings } from '../../ops/settings.js';
 import type { TargetFlags } from '../target-flags.js';
 import { Kubectl, type DeploymentObject, type Lookup, type SecretObject } from '../../k8s/kubectl.js';
-import { ANN, LABEL_PREVIOUS_OF, deploymentsMounting, fingerprintOfPem, isBackupName, resolveMarker } from '../../ops/transaction.js';
+import { ANN, LABEL_PREVIOUS_OF, deploymentsMounting, installedLeaf, isBackupName, leafFacts, resolveMarker } from '../../ops/transaction.js';
 import { readMarker } from '../../ops/state.js';
 import { DEFAULT_THRESHOLD, decideDue } from '../../ops/renew-policy.js';
 import { fetchServedChain } from '../../net/served-cert.js';
@@ -80,14 +79,12 @@ async function tenantStatus(kubectl: Kubectl, t: StatusTarget, s: Settings, out:
   const { secret, backups, deployments } = pre && resolved === 'none' ? pre : await readTenant(kubectl, t.secret);
   let installed: Record<string, unknown> | null = null;
   if (secret.found) {
-    const pem = Buffer.from(secret.object.data?.['tls.crt'] ?? '', 'base64').toString('latin1');
-    const m = /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/.exec(pem);
-    const c = m ? new X509Certificate(m[0]) : undefined;
+    const c = installedLeaf(secret.object);
     const a = secret.object.metadata.annotations ?? {};
     // When `renew` with its default threshold (the last third of the lifetime) would replace it.
     const renewAt = c ? decideDue({ notBefore: new Date(c.validFrom), notAfter: new Date(c.validTo) }, DEFAULT_THRESHOLD, new Date()).renewAt.toISOString() : undefined;
     installed = c
-      ? { subject: c.subject.replace(/\n/g, ', '), names: fingerprintOfPem(m![0])!.names, sha256: c.fingerprint256, notAfter: new Date(c.validTo).toISOString(), daysLeft: Math.floor((new Date(c.validTo).getTime() - Date.now()) / DAY), renewAt, installedAt: a[ANN.installedAt] ?? null, installedBy: a[ANN.installedBy] ?? null, resourceVersion: secret.object.metadata.resourceVersion }
+      ? { subject: c.subject.replace(/\n/g, ', '), names: leafFacts(c).names, sha256: c.fingerprint256, notAfter: new Date(c.validTo).toISOString(), daysLeft: Math.floor((new Date(c.validTo).getTime() - Date.now()) / DAY), renewAt, installedAt: a[ANN.installedAt] ?? null, installedBy: a[ANN.installedBy] ?? null, resourceVersion: secret.object.metadata.resourceVersion }
       : { error: 'tls.crt holds no certificate' };
   }
   let served: Record<string, unknown> | null = null;
