@@ -206,6 +206,7 @@ export const accountSlug = (url: string) => createHash('sha256').update(url).dig
 
 /** The ARI certificate identifier of a certificate (its AKI keyIdentifier and its serial's DER bytes). */
 export async function ariCertIdOf(certPem: string): Promise<string | undefined> {
+  await import('reflect-metadata'); // @peculiar/x509 needs the polyfill loaded first (as in pki/generate.ts)
   const x509 = await import('@peculiar/x509');
   const cert = new x509.X509Certificate(certPem);
   const aki = cert.getExtension(x509.AuthorityKeyIdentifierExtension);
