@@ -131,7 +131,13 @@ test('CA-side failures change nothing and exit 9 with one line: untrusted TLS, u
   const refused = await acme(pebble, [...rfc2136(), '--acme-agree-tos', '--force', '--host', 'elsewhere.example', '--dns-zone', 'example', '--allow-name-change']);
   expect(refused.code).toBe(9);
   expect(refused.stderr).toMatch(/DNS-01: the DNS server .* answered (NOTAUTH|REFUSED|NOTZONE)/);
-  for (const r of [untrusted, unreachable, refused]) expect(r.stderr).not.toMatch(/at .*\.js:\d+/);
+  // The CA itself refuses the challenge (its validation reaches nobody on the port it checks): exit 9, once.
+  const { createServer } = await import('node:net');
+  const otherPort = await new Promise<number>((r) => { const s = createServer().listen(0, '127.0.0.1', () => { const p = (s.address() as { port: number }).port; s.close(() => r(p)); }); });
+  const challenge = await acme(pebble, ['--http-port', String(otherPort), '--acme-agree-tos', '--force', '--host', `tenant1.${ZONE}`, '--allow-name-change']);
+  expect(challenge.code).toBe(9);
+  expect(challenge.stderr).toMatch(/the CA refused a challenge: .*nothing was changed/);
+  for (const r of [untrusted, unreachable, refused, challenge]) expect(r.stderr).not.toMatch(/at .*\.js:\d+/);
   expect(await sb.secretData(t().namespace, t().secret)).toEqual(before);
 }, 60000);
 
