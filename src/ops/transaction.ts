@@ -3,7 +3,6 @@
 // fenced rollback, the live confirmation, previous-version pruning and the resolution of a run that
 // died. The steps themselves run in the one engine (engine.ts); executeTransaction is its
 // single-tenant face, used by install, rollback and renew.
-import { createHash } from 'node:crypto';
 import { hostname, userInfo } from 'node:os';
 import { BusyError, EndpointError, NameChangeError, KubectlError, XsoarCertError, UsageError } from '../errors.js';
 import type { Kubectl, SecretObject, DeploymentObject, Lookup, Permissions } from '../k8s/kubectl.js';
@@ -513,8 +512,4 @@ export async function resolveMarker(kubectl: Kubectl, ns: string, secret: string
   } finally {
     lock.release();
   }
-}
-
-export function hashData(data: Record<string, string>): string {
-  return createHash('sha256').update(JSON.stringify(data)).digest('hex');
 }
