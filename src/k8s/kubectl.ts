@@ -264,6 +264,13 @@ export class Kubectl {
     return (JSON.parse(r.stdout) as { items: SecretObject[] }).items;
   }
 
+  /** Every secret and deployment of the namespace in one kubectl process (`get secrets,deployments`). */
+  async listSecretsAndDeployments(): Promise<{ secrets: SecretObject[]; deployments: DeploymentObject[] }> {
+    const r = await this.call('get', ['secrets,deployments', '-o', 'json']);
+    const items = (JSON.parse(r.stdout) as { items: Array<(SecretObject | DeploymentObject) & { kind?: string }> }).items;
+    return { secrets: items.filter((i) => i.kind === 'Secret') as SecretObject[], deployments: items.filter((i) => i.kind === 'Deployment') as DeploymentObject[] };
+  }
+
   async listDeployments(): Promise<DeploymentObject[]> {
     const r = await this.call('get', ['deployments', '-o', 'json']);
     return (JSON.parse(r.stdout) as { items: DeploymentObject[] }).items;

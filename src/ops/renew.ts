@@ -157,7 +157,7 @@ export async function runRenew(opts: RenewOptions, out: Output): Promise<RenewRe
   let preflight: Promise<Preflight> | undefined;
   const cur = await kubectl.getSecret(opts.secret);
   const d = await decide(opts, cur, folderOnce(opts), out, () => {
-    preflight = readPreflight(kubectl, opts.secret, cur); // the secret as just read: its resourceVersion fences the replace
+    preflight = readPreflight(kubectl, opts.secret);
     preflight.catch(() => undefined); // reported by the transaction that awaits it
   });
   if (d.skip) return d.skip;

@@ -266,14 +266,19 @@ class Interrupted extends Error {}
 
 export type Preflight = [Lookup<SecretObject>, DeploymentObject[], Permissions | undefined, SecretObject[]];
 
-/** The read-only cluster state a transaction starts from: four kubectl calls at once (three when the secret was just read). */
-export function readPreflight(kubectl: Kubectl, secret: string, known?: Lookup<SecretObject>): Promise<Preflight> {
-  return Promise.all([
-    known ? Promise.resolve(known) : retrying(() => kubectl.getSecret(secret)),
-    retrying(() => kubectl.listDeployments()),
+/**
+ * The read-only cluster state a transaction starts from, in two kubectl processes at once: the
+ * namespace's secrets and deployments in one `get secrets,deployments` (the secret, its previous
+ * versions and the proxies), and every permission in one `auth can-i --list`.
+ */
+export async function readPreflight(kubectl: Kubectl, secret: string): Promise<Preflight> {
+  const [both, perms] = await Promise.all([
+    retrying(() => kubectl.listSecretsAndDeployments()),
     retrying(() => kubectl.permissions()).catch((err: unknown) => (err instanceof XsoarCertError && /unknown flag|--list/.test(String((err as KubectlError).stderr)) ? undefined : Promise.reject(err))),
-    retrying(() => kubectl.listSecrets(`${LABEL_PREVIOUS_OF}=${secret}`)),
   ]);
+  const cur = both.secrets.find((s) => s.metadata.name === secret);
+  const backups = both.secrets.filter((s) => s.metadata.labels?.[LABEL_PREVIOUS_OF] === secret);
+  return [cur ? { found: true, object: cur } : { found: false }, both.deployments, perms, backups];
 }
 
 /** Does the secret named by `manifest` (in `kubectl`'s namespace) hold exactly its data now? */

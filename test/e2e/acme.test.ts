@@ -183,11 +183,17 @@ printf 'server 127.0.0.1 ${bind.port}\\nzone ${ZONE}\\nupdate %s TXT "%s"\\nsend
   child.stderr.on('data', (d) => (stderr += d));
   let exited = false;
   const done = new Promise<number>((r) => child.on('close', (code) => ((exited = true), r(code ?? -1))));
-  while (!/published TXT/.test(stderr) && !exited) await new Promise((r) => setTimeout(r, 50));
-  expect(stderr).toMatch(/published TXT/);
-  expect(await bind.txt(`_acme-challenge.tenant1.${ZONE}`)).toEqual(['not-yet']);
-  child.kill('SIGINT');
-  expect(await done).toBe(130);
+  let code: number;
+  try {
+    while (!/published TXT/.test(stderr) && !exited) await new Promise((r) => setTimeout(r, 50));
+    expect(stderr).toMatch(/published TXT/);
+    expect(await bind.txt(`_acme-challenge.tenant1.${ZONE}`)).toEqual(['not-yet']);
+    child.kill('SIGINT');
+    code = await Promise.race([done, new Promise<number>((r) => setTimeout(() => r(-2), 20_000))]);
+  } finally {
+    if (!exited) child.kill('SIGKILL'); // never leave a run holding the tenant for the tests after this one
+  }
+  expect(code).toBe(130);
   expect(stderr).toMatch(/SIGINT: stopping and removing the challenge responses/);
   expect(stderr).toMatch(/Cancelled .*nothing was changed/);
   expect(readFileSync(log, 'utf8')).toMatch(/remove _acme-challenge\.tenant1\.xsoar\.test/);

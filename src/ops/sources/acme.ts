@@ -156,12 +156,15 @@ interface Publisher {
   cleanup(): Promise<void>;
 }
 
+/** Wait `ms`, or stop at once on the signal (also when it came before the wait began). */
 const sleep = (ms: number, signal?: AbortSignal) => new Promise<void>((r, j) => {
-  const t = setTimeout(r, ms);
-  signal?.addEventListener('abort', () => {
+  const cancel = () => {
     clearTimeout(t);
     j(new CancelledError('Cancelled (Ctrl-C / SIGTERM) during the ACME order: nothing was changed.'));
-  }, { once: true });
+  };
+  const t = setTimeout(r, ms);
+  if (signal?.aborted) return cancel();
+  signal?.addEventListener('abort', cancel, { once: true });
 });
 
 /** Poll until every DNS-01 value is visible at `lookup`, up to 30 s; a value never seen is a CA-side failure we catch first. */
