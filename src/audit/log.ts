@@ -2,7 +2,7 @@
 // previous one, so an edited, removed or reordered record is detected by `audit --verify`.
 // Fingerprints only, never key material.
 import { createHash } from 'node:crypto';
-import { appendFileSync, readFileSync, openSync, closeSync, chmodSync, mkdirSync, statSync, unlinkSync } from 'node:fs';
+import { appendFileSync, readFileSync, openSync, closeSync, chmodSync, fstatSync, mkdirSync, readSync, statSync, unlinkSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import path from 'node:path';
 import { redact } from '../redact.js';
@@ -82,7 +82,12 @@ export function assertAuditWritable(): void {
     const code = (err as NodeJS.ErrnoException).code;
     throw new InputError(`${file}: cannot write the audit log (${code ?? 'I/O error'}); nothing was changed`, { file, hint: 'Run as the user that runs xsoar-cert, or set XSOAR_CERT_STATE_DIR to a folder it can write.' });
   }
-  readAudit(file);
+  try {
+    lastHash(file); // it can be read, too (only its tail: the log may be long)
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new InputError(`${file}: cannot read the audit log (${code ?? 'I/O error'})`, { file, hint: 'Run as the user that runs xsoar-cert, or set XSOAR_CERT_STATE_DIR to its state folder.' });
+  }
 }
 
 /**
@@ -120,6 +125,35 @@ function withAppendLock<T>(file: string, fn: () => T): T {
   }
 }
 
+/**
+ * The hash of the log's last record, read from the file's tail only: an append costs the same with
+ * ten records or a million (a fleet's hundred appends used to re-read and parse the whole log each).
+ * What the whole-file read gave: GENESIS for an empty log, "unparseable" for a damaged last line.
+ */
+export function lastHash(file: string): string {
+  const fd = openSync(file, 'r');
+  try {
+    const size = fstatSync(fd).size;
+    for (let chunk = 64 * 1024; ; chunk *= 4) {
+      const start = Math.max(0, size - chunk);
+      const buf = Buffer.alloc(size - start);
+      readSync(fd, buf, 0, buf.length, start);
+      const lines = buf.toString('utf8').split('\n').filter((l) => l.trim());
+      // A chunk that does not start the file may begin inside a record: its last line is whole once there are two.
+      if (lines.length >= 2 || start === 0) {
+        if (!lines.length) return GENESIS;
+        try {
+          return (JSON.parse(lines[lines.length - 1]!) as AuditRecord).hash;
+        } catch {
+          return 'unparseable';
+        }
+      }
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
 export function appendAudit(input: AuditInput): AuditRecord {
   const file = auditFile();
   ensureDir(file);
@@ -129,8 +163,7 @@ export function appendAudit(input: AuditInput): AuditRecord {
 function appendLocked(file: string, input: AuditInput): AuditRecord {
   closeSync(openSync(file, 'a', 0o600));
   chmodSync(file, 0o600);
-  const { records } = readAudit(file);
-  const prevHash = records.length ? records[records.length - 1]!.hash : GENESIS;
+  const prevHash = lastHash(file);
   const base: Omit<AuditRecord, 'hash'> = {
     v: 1,
     ts: new Date().toISOString(),
