@@ -116,15 +116,19 @@ async function loadAcmeClient(): Promise<AcmeModule> {
   ax.defaults.acmeSettings.retryDefaultDelay = 1;
   ax.defaults.timeout = 20_000;
   // Honour Retry-After up to a bound; beyond it the run ends (exit 9) and the next cron run retries.
+  // acme-client sends every answer down the error path (validateStatus is false) to its retry
+  // handler; this one runs first and ends the run instead of a long wait.
   ax.interceptors.response.handlers.unshift({
-    fulfilled: (res: { status: number; headers: Record<string, string> }) => {
-      const after = Number(res.headers?.['retry-after']);
-      if ((res.status === 429 || res.status === 503) && after > MAX_RETRY_AFTER_S) {
-        throw new CaError(`the CA is rate limiting (HTTP ${res.status}) and asks to retry after ${after} s`, 'Nothing was changed; the next scheduled renew tries again.');
+    fulfilled: null,
+    rejected: (err: { response?: { status: number; headers: Record<string, string> } }) => {
+      const res = err.response;
+      const h = String(res?.headers?.['retry-after'] ?? '');
+      const after = /^\d+$/.test(h) ? Number(h) : (Date.parse(h) - Date.now()) / 1000; // seconds, or an HTTP date
+      if (res && (res.status === 429 || res.status === 503) && after > MAX_RETRY_AFTER_S) {
+        throw new CaError(`the CA is rate limiting (HTTP ${res.status}) and asks to retry after ${Math.round(after)} s: nothing was changed`, 'The next scheduled renew tries again.');
       }
-      return res;
+      return Promise.reject(err);
     },
-    rejected: null,
     synchronous: false,
     runWhen: null,
   });

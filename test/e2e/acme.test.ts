@@ -254,3 +254,43 @@ test('HTTP-01 by --webroot (a web server serves the folder), and --reuse-key kee
     server.close();
   }
 }, 120000);
+
+test('a rate-limited CA: a short Retry-After is waited for and retried; a long one ends the run at once (exit 9), nothing changed', async () => {
+  const https = await import('node:https');
+  const { generateDevCA, generateDevLeaf } = await import('../../src/pki/generate.js');
+  const ca = await generateDevCA({});
+  const leaf = await generateDevLeaf({ hosts: ['127.0.0.1'], issuer: ca });
+  const caFile = path.join(sb.dir, 'ratelimit-ca.pem');
+  writeFileSync(caFile, ca.certPem);
+  // A CA that answers every new account with 429: first with Retry-After 1, then with `after`.
+  let after = '1';
+  const seen: string[] = [];
+  const server = https.createServer({ cert: leaf.certPem, key: leaf.keyPem }, (req, res) => {
+    const base = `https://127.0.0.1:${(server.address() as { port: number }).port}`;
+    seen.push(`${req.method} ${req.url}`);
+    res.setHeader('Replay-Nonce', `n${seen.length}`);
+    if (req.url === '/dir') return res.end(JSON.stringify({ newNonce: `${base}/nonce`, newAccount: `${base}/account`, newOrder: `${base}/order`, revokeCert: `${base}/revoke`, keyChange: `${base}/key` }));
+    if (req.url === '/nonce') return res.writeHead(200).end();
+    req.resume();
+    req.on('end', () => {
+      const first = seen.filter((x) => x === 'POST /account').length === 1;
+      res.writeHead(429, { 'content-type': 'application/problem+json', 'retry-after': first ? '1' : after }).end(JSON.stringify({ type: 'urn:ietf:params:acme:error:rateLimited', detail: 'too many new accounts' }));
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  const dirUrl = `https://127.0.0.1:${(server.address() as { port: number }).port}/dir`;
+  try {
+    const before = await sb.secretData(t().namespace, t().secret);
+    const state = mkdtempSync(path.join(tmpdir(), 'xsoar-cert-ratelimit-'));
+    after = '3600';
+    const started = Date.now();
+    const r = await runCli(['renew', '--acme', dirUrl, '--acme-ca', caFile, '--acme-agree-tos', ...rfc2136(), '--force', '--host', `tenant1.${ZONE}`, '--allow-name-change', '-n', t().namespace, '--secret', t().secret], { env: { ...sb.env, XSOAR_CERT_STATE_DIR: state } });
+    expect(r.code).toBe(9);
+    expect(r.stderr).toMatch(/the CA is rate limiting \(HTTP 429\) and asks to retry after 3600 s: nothing was changed/);
+    expect(seen.filter((x) => x === 'POST /account')).toHaveLength(2); // the 1 s wait was honoured once, then the long one ended it
+    expect(Date.now() - started).toBeLessThan(30_000);
+    expect(await sb.secretData(t().namespace, t().secret)).toEqual(before);
+  } finally {
+    server.close();
+  }
+}, 60000);
