@@ -30,8 +30,20 @@ const causeOf = (err: unknown): string => {
   return e.message;
 };
 
-/** GET the directory with our own trust and timeout: one line that says why it failed. */
-export async function fetchDirectory(url: string, ca?: Buffer, timeoutMs = 10_000): Promise<Directory> {
+const directories = new Map<string, Promise<Directory>>();
+
+/** GET the directory with our own trust and timeout (once per run: ARI and the order share it): one line that says why it failed. */
+export function fetchDirectory(url: string, ca?: Buffer, timeoutMs = 10_000): Promise<Directory> {
+  let d = directories.get(url);
+  if (!d) {
+    d = getDirectory(url, ca, timeoutMs);
+    directories.set(url, d);
+    d.catch(() => directories.delete(url));
+  }
+  return d;
+}
+
+async function getDirectory(url: string, ca: Buffer | undefined, timeoutMs: number): Promise<Directory> {
   if (!/^https:\/\//i.test(url)) throw new CaError(`--acme ${url}: the ACME directory must be an https:// URL`);
   const body = await new Promise<string>((resolve, reject) => {
     const req = https.get(url, { agent: agent(ca), timeout: timeoutMs, headers: { accept: 'application/json' } }, (res) => {
