@@ -15,7 +15,7 @@ import { retrying } from './retry.js';
 import { bounded, type Target } from './fleet.js';
 import { clusterAccess, namespacedAccess, type Access, type EngineTenant } from './engine-access.js';
 import {
-  ForeignChangeError, assertTlsSecret, checkEndpoint, confirmServed, missingPermissions, onInterrupt, plan, readPreflight, redactedPlan, resolveProxy, rollbackTo, whoAmI,
+  ForeignChangeError, Interrupted, assertTlsSecret, checkEndpoint, confirmServed, missingPermissions, onInterrupt, plan, readPreflight, redactedPlan, resolveProxy, rollbackTo, whoAmI,
   type NewContent, type Plan, type Preflight, type TransactionResult,
 } from './transaction.js';
 
@@ -49,7 +49,6 @@ export interface Outcome {
   ms: number;
 }
 
-class Interrupted extends Error {}
 
 /** Read, check and plan, run the plan, and say per tenant what is true afterwards. */
 export async function runEngine(o: EngineOptions, kubectl: Kubectl, out: Reporter): Promise<Outcome[]> {

@@ -2,7 +2,6 @@
 // is due (default: the last third of its lifetime, like cert-manager), installs the newest
 // valid newer certificate from a drop folder, or a new self-signed one with the same names,
 // through the same transaction as install. Never prompts.
-import { X509Certificate } from 'node:crypto';
 import { EXIT, InputError, KubectlError, NameChangeError, UsageError, XsoarCertError } from '../errors.js';
 import type { Reporter as Output } from './reporter.js';
 import { Kubectl, type Lookup, type SecretObject } from '../k8s/kubectl.js';
@@ -63,7 +62,10 @@ async function decide(opts: RenewOptions, cur: Lookup<SecretObject>, folder: () 
   const life = { notBefore: new Date(installed.validFrom), notAfter: new Date(installed.validTo) };
   const now = opts.now ?? new Date();
   let due = decideDue(life, opts.threshold, now);
-  if (opts.acme && !opts.force) due = await ariDecision(opts.acme, installed, due, now);
+  // RFC 9773: a CA that advertises renewalInfo suggests the window (it decides instead of the
+  // threshold) and is told which certificate the new one replaces.
+  const ari = opts.acme ? await (await import('./sources/acme.js')).renewalInfo(opts.acme, installed) : {};
+  if (ari.window && !opts.force) due = windowDecision(ari.window, due, now);
   if (!due.due && !opts.force) {
     out.ok(`${opts.namespace}/${opts.secret}: not due: ${due.reason}`);
     return { skip: { action: 'skipped', reason: due.reason, namespace: opts.namespace, secret: opts.secret, fingerprint: installed.fingerprint256, renewAt: due.renewAt.toISOString() } };
@@ -102,7 +104,7 @@ async function decide(opts: RenewOptions, cur: Lookup<SecretObject>, folder: () 
     const key = `${names.slice().sort().join(',')}${acme.reuseKey ? `|${opts.namespace}/${opts.secret}` : ''}`;
     const currentKeyPem = acme.reuseKey ? Buffer.from(cur.object.data?.['tls.key'] ?? '', 'base64').toString('utf8') || undefined : undefined;
     const { acmeContent } = await import('./sources/acme.js');
-    const get = () => acmeContent(acme, { names, currentKeyPem, trustCa: opts.ca }, out);
+    const get = () => acmeContent(acme, { names, currentKeyPem, trustCa: opts.ca, replaces: ari.certId }, out);
     let order = opts.acmeOrders?.get(key);
     if (!order) {
       order = get();
@@ -117,16 +119,8 @@ async function decide(opts: RenewOptions, cur: Lookup<SecretObject>, folder: () 
   throw new UsageError('renew needs --from DIR, --acme URL or --self-signed');
 }
 
-/** RFC 9773: when the CA advertises renewalInfo, its suggested window decides instead of the threshold. */
-async function ariDecision(acme: AcmeSettings, installed: X509Certificate, due: ReturnType<typeof decideDue>, now: Date): Promise<ReturnType<typeof decideDue>> {
-  const net = await import('../net/acme.js');
-  const { readInputFile } = await import('../pki/input-file.js');
-  const tlsCa = acme.acmeCa ? await readInputFile(acme.acmeCa, { maxBytes: 64 * 1024, what: "the ACME server's CA certificate" }) : undefined;
-  const dir = await net.fetchDirectory(acme.directory, tlsCa);
-  if (!dir.renewalInfo) return due;
-  const id = await net.ariCertIdOf(installed.toString());
-  const w = id ? await net.fetchRenewalWindow(dir, id, tlsCa) : undefined;
-  if (!w) return due;
+/** Due when the CA's suggested renewal window (ARI) has begun. */
+function windowDecision(w: { start: Date }, due: ReturnType<typeof decideDue>, now: Date): ReturnType<typeof decideDue> {
   return now >= w.start
     ? { ...due, due: true, reason: `inside the CA's renewal window (ARI, from ${w.start.toISOString()})`, renewAt: w.start }
     : { ...due, due: false, reason: `the CA's renewal window (ARI) starts ${w.start.toISOString()}`, renewAt: w.start };

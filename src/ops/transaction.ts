@@ -262,7 +262,8 @@ export function onInterrupt(fn: () => void, what?: string): () => void {
   return () => active.delete(handle);
 }
 
-class Interrupted extends Error {}
+/** A signal (Ctrl-C / SIGTERM) stopped the work; whatever failed after it failed because of it. */
+export class Interrupted extends Error {}
 
 export type Preflight = [Lookup<SecretObject>, DeploymentObject[], Permissions | undefined, SecretObject[]];
 

@@ -10,7 +10,8 @@ import { CaError, CancelledError, InputError, UsageError } from '../../errors.js
 import { stateDir } from '../../state-dir.js';
 import type { Reporter } from '../reporter.js';
 import type { NewContent } from '../transaction.js';
-import type { Challenge, Directory } from '../../net/acme.js';
+import type { X509Certificate } from 'node:crypto';
+import type { Challenge } from '../../net/acme.js';
 
 export interface AcmeSettings {
   /** The directory URL. */
@@ -94,8 +95,24 @@ export interface AcmeRequest {
   trustCa?: string;
   /** ARI: the certificate this one replaces. */
   replaces?: string;
-  /** The directory, when the caller already fetched it (ARI). */
-  directory?: Directory;
+}
+
+/** The ACME server's own TLS trust (--acme-ca), read bounded; undefined: Node's CA store. */
+async function acmeServerCa(s: AcmeSettings): Promise<Buffer | undefined> {
+  return s.acmeCa ? Buffer.from(await readSmall(s.acmeCa, "the ACME server's CA certificate")) : undefined;
+}
+
+/**
+ * RFC 9773, when the directory advertises renewalInfo: the installed certificate's identifier (sent
+ * as `replaces`) and the CA's suggested renewal window. {} when the CA has no ARI.
+ */
+export async function renewalInfo(s: AcmeSettings, installed: X509Certificate): Promise<{ certId?: string; window?: { start: Date; end: Date } }> {
+  const acme = await import('../../net/acme.js');
+  const tlsCa = await acmeServerCa(s);
+  const dir = await acme.fetchDirectory(s.directory, tlsCa); // once per run: the order reuses it
+  if (!dir.renewalInfo) return {};
+  const certId = await acme.ariCertIdOf(installed.toString());
+  return certId ? { certId, window: await acme.fetchRenewalWindow(dir, certId, tlsCa) } : {};
 }
 
 /** Obtain, verify and hand over: the NewContent of a certificate the CA issued for `req.names`. */
@@ -103,8 +120,8 @@ export async function acmeContent(s: AcmeSettings, req: AcmeRequest, out: Report
   const kind = challengeKind(s);
   const acme = await import('../../net/acme.js');
   acme.preloadAcmeClient(); // ~200 ms of module loading, overlapped with the directory check and the new key
-  const tlsCa = s.acmeCa ? Buffer.from(await readSmall(s.acmeCa, 'the ACME server\'s CA certificate')) : undefined;
-  const directory = req.directory ?? (await acme.fetchDirectory(s.directory, tlsCa));
+  const tlsCa = await acmeServerCa(s);
+  const directory = await acme.fetchDirectory(s.directory, tlsCa);
   const files = accountFiles(s.directory, acme.accountSlug(s.directory));
   const { keyPem: accountKeyPem, account } = await loadAccount(files);
   if (!account && directory.termsOfService && !s.agreeTos) throw new UsageError(`the CA's terms of service must be agreed to first: ${directory.termsOfService}`, 'Read them, then pass --acme-agree-tos (once: the account is kept).');
@@ -137,10 +154,9 @@ export async function acmeContent(s: AcmeSettings, req: AcmeRequest, out: Report
 }
 
 async function verifyIssued(chainPem: string, keyPem: string, req: AcmeRequest, from: string): Promise<NewContent> {
-  const { parseBundle } = await import('../../pki/parse.js');
+  const { parseBundle, readInputBytes } = await import('../../pki/parse.js');
   const { verifyLoaded } = await import('../verify-files.js');
   const { contentFrom } = await import('../content.js');
-  const { readInputBytes } = await import('../../pki/parse.js');
   const ca = req.trustCa ? parseBundle(await readInputBytes(req.trustCa), { source: req.trustCa }) : undefined;
   const v = await verifyLoaded({ cert: parseBundle(Buffer.from(chainPem), { source: 'the issued chain' }), key: parseBundle(Buffer.from(keyPem), { source: 'the new key' }), ca, caSource: req.trustCa }, { hosts: req.names });
   if (!v.material) {
