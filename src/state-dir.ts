@@ -1,7 +1,17 @@
-// Where xsoar-cert keeps its local state (locks, markers, the audit log, pending requests): a
-// leaf module, so that ops and audit both reach it without importing each other.
+// Where xsoar-cert keeps its local state (locks, markers, the audit log, pending requests, ACME
+// accounts), and the only way to touch it. A leaf module, so that ops and audit both reach it
+// without importing each other.
+//
+// The state dir holds what decides what a run does to the cluster (markers, locks) and keys (ACME
+// account, pending requests). Another local user who could write there could steer a run or swap
+// a key, so a folder or file that is not ours, or that group or others may write, is refused
+// rather than used; files are opened without following links, and created whole (written under a
+// temporary name in the same folder, then renamed or linked into place). See README "Security".
+import { closeSync, constants as C, fstatSync, linkSync, lstatSync, mkdirSync, openSync, readSync, renameSync, unlinkSync, writeSync, type Stats } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { homedir } from 'node:os';
 import path from 'node:path';
+import { InputError } from './errors.js';
 
 export function home(): string {
   // cron may run with HOME unset: os.homedir() falls back to the passwd entry.
@@ -10,4 +20,167 @@ export function home(): string {
 
 export function stateDir(): string {
   return process.env.XSOAR_CERT_STATE_DIR || path.join(process.env.XDG_STATE_HOME || path.join(home(), '.local', 'state'), 'xsoar-cert');
+}
+
+const FIX_HINT = 'Remove it (or chown it to this user and chmod go-w it), or set XSOAR_CERT_STATE_DIR to a folder you own.';
+const uid = () => process.getuid?.();
+
+/** Why `st` may not be trusted, or undefined: not ours, or writable (for keys: readable) by group or others. */
+function untrusted(st: Stats, secretFile = false): string | undefined {
+  const me = uid();
+  if (me !== undefined && st.uid !== me) return `is owned by uid ${st.uid}, not by this user (uid ${me})`;
+  if (st.mode & 0o022) return `is writable by ${st.mode & 0o020 ? 'group' : 'others'} (mode ${(st.mode & 0o777).toString(8)})`;
+  if (secretFile && st.mode & 0o077) return `holds a key but is readable by group or others (mode ${(st.mode & 0o777).toString(8)})`;
+  return undefined;
+}
+
+function refuse(p: string, why: string, what = 'xsoar-cert state'): never {
+  throw new InputError(`${p}: this ${what} ${why}: refusing to use it, nothing was changed`, { file: p, hint: FIX_HINT });
+}
+
+function ioError(p: string, err: unknown, doing: string): never {
+  const code = (err as NodeJS.ErrnoException).code ?? 'I/O error';
+  if (code === 'ELOOP') refuse(p, 'is a symbolic link');
+  const why = code === 'EACCES' || code === 'EPERM' || code === 'EROFS' ? 'is not writable by this user' : code === 'ENOTDIR' || code === 'EEXIST' ? 'is (or is inside) a file, not a folder' : `cannot be used (${code})`;
+  throw new InputError(`${p}: cannot ${doing}: the xsoar-cert state folder ${why} (${code}): nothing was changed`, {
+    file: p,
+    hint: 'Run as the user who owns it, fix its permissions, or set XSOAR_CERT_STATE_DIR to a folder you own.',
+  });
+}
+
+/** Check one folder of the state: a real folder (not a link), ours, not group/other-writable. */
+function checkDir(d: string): void {
+  const st = lstatSync(d);
+  if (st.isSymbolicLink()) refuse(d, 'is a symbolic link', 'xsoar-cert state folder');
+  if (!st.isDirectory()) throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' });
+  const why = untrusted(st);
+  if (why) refuse(d, why, 'xsoar-cert state folder');
+}
+
+/**
+ * The state dir (or its `sub` folder), checked; with `create`, made 0700 where missing. Without
+ * `create` a missing folder is undefined: reading must work where nothing was ever written.
+ */
+export function stateFolder(sub?: string, create = true): string | undefined {
+  const top = stateDir();
+  const dirs = sub ? [top, path.join(top, sub)] : [top];
+  for (const d of dirs) {
+    try {
+      if (create) mkdirSync(d, { recursive: true, mode: 0o700 });
+      checkDir(d);
+    } catch (err) {
+      if (err instanceof InputError) throw err;
+      const code = (err as NodeJS.ErrnoException).code;
+      if (!create && (code === 'ENOENT' || code === 'ENOTDIR')) return undefined;
+      ioError(d, err, 'use the state folder');
+    }
+  }
+  return dirs[dirs.length - 1]!;
+}
+
+/** `stateFolder(sub)` that always answers (creating it): for writers. */
+export const ensureStateFolder = (sub?: string): string => stateFolder(sub, true)!;
+
+/** Open an existing state file for reading without following a link; undefined when it is not there. */
+export function openStateFile(file: string, opts: { secret?: boolean; flags?: number; what?: string } = {}): number | undefined {
+  let fd: number;
+  try {
+    fd = openSync(file, (opts.flags ?? C.O_RDONLY) | C.O_NOFOLLOW | C.O_NONBLOCK);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
+    return ioError(file, err, 'open it');
+  }
+  const st = fstatSync(fd);
+  if (st.isDirectory()) {
+    closeSync(fd);
+    throw new InputError(`${file}: cannot read ${opts.what ?? 'this xsoar-cert state file'} (EISDIR)`, { file, hint: 'It is a folder: remove or rename it.' });
+  }
+  const why = !st.isFile() ? 'is not a regular file' : untrusted(st, opts.secret);
+  if (why) {
+    closeSync(fd);
+    refuse(file, why);
+  }
+  return fd;
+}
+
+/** A state file's text (bounded), or undefined when it is not there. */
+export function readStateFile(file: string, opts: { secret?: boolean; maxBytes?: number; what?: string } = {}): string | undefined {
+  const fd = openStateFile(file, opts);
+  if (fd === undefined) return undefined;
+  try {
+    const max = opts.maxBytes ?? 1024 * 1024;
+    const size = fstatSync(fd).size;
+    if (size > max) refuse(file, `is ${size} bytes, more than the ${max} it may hold`);
+    const buf = Buffer.alloc(size);
+    let n = 0;
+    while (n < size) {
+      const got = readSync(fd, buf, n, size - n, n);
+      if (got === 0) break;
+      n += got;
+    }
+    return buf.subarray(0, n).toString('utf8');
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Write `data` under a fresh temporary name beside `file` (0600, O_EXCL, no link followed). Not
+ * fsynced: the rename makes it whole against a kill, which is what markers and locks are for.
+ */
+function writeTemp(file: string, data: string | Buffer): string {
+  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  const fd = openSync(tmp, C.O_WRONLY | C.O_CREAT | C.O_EXCL | C.O_NOFOLLOW, 0o600);
+  try {
+    writeSync(fd, typeof data === 'string' ? Buffer.from(data) : data);
+  } finally {
+    closeSync(fd);
+  }
+  return tmp;
+}
+
+/** Replace (or create) a state file whole: a reader sees the old content or the new, never a mix. */
+export function writeStateFile(file: string, data: string | Buffer): void {
+  let tmp: string | undefined;
+  try {
+    tmp = writeTemp(file, data);
+    renameSync(tmp, file); // rename replaces a planted link itself, never what it points to
+  } catch (err) {
+    if (tmp) removeQuietly(tmp);
+    ioError(file, err, 'write it');
+  }
+}
+
+/** Create a state file whole, only if it does not exist yet: false when it does (a lock held, an id taken). */
+export function createStateFile(file: string, data: string | Buffer): boolean {
+  let tmp: string | undefined;
+  try {
+    tmp = writeTemp(file, data);
+    linkSync(tmp, file); // link(2) fails with EEXIST on any existing name, a dangling link included
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    return ioError(file, err, 'create it');
+  } finally {
+    if (tmp) removeQuietly(tmp);
+  }
+}
+
+/** Open a state file for appending (created 0600 if missing), checked like any other; the caller closes it. */
+export function openStateAppend(file: string): number {
+  try {
+    closeSync(openSync(file, C.O_WRONLY | C.O_CREAT | C.O_EXCL | C.O_NOFOLLOW, 0o600));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') ioError(file, err, 'create it');
+  }
+  return openStateFile(file, { flags: C.O_WRONLY | C.O_APPEND }) ?? ioError(file, { code: 'ENOENT' }, 'open it');
+}
+
+export function removeQuietly(file: string): void {
+  try {
+    unlinkSync(file);
+  } catch {
+    /* already gone */
+  }
 }

@@ -1,13 +1,14 @@
 // The audit log: JSON Lines, mode 0600, append-only, each record carrying the hash of the
-// previous one, so an edited, removed or reordered record is detected by `audit --verify`.
-// Fingerprints only, never key material.
+// previous one, so an edited, removed or reordered record is detected by `audit --verify`; the
+// chain's head is also written into the cluster by every change (anchor.ts), so a log cut short,
+// emptied or rewritten whole is detected too. Fingerprints only, never key material.
 import { createHash } from 'node:crypto';
-import { appendFileSync, readFileSync, openSync, closeSync, chmodSync, fstatSync, mkdirSync, readSync, statSync, unlinkSync } from 'node:fs';
+import { closeSync, fstatSync, lstatSync, readSync, writeSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import path from 'node:path';
 import { redact } from '../redact.js';
 import { InputError } from '../errors.js';
-import { stateDir } from '../state-dir.js';
+import { createStateFile, ensureStateFolder, openStateAppend, openStateFile, readStateFile, removeQuietly, stateDir, stateFolder } from '../state-dir.js';
 
 export interface AuditInput {
   op: 'install' | 'rollback' | 'renew' | 'resolve';
@@ -20,6 +21,8 @@ export interface AuditInput {
   error?: string;
   durationMs: number;
   backup?: string;
+  /** The run id of the change (the in-cluster lock's `run`): what the cluster's audit anchor names. */
+  run?: string;
 }
 
 export interface AuditRecord extends AuditInput {
@@ -34,16 +37,10 @@ export interface AuditRecord extends AuditInput {
 /** The log's path; reading needs no folder, and a write creates the state folder (0700) first. */
 export const auditFile = () => path.join(stateDir(), 'audit.jsonl');
 
-function ensureDir(file: string): void {
-  try {
-    mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code ?? 'I/O error';
-    throw new InputError(`${path.dirname(file)}: the xsoar-cert state folder cannot be created (${code}): nothing was changed`, { file: path.dirname(file), hint: 'Set XSOAR_CERT_STATE_DIR to a folder you own.' });
-  }
-}
+export const GENESIS = '0'.repeat(64);
 
-const GENESIS = '0'.repeat(64);
+/** A log may be long; reading one larger than this is refused rather than filling the memory. */
+const MAX_LOG_BYTES = 512 * 1024 * 1024;
 
 /** Hash of the record without its own hash, keys in a fixed order. */
 export function recordHash(r: Omit<AuditRecord, 'hash'>): string {
@@ -60,34 +57,25 @@ function currentUser(): string {
 }
 
 export function readAudit(file = auditFile()): { records: AuditRecord[]; lines: string[] } {
-  let text = '';
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') return { records: [], lines: [] }; // nothing recorded yet
-    throw new InputError(`${file}: cannot read the audit log (${code ?? 'I/O error'})`, { file, hint: 'Run as the user that runs xsoar-cert, or set XSOAR_CERT_STATE_DIR to its state folder.' });
-  }
+  const text = stateFolder(undefined, false) ? readStateFile(file, { maxBytes: MAX_LOG_BYTES, what: 'the audit log' }) : undefined;
+  if (text === undefined) return { records: [], lines: [] }; // nothing recorded yet
   const lines = text.split('\n').filter((l) => l.trim());
-  return { records: lines.map((l) => { try { return JSON.parse(l) as AuditRecord; } catch { return { hash: 'unparseable' } as AuditRecord; } }), lines };
+  const parse = (l: string) => {
+    try {
+      return JSON.parse(l) as AuditRecord;
+    } catch {
+      return { hash: 'unparseable' } as AuditRecord;
+    }
+  };
+  return { records: lines.map(parse), lines };
 }
 
 /** Before a change: the log can be read and appended to, so the record of the change cannot fail afterwards. */
 export function assertAuditWritable(): void {
   const file = auditFile();
-  ensureDir(file);
-  try {
-    closeSync(openSync(file, 'a', 0o600));
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new InputError(`${file}: cannot write the audit log (${code ?? 'I/O error'}); nothing was changed`, { file, hint: 'Run as the user that runs xsoar-cert, or set XSOAR_CERT_STATE_DIR to a folder it can write.' });
-  }
-  try {
-    lastHash(file); // it can be read, too (only its tail: the log may be long)
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new InputError(`${file}: cannot read the audit log (${code ?? 'I/O error'})`, { file, hint: 'Run as the user that runs xsoar-cert, or set XSOAR_CERT_STATE_DIR to its state folder.' });
-  }
+  ensureStateFolder();
+  closeSync(openStateAppend(file));
+  lastHash(file); // it can be read, too (only its tail: the log may be long)
 }
 
 /**
@@ -100,28 +88,19 @@ function withAppendLock<T>(file: string, fn: () => T): T {
   const until = Date.now() + 10_000;
   const pause = new Int32Array(new SharedArrayBuffer(4));
   for (;;) {
+    if (createStateFile(lock, String(process.pid))) break;
     try {
-      closeSync(openSync(lock, 'wx', 0o600));
-      break;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      try {
-        if (Date.now() - statSync(lock).mtimeMs > 10_000) unlinkSync(lock);
-      } catch {
-        /* released meanwhile */
-      }
-      if (Date.now() > until) throw new InputError(`${lock}: another xsoar-cert run has held the audit log for 10 s`, { file: lock, hint: 'If no xsoar-cert is running, remove that file.' });
-      Atomics.wait(pause, 0, 0, 5 + Math.floor(Math.random() * 10)); // a short synchronous sleep
+      if (Date.now() - lstatSync(lock).mtimeMs > 10_000) removeQuietly(lock);
+    } catch {
+      /* released meanwhile */
     }
+    if (Date.now() > until) throw new InputError(`${lock}: another xsoar-cert run has held the audit log for 10 s`, { file: lock, hint: 'If no xsoar-cert is running, remove that file.' });
+    Atomics.wait(pause, 0, 0, 5 + Math.floor(Math.random() * 10)); // a short synchronous sleep
   }
   try {
     return fn();
   } finally {
-    try {
-      unlinkSync(lock);
-    } catch {
-      /* gone */
-    }
+    removeQuietly(lock);
   }
 }
 
@@ -131,7 +110,8 @@ function withAppendLock<T>(file: string, fn: () => T): T {
  * What the whole-file read gave: GENESIS for an empty log, "unparseable" for a damaged last line.
  */
 export function lastHash(file: string): string {
-  const fd = openSync(file, 'r');
+  const fd = openStateFile(file, { what: 'the audit log' });
+  if (fd === undefined) return GENESIS;
   try {
     const size = fstatSync(fd).size;
     for (let chunk = 64 * 1024; ; chunk *= 4) {
@@ -156,14 +136,22 @@ export function lastHash(file: string): string {
 
 export function appendAudit(input: AuditInput): AuditRecord {
   const file = auditFile();
-  ensureDir(file);
+  ensureStateFolder();
   return withAppendLock(file, () => appendLocked(file, input));
 }
 
 function appendLocked(file: string, input: AuditInput): AuditRecord {
-  closeSync(openSync(file, 'a', 0o600));
-  chmodSync(file, 0o600);
-  const prevHash = lastHash(file);
+  const fd = openStateAppend(file);
+  try {
+    const rec = nextRecord(input, lastHash(file));
+    writeSync(fd, JSON.stringify(rec) + '\n');
+    return rec;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function nextRecord(input: AuditInput, prevHash: string): AuditRecord {
   const base: Omit<AuditRecord, 'hash'> = {
     v: 1,
     ts: new Date().toISOString(),
@@ -173,9 +161,7 @@ function appendLocked(file: string, input: AuditInput): AuditRecord {
     error: input.error ? redact(input.error) : undefined,
     prevHash,
   };
-  const rec: AuditRecord = { ...base, hash: recordHash(base) };
-  appendFileSync(file, JSON.stringify(rec) + '\n', { mode: 0o600 });
-  return rec;
+  return { ...base, hash: recordHash(base) };
 }
 
 export interface AuditVerify {

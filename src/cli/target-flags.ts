@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { collect } from './help.js';
 import type { SettingFlags } from '../ops/settings.js';
 import { UsageError } from '../errors.js';
+import { MAX_TIMEOUT_S } from '../ops/cluster-lock.js';
 
 /** What addTargetFlags + addFleetFlags give an action (commander camel-cases the names). */
 export interface TargetFlags extends SettingFlags {
@@ -36,6 +37,8 @@ export function addConfirmFlag(cmd: Command): Command {
 export function parseTimeout(value: string): number {
   const n = Number(value);
   if (!/^\d+(\.\d+)?$/.test(String(value).trim()) || !Number.isFinite(n) || n <= 0) throw new UsageError(`--timeout must be a number of seconds, not "${value}"`);
+  // The in-cluster lock's lifetime follows from it (cluster-lock.ts): an unbounded timeout is an unbounded lock.
+  if (n > MAX_TIMEOUT_S) throw new UsageError(`--timeout must be at most ${MAX_TIMEOUT_S} seconds, not ${value}`);
   return n;
 }
 

@@ -14,6 +14,16 @@ import { retrying } from './retry.js';
 
 export const LOCK_ANNOTATION = 'xsoar-cert.io/lock';
 
+/** The longest --timeout (seconds): one rollout may take that long, and a lock lives for two of them. */
+export const MAX_TIMEOUT_S = 3600;
+/**
+ * The longest a lock is honoured after its `since`, whatever its `expires` says (two rollouts at the
+ * longest timeout and a margin): a lock written with a far expiry (by hand, by a broken clock) does not
+ * block a secret for years. Clocks of different hosts may differ: a `since` up to 5 min ahead is accepted.
+ */
+export const MAX_LOCK_MS = (2 * MAX_TIMEOUT_S + 120) * 1000;
+const CLOCK_SKEW_MS = 5 * 60_000;
+
 export interface ClusterLock {
   /** A random id of this run: the value the release tests for. */
   run: string;
@@ -46,7 +56,10 @@ export function parseLock(value: string | undefined): ClusterLock | undefined {
   if (!value) return undefined;
   try {
     const l = JSON.parse(value) as ClusterLock;
-    return typeof l.run === 'string' && typeof l.expires === 'string' ? l : undefined;
+    const text = (v: unknown, max: number) => typeof v === 'string' && v.length <= max && !/[\x00-\x1f\x7f]/.test(v);
+    const date = (v: unknown) => typeof v === 'string' && v.length <= 40 && !Number.isNaN(Date.parse(v));
+    const ok = text(l.run, 64) && text(l.op, 32) && text(l.by, 256) && text(l.host, 255) && Number.isSafeInteger(l.pid) && date(l.since) && date(l.expires);
+    return ok ? l : undefined;
   } catch {
     return undefined;
   }
@@ -58,10 +71,15 @@ export function liveHolder(secret: SecretObject, now = new Date()): ClusterLock 
   if (raw === undefined) return undefined;
   const l = parseLock(raw);
   // An unreadable value is not ours to honour for ever; it is taken over like an expired one.
-  if (!l || !(Date.parse(l.expires) > now.getTime())) return undefined;
+  if (!l) return undefined;
+  const since = Date.parse(l.since);
+  const until = Math.min(Date.parse(l.expires), since + MAX_LOCK_MS);
+  if (since > now.getTime() + CLOCK_SKEW_MS || !(until > now.getTime())) return undefined;
   if (l.host === hostname() && !pidAlive(l.pid, l.pidStart)) return undefined;
   return l;
 }
+
+const honouredUntil = (l: ClusterLock) => new Date(Math.min(Date.parse(l.expires), Date.parse(l.since) + MAX_LOCK_MS)).toISOString();
 
 /** Before anything changes: a BusyError (exit 7) naming the holder when another run holds the secret. */
 export function assertUnlocked(secret: SecretObject, where: string, now = new Date()): void {
@@ -69,7 +87,7 @@ export function assertUnlocked(secret: SecretObject, where: string, now = new Da
   if (!l) return;
   throw new BusyError(
     `secret "${secret.metadata.name}" in ${where} is being changed by another xsoar-cert ${l.op} (${l.by}, pid ${l.pid} on ${l.host}, since ${l.since})`,
-    `Wait for it to finish (its lock expires at ${l.expires} if it died) and run again. Nothing was changed.`,
+    `Wait for it to finish (its lock expires at ${honouredUntil(l)} if it died) and run again; to take it over by hand once that run is surely gone: kubectl annotate secret ${secret.metadata.name} -n ${secret.metadata.namespace ?? '<namespace>'} ${LOCK_ANNOTATION}- . Nothing was changed.`,
   );
 }
 

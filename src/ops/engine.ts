@@ -10,7 +10,8 @@ import type { Kubectl, SecretObject } from '../k8s/kubectl.js';
 import type { Reporter } from './reporter.js';
 import { acquireLock, assertStateWritable, clearMarker, self, writeMarker, type Marker } from './state.js';
 import { appendAudit, assertAuditWritable, type AuditInput } from '../audit/log.js';
-import { assertUnlocked, lockValue, newLock } from './cluster-lock.js';
+import { assertUnlocked, lockValue, newLock, parseLock } from './cluster-lock.js';
+import { ANCHOR_ANNOTATION, currentAnchor } from '../audit/anchor.js';
 import { retrying } from './retry.js';
 import { bounded, type Target } from './fleet.js';
 import { clusterAccess, namespacedAccess, type Access, type EngineTenant } from './engine-access.js';
@@ -60,8 +61,9 @@ export async function runEngine(o: EngineOptions, kubectl: Kubectl, out: Reporte
     x.error ??= err instanceof XsoarCertError ? err : new CheckFailedError(String((err as Error)?.message ?? err));
   };
   const access = await preflight(o, tenants, kubectl, out, refuse);
-  const lock = lockValue(newLock(o.op, whoAmI(), o.timeoutS ?? 120));
-  await planAll(o, tenants, lock, out, refuse);
+  const held = newLock(o.op, whoAmI(), o.timeoutS ?? 120);
+  const lock = lockValue(held);
+  await planAll(o, tenants, { lock, anchor: currentAnchor(held.run) }, out, refuse);
   const results = () => tenants.map((x) => outcome(x, o));
   if (o.dryRun) return results();
   const x0 = tenants[0]!;
@@ -104,7 +106,7 @@ async function preflight(o: EngineOptions, tenants: EngineTenant[], kubectl: Kub
 }
 
 /** 2. Per tenant (pure checks, then the endpoint): is it a TLS secret, unlocked, which proxy, what is written. */
-async function planAll(o: EngineOptions, tenants: EngineTenant[], lock: string, out: Reporter, refuse: (x: EngineTenant, err: unknown) => void): Promise<void> {
+async function planAll(o: EngineOptions, tenants: EngineTenant[], marks: { lock: string; anchor: string }, out: Reporter, refuse: (x: EngineTenant, err: unknown) => void): Promise<void> {
   const solo = tenants.length === 1;
   const now = new Date();
   for (const x of tenants.filter((y) => !y.error)) {
@@ -114,7 +116,7 @@ async function planAll(o: EngineOptions, tenants: EngineTenant[], lock: string, 
       assertUnlocked(x.current!, where);
       x.deployments = resolveProxy(x.allDeployments ?? [], x.t.secret, o.proxy, where);
       x.content = typeof x.t.content === 'function' ? await x.t.content(x.current!) : x.t.content;
-      x.plan = plan({ namespace: x.t.namespace, secret: x.t.secret, current: x.current!, content: x.content, deployments: x.deployments, endpoint: o.noConfirm ? undefined : x.t.endpoint, now, existingBackups: x.backups.map((b) => b.name), allowNameChange: o.allowNameChange, lock });
+      x.plan = plan({ namespace: x.t.namespace, secret: x.t.secret, current: x.current!, content: x.content, deployments: x.deployments, endpoint: o.noConfirm ? undefined : x.t.endpoint, now, existingBackups: x.backups.map((b) => b.name), allowNameChange: o.allowNameChange, ...marks });
     } catch (err) {
       refuse(x, err);
       continue;
@@ -234,7 +236,7 @@ async function confirmAll(o: EngineOptions, tenants: EngineTenant[], out: Report
 async function finish(o: EngineOptions, tenants: EngineTenant[], access: Access, lock: string, out: Reporter, aborted: boolean): Promise<void> {
   const solo = tenants.length === 1;
   const audit = (x: EngineTenant, result: AuditInput['result'], error?: string) =>
-    appendAudit({ op: o.op, namespace: x.t.namespace, secret: x.t.secret, context: o.context, durationMs: Date.now() - x.started, oldFingerprint: x.plan?.oldFingerprint, newFingerprint: x.plan?.newFingerprint, result, error, backup: x.plan?.backupName });
+    appendAudit({ op: o.op, namespace: x.t.namespace, secret: x.t.secret, context: o.context, durationMs: Date.now() - x.started, oldFingerprint: x.plan?.oldFingerprint, newFingerprint: x.plan?.newFingerprint, result, error, backup: x.plan?.backupName, run: parseLock(lock)?.run });
   const why = (x: EngineTenant) => x.error!.message;
   for (const x of tenants.filter((y) => y.marker)) {
     if (!x.error) {
@@ -260,7 +262,7 @@ async function finish(o: EngineOptions, tenants: EngineTenant[], access: Access,
     if (solo) out.fail(`${o.op} failed at ${x.step}: ${reason}`);
     writeMarker({ ...x.marker!, step: 'rollback' });
     try {
-      await rollbackTo(x.k, { namespace: x.t.namespace, secret: x.t.secret, data: x.plan!.backupManifest.data ?? {}, ours: x.plan!.secretManifest.data, annotations: x.current!.metadata.annotations, lock, deployments: x.deployments, restartNeeded: true /* a restart may have been in flight: always restart after restoring */, endpoint: o.noConfirm ? undefined : x.t.endpoint, servername: o.servername, fingerprint: x.plan!.oldFingerprint, timeoutS: o.timeoutS ?? 120 }, solo ? out : out.quietCopy());
+      await rollbackTo(x.k, { namespace: x.t.namespace, secret: x.t.secret, data: x.plan!.backupManifest.data ?? {}, ours: x.plan!.secretManifest.data, annotations: withAnchorOf(x.current!, x.plan!), lock, deployments: x.deployments, restartNeeded: true /* a restart may have been in flight: always restart after restoring */, endpoint: o.noConfirm ? undefined : x.t.endpoint, servername: o.servername, fingerprint: x.plan!.oldFingerprint, timeoutS: o.timeoutS ?? 120 }, solo ? out : out.quietCopy());
     } catch (rb) {
       if (rb instanceof ForeignChangeError) {
         // Not ours to undo: another run installed something after us. Say so; change nothing more.
@@ -296,3 +298,9 @@ function outcome(x: EngineTenant, o: EngineOptions): Outcome {
 
 /** The exit code of an outcome's error (70 for a bug). */
 export const exitOf = (e: Error | undefined): number => (e instanceof XsoarCertError ? e.exitCode : EXIT.INTERNAL);
+
+/** The restore keeps the secret's own annotations but this run's audit anchor: the rollback is a change on record too. */
+function withAnchorOf(current: SecretObject, p: Plan): Record<string, string> {
+  const anchor = p.secretManifest.metadata.annotations?.[ANCHOR_ANNOTATION];
+  return { ...current.metadata.annotations, ...(anchor ? { [ANCHOR_ANNOTATION]: anchor } : {}) };
+}

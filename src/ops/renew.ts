@@ -144,7 +144,7 @@ async function scanWithFlags(opts: RenewOptions): Promise<FolderScan> {
 
 export async function runRenew(opts: RenewOptions, out: Output): Promise<RenewResult> {
   const kubectl = new Kubectl({ namespace: opts.namespace, context: opts.context, kubeconfig: opts.kubeconfig });
-  await resolveMarker(kubectl, opts.namespace, opts.secret, out, { endpoint: opts.endpoint, servername: opts.servername });
+  await resolveMarker(kubectl, opts.namespace, opts.secret, out, { endpoint: opts.endpoint, servername: opts.servername, dryRun: opts.dryRun });
   // Once it is due, the read-only cluster preflight runs while the new certificate is obtained
   // (an ACME order takes a second or more); the replace's resourceVersion precondition still
   // refuses a change made in between. A run that is not due costs one read.
@@ -179,7 +179,7 @@ export async function runRenewFleet(targets: Target[], base: Omit<RenewOptions, 
   for (const t of targets) {
     try {
       if (!base.dryRun) locks.push(acquireLock(t.namespace, t.secret, 'renew'));
-      await resolveMarker(kubectl.forNamespace(t.namespace), t.namespace, t.secret, out, { endpoint: t.endpoint, servername: base.servername });
+      await resolveMarker(kubectl.forNamespace(t.namespace), t.namespace, t.secret, out, { endpoint: t.endpoint, servername: base.servername, dryRun: base.dryRun });
       live.push(t);
     } catch (err) {
       failed(t, err);

@@ -3,11 +3,11 @@
 // verify, chain, renew --from) finds it by public key, and a successful install removes it: the
 // key then lives in the Kubernetes secret. Never printed, never in JSON, never in argv.
 import { createHash, createPrivateKey, createPublicKey, X509Certificate } from 'node:crypto';
-import { chmodSync, mkdirSync, readdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { InputError } from '../errors.js';
 import { installedLeaf } from './installed.js';
-import { stateDir } from '../state-dir.js';
+import { createStateFile, ensureStateFolder, readStateFile, removeQuietly, stateDir, stateFolder } from '../state-dir.js';
 import type { KeyEntry } from '../pki/types.js';
 import type { Reporter } from './reporter.js';
 
@@ -28,59 +28,47 @@ export interface PendingRequest {
 
 const dir = () => path.join(stateDir(), 'requests');
 
-function ensureDir(): string {
-  const d = dir();
-  try {
-    mkdirSync(d, { recursive: true, mode: 0o700 });
-    chmodSync(d, 0o700);
-  } catch (err) {
-    throw new InputError(`${d}: cannot create the pending-requests folder (${(err as NodeJS.ErrnoException).code ?? 'I/O error'})`, { file: d, hint: 'Set XSOAR_CERT_STATE_DIR to a folder you own.' });
-  }
-  return d;
-}
-
 export const spkiSha256 = (spki: Buffer) => createHash('sha256').update(spki).digest('hex').toUpperCase().match(/../g)!.join(':');
 
 /** Every pending request, oldest first. A damaged entry is skipped (it is listed by `csr --list` as such). */
 export function listRequests(): PendingRequest[] {
+  const d = stateFolder('requests', false);
   let names: string[];
   try {
-    names = readdirSync(dir());
+    names = d ? readdirSync(d) : [];
   } catch {
     return [];
   }
   const out: PendingRequest[] = [];
   for (const n of names.filter((x) => /^\d+\.json$/.test(x))) {
+    let r: PendingRequest | undefined;
     try {
-      out.push(JSON.parse(readFileSync(path.join(dir(), n), 'utf8')) as PendingRequest);
-    } catch {
+      r = JSON.parse(readStateFile(path.join(dir(), n), { maxBytes: 64 * 1024 }) ?? '') as PendingRequest;
+    } catch (err) {
+      if (err instanceof InputError) throw err; // planted or widened: refused, not skipped
       /* damaged: not offered */
     }
+    if (r && Number.isSafeInteger(r.id) && `${r.id}.json` === n && typeof r.publicKeySha256 === 'string') out.push(r);
   }
   return out.sort((a, b) => a.id - b.id);
 }
 
 /** Keep a new request: its key (0600) and its description. Returns the request with its id. */
 export function saveRequest(r: Omit<PendingRequest, 'id'>, keyPem: string): PendingRequest {
-  const d = ensureDir();
-  const id = Math.max(0, ...listRequests().map((x) => x.id)) + 1;
-  const req: PendingRequest = { id, ...r };
-  // The key first (exclusive create, 0600), then the description that makes it visible.
-  writeFileSync(path.join(d, `${id}.key`), keyPem, { mode: 0o600, flag: 'wx' });
-  writeFileSync(path.join(d, `${id}.json`), JSON.stringify(req, null, 2) + '\n', { mode: 0o600, flag: 'wx' });
-  return req;
+  const d = ensureStateFolder('requests');
+  for (let id = Math.max(0, ...listRequests().map((x) => x.id)) + 1; ; id++) {
+    const req: PendingRequest = { id, ...r };
+    // The key first (created whole, 0600, never over an existing name), then the description that makes it visible.
+    if (!createStateFile(path.join(d, `${id}.key`), keyPem)) continue; // a concurrent csr took this id
+    if (createStateFile(path.join(d, `${id}.json`), JSON.stringify(req, null, 2) + '\n')) return req;
+    removeQuietly(path.join(d, `${id}.key`));
+  }
 }
 
 export function discardRequest(id: number): PendingRequest {
   const r = listRequests().find((x) => x.id === id);
   if (!r) throw new InputError(`no pending request ${id}`, { hint: 'xsoar-cert csr --list shows the pending requests.' });
-  for (const ext of ['key', 'json']) {
-    try {
-      unlinkSync(path.join(dir(), `${id}.${ext}`));
-    } catch {
-      /* already gone */
-    }
-  }
+  for (const ext of ['key', 'json']) removeQuietly(path.join(dir(), `${id}.${ext}`));
   return r;
 }
 
@@ -90,13 +78,14 @@ export function pendingKeyFor(cert: X509Certificate): { request: PendingRequest;
   const request = listRequests().find((r) => r.publicKeySha256 === want);
   if (!request) return undefined;
   const file = path.join(dir(), `${request.id}.key`);
-  let pem: string;
+  const pem = readStateFile(file, { secret: true, maxBytes: 64 * 1024 });
+  if (pem === undefined) throw new InputError(`${file}: the key of pending request ${request.id} is missing`, { file, hint: `Discard the request (xsoar-cert csr --discard ${request.id}) and make a new one.` });
+  let key: ReturnType<typeof createPrivateKey>;
   try {
-    pem = readFileSync(file, 'utf8');
-  } catch (err) {
-    throw new InputError(`${file}: the key of pending request ${request.id} cannot be read (${(err as NodeJS.ErrnoException).code ?? 'I/O error'})`, { file, hint: 'Run as the user who made the request.' });
+    key = createPrivateKey(pem);
+  } catch {
+    throw new InputError(`${file}: the key of pending request ${request.id} is damaged`, { file, hint: `Discard the request (xsoar-cert csr --discard ${request.id}) and make a new one.` });
   }
-  const key = createPrivateKey(pem);
   // Defence in depth: the description could be edited; the key decides.
   if (spkiSha256(createPublicKey(key).export({ format: 'der', type: 'spki' })) !== want) return undefined;
   return { request, key: { key, source: `pending request ${request.id}`, index: 0, format: 'pkcs8' } };

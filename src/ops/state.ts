@@ -1,30 +1,17 @@
-// Local state, all in the state dir (0700): the per-secret lock (one run at a time) and
-// the transaction marker that a run killed with SIGKILL leaves behind. No key material.
-import { accessSync, constants, mkdirSync, openSync, closeSync, writeSync, readFileSync, unlinkSync, writeFileSync, renameSync, statSync } from 'node:fs';
+// Local state, all in the state dir (0700, checked by state-dir.ts): the per-secret lock (one run
+// at a time) and the transaction marker that a run killed with SIGKILL leaves behind. No key
+// material. Both are read back as untrusted input: every field is checked before it is used.
+import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { BusyError, InputError } from '../errors.js';
-import { stateDir } from './settings.js';
+import { isK8sName } from '../k8s/names.js';
+import { createStateFile, ensureStateFolder, readStateFile, removeQuietly, stateDir, stateFolder, writeStateFile } from '../state-dir.js';
 
 const safe = (s: string) => s.replace(/[^A-Za-z0-9._-]/g, '_');
 
-/** The state dir (or its `sub` folder), created 0700 if needed; an unusable one is an input error naming it. */
-export function ensureStateDir(sub?: string): string {
-  const d = sub ? path.join(stateDir(), sub) : stateDir();
-  try {
-    mkdirSync(d, { recursive: true, mode: 0o700 });
-    if (!statSync(d).isDirectory()) throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' });
-    accessSync(d, constants.W_OK | constants.X_OK);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code ?? 'I/O error';
-    const why = code === 'EACCES' || code === 'EPERM' || code === 'EROFS' ? 'is not writable by this user' : code === 'ENOTDIR' || code === 'EEXIST' ? 'is (or is inside) a file, not a folder' : `cannot be used (${code})`;
-    throw new InputError(`${d}: the xsoar-cert state folder ${why} (${code}): nothing was changed`, {
-      file: d,
-      hint: 'Run as the user who owns it, fix its permissions, or set XSOAR_CERT_STATE_DIR to a folder you own.',
-    });
-  }
-  return d;
-}
+/** The state dir (or its `sub` folder), created 0700 if needed, refused when another user could write it. */
+export const ensureStateDir = (sub?: string): string => ensureStateFolder(sub);
 
 /**
  * Before a change: the locks and markers folders must take files, or a run could not leave the
@@ -32,15 +19,19 @@ export function ensureStateDir(sub?: string): string {
  */
 export function assertStateWritable(): void {
   for (const sub of ['locks', 'markers']) {
-    const d = ensureStateDir(sub);
-    const probe = path.join(d, `.probe-${process.pid}`);
-    try {
-      writeFileSync(probe, '', { mode: 0o600 });
-      unlinkSync(probe);
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code ?? 'I/O error';
-      throw new InputError(`${d}: the xsoar-cert state folder is not writable (${code}): nothing was changed`, { file: d, hint: 'Run as the user who owns it, fix its permissions, or set XSOAR_CERT_STATE_DIR to a folder you own.' });
-    }
+    const probe = path.join(ensureStateDir(sub), `.probe-${process.pid}`);
+    writeStateFile(probe, '');
+    removeQuietly(probe);
+  }
+}
+
+/** Fields of /proc/PID/stat after the command name, or undefined where /proc is not there. */
+function procStat(pid: number): string[] | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  } catch {
+    return undefined;
   }
 }
 
@@ -48,29 +39,33 @@ export function assertStateWritable(): void {
  * When process `pid` started (clock ticks since boot, /proc/PID/stat field 22), or undefined where
  * /proc is not there. With the pid it names one process: a pid is reused after a reboot or wrap.
  */
-export function procStart(pid: number): string | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
-  } catch {
-    return undefined;
-  }
-}
+export const procStart = (pid: number): string | undefined => procStat(pid)?.[19];
 
 /** This process, as recorded in locks and markers. */
 export const self = () => ({ pid: process.pid, pidStart: procStart(process.pid) });
 
-/** Is the process that wrote a lock or marker still running? A live pid with another start time is another process. */
+/**
+ * Is the process that wrote a lock or marker still running? A live pid with another start time is
+ * another process; a zombie (state Z, or X: dead, not yet reaped; proc(5)) will never finish its work.
+ */
 export function pidAlive(pid: number, pidStart?: string): boolean {
   try {
     process.kill(pid, 0);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false;
   }
-  if (pidStart === undefined) return true;
-  const now = procStart(pid);
-  return now === undefined || now === pidStart;
+  const stat = procStat(pid);
+  if (stat && (stat[0] === 'Z' || stat[0] === 'X')) return false;
+  if (pidStart === undefined || stat === undefined) return true;
+  return stat[19] === pidStart;
 }
+
+/**
+ * A local lock older than this is stale whoever wrote it: a lock written under another hostname (a
+ * container that restarted) cannot be checked by pid, and no run holds one this long (the rollouts
+ * are bounded by --timeout, at most 3600 s each; ACME by its own deadlines).
+ */
+export const LOCAL_LOCK_MAX_AGE_MS = 6 * 3600_000;
 
 interface LockInfo {
   pid: number;
@@ -84,40 +79,61 @@ export interface Lock {
   release(): void;
 }
 
+const isPid = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) > 0;
+const isTicks = (v: unknown) => v === undefined || (typeof v === 'string' && /^\d{1,20}$/.test(v));
+const isDate = (v: unknown): v is string => typeof v === 'string' && v.length <= 40 && !Number.isNaN(Date.parse(v));
+const isWord = (v: unknown, max = 255): v is string => typeof v === 'string' && v.length <= max && /^[\x21-\x7e]+$/.test(v);
+const isFingerprint = (v: unknown) => typeof v === 'string' && /^([0-9A-F]{2}:){31}[0-9A-F]{2}$/.test(v);
+
+/** A lock file's content, or undefined when it is not a lock this program wrote (stale or damaged). */
+function parseLockInfo(text: string | undefined): LockInfo | undefined {
+  try {
+    const l = JSON.parse(text ?? '') as LockInfo;
+    return isPid(l.pid) && isTicks(l.pidStart) && isWord(l.host) && isDate(l.since) && isWord(l.op, 32) ? l : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function lockIsLive(held: LockInfo, now = Date.now()): boolean {
+  if (!(now - Date.parse(held.since) < LOCAL_LOCK_MAX_AGE_MS)) return false; // too old, or dated in the future
+  return held.host !== hostname() || pidAlive(held.pid, held.pidStart);
+}
+
 /** Take the lock for ns/secret or throw BusyError naming the holder; a dead holder's lock is taken over. */
 export function acquireLock(namespace: string, secret: string, op: string): Lock {
   const file = path.join(ensureStateDir('locks'), `${safe(namespace)}__${safe(secret)}.lock`);
   const info: LockInfo = { ...self(), host: hostname(), since: new Date().toISOString(), op };
   for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      const fd = openSync(file, 'wx', 0o600);
-      writeSync(fd, JSON.stringify(info));
-      closeSync(fd);
-      return { release: () => { try { if ((JSON.parse(readFileSync(file, 'utf8')) as LockInfo).pid === process.pid) unlinkSync(file); } catch { /* already gone */ } } };
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      let held: LockInfo | undefined;
-      try {
-        held = JSON.parse(readFileSync(file, 'utf8')) as LockInfo;
-      } catch {
-        held = undefined; // torn write by a crashed run: stale
-      }
-      // Re-entrant: renew holds the lock for its whole run and then calls the transaction.
-      if (held && held.pid === process.pid && held.host === hostname()) return { release: () => undefined };
-      if (held && (held.host !== hostname() || pidAlive(held.pid, held.pidStart))) {
-        throw new BusyError(`another xsoar-cert run (${held.op}, pid ${held.pid} on ${held.host}) holds the lock for ${namespace}/${secret} since ${held.since}`, 'Wait for it to finish; if that process is gone, remove ' + file);
-      }
-      unlinkSync(file); // stale: its process is dead
+    if (createStateFile(file, JSON.stringify(info))) {
+      return {
+        release: () => {
+          if (parseLockInfo(readStateFile(file))?.pid === process.pid) removeQuietly(file);
+        },
+      };
     }
+    const held = parseLockInfo(readStateFile(file)); // undefined: damaged, or a crashed run's torn write: stale
+    // Re-entrant: renew holds the lock for its whole run and then calls the transaction.
+    if (held && held.pid === process.pid && held.host === hostname()) return { release: () => undefined };
+    if (held && lockIsLive(held)) {
+      throw new BusyError(
+        `another xsoar-cert run (${held.op}, pid ${held.pid} on ${held.host}) holds the lock for ${namespace}/${secret} since ${held.since}`,
+        `Wait for it to finish; if that process is gone, remove ${file}`,
+      );
+    }
+    removeQuietly(file); // stale: its process is dead, or it is older than any run
   }
   throw new BusyError(`could not take the lock for ${namespace}/${secret}`);
 }
+
+const STEPS = ['backup', 'apply', 'restart', 'confirm', 'rollback', 'confirmed'] as const;
+const OPS = ['install', 'rollback', 'renew'] as const;
 
 export interface Marker {
   pid: number;
   /** The start time of `pid` (see procStart): a reused pid is not the run that wrote the marker. */
   pidStart?: string;
-  op: string;
+  op: (typeof OPS)[number];
   namespace: string;
   secret: string;
   context?: string;
@@ -126,7 +142,7 @@ export interface Marker {
   newFingerprint: string;
   deployments: string[];
   /** 'confirmed': the change is live and confirmed, only its audit record may be missing. */
-  step: 'backup' | 'apply' | 'restart' | 'confirm' | 'rollback' | 'confirmed';
+  step: (typeof STEPS)[number];
   startedAt: string;
   /** The in-cluster lock value this run writes with its replace (cluster-lock.ts): the next run releases it. */
   lock?: string;
@@ -137,33 +153,55 @@ export const markerFile = (ns: string, secret: string) => path.join(stateDir(), 
 
 export function writeMarker(m: Marker): void {
   ensureStateDir('markers');
-  const f = markerFile(m.namespace, m.secret);
-  writeFileSync(f + '.tmp', JSON.stringify(m, null, 2), { mode: 0o600 });
-  renameSync(f + '.tmp', f);
+  writeStateFile(markerFile(m.namespace, m.secret), JSON.stringify(m, null, 2));
+}
+
+/**
+ * The first field of a marker that cannot be trusted, or undefined. A marker decides what the next
+ * run writes to the cluster (the backup it restores, the deployments it restarts), so it must name
+ * this very secret, its own backups and valid names only.
+ */
+function badMarkerField(m: Partial<Marker>, ns: string, secret: string): string | undefined {
+  const checks: [keyof Marker, boolean][] = [
+    ['pid', isPid(m.pid)],
+    ['pidStart', isTicks(m.pidStart)],
+    ['op', OPS.includes(m.op as Marker['op'])],
+    ['namespace', m.namespace === ns],
+    ['secret', m.secret === secret],
+    ['context', m.context === undefined || isK8sName('context', m.context)],
+    ['backupName', isK8sName('secret', m.backupName) && m.backupName.startsWith(`${secret}-prev-`)],
+    ['oldFingerprint', m.oldFingerprint === undefined || isFingerprint(m.oldFingerprint)],
+    ['newFingerprint', isFingerprint(m.newFingerprint)],
+    ['deployments', Array.isArray(m.deployments) && m.deployments.length <= 64 && m.deployments.every((d) => isK8sName('deployment', d))],
+    ['step', STEPS.includes(m.step as Marker['step'])],
+    ['startedAt', isDate(m.startedAt)],
+    ['lock', m.lock === undefined || (typeof m.lock === 'string' && m.lock.length <= 1024)],
+  ];
+  return checks.find(([, ok]) => !ok)?.[0];
 }
 
 export function readMarker(ns: string, secret: string): Marker | undefined {
   const file = markerFile(ns, secret);
-  let text: string;
+  if (!stateFolder('markers', false)) return undefined; // no interrupted run (no markers folder at all)
+  const text = readStateFile(file, { maxBytes: 64 * 1024 });
+  if (text === undefined) return undefined;
+  let m: Partial<Marker> | undefined;
   try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined; // no interrupted run (no markers folder at all)
-    throw new InputError(`${file}: cannot read the marker of an interrupted run (${(err as NodeJS.ErrnoException).code ?? 'I/O error'})`, { file });
-  }
-  try {
-    return JSON.parse(text) as Marker;
+    m = JSON.parse(text) as Partial<Marker>;
   } catch {
-    // Written by rename, so never torn: damaged by hand. Not guessed at: the admin decides.
-    throw new InputError(`${file}: the marker of an interrupted ${ns}/${secret} run is damaged`, { file, hint: `Look at it, check the secret and its previous versions (kubectl get secrets -n ${ns} -l xsoar-cert.io/previous-of=${secret}), roll back by hand if needed, then delete this file.` });
+    m = undefined;
   }
+  const bad = m && typeof m === 'object' ? badMarkerField(m, ns, secret) : 'JSON';
+  if (bad) {
+    // Written by rename, so never torn: damaged by hand, or planted. Not guessed at: the admin decides.
+    throw new InputError(`${file}: the marker of an interrupted ${ns}/${secret} run is damaged (its ${bad} is not valid)`, {
+      file,
+      hint: `Look at it, check the secret and its previous versions (kubectl get secrets -n ${ns} -l xsoar-cert.io/previous-of=${secret}), roll back by hand if needed, then delete this file.`,
+    });
+  }
+  return m as Marker;
 }
 
 export function clearMarker(ns: string, secret: string): void {
-  try {
-    unlinkSync(markerFile(ns, secret));
-  } catch {
-    /* not there */
-  }
+  removeQuietly(markerFile(ns, secret));
 }

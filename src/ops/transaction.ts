@@ -12,7 +12,8 @@ import { acquireLock, clearMarker, readMarker, pidAlive } from './state.js';
 import { appendAudit, type AuditInput } from '../audit/log.js';
 import { retrying } from './retry.js';
 import { fingerprintOfPem, installedLeaf } from './installed.js';
-import { LOCK_ANNOTATION, releaseLock } from './cluster-lock.js';
+import { LOCK_ANNOTATION, parseLock, releaseLock } from './cluster-lock.js';
+import { ANCHOR_ANNOTATION } from '../audit/anchor.js';
 import { cancelNow, setSignalHandler } from '../signals.js';
 
 export const LABEL_MANAGED = 'app.kubernetes.io/managed-by';
@@ -159,7 +160,7 @@ export const isBackupName = (name: string) => /-prev-\d{14}(-\d+)?(-[0-9a-z]{4})
 const stamp = (d: Date) => d.toISOString().replace(/[-:T]/g, '').slice(0, 14);
 
 /** Pure: what will be written. */
-export function plan(input: { namespace: string; secret: string; current: SecretObject; content: NewContent; deployments: string[]; endpoint?: string; now: Date; existingBackups: string[]; allowNameChange?: boolean; /** Fixed in tests; random otherwise. */ suffix?: string; /** The in-cluster lock value (cluster-lock.ts), taken by the replace itself. */ lock?: string }): Plan {
+export function plan(input: { namespace: string; secret: string; current: SecretObject; content: NewContent; deployments: string[]; endpoint?: string; now: Date; existingBackups: string[]; allowNameChange?: boolean; /** Fixed in tests; random otherwise. */ suffix?: string; /** The in-cluster lock value (cluster-lock.ts), taken by the replace itself. */ lock?: string; /** The audit log's head (audit/anchor.ts), written with the change. */ anchor?: string }): Plan {
   const { current, content, now } = input;
   const old = current.data?.['tls.crt'] ? fingerprintOfPem(Buffer.from(current.data['tls.crt'], 'base64').toString('latin1')) : undefined;
   // The UTC stamp sorts the versions; a random tail keeps two runs in the same second (two admins,
@@ -192,6 +193,8 @@ export function plan(input: { namespace: string; secret: string; current: Secret
         [ANN.originalRv]: current.metadata.resourceVersion ?? '',
         [ANN.backedUpAt]: now.toISOString(),
         ...(current.metadata.annotations?.[ANN.installedAt] ? { [ANN.installedAt]: current.metadata.annotations[ANN.installedAt]! } : {}),
+        // The version kept keeps its anchor: audit --verify checks the history, not only the last change.
+        ...(current.metadata.annotations?.[ANCHOR_ANNOTATION] ? { [ANCHOR_ANNOTATION]: current.metadata.annotations[ANCHOR_ANNOTATION]! } : {}),
       },
     },
     data: { ...current.data }, // byte-identical copy of the data
@@ -207,7 +210,7 @@ export function plan(input: { namespace: string; secret: string; current: Secret
       // The resourceVersion read in preflight: a concurrent change makes the replace fail (409), not overwrite it.
       resourceVersion: current.metadata.resourceVersion,
       labels: current.metadata.labels,
-      annotations: { ...keepAnn, [ANN.fingerprint]: content.fingerprint, [ANN.notAfter]: content.notAfter, [ANN.installedAt]: now.toISOString(), [ANN.installedBy]: whoAmI(), ...(input.lock ? { [LOCK_ANNOTATION]: input.lock } : {}) },
+      annotations: { ...keepAnn, [ANN.fingerprint]: content.fingerprint, [ANN.notAfter]: content.notAfter, [ANN.installedAt]: now.toISOString(), [ANN.installedBy]: whoAmI(), ...(input.lock ? { [LOCK_ANNOTATION]: input.lock } : {}), ...(input.anchor ? { [ANCHOR_ANNOTATION]: input.anchor } : {}) },
     },
     data: { ...Object.fromEntries(Object.entries(current.data ?? {}).filter(([k]) => !['tls.crt', 'tls.key', 'ca.crt'].includes(k))), ...content.data },
   };
@@ -484,10 +487,16 @@ export function backupsToPrune(refs: BackupRef[]): string[] {
 }
 
 /** A marker left by a run that died (SIGKILL, power loss): finish the job safely by rolling back. */
-export async function resolveMarker(kubectl: Kubectl, ns: string, secret: string, out: Output, opts: { endpoint?: string; servername?: string; timeoutS?: number } = {}): Promise<'none' | 'running' | 'resolved'> {
+export async function resolveMarker(kubectl: Kubectl, ns: string, secret: string, out: Output, opts: { endpoint?: string; servername?: string; timeoutS?: number; dryRun?: boolean } = {}): Promise<'none' | 'running' | 'resolved' | 'pending'> {
   const m = readMarker(ns, secret);
   if (!m) return 'none';
   if (m.pid !== process.pid && pidAlive(m.pid, m.pidStart)) return 'running';
+  if (opts.dryRun) {
+    // A dry run changes nothing, a marker's resolution included: it says what the next real run will do.
+    const next = m.step === 'confirmed' ? 'write its missing audit record' : `roll back to ${m.backupName} if the secret was changed`;
+    out.warn(`an earlier ${m.op} (pid ${m.pid}, started ${m.startedAt}) was interrupted at step "${m.step}"; the next real run will ${next} (dry run: not resolved now)`);
+    return 'pending';
+  }
   out.warn(`an earlier ${m.op} (pid ${m.pid}, started ${m.startedAt}) was interrupted at step "${m.step}"; resolving it`);
   const lock = acquireLock(ns, secret, 'resolve');
   try {
@@ -496,7 +505,7 @@ export async function resolveMarker(kubectl: Kubectl, ns: string, secret: string
     const liveFp = live.found ? secretFingerprint(live.object) : undefined;
     if (m.step === 'confirmed' && liveFp === m.newFingerprint) {
       // Killed after the live confirmation, before its record: the change stands; write the record.
-      appendAudit({ op: m.op as AuditInput['op'], namespace: ns, secret, context: m.context, oldFingerprint: m.oldFingerprint, newFingerprint: m.newFingerprint, result: 'installed', durationMs: 0, backup: m.backupName, error: `recorded by the next run (pid ${process.pid}): the ${m.op} was interrupted after its live confirmation` });
+      appendAudit({ op: m.op as AuditInput['op'], namespace: ns, secret, context: m.context, oldFingerprint: m.oldFingerprint, newFingerprint: m.newFingerprint, result: 'installed', durationMs: 0, backup: m.backupName, run: parseLock(m.lock)?.run, error: `recorded by the next run (pid ${process.pid}): the ${m.op} was interrupted after its live confirmation` });
       out.ok(`resolved: the interrupted ${m.op} had completed and was confirmed live; its audit record is written now`);
       if (m.lock) await releaseLock(kubectl, secret, m.lock);
       clearMarker(ns, secret);
@@ -512,7 +521,7 @@ export async function resolveMarker(kubectl: Kubectl, ns: string, secret: string
       out.ok(`resolved: the interrupted ${m.op} had not changed the secret`);
       if (m.lock && live.found && live.object.metadata.annotations?.[LOCK_ANNOTATION] === m.lock) await releaseLock(kubectl, secret, m.lock);
     }
-    appendAudit({ op: 'resolve', namespace: ns, secret, context: m.context, oldFingerprint: liveFp, newFingerprint: m.oldFingerprint, result: 'resolved', durationMs: 0, backup: m.backupName });
+    appendAudit({ op: 'resolve', namespace: ns, secret, context: m.context, oldFingerprint: liveFp, newFingerprint: m.oldFingerprint, result: 'resolved', durationMs: 0, backup: m.backupName, run: parseLock(m.lock)?.run });
     clearMarker(ns, secret);
     return 'resolved';
   } finally {

@@ -86,7 +86,7 @@ export async function runInstall(flags: InstallFlags, pre?: VerifyFilesResult): 
     const quiet = new Output({ quiet: true, json: flags.json });
     for (const t of targets) {
       const k = new Kubectl({ namespace: t.namespace, context: settings.context, kubeconfig: settings.kubeconfig });
-      if ((await resolveMarker(k, t.namespace, t.secret, quiet, { endpoint: t.endpoint })) === 'running') {
+      if ((await resolveMarker(k, t.namespace, t.secret, quiet, { endpoint: t.endpoint, dryRun: flags.dryRun })) === 'running') {
         const { BusyError } = await import('../../errors.js');
         throw new BusyError(`another xsoar-cert run is changing ${t.namespace}/${t.secret}`, 'Wait for it to finish.');
       }
@@ -111,7 +111,7 @@ export async function runInstall(flags: InstallFlags, pre?: VerifyFilesResult): 
   const target = targets[0]!;
   const k1 = target.namespace === settings.namespace ? kubectl : new Kubectl({ namespace: target.namespace, context: settings.context, kubeconfig: settings.kubeconfig });
   const endpoint = target.endpoint ?? settings.endpoint;
-  const resolved = await resolveMarker(k1, target.namespace, target.secret, out, { endpoint, servername: settings.servername });
+  const resolved = await resolveMarker(k1, target.namespace, target.secret, out, { endpoint, servername: settings.servername, dryRun: flags.dryRun });
   if (resolved === 'running') {
     const { BusyError } = await import('../../errors.js');
     throw new BusyError(`another xsoar-cert run is changing ${target.namespace}/${target.secret}`, 'Wait for it to finish.');

@@ -1,0 +1,69 @@
+// Kubernetes object names, checked wherever they come from (flags, environment, settings file,
+// tenants file, markers, the cluster's own answers) before they reach a kubectl argument: a name
+// like "--server=http://…" would otherwise be read by kubectl as a flag.
+// Rules: https://kubernetes.io/docs/concepts/overview/working-with-objects/names/
+import { InputError, KubectlError, UsageError } from '../errors.js';
+import { hasControl } from '../printable.js';
+
+/** RFC 1123 label: namespaces (at most 63). */
+const LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+/** RFC 1123 subdomain: secrets, deployments (at most 253). */
+const SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+
+export type NameKind = 'namespace' | 'secret' | 'backup' | 'deployment' | 'context';
+
+export function isK8sName(kind: NameKind, value: unknown): value is string {
+  if (typeof value !== 'string') return false;
+  if (kind === 'namespace') return LABEL.test(value);
+  // Context names are free text in a kubeconfig; only what could be read as a flag or break a line is refused.
+  if (kind === 'context') return value.length > 0 && value.length <= 253 && !value.startsWith('-') && !hasControl(value);
+  return value.length <= 253 && SUBDOMAIN.test(value);
+}
+
+/** Where a name came from: a flag or environment variable (exit 2), a file (exit 3), the cluster (exit 4). */
+export interface NameOrigin {
+  flag?: string;
+  env?: string;
+  file?: string;
+  /** What the cluster was asked, e.g. "kubectl get secrets". */
+  cluster?: string;
+}
+
+const RULES: Record<NameKind, string> = {
+  namespace: 'lower-case letters, digits and inner hyphens, at most 63',
+  secret: 'lower-case letters, digits, inner hyphens and dots, at most 253',
+  backup: 'lower-case letters, digits, inner hyphens and dots, at most 253',
+  deployment: 'lower-case letters, digits, inner hyphens and dots, at most 253',
+  context: 'not starting with "-", no control characters',
+};
+
+/**
+ * The name, or an error naming where it came from: a UsageError (exit 2) for flags and the
+ * environment, an InputError (exit 3) naming the file for anything read from a file, a
+ * KubectlError (exit 4) for an answer no API server gives.
+ */
+export function checkK8sName(kind: NameKind, value: unknown, from: NameOrigin): string {
+  if (isK8sName(kind, value)) return value;
+  // JSON.stringify shows control characters as \u escapes: the value is printed, never sent raw.
+  const shown = JSON.stringify(String(value)).slice(0, 80);
+  const what = `${shown} is not a valid ${kind} name (${RULES[kind]})`;
+  if (from.file) {
+    throw new InputError(`${from.file}: ${what}`, { file: from.file, hint: 'Fix the name in that file.' });
+  }
+  if (from.cluster) {
+    throw new KubectlError(`${from.cluster} answered an object named ${shown}, not a valid ${kind} name`, {
+      verb: 'get', args: [], reason: 'Invalid', hint: 'The API server (or the kubectl at XSOAR_CERT_KUBECTL) is not what it should be; nothing was changed.',
+    });
+  }
+  if (from.env) throw new UsageError(`${from.env}: ${what}`, `Fix or unset ${from.env}.`);
+  throw new UsageError(`${from.flag ?? kind}: ${what}`);
+}
+
+/** --proxy: "auto", or deployment names (with or without "deployment/"), comma-separated. */
+export function checkProxy(value: string, from: NameOrigin): string {
+  if (value === 'auto') return value;
+  for (const d of value.split(',').map((x) => x.trim().replace(/^deployment\//, ''))) {
+    if (d !== '') checkK8sName('deployment', d, from);
+  }
+  return value;
+}

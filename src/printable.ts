@@ -1,0 +1,31 @@
+// Untrusted text (file names, certificate subjects, kubectl stderr, a CA's problem detail) made
+// safe for a terminal: every C0 control, DEL and C1 control is shown as an escape instead of being
+// sent raw. ESC starts ANSI/ECMA-48 control sequences (ECMA-48 §5.3: CSI, OSC: set the window
+// title, clear the screen, rewrite earlier lines), and 0x9b is the 8-bit CSI itself (§5.3 C1 set).
+
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\x00-\x1f\x7f-\x9f]/g;
+// eslint-disable-next-line no-control-regex
+const CONTROL_BUT_NEWLINE = /[\x00-\x09\x0b-\x1f\x7f-\x9f]/g;
+
+const NAMED: Record<string, string> = { '\x1b': '\\e', '\n': '\\n', '\r': '\\r', '\t': '\\t', '\x07': '\\a', '\b': '\\b' };
+
+function escape(ch: string): string {
+  return NAMED[ch] ?? `\\x${ch.charCodeAt(0).toString(16).padStart(2, '0')}`;
+}
+
+/** One line of untrusted text, every control character (newlines too) shown as an escape. */
+export function printable(s: string): string {
+  return s.replace(CONTROL, escape);
+}
+
+/** Untrusted text that may span lines: newlines kept, every other control character escaped. */
+export function printableLines(s: string): string {
+  return s.replace(CONTROL_BUT_NEWLINE, escape);
+}
+
+/** Whether `s` holds a control character (C0, DEL or C1): what a setting, cron or systemd line must not carry. */
+export function hasControl(s: string): boolean {
+  // eslint-disable-next-line no-control-regex
+  return /[\x00-\x1f\x7f-\x9f]/.test(s);
+}
