@@ -166,11 +166,30 @@ function parsePem(text: string, opts: ParseOptions): Bundle {
 const CONTEXT = 0x80;
 type Asn1Node = import('node-forge').asn1.Asn1;
 const kids = (n: Asn1Node | undefined): Asn1Node[] => (n && Array.isArray(n.value) ? (n.value as Asn1Node[]) : []);
+const SEQUENCE = 16;
+const OID = 6;
+
+/** A constructed node of this class and tag: its value is the array of children (X.690 §8.1.2.5). */
+function isConstructed(n: Asn1Node | undefined, tagClass: number, type: number): n is Asn1Node {
+  return Boolean(n) && n!.tagClass === tagClass && n!.type === type && n!.constructed && Array.isArray(n!.value);
+}
+
+/** The dotted OID of a primitive OBJECT IDENTIFIER node, or undefined for anything else (X.690 §8.19). */
+function oidOf(n: Asn1Node | undefined, asn1: typeof forgeAsn1Module): string | undefined {
+  if (!n || n.tagClass !== 0 || n.type !== OID || n.constructed || typeof n.value !== 'string') return undefined;
+  try {
+    return asn1.derToOid(n.value);
+  } catch {
+    return undefined;
+  }
+}
 
 /**
  * The certificates of a PKCS#7 SignedData (RFC 5652 §5.1: ContentInfo { signedData, [0] SignedData
  * { version, digestAlgorithms, encapContentInfo, [0] IMPLICIT certificates, [1] crls, signerInfos } }).
  * The ".p7b" a CA portal or Windows ADCS hands out is this "degenerate" form: certificates, no signers.
+ * forge's lenient reader hands back whatever the bytes say: every node's shape is checked before
+ * its value is used (a constructed "OID" is an array, not bytes).
  */
 function pkcs7Into(der: Buffer, source: string, bundle: Bundle): void {
   const damaged = () => new InputError(`${source}: the PKCS#7 (.p7b) data is damaged`, { file: source, hint: 'Download the certificate chain from your CA again.' });
@@ -181,15 +200,19 @@ function pkcs7Into(der: Buffer, source: string, bundle: Bundle): void {
   } catch {
     throw damaged();
   }
+  if (!isConstructed(root, 0, SEQUENCE)) throw damaged();
   const [oid, wrapped] = kids(root);
-  if (!oid || !wrapped || asn1.derToOid(oid.value as string) !== '1.2.840.113549.1.7.2') {
+  if (oidOf(oid, asn1) !== '1.2.840.113549.1.7.2') {
     throw new InputError(`${source}: a PKCS#7 message that is not a certificate bundle (not SignedData)`, { file: source, hint: 'Ask your CA for the chain as .p7b, .pem or .crt.' });
   }
-  const certsNode = kids(kids(wrapped)[0]).find((n) => n.tagClass === CONTEXT && n.type === 0);
+  const signedData = kids(wrapped)[0];
+  if (!isConstructed(wrapped, CONTEXT, 0) || !isConstructed(signedData, 0, SEQUENCE)) throw damaged();
+  const certsNode = kids(signedData).find((n) => n.tagClass === CONTEXT && n.type === 0);
+  if (certsNode && !isConstructed(certsNode, CONTEXT, 0)) throw damaged();
   const before = bundle.certs.length;
   for (const c of kids(certsNode)) {
     // Only plain certificates (SEQUENCE); attribute or other certificate choices are not X.509.
-    if (c.tagClass !== 0 || c.type !== 16) continue;
+    if (!isConstructed(c, 0, SEQUENCE)) continue;
     let bytes: Buffer;
     try {
       bytes = Buffer.from(asn1.toDer(c).getBytes(), 'binary');
