@@ -148,7 +148,7 @@ test('finding 15: 12,000 mutated PKCS#7 inputs (DER, PEM, AD CS): 0 internal err
   const started = Date.now();
   fc.assert(
     fc.property(p7Mutation, ({ seed, form, head, ops, textOps }) => {
-      let der = Buffer.from(p7Seeds[seed % p7Seeds.length]!);
+      let der: Buffer = Buffer.from(p7Seeds[seed % p7Seeds.length]!);
       for (const h of head) if (h.at < der.length) der[h.at] = der[h.at]! ^ (1 << h.bit);
       der = apply(der, ops);
       let input = wrapP7(der, form);
