@@ -3,9 +3,7 @@
 // sent raw. ESC starts ANSI/ECMA-48 control sequences (ECMA-48 §5.3: CSI, OSC: set the window
 // title, clear the screen, rewrite earlier lines), and 0x9b is the 8-bit CSI itself (§5.3 C1 set).
 
-// eslint-disable-next-line no-control-regex
 const CONTROL = /[\x00-\x1f\x7f-\x9f]/g;
-// eslint-disable-next-line no-control-regex
 const CONTROL_BUT_NEWLINE = /[\x00-\x09\x0b-\x1f\x7f-\x9f]/g;
 
 const NAMED: Record<string, string> = { '\x1b': '\\e', '\n': '\\n', '\r': '\\r', '\t': '\\t', '\x07': '\\a', '\b': '\\b' };
@@ -26,6 +24,11 @@ export function printableLines(s: string): string {
 
 /** Whether `s` holds a control character (C0, DEL or C1): what a setting, cron or systemd line must not carry. */
 export function hasControl(s: string): boolean {
-  // eslint-disable-next-line no-control-regex
   return /[\x00-\x1f\x7f-\x9f]/.test(s);
+}
+
+/** A value for a one-line message: in double quotes, escaped, cut at `max` characters. */
+export function quoted(s: string, max = 80): string {
+  const p = printable(s);
+  return `"${p.length > max ? p.slice(0, max) + '…' : p}"`;
 }

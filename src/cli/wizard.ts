@@ -7,11 +7,14 @@ import path from 'node:path';
 import { UsageError, CheckFailedError, NameChangeError } from '../errors.js';
 import { Output, ce } from './output.js';
 import { resolveSettings, type Settings } from '../ops/settings.js';
+import { isK8sName } from '../k8s/names.js';
 import { shQuote } from '../ops/schedule.js';
 import type { InstallFlags } from './commands/install.js';
 
 const NONE = '\u0000none';
 const OTHER = '\u0000other';
+
+const secretName = (v: string) => isK8sName('secret', v.trim()) || 'Lower-case letters, digits, inner hyphens and dots (RFC 1123)';
 
 /** The TLS secrets of the namespace to choose from (backups left out); typed in when none can be listed. */
 async function askSecret(namespace: string, s: Settings): Promise<string> {
@@ -19,14 +22,14 @@ async function askSecret(namespace: string, s: Settings): Promise<string> {
   const k = new Kubectl({ namespace, context: s.context, kubeconfig: s.kubeconfig, timeoutMs: 15_000 });
   const { isBackupName } = await import('../ops/transaction.js');
   const names = (await k.tlsSecretNames().catch(() => [] as string[])).filter((n) => !isBackupName(n)); // unreachable or not allowed: the install's preflight will say so
-  if (names.length === 0) return askText('TLS secret:', s.secret);
+  if (names.length === 0) return askText('TLS secret:', s.secret, secretName);
   const { select } = await import('@inquirer/prompts');
   const ordered = [...names.filter((n) => n === s.secret), ...names.filter((n) => n !== s.secret).sort()];
   const pick = await select<string>(
     { message: `TLS secret in ${namespace}:`, choices: [...ordered.map((n) => ({ name: n, value: n })), { name: '(another name)', value: OTHER }], default: ordered[0] },
     { output: process.stderr },
   );
-  return pick === OTHER ? askText('TLS secret:', s.secret) : pick;
+  return pick === OTHER ? askText('TLS secret:', s.secret, secretName) : pick;
 }
 
 /** Completion candidates for a partly typed path: the entries of its folder that start with its last part. */
@@ -144,7 +147,7 @@ export async function runWizard(flags: InstallFlags): Promise<void> {
 
   // 3. The target.
   const s = resolveSettings(flags);
-  const namespace = await askText('Tenant namespace:', s.namespace);
+  const namespace = await askText('Tenant namespace:', s.namespace, (v) => isK8sName('namespace', v.trim()) || 'Lower-case letters, digits and inner hyphens (RFC 1123), at most 63');
   const secret = await askSecret(namespace, s);
   const endpoint = await askText('Endpoint to confirm the live certificate (host:port, empty to skip):', s.endpoint ?? (hosts[0] ? `${hosts[0]}:443` : undefined));
   const final: InstallFlags = { ...flags, interactive: false, cert, key, chain, ca, host: hosts, namespace: [namespace], secret, endpoint: endpoint || undefined };

@@ -3,6 +3,8 @@
 // may hold key material, on stdin (`-f -`): never argv, never temp files. Failures become
 // KubectlError with stderr passed through redact().
 import { BusyError, KubectlError, XsoarCertError } from '../errors.js';
+import { checkK8sName, isK8sName, type NameKind } from './names.js';
+import { quoted } from '../printable.js';
 import { redact } from '../redact.js';
 
 export interface RunResult {
@@ -141,7 +143,7 @@ export class Kubectl {
   /** The names of the namespace's kubernetes.io/tls secrets (for "which secret?" help). */
   async tlsSecretNames(): Promise<string[]> {
     const r = await this.call('get', ['secrets', '--field-selector', 'type=kubernetes.io/tls', '-o', 'jsonpath={range .items[*]}{.metadata.name}{"\\n"}{end}']);
-    return r.stdout.split('\n').filter(Boolean);
+    return r.stdout.split('\n').filter(Boolean).map((n) => checkK8sName('secret', n, { cluster: 'kubectl get secrets' }));
   }
 
   /** The same cluster, pinned to another namespace. */
@@ -174,6 +176,7 @@ export class Kubectl {
     const n = (v: string | undefined) => (v ? Number(v) : 0);
     return r.stdout.split('\n').filter(Boolean).map((line) => {
       const [ns, name, gen, replicas, obs, rep, upd, avail, progressing] = line.split('\t');
+      answered('deployments', [{ metadata: { namespace: ns, name } }]);
       return {
         metadata: { namespace: ns!, name: name!, generation: n(gen) },
         spec: { replicas: replicas ? Number(replicas) : undefined },
@@ -195,7 +198,7 @@ export class Kubectl {
   /** `kubectl get KIND -A -o json` (with extra selectors): every namespace in one call. */
   async listAll<T>(kind: string, extra: string[] = []): Promise<T[]> {
     const r = await this.call('get', [kind, '--all-namespaces', ...extra, '-o', 'json']);
-    return (JSON.parse(r.stdout) as { items: T[] }).items;
+    return answered(kind, (JSON.parse(r.stdout) as { items: T[] }).items);
   }
 
   /**
@@ -227,6 +230,7 @@ export class Kubectl {
 
   async call(verb: string, args: string[], opts: RunOptions & { allowFail?: boolean } = {}): Promise<RunResult> {
     const full = [...this.base(), verb, ...args];
+    refuseFlagLike(full);
     const r = await this.run(this.bin, full, { timeoutMs: this.timeoutMs, signal: this.signal, ...opts });
     if (r.spawnError === 'ENOENT') {
       throw new KubectlError(`kubectl not found (looked for "${this.bin}" on PATH)`, {
@@ -254,26 +258,26 @@ export class Kubectl {
   }
 
   async getSecret(name: string): Promise<Lookup<SecretObject>> {
-    const r = await this.call('get', ['secret', name, '-o', 'json', '--ignore-not-found']);
+    const r = await this.call('get', ['secret', '-o', 'json', '--ignore-not-found', ...positional('secret', [name])]);
     if (!r.stdout.trim()) return { found: false };
-    return { found: true, object: JSON.parse(r.stdout) as SecretObject };
+    return { found: true, object: answered('secret', [JSON.parse(r.stdout) as SecretObject])[0]! };
   }
 
   async listSecrets(labelSelector: string): Promise<SecretObject[]> {
     const r = await this.call('get', ['secrets', '-l', labelSelector, '-o', 'json']);
-    return (JSON.parse(r.stdout) as { items: SecretObject[] }).items;
+    return answered('secrets', (JSON.parse(r.stdout) as { items: SecretObject[] }).items);
   }
 
   /** Every secret and deployment of the namespace in one kubectl process (`get secrets,deployments`). */
   async listSecretsAndDeployments(): Promise<{ secrets: SecretObject[]; deployments: DeploymentObject[] }> {
     const r = await this.call('get', ['secrets,deployments', '-o', 'json']);
-    const items = (JSON.parse(r.stdout) as { items: Array<(SecretObject | DeploymentObject) & { kind?: string }> }).items;
+    const items = answered('secrets,deployments', (JSON.parse(r.stdout) as { items: Array<(SecretObject | DeploymentObject) & { kind?: string }> }).items);
     return { secrets: items.filter((i) => i.kind === 'Secret') as SecretObject[], deployments: items.filter((i) => i.kind === 'Deployment') as DeploymentObject[] };
   }
 
   async listDeployments(): Promise<DeploymentObject[]> {
     const r = await this.call('get', ['deployments', '-o', 'json']);
-    return (JSON.parse(r.stdout) as { items: DeploymentObject[] }).items;
+    return answered('deployments', (JSON.parse(r.stdout) as { items: DeploymentObject[] }).items);
   }
 
   /** `kubectl create -f -`: the manifest (with key material) on stdin. */
@@ -289,15 +293,15 @@ export class Kubectl {
   }
 
   async deleteSecret(name: string): Promise<void> {
-    await this.call('delete', ['secret', name, '--ignore-not-found', '--wait=false']);
+    await this.call('delete', ['secret', '--ignore-not-found', '--wait=false', ...positional('secret', [name])]);
   }
 
   async rolloutRestart(deployments: string[]): Promise<void> {
-    await this.call('rollout', ['restart', ...deployments.map((d) => `deployment/${d}`)]);
+    await this.call('rollout', ['restart', ...positional('deployment', deployments, true)]);
   }
 
   async rolloutStatus(deployment: string, timeoutS: number, onLine?: (l: string) => void): Promise<void> {
-    const r = await this.call('rollout', ['status', `deployment/${deployment}`, `--timeout=${timeoutS}s`], { onLine, allowFail: true, timeoutMs: (timeoutS + 15) * 1000 });
+    const r = await this.call('rollout', ['status', `--timeout=${timeoutS}s`, ...positional('deployment', [deployment], true)], { onLine, allowFail: true, timeoutMs: (timeoutS + 15) * 1000 });
     if (r.exitCode !== 0) {
       const why = redact(r.stderr.trim()).split('\n').pop() ?? 'rollout failed';
       throw new KubectlError(`the rollout of deployment/${deployment} in ${this.where()} did not finish: ${why.replace(/^error: /, '')}`, { verb: 'rollout', args: [], stderr: r.stderr, reason: 'RolloutFailed' });
@@ -333,4 +337,48 @@ export function parseCanIList(text: string): Permissions {
     can: (verb, resource, name) =>
       rules.some((r) => resMatch(r.resource, resource) && (r.verbs.includes('*') || r.verbs.includes(verb)) && (r.names.length === 0 || (name !== undefined && r.names.includes(name)))),
   };
+}
+
+/**
+ * Object names as kubectl's positional arguments, after "--" (the end of options for cobra/pflag,
+ * as for getopt(3)), each checked as an RFC 1123 name: a name that reached here unchecked and
+ * starts with "-" must never be parsed as a flag. `asResource`: "deployment/NAME" (rollout's form).
+ */
+export function positional(kind: 'secret' | 'deployment', names: readonly string[], asResource = false): string[] {
+  for (const n of names) refuseName(kind, n);
+  return ['--', ...names.map((n) => (asResource ? `${kind}/${n}` : n))];
+}
+
+function refuseName(kind: NameKind, name: string): void {
+  if (isK8sName(kind, name as unknown)) return;
+  const why = name.startsWith('-') ? 'it would be read as a flag' : 'it is not a valid Kubernetes name';
+  throw new KubectlError(`refusing to pass ${quoted(name)} to kubectl as a ${kind} name: ${why}`, {
+    verb: 'get', args: [], reason: 'Invalid', hint: 'Names are RFC 1123 (lower-case letters, digits, "-" and "."); kubectl was not run.',
+  });
+}
+
+/** The wrapper's last check: nothing after "--" may look like a flag, the pinned namespace is a real one. */
+function refuseFlagLike(full: readonly string[]): void {
+  const ns = full.indexOf('--namespace');
+  if (ns >= 0 && full[ns + 1] !== undefined) refuseName('namespace', full[ns + 1]!);
+  const dash = full.indexOf('--');
+  if (dash < 0) return;
+  for (const a of full.slice(dash + 1)) {
+    if (a.startsWith('-')) refuseName('secret', a);
+  }
+}
+
+/**
+ * Names and namespaces of the objects the cluster answered, checked before any becomes an argument
+ * (a deployment to restart, a backup to delete): an API server validates them (RFC 1123), so one
+ * that is not is a sign that the server, or the kubectl binary, is not what it claims to be.
+ */
+function answered<T>(what: string, items: T[]): T[] {
+  for (const it of items) {
+    const m = (it as { metadata?: { name?: unknown; namespace?: unknown } }).metadata;
+    const kind: NameKind = /deployment/.test(what) && (it as { kind?: string }).kind !== 'Secret' ? 'deployment' : /namespace/.test(what) ? 'namespace' : 'secret';
+    checkK8sName(kind, m?.name, { cluster: `kubectl get ${what}` });
+    if (m?.namespace !== undefined) checkK8sName('namespace', m.namespace, { cluster: `kubectl get ${what}` });
+  }
+  return items;
 }

@@ -3,7 +3,7 @@
 // like "--server=http://…" would otherwise be read by kubectl as a flag.
 // Rules: https://kubernetes.io/docs/concepts/overview/working-with-objects/names/
 import { InputError, KubectlError, UsageError } from '../errors.js';
-import { hasControl } from '../printable.js';
+import { hasControl, quoted } from '../printable.js';
 
 /** RFC 1123 label: namespaces (at most 63). */
 const LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
@@ -44,8 +44,8 @@ const RULES: Record<NameKind, string> = {
  */
 export function checkK8sName(kind: NameKind, value: unknown, from: NameOrigin): string {
   if (isK8sName(kind, value)) return value;
-  // JSON.stringify shows control characters as \u escapes: the value is printed, never sent raw.
-  const shown = JSON.stringify(String(value)).slice(0, 80);
+  // Shown escaped: a name with control characters is printed, never sent raw to the terminal.
+  const shown = quoted(String(value));
   const what = `${shown} is not a valid ${kind} name (${RULES[kind]})`;
   if (from.file) {
     throw new InputError(`${from.file}: ${what}`, { file: from.file, hint: 'Fix the name in that file.' });

@@ -4,7 +4,7 @@
 // (a single tenant, or a user with namespaced roles only). Both retry what a transient fault hit
 // and hand the engine the same per-tenant outcome.
 import { BusyError, KubectlError } from '../errors.js';
-import type { DeploymentObject, Kubectl, SecretObject } from '../k8s/kubectl.js';
+import { positional, type DeploymentObject, type Kubectl, type SecretObject } from '../k8s/kubectl.js';
 import type { Reporter } from './reporter.js';
 import type { Lock, Marker } from './state.js';
 import { eachRetrying, retrying } from './retry.js';
@@ -251,7 +251,7 @@ async function restartBatched(all: Kubectl, kubectl: Kubectl, deployments: Deplo
   const restarted = await eachRetrying((ix) => all.each('replace', ix.map((i) => list[i]!.d), ['{.metadata.generation}']), list.length, async (i) => {
     // A 409 after a lost answer: our restartedAt landed if the deployment carries it now.
     const d = list[i]!.d;
-    const r = await retrying(() => kubectl.forNamespace(d.metadata.namespace!).call('get', ['deployment', d.metadata.name, '-o', `jsonpath={.metadata.generation}{"\\t"}{.spec.template.metadata.annotations.kubectl\\.kubernetes\\.io/restartedAt}`]));
+    const r = await retrying(() => kubectl.forNamespace(d.metadata.namespace!).call('get', ['deployment', '-o', `jsonpath={.metadata.generation}{"\\t"}{.spec.template.metadata.annotations.kubectl\\.kubernetes\\.io/restartedAt}`, ...positional('deployment', [d.metadata.name])]));
     const [gen, at] = r.stdout.split('\t');
     return at === stampNow ? { ok: true, fields: [gen ?? '0'] } : undefined;
   });

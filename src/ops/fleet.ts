@@ -4,7 +4,10 @@
 // `parallel` at a time; one tenant's failure rolls back that tenant only.
 import { readFile } from 'node:fs/promises';
 import { InputError, UsageError, XsoarCertError, EXIT } from '../errors.js';
+import { checkSettingText } from './settings.js';
 import type { Kubectl } from '../k8s/kubectl.js';
+import { checkK8sName, isK8sName } from '../k8s/names.js';
+import { hasControl, quoted } from '../printable.js';
 
 export interface Target {
   namespace: string;
@@ -20,17 +23,34 @@ export interface TargetFlags {
   tenantsFile?: string;
 }
 
-/** Parse a tenants file: blank lines and # comments ignored; "ns[/secret] [host:port]" per line. */
+/**
+ * Parse a tenants file: blank lines and # comments ignored; "ns[/secret] [host:port]" per line.
+ * Names are RFC 1123 (./k8s/names.ts): they become kubectl arguments.
+ */
 export function parseTenantsFile(text: string, file: string, defaultSecret: string): Target[] {
   const out: Target[] = [];
   text.split(/\r?\n/).forEach((raw, i) => {
     const line = raw.replace(/#.*$/, '').trim();
     if (!line) return;
-    const m = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?)(?:\/([a-z0-9]([-.a-z0-9]*[a-z0-9])?))?(?:\s+(\S+:\d+))?$/.exec(line);
-    if (!m) throw new InputError(`${file}:${i + 1}: "${line}" is not "namespace[/secret] [host:port]"`, { file });
-    out.push({ namespace: m[1]!, secret: m[3] ?? defaultSecret, ...(m[5] ? { endpoint: m[5] } : {}) });
+    const at = `${file}:${i + 1}`;
+    const m = /^([^/\s]+)(?:\/([^/\s]+))?(?:[ \t]+([^\s]+:\d+))?$/.exec(line);
+    if (!m || hasControl(line)) {
+      throw new InputError(`${at}: ${quoted(line)} is not "namespace[/secret] [host:port]"`, { file });
+    }
+    const namespace = tenantName('namespace', m[1]!, at, file);
+    const secret = m[2] === undefined ? defaultSecret : tenantName('secret', m[2], at, file);
+    out.push({ namespace, secret, ...(m[3] ? { endpoint: m[3] } : {}) });
   });
   return out;
+}
+
+function tenantName(kind: 'namespace' | 'secret', value: string, at: string, file: string): string {
+  if (isK8sName(kind, value)) return value;
+  try {
+    return checkK8sName(kind, value, { file: at });
+  } catch (err) {
+    throw new InputError((err as Error).message, { file, hint: 'Fix the name in the tenants file.' });
+  }
 }
 
 /** Every target, de-duplicated, in the order given. */
@@ -39,7 +59,7 @@ export async function resolveTargets(flags: TargetFlags, defaults: { namespace: 
   const add = (t: Target) => {
     if (!targets.some((x) => x.namespace === t.namespace && x.secret === t.secret)) targets.push(t);
   };
-  for (const ns of flags.namespace ?? []) add({ namespace: ns, secret: defaults.secret });
+  for (const ns of flags.namespace ?? []) add({ namespace: checkK8sName('namespace', ns, { flag: '--namespace' }), secret: defaults.secret });
   if (flags.tenantsFile) {
     let text: string;
     try {
@@ -52,10 +72,11 @@ export async function resolveTargets(flags: TargetFlags, defaults: { namespace: 
   if (flags.allNamespaces) {
     if (!flags.selector) throw new UsageError('--all-namespaces needs --selector LABEL=VALUE (which namespaces are tenants?)');
     if (!kubectl) throw new UsageError('--all-namespaces needs a cluster');
+    checkSettingText(flags.selector, { flag: '--selector' });
     const r = await kubectl.call('get', ['namespaces', '-l', flags.selector, '-o', 'json']);
-    const items = (JSON.parse(r.stdout) as { items: { metadata: { name: string } }[] }).items;
+    const items = (JSON.parse(r.stdout) as { items: { metadata?: { name?: unknown } }[] }).items;
     if (items.length === 0) throw new UsageError(`no namespace matches --selector ${flags.selector}`);
-    for (const i of items) add({ namespace: i.metadata.name, secret: defaults.secret });
+    for (const i of items) add({ namespace: checkK8sName('namespace', i.metadata?.name, { cluster: 'kubectl get namespaces' }), secret: defaults.secret });
   }
   if (targets.length === 0) add(defaults);
   return targets;

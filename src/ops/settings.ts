@@ -2,7 +2,9 @@
 // Precedence: flags > environment (XSOAR_CERT_*) > config file > defaults.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { InputError } from '../errors.js';
+import { InputError, UsageError } from '../errors.js';
+import { checkK8sName, checkProxy, type NameOrigin } from '../k8s/names.js';
+import { hasControl, quoted } from '../printable.js';
 
 export type Source = 'flag' | 'env' | 'config' | 'default';
 
@@ -42,37 +44,71 @@ export function defaultConfigFile(): string {
 function readConfig(file: string, explicit: boolean): Record<string, string> {
   try {
     const v = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+    refuseControlChars(v, file);
     return Object.fromEntries(Object.entries(v).filter(([, x]) => typeof x === 'string')) as Record<string, string>;
   } catch (err) {
+    if (err instanceof InputError) throw err;
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' && !explicit) return {};
     throw new InputError(`${file}: ${code === 'ENOENT' ? 'no such config file' : 'not valid JSON'}`, { file, hint: 'The config file is JSON: {"namespace": "...", "secret": "...", "proxy": "auto", "endpoint": "host:443"}' });
   }
 }
 
+/**
+ * Every string in the settings file, at any depth, free of control characters: a newline in a
+ * value would start a new crontab entry in `--print-cron` (crontab(5): one entry per line).
+ */
+function refuseControlChars(v: unknown, file: string, at = ''): void {
+  if (typeof v === 'string') {
+    if (hasControl(v)) throw new InputError(`${file}: the setting "${at}" holds a control character (${quoted(v, 60)})`, { file, hint: 'Settings are one line each: remove the control character.' });
+  } else if (v && typeof v === 'object') {
+    for (const [k, x] of Object.entries(v)) refuseControlChars(x, file, at ? `${at}.${k}` : k);
+  }
+}
+
+/** A flag or environment value free of control characters (what cron and systemd lines repeat). */
+export function checkSettingText(value: string, from: { flag?: string; env?: string }): string {
+  if (!hasControl(value)) return value;
+  const where = from.env ?? from.flag ?? 'a setting';
+  throw new UsageError(`${where}: ${quoted(value, 60)} holds a control character`, from.env ? `Fix or unset ${from.env}.` : undefined);
+}
+
+type Key = keyof Settings['sources'];
+const FLAG_NAMES: Record<Key, string> = { namespace: '--namespace', secret: '--secret', proxy: '--proxy', endpoint: '--endpoint', context: '--context' };
+const ENV_NAMES: Record<Key, string> = { namespace: 'XSOAR_CERT_NAMESPACE', secret: 'XSOAR_CERT_SECRET', proxy: 'XSOAR_CERT_PROXY', endpoint: 'XSOAR_CERT_ENDPOINT', context: 'XSOAR_CERT_CONTEXT' };
+
+/** Each value checked for its kind, the error naming the flag, variable or file it came from. */
+function checked(k: Key, value: string | undefined, from: NameOrigin): string | undefined {
+  if (value === undefined) return undefined;
+  if (k === 'namespace' || k === 'secret' || k === 'context') return checkK8sName(k, value, from);
+  if (k === 'proxy') return checkProxy(value, from);
+  return from.file ? value : checkSettingText(value, from); // file values were checked as the file was read
+}
+
 export function resolveSettings(flags: SettingFlags, env: NodeJS.ProcessEnv = process.env): Settings {
   const configFile = flags.config ?? defaultConfigFile();
   const cfg = readConfig(configFile, Boolean(flags.config));
   const sources = {} as Settings['sources'];
-  const pick = (k: keyof Settings['sources'], envName: string, dflt?: string): string | undefined => {
+  const pick = (k: Key, dflt?: string): string | undefined => {
     const raw = flags[k];
+    for (const extra of Array.isArray(raw) ? raw.slice(1) : []) checkK8sName('namespace', extra, { flag: FLAG_NAMES[k] });
     const f = Array.isArray(raw) ? raw[0] : raw;
-    if (f !== undefined && f !== '') { sources[k] = 'flag'; return f; }
-    const e = env[envName];
-    if (e !== undefined && e !== '') { sources[k] = 'env'; return e; }
-    if (cfg[k] !== undefined && cfg[k] !== '') { sources[k] = 'config'; return cfg[k]; }
+    if (f !== undefined && f !== '') { sources[k] = 'flag'; return checked(k, f, { flag: FLAG_NAMES[k] }); }
+    const e = env[ENV_NAMES[k]];
+    if (e !== undefined && e !== '') { sources[k] = 'env'; return checked(k, e, { env: ENV_NAMES[k] }); }
+    if (cfg[k] !== undefined && cfg[k] !== '') { sources[k] = 'config'; return checked(k, cfg[k], { file: configFile }); }
     sources[k] = 'default';
     return dflt;
   };
-  const proxy = pick('proxy', 'XSOAR_CERT_PROXY', DEFAULTS.proxy)!;
+  const proxy = pick('proxy', DEFAULTS.proxy)!;
   return {
-    namespace: pick('namespace', 'XSOAR_CERT_NAMESPACE', DEFAULTS.namespace)!,
-    secret: pick('secret', 'XSOAR_CERT_SECRET', DEFAULTS.secret)!,
+    namespace: pick('namespace', DEFAULTS.namespace)!,
+    secret: pick('secret', DEFAULTS.secret)!,
     proxy: proxy.replace(/^deployment\//, ''),
-    endpoint: pick('endpoint', 'XSOAR_CERT_ENDPOINT'),
-    context: pick('context', 'XSOAR_CERT_CONTEXT'),
-    servername: flags.servername ?? cfg.servername,
-    kubeconfig: flags.kubeconfig,
+    endpoint: pick('endpoint'),
+    context: pick('context'),
+    servername: flags.servername !== undefined ? checkSettingText(flags.servername, { flag: '--servername' }) : cfg.servername,
+    kubeconfig: flags.kubeconfig !== undefined ? checkSettingText(flags.kubeconfig, { flag: '--kubeconfig' }) : undefined,
     sources,
     configFile,
   };
@@ -82,8 +118,10 @@ export function resolveSettings(flags: SettingFlags, env: NodeJS.ProcessEnv = pr
 export function readAcmeConfig(file: string, explicit: boolean): Record<string, unknown> & { directory?: string } {
   try {
     const v = JSON.parse(readFileSync(file, 'utf8')) as { acme?: unknown };
+    refuseControlChars(v, file);
     return v.acme && typeof v.acme === 'object' && !Array.isArray(v.acme) ? (v.acme as Record<string, unknown>) : {};
   } catch (err) {
+    if (err instanceof InputError) throw err;
     if ((err as NodeJS.ErrnoException).code === 'ENOENT' && !explicit) return {};
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return {};
     throw new InputError(`${file}: not valid JSON`, { file });

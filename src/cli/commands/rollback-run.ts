@@ -2,6 +2,7 @@ import { CancelledError, KubectlError } from '../../errors.js';
 import { Output } from '../output.js';
 import { resolveSettings, type SettingFlags } from '../../ops/settings.js';
 import { Kubectl } from '../../k8s/kubectl.js';
+import { checkK8sName } from '../../k8s/names.js';
 import { executeTransaction, fingerprintOfPem, resolveMarker, LABEL_PREVIOUS_OF, type NewContent } from '../../ops/transaction.js';
 import { askToProceed } from './install-run.js';
 
@@ -10,9 +11,10 @@ export async function runRollback(flags: SettingFlags & { to?: string; timeout: 
   const timeoutS = parseTimeout(flags.timeout);
   const out = new Output({ json: flags.json, quiet: flags.quiet });
   const s = resolveSettings(flags);
+  if (flags.to !== undefined) checkK8sName('backup', flags.to, { flag: '--to' });
   const kubectl = new Kubectl({ namespace: s.namespace, context: s.context, kubeconfig: s.kubeconfig });
   // A marker from a killed run is resolved first (that may already be the rollback the user wants).
-  const resolved = await resolveMarker(kubectl, s.namespace, s.secret, out, { endpoint: s.endpoint, servername: s.servername });
+  const resolved = await resolveMarker(kubectl, s.namespace, s.secret, out, { endpoint: s.endpoint, servername: s.servername, dryRun: flags.dryRun });
   if (resolved === 'resolved' && !flags.to) {
     out.result('The interrupted change was rolled back; run rollback again to go one version further back.');
     return;
