@@ -41,8 +41,9 @@ function refuse(p: string, why: string, what = 'xsoar-cert state'): never {
 function ioError(p: string, err: unknown, doing: string): never {
   const code = (err as NodeJS.ErrnoException).code ?? 'I/O error';
   if (code === 'ELOOP') refuse(p, 'is a symbolic link');
-  const why = code === 'EACCES' || code === 'EPERM' || code === 'EROFS' ? 'is not writable by this user' : code === 'ENOTDIR' || code === 'EEXIST' ? 'is (or is inside) a file, not a folder' : `cannot be used (${code})`;
-  throw new InputError(`${p}: cannot ${doing}: the xsoar-cert state folder ${why} (${code}): nothing was changed`, {
+  const denied = code === 'EACCES' || code === 'EPERM' || code === 'EROFS';
+  const why = denied ? `this user may not ${doing}` : code === 'ENOTDIR' || code === 'EEXIST' ? 'the xsoar-cert state folder is (or is inside) a file, not a folder' : `it cannot be used`;
+  throw new InputError(`${p}: cannot ${doing}: ${why} (${code}): nothing was changed`, {
     file: p,
     hint: 'Run as the user who owns it, fix its permissions, or set XSOAR_CERT_STATE_DIR to a folder you own.',
   });
@@ -72,7 +73,7 @@ export function stateFolder(sub?: string, create = true): string | undefined {
       if (err instanceof InputError) throw err;
       const code = (err as NodeJS.ErrnoException).code;
       if (!create && (code === 'ENOENT' || code === 'ENOTDIR')) return undefined;
-      ioError(d, err, 'use the state folder');
+      ioError(d, err, 'use this state folder');
     }
   }
   return dirs[dirs.length - 1]!;
@@ -89,7 +90,7 @@ export function openStateFile(file: string, opts: { secret?: boolean; flags?: nu
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
-    return ioError(file, err, 'open it');
+    return ioError(file, err, 'read this state file');
   }
   const st = fstatSync(fd);
   if (st.isDirectory()) {
@@ -148,7 +149,7 @@ export function writeStateFile(file: string, data: string | Buffer): void {
     renameSync(tmp, file); // rename replaces a planted link itself, never what it points to
   } catch (err) {
     if (tmp) removeQuietly(tmp);
-    ioError(file, err, 'write it');
+    ioError(file, err, 'write this state file');
   }
 }
 
@@ -161,7 +162,7 @@ export function createStateFile(file: string, data: string | Buffer): boolean {
     return true;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
-    return ioError(file, err, 'create it');
+    return ioError(file, err, 'create this state file');
   } finally {
     if (tmp) removeQuietly(tmp);
   }
@@ -172,9 +173,9 @@ export function openStateAppend(file: string): number {
   try {
     closeSync(openSync(file, C.O_WRONLY | C.O_CREAT | C.O_EXCL | C.O_NOFOLLOW, 0o600));
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') ioError(file, err, 'create it');
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') ioError(file, err, 'create this state file');
   }
-  return openStateFile(file, { flags: C.O_WRONLY | C.O_APPEND }) ?? ioError(file, { code: 'ENOENT' }, 'open it');
+  return openStateFile(file, { flags: C.O_WRONLY | C.O_APPEND }) ?? ioError(file, { code: 'ENOENT' }, 'read this state file');
 }
 
 export function removeQuietly(file: string): void {

@@ -1,6 +1,6 @@
 // One annotation of every secret in a namespace (or all namespaces), without the secrets' data:
 // jsonpath makes kubectl print only names and that annotation, so no key material reaches us.
-import { Kubectl } from './kubectl.js';
+import { ALL_NAMESPACES, Kubectl } from './kubectl.js';
 import { isK8sName } from './names.js';
 
 export interface SecretAnnotation {
@@ -17,7 +17,8 @@ const escapeKey = (k: string) => k.replace(/\./g, '\\.');
 export async function secretsWithAnnotation(kubectl: Kubectl, annotation: string, previousOfLabel: string): Promise<SecretAnnotation[]> {
   const cols = ['.metadata.namespace', '.metadata.name', `.metadata.labels.${escapeKey(previousOfLabel)}`, `.metadata.annotations.${escapeKey(annotation)}`];
   const template = `{range .items[*]}${cols.map((c) => `{${c}}`).join('{"\\t"}')}{"\\n"}{end}`;
-  const r = await kubectl.call('get', ['secrets', '-o', `jsonpath=${template}`]);
+  const all = kubectl.namespace === ALL_NAMESPACES ? ['--all-namespaces'] : [];
+  const r = await kubectl.call('get', ['secrets', ...all, '-o', `jsonpath=${template}`]);
   const out: SecretAnnotation[] = [];
   for (const line of r.stdout.split('\n')) {
     const [namespace, name, of, value] = line.split('\t');

@@ -18,11 +18,21 @@ export interface CliOptions {
   env?: NodeJS.ProcessEnv;
   input?: string | Buffer;
   timeoutMs?: number;
+  /** Run as this local user (the tests run as root): through setpriv, with its own primary group. */
+  user?: 'nobody' | 'daemon';
+}
+
+/** The command line that runs `argv` as `user` (setpriv from util-linux), or argv itself. */
+export function asUser(user: CliOptions['user'], argv: string[]): string[] {
+  if (!user) return argv;
+  const group = user === 'nobody' ? 'nogroup' : user;
+  return ['setpriv', `--reuid=${user}`, `--regid=${group}`, '--clear-groups', ...argv];
 }
 
 export function runCli(args: readonly string[], opts: CliOptions = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], {
+    const [cmd, ...argv] = asUser(opts.user, [process.execPath, BIN, ...args]);
+    const child = spawn(cmd!, argv, {
       cwd: opts.cwd ?? ROOT,
       env: { ...process.env, NO_COLOR: '1', XSOAR_CERT_DEBUG: '', ...opts.env },
       stdio: ['pipe', 'pipe', 'pipe'],
