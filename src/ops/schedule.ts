@@ -1,6 +1,8 @@
 // `renew --print-cron` / `--print-systemd`: ready-to-paste schedules with absolute
 // paths (cron runs with a minimal PATH and maybe no HOME), logging to a file.
 import path from 'node:path';
+import { UsageError } from '../errors.js';
+import { hasControl, quoted } from '../printable.js';
 
 export interface ScheduleInput {
   /** Absolute path of the node binary (process.execPath). */
@@ -17,22 +19,55 @@ export interface ScheduleInput {
   hour: number;
 }
 
-/** Quote for /bin/sh: single quotes unless the word is plainly safe. */
+/** Quote for /bin/sh: single quotes unless the word is plainly safe (POSIX sh, 2.2.2: nothing inside is special). */
 export function shQuote(word: string): string {
   return /^[A-Za-z0-9_./:=@%+,-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
 }
 
-export function cronLine(s: ScheduleInput): string {
-  const env = Object.entries(s.env).map(([k, v]) => `${k}=${shQuote(v)}`).join(' ');
-  const cmd = [s.node, s.script, 'renew', ...s.args].map(shQuote).join(' ');
-  // cron treats % as a newline: escape it in the command part.
-  const line = `${s.minute} ${s.hour} * * * ${env ? env + ' ' : ''}${cmd} >> ${shQuote(s.logFile)} 2>&1`;
-  return line.replace(/%/g, '\\%');
+/**
+ * A newline (or any control character) in a value would end the crontab entry and start another
+ * (crontab(5): one entry per line), or break a unit file's line: refused, whatever the caller checked.
+ */
+function refuseControl(s: ScheduleInput): void {
+  const all = [s.node, s.script, ...s.args, s.logFile, ...Object.entries(s.env).flat()];
+  const bad = all.find((w) => hasControl(w));
+  if (bad !== undefined) throw new UsageError(`${quoted(bad, 60)} holds a control character: it cannot go in a schedule line`);
 }
 
+/**
+ * crontab(5): "%" in the command ends it (the rest is stdin) unless escaped as "\%". Debian's cron
+ * also reads "\\" as one backslash, cronie does not; doubling a run of backslashes before "%" keeps
+ * the "%" escaped under both, so no value can end the command early.
+ */
+function cronEscape(line: string): string {
+  return line.replace(/(\\*)%/g, (_, bs: string) => `${bs}${bs}\\%`);
+}
+
+export function cronLine(s: ScheduleInput): string {
+  refuseControl(s);
+  const env = Object.entries(s.env).map(([k, v]) => `${k}=${shQuote(v)}`).join(' ');
+  const cmd = [s.node, s.script, 'renew', ...s.args].map(shQuote).join(' ');
+  return cronEscape(`${s.minute} ${s.hour} * * * ${env ? env + ' ' : ''}${cmd} >> ${shQuote(s.logFile)} 2>&1`);
+}
+
+/**
+ * One word of a unit file's command line (systemd.service(5) "Command lines", systemd.syntax(7)):
+ * double quotes with C-style escapes, "%" specifiers written "%%" (systemd.unit(5) "Specifiers")
+ * and, in ExecStart= only, "$" written "$$" so no variable is expanded.
+ */
+export function systemdWord(w: string, exec = true): string {
+  const word = /^[A-Za-z0-9_./:=@+,-]+$/.test(w) ? w : `"${w.replace(/[\\"]/g, (c) => `\\${c}`)}"`;
+  const specifiers = word.replace(/%/g, '%%');
+  return exec ? specifiers.replace(/\$/g, '$$$$') : specifiers;
+}
+
+/** A value after "Key=" in a unit file: specifiers are expanded there too (systemd.unit(5)). */
+const systemdValue = (v: string) => v.replace(/%/g, '%%');
+
 export function systemdUnits(s: ScheduleInput): { service: string; timer: string } {
-  const env = Object.entries(s.env).map(([k, v]) => `Environment=${k}=${v}`).join('\n');
-  const exec = [s.node, s.script, 'renew', ...s.args].map((w) => (/[\s"'\\]/.test(w) ? JSON.stringify(w) : w)).join(' ');
+  refuseControl(s);
+  const env = Object.entries(s.env).map(([k, v]) => `Environment=${systemdWord(`${k}=${v}`, false)}`).join('\n');
+  const exec = [s.node, s.script, 'renew', ...s.args].map((w) => systemdWord(w)).join(' ');
   const service = `# /etc/systemd/system/xsoar-cert-renew.service
 [Unit]
 Description=Renew the tenant HTTPS certificate with xsoar-cert
@@ -42,8 +77,8 @@ After=network-online.target
 [Service]
 Type=oneshot
 ${env ? env + '\n' : ''}ExecStart=${exec}
-StandardOutput=append:${s.logFile}
-StandardError=append:${s.logFile}
+StandardOutput=append:${systemdValue(s.logFile)}
+StandardError=append:${systemdValue(s.logFile)}
 `;
   const timer = `# /etc/systemd/system/xsoar-cert-renew.timer
 [Unit]

@@ -115,3 +115,49 @@ describe('content built to be slow or to break a parser', () => {
     }
   });
 });
+
+describe('issue 16: settings that would become kubectl flags or crontab lines', () => {
+  const quietEnv = (extra: NodeJS.ProcessEnv = {}) => ({ HOME: dir, XSOAR_CERT_STATE_DIR: f('state16'), XSOAR_CERT_NAMESPACE: '', XSOAR_CERT_SECRET: '', KUBECONFIG: f('no-kubeconfig'), ...extra });
+
+  test('finding 8: a secret named "--server=http://127.0.0.1:P" in the settings file: exit 3 naming the file, nothing reaches P', async () => {
+    const { createServer } = await import('node:net');
+    let hits = 0;
+    const server = createServer((s) => {
+      hits++;
+      s.destroy();
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as { port: number }).port;
+    writeFileSync(f('server.json'), JSON.stringify({ namespace: 'xsoar', secret: `--server=http://127.0.0.1:${port}` }));
+    try {
+      for (const cmd of [['status'], ['rollback', '--yes'], ['renew', '--self-signed', '--force']]) {
+        const r = await runCli([...cmd, '--config', f('server.json')], { env: quietEnv() });
+        expectOneLine(r, 3, new RegExp(`server\\.json: "--server=http://127\\.0\\.0\\.1:${port}" is not a valid secret name`));
+      }
+      // The same name as a flag is a usage error naming the flag; a tenants file names its line.
+      expectOneLine(await runCli(['status', '--secret', `--server=http://127.0.0.1:${port}`], { env: quietEnv() }), 2, /^xsoar-cert: --secret: /);
+      writeFileSync(f('tenants16.txt'), `tenant-1\ntenant-2/--kubeconfig=${f('k')}\n`);
+      expectOneLine(await runCli(['status', '--tenants-file', f('tenants16.txt')], { env: quietEnv() }), 3, /tenants16\.txt:2: /);
+    } finally {
+      server.close();
+    }
+    expect(hits).toBe(0);
+  });
+
+  test('finding 10: renew --print-cron never prints a second crontab entry; --print-systemd escapes %', async () => {
+    const owned = 'xsoar.example.com:443\n* * * * * root touch /tmp/owned #';
+    writeFileSync(f('cron.json'), JSON.stringify({ namespace: 'xsoar', endpoint: owned }));
+    const r = await runCli(['renew', '--self-signed', '--print-cron', '--config', f('cron.json')], { env: quietEnv() });
+    expectOneLine(r, 3, /cron\.json: the setting "endpoint" holds a control character/);
+    expect(r.stdout).toBe('');
+    expectOneLine(await runCli(['renew', '--self-signed', '--print-cron', '--host', 'a\n* * * * * root id'], { env: quietEnv() }), 2, /^xsoar-cert: --host: /);
+    expectOneLine(await runCli(['renew', '--self-signed', '--print-cron'], { env: quietEnv({ XSOAR_CERT_ENDPOINT: owned }) }), 2, /^xsoar-cert: XSOAR_CERT_ENDPOINT: /);
+    const ok = await runCli(['renew', '--self-signed', '--print-cron', '--log-file', f('%h.log'), '--host', "it's"], { env: quietEnv() });
+    expect(ok.code).toBe(0);
+    expect(ok.stdout.trim().split('\n')).toHaveLength(1);
+    expect(ok.stdout).toContain('\\%h.log');
+    const sd = await runCli(['renew', '--self-signed', '--print-systemd', '--log-file', f('%h.log'), '--dns-hook', 'x'], { env: quietEnv() });
+    expect(sd.code).toBe(0);
+    expect(sd.stdout).toContain(`append:${f('%%h.log')}`);
+  });
+});

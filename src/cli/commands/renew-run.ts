@@ -2,7 +2,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { UsageError } from '../../errors.js';
 import { Output } from '../output.js';
-import { resolveSettings, stateDir } from '../../ops/settings.js';
+import { checkSettingText, resolveSettings, stateDir } from '../../ops/settings.js';
 import { parseThreshold } from '../../ops/renew-policy.js';
 import { cronLine, defaultLogFile, spreadTime, systemdUnits } from '../../ops/schedule.js';
 import { acquireLock } from '../../ops/state.js';
@@ -53,8 +53,24 @@ function acmeArgs(f: RenewFlags): string[] {
   return [...pairs.flatMap(([k, v]) => (v ? [k, v] : [])), ...(f.acmeAgreeTos ? ['--acme-agree-tos'] : []), ...(f.reuseKey ? ['--reuse-key'] : []), ...(f.dnsWait && f.dnsWait !== '30' ? ['--dns-wait', f.dnsWait] : [])];
 }
 
+/**
+ * Every flag value free of control characters: --print-cron and --print-systemd repeat them in a
+ * crontab entry (one per line, crontab(5)) or a unit file (one setting per line, systemd.syntax(7)).
+ */
+function refuseControlInFlags(flags: RenewFlags): void {
+  for (const [k, v] of Object.entries(flags)) {
+    const flag = '--' + k.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase());
+    for (const x of Array.isArray(v) ? (v as unknown[]) : [v]) if (typeof x === 'string') checkSettingText(x, { flag });
+  }
+  for (const env of ['KUBECONFIG', 'XSOAR_CERT_STATE_DIR']) {
+    const v = process.env[env];
+    if (v) checkSettingText(v, { env });
+  }
+}
+
 export async function runRenewCommand(flags: RenewFlags): Promise<void> {
   const out = new Output({ json: flags.json, quiet: flags.quiet });
+  refuseControlInFlags(flags);
   let threshold;
   try {
     threshold = parseThreshold(flags.before, flags.beforePercent);
