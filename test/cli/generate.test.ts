@@ -98,3 +98,51 @@ describe('xsoar-cert generate', () => {
     expect(readdirSync(dir)).toEqual(['rootCA.pem']);
   });
 });
+
+describe('finding 14: the folder holding the dev CA key', () => {
+  /** Runs the CLI with this umask (the child inherits it at spawn). */
+  function withUmask(mask: number, args: string[]) {
+    const old = process.umask(mask);
+    try {
+      return runCli(args);
+    } finally {
+      process.umask(old);
+    }
+  }
+
+  test('finding 14: under umask 000 a new --out-dir is 0700 and the keys 0600', async () => {
+    const dir = path.join(await tmp(), 'new', 'dev-certs');
+    const r = await withUmask(0o000, ['generate', '--ca', '--host', 'a.test', '--key-type', 'ecdsa', '--out-dir', dir]);
+    expect(r.code).toBe(0);
+    expect((statSync(dir).mode & 0o777).toString(8)).toBe('700');
+    expect((statSync(path.join(dir, 'rootCA-key.pem')).mode & 0o777).toString(8)).toBe('600');
+    expect((statSync(path.join(dir, 'a.test-key.pem')).mode & 0o777).toString(8)).toBe('600');
+    // A umask that takes the owner's write bit away still leaves a folder generate can write to.
+    const narrow = path.join(await tmp(), 'narrow');
+    expect((await withUmask(0o277, ['generate', '--host', 'b.test', '--key-type', 'ecdsa', '--out-dir', narrow])).code).toBe(0);
+    expect((statSync(narrow).mode & 0o777).toString(8)).toBe('700');
+  });
+
+  test('finding 14: a group- or other-writable folder is refused (exit 3 naming it) and its mode left alone', async () => {
+    const { chmodSync } = await import('node:fs');
+    for (const mode of [0o777, 0o770, 0o1777]) {
+      const dir = await tmp();
+      chmodSync(dir, mode);
+      const r = await runCli(['generate', '--ca', '--host', 'a.test', '--key-type', 'ecdsa', '--out-dir', dir]);
+      expect({ code: r.code, first: r.stderr.split('\n')[0] }).toEqual({ code: 3, first: expect.stringContaining(`${dir}: group or others may write to it`) });
+      expect(statSync(dir).mode & 0o7777).toBe(mode);
+      expect(existsSync(path.join(dir, 'rootCA-key.pem'))).toBe(false);
+    }
+  });
+
+  test("finding 14: another user's folder is refused before its dev CA pair is read", async () => {
+    if (process.getuid?.() !== 0) return; // needs root to hand a folder to another user
+    const { chownSync } = await import('node:fs');
+    const dir = await tmp();
+    expect((await runCli(['generate', '--ca', '--host', 'a.test', '--key-type', 'ecdsa', '--out-dir', dir])).code).toBe(0);
+    chownSync(dir, 65534, 65534); // nobody
+    const r = await runCli(['generate', '--ca', '--host', 'b.test', '--key-type', 'ecdsa', '--out-dir', dir]);
+    expect({ code: r.code, first: r.stderr.split('\n')[0] }).toEqual({ code: 3, first: expect.stringContaining(`${dir}: belongs to another user (uid 65534)`) });
+    expect(existsSync(path.join(dir, 'b.test.pem'))).toBe(false);
+  });
+});

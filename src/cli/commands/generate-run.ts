@@ -1,5 +1,5 @@
 // The work behind `generate`, loaded only when the command runs.
-import { lstat, mkdir, readFile, unlink } from 'node:fs/promises';
+import { chmod, lstat, mkdir, readFile, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { isIP } from 'node:net';
 import { UsageError, InputError } from '../../errors.js';
@@ -31,7 +31,7 @@ export async function runGenerate(flags: {
     days = Number(flags.days);
     if (!Number.isInteger(days) || days < 1 || days > 3650) throw new UsageError(`--days must be a whole number from 1 to 3650, not "${flags.days}"`);
   }
-  await mkdir(flags.outDir, { recursive: true });
+  await keyFolder(flags.outDir);
   const keyOpts = { keyType: keyType as 'rsa' | 'ecdsa', bits, curve: curve as 'P-256' | 'P-384' };
   // mkcert's naming: the first host, plus "+N" for the others.
   const base = flags.host[0]!.replace(/^\*/, '_wildcard').replace(/[^A-Za-z0-9._-]/g, '_') + (flags.host.length > 1 ? `+${flags.host.length - 1}` : '');
@@ -77,6 +77,37 @@ export async function runGenerate(flags: {
   out.info(`Created a ${issuer ? 'CA-signed' : 'self-signed'} development certificate for ${flags.host.join(', ')}, valid until ${info.notAfter} (${info.daysLeft} days).`);
   out.info(`Check it: xsoar-cert verify --cert ${certFile} --key ${keyFile}${caFile ? ` --ca ${caFile}` : ` --ca ${certFile}`} --host ${flags.host[0]}`);
   if (!issuer) out.info('Self-signed certificates are for development only: clients will warn until they trust it.');
+}
+
+/**
+ * The folder that holds (or will hold) private keys and the dev CA pair that the next
+ * `generate --ca` reuses: created 0700 when it is new (chmod too, whatever the umask made of it;
+ * an existing folder's mode is never changed), and refused when another user could replace its
+ * files: owned by someone else, or writable by group or others (no sticky-bit exception: in a
+ * sticky folder others still create names we have not created yet, e.g. rootCA-key.pem).
+ */
+async function keyFolder(dir: string): Promise<void> {
+  const existed = await lstat(dir).then(() => true, () => false);
+  if (!existed) {
+    let created: string | undefined;
+    try {
+      created = await mkdir(dir, { recursive: true, mode: 0o700 });
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code ?? 'I/O error';
+      throw new InputError(`${dir}: cannot create the folder (${code})`, { file: dir, hint: 'Choose a folder you can write to with --out-dir.' });
+    }
+    if (created !== undefined) await chmod(dir, 0o700);
+  }
+  const st = await stat(dir).catch(() => undefined);
+  if (!st?.isDirectory()) throw new InputError(`${dir}: not a folder`, { file: dir, hint: 'Pass a folder with --out-dir.' });
+  const uid = process.getuid?.();
+  if (uid !== undefined && st.uid !== uid) {
+    throw new InputError(`${dir}: belongs to another user (uid ${st.uid}), who could replace the private keys written there`, { file: dir, hint: 'Use a folder of your own with --out-dir (generate creates it, mode 0700).' });
+  }
+  if ((st.mode & 0o022) !== 0) {
+    const mode = (st.mode & 0o777).toString(8).padStart(4, '0');
+    throw new InputError(`${dir}: group or others may write to it (mode ${mode}), so another user could replace the private keys written there`, { file: dir, hint: `Run "chmod go-w ${dir}", or use another --out-dir.` });
+  }
 }
 
 async function refuseExisting(files: string[]): Promise<void> {
