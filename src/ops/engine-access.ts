@@ -98,7 +98,7 @@ export function namespacedAccess(parallel: number): Access {
     },
     async prune(xs, out) {
       await bounded(xs, parallel, async (x) => {
-        for (const n of backupsToPrune([...x.backups, { name: x.plan!.backupName, fingerprint: x.plan!.oldFingerprint }])) {
+        for (const n of backupsToPrune([...x.backups, { name: x.plan!.backupName, fingerprint: x.plan!.oldFingerprint, seq: x.plan!.backupSeq }])) {
           await x.k.deleteSecret(n).catch((err: Error) => out.warn(`could not prune old backup ${n}: ${err.message}`));
         }
       });
@@ -223,7 +223,7 @@ function batched(all: Kubectl, kubectl: Kubectl, deployments: Deployment[]): Acc
       }));
     },
     async prune(xs, out) {
-      const items = xs.flatMap((x) => backupsToPrune([...x.backups, { name: x.plan!.backupName, fingerprint: x.plan!.oldFingerprint }]).map((name) => ({ apiVersion: 'v1', kind: 'Secret', metadata: { name, namespace: x.t.namespace } })));
+      const items = xs.flatMap((x) => backupsToPrune([...x.backups, { name: x.plan!.backupName, fingerprint: x.plan!.oldFingerprint, seq: x.plan!.backupSeq }]).map((name) => ({ apiVersion: 'v1', kind: 'Secret', metadata: { name, namespace: x.t.namespace } })));
       if (items.length) await all.each('delete', items).catch((err: Error) => out.warn(`could not prune old backups: ${err.message}`));
     },
   };

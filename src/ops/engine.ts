@@ -16,7 +16,7 @@ import { retrying } from './retry.js';
 import { bounded, type Target } from './fleet.js';
 import { clusterAccess, namespacedAccess, type Access, type EngineTenant } from './engine-access.js';
 import {
-  ForeignChangeError, Interrupted, assertTlsSecret, checkEndpoint, confirmServed, missingPermissions, onInterrupt, plan, readPreflight, redactedPlan, resolveProxy, rollbackTo, whoAmI,
+  ForeignChangeError, Interrupted, assertTlsSecret, backupRef, checkEndpoint, confirmServed, missingPermissions, nextBackupSeq, onInterrupt, plan, readPreflight, redactedPlan, resolveProxy, rollbackTo, whoAmI,
   type NewContent, type Plan, type Preflight, type TransactionResult,
 } from './transaction.js';
 
@@ -97,7 +97,7 @@ async function preflight(o: EngineOptions, tenants: EngineTenant[], kubectl: Kub
       }
       x.current = cur.object;
       x.allDeployments = deployments;
-      x.backups = backups.map((b) => ({ name: b.metadata.name, fingerprint: b.metadata.annotations?.['xsoar-cert.io/fingerprint'] }));
+      x.backups = backups.map(backupRef);
     } catch (err) {
       refuse(x, err);
     }
@@ -116,7 +116,7 @@ async function planAll(o: EngineOptions, tenants: EngineTenant[], marks: { lock:
       assertUnlocked(x.current!, where);
       x.deployments = resolveProxy(x.allDeployments ?? [], x.t.secret, o.proxy, where);
       x.content = typeof x.t.content === 'function' ? await x.t.content(x.current!) : x.t.content;
-      x.plan = plan({ namespace: x.t.namespace, secret: x.t.secret, current: x.current!, content: x.content, deployments: x.deployments, endpoint: o.noConfirm ? undefined : x.t.endpoint, now, existingBackups: x.backups.map((b) => b.name), allowNameChange: o.allowNameChange, ...marks });
+      x.plan = plan({ namespace: x.t.namespace, secret: x.t.secret, current: x.current!, content: x.content, deployments: x.deployments, endpoint: o.noConfirm ? undefined : x.t.endpoint, now, existingBackups: x.backups.map((b) => b.name), backupSeq: nextBackupSeq(x.backups), allowNameChange: o.allowNameChange, ...marks });
     } catch (err) {
       refuse(x, err);
       continue;

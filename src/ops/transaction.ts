@@ -25,6 +25,8 @@ export const ANN = {
   installedBy: 'xsoar-cert.io/installed-by',
   originalRv: 'xsoar-cert.io/original-resource-version',
   backedUpAt: 'xsoar-cert.io/backed-up-at',
+  /** 1, 2, 3… per secret: the order of its previous versions (two made in one second must not tie). */
+  backupSeq: 'xsoar-cert.io/backup-seq',
   /** Written by every restore: it moves the resourceVersion, so a write of this run still in flight gets 409. */
   restoredAt: 'xsoar-cert.io/restored-at',
 };
@@ -75,6 +77,7 @@ export interface Plan {
   namespace: string;
   secret: string;
   backupName: string;
+  backupSeq?: number;
   deployments: string[];
   oldFingerprint?: string;
   newFingerprint: string;
@@ -160,7 +163,7 @@ export const isBackupName = (name: string) => /-prev-\d{14}(-\d+)?(-[0-9a-z]{4})
 const stamp = (d: Date) => d.toISOString().replace(/[-:T]/g, '').slice(0, 14);
 
 /** Pure: what will be written. */
-export function plan(input: { namespace: string; secret: string; current: SecretObject; content: NewContent; deployments: string[]; endpoint?: string; now: Date; existingBackups: string[]; allowNameChange?: boolean; /** Fixed in tests; random otherwise. */ suffix?: string; /** The in-cluster lock value (cluster-lock.ts), taken by the replace itself. */ lock?: string; /** The audit log's head (audit/anchor.ts), written with the change. */ anchor?: string }): Plan {
+export function plan(input: { namespace: string; secret: string; current: SecretObject; content: NewContent; deployments: string[]; endpoint?: string; now: Date; existingBackups: string[]; allowNameChange?: boolean; /** Fixed in tests; random otherwise. */ suffix?: string; /** The in-cluster lock value (cluster-lock.ts), taken by the replace itself. */ lock?: string; /** The audit log's head (audit/anchor.ts), written with the change. */ anchor?: string; /** nextBackupSeq of the existing versions. */ backupSeq?: number }): Plan {
   const { current, content, now } = input;
   const old = current.data?.['tls.crt'] ? fingerprintOfPem(Buffer.from(current.data['tls.crt'], 'base64').toString('latin1')) : undefined;
   // The UTC stamp sorts the versions; a random tail keeps two runs in the same second (two admins,
@@ -192,6 +195,7 @@ export function plan(input: { namespace: string; secret: string; current: Secret
         [ANN.notAfter]: old?.notAfter ?? 'unknown',
         [ANN.originalRv]: current.metadata.resourceVersion ?? '',
         [ANN.backedUpAt]: now.toISOString(),
+        ...(input.backupSeq ? { [ANN.backupSeq]: String(input.backupSeq) } : {}),
         ...(current.metadata.annotations?.[ANN.installedAt] ? { [ANN.installedAt]: current.metadata.annotations[ANN.installedAt]! } : {}),
         // The version kept keeps its anchor: audit --verify checks the history, not only the last change.
         ...(current.metadata.annotations?.[ANCHOR_ANNOTATION] ? { [ANCHOR_ANNOTATION]: current.metadata.annotations[ANCHOR_ANNOTATION]! } : {}),
@@ -215,7 +219,7 @@ export function plan(input: { namespace: string; secret: string; current: Secret
     data: { ...Object.fromEntries(Object.entries(current.data ?? {}).filter(([k]) => !['tls.crt', 'tls.key', 'ca.crt'].includes(k))), ...content.data },
   };
   if (!input.endpoint) warnings.push('no --endpoint: the live certificate will not be confirmed after the restart');
-  return { namespace: input.namespace, secret: input.secret, backupName, deployments: input.deployments, oldFingerprint: old?.fingerprint, newFingerprint: content.fingerprint, endpoint: input.endpoint, backupManifest, secretManifest, warnings };
+  return { namespace: input.namespace, secret: input.secret, backupName, backupSeq: input.backupSeq, deployments: input.deployments, oldFingerprint: old?.fingerprint, newFingerprint: content.fingerprint, endpoint: input.endpoint, backupManifest, secretManifest, warnings };
 }
 
 /** The plan as shown by --dry-run: key material redacted. */
@@ -461,24 +465,38 @@ export async function rollbackTo(kubectl: Kubectl, spec: RollbackSpec, out: Outp
   }
 }
 
-/** A kept previous version: its name and the fingerprint of the certificate it holds. */
+/** A kept previous version: its name, the fingerprint of the certificate it holds, its place in the order. */
 export interface BackupRef {
   name: string;
   fingerprint?: string;
+  /** ANN.backupSeq; undefined for a version kept before the sequence existed (older than any with one). */
+  seq?: number;
 }
 
-export const backupRef = (s: SecretObject): BackupRef => ({ name: s.metadata.name, fingerprint: s.metadata.annotations?.[ANN.fingerprint] });
+export function backupRef(s: SecretObject): BackupRef {
+  const seq = Number(s.metadata.annotations?.[ANN.backupSeq]);
+  return { name: s.metadata.name, fingerprint: s.metadata.annotations?.[ANN.fingerprint], seq: Number.isSafeInteger(seq) && seq > 0 ? seq : undefined };
+}
+
+/** The sequence number of the next previous version (runs on one secret are serialized by its lock). */
+export const nextBackupSeq = (refs: BackupRef[]) => Math.max(0, ...refs.map((r) => r.seq ?? 0)) + 1;
+
+/** Newest first: by sequence, then by name (its UTC stamp) for versions kept before the sequence. */
+const newestFirst = (a: BackupRef, b: BackupRef) => (b.seq ?? 0) - (a.seq ?? 0) || (a.name < b.name ? 1 : a.name > b.name ? -1 : 0);
+
+/** Previous versions, newest first (what rollback takes, what status lists). */
+export const newestBackupsFirst = (backups: SecretObject[]): SecretObject[] => [...backups].sort((a, b) => newestFirst(backupRef(a), backupRef(b)));
 
 /**
  * Which backups to delete: keep the newest copy of each of the KEEP_BACKUPS newest *distinct*
- * certificates (names sort by their UTC stamp). Failed runs each keep a copy of the certificate
+ * certificates (in the order of their sequence numbers). Failed runs each keep a copy of the certificate
  * they did not replace; counted by name, three of those pushed the real history out.
  */
 export function backupsToPrune(refs: BackupRef[]): string[] {
   const byName = new Map(refs.map((r) => [r.name, r]));
   const seen = new Set<string>();
   const drop: string[] = [];
-  for (const r of [...byName.values()].sort((a, b) => (a.name < b.name ? 1 : a.name > b.name ? -1 : 0))) {
+  for (const r of [...byName.values()].sort(newestFirst)) {
     const key = r.fingerprint && r.fingerprint !== 'unknown' ? r.fingerprint : `name:${r.name}`;
     if (seen.has(key) || seen.size >= KEEP_BACKUPS) drop.push(r.name);
     else seen.add(key);

@@ -153,3 +153,18 @@ test('failed installs do not crowd out the previous certificates: after A, B, th
   const r = await sb.kubectl(['get', 'secrets', '-n', 't2', '-l', 'xsoar-cert.io/previous-of=xsoar-tls', '-o', 'jsonpath={range .items[*]}{.metadata.annotations.xsoar-cert\\.io/fingerprint}{"\\n"}{end}']);
   expect(r.stdout.trim().split('\n').sort()).toEqual([original, fp(a!), fp(b!)].sort());
 }, 120000);
+
+test('installs within one second: the three newest distinct previous versions are kept, and rollback takes the newest', async () => {
+  const t2 = sb.tenants.find((t) => t.namespace === 't2')!;
+  const certs = await Promise.all([0, 1, 2, 3, 4].map(() => mintChain({ intermediates: 1, hosts: ['localhost', '127.0.0.1'] })));
+  const { X509Certificate } = await import('node:crypto');
+  const fp = (x: MintedChain) => new X509Certificate(x.leaf.certPem).fingerprint256;
+  for (const x of certs) {
+    const r = await runCli(['install', '--cert', x.files.leaf, '--chain', x.files.chain, '--key', x.files.key, '--ca', x.files.root, '--host', 'localhost', '-n', 't2', '--yes', '--allow-name-change', '--no-confirm'], { env: sb.env });
+    expect({ code: r.code, err: r.code ? r.stderr : '' }).toEqual({ code: 0, err: '' });
+  }
+  const r = await sb.kubectl(['get', 'secrets', '-n', 't2', '-l', 'xsoar-cert.io/previous-of=xsoar-tls', '-o', 'jsonpath={range .items[*]}{.metadata.annotations.xsoar-cert\\.io/fingerprint}{"\\n"}{end}']);
+  expect(r.stdout.trim().split('\n').sort()).toEqual([fp(certs[1]!), fp(certs[2]!), fp(certs[3]!)].sort());
+  const rb = await runCli(['rollback', '-n', 't2', '--yes', '--no-confirm', '--dry-run', '--json'], { env: sb.env });
+  expect(JSON.stringify(JSON.parse(rb.stdout))).toContain(fp(certs[3]!));
+}, 120000);

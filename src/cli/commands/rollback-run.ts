@@ -3,7 +3,7 @@ import { Output } from '../output.js';
 import { resolveSettings, type SettingFlags } from '../../ops/settings.js';
 import { Kubectl } from '../../k8s/kubectl.js';
 import { checkK8sName } from '../../k8s/names.js';
-import { executeTransaction, fingerprintOfPem, resolveMarker, LABEL_PREVIOUS_OF, type NewContent } from '../../ops/transaction.js';
+import { executeTransaction, fingerprintOfPem, newestBackupsFirst, resolveMarker, LABEL_PREVIOUS_OF, type NewContent } from '../../ops/transaction.js';
 import { askToProceed } from './install-run.js';
 
 export async function runRollback(flags: SettingFlags & { to?: string; timeout: string; confirm?: boolean; dryRun?: boolean; yes?: boolean; json?: boolean; quiet?: boolean }): Promise<void> {
@@ -19,7 +19,7 @@ export async function runRollback(flags: SettingFlags & { to?: string; timeout: 
     out.result('The interrupted change was rolled back; run rollback again to go one version further back.');
     return;
   }
-  const backups = (await kubectl.listSecrets(`${LABEL_PREVIOUS_OF}=${s.secret}`)).sort((a, b) => b.metadata.name.localeCompare(a.metadata.name));
+  const backups = newestBackupsFirst(await kubectl.listSecrets(`${LABEL_PREVIOUS_OF}=${s.secret}`));
   const chosen = flags.to ? backups.find((b) => b.metadata.name === flags.to) : backups[0];
   if (!chosen) {
     throw new KubectlError(

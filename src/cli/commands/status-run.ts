@@ -2,7 +2,7 @@ import { Output } from '../output.js';
 import { resolveSettings, type Settings } from '../../ops/settings.js';
 import type { TargetFlags } from '../target-flags.js';
 import { Kubectl, type DeploymentObject, type Lookup, type SecretObject } from '../../k8s/kubectl.js';
-import { ANN, LABEL_PREVIOUS_OF, deploymentsMounting, installedLeaf, isBackupName, leafFacts, resolveMarker } from '../../ops/transaction.js';
+import { ANN, LABEL_PREVIOUS_OF, deploymentsMounting, installedLeaf, isBackupName, leafFacts, newestBackupsFirst, resolveMarker } from '../../ops/transaction.js';
 import { readMarker } from '../../ops/state.js';
 import { DEFAULT_THRESHOLD, decideDue } from '../../ops/renew-policy.js';
 import { fetchServedChain } from '../../net/served-cert.js';
@@ -108,7 +108,7 @@ async function tenantStatus(kubectl: Kubectl, t: StatusTarget, s: Settings, out:
   return {
     namespace: t.namespace, secret: t.secret, context: s.context ?? null, sources: s.sources, configFile: s.configFile,
     installed, served, agree,
-    previousVersions: backups.map((b) => ({ name: b.metadata.name, sha256: b.metadata.annotations?.[ANN.fingerprint] ?? null, notAfter: b.metadata.annotations?.[ANN.notAfter] ?? null })).sort((x, y) => y.name.localeCompare(x.name)),
+    previousVersions: newestBackupsFirst(backups).map((b) => ({ name: b.metadata.name, sha256: b.metadata.annotations?.[ANN.fingerprint] ?? null, notAfter: b.metadata.annotations?.[ANN.notAfter] ?? null })),
     proxy: { setting: s.proxy, mounting },
     interrupted: marker ? { op: marker.op, step: marker.step, pid: marker.pid, startedAt: marker.startedAt } : null,
     tlsSecretsInNamespace: secret.found ? undefined : candidates,

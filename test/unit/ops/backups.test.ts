@@ -1,5 +1,5 @@
 // Which previous versions are kept: the newest copy of each of the three newest distinct certificates.
-import { backupsToPrune } from '../../../src/ops/transaction.js';
+import { backupsToPrune, nextBackupSeq } from '../../../src/ops/transaction.js';
 
 const b = (stamp: string, fingerprint?: string) => ({ name: `xsoar-tls-prev-${stamp}`, fingerprint });
 
@@ -15,4 +15,15 @@ test('over three distinct certificates, the oldest go; unknown fingerprints coun
   expect(backupsToPrune(refs.slice(2))).toEqual([]);
   // The same name twice (the new backup also listed) is one backup.
   expect(backupsToPrune([b('20260103000000', 'C'), b('20260103000000', 'C')])).toEqual([]);
+});
+
+test('two versions kept in the same second are ordered by their sequence, not by their random name tail', () => {
+  // Same UTC stamp; the random tails sort the other way round from the order they were made in.
+  const s = (tail: string, fingerprint: string, seq?: number) => ({ name: `xsoar-tls-prev-20260103000000-${tail}`, fingerprint, seq });
+  const refs = [s('zzzz', 'A', 1), s('yyyy', 'B', 2), s('xxxx', 'C', 3), s('aaaa', 'D', 4)];
+  expect(backupsToPrune(refs)).toEqual(['xsoar-tls-prev-20260103000000-zzzz']);
+  // Versions kept before the sequence existed are older than any with one, and ordered by name among themselves.
+  expect(backupsToPrune([b('20260101000000', 'O'), b('20260102000000', 'P'), s('zzzz', 'A', 1), s('aaaa', 'B', 2)])).toEqual(['xsoar-tls-prev-20260101000000']);
+  expect(nextBackupSeq([s('a', 'A', 7), b('20260101000000', 'O')])).toBe(8);
+  expect(nextBackupSeq([])).toBe(1);
 });
