@@ -6,6 +6,9 @@ import { BusyError, KubectlError, XsoarCertError } from '../errors.js';
 import { checkK8sName, isK8sName, type NameKind } from './names.js';
 import { quoted } from '../printable.js';
 import { redact } from '../redact.js';
+import { childEnv } from '../child-env.js';
+
+export { childEnv };
 
 export interface RunResult {
   exitCode: number;
@@ -33,18 +36,6 @@ export interface KubectlOptions {
   run?: Run;
   bin?: string;
   timeoutMs?: number;
-}
-
-/**
- * The environment a kubectl child gets: ours, less every XSOAR_CERT_* variable (the passphrase,
- * an ACME EAB key: kubectl needs none of them, and a child's environment is readable by its own
- * user in /proc), plus KUBECTL_COMMAND_HEADERS=false. changesets strips OTPs from children likewise.
- */
-export function childEnv(env: NodeJS.ProcessEnv = process.env): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(env)) if (v !== undefined && !k.startsWith('XSOAR_CERT_')) out[k] = v;
-  out.KUBECTL_COMMAND_HEADERS = 'false';
-  return out;
 }
 
 export const execaRun: Run = async (bin, args, opts) => {
