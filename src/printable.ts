@@ -32,3 +32,20 @@ export function quoted(s: string, max = 80): string {
   const p = printable(s);
   return `"${p.length > max ? p.slice(0, max) + '…' : p}"`;
 }
+
+// SGR ("Select Graphic Rendition", ECMA-48 §8.3.117): the colour sequences chalk writes.
+const SGR_OR_CONTROL = /(\x1b\[[0-9;]*m)|[\x00-\x09\x0b-\x1f\x7f-\x9f]/g;
+
+/**
+ * A rendered line or table for the terminal: newlines and colour (SGR) sequences kept, every
+ * other control character escaped. The last guard at the output boundary; untrusted values are
+ * escaped with printable() where they are put in a message, which also escapes their own SGR.
+ */
+export function printableRendered(s: string): string {
+  return s.replace(SGR_OR_CONTROL, (m: string, sgr: string | undefined) => sgr ?? escape(m));
+}
+
+/** JSON for a terminal: JSON.stringify escapes C0 but leaves DEL and C1 (0x9b is CSI) raw (RFC 8259 §7). */
+export function printableJson(json: string): string {
+  return json.replace(/[\x7f-\x9f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}

@@ -27,6 +27,7 @@ export const ce: ChalkInstance = new Chalk({ level: colourLevel(process.stderr) 
 
 export { redact } from '../redact.js';
 import { redact } from '../redact.js';
+import { printableJson, printableRendered } from '../printable.js';
 
 /** The per-command printer: human lines on stderr/stdout, or nothing but the final JSON on stdout. */
 export class Output implements Reporter {
@@ -44,12 +45,12 @@ export class Output implements Reporter {
   }
   private line(text: string): void {
     spinning?.clear();
-    this.err.write(text + '\n');
+    this.err.write(printableRendered(text) + '\n');
     spinning?.redraw();
   }
   /** A result line on stdout (suppressed by --json; kept by --quiet). */
   result(line: string): void {
-    if (!this.json) process.stdout.write(line + '\n');
+    if (!this.json) process.stdout.write(printableRendered(line) + '\n');
   }
   /** Progress and commentary on stderr (suppressed by --json and --quiet). */
   info(line: string): void {
@@ -85,7 +86,7 @@ export class Output implements Reporter {
       },
       redraw: () => {
         if (!tty) return;
-        this.err.write(`\r\x1b[K${ce.cyan(FRAMES[frame++ % FRAMES.length]!)} ${label} ${ce.dim(secs())}`);
+        this.err.write(`\r\x1b[K${ce.cyan(FRAMES[frame++ % FRAMES.length]!)} ${printableRendered(label)} ${ce.dim(secs())}`);
         drawn = true;
       },
     };
@@ -97,8 +98,8 @@ export class Output implements Reporter {
         self.redraw();
         ticker = setInterval(self.redraw, 100);
       } else {
-        this.err.write(`… ${label} (waiting ${secs()})\n`);
-        ticker = setInterval(() => this.err.write(`… ${label} (still waiting, ${secs()})\n`), opts.everyMs ?? 10_000);
+        this.err.write(`… ${printableRendered(label)} (waiting ${secs()})\n`);
+        ticker = setInterval(() => this.err.write(`… ${printableRendered(label)} (still waiting, ${secs()})\n`), opts.everyMs ?? 10_000);
       }
       ticker.unref();
     }, opts.afterMs ?? 1000);
@@ -121,6 +122,6 @@ export class Output implements Reporter {
   emit(value: unknown): void {
     if (!this.json) return;
     Output.emitted = true;
-    if (this.json) process.stdout.write(redact(JSON.stringify(value, null, 2)) + '\n');
+    if (this.json) process.stdout.write(printableJson(redact(JSON.stringify(value, null, 2))) + '\n');
   }
 }

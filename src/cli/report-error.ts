@@ -1,6 +1,7 @@
 // Maps any thrown value to one short message and an exit code (STYLE habit 4 and 5).
 import { CheckFailedError, EXIT, PartialError, XsoarCertError } from '../errors.js';
 import { ce, Output, redact } from './output.js';
+import { printable, printableJson, printableLines } from '../printable.js';
 
 interface CommanderLikeError {
   code: string;
@@ -43,13 +44,15 @@ export function reportError(err: unknown, argv: readonly string[]): number {
   if (json) {
     // Structured details an error carries (e.g. renew's per-file reasons) travel with it.
     const details = (err as { details?: unknown }).details;
-    process.stdout.write(JSON.stringify({ ok: false, error: { message, hint, exitCode: code, ...(details ? { details } : {}) } }, null, 2) + '\n');
+    process.stdout.write(printableJson(JSON.stringify({ ok: false, error: { message, hint, exitCode: code, ...(details ? { details } : {}) } }, null, 2)) + '\n');
   } else {
-    process.stderr.write(ce.red('xsoar-cert: ') + message + '\n');
-    if (hint) process.stderr.write('  ' + redact(hint) + '\n');
+    // Messages and hints are one line that may carry file names, certificate subjects, kubectl's
+    // stderr or a CA's problem detail: every control character in them is shown escaped.
+    process.stderr.write(ce.red('xsoar-cert: ') + printable(message) + '\n');
+    if (hint) process.stderr.write('  ' + printable(redact(hint)) + '\n');
     if (!debug && code === EXIT.INTERNAL) process.stderr.write('  Re-run with XSOAR_CERT_DEBUG=1 for more info.\n');
   }
-  if (debug && err instanceof Error && err.stack) process.stderr.write(redact(err.stack) + '\n');
+  if (debug && err instanceof Error && err.stack) process.stderr.write(printableLines(redact(err.stack)) + '\n');
   return code;
 }
 

@@ -74,14 +74,14 @@ async function decide(opts: RenewOptions, cur: Lookup<SecretObject>, folder: () 
   onDue();
   if (opts.from) {
     const scan = await folder();
-    const { describeUse } = await import('./sources/drop-folder.js');
+    const { describeUse, fileLine } = await import('./sources/drop-folder.js');
     const pick = pickCandidate({ ...life, sha256: installed.fingerprint256 }, scan.candidates);
     const chosen = pick.ok ? scan.candidates.find((c) => c.source === pick.candidate.source) : undefined;
     // Every file looked at is named with what it held and what became of it.
     const files = describeUse(scan, chosen, new Map(pick.skipped.map((x) => [x.source, x.why])));
     for (const f of files) {
-      if (f.used) out.info(`${f.file}: ${f.holds}: ${f.why}`);
-      else out.warn(`skipped ${f.file}: ${f.why} (it holds ${f.holds})`);
+      if (f.used) out.info(fileLine(f));
+      else out.warn(fileLine(f));
     }
     if (!pick.ok || !chosen) {
       const err = new InputError(`${opts.from}: ${pick.ok ? 'no usable certificate' : pick.why}; the installed certificate ${due.reason}`, { file: opts.from, hint: 'Drop the renewed certificate, its key and its intermediates in that folder (they must pass xsoar-cert verify).' });

@@ -161,3 +161,36 @@ describe('issue 16: settings that would become kubectl flags or crontab lines', 
     expect(sd.stdout).toContain(`append:${f('%%h.log')}`);
   });
 });
+
+describe('finding 11: escape sequences from files never reach the terminal raw', () => {
+  const NAME = 'x\x1b]0;TITLE\x07\x1b[2Jy.pem';
+  const SHOWN = 'x\\e]0;TITLE\\a\\e[2Jy.pem';
+  const RAW = /[\x00-\x09\x0b-\x1a\x1c-\x1f\x7f-\x9f]|\x1b(?!\[[0-9;]*m)/;
+
+  test('finding 11: inspect and its errors print such a file name escaped; colours still work', async () => {
+    writeFileSync(f(NAME), certPem);
+    const r = await runCli(['inspect', f(NAME)], { env: { FORCE_COLOR: '1', NO_COLOR: '' } });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain(SHOWN);
+    expect(r.stdout).toMatch(/\x1b\[1m/); // chalk's bold is kept
+    expect(r.stdout).not.toMatch(RAW);
+    const missing = await runCli(['inspect', f('missing-' + NAME)]);
+    expectOneLine(missing, 3, new RegExp(`missing-${SHOWN.replace(/[\\[\]]/g, '\\$&')}`));
+    expect(missing.stderr).not.toMatch(RAW);
+  });
+
+  test('finding 11: renew --from names such a drop-folder file escaped', async () => {
+    // A kubectl stand-in: the installed secret (a leaf in its last day) for "get secret", empty lists otherwise.
+    const leaf = await issueCertificate({ subject: 'hostile.example', dnsNames: ['hostile.example'], key: { type: 'ecdsa' }, days: 1 });
+    const secret = { apiVersion: 'v1', kind: 'Secret', type: 'kubernetes.io/tls', metadata: { name: 'xsoar-tls', namespace: 'xsoar', resourceVersion: '1' }, data: { 'tls.crt': Buffer.from(leaf.certPem).toString('base64'), 'tls.key': Buffer.from(leaf.keyPem).toString('base64') } };
+    writeFileSync(f('secret.json'), JSON.stringify(secret));
+    writeFileSync(f('fake-kubectl'), `#!/bin/sh\ncase "$*" in *"get secret -o json"*) cat '${f('secret.json')}' ;; *) echo '{"items":[]}' ;; esac\n`, { mode: 0o755 });
+    const drop = f('drop');
+    execFileSync('mkdir', ['-p', drop]);
+    writeFileSync(path.join(drop, NAME), 'not a certificate\n');
+    const r = await runCli(['renew', '--from', drop, '-n', 'xsoar', '--no-confirm', '--force'], { env: { XSOAR_CERT_KUBECTL: f('fake-kubectl'), XSOAR_CERT_STATE_DIR: f('state11'), XSOAR_CERT_CONFIG: f('none.json'), XSOAR_CERT_NAMESPACE: '', XSOAR_CERT_SECRET: '' } });
+    expect(r.code).toBe(3);
+    expect(r.stderr).toContain(`skipped ${drop}/${SHOWN}`);
+    expect(r.stderr + r.stdout).not.toMatch(RAW);
+  });
+});

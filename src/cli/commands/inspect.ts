@@ -18,6 +18,8 @@ export function register(program: Command): void {
       const { readBundleWithPassphrase } = await import('../passphrase.js');
       const { describeCert, keyDescription, keyMatchesCert } = await import('../../pki/describe.js');
       const { Output, ce } = await import('../output.js');
+      // File names, subjects and names come from the user's disk and the certificate: shown escaped.
+      const { printable: p } = await import('../../printable.js');
       const out = new Output({ json: flags.json });
       const bundles = [];
       const csrs: { file: string; request: Record<string, unknown> }[] = [];
@@ -37,9 +39,9 @@ export function register(program: Command): void {
           return;
         }
         for (const { file, request: r } of csrs) {
-          out.result(ce.bold(`${file}: certificate signing request (PKCS#10)`));
-          out.result(`  subject:     ${String(r.subject)}`);
-          out.result(`  names:       ${[...(r.dnsNames as string[]).map((d) => 'DNS:' + d), ...(r.ipAddresses as string[]).map((d) => 'IP:' + d)].join(', ') || '(no SAN requested)'}`);
+          out.result(ce.bold(`${p(file)}: certificate signing request (PKCS#10)`));
+          out.result(`  subject:     ${p(String(r.subject))}`);
+          out.result(`  names:       ${p([...(r.dnsNames as string[]).map((d) => 'DNS:' + d), ...(r.ipAddresses as string[]).map((d) => 'IP:' + d)].join(', ')) || '(no SAN requested)'}`);
           out.result(`  key:         ${String(r.key)}   signature: ${String(r.signatureAlgorithm)} (${r.signatureValid ? 'verifies' : 'DOES NOT VERIFY: the request is damaged'})`);
           out.result(`  public key sha256 ${String(r.publicKeySha256)}`);
           out.result(r.pendingRequest ? `  its key is kept here as pending request ${String(r.pendingRequest)}: install the signed certificate without --key` : '  its key is not a pending request on this host');
@@ -69,9 +71,9 @@ export function register(program: Command): void {
       }
       for (const { file, certificates, keys } of results) {
         certificates.forEach((c, i) => {
-          out.result(ce.bold(`${file} #${i + 1}: ${c.subject}`));
-          out.result(`  issuer:      ${c.issuer}${c.selfSigned ? ' (self-signed)' : ''}`);
-          out.result(`  names:       ${[...c.dnsNames.map((d) => 'DNS:' + d), ...c.ipAddresses.map((d) => 'IP:' + d)].join(', ') || '(no SAN)'}`);
+          out.result(ce.bold(`${p(file)} #${i + 1}: ${p(c.subject)}`));
+          out.result(`  issuer:      ${p(c.issuer)}${c.selfSigned ? ' (self-signed)' : ''}`);
+          out.result(`  names:       ${p([...c.dnsNames.map((d) => 'DNS:' + d), ...c.ipAddresses.map((d) => 'IP:' + d)].join(', ')) || '(no SAN)'}`);
           // daysLeft is floored (−0.1 day → −1); "expired N days ago" counts whole days since notAfter.
           const ago = Math.floor((Date.now() - Date.parse(c.notAfter)) / 86_400_000);
           const left = c.daysLeft < 0 ? (ago === 0 ? 'expired today' : `expired ${ago} day${ago === 1 ? '' : 's'} ago`) : `${c.daysLeft} days left`;
@@ -84,9 +86,9 @@ export function register(program: Command): void {
         });
         for (const k of keys) {
           const size = `${k.keyType}${k.keyBits ? ' ' + k.keyBits : ''}${k.curve ? ' ' + k.curve : ''}`;
-          const match = k.matches ? `matches ${k.matches}${k.matchesFile !== file ? ` in ${k.matchesFile}` : ''}` : 'matches none of the certificates given';
+          const match = k.matches ? `matches ${p(k.matches)}${k.matchesFile !== file ? ` in ${p(String(k.matchesFile))}` : ''}` : 'matches none of the certificates given';
           const format = k.encrypted && k.format !== 'pkcs8-encrypted' ? `${k.format}, encrypted` : k.format;
-          out.result(ce.bold(`${file}: private key`) + ` ${size} (${format}), ${match}`);
+          out.result(ce.bold(`${p(file)}: private key`) + ` ${size} (${format}), ${match}`);
         }
       }
     });

@@ -106,13 +106,15 @@ async function acmeServerCa(s: AcmeSettings): Promise<Buffer | undefined> {
  * RFC 9773, when the directory advertises renewalInfo: the installed certificate's identifier (sent
  * as `replaces`) and the CA's suggested renewal window. {} when the CA has no ARI.
  */
-export async function renewalInfo(s: AcmeSettings, installed: X509Certificate): Promise<{ certId?: string; window?: { start: Date; end: Date } }> {
+export async function renewalInfo(
+  s: AcmeSettings, installed: X509Certificate, note?: (why: string) => void,
+): Promise<{ certId?: string; window?: { start: Date; end: Date } }> {
   const acme = await import('../../net/acme.js');
   const tlsCa = await acmeServerCa(s);
   const dir = await acme.fetchDirectory(s.directory, tlsCa); // once per run: the order reuses it
   if (!dir.renewalInfo) return {};
   const certId = await acme.ariCertIdOf(installed.toString());
-  return certId ? { certId, window: await acme.fetchRenewalWindow(dir, certId, tlsCa) } : {};
+  return certId ? { certId, window: await acme.fetchRenewalWindow(dir, certId, tlsCa, note) } : {};
 }
 
 /** Obtain, verify and hand over: the NewContent of a certificate the CA issued for `req.names`. */
@@ -219,18 +221,24 @@ async function makePublisher(kind: ReturnType<typeof challengeKind>, s: AcmeSett
     };
   }
   if (kind === 'hook') return hookPublisher(s, out);
-  if (kind === 'http') return httpPublisher(s.httpPort!, out);
-  return webrootPublisher(s.webroot!, out);
+  if (kind === 'http') return httpPublisher(s.httpPort!, s.directory, out);
+  return webrootPublisher(s.webroot!, s.directory, out);
 }
 
 async function hookPublisher(s: AcmeSettings, out: Reporter): Promise<Publisher> {
   const { execa } = await import('execa');
   const dns = await import('../../net/dns-update.js');
+  const { childEnv } = await import('../../child-env.js');
   const published: Challenge[] = [];
   const run = async (action: 'add' | 'remove', c: Challenge) => {
+    // The hook gets our environment less every XSOAR_CERT_* secret (the passphrase, the EAB key),
+    // then only its own inputs: the names were checked against the order (net/acme-answers.ts).
+    const env = {
+      ...childEnv(),
+      XSOAR_CERT_DNS_NAME: c.recordName!, XSOAR_CERT_DNS_VALUE: c.value, XSOAR_CERT_DNS_DOMAIN: c.domain, XSOAR_CERT_DNS_ACTION: action,
+    };
     const r = await execa('/bin/sh', ['-c', `${s.dnsHook} "$1"`, 'xsoar-cert-dns-hook', action], {
-      env: { XSOAR_CERT_DNS_NAME: c.recordName!, XSOAR_CERT_DNS_VALUE: c.value, XSOAR_CERT_DNS_DOMAIN: c.domain, XSOAR_CERT_DNS_ACTION: action },
-      extendEnv: true, reject: false, timeout: 120_000, stdin: 'ignore',
+      env, extendEnv: false, reject: false, timeout: 120_000, stdin: 'ignore',
     });
     if (r.exitCode !== 0) throw new CaError(`--dns-hook ${action} for ${c.recordName} exited ${r.exitCode ?? r.signal}: ${String(r.stderr || r.stdout).trim().split('\n').pop() ?? ''}`, 'Fix the hook (it gets XSOAR_CERT_DNS_NAME and XSOAR_CERT_DNS_VALUE). Nothing was changed.');
   };
@@ -256,7 +264,7 @@ async function hookPublisher(s: AcmeSettings, out: Reporter): Promise<Publisher>
   };
 }
 
-async function httpPublisher(port: number, out: Reporter): Promise<Publisher> {
+async function httpPublisher(port: number, directory: string, out: Reporter): Promise<Publisher> {
   const http = await import('node:http');
   const tokens = new Map<string, string>();
   const server = http.createServer((req, res) => {
@@ -272,7 +280,7 @@ async function httpPublisher(port: number, out: Reporter): Promise<Publisher> {
   out.info(`  HTTP-01 responder listening on port ${port}`);
   return {
     async publish(cs) {
-      for (const c of cs) tokens.set(c.token, c.value);
+      for (const c of cs) tokens.set(await checkedToken(c, directory), c.value);
     },
     async cleanup() {
       tokens.clear();
@@ -282,17 +290,56 @@ async function httpPublisher(port: number, out: Reporter): Promise<Publisher> {
   };
 }
 
-async function webrootPublisher(root: string, out: Reporter): Promise<Publisher> {
-  const { mkdir, writeFile, unlink } = await import('node:fs/promises');
+/** The token of a challenge, refused unless base64url (RFC 8555 8.1): it becomes a file name and a URL path. */
+async function checkedToken(c: Challenge, directory: string): Promise<string> {
+  const { isAcmeToken, shown } = await import('../../net/acme-answers.js');
+  if (!isAcmeToken(c.token)) {
+    const todo = 'nothing was written or changed; check that --acme names a CA you trust';
+    throw new CaError(`the CA at ${new URL(directory).host} sent an HTTP-01 token that is not base64url: ${shown(c.token)}: ${todo}`);
+  }
+  return c.token;
+}
+
+/**
+ * The challenge folder under the webroot, created if needed; refused when it or .well-known is a
+ * symbolic link (the responses must land in this webroot, nowhere a link points).
+ */
+async function challengeFolder(root: string): Promise<string> {
+  const { lstat, mkdir } = await import('node:fs/promises');
   const dir = path.join(root, '.well-known', 'acme-challenge');
+  await mkdir(dir, { recursive: true, mode: 0o755 });
+  for (const d of [path.dirname(dir), dir]) {
+    const st = await lstat(d);
+    if (st.isSymbolicLink() || !st.isDirectory()) {
+      const is = st.isSymbolicLink() ? 'a symbolic link' : 'not a folder';
+      throw new InputError(`--webroot ${root}: ${d} is ${is}: nothing was written or changed; make it a plain folder`, { file: d });
+    }
+  }
+  return dir;
+}
+
+async function webrootPublisher(root: string, directory: string, out: Reporter): Promise<Publisher> {
+  const { open, unlink } = await import('node:fs/promises');
+  const { constants } = await import('node:fs');
   const written: string[] = [];
   return {
     async publish(cs) {
-      await mkdir(dir, { recursive: true, mode: 0o755 });
+      const dir = await challengeFolder(root);
       for (const c of cs) {
-        const f = path.join(dir, c.token);
-        await writeFile(f, c.value, { mode: 0o644 });
+        const f = path.join(dir, await checkedToken(c, directory));
+        // A new file only (never through a link, never over a file already there): what is
+        // removed afterwards is exactly what this run wrote.
+        const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
+        const fh = await open(f, flags, 0o644).catch((e: NodeJS.ErrnoException) => {
+          const todo = 'nothing was changed; remove what is there';
+          throw new InputError(`--webroot ${root}: cannot create ${f} (${e.code}): ${todo}`, { file: f });
+        });
         written.push(f);
+        try {
+          await fh.writeFile(c.value);
+        } finally {
+          await fh.close();
+        }
       }
       out.info(`  HTTP-01 responses written under ${dir}`);
     },

@@ -16,6 +16,7 @@ import { contentFrom } from '../content.js';
 import { pendingKeyFor } from '../requests.js';
 import type { NewContent } from '../transaction.js';
 import { verifyLoaded } from '../verify-files.js';
+import { printable } from '../../printable.js';
 
 /** Files read from one drop folder (with its subfolders one level down): certbot's live/ has one per name. */
 export const MAX_FOLDER_FILES = 200;
@@ -158,6 +159,16 @@ export async function scanDropFolder(dir: string, opts: DropFolderOptions): Prom
   }
   const fileCerts = new Map(bundles.map((b) => [b.file, b.bundle.certs.map((c) => c.cert.fingerprint256)]));
   return { candidates, files, ignored, fileCerts };
+}
+
+/**
+ * The line renew prints for one file. File names are whatever landed in the folder (a name can
+ * hold ESC or BEL: an OSC title or a screen clear), and `why` quotes them: both shown escaped.
+ */
+export function fileLine(f: FolderFile): string {
+  const file = printable(f.file);
+  const why = printable(f.why ?? '');
+  return f.used ? `${file}: ${f.holds}: ${why}` : `skipped ${file}: ${why} (it holds ${f.holds})`;
 }
 
 /** Say what became of each file, once `chosen` (if any) is known; `notPicked` has the policy's reasons. */
