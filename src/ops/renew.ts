@@ -64,7 +64,9 @@ async function decide(opts: RenewOptions, cur: Lookup<SecretObject>, folder: () 
   let due = decideDue(life, opts.threshold, now);
   // RFC 9773: a CA that advertises renewalInfo suggests the window (it decides instead of the
   // threshold) and is told which certificate the new one replaces.
-  const ari = opts.acme ? await (await import('./sources/acme.js')).renewalInfo(opts.acme, installed) : {};
+  // A renewalInfo that fails is "no window" (a note, the threshold decides), never a hang or a failure.
+  const note = (why: string) => out.warn(`${opts.namespace}/${opts.secret}: ${why}`);
+  const ari = opts.acme ? await (await import('./sources/acme.js')).renewalInfo(opts.acme, installed, note) : {};
   if (ari.window && !opts.force) due = windowDecision(ari.window, due, now);
   if (!due.due && !opts.force) {
     out.ok(`${opts.namespace}/${opts.secret}: not due: ${due.reason}`);
