@@ -14,7 +14,10 @@ import type { InstallFlags } from './commands/install.js';
 const NONE = '\u0000none';
 const OTHER = '\u0000other';
 
-const secretName = (v: string) => isK8sName('secret', v.trim()) || 'Lower-case letters, digits, inner hyphens and dots (RFC 1123)';
+const secretName = (v: string) =>
+  isK8sName('secret', v.trim()) || 'Lower-case letters, digits, inner hyphens and dots (RFC 1123)';
+const namespaceName = (v: string) =>
+  isK8sName('namespace', v.trim()) || 'Lower-case letters, digits and inner hyphens (RFC 1123), at most 63';
 
 /** The TLS secrets of the namespace to choose from (backups left out); typed in when none can be listed. */
 async function askSecret(namespace: string, s: Settings): Promise<string> {
@@ -147,7 +150,7 @@ export async function runWizard(flags: InstallFlags): Promise<void> {
 
   // 3. The target.
   const s = resolveSettings(flags);
-  const namespace = await askText('Tenant namespace:', s.namespace, (v) => isK8sName('namespace', v.trim()) || 'Lower-case letters, digits and inner hyphens (RFC 1123), at most 63');
+  const namespace = await askText('Tenant namespace:', s.namespace, namespaceName);
   const secret = await askSecret(namespace, s);
   const endpoint = await askText('Endpoint to confirm the live certificate (host:port, empty to skip):', s.endpoint ?? (hosts[0] ? `${hosts[0]}:443` : undefined));
   const final: InstallFlags = { ...flags, interactive: false, cert, key, chain, ca, host: hosts, namespace: [namespace], secret, endpoint: endpoint || undefined };

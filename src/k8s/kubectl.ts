@@ -134,7 +134,8 @@ export class Kubectl {
   /** The names of the namespace's kubernetes.io/tls secrets (for "which secret?" help). */
   async tlsSecretNames(): Promise<string[]> {
     const r = await this.call('get', ['secrets', '--field-selector', 'type=kubernetes.io/tls', '-o', 'jsonpath={range .items[*]}{.metadata.name}{"\\n"}{end}']);
-    return r.stdout.split('\n').filter(Boolean).map((n) => checkK8sName('secret', n, { cluster: 'kubectl get secrets' }));
+    const names = r.stdout.split('\n').filter(Boolean);
+    return names.map((n) => checkK8sName('secret', n, { cluster: 'kubectl get secrets' }));
   }
 
   /** The same cluster, pinned to another namespace. */
@@ -262,7 +263,8 @@ export class Kubectl {
   /** Every secret and deployment of the namespace in one kubectl process (`get secrets,deployments`). */
   async listSecretsAndDeployments(): Promise<{ secrets: SecretObject[]; deployments: DeploymentObject[] }> {
     const r = await this.call('get', ['secrets,deployments', '-o', 'json']);
-    const items = answered('secrets,deployments', (JSON.parse(r.stdout) as { items: Array<(SecretObject | DeploymentObject) & { kind?: string }> }).items);
+    type Item = (SecretObject | DeploymentObject) & { kind?: string };
+    const items = answered('secrets,deployments', (JSON.parse(r.stdout) as { items: Item[] }).items);
     return { secrets: items.filter((i) => i.kind === 'Secret') as SecretObject[], deployments: items.filter((i) => i.kind === 'Deployment') as DeploymentObject[] };
   }
 
@@ -344,7 +346,8 @@ function refuseName(kind: NameKind, name: string): void {
   if (isK8sName(kind, name as unknown)) return;
   const why = name.startsWith('-') ? 'it would be read as a flag' : 'it is not a valid Kubernetes name';
   throw new KubectlError(`refusing to pass ${quoted(name)} to kubectl as a ${kind} name: ${why}`, {
-    verb: 'get', args: [], reason: 'Invalid', hint: 'Names are RFC 1123 (lower-case letters, digits, "-" and "."); kubectl was not run.',
+    verb: 'get', args: [], reason: 'Invalid',
+    hint: 'Names are RFC 1123 (lower-case letters, digits, "-" and "."); kubectl was not run.',
   });
 }
 
@@ -367,7 +370,8 @@ function refuseFlagLike(full: readonly string[]): void {
 function answered<T>(what: string, items: T[]): T[] {
   for (const it of items) {
     const m = (it as { metadata?: { name?: unknown; namespace?: unknown } }).metadata;
-    const kind: NameKind = /deployment/.test(what) && (it as { kind?: string }).kind !== 'Secret' ? 'deployment' : /namespace/.test(what) ? 'namespace' : 'secret';
+    const isDeployment = /deployment/.test(what) && (it as { kind?: string }).kind !== 'Secret';
+    const kind: NameKind = isDeployment ? 'deployment' : /namespace/.test(what) ? 'namespace' : 'secret';
     checkK8sName(kind, m?.name, { cluster: `kubectl get ${what}` });
     if (m?.namespace !== undefined) checkK8sName('namespace', m.namespace, { cluster: `kubectl get ${what}` });
   }

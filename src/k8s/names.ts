@@ -16,7 +16,9 @@ export function isK8sName(kind: NameKind, value: unknown): value is string {
   if (typeof value !== 'string') return false;
   if (kind === 'namespace') return LABEL.test(value);
   // Context names are free text in a kubeconfig; only what could be read as a flag or break a line is refused.
-  if (kind === 'context') return value.length > 0 && value.length <= 253 && !value.startsWith('-') && !hasControl(value);
+  if (kind === 'context') {
+    return value.length > 0 && value.length <= 253 && !value.startsWith('-') && !hasControl(value);
+  }
   return value.length <= 253 && SUBDOMAIN.test(value);
 }
 
@@ -52,7 +54,8 @@ export function checkK8sName(kind: NameKind, value: unknown, from: NameOrigin): 
   }
   if (from.cluster) {
     throw new KubectlError(`${from.cluster} answered an object named ${shown}, not a valid ${kind} name`, {
-      verb: 'get', args: [], reason: 'Invalid', hint: 'The API server (or the kubectl at XSOAR_CERT_KUBECTL) is not what it should be; nothing was changed.',
+      verb: 'get', args: [], reason: 'Invalid',
+      hint: 'The API server (or the kubectl at XSOAR_CERT_KUBECTL) is not what it should be; nothing was changed.',
     });
   }
   if (from.env) throw new UsageError(`${from.env}: ${what}`, `Fix or unset ${from.env}.`);

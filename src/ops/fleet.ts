@@ -59,7 +59,9 @@ export async function resolveTargets(flags: TargetFlags, defaults: { namespace: 
   const add = (t: Target) => {
     if (!targets.some((x) => x.namespace === t.namespace && x.secret === t.secret)) targets.push(t);
   };
-  for (const ns of flags.namespace ?? []) add({ namespace: checkK8sName('namespace', ns, { flag: '--namespace' }), secret: defaults.secret });
+  for (const ns of flags.namespace ?? []) {
+    add({ namespace: checkK8sName('namespace', ns, { flag: '--namespace' }), secret: defaults.secret });
+  }
   if (flags.tenantsFile) {
     let text: string;
     try {
@@ -76,7 +78,9 @@ export async function resolveTargets(flags: TargetFlags, defaults: { namespace: 
     const r = await kubectl.call('get', ['namespaces', '-l', flags.selector, '-o', 'json']);
     const items = (JSON.parse(r.stdout) as { items: { metadata?: { name?: unknown } }[] }).items;
     if (items.length === 0) throw new UsageError(`no namespace matches --selector ${flags.selector}`);
-    for (const i of items) add({ namespace: checkK8sName('namespace', i.metadata?.name, { cluster: 'kubectl get namespaces' }), secret: defaults.secret });
+    for (const i of items) {
+      add({ namespace: checkK8sName('namespace', i.metadata?.name, { cluster: 'kubectl get namespaces' }), secret: defaults.secret });
+    }
   }
   if (targets.length === 0) add(defaults);
   return targets;

@@ -31,7 +31,9 @@ export function shQuote(word: string): string {
 function refuseControl(s: ScheduleInput): void {
   const all = [s.node, s.script, ...s.args, s.logFile, ...Object.entries(s.env).flat()];
   const bad = all.find((w) => hasControl(w));
-  if (bad !== undefined) throw new UsageError(`${quoted(bad, 60)} holds a control character: it cannot go in a schedule line`);
+  if (bad !== undefined) {
+    throw new UsageError(`${quoted(bad, 60)} holds a control character: it cannot go in a schedule line`);
+  }
 }
 
 /**

@@ -60,7 +60,11 @@ function readConfig(file: string, explicit: boolean): Record<string, string> {
  */
 function refuseControlChars(v: unknown, file: string, at = ''): void {
   if (typeof v === 'string') {
-    if (hasControl(v)) throw new InputError(`${file}: the setting "${at}" holds a control character (${quoted(v, 60)})`, { file, hint: 'Settings are one line each: remove the control character.' });
+    if (hasControl(v)) {
+      throw new InputError(`${file}: the setting "${at}" holds a control character (${quoted(v, 60)})`, {
+        file, hint: 'Settings are one line each: remove the control character.',
+      });
+    }
   } else if (v && typeof v === 'object') {
     for (const [k, x] of Object.entries(v)) refuseControlChars(x, file, at ? `${at}.${k}` : k);
   }
@@ -70,12 +74,18 @@ function refuseControlChars(v: unknown, file: string, at = ''): void {
 export function checkSettingText(value: string, from: { flag?: string; env?: string }): string {
   if (!hasControl(value)) return value;
   const where = from.env ?? from.flag ?? 'a setting';
-  throw new UsageError(`${where}: ${quoted(value, 60)} holds a control character`, from.env ? `Fix or unset ${from.env}.` : undefined);
+  const hint = from.env ? `Fix or unset ${from.env}.` : undefined;
+  throw new UsageError(`${where}: ${quoted(value, 60)} holds a control character`, hint);
 }
 
 type Key = keyof Settings['sources'];
-const FLAG_NAMES: Record<Key, string> = { namespace: '--namespace', secret: '--secret', proxy: '--proxy', endpoint: '--endpoint', context: '--context' };
-const ENV_NAMES: Record<Key, string> = { namespace: 'XSOAR_CERT_NAMESPACE', secret: 'XSOAR_CERT_SECRET', proxy: 'XSOAR_CERT_PROXY', endpoint: 'XSOAR_CERT_ENDPOINT', context: 'XSOAR_CERT_CONTEXT' };
+const FLAG_NAMES: Record<Key, string> = {
+  namespace: '--namespace', secret: '--secret', proxy: '--proxy', endpoint: '--endpoint', context: '--context',
+};
+const ENV_NAMES: Record<Key, string> = {
+  namespace: 'XSOAR_CERT_NAMESPACE', secret: 'XSOAR_CERT_SECRET', proxy: 'XSOAR_CERT_PROXY',
+  endpoint: 'XSOAR_CERT_ENDPOINT', context: 'XSOAR_CERT_CONTEXT',
+};
 
 /** Each value checked for its kind, the error naming the flag, variable or file it came from. */
 function checked(k: Key, value: string | undefined, from: NameOrigin): string | undefined {
@@ -91,15 +101,20 @@ export function resolveSettings(flags: SettingFlags, env: NodeJS.ProcessEnv = pr
   const sources = {} as Settings['sources'];
   const pick = (k: Key, dflt?: string): string | undefined => {
     const raw = flags[k];
-    for (const extra of Array.isArray(raw) ? raw.slice(1) : []) checkK8sName('namespace', extra, { flag: FLAG_NAMES[k] });
+    const extras = Array.isArray(raw) ? raw.slice(1) : [];
+    for (const extra of extras) checkK8sName('namespace', extra, { flag: FLAG_NAMES[k] });
     const f = Array.isArray(raw) ? raw[0] : raw;
     if (f !== undefined && f !== '') { sources[k] = 'flag'; return checked(k, f, { flag: FLAG_NAMES[k] }); }
     const e = env[ENV_NAMES[k]];
     if (e !== undefined && e !== '') { sources[k] = 'env'; return checked(k, e, { env: ENV_NAMES[k] }); }
-    if (cfg[k] !== undefined && cfg[k] !== '') { sources[k] = 'config'; return checked(k, cfg[k], { file: configFile }); }
+    if (cfg[k] !== undefined && cfg[k] !== '') {
+      sources[k] = 'config';
+      return checked(k, cfg[k], { file: configFile });
+    }
     sources[k] = 'default';
     return dflt;
   };
+  const text = (v: string, flag: string) => checkSettingText(v, { flag });
   const proxy = pick('proxy', DEFAULTS.proxy)!;
   return {
     namespace: pick('namespace', DEFAULTS.namespace)!,
@@ -107,8 +122,8 @@ export function resolveSettings(flags: SettingFlags, env: NodeJS.ProcessEnv = pr
     proxy: proxy.replace(/^deployment\//, ''),
     endpoint: pick('endpoint'),
     context: pick('context'),
-    servername: flags.servername !== undefined ? checkSettingText(flags.servername, { flag: '--servername' }) : cfg.servername,
-    kubeconfig: flags.kubeconfig !== undefined ? checkSettingText(flags.kubeconfig, { flag: '--kubeconfig' }) : undefined,
+    servername: flags.servername === undefined ? cfg.servername : text(flags.servername, '--servername'),
+    kubeconfig: flags.kubeconfig === undefined ? undefined : text(flags.kubeconfig, '--kubeconfig'),
     sources,
     configFile,
   };

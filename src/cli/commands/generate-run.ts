@@ -94,19 +94,26 @@ async function keyFolder(dir: string): Promise<void> {
       created = await mkdir(dir, { recursive: true, mode: 0o700 });
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code ?? 'I/O error';
-      throw new InputError(`${dir}: cannot create the folder (${code})`, { file: dir, hint: 'Choose a folder you can write to with --out-dir.' });
+      throw new InputError(`${dir}: cannot create the folder (${code})`, {
+        file: dir, hint: 'Choose a folder you can write to with --out-dir.',
+      });
     }
     if (created !== undefined) await chmod(dir, 0o700);
   }
   const st = await stat(dir).catch(() => undefined);
-  if (!st?.isDirectory()) throw new InputError(`${dir}: not a folder`, { file: dir, hint: 'Pass a folder with --out-dir.' });
+  if (!st?.isDirectory()) {
+    throw new InputError(`${dir}: not a folder`, { file: dir, hint: 'Pass a folder with --out-dir.' });
+  }
   const uid = process.getuid?.();
   if (uid !== undefined && st.uid !== uid) {
-    throw new InputError(`${dir}: belongs to another user (uid ${st.uid}), who could replace the private keys written there`, { file: dir, hint: 'Use a folder of your own with --out-dir (generate creates it, mode 0700).' });
+    throw new InputError(`${dir}: belongs to another user (uid ${st.uid}), who could replace the private keys written there`, {
+      file: dir, hint: 'Use a folder of your own with --out-dir (generate creates it, mode 0700).',
+    });
   }
   if ((st.mode & 0o022) !== 0) {
     const mode = (st.mode & 0o777).toString(8).padStart(4, '0');
-    throw new InputError(`${dir}: group or others may write to it (mode ${mode}), so another user could replace the private keys written there`, { file: dir, hint: `Run "chmod go-w ${dir}", or use another --out-dir.` });
+    const why = `group or others may write to it (mode ${mode}), so another user could replace the private keys written there`;
+    throw new InputError(`${dir}: ${why}`, { file: dir, hint: `Run "chmod go-w ${dir}", or use another --out-dir.` });
   }
 }
 
