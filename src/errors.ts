@@ -99,6 +99,12 @@ export class BusyError extends XsoarCertError {
   }
 }
 
+/** The secret now holds a change that is neither this run's nor the backup: someone else's, left in place. */
+export class ForeignChangeError extends BusyError {}
+
+/** A signal (Ctrl-C / SIGTERM) stopped the work; whatever failed after it failed because of it. */
+export class Interrupted extends Error {}
+
 /** The operation failed after changing something; `rolledBack` says whether the old state is back. */
 export class TransactionError extends XsoarCertError {
   readonly rolledBack: boolean;

@@ -27,3 +27,22 @@ export function cancelNow(sig: NodeJS.Signals): never {
   process.stderr.write(`\nxsoar-cert: ${sig === 'SIGINT' ? 'interrupted (Ctrl-C)' : 'SIGTERM'}: cancelled: nothing was changed.\n`);
   process.exit(130);
 }
+
+// While a transaction runs: each registered abort is called on SIGINT/SIGTERM (it then rolls back
+// what it changed); with none registered, a signal cancels at once.
+const active = new Set<{ abort(): void; what?: string }>();
+
+function onTransactionSignal(sig: NodeJS.Signals): void {
+  if (active.size === 0) cancelNow(sig);
+  const what = [...active].find((a) => a.what)?.what ?? 'restoring the previous certificate';
+  process.stderr.write(`\nxsoar-cert: ${sig}: stopping and ${what}, please wait...\n`);
+  for (const a of active) a.abort();
+}
+
+/** Run `fn` on SIGINT/SIGTERM until the returned function is called. */
+export function onInterrupt(fn: () => void, what?: string): () => void {
+  const handle = { abort: fn, what };
+  setSignalHandler(onTransactionSignal);
+  active.add(handle);
+  return () => active.delete(handle);
+}

@@ -23,7 +23,7 @@ const namespaceName = (v: string) =>
 async function askSecret(namespace: string, s: Settings): Promise<string> {
   const { Kubectl } = await import('../k8s/kubectl.js');
   const k = new Kubectl({ namespace, context: s.context, kubeconfig: s.kubeconfig, timeoutMs: 15_000 });
-  const { isBackupName } = await import('../ops/transaction.js');
+  const { isBackupName } = await import('../ops/targets/k8s-secret/plan.js');
   const names = (await k.tlsSecretNames().catch(() => [] as string[])).filter((n) => !isBackupName(n)); // unreachable or not allowed: the install's preflight will say so
   if (names.length === 0) return askText('TLS secret:', s.secret, secretName);
   const { select } = await import('@inquirer/prompts');

@@ -285,6 +285,26 @@ export class Kubectl {
     return JSON.parse(r.stdout) as SecretObject;
   }
 
+  /** An RFC 6902 JSON patch of one secret; answers the secret as it is afterwards. */
+  async patchSecretJson(name: string, patch: string): Promise<SecretObject> {
+    const r = await this.call('patch', ['secret', '--type=json', '-p', patch, '-o', 'json', ...positional('secret', [name])]);
+    return JSON.parse(r.stdout) as SecretObject;
+  }
+
+  /** A deployment's generation and its pod template's restartedAt (what `rollout restart` sets). */
+  async restartedAt(deployment: string): Promise<{ generation: number; restartedAt?: string }> {
+    const path = '{.metadata.generation}{"\\t"}{.spec.template.metadata.annotations.kubectl\\.kubernetes\\.io/restartedAt}';
+    const r = await this.call('get', ['deployment', '-o', `jsonpath=${path}`, ...positional('deployment', [deployment])]);
+    const [gen, at] = r.stdout.split('\t');
+    return { generation: Number(gen ?? 0), restartedAt: at || undefined };
+  }
+
+  /** Namespaces matching a label selector (-A -l). */
+  async namespacesMatching(selector: string): Promise<string[]> {
+    const r = await this.call('get', ['namespaces', '-l', selector, '-o', 'json']);
+    return answered('namespaces', (JSON.parse(r.stdout) as { items: { metadata: { name: string } }[] }).items).map((n) => n.metadata.name);
+  }
+
   async deleteSecret(name: string): Promise<void> {
     await this.call('delete', ['secret', '--ignore-not-found', '--wait=false', ...positional('secret', [name])]);
   }

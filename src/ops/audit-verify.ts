@@ -8,7 +8,7 @@ import { ANCHOR_ANNOTATION, checkAnchors, logId, type AnchorCheck } from '../aud
 import { auditFile, readAudit, verifyAudit, type AuditVerify } from '../audit/log.js';
 import { bounded } from './fleet.js';
 import { readMarker } from './state.js';
-import { LABEL_PREVIOUS_OF } from './transaction.js';
+import { LABEL_PREVIOUS_OF } from './targets/k8s-secret/plan.js';
 
 export interface AuditVerifyOptions {
   localOnly?: boolean;

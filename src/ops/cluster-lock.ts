@@ -103,8 +103,7 @@ export function releasePatch(value: string): string {
  */
 export async function releaseLock(kubectl: Kubectl, name: string, lockJson: string): Promise<SecretObject | undefined> {
   try {
-    const r = await retrying(() => kubectl.call('patch', ['secret', name, '--type=json', '-p', releasePatch(lockJson), '-o', 'json']));
-    return JSON.parse(r.stdout) as SecretObject;
+    return await retrying(() => kubectl.patchSecretJson(name, releasePatch(lockJson)));
   } catch (err) {
     if (!(err instanceof KubectlError) && !(err instanceof BusyError)) throw err;
     const live = await retrying(() => kubectl.getSecret(name));

@@ -2,7 +2,7 @@
 // the plan and the messages need. Files given to install, a renew drop folder and a new
 // self-signed certificate all end here.
 import type { VerifiedMaterial } from '../pki/types.js';
-import type { NewContent } from './transaction.js';
+import type { NewContent } from './txn/types.js';
 
 export function contentFrom(m: VerifiedMaterial, label: string): NewContent {
   const data: Record<string, string> = {

@@ -75,12 +75,9 @@ export async function resolveTargets(flags: TargetFlags, defaults: { namespace: 
     if (!flags.selector) throw new UsageError('--all-namespaces needs --selector LABEL=VALUE (which namespaces are tenants?)');
     if (!kubectl) throw new UsageError('--all-namespaces needs a cluster');
     checkSettingText(flags.selector, { flag: '--selector' });
-    const r = await kubectl.call('get', ['namespaces', '-l', flags.selector, '-o', 'json']);
-    const items = (JSON.parse(r.stdout) as { items: { metadata?: { name?: unknown } }[] }).items;
-    if (items.length === 0) throw new UsageError(`no namespace matches --selector ${flags.selector}`);
-    for (const i of items) {
-      add({ namespace: checkK8sName('namespace', i.metadata?.name, { cluster: 'kubectl get namespaces' }), secret: defaults.secret });
-    }
+    const names = await kubectl.namespacesMatching(flags.selector);
+    if (names.length === 0) throw new UsageError(`no namespace matches --selector ${flags.selector}`);
+    for (const namespace of names) add({ namespace, secret: defaults.secret });
   }
   if (targets.length === 0) add(defaults);
   return targets;

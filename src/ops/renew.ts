@@ -7,7 +7,11 @@ import type { Reporter as Output } from './reporter.js';
 import { Kubectl, type Lookup, type SecretObject } from '../k8s/kubectl.js';
 import { acquireLock, type Lock } from './state.js';
 import { runFleet, type FleetResult, type Target } from './fleet.js';
-import { executeTransaction, installedLeaf, readPreflight, resolveMarker, type NewContent, type Preflight, type TransactionResult } from './transaction.js';
+import { executeTransaction } from './txn/run.js';
+import type { NewContent, TransactionResult } from './txn/types.js';
+import { installedLeaf } from './installed.js';
+import { readPreflight, type Preflight } from './targets/k8s-secret/steps.js';
+import { resolveMarker } from './targets/k8s-secret/recovery.js';
 import { decideDue, pickCandidate, type Threshold } from './renew-policy.js';
 import type { Bundle } from '../pki/types.js';
 import type { FolderFile, FolderScan } from './sources/drop-folder.js';
@@ -206,7 +210,7 @@ export async function runRenewFleet(targets: Target[], base: Omit<RenewOptions, 
     due.sort((a, b) => live.indexOf(a.t) - live.indexOf(b.t)); // decided concurrently; renewed in the order given
     if (due.length) {
       const byTarget = new Map(due.map((x) => [x.t, x.d]));
-      const { executeFleetTransaction } = await import('./fleet-transaction.js');
+      const { executeFleetTransaction } = await import('./txn/run.js');
       const done = await executeFleetTransaction({ op: 'renew', targets: due.map((x) => x.t), proxy: base.proxy, servername: base.servername, context: base.context, content: (t) => byTarget.get(t)!.content, allowNameChange: base.allowNameChange, noConfirm: base.noConfirm, dryRun: base.dryRun, timeoutS: base.timeoutS, parallel }, kubectl, out);
       // A pending request completed by the renewed certificate goes once every tenant using it succeeded.
       const requestIds = new Set(due.map((x) => x.d.requestId).filter((x): x is number => x !== undefined));

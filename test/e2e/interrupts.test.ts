@@ -63,7 +63,7 @@ test('a marker whose pid now belongs to another live process (another start time
   const dir = path.join(sb.env.XSOAR_CERT_STATE_DIR!, 'markers');
   mkdirSync(dir, { recursive: true });
   // This test runner is alive, but it is not the run that wrote the marker: its start time differs.
-  writeFileSync(path.join(dir, `${t().namespace}__${t().secret}.json`), JSON.stringify({ pid: process.pid, pidStart: '1', op: 'install', namespace: t().namespace, secret: t().secret, backupName: `${t().secret}-prev-20260101000000-zzzz`, newFingerprint: 'X', deployments: [t().deployment], step: 'backup', startedAt: '2026-01-01T00:00:00.000Z' }));
+  writeFileSync(path.join(dir, `${t().namespace}__${t().secret}.json`), JSON.stringify({ pid: process.pid, pidStart: '1', op: 'install', namespace: t().namespace, secret: t().secret, backupName: `${t().secret}-prev-20260101000000-zzzz`, newFingerprint: 'AB:'.repeat(31) + 'CD', deployments: [t().deployment], step: 'backup', startedAt: '2026-01-01T00:00:00.000Z' }));
   const r = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
     const child = spawn(process.execPath, [BIN, ...args()], { env: { ...process.env, ...sb.env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';

@@ -80,11 +80,12 @@ test('self-signed renewal keeps the names; works with HOME unset and no TTY', as
 test('a second run while the lock is held fails cleanly with exit 7 and names the holder', async () => {
   const lockDir = path.join(sb.env.XSOAR_CERT_STATE_DIR!, 'locks');
   await mkdir(lockDir, { recursive: true });
-  // A live process (this test runner) holds the lock.
-  await writeFile(path.join(lockDir, `${t().namespace}__${t().secret}.lock`), JSON.stringify({ pid: process.pid, host: (await import('node:os')).hostname(), since: '2026-01-01T00:00:00.000Z', op: 'renew' }));
+  // A live process (this test runner) holds the lock, taken a minute ago (a local lock older than 6 h is stale whoever holds it).
+  const since = new Date(Date.now() - 60_000).toISOString();
+  await writeFile(path.join(lockDir, `${t().namespace}__${t().secret}.lock`), JSON.stringify({ pid: process.pid, host: (await import('node:os')).hostname(), since, op: 'renew' }));
   const r = await renew(['--self-signed', '--force']);
   expect(r.code).toBe(7);
-  expect(r.stderr).toMatch(/another xsoar-cert run \(renew, pid \d+.*\) holds the lock for .* since 2026-01-01/);
+  expect(r.stderr).toMatch(new RegExp(`another xsoar-cert run \\(renew, pid \\d+.*\\) holds the lock for .* since ${since.replace(/\./g, '\\.')}`));
   // A dead holder's lock is taken over.
   await writeFile(path.join(lockDir, `${t().namespace}__${t().secret}.lock`), JSON.stringify({ pid: 999999, host: (await import('node:os')).hostname(), since: '2026-01-01T00:00:00.000Z', op: 'renew' }));
   const r2 = await renew(['--self-signed', '--force']);

@@ -3,7 +3,11 @@ import { Output } from '../output.js';
 import { resolveSettings } from '../../ops/settings.js';
 import { verifyFiles, type VerifyFilesResult } from '../../ops/verify-files.js';
 import { Kubectl } from '../../k8s/kubectl.js';
-import { executeTransaction, readPreflight, resolveMarker, type Plan } from '../../ops/transaction.js';
+import { executeTransaction } from '../../ops/txn/run.js';
+import type { Change } from '../../ops/txn/types.js';
+import type { Plan } from '../../ops/targets/k8s-secret/plan.js';
+import { readPreflight } from '../../ops/targets/k8s-secret/steps.js';
+import { resolveMarker } from '../../ops/targets/k8s-secret/recovery.js';
 import { readMarker } from '../../ops/state.js';
 import type { InstallFlags } from './install.js';
 
@@ -20,13 +24,10 @@ async function completeRequest(id: number | undefined, flags: InstallFlags, out:
   done(id, out);
 }
 
-export async function askToProceed(p: Plan, out: Output, yes?: boolean): Promise<boolean> {
+export async function askToProceed(c: Change, out: Output, yes?: boolean): Promise<boolean> {
   if (yes || !process.stdin.isTTY || !process.stderr.isTTY) return true; // cron and scripts never prompt
   out.info('The plan:');
-  out.info(`  1. keep the current secret as ${p.namespace}/${p.backupName}${p.oldFingerprint ? ` (${p.oldFingerprint.slice(0, 23)}…)` : ''}`);
-  out.info(`  2. replace ${p.namespace}/${p.secret} with ${p.newFingerprint.slice(0, 23)}…`);
-  out.info(`  3. restart ${p.deployments.map((d) => `deployment/${d}`).join(', ')} and wait for the rollout`);
-  out.info(p.endpoint ? `  4. confirm ${p.endpoint} serves the new certificate over TLS 1.2 and 1.3` : '  4. (no endpoint given: the live certificate will not be confirmed)');
+  c.steps.forEach((s, i) => out.info(`  ${i + 1}. ${s}`));
   out.info('  on any failure: put the current secret back and restart again.');
   const { confirmPrompt } = await import('../prompts.js');
   return confirmPrompt('Proceed?');
@@ -92,7 +93,7 @@ export async function runInstall(flags: InstallFlags, pre?: VerifyFilesResult): 
       }
     }
     // One batched transaction: each step is one kubectl call for every tenant.
-    const { executeFleetTransaction } = await import('../../ops/fleet-transaction.js');
+    const { executeFleetTransaction } = await import('../../ops/txn/run.js');
     const results = await executeFleetTransaction(
       { targets, proxy: settings.proxy, servername: settings.servername ?? flags.host[0], context: settings.context, content: contentFrom(material, flags.cert), allowNameChange: flags.allowNameChange, noConfirm: flags.confirm === false, dryRun: flags.dryRun, timeoutS, parallel },
       kubectl,
@@ -137,7 +138,7 @@ export async function runInstall(flags: InstallFlags, pre?: VerifyFilesResult): 
   }
   if (result.result === 'dry-run') {
     out.result('Dry run: nothing was changed. The plan (tls.key redacted):');
-    out.result(JSON.stringify({ backup: result.plan.backupManifest, secret: result.plan.secretManifest, restart: result.deployments.map((d) => `deployment/${d}`) }, null, 2));
+    out.result(JSON.stringify({ backup: (result.plan as Plan).backupManifest, secret: (result.plan as Plan).secretManifest, restart: result.deployments.map((d) => `deployment/${d}`) }, null, 2));
     return;
   }
   out.result(`Installed ${result.newFingerprint} in ${result.namespace}/${result.secret}${result.confirmed ? ' and confirmed it is served' : ''}; previous version kept as ${result.backup}.`);

@@ -3,7 +3,11 @@ import { Output } from '../output.js';
 import { resolveSettings, type SettingFlags } from '../../ops/settings.js';
 import { Kubectl } from '../../k8s/kubectl.js';
 import { checkK8sName } from '../../k8s/names.js';
-import { executeTransaction, fingerprintOfPem, newestBackupsFirst, resolveMarker, LABEL_PREVIOUS_OF, type NewContent } from '../../ops/transaction.js';
+import { executeTransaction } from '../../ops/txn/run.js';
+import type { NewContent } from '../../ops/txn/types.js';
+import { fingerprintOfPem } from '../../ops/installed.js';
+import { newestBackupsFirst, LABEL_PREVIOUS_OF } from '../../ops/targets/k8s-secret/plan.js';
+import { resolveMarker } from '../../ops/targets/k8s-secret/recovery.js';
 import { askToProceed } from './install-run.js';
 
 export async function runRollback(flags: SettingFlags & { to?: string; timeout: string; confirm?: boolean; dryRun?: boolean; yes?: boolean; json?: boolean; quiet?: boolean }): Promise<void> {

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { CaError, CancelledError, InputError, UsageError } from '../../errors.js';
 import { stateDir } from '../../state-dir.js';
 import type { Reporter } from '../reporter.js';
-import type { NewContent } from '../transaction.js';
+import type { NewContent } from '../txn/types.js';
 import type { X509Certificate } from 'node:crypto';
 import type { Challenge } from '../../net/acme.js';
 
@@ -132,7 +132,7 @@ export async function acmeContent(s: AcmeSettings, req: AcmeRequest, out: Report
   const { generateCsr } = await import('../../pki/generate.js');
   const request = await generateCsr({ hosts: req.names, key: req.currentKeyPem ? { keyPem: req.currentKeyPem } : { type: 'ecdsa' } });
   const abort = new AbortController();
-  const { onInterrupt } = await import('../transaction.js');
+  const { onInterrupt } = await import('../../signals.js');
   const stopListening = onInterrupt(() => abort.abort(), 'removing the challenge responses');
   let publisher: Publisher | undefined;
   let chainPem: string;

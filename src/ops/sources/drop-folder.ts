@@ -14,7 +14,7 @@ import type { Bundle, CertEntry, KeyEntry } from '../../pki/types.js';
 import type { Candidate } from '../renew-policy.js';
 import { contentFrom } from '../content.js';
 import { pendingKeyFor } from '../requests.js';
-import type { NewContent } from '../transaction.js';
+import type { NewContent } from '../txn/types.js';
 import { verifyLoaded } from '../verify-files.js';
 import { printable } from '../../printable.js';
 

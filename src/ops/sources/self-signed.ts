@@ -2,7 +2,7 @@
 // --self-signed): one of the sources that hand the transaction engine the same NewContent.
 import { X509Certificate } from 'node:crypto';
 import { UsageError } from '../../errors.js';
-import type { NewContent } from '../transaction.js';
+import type { NewContent } from '../txn/types.js';
 
 export async function selfSignedContent(installed: X509Certificate, extraHosts: readonly string[], where: string): Promise<NewContent> {
   // The installed names, plus any --host the renewed certificate must also cover.

@@ -1,5 +1,5 @@
 // Which previous versions are kept: the newest copy of each of the three newest distinct certificates.
-import { backupsToPrune, nextBackupSeq } from '../../../src/ops/transaction.js';
+import { backupsToPrune, nextBackupSeq } from '../../../src/ops/targets/k8s-secret/plan.js';
 
 const b = (stamp: string, fingerprint?: string) => ({ name: `xsoar-tls-prev-${stamp}`, fingerprint });
 

@@ -1,5 +1,5 @@
 // rolloutState: the decision `kubectl rollout status` makes, used by the batched fleet wait.
-import { rolloutState } from '../../../src/ops/fleet-transaction.js';
+import { rolloutState } from '../../../src/ops/targets/k8s-secret/batched.js';
 
 const d = (gen: number, st: Record<string, unknown>, replicas = 1) => ({ metadata: { name: 'p', generation: gen }, spec: { replicas }, status: st });
 

@@ -1,112 +1,16 @@
-// How the engine's steps reach the cluster. `clusterAccess`: one kubectl process per step for every
-// tenant (a List on stdin; the user may list across namespaces): 100 tenants cost a handful of
-// kubectl start-ups, not seven hundred. `namespacedAccess`: the calls of one namespace at a time
-// (a single tenant, or a user with namespaced roles only). Both retry what a transient fault hit
-// and hand the engine the same per-tenant outcome.
-import { BusyError, KubectlError } from '../errors.js';
-import { positional, type DeploymentObject, type Kubectl, type SecretObject } from '../k8s/kubectl.js';
-import type { Reporter } from './reporter.js';
-import type { Lock, Marker } from './state.js';
-import { eachRetrying, retrying } from './retry.js';
-import { bounded, type Target } from './fleet.js';
-import { releaseLock, releasePatch } from './cluster-lock.js';
-import { ForeignChangeError, LABEL_PREVIOUS_OF, backupRef, backupsToPrune, restart, sameData, secretHolds, writeSecret, type BackupRef, type NewContent, type Plan } from './transaction.js';
+// The Kubernetes TLS secret target, batched: every secret, deployment and permission of the fleet
+// in three concurrent calls, then one kubectl process per step for every tenant (a List on stdin):
+// 100 tenants cost a handful of kubectl start-ups, not seven hundred. Used when the user may list
+// across namespaces; otherwise the session goes namespace by namespace (steps.ts).
+import { BusyError, KubectlError } from '../../../errors.js';
+import type { DeploymentObject, Kubectl, SecretObject } from '../../../k8s/kubectl.js';
+import type { Reporter } from '../../reporter.js';
+import { eachRetrying, retrying } from '../../retry.js';
+import { bounded } from '../../fleet.js';
+import { releasePatch } from '../../cluster-lock.js';
+import { LABEL_PREVIOUS_OF, backupRef, backupsToPrune, sameData } from './plan.js';
+import { changedAgain, newBackupRef, secretHolds, type Access, type SecretTenant, type StepFail } from './steps.js';
 
-export interface EngineTenant {
-  t: Target & { content: NewContent | ((current: SecretObject) => Promise<NewContent>) };
-  /** kubectl in this tenant's namespace. */
-  k: Kubectl;
-  started: number;
-  current?: SecretObject;
-  allDeployments?: DeploymentObject[];
-  backups: BackupRef[];
-  deployments: string[];
-  content?: NewContent;
-  plan?: Plan;
-  localLock?: Lock;
-  marker?: Marker;
-  /** The secret was (or may have been) written: a failure from here on means a rollback. */
-  applied: boolean;
-  step: Marker['step'];
-  error?: Error;
-  confirmed: boolean;
-  cancelled?: boolean;
-  /** clusterAccess: deployment name → the generation its restart produced. */
-  restartedGeneration: Map<string, number>;
-}
-
-type Fail = (x: EngineTenant, err: unknown) => void;
-
-export interface Access {
-  signal(s: AbortSignal | undefined): void;
-  backup(xs: EngineTenant[], out: Reporter, fail: Fail): Promise<void>;
-  apply(xs: EngineTenant[], out: Reporter, fail: Fail): Promise<void>;
-  restart(xs: EngineTenant[], timeoutS: number, out: Reporter, fail: Fail, check: () => void): Promise<void>;
-  /** Release the in-cluster lock; its answer is the re-read: a tenant whose secret is not what it wrote fails. */
-  release(xs: EngineTenant[], lock: string, out: Reporter, fail: Fail): Promise<void>;
-  prune(xs: EngineTenant[], out: Reporter): Promise<void>;
-}
-
-const changedAgain = (x: EngineTenant) => new ForeignChangeError(`the secret ${x.t.namespace}/${x.t.secret} changed again after this run wrote it`, 'Someone else changed it meanwhile; run status.');
-
-// ------------------------------------------------------------------ one namespace at a time
-
-export function namespacedAccess(parallel: number): Access {
-  const solo = (xs: EngineTenant[]) => xs.length === 1;
-  return {
-    signal() { /* each tenant's kubectl carries the engine's signal */ },
-    async backup(xs, out, fail) {
-      out.step(solo(xs) ? `Backup: ${xs[0]!.t.namespace}/${xs[0]!.plan!.backupName}` : `Backup: ${xs.length} secrets`);
-      await bounded(xs, parallel, async (x) => {
-        try {
-          await writeSecret(x.k, 'create', x.plan!.backupManifest);
-          if (solo(xs)) out.ok(`previous version kept as secret ${x.plan!.backupName}`);
-        } catch (err) {
-          fail(x, err);
-        }
-      });
-    },
-    async apply(xs, out, fail) {
-      out.step(solo(xs) ? `Apply: replace ${xs[0]!.t.namespace}/${xs[0]!.t.secret}` : `Apply: replace ${xs.length} secrets`);
-      await bounded(xs, parallel, async (x) => {
-        try {
-          await writeSecret(x.k, 'replace', x.plan!.secretManifest);
-          if (solo(xs)) out.ok(`secret ${x.t.secret} now holds ${x.content!.label}`);
-        } catch (err) {
-          fail(x, err);
-        }
-      });
-    },
-    async restart(xs, timeoutS, out, fail) {
-      // One `rollout restart` per namespace for every proxy there (a deployment serving two of the secrets restarts once).
-      const byNs = new Map<string, EngineTenant[]>();
-      for (const x of xs) byNs.set(x.t.namespace, [...(byNs.get(x.t.namespace) ?? []), x]);
-      await bounded([...byNs.values()], parallel, async (group) => {
-        const deployments = [...new Set(group.flatMap((x) => x.deployments))];
-        try {
-          await restart(group[0]!.k, deployments, timeoutS, solo(xs) ? out : out.quietCopy());
-        } catch (err) {
-          for (const x of group) fail(x, err);
-        }
-      });
-    },
-    async release(xs, lock, _out, fail) {
-      await bounded(xs, parallel, async (x) => {
-        const after = await releaseLock(x.k, x.t.secret, lock).catch(() => undefined);
-        if (!after || !sameData(after.data, x.plan!.secretManifest.data)) fail(x, changedAgain(x));
-      });
-    },
-    async prune(xs, out) {
-      await bounded(xs, parallel, async (x) => {
-        for (const n of backupsToPrune([...x.backups, { name: x.plan!.backupName, fingerprint: x.plan!.oldFingerprint, seq: x.plan!.backupSeq }])) {
-          await x.k.deleteSecret(n).catch((err: Error) => out.warn(`could not prune old backup ${n}: ${err.message}`));
-        }
-      });
-    },
-  };
-}
-
-// ------------------------------------------------------------------ one call for every tenant
 
 const RESTARTED_AT = 'kubectl.kubernetes.io/restartedAt';
 
@@ -137,7 +41,7 @@ const sk = (ns: string, name: string) => `${ns}/${name}`;
  * Every secret, deployment and permission of the fleet in three concurrent calls; undefined when
  * the user may not list across namespaces (the engine then goes one namespace at a time).
  */
-export async function clusterAccess(kubectl: Kubectl, tenants: EngineTenant[], namespaces: string[], refuse: Fail, parallel: number): Promise<Access | undefined> {
+export async function clusterAccess(kubectl: Kubectl, tenants: SecretTenant[], namespaces: string[], refuse: StepFail, parallel: number): Promise<Access | undefined> {
   const all = kubectl.acrossNamespaces();
   const checks = namespaces.flatMap((ns) => [['create', '', 'secrets', ns], ['update', '', 'secrets', ns], ['update', 'apps', 'deployments', ns]]);
   const [secrets, deployments, allowed] = await Promise.all([
@@ -179,7 +83,7 @@ export async function clusterAccess(kubectl: Kubectl, tenants: EngineTenant[], n
 
 function batched(all: Kubectl, kubectl: Kubectl, deployments: Deployment[]): Access {
   // A retry that answers AlreadyExists or 409 may be our own write that landed unseen: secretHolds decides.
-  const landed = async (x: EngineTenant, manifest: SecretObject) => ((await secretHolds(x.k, manifest)) ? { ok: true as const, fields: [] } : undefined);
+  const landed = async (x: SecretTenant, manifest: SecretObject) => ((await secretHolds(x.k, manifest)) ? { ok: true as const, fields: [] } : undefined);
   return {
     signal(s) {
       all.signal = s;
@@ -200,8 +104,8 @@ function batched(all: Kubectl, kubectl: Kubectl, deployments: Deployment[]): Acc
         const ri = r[i]!;
         if (ri.ok) return;
         if (/Conflict/.test(ri.error)) {
-          x.applied = false; // ours did not land
-          fail(x, new BusyError(`${x.t.namespace}/${x.t.secret} changed while xsoar-cert was working: ${ri.error}`));
+          // 409: ours did not land
+          fail(x, new BusyError(`${x.t.namespace}/${x.t.secret} changed while xsoar-cert was working: ${ri.error}`), true);
         } else fail(x, new KubectlError(`replacing ${x.t.namespace}/${x.t.secret} failed: ${ri.error}`, { verb: 'replace', args: [] }));
       });
     },
@@ -209,7 +113,8 @@ function batched(all: Kubectl, kubectl: Kubectl, deployments: Deployment[]): Acc
       await restartBatched(all, kubectl, deployments, xs, out, fail);
       await waitRollouts(all, xs, timeoutS, out, fail, check);
     },
-    async release(xs, lock, _out, fail) {
+    async release(xs, _out, fail) {
+      const lock = xs[0]?.lock ?? '';
       const items = xs.map((x) => ({ apiVersion: 'v1', kind: 'Secret', metadata: { name: x.t.secret, namespace: x.t.namespace } }));
       const r = await eachRetrying((ix) => all.each('patch', ix.map((i) => items[i]!), ['{.data}'], releasePatch(lock)), items.length, async () => undefined);
       await Promise.all(xs.map(async (x, i) => {
@@ -223,15 +128,15 @@ function batched(all: Kubectl, kubectl: Kubectl, deployments: Deployment[]): Acc
       }));
     },
     async prune(xs, out) {
-      const items = xs.flatMap((x) => backupsToPrune([...x.backups, { name: x.plan!.backupName, fingerprint: x.plan!.oldFingerprint, seq: x.plan!.backupSeq }]).map((name) => ({ apiVersion: 'v1', kind: 'Secret', metadata: { name, namespace: x.t.namespace } })));
+      const items = xs.flatMap((x) => backupsToPrune([...x.backups, newBackupRef(x)]).map((name) => ({ apiVersion: 'v1', kind: 'Secret', metadata: { name, namespace: x.t.namespace } })));
       if (items.length) await all.each('delete', items).catch((err: Error) => out.warn(`could not prune old backups: ${err.message}`));
     },
   };
 }
 
 /** Each proxy deployment gets a new restartedAt (what `rollout restart` patches), all in one call. */
-async function restartBatched(all: Kubectl, kubectl: Kubectl, deployments: Deployment[], xs: EngineTenant[], out: Reporter, fail: Fail): Promise<void> {
-  const restarts = new Map<string, { tenants: EngineTenant[]; d: Deployment }>();
+async function restartBatched(all: Kubectl, kubectl: Kubectl, deployments: Deployment[], xs: SecretTenant[], out: Reporter, fail: StepFail): Promise<void> {
+  const restarts = new Map<string, { tenants: SecretTenant[]; d: Deployment }>();
   const stampNow = new Date().toISOString();
   for (const x of xs) {
     for (const name of x.deployments) {
@@ -251,9 +156,8 @@ async function restartBatched(all: Kubectl, kubectl: Kubectl, deployments: Deplo
   const restarted = await eachRetrying((ix) => all.each('replace', ix.map((i) => list[i]!.d), ['{.metadata.generation}']), list.length, async (i) => {
     // A 409 after a lost answer: our restartedAt landed if the deployment carries it now.
     const d = list[i]!.d;
-    const r = await retrying(() => kubectl.forNamespace(d.metadata.namespace!).call('get', ['deployment', '-o', `jsonpath={.metadata.generation}{"\\t"}{.spec.template.metadata.annotations.kubectl\\.kubernetes\\.io/restartedAt}`, ...positional('deployment', [d.metadata.name])]));
-    const [gen, at] = r.stdout.split('\t');
-    return at === stampNow ? { ok: true, fields: [gen ?? '0'] } : undefined;
+    const now = await retrying(() => kubectl.forNamespace(d.metadata.namespace!).restartedAt(d.metadata.name));
+    return now.restartedAt === stampNow ? { ok: true, fields: [String(now.generation)] } : undefined;
   });
   list.forEach(({ tenants: users, d }, i) => {
     const r = restarted[i]!;
@@ -265,9 +169,9 @@ async function restartBatched(all: Kubectl, kubectl: Kubectl, deployments: Deplo
 }
 
 /** Poll every deployment in one call until each rollout is done, failed or late. */
-async function waitRollouts(all: Kubectl, xs: EngineTenant[], timeoutS: number, out: Reporter, fail: Fail, check: () => void): Promise<void> {
+async function waitRollouts(all: Kubectl, xs: SecretTenant[], timeoutS: number, out: Reporter, fail: StepFail, check: () => void): Promise<void> {
   const until = Date.now() + timeoutS * 1000;
-  const going = () => xs.filter((x) => !x.error && x.restartedGeneration.size > 0);
+  const going = () => xs.filter((x) => !x.failed && x.restartedGeneration.size > 0);
   await out.wait(`waiting for ${going().length} rollouts`, (async () => {
     for (let pending = going(); pending.length; pending = going()) {
       await new Promise((r) => setTimeout(r, 150));
