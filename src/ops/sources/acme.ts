@@ -3,11 +3,10 @@
 // one generation module, the account stored in the state dir (0600) per directory URL, every
 // challenge published and checked where the CA will look before any is answered, and always
 // cleaned up (also on failure and Ctrl-C), deleting only our own values.
-import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { generateKeyPairSync } from 'node:crypto';
 import path from 'node:path';
 import { CaError, CancelledError, InputError, UsageError } from '../../errors.js';
-import { stateDir } from '../../state-dir.js';
+import { createStateFile, ensureStateFolder, readStateFile, stateDir, stateFolder, writeStateFile } from '../../state-dir.js';
 import type { Reporter } from '../reporter.js';
 import type { NewContent } from '../txn/types.js';
 import type { X509Certificate } from 'node:crypto';
@@ -63,28 +62,34 @@ function accountFiles(url: string, slug: string) {
   return { dir, json: path.join(dir, `${slug}.json`), key: path.join(dir, `${slug}.key`), url };
 }
 
-/** The stored account of this directory, or a new key for one (saved once the CA knows it). */
+/**
+ * The stored account of this directory, or a new key for one (saved once the CA knows it). The
+ * account key signs EAB bindings and orders: one planted by another user would take them over,
+ * so the files are read only when they are this user's and private (state-dir.ts).
+ */
 async function loadAccount(f: ReturnType<typeof accountFiles>): Promise<{ keyPem: string; account?: Account }> {
-  if (existsSync(f.key)) {
-    const keyPem = await readSmall(f.key, 'the ACME account key');
-    let account: Account | undefined;
-    try {
-      account = existsSync(f.json) ? (JSON.parse(await readSmall(f.json, 'the ACME account')) as Account) : undefined;
-    } catch (err) {
-      if (err instanceof InputError) throw err;
-      throw new InputError(`${f.json}: not valid JSON`, { file: f.json, hint: 'Remove it (and the .key beside it) to register a new ACME account.' });
-    }
-    return { keyPem, account: account?.directory === f.url ? account : undefined };
+  const keyPem = stateFolder('acme', false) ? readStateFile(f.key, { secret: true, maxBytes: MAX_SMALL_FILE }) : undefined;
+  if (keyPem === undefined) {
+    const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    return { keyPem: privateKey.export({ format: 'pem', type: 'pkcs8' }).toString() };
   }
-  const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-  return { keyPem: privateKey.export({ format: 'pem', type: 'pkcs8' }).toString() };
+  let account: Account | undefined;
+  const text = readStateFile(f.json, { maxBytes: MAX_SMALL_FILE });
+  try {
+    account = text === undefined ? undefined : (JSON.parse(text) as Account);
+  } catch {
+    throw new InputError(`${f.json}: not valid JSON`, { file: f.json, hint: 'Remove it (and the .key beside it) to register a new ACME account.' });
+  }
+  const valid = account?.directory === f.url && typeof account.accountUrl === 'string' && /^https?:\/\//.test(account.accountUrl);
+  return { keyPem, account: valid ? account : undefined };
 }
 
 function saveAccount(f: ReturnType<typeof accountFiles>, keyPem: string, a: Account): void {
-  mkdirSync(f.dir, { recursive: true, mode: 0o700 });
-  if (!existsSync(f.key)) writeFileSync(f.key, keyPem, { mode: 0o600, flag: 'wx' });
-  chmodSync(f.key, 0o600);
-  writeFileSync(f.json, JSON.stringify(a, null, 2) + '\n', { mode: 0o600 });
+  ensureStateFolder('acme');
+  // An existing key file is the key this run loaded, unless a concurrent run saved its own first:
+  // then this account is not recorded (the next run finds that key's account by newAccount).
+  if (!createStateFile(f.key, keyPem) && readStateFile(f.key, { secret: true, maxBytes: MAX_SMALL_FILE }) !== keyPem) return;
+  writeStateFile(f.json, JSON.stringify(a, null, 2) + '\n');
 }
 
 export interface AcmeRequest {
