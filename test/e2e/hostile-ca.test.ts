@@ -124,14 +124,14 @@ const CASES: Case[] = [
   { name: 'finding 9: a directory with a non-https newNonce and a numeric newOrder', mode: 'bad-directory', challenge: 'rfc2136', code: 9, err: /sent a directory "newNonce" that is not an https URL/, check: (seen) => expect(posted(seen, /./)).toEqual([]) },
   { name: 'finding 9: a certificate download that is not a PEM chain (after a clean publish and removal)', mode: 'not-a-certificate', challenge: 'rfc2136', code: 9, publishes: true, err: /sent a certificate download that is not a PEM certificate chain: \{"certificate":"not a PEM chain".*: the challenge responses were removed and nothing was changed/ },
   { name: 'finding 9: a 10 MB answer is cut at 1 MiB', mode: 'huge-body', challenge: 'rfc2136', code: 9, err: /the CA at 127\.0\.0\.1:\d+ sent an answer larger than 1 MiB to POST .*\/order": nothing was changed/ },
-  { name: 'finding 9: an answer that never ends is cut by the total deadline', mode: 'endless-body', challenge: 'rfc2136', code: 9, maxMs: 25_000, err: /the CA at 127\.0\.0\.1:\d+ did not complete its answer within 10 s to POST .*\/order": nothing was changed/ },
+  { name: 'finding 9: an answer that never ends is cut by the total deadline', mode: 'endless-body', challenge: 'rfc2136', code: 9, maxMs: 30_000, err: /the CA at 127\.0\.0\.1:\d+ did not complete its answer within 10 s to POST .*\/order": nothing was changed/ },
   { name: 'finding 9: a redirect of the ACME API to another host is not followed', mode: 'redirect', challenge: 'rfc2136', code: 9, err: /redirected POST .*\/order" to "https:\/\/localhost:\d+\/elsewhere\/order": ACME requests are not redirected/, check: (seen) => expect(seen.filter((s) => s.path.startsWith('/elsewhere'))).toEqual([]) },
-  { name: 'finding 4: a renewalInfo that never answers is "no window" with a note, the run goes on (not due, exit 0)', mode: 'ari-silent', challenge: 'rfc2136', force: false, code: 0, maxMs: 15_000, err: /renewalInfo "https:\/\/127\.0\.0\.1:\d+\/renewal-info\/[^"]+" did not complete its answer within 5 s: no renewal window, the renewal policy decides/, check: (seen) => {
+  { name: 'finding 4: a renewalInfo that never answers is "no window" with a note, the run goes on (not due, exit 0)', mode: 'ari-silent', challenge: 'rfc2136', force: false, code: 0, maxMs: 20_000, err: /renewalInfo "https:\/\/127\.0\.0\.1:\d+\/renewal-info\/[^"]+" did not complete its answer within 5 s: no renewal window, the renewal policy decides/, check: (seen) => {
     expect(seen.filter((s) => s.path.startsWith('/renewal-info/'))).toHaveLength(1);
     expect(posted(seen, '/order')).toEqual([]);
   } },
   ...RETRY_MODES.map((mode): Case => ({
-    name: `finding 7: Retry-After ${mode.replace('retry-', '').replace('-', ' as ')} ends the run at once`, mode, challenge: 'rfc2136', code: 9, maxMs: 10_000,
+    name: `finding 7: Retry-After ${mode.replace('retry-', '').replace('-', ' as ')} ends the run at once`, mode, challenge: 'rfc2136', code: 9, maxMs: 20_000,
     err: new RegExp(`${mode.includes('429') ? 'the CA is rate limiting \\(HTTP 429\\)' : `the CA answered HTTP ${mode.split('-')[1]}`} and asks to retry after 3[56]\\d\\d s: nothing was changed; the next scheduled renew asks 127\\.0\\.0\\.1:\\d+ again`),
     check: (seen) => expect(posted(seen, '/account')).toHaveLength(1),
   })),
@@ -159,7 +159,7 @@ test.each(CASES)('$name', async (c) => {
   { env: { ...sb.env, ...SECRETS, XSOAR_CERT_STATE_DIR: state }, timeoutMs: 40_000 });
   const ms = Date.now() - started;
   expect({ code: r.code, stderr: r.stderr }).toEqual({ code: c.code, stderr: expect.stringMatching(c.err) });
-  expect(ms).toBeLessThan(c.maxMs ?? 8_000);
+  expect(ms).toBeLessThan(c.maxMs ?? 20_000); // bounded: the hostile answers ask for an hour, or forever
   expect(r.stderr.trimEnd().split('\n')).toHaveLength(1);
   expect(r.stderr).not.toMatch(/at .*\.js:\d+|internal error/);
   // Nothing outside the ordered names, the webroot or the cluster.
@@ -174,4 +174,18 @@ test.each(CASES)('$name', async (c) => {
   for (const line of hookCalls()) expect(ordered).toContain(line);
   expect(await resourceVersion()).toBe(before.rv);
   c.check?.(ca.seen);
+}, 45000);
+
+test('finding 1: an ACME account key another user could have planted (readable by others) is refused, nothing POSTed', async () => {
+  ca.reset('ok');
+  const { accountSlug } = await import('../../src/net/acme.js');
+  const state = mkdtempSync(path.join(base, 'state-'));
+  mkdirSync(path.join(state, 'acme'), { mode: 0o700 });
+  const key = path.join(state, 'acme', `${accountSlug(ca.directory)}.key`);
+  writeFileSync(key, '-----BEGIN PRIVATE KEY-----\nplanted\n-----END PRIVATE KEY-----\n');
+  chmodSync(key, 0o644);
+  const r = await runCli(['renew', '--acme', ca.directory, '--acme-ca', ca.tlsCa, '--acme-agree-tos', '-n', tenant().namespace, '--secret', tenant().secret,
+    '--quiet', '--force', '--allow-name-change', '--host', T1, ...(await challengeArgs('rfc2136'))], { env: { ...sb.env, XSOAR_CERT_STATE_DIR: state }, timeoutMs: 40_000 });
+  expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 3, stderr: expect.stringMatching(/acme\/[^ ]+\.key: this xsoar-cert state holds a key but is readable by group or others/) });
+  expect(posted(ca.seen, /./)).toEqual([]);
 }, 45000);
