@@ -9,7 +9,9 @@ export default tseslint.config(
   {
     files: ['src/**/*.ts', 'src/**/*.cts'],
     extends: [tseslint.configs.base],
-    languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: path.dirname(fileURLToPath(import.meta.url)) } },
+    languageOptions: {
+      parserOptions: { projectService: true, tsconfigRootDir: path.dirname(fileURLToPath(import.meta.url)) },
+    },
     rules: {
       '@typescript-eslint/no-floating-promises': 'error',
       '@typescript-eslint/no-misused-promises': 'error',
@@ -23,14 +25,39 @@ export default tseslint.config(
     // dynamic), and the lower layers do not import ops.
     files: ['src/ops/**/*.ts', 'src/pki/**/*.ts', 'src/k8s/**/*.ts', 'src/net/**/*.ts', 'src/audit/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', { patterns: [{ group: ['**/cli/*'], message: 'ops and below must not import the cli layer (define what you need in ops, e.g. ops/reporter.ts).' }] }],
-      'no-restricted-syntax': ['error', { selector: "ImportExpression[source.value=/\\/cli\\//]", message: 'ops and below must not import the cli layer.' }],
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['**/cli/*'],
+              message:
+                'ops and below must not import the cli layer (define what you need in ops, e.g. ops/reporter.ts).',
+            },
+          ],
+        },
+      ],
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: 'ImportExpression[source.value=/\\/cli\\//]',
+          message: 'ops and below must not import the cli layer.',
+        },
+      ],
     },
   },
   {
     files: ['src/pki/**/*.ts', 'src/k8s/**/*.ts', 'src/net/**/*.ts', 'src/audit/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', { patterns: [{ group: ['**/cli/*'], message: 'lower layers must not import the cli.' }, { group: ['**/ops/*'], message: 'pki, k8s, net and audit must not import ops.' }] }],
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { group: ['**/cli/*'], message: 'lower layers must not import the cli.' },
+            { group: ['**/ops/*'], message: 'pki, k8s, net and audit must not import ops.' },
+          ],
+        },
+      ],
     },
   },
 );

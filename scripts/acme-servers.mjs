@@ -38,16 +38,24 @@ async function freePort() {
 }
 
 function need(bin, pkg) {
-  if (spawnSync('sh', ['-c', `command -v ${bin} || test -x /usr/sbin/${bin}`]).status !== 0) throw new Error(`${bin} is not installed: .ci/run installs ${pkg}`);
+  if (spawnSync('sh', ['-c', `command -v ${bin} || test -x /usr/sbin/${bin}`]).status !== 0)
+    throw new Error(`${bin} is not installed: .ci/run installs ${pkg}`);
 }
 
 /** One SOA query over UDP: does the server answer for the zone yet? */
 function soaAnswered(port) {
-  const q = Buffer.concat([Buffer.from([0x12, 0x34, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0]), ...ZONE.split('.').map((l) => Buffer.concat([Buffer.from([l.length]), Buffer.from(l)])), Buffer.from([0, 0, 6, 0, 1])]);
+  const q = Buffer.concat([
+    Buffer.from([0x12, 0x34, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0]),
+    ...ZONE.split('.').map((l) => Buffer.concat([Buffer.from([l.length]), Buffer.from(l)])),
+    Buffer.from([0, 0, 6, 0, 1]),
+  ]);
   return new Promise((resolve) => {
     const s = createSocket('udp4');
     const t = setTimeout(() => (s.close(), resolve(false)), 300);
-    s.on('message', (m) => (clearTimeout(t), s.close(), resolve((m.readUInt16BE(2) & 0xf) === 0 && m.readUInt16BE(6) > 0)));
+    s.on(
+      'message',
+      (m) => (clearTimeout(t), s.close(), resolve((m.readUInt16BE(2) & 0xf) === 0 && m.readUInt16BE(6) > 0)),
+    );
     s.on('error', () => (clearTimeout(t), s.close(), resolve(false)));
     s.send(q, port, '127.0.0.1');
   });
@@ -62,8 +70,21 @@ export async function startBind(dir) {
   if (key.status !== 0) throw new Error(`tsig-keygen failed: ${key.stderr}`);
   const keyFile = path.join(dir, 'acme-update.key');
   writeFileSync(keyFile, key.stdout, { mode: 0o600 });
-  writeFileSync(path.join(dir, `${ZONE}.zone`), ['$TTL 60', `@ IN SOA ns1.${ZONE}. hostmaster.${ZONE}. 1 60 60 600 60`, `@ IN NS ns1.${ZONE}.`, 'ns1 IN A 127.0.0.1', '@ IN A 127.0.0.1', '* IN A 127.0.0.1', ''].join('\n'));
-  writeFileSync(path.join(dir, 'named.conf'), `include "${keyFile}";
+  writeFileSync(
+    path.join(dir, `${ZONE}.zone`),
+    [
+      '$TTL 60',
+      `@ IN SOA ns1.${ZONE}. hostmaster.${ZONE}. 1 60 60 600 60`,
+      `@ IN NS ns1.${ZONE}.`,
+      'ns1 IN A 127.0.0.1',
+      '@ IN A 127.0.0.1',
+      '* IN A 127.0.0.1',
+      '',
+    ].join('\n'),
+  );
+  writeFileSync(
+    path.join(dir, 'named.conf'),
+    `include "${keyFile}";
 options {
   directory "${dir}";
   pid-file "${dir}/named.pid";
@@ -79,8 +100,12 @@ zone "${ZONE}" {
   file "${dir}/${ZONE}.zone";
   update-policy { grant acme-update zonesub TXT; };
 };
-`);
-  const child = spawn('named', ['-g', '-c', path.join(dir, 'named.conf'), '-n', '1'], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, PATH: `${process.env.PATH}:/usr/sbin` } });
+`,
+  );
+  const child = spawn('named', ['-g', '-c', path.join(dir, 'named.conf'), '-n', '1'], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: { ...process.env, PATH: `${process.env.PATH}:/usr/sbin` },
+  });
   let log = '';
   child.stderr.on('data', (d) => (log += d));
   for (let i = 0; !(await soaAnswered(port)); i++) {
@@ -93,11 +118,13 @@ zone "${ZONE}" {
 
 const get = (url, ca) =>
   new Promise((resolve, reject) => {
-    https.get(url, { ca }, (res) => {
-      let body = '';
-      res.on('data', (d) => (body += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    }).on('error', reject);
+    https
+      .get(url, { ca }, (res) => {
+        let body = '';
+        res.on('data', (d) => (body += d));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      })
+      .on('error', reject);
   });
 
 export async function startPebble(dir, { dnsPort, eab, validityDays = 47, nonceReject = 20 }) {
@@ -107,24 +134,82 @@ export async function startPebble(dir, { dnsPort, eab, validityDays = 47, nonceR
     const r = spawnSync('openssl', args, { cwd: dir, encoding: 'utf8' });
     if (r.status !== 0) throw new Error(`openssl ${args[0]}: ${r.stderr}`);
   };
-  ossl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '2', '-subj', '/CN=pebble TLS test CA']);
-  ossl(['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'tls.key', '-out', 'tls.csr', '-subj', '/CN=localhost']);
-  writeFileSync(path.join(dir, 'ext.cnf'), 'subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n');
-  ossl(['x509', '-req', '-in', 'tls.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'tls.pem', '-days', '2', '-extfile', 'ext.cnf']);
+  ossl([
+    'req',
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:P-256',
+    '-nodes',
+    '-keyout',
+    'ca.key',
+    '-out',
+    'ca.pem',
+    '-days',
+    '2',
+    '-subj',
+    '/CN=pebble TLS test CA',
+  ]);
+  ossl([
+    'req',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:P-256',
+    '-nodes',
+    '-keyout',
+    'tls.key',
+    '-out',
+    'tls.csr',
+    '-subj',
+    '/CN=localhost',
+  ]);
+  writeFileSync(
+    path.join(dir, 'ext.cnf'),
+    'subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n',
+  );
+  ossl([
+    'x509',
+    '-req',
+    '-in',
+    'tls.csr',
+    '-CA',
+    'ca.pem',
+    '-CAkey',
+    'ca.key',
+    '-CAcreateserial',
+    '-out',
+    'tls.pem',
+    '-days',
+    '2',
+    '-extfile',
+    'ext.cnf',
+  ]);
   const [port, mgmt, httpPort, tlsPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
   const config = {
     pebble: {
-      listenAddress: `127.0.0.1:${port}`, managementListenAddress: `127.0.0.1:${mgmt}`,
-      certificate: path.join(dir, 'tls.pem'), privateKey: path.join(dir, 'tls.key'),
-      httpPort, tlsPort, ocspResponderURL: '',
-      externalAccountBindingRequired: Boolean(eab), ...(eab ? { externalAccountMACKeys: eab } : {}),
+      listenAddress: `127.0.0.1:${port}`,
+      managementListenAddress: `127.0.0.1:${mgmt}`,
+      certificate: path.join(dir, 'tls.pem'),
+      privateKey: path.join(dir, 'tls.key'),
+      httpPort,
+      tlsPort,
+      ocspResponderURL: '',
+      externalAccountBindingRequired: Boolean(eab),
+      ...(eab ? { externalAccountMACKeys: eab } : {}),
       certificateValidityPeriod: validityDays * 86400,
     },
   };
   writeFileSync(path.join(dir, 'pebble.json'), JSON.stringify(config, null, 2));
   const child = spawn('pebble', ['-config', path.join(dir, 'pebble.json'), '-dnsserver', `127.0.0.1:${dnsPort}`], {
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, PEBBLE_VA_NOSLEEP: '1', PEBBLE_AUTHZREUSE: '0', PEBBLE_WFE_NONCEREJECT: String(nonceReject) },
+    env: {
+      ...process.env,
+      PEBBLE_VA_NOSLEEP: '1',
+      PEBBLE_AUTHZREUSE: '0',
+      PEBBLE_WFE_NONCEREJECT: String(nonceReject),
+    },
   });
   let log = '';
   child.stdout.on('data', (d) => (log += d));
@@ -136,7 +221,9 @@ export async function startPebble(dir, { dnsPort, eab, validityDays = 47, nonceR
     if (child.exitCode !== null) throw new Error(`pebble exited: ${log.slice(-2000)}`);
     try {
       if ((await get(directory, ca)).status === 200) break;
-    } catch { /* not yet */ }
+    } catch {
+      /* not yet */
+    }
     if (i > 100) throw new Error(`pebble did not start: ${log.slice(-2000)}`);
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -158,16 +245,35 @@ async function main() {
   const dir = val('--dir');
   if (!dir) throw new Error('usage: node scripts/acme-servers.mjs --dir DIR [--eab KID=HMAC]... [--validity-days N]');
   const eabPairs = argv.flatMap((a, i) => (a === '--eab' ? [argv[i + 1]] : []));
-  const eab = eabPairs.length ? Object.fromEntries(eabPairs.map((p) => [p.slice(0, p.indexOf('=')), p.slice(p.indexOf('=') + 1)])) : undefined;
+  const eab = eabPairs.length
+    ? Object.fromEntries(eabPairs.map((p) => [p.slice(0, p.indexOf('=')), p.slice(p.indexOf('=') + 1)]))
+    : undefined;
   const bind = await startBind(path.join(dir, 'bind'));
-  const pebble = await startPebble(path.join(dir, 'pebble'), { dnsPort: bind.port, eab, validityDays: Number(val('--validity-days') ?? 47) });
+  const pebble = await startPebble(path.join(dir, 'pebble'), {
+    dnsPort: bind.port,
+    eab,
+    validityDays: Number(val('--validity-days') ?? 47),
+  });
   const stop = () => {
     for (const c of [pebble.child, bind.child]) c.kill('SIGTERM');
     setTimeout(() => process.exit(0), 200);
   };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
-  process.stdout.write(JSON.stringify({ ready: true, zone: ZONE, dns: { server: bind.server, port: bind.port, keyFile: bind.keyFile }, pebble: { directory: pebble.directory, tlsCa: pebble.tlsCa, httpPort: pebble.httpPort, managementUrl: pebble.managementUrl, dir: pebble.dir } }) + '\n');
+  process.stdout.write(
+    JSON.stringify({
+      ready: true,
+      zone: ZONE,
+      dns: { server: bind.server, port: bind.port, keyFile: bind.keyFile },
+      pebble: {
+        directory: pebble.directory,
+        tlsCa: pebble.tlsCa,
+        httpPort: pebble.httpPort,
+        managementUrl: pebble.managementUrl,
+        dir: pebble.dir,
+      },
+    }) + '\n',
+  );
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

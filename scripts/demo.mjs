@@ -20,7 +20,17 @@ if (spawnSync('kubectl', ['version', '--client'], { stdio: 'ignore' }).status !=
   process.exit(4);
 }
 
-const sandbox = spawn(process.execPath, [path.join(ROOT, 'scripts', 'sandbox', 'cluster.mjs'), '--dir', path.join(work, 'sandbox'), '--rollout-delay-ms', '300'], { stdio: ['ignore', 'pipe', 'inherit'] });
+const sandbox = spawn(
+  process.execPath,
+  [
+    path.join(ROOT, 'scripts', 'sandbox', 'cluster.mjs'),
+    '--dir',
+    path.join(work, 'sandbox'),
+    '--rollout-delay-ms',
+    '300',
+  ],
+  { stdio: ['ignore', 'pipe', 'inherit'] },
+);
 const stop = () => {
   sandbox.kill('SIGTERM');
   rmSync(work, { recursive: true, force: true });
@@ -36,7 +46,13 @@ const ready = await new Promise((resolve, reject) => {
   sandbox.on('exit', (code) => reject(new Error(`the sandbox exited (${code})`)));
 });
 const tenant = ready.tenants[0];
-const env = { ...process.env, KUBECONFIG: ready.kubeconfig, KUBECACHEDIR: path.join(work, 'kube-cache'), XSOAR_CERT_STATE_DIR: path.join(work, 'state'), XSOAR_CERT_CONFIG: path.join(work, 'none.json') };
+const env = {
+  ...process.env,
+  KUBECONFIG: ready.kubeconfig,
+  KUBECACHEDIR: path.join(work, 'kube-cache'),
+  XSOAR_CERT_STATE_DIR: path.join(work, 'state'),
+  XSOAR_CERT_CONFIG: path.join(work, 'none.json'),
+};
 
 function run(args, { show = true } = {}) {
   if (show) process.stdout.write(`$ xsoar-cert ${args.join(' ')}\n`);
@@ -59,13 +75,26 @@ function served() {
   });
 }
 
-say(`Sandbox cluster at ${ready.url}: tenant ${tenant.namespace}, secret ${tenant.secret}, proxy deployment/${tenant.deployment}, HTTPS on ${tenant.endpoint}`);
+say(
+  `Sandbox cluster at ${ready.url}: tenant ${tenant.namespace}, secret ${tenant.secret}, proxy deployment/${tenant.deployment}, HTTPS on ${tenant.endpoint}`,
+);
 const before = await served();
 console.log(`The tenant serves its self-signed certificate: ${before}`);
 
 const certs = path.join(work, 'certs');
 say('1. A development CA and a certificate for the tenant');
-run(['generate', '--ca', '--host', 'localhost', '--host', '127.0.0.1', '--host', `${tenant.namespace}.xsoar.local`, '--out-dir', certs]);
+run([
+  'generate',
+  '--ca',
+  '--host',
+  'localhost',
+  '--host',
+  '127.0.0.1',
+  '--host',
+  `${tenant.namespace}.xsoar.local`,
+  '--out-dir',
+  certs,
+]);
 const leaf = path.join(certs, 'localhost+2.pem');
 const key = path.join(certs, 'localhost+2-key.pem');
 const ca = path.join(certs, 'rootCA.pem');
@@ -74,7 +103,24 @@ say('2. Verify before touching anything (chain, names, lint, TLS 1.2 + 1.3 hands
 run(['verify', '--cert', leaf, '--key', key, '--ca', ca, '--host', 'localhost', '--host', '127.0.0.1']);
 
 say('3. Install with the real kubectl: backup, apply, restart, confirm live');
-run(['install', '--cert', leaf, '--key', key, '--ca', ca, '--host', 'localhost', '-n', tenant.namespace, '--secret', tenant.secret, '--endpoint', tenant.endpoint, '--yes']);
+run([
+  'install',
+  '--cert',
+  leaf,
+  '--key',
+  key,
+  '--ca',
+  ca,
+  '--host',
+  'localhost',
+  '-n',
+  tenant.namespace,
+  '--secret',
+  tenant.secret,
+  '--endpoint',
+  tenant.endpoint,
+  '--yes',
+]);
 
 const after = await served();
 say('4. What the tenant serves now');

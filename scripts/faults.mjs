@@ -63,16 +63,43 @@ const fpOf = (file) => new X509Certificate(spawnSync('cat', [file]).stdout).fing
 function startSandbox(extra) {
   return new Promise((resolve, reject) => {
     const dir = mkdtempSync(path.join(work, 'sandbox-'));
-    const child = spawn(node, [path.join(ROOT, 'scripts', 'sandbox', 'cluster.mjs'), '--dir', dir, '--port', '0', '--rollout-delay-ms', '50', '--progress-deadline-ms', '1500', ...extra], { stdio: ['ignore', 'pipe', 'ignore'] });
+    const child = spawn(
+      node,
+      [
+        path.join(ROOT, 'scripts', 'sandbox', 'cluster.mjs'),
+        '--dir',
+        dir,
+        '--port',
+        '0',
+        '--rollout-delay-ms',
+        '50',
+        '--progress-deadline-ms',
+        '1500',
+        ...extra,
+      ],
+      { stdio: ['ignore', 'pipe', 'ignore'] },
+    );
     let buf = '';
     child.stdout.setEncoding('utf8').on('data', (d) => {
       buf += d;
       const line = buf.split('\n').find((l) => l.includes('"ready"'));
       if (line) {
         const ready = JSON.parse(line);
-        const env = { ...process.env, KUBECONFIG: ready.kubeconfig, KUBECACHEDIR: path.join(dir, 'kube-cache'), XSOAR_CERT_STATE_DIR: path.join(dir, 'state'), XSOAR_CERT_CONFIG: path.join(dir, 'none.json'), NO_COLOR: '1', HOME: dir };
+        const env = {
+          ...process.env,
+          KUBECONFIG: ready.kubeconfig,
+          KUBECACHEDIR: path.join(dir, 'kube-cache'),
+          XSOAR_CERT_STATE_DIR: path.join(dir, 'state'),
+          XSOAR_CERT_CONFIG: path.join(dir, 'none.json'),
+          NO_COLOR: '1',
+          HOME: dir,
+        };
         const control = async (p, body, method = body === undefined ? 'GET' : 'POST') => {
-          const res = await fetch(`${ready.url}/_sandbox/${p}`, { method, body: body === undefined ? undefined : JSON.stringify(body), headers: { 'content-type': 'application/json' } });
+          const res = await fetch(`${ready.url}/_sandbox/${p}`, {
+            method,
+            body: body === undefined ? undefined : JSON.stringify(body),
+            headers: { 'content-type': 'application/json' },
+          });
           return res.json();
         };
         resolve({ ...ready, dir, child, env, control });
@@ -85,11 +112,14 @@ function startSandbox(extra) {
 function served(endpoint) {
   return new Promise((resolve) => {
     const i = endpoint.lastIndexOf(':');
-    const s = connect({ host: endpoint.slice(0, i), port: Number(endpoint.slice(i + 1)), rejectUnauthorized: false }, () => {
-      const fp = new X509Certificate(s.getPeerCertificate().raw).fingerprint256;
-      s.destroy();
-      resolve(fp);
-    });
+    const s = connect(
+      { host: endpoint.slice(0, i), port: Number(endpoint.slice(i + 1)), rejectUnauthorized: false },
+      () => {
+        const fp = new X509Certificate(s.getPeerCertificate().raw).fingerprint256;
+        s.destroy();
+        resolve(fp);
+      },
+    );
     s.setTimeout(5000, () => s.destroy());
     s.on('error', () => resolve('unreachable'));
   });
@@ -107,7 +137,11 @@ function cli(args, env) {
 }
 
 async function secretData(sb, t) {
-  const r = spawnSync('kubectl', ['get', 'secret', t.secret, '-n', t.namespace, '-o', 'jsonpath={.data.tls\\.crt}{" "}{.data.tls\\.key}'], { env: sb.env, encoding: 'utf8' });
+  const r = spawnSync(
+    'kubectl',
+    ['get', 'secret', t.secret, '-n', t.namespace, '-o', 'jsonpath={.data.tls\\.crt}{" "}{.data.tls\\.key}'],
+    { env: sb.env, encoding: 'utf8' },
+  );
   return r.stdout.trim();
 }
 
@@ -116,26 +150,84 @@ async function runCase(sb, op, kind, action, nth, tenants) {
   const [kname, method, pathRe] = kind;
   const cert = mintCert();
   const newFp = fpOf(cert.leaf);
-  const before = await Promise.all(tenants.map(async (t) => ({ data: await secretData(sb, t), served: await served(t.endpoint) })));
-  if (op === 'rollback-path') await sb.control('rollout', { namespace: tenants[0].namespace, deployment: tenants[0].deployment, mode: 'fail' });
-  const fault = { match: { method, path: pathRe }, nth, action: action === '500' ? 'status' : action, status: 500, delayMs: 2500 };
+  const before = await Promise.all(
+    tenants.map(async (t) => ({ data: await secretData(sb, t), served: await served(t.endpoint) })),
+  );
+  if (op === 'rollback-path')
+    await sb.control('rollout', { namespace: tenants[0].namespace, deployment: tenants[0].deployment, mode: 'fail' });
+  const fault = {
+    match: { method, path: pathRe },
+    nth,
+    action: action === '500' ? 'status' : action,
+    status: 500,
+    delayMs: 2500,
+  };
   await sb.control('faults', fault);
   let r;
   const t0 = tenants[0];
   if (op === 'rollback') {
-    r = await cli(['rollback', '-n', t0.namespace, '--secret', t0.secret, '--endpoint', t0.endpoint, '--yes', '--timeout', '10'], sb.env);
+    r = await cli(
+      ['rollback', '-n', t0.namespace, '--secret', t0.secret, '--endpoint', t0.endpoint, '--yes', '--timeout', '10'],
+      sb.env,
+    );
   } else if (op === 'fleet') {
     const file = path.join(work, 'tenants.txt');
     writeFileSync(file, tenants.map((t) => `${t.namespace}/${t.secret} ${t.endpoint}`).join('\n') + '\n');
-    r = await cli(['install', '--cert', cert.leaf, '--key', cert.key, '--ca', cert.root, '--host', 'localhost', '--tenants-file', file, '--yes', '--timeout', '10', '--allow-name-change', '--json'], sb.env);
+    r = await cli(
+      [
+        'install',
+        '--cert',
+        cert.leaf,
+        '--key',
+        cert.key,
+        '--ca',
+        cert.root,
+        '--host',
+        'localhost',
+        '--tenants-file',
+        file,
+        '--yes',
+        '--timeout',
+        '10',
+        '--allow-name-change',
+        '--json',
+      ],
+      sb.env,
+    );
   } else {
-    r = await cli(['install', '--cert', cert.leaf, '--key', cert.key, '--ca', cert.root, '--host', 'localhost', '-n', t0.namespace, '--secret', t0.secret, '--endpoint', t0.endpoint, '--yes', '--timeout', '10', '--allow-name-change'], sb.env);
+    r = await cli(
+      [
+        'install',
+        '--cert',
+        cert.leaf,
+        '--key',
+        cert.key,
+        '--ca',
+        cert.root,
+        '--host',
+        'localhost',
+        '-n',
+        t0.namespace,
+        '--secret',
+        t0.secret,
+        '--endpoint',
+        t0.endpoint,
+        '--yes',
+        '--timeout',
+        '10',
+        '--allow-name-change',
+      ],
+      sb.env,
+    );
   }
   await sb.control('faults', undefined, 'DELETE');
   await sb.control('rollout', { namespace: t0.namespace, deployment: t0.deployment, mode: 'complete' });
   // What the cluster and the endpoints show now.
-  const after = await Promise.all(tenants.map(async (t) => ({ data: await secretData(sb, t), served: await served(t.endpoint) })));
-  const okTenants = op === 'fleet' && r.out.trim().startsWith('{') ? JSON.parse(r.out).tenants?.map((x) => x.ok) : undefined;
+  const after = await Promise.all(
+    tenants.map(async (t) => ({ data: await secretData(sb, t), served: await served(t.endpoint) })),
+  );
+  const okTenants =
+    op === 'fleet' && r.out.trim().startsWith('{') ? JSON.parse(r.out).tenants?.map((x) => x.ok) : undefined;
   const problems = [];
   after.forEach((a, i) => {
     const isNew = a.served === newFp && a.data.length > 0 && a.data !== before[i].data;
@@ -145,14 +237,19 @@ async function runCase(sb, op, kind, action, nth, tenants) {
     if (op === 'rollback') {
       if (r.code === 0 && !rolledBackTo) problems.push('exit 0 but not rolled back');
       if (r.code !== 0 && !isOld) problems.push(`exit ${r.code} but the secret or the endpoint changed`);
-    } else if (reportedOk && !isNew) problems.push(`reported ok but tenant ${i + 1} does not serve the new certificate`);
-    else if (!reportedOk && !isOld && !(op === 'fleet' && isNew)) problems.push(`reported failed (exit ${r.code}) but tenant ${i + 1} is neither new nor old byte-identical`);
+    } else if (reportedOk && !isNew)
+      problems.push(`reported ok but tenant ${i + 1} does not serve the new certificate`);
+    else if (!reportedOk && !isOld && !(op === 'fleet' && isNew))
+      problems.push(`reported failed (exit ${r.code}) but tenant ${i + 1} is neither new nor old byte-identical`);
   });
-  if (![0, 4, 5, 7, 8].includes(r.code)) problems.push(`exit ${r.code}: ${r.err.split('\n').find((l) => l.startsWith('xsoar-cert:')) ?? r.err.slice(-200)}`);
+  if (![0, 4, 5, 7, 8].includes(r.code))
+    problems.push(`exit ${r.code}: ${r.err.split('\n').find((l) => l.startsWith('xsoar-cert:')) ?? r.err.slice(-200)}`);
   const audit = await cli(['audit', '--verify'], sb.env);
   if (audit.code !== 0) problems.push('the audit log does not verify');
   rows.push({ op, kind: kname, action, nth, code: r.code, pass: problems.length === 0, problems });
-  process.stderr.write(`${problems.length ? 'FAIL' : 'ok  '} ${op} ${kname} ${action} #${nth}: exit ${r.code}${problems.length ? ' — ' + problems.join('; ') : ''}\n`);
+  process.stderr.write(
+    `${problems.length ? 'FAIL' : 'ok  '} ${op} ${kname} ${action} #${nth}: exit ${r.code}${problems.length ? ' — ' + problems.join('; ') : ''}\n`,
+  );
 }
 
 try {
@@ -164,17 +261,61 @@ try {
         // Something to roll back to: two installs first.
         for (let i = 0; i < 2; i++) {
           const c = mintCert();
-          await cli(['install', '--cert', c.leaf, '--key', c.key, '--ca', c.root, '--host', 'localhost', '-n', tenants[0].namespace, '--secret', tenants[0].secret, '--endpoint', tenants[0].endpoint, '--yes', '--allow-name-change'], sb.env);
+          await cli(
+            [
+              'install',
+              '--cert',
+              c.leaf,
+              '--key',
+              c.key,
+              '--ca',
+              c.root,
+              '--host',
+              'localhost',
+              '-n',
+              tenants[0].namespace,
+              '--secret',
+              tenants[0].secret,
+              '--endpoint',
+              tenants[0].endpoint,
+              '--yes',
+              '--allow-name-change',
+            ],
+            sb.env,
+          );
         }
       }
-      for (const kind of KINDS) for (const action of ACTIONS) for (const nth of NTHS) {
-        await runCase(sb, op, kind, action, nth, op === 'fleet' ? tenants : [tenants[0]]);
-        if (op === 'rollback') {
-          // Keep a version to roll back to for the next case.
-          const c = mintCert();
-          await cli(['install', '--cert', c.leaf, '--key', c.key, '--ca', c.root, '--host', 'localhost', '-n', tenants[0].namespace, '--secret', tenants[0].secret, '--endpoint', tenants[0].endpoint, '--yes', '--allow-name-change'], sb.env);
-        }
-      }
+      for (const kind of KINDS)
+        for (const action of ACTIONS)
+          for (const nth of NTHS) {
+            await runCase(sb, op, kind, action, nth, op === 'fleet' ? tenants : [tenants[0]]);
+            if (op === 'rollback') {
+              // Keep a version to roll back to for the next case.
+              const c = mintCert();
+              await cli(
+                [
+                  'install',
+                  '--cert',
+                  c.leaf,
+                  '--key',
+                  c.key,
+                  '--ca',
+                  c.root,
+                  '--host',
+                  'localhost',
+                  '-n',
+                  tenants[0].namespace,
+                  '--secret',
+                  tenants[0].secret,
+                  '--endpoint',
+                  tenants[0].endpoint,
+                  '--yes',
+                  '--allow-name-change',
+                ],
+                sb.env,
+              );
+            }
+          }
     } finally {
       sb.child.kill('SIGTERM');
     }
@@ -184,7 +325,10 @@ try {
 }
 
 console.log('\nop             request kind       action  nth  exit  result');
-for (const r of rows) console.log(`${r.op.padEnd(14)} ${r.kind.padEnd(18)} ${r.action.padEnd(7)} ${String(r.nth).padStart(3)}  ${String(r.code).padStart(4)}  ${r.pass ? 'pass' : 'FAIL: ' + r.problems.join('; ')}`);
+for (const r of rows)
+  console.log(
+    `${r.op.padEnd(14)} ${r.kind.padEnd(18)} ${r.action.padEnd(7)} ${String(r.nth).padStart(3)}  ${String(r.code).padStart(4)}  ${r.pass ? 'pass' : 'FAIL: ' + r.problems.join('; ')}`,
+  );
 const passed = rows.filter((r) => r.pass).length;
 console.log(`${passed} passed, ${rows.length - passed} failed`);
 process.exit(rows.length - passed ? 1 : 0);

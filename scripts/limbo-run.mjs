@@ -10,11 +10,16 @@ const { parseBundle } = await import(path.join(ROOT, 'dist/pki/parse.js'));
 const { verifyBundle } = await import(path.join(ROOT, 'dist/pki/verify.js'));
 
 export function loadCases() {
-  const data = JSON.parse(gunzipSync(readFileSync(path.join(ROOT, 'test/fixtures/x509-limbo/limbo.json.gz'))).toString('utf8'));
+  const data = JSON.parse(
+    gunzipSync(readFileSync(path.join(ROOT, 'test/fixtures/x509-limbo/limbo.json.gz'))).toString('utf8'),
+  );
   return data.testcases.filter((t) => t.validation_kind === 'SERVER');
 }
 
-const bundleOf = (pems, source) => ({ certs: pems.flatMap((p) => parseBundle(Buffer.from(p), { source }).certs), keys: [] });
+const bundleOf = (pems, source) => ({
+  certs: pems.flatMap((p) => parseBundle(Buffer.from(p), { source }).certs),
+  keys: [],
+});
 
 /** Our verdict for one case: 'SUCCESS' | 'FAILURE' (a parse error is a FAILURE). */
 export function verdict(t) {
@@ -23,7 +28,15 @@ export function verdict(t) {
     const chain = bundleOf(t.untrusted_intermediates, 'intermediates');
     const anchors = bundleOf(t.trusted_certs, 'trusted').certs;
     const hosts = t.expected_peer_name ? [t.expected_peer_name.value] : [];
-    const r = verifyBundle({ certs: leaf.certs, chain: chain.certs, anchors, anchorSource: 'trusted_certs', keys: [], hosts, at: t.validation_time ? new Date(t.validation_time) : new Date() });
+    const r = verifyBundle({
+      certs: leaf.certs,
+      chain: chain.certs,
+      anchors,
+      anchorSource: 'trusted_certs',
+      keys: [],
+      hosts,
+      at: t.validation_time ? new Date(t.validation_time) : new Date(),
+    });
     // Warnings (398-day rule, expiry soon) do not count; every failure does, as in `verify`.
     const fails = r.checks.filter((c) => c.status === 'fail');
     return { result: fails.length ? 'FAILURE' : 'SUCCESS', why: fails.map((c) => c.id).join(',') };

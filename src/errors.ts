@@ -82,7 +82,14 @@ export class KubectlError extends XsoarCertError {
   readonly reason?: string;
   constructor(
     message: string,
-    opts: { verb: string; args: readonly string[]; stderr?: string; reason?: string; hint?: string; exitCode?: ExitCode },
+    opts: {
+      verb: string;
+      args: readonly string[];
+      stderr?: string;
+      reason?: string;
+      hint?: string;
+      exitCode?: ExitCode;
+    },
   ) {
     super(message, opts.exitCode ?? EXIT.CLUSTER, opts.hint);
     this.verb = opts.verb;

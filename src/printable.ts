@@ -7,7 +7,12 @@ const CONTROL = /[\x00-\x1f\x7f-\x9f]/g;
 const CONTROL_BUT_NEWLINE = /[\x00-\x09\x0b-\x1f\x7f-\x9f]/g;
 
 const NAMED: Record<string, string> = {
-  '\x1b': '\\e', '\n': '\\n', '\r': '\\r', '\t': '\\t', '\x07': '\\a', '\b': '\\b',
+  '\x1b': '\\e',
+  '\n': '\\n',
+  '\r': '\\r',
+  '\t': '\\t',
+  '\x07': '\\a',
+  '\b': '\\b',
 };
 
 function escape(ch: string): string {

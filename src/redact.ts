@@ -17,4 +17,3 @@ function isCertificatesOnly(b64: string): boolean {
   const rest = text.replace(/-----BEGIN CERTIFICATE-----[A-Za-z0-9+/=\r\n]+-----END CERTIFICATE-----\s*/g, '');
   return rest.length === 0;
 }
-

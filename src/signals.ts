@@ -24,7 +24,9 @@ export function setSignalHandler(fn: ((sig: NodeJS.Signals) => void) | undefined
 
 /** What a handler does when nothing of its own is in flight. */
 export function cancelNow(sig: NodeJS.Signals): never {
-  process.stderr.write(`\nxsoar-cert: ${sig === 'SIGINT' ? 'interrupted (Ctrl-C)' : 'SIGTERM'}: cancelled: nothing was changed.\n`);
+  process.stderr.write(
+    `\nxsoar-cert: ${sig === 'SIGINT' ? 'interrupted (Ctrl-C)' : 'SIGTERM'}: cancelled: nothing was changed.\n`,
+  );
   process.exit(130);
 }
 

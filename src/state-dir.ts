@@ -7,7 +7,20 @@
 // a key, so a folder or file that is not ours, or that group or others may write, is refused
 // rather than used; files are opened without following links, and created whole (written under a
 // temporary name in the same folder, then renamed or linked into place). See README "Security".
-import { closeSync, constants as C, fstatSync, linkSync, lstatSync, mkdirSync, openSync, readSync, renameSync, unlinkSync, writeSync, type Stats } from 'node:fs';
+import {
+  closeSync,
+  constants as C,
+  fstatSync,
+  linkSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readSync,
+  renameSync,
+  unlinkSync,
+  writeSync,
+  type Stats,
+} from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { homedir } from 'node:os';
 import path from 'node:path';
@@ -19,30 +32,43 @@ export function home(): string {
 }
 
 export function stateDir(): string {
-  return process.env.XSOAR_CERT_STATE_DIR || path.join(process.env.XDG_STATE_HOME || path.join(home(), '.local', 'state'), 'xsoar-cert');
+  return (
+    process.env.XSOAR_CERT_STATE_DIR ||
+    path.join(process.env.XDG_STATE_HOME || path.join(home(), '.local', 'state'), 'xsoar-cert')
+  );
 }
 
-const FIX_HINT = 'Remove it (or chown it to this user and chmod go-w it), or set XSOAR_CERT_STATE_DIR to a folder you own.';
+const FIX_HINT =
+  'Remove it (or chown it to this user and chmod go-w it), or set XSOAR_CERT_STATE_DIR to a folder you own.';
 const uid = () => process.getuid?.();
 
 /** Why `st` may not be trusted, or undefined: not ours, or writable (for keys: readable) by group or others. */
 function untrusted(st: Stats, secretFile = false): string | undefined {
   const me = uid();
   if (me !== undefined && st.uid !== me) return `is owned by uid ${st.uid}, not by this user (uid ${me})`;
-  if (st.mode & 0o022) return `is writable by ${st.mode & 0o020 ? 'group' : 'others'} (mode ${(st.mode & 0o777).toString(8)})`;
-  if (secretFile && st.mode & 0o077) return `holds a key but is readable by group or others (mode ${(st.mode & 0o777).toString(8)})`;
+  if (st.mode & 0o022)
+    return `is writable by ${st.mode & 0o020 ? 'group' : 'others'} (mode ${(st.mode & 0o777).toString(8)})`;
+  if (secretFile && st.mode & 0o077)
+    return `holds a key but is readable by group or others (mode ${(st.mode & 0o777).toString(8)})`;
   return undefined;
 }
 
 function refuse(p: string, why: string, what = 'xsoar-cert state'): never {
-  throw new InputError(`${p}: this ${what} ${why}: refusing to use it, nothing was changed`, { file: p, hint: FIX_HINT });
+  throw new InputError(`${p}: this ${what} ${why}: refusing to use it, nothing was changed`, {
+    file: p,
+    hint: FIX_HINT,
+  });
 }
 
 function ioError(p: string, err: unknown, doing: string): never {
   const code = (err as NodeJS.ErrnoException).code ?? 'I/O error';
   if (code === 'ELOOP') refuse(p, 'is a symbolic link');
   const denied = code === 'EACCES' || code === 'EPERM' || code === 'EROFS';
-  const why = denied ? `this user may not ${doing}` : code === 'ENOTDIR' || code === 'EEXIST' ? 'the xsoar-cert state folder is (or is inside) a file, not a folder' : `it cannot be used`;
+  const why = denied
+    ? `this user may not ${doing}`
+    : code === 'ENOTDIR' || code === 'EEXIST'
+      ? 'the xsoar-cert state folder is (or is inside) a file, not a folder'
+      : `it cannot be used`;
   throw new InputError(`${p}: cannot ${doing}: ${why} (${code}): nothing was changed`, {
     file: p,
     hint: 'Run as the user who owns it, fix its permissions, or set XSOAR_CERT_STATE_DIR to a folder you own.',
@@ -83,7 +109,10 @@ export function stateFolder(sub?: string, create = true): string | undefined {
 export const ensureStateFolder = (sub?: string): string => stateFolder(sub, true)!;
 
 /** Open an existing state file for reading without following a link; undefined when it is not there. */
-export function openStateFile(file: string, opts: { secret?: boolean; flags?: number; what?: string } = {}): number | undefined {
+export function openStateFile(
+  file: string,
+  opts: { secret?: boolean; flags?: number; what?: string } = {},
+): number | undefined {
   let fd: number;
   try {
     fd = openSync(file, (opts.flags ?? C.O_RDONLY) | C.O_NOFOLLOW | C.O_NONBLOCK);
@@ -95,7 +124,10 @@ export function openStateFile(file: string, opts: { secret?: boolean; flags?: nu
   const st = fstatSync(fd);
   if (st.isDirectory()) {
     closeSync(fd);
-    throw new InputError(`${file}: cannot read ${opts.what ?? 'this xsoar-cert state file'} (EISDIR)`, { file, hint: 'It is a folder: remove or rename it.' });
+    throw new InputError(`${file}: cannot read ${opts.what ?? 'this xsoar-cert state file'} (EISDIR)`, {
+      file,
+      hint: 'It is a folder: remove or rename it.',
+    });
   }
   const why = !st.isFile() ? 'is not a regular file' : untrusted(st, opts.secret);
   if (why) {
@@ -106,7 +138,10 @@ export function openStateFile(file: string, opts: { secret?: boolean; flags?: nu
 }
 
 /** A state file's text (bounded), or undefined when it is not there. */
-export function readStateFile(file: string, opts: { secret?: boolean; maxBytes?: number; what?: string } = {}): string | undefined {
+export function readStateFile(
+  file: string,
+  opts: { secret?: boolean; maxBytes?: number; what?: string } = {},
+): string | undefined {
   const fd = openStateFile(file, opts);
   if (fd === undefined) return undefined;
   try {
@@ -131,7 +166,10 @@ export function readStateFile(file: string, opts: { secret?: boolean; maxBytes?:
  * fsynced: the rename makes it whole against a kill, which is what markers and locks are for.
  */
 function writeTemp(file: string, data: string | Buffer): string {
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  const tmp = path.join(
+    path.dirname(file),
+    `.${path.basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`,
+  );
   const fd = openSync(tmp, C.O_WRONLY | C.O_CREAT | C.O_EXCL | C.O_NOFOLLOW, 0o600);
   try {
     writeSync(fd, typeof data === 'string' ? Buffer.from(data) : data);
@@ -175,7 +213,9 @@ export function openStateAppend(file: string): number {
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') ioError(file, err, 'create this state file');
   }
-  return openStateFile(file, { flags: C.O_WRONLY | C.O_APPEND }) ?? ioError(file, { code: 'ENOENT' }, 'read this state file');
+  return (
+    openStateFile(file, { flags: C.O_WRONLY | C.O_APPEND }) ?? ioError(file, { code: 'ENOENT' }, 'read this state file')
+  );
 }
 
 export function removeQuietly(file: string): void {

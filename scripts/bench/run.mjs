@@ -56,9 +56,22 @@ function compare(name, baseline, candidate, target, runs = RUNS, between = () =>
   const ma = median(a);
   const mb = median(b);
   const ratio = mb / ma;
-  const row = { name, baseline: baseline.label, baselineMs: +ma.toFixed(1), candidate: candidate.label, candidateMs: +mb.toFixed(1), ratio: +ratio.toFixed(2), target, ok: target === undefined || ratio <= target, runs };
+  const row = {
+    name,
+    baseline: baseline.label,
+    baselineMs: +ma.toFixed(1),
+    candidate: candidate.label,
+    candidateMs: +mb.toFixed(1),
+    ratio: +ratio.toFixed(2),
+    target,
+    ok: target === undefined || ratio <= target,
+    runs,
+  };
   results.push(row);
-  log(`${row.ok ? 'ok  ' : 'MISS'} ${name}: ${mb.toFixed(1)} ms vs ${ma.toFixed(1)} ms (${baseline.label}) = ${ratio.toFixed(2)}x` + (target ? ` (target <= ${target}x)` : ''));
+  log(
+    `${row.ok ? 'ok  ' : 'MISS'} ${name}: ${mb.toFixed(1)} ms vs ${ma.toFixed(1)} ms (${baseline.label}) = ${ratio.toFixed(2)}x` +
+      (target ? ` (target <= ${target}x)` : ''),
+  );
   return row;
 }
 
@@ -81,7 +94,13 @@ function mintWithOpenssl(dir, cn = 'localhost') {
     openssl x509 -req -in leaf.csr -CA int.pem -CAkey int.key -CAcreateserial -out leaf.pem -days 90 -extfile leaf.ext 2>/dev/null
     cat leaf.pem int.pem > fullchain.pem
     chmod 600 *.key leaf-key.pem`);
-  return { root: path.join(dir, 'root.pem'), chain: path.join(dir, 'int.pem'), leaf: path.join(dir, 'leaf.pem'), key: path.join(dir, 'leaf-key.pem'), fullchain: path.join(dir, 'fullchain.pem') };
+  return {
+    root: path.join(dir, 'root.pem'),
+    chain: path.join(dir, 'int.pem'),
+    leaf: path.join(dir, 'leaf.pem'),
+    key: path.join(dir, 'leaf-key.pem'),
+    fullchain: path.join(dir, 'fullchain.pem'),
+  };
 }
 
 const node = process.execPath;
@@ -89,20 +108,49 @@ const nodeBaseline = { label: 'node -e 0', fn: () => timeCmd(node, ['-e', '0']) 
 
 try {
   if (want('version')) {
-    compare('xsoar-cert --version', nodeBaseline, { label: 'xsoar-cert --version', fn: () => timeCmd(node, [BIN, '--version']) }, 1.3);
+    compare(
+      'xsoar-cert --version',
+      nodeBaseline,
+      { label: 'xsoar-cert --version', fn: () => timeCmd(node, [BIN, '--version']) },
+      1.3,
+    );
   }
   if (want('verify')) {
     const f = mintWithOpenssl(mkdtempSync(path.join(work, 'verify-')));
-    compare('xsoar-cert verify (3-cert chain + key, TLS 1.2+1.3 handshakes)', nodeBaseline, {
-      label: 'verify',
-      fn: () => timeCmd(node, [BIN, 'verify', '--cert', f.leaf, '--chain', f.chain, '--ca', f.root, '--key', f.key, '--host', 'localhost']),
-    }, 2.5);
+    compare(
+      'xsoar-cert verify (3-cert chain + key, TLS 1.2+1.3 handshakes)',
+      nodeBaseline,
+      {
+        label: 'verify',
+        fn: () =>
+          timeCmd(node, [
+            BIN,
+            'verify',
+            '--cert',
+            f.leaf,
+            '--chain',
+            f.chain,
+            '--ca',
+            f.root,
+            '--key',
+            f.key,
+            '--host',
+            'localhost',
+          ]),
+      },
+      2.5,
+    );
   }
   if (want('bundle')) {
     const bundle = path.join(ROOT, 'dist', 'xsoar-cert.mjs');
     if (!existsSync(bundle)) sh(`cd '${ROOT}' && node scripts/bundle.mjs >/dev/null`);
     const size = statSync(bundle).size;
-    const row = compare('bundle start-up (node dist/xsoar-cert.mjs --version)', nodeBaseline, { label: 'bundle --version', fn: () => timeCmd(node, [bundle, '--version']) }, 1.3);
+    const row = compare(
+      'bundle start-up (node dist/xsoar-cert.mjs --version)',
+      nodeBaseline,
+      { label: 'bundle --version', fn: () => timeCmd(node, [bundle, '--version']) },
+      1.3,
+    );
     row.bundleBytes = size;
     log(`     bundle size: ${(size / 1024).toFixed(0)} KiB`);
   }
@@ -116,9 +164,13 @@ try {
 
 if (JSON_OUT) process.stdout.write(JSON.stringify(results, null, 2) + '\n');
 else {
-  console.log('\nbenchmark                                                     ours (ms)  baseline (ms)  ratio  target');
+  console.log(
+    '\nbenchmark                                                     ours (ms)  baseline (ms)  ratio  target',
+  );
   for (const r of results) {
-    console.log(`${r.name.padEnd(62)} ${String(r.candidateMs).padStart(9)}  ${String(r.baselineMs).padStart(13)}  ${(r.ratio + 'x').padStart(5)}  ${r.target ? '<= ' + r.target + 'x ' + (r.ok ? 'ok' : 'MISS') : ''}`);
+    console.log(
+      `${r.name.padEnd(62)} ${String(r.candidateMs).padStart(9)}  ${String(r.baselineMs).padStart(13)}  ${(r.ratio + 'x').padStart(5)}  ${r.target ? '<= ' + r.target + 'x ' + (r.ok ? 'ok' : 'MISS') : ''}`,
+    );
   }
 }
 
@@ -135,8 +187,23 @@ async function benchHostile() {
   writeFileSync(f('big.pem'), Buffer.alloc(50 * 1024 * 1024, 0x41));
   const { issueCertificate } = await import(path.join(ROOT, 'dist', 'pki', 'generate.js'));
   const cas = [await issueCertificate({ subject: 'CN=Same CA', isCA: true, key: { type: 'ecdsa' }, omitSki: true })];
-  for (let i = 1; i < 400; i++) cas.push(await issueCertificate({ subject: 'CN=Same CA', isCA: true, key: { type: 'ecdsa' }, issuer: cas[i - 1], omitSki: true }));
-  const leaf = await issueCertificate({ subject: 'x.example.com', dnsNames: ['x.example.com'], issuer: cas[399], key: { type: 'ecdsa' }, omitAki: true });
+  for (let i = 1; i < 400; i++)
+    cas.push(
+      await issueCertificate({
+        subject: 'CN=Same CA',
+        isCA: true,
+        key: { type: 'ecdsa' },
+        issuer: cas[i - 1],
+        omitSki: true,
+      }),
+    );
+  const leaf = await issueCertificate({
+    subject: 'x.example.com',
+    dnsNames: ['x.example.com'],
+    issuer: cas[399],
+    key: { type: 'ecdsa' },
+    omitAki: true,
+  });
   writeFileSync(f('cas.pem'), cas.map((c) => c.certPem).join(''));
   writeFileSync(f('leaf.pem'), leaf.certPem);
   const cases = [
@@ -144,10 +211,19 @@ async function benchHostile() {
     ['36,000 BEGIN lines (inspect)', ['inspect', f('begins.pem')]],
     ['a 50 MB file (refused by size)', ['inspect', f('big.pem')]],
     ['/dev/zero as --cert', ['verify', '--cert', '/dev/zero', '--no-tls']],
-    ['400 same-named CAs (verify, path bound)', ['verify', '--cert', f('leaf.pem'), '--chain', f('cas.pem'), '--no-tls']],
+    [
+      '400 same-named CAs (verify, path bound)',
+      ['verify', '--cert', f('leaf.pem'), '--chain', f('cas.pem'), '--no-tls'],
+    ],
   ];
   for (const [name, argv] of cases) {
-    const row = compare(`hostile: ${name}`, nodeBaseline, { label: name, fn: () => timeCmd(node, [BIN, ...argv], { expectCode: 3 }) }, 4, Math.min(RUNS, 7));
+    const row = compare(
+      `hostile: ${name}`,
+      nodeBaseline,
+      { label: name, fn: () => timeCmd(node, [BIN, ...argv], { expectCode: 3 }) },
+      4,
+      Math.min(RUNS, 7),
+    );
     row.underOneSecond = row.candidateMs < 1000;
     if (!row.underOneSecond) row.ok = false;
   }
@@ -157,7 +233,11 @@ async function benchHostile() {
 function startSandbox(extra) {
   return new Promise((resolve, reject) => {
     const dir = mkdtempSync(path.join(work, 'sandbox-'));
-    const child = spawn(node, [path.join(ROOT, 'scripts', 'sandbox', 'cluster.mjs'), '--dir', dir, '--port', '0', ...extra], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(
+      node,
+      [path.join(ROOT, 'scripts', 'sandbox', 'cluster.mjs'), '--dir', dir, '--port', '0', ...extra],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
     let buf = '';
     child.stdout.setEncoding('utf8').on('data', (d) => {
       buf += d;
@@ -169,7 +249,13 @@ function startSandbox(extra) {
 }
 
 function sandboxEnv(sb) {
-  return { ...process.env, KUBECONFIG: sb.kubeconfig, KUBECACHEDIR: path.join(sb.dir, 'kube-cache'), XSOAR_CERT_STATE_DIR: path.join(sb.dir, 'state'), NO_COLOR: '1' };
+  return {
+    ...process.env,
+    KUBECONFIG: sb.kubeconfig,
+    KUBECACHEDIR: path.join(sb.dir, 'kube-cache'),
+    XSOAR_CERT_STATE_DIR: path.join(sb.dir, 'state'),
+    NO_COLOR: '1',
+  };
 }
 
 async function benchInstall() {
@@ -178,25 +264,62 @@ async function benchInstall() {
     const t = sb.tenants[0];
     const env = sandboxEnv(sb);
     // Two certificates to alternate, so that every run really changes what is served.
-    const certs = [mintWithOpenssl(mkdtempSync(path.join(work, 'a-'))), mintWithOpenssl(mkdtempSync(path.join(work, 'b-')))];
+    const certs = [
+      mintWithOpenssl(mkdtempSync(path.join(work, 'a-'))),
+      mintWithOpenssl(mkdtempSync(path.join(work, 'b-'))),
+    ];
     let i = 0;
     let j = 0;
     const handTyped = {
       label: 'kubectl create --dry-run | apply; rollout restart; rollout status',
       fn: () => {
         const c = certs[i++ % 2];
-        return timeCmd('bash', ['-c', `set -eo pipefail
+        return timeCmd(
+          'bash',
+          [
+            '-c',
+            `set -eo pipefail
           kubectl create secret tls ${t.secret} -n ${t.namespace} --cert='${c.fullchain}' --key='${c.key}' --dry-run=client -o yaml | kubectl apply -n ${t.namespace} -f - >/dev/null
           kubectl rollout restart deployment/${t.deployment} -n ${t.namespace} >/dev/null
-          kubectl rollout status deployment/${t.deployment} -n ${t.namespace} --timeout=60s >/dev/null`], { env });
+          kubectl rollout status deployment/${t.deployment} -n ${t.namespace} --timeout=60s >/dev/null`,
+          ],
+          { env },
+        );
       },
     };
     const ours = {
       label: 'xsoar-cert install',
       fn: () => {
         const c = certs[j++ % 2];
-        return timeCmd(node, [BIN, 'install', '--cert', c.leaf, '--chain', c.chain, '--ca', c.root, '--key', c.key, '-n', t.namespace, '--secret', t.secret,
-          '--proxy', `deployment/${t.deployment}`, '--endpoint', t.endpoint, '--host', 'localhost', '--allow-name-change', '--yes', '--quiet'], { env });
+        return timeCmd(
+          node,
+          [
+            BIN,
+            'install',
+            '--cert',
+            c.leaf,
+            '--chain',
+            c.chain,
+            '--ca',
+            c.root,
+            '--key',
+            c.key,
+            '-n',
+            t.namespace,
+            '--secret',
+            t.secret,
+            '--proxy',
+            `deployment/${t.deployment}`,
+            '--endpoint',
+            t.endpoint,
+            '--host',
+            'localhost',
+            '--allow-name-change',
+            '--yes',
+            '--quiet',
+          ],
+          { env },
+        );
       },
     };
     // kubectl refuses a second `rollout restart` of one deployment within the same second
@@ -213,18 +336,45 @@ async function benchFleet() {
   const sb = await startSandbox(['--rollout-delay-ms', '0', '--tenants', String(N), '--inline-pods']);
   try {
     const env = sandboxEnv(sb);
-    const certs = [mintWithOpenssl(mkdtempSync(path.join(work, 'fa-'))), mintWithOpenssl(mkdtempSync(path.join(work, 'fb-')))];
+    const certs = [
+      mintWithOpenssl(mkdtempSync(path.join(work, 'fa-'))),
+      mintWithOpenssl(mkdtempSync(path.join(work, 'fb-'))),
+    ];
     const tenantsFile = path.join(work, 'tenants.txt');
     writeFileSync(tenantsFile, sb.tenants.map((t) => `${t.namespace}/${t.secret}`).join('\n') + '\n');
     let i = 0;
     let j = 0;
-    const common = (c) => ['install', '--cert', c.leaf, '--chain', c.chain, '--ca', c.root, '--key', c.key, '--proxy', 'auto', '--host', 'localhost', '--allow-name-change', '--yes', '--quiet'];
-    const one = { label: '1 tenant', fn: () => timeCmd(node, [BIN, ...common(certs[i++ % 2]), '-n', sb.tenants[0].namespace], { env }) };
+    const common = (c) => [
+      'install',
+      '--cert',
+      c.leaf,
+      '--chain',
+      c.chain,
+      '--ca',
+      c.root,
+      '--key',
+      c.key,
+      '--proxy',
+      'auto',
+      '--host',
+      'localhost',
+      '--allow-name-change',
+      '--yes',
+      '--quiet',
+    ];
+    const one = {
+      label: '1 tenant',
+      fn: () => timeCmd(node, [BIN, ...common(certs[i++ % 2]), '-n', sb.tenants[0].namespace], { env }),
+    };
     let peakKiB = 0;
     const many = {
       label: `${N} tenants`,
       fn: () => {
-        const r = timeWithPeakRss(node, [BIN, ...common(certs[j++ % 2]), '--tenants-file', tenantsFile, '--parallel', '8'], env);
+        const r = timeWithPeakRss(
+          node,
+          [BIN, ...common(certs[j++ % 2]), '--tenants-file', tenantsFile, '--parallel', '8'],
+          env,
+        );
         peakKiB = Math.max(peakKiB, r.peakKiB);
         return r.ms;
       },
@@ -280,23 +430,82 @@ async function benchAcme() {
     const root = await pebbleRoot(pebble);
     // One hook for both: certbot passes CERTBOT_DOMAIN/CERTBOT_VALIDATION, xsoar-cert XSOAR_CERT_DNS_NAME/VALUE.
     const hook = path.join(work, 'acme-hook.sh');
-    writeFileSync(hook, `#!/bin/sh
+    writeFileSync(
+      hook,
+      `#!/bin/sh
 name="\${XSOAR_CERT_DNS_NAME:-_acme-challenge.\$CERTBOT_DOMAIN}"
 value="\${XSOAR_CERT_DNS_VALUE:-\$CERTBOT_VALIDATION}"
 if [ "$1" = add ]; then op="add \$name. 60"; else op="delete \$name."; fi
 printf 'server 127.0.0.1 ${bind.port}\\nupdate %s TXT "%s"\\nsend\\n' "\$op" "\$value" | nsupdate -k ${bind.keyFile}
-`, { mode: 0o755 });
+`,
+      { mode: 0o755 },
+    );
     const cb = mkdtempSync(path.join(work, 'certbot-'));
     const certbot = {
       label: 'certbot certonly --manual (hooks; obtains only)',
-      fn: () => timeCmd('certbot', ['certonly', '--manual', '--preferred-challenges', 'dns', '--manual-auth-hook', `${hook} add`, '--manual-cleanup-hook', `${hook} remove`,
-        '--server', pebble.directory, '-d', 'bench.xsoar.test', '--non-interactive', '--agree-tos', '--register-unsafely-without-email', '--force-renewal',
-        '--config-dir', path.join(cb, 'config'), '--work-dir', path.join(cb, 'work'), '--logs-dir', path.join(cb, 'logs')], { env: { ...process.env, REQUESTS_CA_BUNDLE: pebble.tlsCa } }),
+      fn: () =>
+        timeCmd(
+          'certbot',
+          [
+            'certonly',
+            '--manual',
+            '--preferred-challenges',
+            'dns',
+            '--manual-auth-hook',
+            `${hook} add`,
+            '--manual-cleanup-hook',
+            `${hook} remove`,
+            '--server',
+            pebble.directory,
+            '-d',
+            'bench.xsoar.test',
+            '--non-interactive',
+            '--agree-tos',
+            '--register-unsafely-without-email',
+            '--force-renewal',
+            '--config-dir',
+            path.join(cb, 'config'),
+            '--work-dir',
+            path.join(cb, 'work'),
+            '--logs-dir',
+            path.join(cb, 'logs'),
+          ],
+          { env: { ...process.env, REQUESTS_CA_BUNDLE: pebble.tlsCa } },
+        ),
     };
     const ours = {
       label: 'xsoar-cert renew --acme (obtains and installs)',
-      fn: () => timeCmd(node, [BIN, 'renew', '--acme', pebble.directory, '--acme-ca', pebble.tlsCa, '--acme-agree-tos', '--dns-hook', hook, '--dns-check', bind.server,
-        '--force', '--host', 'bench.xsoar.test', '--allow-name-change', '--ca', root, '-n', t.namespace, '--secret', t.secret, '--endpoint', t.endpoint, '--quiet'], { env }),
+      fn: () =>
+        timeCmd(
+          node,
+          [
+            BIN,
+            'renew',
+            '--acme',
+            pebble.directory,
+            '--acme-ca',
+            pebble.tlsCa,
+            '--acme-agree-tos',
+            '--dns-hook',
+            hook,
+            '--dns-check',
+            bind.server,
+            '--force',
+            '--host',
+            'bench.xsoar.test',
+            '--allow-name-change',
+            '--ca',
+            root,
+            '-n',
+            t.namespace,
+            '--secret',
+            t.secret,
+            '--endpoint',
+            t.endpoint,
+            '--quiet',
+          ],
+          { env },
+        ),
     };
     const pause = () => spawnSync('sleep', ['1.05']);
     compare('ACME issuance (+ install for ours) against pebble', certbot, ours, 0.5, Math.min(RUNS, 5), pause);

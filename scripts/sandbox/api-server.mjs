@@ -9,8 +9,19 @@ import { decodeK8sProtobuf, encodeField } from './protobuf.mjs';
 import { applyJsonPatch, applyMergePatch, applyStrategicMergePatch } from './patch.mjs';
 import { sameObject } from './store.mjs';
 import {
-  RESOURCES, findResource, aggregatedDiscovery, apiVersions, apiGroupList, apiResourceList, openapiV3Doc, openapiV3Index, openapiV2Proto,
-  status, qualifiedResource, details, table,
+  RESOURCES,
+  findResource,
+  aggregatedDiscovery,
+  apiVersions,
+  apiGroupList,
+  apiResourceList,
+  openapiV3Doc,
+  openapiV3Index,
+  openapiV2Proto,
+  status,
+  qualifiedResource,
+  details,
+  table,
 } from './k8s-shapes.mjs';
 
 export const ADMIN_USER = 'sandbox-admin';
@@ -24,7 +35,23 @@ const KNOWN_TOP = {
   Namespace: ['apiVersion', 'kind', 'metadata', 'spec', 'status'],
   Deployment: ['apiVersion', 'kind', 'metadata', 'spec', 'status'],
 };
-const KNOWN_META = ['name', 'generateName', 'namespace', 'selfLink', 'uid', 'resourceVersion', 'generation', 'creationTimestamp', 'deletionTimestamp', 'deletionGracePeriodSeconds', 'labels', 'annotations', 'ownerReferences', 'finalizers', 'managedFields'];
+const KNOWN_META = [
+  'name',
+  'generateName',
+  'namespace',
+  'selfLink',
+  'uid',
+  'resourceVersion',
+  'generation',
+  'creationTimestamp',
+  'deletionTimestamp',
+  'deletionGracePeriodSeconds',
+  'labels',
+  'annotations',
+  'ownerReferences',
+  'finalizers',
+  'managedFields',
+];
 
 /** An error that becomes a metav1.Status response. */
 export class ApiError extends Error {
@@ -37,7 +64,19 @@ export class ApiError extends Error {
   }
 }
 
-const REASONS = { 400: 'BadRequest', 401: 'Unauthorized', 403: 'Forbidden', 404: 'NotFound', 409: 'Conflict', 410: 'Expired', 422: 'Invalid', 429: 'TooManyRequests', 500: 'InternalError', 503: 'ServiceUnavailable', 504: 'Timeout' };
+const REASONS = {
+  400: 'BadRequest',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'NotFound',
+  409: 'Conflict',
+  410: 'Expired',
+  422: 'Invalid',
+  429: 'TooManyRequests',
+  500: 'InternalError',
+  503: 'ServiceUnavailable',
+  504: 'Timeout',
+};
 const nowIso = () => new Date().toISOString().replace(/\.\d+Z$/, 'Z');
 
 /**
@@ -70,12 +109,23 @@ export function createApiServer(ctx) {
     const control = url.pathname.startsWith('/_sandbox/');
     res.on('close', () => {
       if (control) return;
-      const entry = { time: new Date(started).toISOString(), method: req.method, path: url.pathname, query: url.search.slice(1), userAgent, user: identity(req), status: res.headersSent ? res.statusCode : 0, ms: Date.now() - started };
+      const entry = {
+        time: new Date(started).toISOString(),
+        method: req.method,
+        path: url.pathname,
+        query: url.search.slice(1),
+        userAgent,
+        user: identity(req),
+        status: res.headersSent ? res.statusCode : 0,
+        ms: Date.now() - started,
+      };
       requestLog.push(entry);
       if (requestLog.length > 20000) requestLog.shift();
       logStream.write(JSON.stringify(entry) + '\n');
     });
-    res.on('error', (err) => process.stderr.write(`sandbox: response error on ${req.method} ${url.pathname}: ${err.message}\n`));
+    res.on('error', (err) =>
+      process.stderr.write(`sandbox: response error on ${req.method} ${url.pathname}: ${err.message}\n`),
+    );
     const chunks = /** @type {Buffer[]} */ ([]);
     req.on('data', (c) => chunks.push(c));
     req.on('end', () => {
@@ -85,7 +135,10 @@ export function createApiServer(ctx) {
           res.destroy();
           return;
         }
-        const e = err instanceof ApiError ? err : new ApiError(500, 'InternalError', `Internal error occurred: ${err?.message ?? err}`);
+        const e =
+          err instanceof ApiError
+            ? err
+            : new ApiError(500, 'InternalError', `Internal error occurred: ${err?.message ?? err}`);
         if (!(err instanceof ApiError)) process.stderr.write(`sandbox: ${err?.stack ?? err}\n`);
         sendStatus(res, e);
       });
@@ -119,7 +172,15 @@ export function createApiServer(ctx) {
       else {
         const code = fault.status ?? 500;
         const headers = fault.retryAfter !== undefined ? { 'Retry-After': String(fault.retryAfter) } : {};
-        sendStatus(res, new ApiError(code, fault.reason ?? /** @type {any} */ (REASONS)[code] ?? 'InternalError', fault.message ?? 'Internal error occurred: sandbox injected fault'), headers);
+        sendStatus(
+          res,
+          new ApiError(
+            code,
+            fault.reason ?? /** @type {any} */ (REASONS)[code] ?? 'InternalError',
+            fault.message ?? 'Internal error occurred: sandbox injected fault',
+          ),
+          headers,
+        );
         return;
       }
     }
@@ -165,7 +226,9 @@ export function createApiServer(ctx) {
       case 'GET /_sandbox/state':
         return sendJson(res, 200, {
           resourceVersion: String(store.rv),
-          namespaces: store.list('namespaces').map((n) => ({ name: n.metadata.name, phase: n.status?.phase, labels: n.metadata.labels ?? {} })),
+          namespaces: store
+            .list('namespaces')
+            .map((n) => ({ name: n.metadata.name, phase: n.status?.phase, labels: n.metadata.labels ?? {} })),
           secrets: store.list('secrets'),
           deployments: store.list('deployments'),
           pods: store.list('pods'),
@@ -179,9 +242,23 @@ export function createApiServer(ctx) {
         requestLog.length = 0;
         return sendJson(res, 200, { ok: true });
       case 'POST /_sandbox/faults': {
-        if (!['status', 'drop', 'delay'].includes(input.action)) throw new ApiError(400, 'BadRequest', 'fault action must be status, drop or delay');
+        if (!['status', 'drop', 'delay'].includes(input.action))
+          throw new ApiError(400, 'BadRequest', 'fault action must be status, drop or delay');
         if (input.match?.path) new RegExp(input.match.path);
-        const f = { id: `fault-${++faultSeq}`, match: input.match ?? {}, nth: input.nth ?? 1, times: input.times ?? 1, action: input.action, status: input.status, reason: input.reason, message: input.message, delayMs: input.delayMs, retryAfter: input.retryAfter, seen: 0, fired: 0 };
+        const f = {
+          id: `fault-${++faultSeq}`,
+          match: input.match ?? {},
+          nth: input.nth ?? 1,
+          times: input.times ?? 1,
+          action: input.action,
+          status: input.status,
+          reason: input.reason,
+          message: input.message,
+          delayMs: input.delayMs,
+          retryAfter: input.retryAfter,
+          seen: 0,
+          fired: 0,
+        };
         faults.push(f);
         return sendJson(res, 201, { id: f.id });
       }
@@ -226,12 +303,17 @@ export function createApiServer(ctx) {
     const dep = store.get('deployments', t.namespace, t.deployment);
     if (!dep) throw new ApiError(404, 'NotFound', `deployments.apps "${t.deployment}" not found`);
     const c0 = dep.spec.template.spec.containers[0];
-    const env = (c0.env ?? []).filter((/** @type {any} */ e) => e.name !== 'TLS_MIN_VERSION' && e.name !== 'TLS_MAX_VERSION');
+    const env = (c0.env ?? []).filter(
+      (/** @type {any} */ e) => e.name !== 'TLS_MIN_VERSION' && e.name !== 'TLS_MAX_VERSION',
+    );
     if (input.min) env.push({ name: 'TLS_MIN_VERSION', value: input.min });
     if (input.max) env.push({ name: 'TLS_MAX_VERSION', value: input.max });
     c0.env = env;
     dep.spec.template.metadata = dep.spec.template.metadata ?? {};
-    dep.spec.template.metadata.annotations = { ...(dep.spec.template.metadata.annotations ?? {}), 'sandbox.xsoar.local/tls-changed-at': new Date().toISOString() };
+    dep.spec.template.metadata.annotations = {
+      ...(dep.spec.template.metadata.annotations ?? {}),
+      'sandbox.xsoar.local/tls-changed-at': new Date().toISOString(),
+    };
     dep.metadata.generation = (dep.metadata.generation ?? 1) + 1;
     const saved = store.update('deployments', dep);
     const outcome = await controller.waitForRollout(t.namespace, t.deployment, saved.metadata.generation);
@@ -259,14 +341,31 @@ export function createApiServer(ctx) {
       .map((m) => /(?:^|;)v=(v2beta1|v2)(?:;|$)/.exec(m)?.[1])
       .find(Boolean);
     const discoveryType = `application/json;g=apidiscovery.k8s.io;v=${aggregated};as=APIGroupDiscoveryList`;
-    const discovery = (/** @type {boolean} */ core) => ({ ...aggregatedDiscovery(core), apiVersion: `apidiscovery.k8s.io/${aggregated}` });
+    const discovery = (/** @type {boolean} */ core) => ({
+      ...aggregatedDiscovery(core),
+      apiVersion: `apidiscovery.k8s.io/${aggregated}`,
+    });
     if (method === 'GET') {
       if (p === '/version') {
-        return sendJson(res, 200, { major: '1', minor: '32', gitVersion: 'v1.32.4-sandbox', gitCommit: '0000000000000000000000000000000000000000', gitTreeState: 'clean', buildDate: '2025-01-01T00:00:00Z', goVersion: 'go1.23.6', compiler: 'gc', platform: 'linux/amd64' });
+        return sendJson(res, 200, {
+          major: '1',
+          minor: '32',
+          gitVersion: 'v1.32.4-sandbox',
+          gitCommit: '0000000000000000000000000000000000000000',
+          gitTreeState: 'clean',
+          buildDate: '2025-01-01T00:00:00Z',
+          goVersion: 'go1.23.6',
+          compiler: 'gc',
+          platform: 'linux/amd64',
+        });
       }
       if (p === '/healthz' || p === '/readyz' || p === '/livez') return sendText(res, 200, 'ok');
-      if (p === '/api') return aggregated ? sendJson(res, 200, discovery(true), discoveryType) : sendJson(res, 200, apiVersions(ctx.address()));
-      if (p === '/apis') return aggregated ? sendJson(res, 200, discovery(false), discoveryType) : sendJson(res, 200, apiGroupList());
+      if (p === '/api')
+        return aggregated
+          ? sendJson(res, 200, discovery(true), discoveryType)
+          : sendJson(res, 200, apiVersions(ctx.address()));
+      if (p === '/apis')
+        return aggregated ? sendJson(res, 200, discovery(false), discoveryType) : sendJson(res, 200, apiGroupList());
       if (p === '/api/v1') return sendJson(res, 200, apiResourceList(''));
       const gv = /^\/apis\/([^/]+)\/v1$/.exec(p);
       if (gv && RESOURCES.some((r) => r.group === gv[1])) return sendJson(res, 200, apiResourceList(gv[1]));
@@ -275,12 +374,16 @@ export function createApiServer(ctx) {
         // Protobuf only, as kubectl asks for it. The Content-Type spells the
         // version with a dot: Go's mime parser rejects the '@' kubectl sends.
         const doc = openapiV2Proto(encodeField);
-        res.writeHead(200, { 'Content-Type': 'application/com.github.proto-openapi.spec.v2.v1.0+protobuf', 'Content-Length': doc.length });
+        res.writeHead(200, {
+          'Content-Type': 'application/com.github.proto-openapi.spec.v2.v1.0+protobuf',
+          'Content-Length': doc.length,
+        });
         res.end(doc);
         return;
       }
       const oa = /^\/openapi\/v3\/(api\/v1|apis\/([^/]+)\/v1)$/.exec(p);
-      if (oa && (oa[1] === 'api/v1' || RESOURCES.some((r) => r.group === oa[2]))) return sendJson(res, 200, openapiV3Doc(oa[2] ?? ''));
+      if (oa && (oa[1] === 'api/v1' || RESOURCES.some((r) => r.group === oa[2])))
+        return sendJson(res, 200, openapiV3Doc(oa[2] ?? ''));
     }
     // /api/v1/... or /apis/G/v1/...
     const m = /^\/(?:api\/(v1)|apis\/([^/]+)\/(v1))\/(.*)$/.exec(p);
@@ -298,25 +401,47 @@ export function createApiServer(ctx) {
     if (ns && !info.namespaced) throw new ApiError(404, 'NotFound', 'the server could not find the requested resource');
     const name = parts[1] ? decodeURIComponent(parts[1]) : '';
     const sub = parts[2] ?? '';
-    if (parts.length > 3 || (sub && !(info.subresources ?? []).some((s) => s.subresource === sub))) throw new ApiError(404, 'NotFound', 'the server could not find the requested resource');
+    if (parts.length > 3 || (sub && !(info.subresources ?? []).some((s) => s.subresource === sub)))
+      throw new ApiError(404, 'NotFound', 'the server could not find the requested resource');
     const q = url.searchParams;
     const watch = q.get('watch') === 'true' || q.get('watch') === '1';
-    const verb = method === 'GET' ? (name ? 'get' : watch ? 'watch' : 'list') : method === 'POST' ? 'create' : method === 'PUT' ? 'update' : method === 'PATCH' ? 'patch' : method === 'DELETE' ? (name ? 'delete' : 'deletecollection') : '';
+    const verb =
+      method === 'GET'
+        ? name
+          ? 'get'
+          : watch
+            ? 'watch'
+            : 'list'
+        : method === 'POST'
+          ? 'create'
+          : method === 'PUT'
+            ? 'update'
+            : method === 'PATCH'
+              ? 'patch'
+              : method === 'DELETE'
+                ? name
+                  ? 'delete'
+                  : 'deletecollection'
+                : '';
     if (!verb || !info.verbs.includes(verb === 'deletecollection' ? 'delete' : verb)) {
       throw new ApiError(405, 'MethodNotAllowed', `the server does not allow this method on the requested resource`);
     }
     const user = identity(req);
     checkAuthz(user, verb, info, ns, name, sub);
 
-    if (info.group === 'authorization.k8s.io' || info.group === 'authentication.k8s.io') return review(res, info, parseBody(req, body, info), user);
-    if (info.namespaced && ns === '' && verb !== 'list' && verb !== 'watch') throw new ApiError(404, 'NotFound', 'the server could not find the requested resource');
+    if (info.group === 'authorization.k8s.io' || info.group === 'authentication.k8s.io')
+      return review(res, info, parseBody(req, body, info), user);
+    if (info.namespaced && ns === '' && verb !== 'list' && verb !== 'watch')
+      throw new ApiError(404, 'NotFound', 'the server could not find the requested resource');
     const asTable = accept.includes('as=Table');
     switch (verb) {
       case 'get': {
         const obj = store.get(info.resource, ns, name);
         if (!obj) throw notFound(info, name);
         if (sub === 'scale') return sendJson(res, 200, scaleOf(obj));
-        return asTable ? sendJson(res, 200, table(info.resource, [obj], obj.metadata.resourceVersion)) : sendJson(res, 200, obj);
+        return asTable
+          ? sendJson(res, 200, table(info.resource, [obj], obj.metadata.resourceVersion))
+          : sendJson(res, 200, obj);
       }
       case 'list':
         return list(res, info, ns, q, asTable);
@@ -342,7 +467,12 @@ export function createApiServer(ctx) {
     if (!pol) return true;
     if (pol.readOnly && WRITE_VERBS.includes(verb) && !resource.startsWith('selfsubject')) return false;
     // scope 'cluster': only requests across all namespaces (a user with namespaced roles only).
-    return !pol.deny.some((d) => (d.verb === '*' || d.verb === verb) && (d.resource === '*' || d.resource === resource) && (d.scope === 'cluster' ? ns === '' : !d.namespace || d.namespace === ns));
+    return !pol.deny.some(
+      (d) =>
+        (d.verb === '*' || d.verb === verb) &&
+        (d.resource === '*' || d.resource === resource) &&
+        (d.scope === 'cluster' ? ns === '' : !d.namespace || d.namespace === ns),
+    );
   }
 
   /**
@@ -355,42 +485,94 @@ export function createApiServer(ctx) {
     if (allowed(user, verb, res, ns) && (!sub || allowed(user, verb, info.resource, ns))) return;
     const where = ns ? `in the namespace "${ns}"` : 'at the cluster scope';
     const subject = name ? `${qualifiedResource(info)} "${name}"` : qualifiedResource(info);
-    throw new ApiError(403, 'Forbidden', `${subject} is forbidden: User "${user}" cannot ${verb} resource "${res}" in API group "${info.group}" ${where}`, details(info, name));
+    throw new ApiError(
+      403,
+      'Forbidden',
+      `${subject} is forbidden: User "${user}" cannot ${verb} resource "${res}" in API group "${info.group}" ${where}`,
+      details(info, name),
+    );
   }
 
   /** SelfSubjectAccessReview / SelfSubjectRulesReview / SelfSubjectReview. */
-  function review(/** @type {import('node:http').ServerResponse} */ res, /** @type {any} */ info, /** @type {any} */ obj, /** @type {string} */ user) {
-    const out = { apiVersion: `${info.group}/v1`, kind: info.kind, metadata: { creationTimestamp: null }, ...(obj.spec ? { spec: obj.spec } : {}) };
+  function review(
+    /** @type {import('node:http').ServerResponse} */ res,
+    /** @type {any} */ info,
+    /** @type {any} */ obj,
+    /** @type {string} */ user,
+  ) {
+    const out = {
+      apiVersion: `${info.group}/v1`,
+      kind: info.kind,
+      metadata: { creationTimestamp: null },
+      ...(obj.spec ? { spec: obj.spec } : {}),
+    };
     if (info.resource === 'selfsubjectaccessreviews') {
       const ra = obj.spec?.resourceAttributes;
       let ok = true;
       if (ra) {
         const res2 = ra.subresource ? `${ra.resource}/${ra.subresource}` : ra.resource;
-        ok = allowed(user, ra.verb, res2, ra.namespace ?? '') && (ra.verb === '*' || allowed(user, ra.verb, ra.resource, ra.namespace ?? ''));
+        ok =
+          allowed(user, ra.verb, res2, ra.namespace ?? '') &&
+          (ra.verb === '*' || allowed(user, ra.verb, ra.resource, ra.namespace ?? ''));
         if (ok && ra.verb === '*') ok = ALL_VERBS.every((v) => allowed(user, v, res2, ra.namespace ?? ''));
-      } else if (obj.spec?.nonResourceAttributes) ok = !policies.get(user)?.readOnly || obj.spec.nonResourceAttributes.verb === 'get';
+      } else if (obj.spec?.nonResourceAttributes)
+        ok = !policies.get(user)?.readOnly || obj.spec.nonResourceAttributes.verb === 'get';
       // Real RBAC gives no reason on a denial, so kubectl prints a bare "no".
-      return sendJson(res, 201, { ...out, status: ok ? { allowed: true, reason: `sandbox: user "${user}" is allowed` } : { allowed: false } });
+      return sendJson(res, 201, {
+        ...out,
+        status: ok ? { allowed: true, reason: `sandbox: user "${user}" is allowed` } : { allowed: false },
+      });
     }
-    if (info.resource === 'selfsubjectrulesreviews') return sendJson(res, 201, { ...out, status: rulesFor(user, obj.spec?.namespace ?? '') });
-    return sendJson(res, 201, { ...out, status: { userInfo: { username: user, groups: user === ADMIN_USER ? ['system:masters', 'system:authenticated'] : ['system:authenticated'] } } });
+    if (info.resource === 'selfsubjectrulesreviews')
+      return sendJson(res, 201, { ...out, status: rulesFor(user, obj.spec?.namespace ?? '') });
+    return sendJson(res, 201, {
+      ...out,
+      status: {
+        userInfo: {
+          username: user,
+          groups: user === ADMIN_USER ? ['system:masters', 'system:authenticated'] : ['system:authenticated'],
+        },
+      },
+    });
   }
 
   /** The rules a user has in a namespace, consistent with allowed(). @param {string} user @param {string} ns */
   function rulesFor(user, ns) {
-    const base = [{ verbs: ['create'], apiGroups: ['authorization.k8s.io'], resources: ['selfsubjectaccessreviews', 'selfsubjectrulesreviews'] }, { verbs: ['create'], apiGroups: ['authentication.k8s.io'], resources: ['selfsubjectreviews'] }];
+    const base = [
+      {
+        verbs: ['create'],
+        apiGroups: ['authorization.k8s.io'],
+        resources: ['selfsubjectaccessreviews', 'selfsubjectrulesreviews'],
+      },
+      { verbs: ['create'], apiGroups: ['authentication.k8s.io'], resources: ['selfsubjectreviews'] },
+    ];
     if (!policies.has(user)) {
-      return { resourceRules: [{ verbs: ['*'], apiGroups: ['*'], resources: ['*'] }, ...base], nonResourceRules: [{ verbs: ['*'], nonResourceURLs: ['*'] }], incomplete: false };
+      return {
+        resourceRules: [{ verbs: ['*'], apiGroups: ['*'], resources: ['*'] }, ...base],
+        nonResourceRules: [{ verbs: ['*'], nonResourceURLs: ['*'] }],
+        incomplete: false,
+      };
     }
     /** @type {any[]} */
     const rules = [...base];
     for (const r of RESOURCES.filter((x) => !x.resource.startsWith('selfsubject'))) {
       for (const name of [r.resource, ...(r.subresources ?? []).map((s) => `${r.resource}/${s.subresource}`)]) {
-        const verbs = ALL_VERBS.filter((v) => allowed(user, v, name, ns) && (name === r.resource || allowed(user, v, r.resource, ns)));
+        const verbs = ALL_VERBS.filter(
+          (v) => allowed(user, v, name, ns) && (name === r.resource || allowed(user, v, r.resource, ns)),
+        );
         if (verbs.length) rules.push({ verbs, apiGroups: [r.group], resources: [name] });
       }
     }
-    return { resourceRules: rules, nonResourceRules: [{ verbs: ['get'], nonResourceURLs: ['/api', '/api/*', '/apis', '/apis/*', '/version', '/openapi', '/openapi/*'] }], incomplete: false };
+    return {
+      resourceRules: rules,
+      nonResourceRules: [
+        {
+          verbs: ['get'],
+          nonResourceURLs: ['/api', '/api/*', '/apis', '/apis/*', '/version', '/openapi', '/openapi/*'],
+        },
+      ],
+      incomplete: false,
+    };
   }
 
   // ---------- reads ----------
@@ -456,15 +638,28 @@ export function createApiServer(ctx) {
     const keep = selectorFilter(info, q);
     const rvParam = q.get('resourceVersion') ?? '';
     const timeout = Math.min(Number(q.get('timeoutSeconds') ?? 1800) || 1800, 3600);
-    res.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-cache, private', 'Transfer-Encoding': 'chunked' });
+    res.writeHead(200, {
+      'Content-Type': 'application/json',
+      'Cache-Control': 'no-cache, private',
+      'Transfer-Encoding': 'chunked',
+    });
     res.flushHeaders();
     watchers.add(res);
-    const matches = (/** @type {import('./store.mjs').StoreEvent} */ e) => e.resource === info.resource && (!ns || e.object.metadata.namespace === ns) && keep(e.object);
+    const matches = (/** @type {import('./store.mjs').StoreEvent} */ e) =>
+      e.resource === info.resource && (!ns || e.object.metadata.namespace === ns) && keep(e.object);
     // A write after the stream ended (timeout) or the client left would emit an
     // 'error' nobody handles: skip it instead.
     res.on('error', () => {});
     const send = (/** @type {string} */ type, /** @type {any} */ object) =>
-      !res.writableEnded && !res.destroyed && res.write(JSON.stringify({ type, object: asTable && type !== 'ERROR' ? table(info.resource, [object], object.metadata.resourceVersion) : object }) + '\n');
+      !res.writableEnded &&
+      !res.destroyed &&
+      res.write(
+        JSON.stringify({
+          type,
+          object:
+            asTable && type !== 'ERROR' ? table(info.resource, [object], object.metadata.resourceVersion) : object,
+        }) + '\n',
+      );
     if (rvParam === '' || rvParam === '0') {
       for (const o of store.list(info.resource, ns).filter(keep)) send('ADDED', o);
     } else {
@@ -506,13 +701,21 @@ export function createApiServer(ctx) {
       try {
         return decodeK8sProtobuf(body);
       } catch (err) {
-        throw new ApiError(400, 'BadRequest', `${info.kind} in version "${info.version}" cannot be handled as a ${info.kind}: ${/** @type {Error} */ (err).message}`);
+        throw new ApiError(
+          400,
+          'BadRequest',
+          `${info.kind} in version "${info.version}" cannot be handled as a ${info.kind}: ${/** @type {Error} */ (err).message}`,
+        );
       }
     }
     try {
       return JSON.parse(body.toString('utf8'));
     } catch (err) {
-      throw new ApiError(400, 'BadRequest', `${info.kind} in version "${info.version}" cannot be handled as a ${info.kind}: json parse error: ${/** @type {Error} */ (err).message}`);
+      throw new ApiError(
+        400,
+        'BadRequest',
+        `${info.kind} in version "${info.version}" cannot be handled as a ${info.kind}: json parse error: ${/** @type {Error} */ (err).message}`,
+      );
     }
   }
 
@@ -525,14 +728,24 @@ export function createApiServer(ctx) {
     if (!known || typeof obj !== 'object' || obj === null) return;
     const unknown = [
       ...Object.keys(obj).filter((k) => !known.includes(k)),
-      ...Object.keys(obj.metadata ?? {}).filter((k) => !KNOWN_META.includes(k)).map((k) => `metadata.${k}`),
+      ...Object.keys(obj.metadata ?? {})
+        .filter((k) => !KNOWN_META.includes(k))
+        .map((k) => `metadata.${k}`),
     ];
     if (!unknown.length) return;
     const mode = q.get('fieldValidation') ?? 'Warn';
     if (mode === 'Strict') {
-      throw new ApiError(400, 'BadRequest', `${info.kind} in version "${info.version}" cannot be handled as a ${info.kind}: strict decoding error: ${unknown.map((u) => `unknown field "${u}"`).join(', ')}`);
+      throw new ApiError(
+        400,
+        'BadRequest',
+        `${info.kind} in version "${info.version}" cannot be handled as a ${info.kind}: strict decoding error: ${unknown.map((u) => `unknown field "${u}"`).join(', ')}`,
+      );
     }
-    if (mode === 'Warn') res.setHeader('Warning', unknown.map((u) => `299 - "unknown field \\"${u}\\""`));
+    if (mode === 'Warn')
+      res.setHeader(
+        'Warning',
+        unknown.map((u) => `299 - "unknown field \\"${u}\\""`),
+      );
   }
 
   /**
@@ -544,36 +757,71 @@ export function createApiServer(ctx) {
     /** @type {Array<{ field: string, msg: string, type: string }>} */
     const errs = [];
     if (!DNS1123_SUBDOMAIN.test(name) || name.length > 253) {
-      errs.push({ field: 'metadata.name', type: 'FieldValueInvalid', msg: `Invalid value: "${name}": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')` });
+      errs.push({
+        field: 'metadata.name',
+        type: 'FieldValueInvalid',
+        msg: `Invalid value: "${name}": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')`,
+      });
     }
     if (info.kind === 'Secret') {
       obj.type = obj.type || 'Opaque';
       for (const [k, v] of Object.entries(obj.data ?? {})) {
         if (typeof v !== 'string' || !/^[A-Za-z0-9+/]*={0,2}$/.test(v) || v.length % 4 !== 0) {
-          throw new ApiError(400, 'BadRequest', `Secret in version "v1" cannot be handled as a Secret: illegal base64 data at input byte ${Math.max(0, String(v).search(/[^A-Za-z0-9+/=]/))}`);
+          throw new ApiError(
+            400,
+            'BadRequest',
+            `Secret in version "v1" cannot be handled as a Secret: illegal base64 data at input byte ${Math.max(0, String(v).search(/[^A-Za-z0-9+/=]/))}`,
+          );
         }
         void k;
       }
       if (obj.stringData) {
         obj.data = { ...(obj.data ?? {}) };
-        for (const [k, v] of Object.entries(obj.stringData)) obj.data[k] = Buffer.from(String(v), 'utf8').toString('base64');
+        for (const [k, v] of Object.entries(obj.stringData))
+          obj.data[k] = Buffer.from(String(v), 'utf8').toString('base64');
         delete obj.stringData;
       }
       let size = 0;
       for (const [k, v] of Object.entries(obj.data ?? {})) {
         size += Buffer.from(/** @type {string} */ (v), 'base64').length;
         if (!CONFIG_KEY.test(k) || k.length > 253) {
-          errs.push({ field: `data[${k}]`, type: 'FieldValueInvalid', msg: `Invalid value: "${k}": a valid config key must consist of alphanumeric characters, '-', '_' or '.' (e.g. 'key.name',  or 'KEY_NAME',  or 'key-name', regex used for validation is '[-._a-zA-Z0-9]+')` });
+          errs.push({
+            field: `data[${k}]`,
+            type: 'FieldValueInvalid',
+            msg: `Invalid value: "${k}": a valid config key must consist of alphanumeric characters, '-', '_' or '.' (e.g. 'key.name',  or 'KEY_NAME',  or 'key-name', regex used for validation is '[-._a-zA-Z0-9]+')`,
+          });
         }
       }
-      if (size > MAX_SECRET_BYTES) errs.push({ field: 'data', type: 'FieldValueTooLong', msg: `Too long: must have at most ${MAX_SECRET_BYTES} bytes` });
+      if (size > MAX_SECRET_BYTES)
+        errs.push({
+          field: 'data',
+          type: 'FieldValueTooLong',
+          msg: `Too long: must have at most ${MAX_SECRET_BYTES} bytes`,
+        });
       if (obj.type === 'kubernetes.io/tls') {
-        for (const k of ['tls.crt', 'tls.key']) if (!(obj.data ?? {})[k] && (obj.data ?? {})[k] !== '') errs.push({ field: `data[${k}]`, type: 'FieldValueRequired', msg: 'Required value' });
+        for (const k of ['tls.crt', 'tls.key'])
+          if (!(obj.data ?? {})[k] && (obj.data ?? {})[k] !== '')
+            errs.push({ field: `data[${k}]`, type: 'FieldValueRequired', msg: 'Required value' });
       }
       if (old) {
-        if (old.type !== obj.type) errs.push({ field: 'type', type: 'FieldValueInvalid', msg: `Invalid value: "${obj.type}": field is immutable` });
-        if (old.immutable && JSON.stringify(old.data ?? {}) !== JSON.stringify(obj.data ?? {})) errs.push({ field: 'data', type: 'FieldValueForbidden', msg: 'Forbidden: field is immutable when `immutable` is set' });
-        if (old.immutable && !obj.immutable) errs.push({ field: 'immutable', type: 'FieldValueForbidden', msg: 'Forbidden: field is immutable when `immutable` is set' });
+        if (old.type !== obj.type)
+          errs.push({
+            field: 'type',
+            type: 'FieldValueInvalid',
+            msg: `Invalid value: "${obj.type}": field is immutable`,
+          });
+        if (old.immutable && JSON.stringify(old.data ?? {}) !== JSON.stringify(obj.data ?? {}))
+          errs.push({
+            field: 'data',
+            type: 'FieldValueForbidden',
+            msg: 'Forbidden: field is immutable when `immutable` is set',
+          });
+        if (old.immutable && !obj.immutable)
+          errs.push({
+            field: 'immutable',
+            type: 'FieldValueForbidden',
+            msg: 'Forbidden: field is immutable when `immutable` is set',
+          });
       }
     }
     if (info.kind === 'Namespace') {
@@ -582,14 +830,18 @@ export function createApiServer(ctx) {
       obj.status = old?.status ?? { phase: 'Active' };
     }
     if (info.kind === 'Deployment') {
-      if (!obj.spec?.template?.spec?.containers?.length) errs.push({ field: 'spec.template.spec.containers', type: 'FieldValueRequired', msg: 'Required value' });
+      if (!obj.spec?.template?.spec?.containers?.length)
+        errs.push({ field: 'spec.template.spec.containers', type: 'FieldValueRequired', msg: 'Required value' });
       else {
         obj.spec.replicas = obj.spec.replicas ?? 1;
         obj.spec.progressDeadlineSeconds = obj.spec.progressDeadlineSeconds ?? 600;
       }
     }
     if (errs.length) {
-      const msg = errs.length === 1 ? `${errs[0].field}: ${errs[0].msg}` : `[${errs.map((e) => `${e.field}: ${e.msg}`).join(', ')}]`;
+      const msg =
+        errs.length === 1
+          ? `${errs[0].field}: ${errs[0].msg}`
+          : `[${errs.map((e) => `${e.field}: ${e.msg}`).join(', ')}]`;
       throw new ApiError(422, 'Invalid', `${info.kind} "${name}" is invalid: ${msg}`, {
         name,
         ...(info.group ? { group: info.group } : {}),
@@ -604,13 +856,25 @@ export function createApiServer(ctx) {
     const nsObj = store.get('namespaces', '', ns);
     if (!nsObj) throw new ApiError(404, 'NotFound', `namespaces "${ns}" not found`, { name: ns, kind: 'namespaces' });
     if (nsObj.status?.phase === 'Terminating') {
-      throw new ApiError(403, 'Forbidden', `${qualifiedResource(info)} "${forName}" is forbidden: unable to create new content in namespace ${ns} because it is being terminated`, details(info, forName));
+      throw new ApiError(
+        403,
+        'Forbidden',
+        `${qualifiedResource(info)} "${forName}" is forbidden: unable to create new content in namespace ${ns} because it is being terminated`,
+        details(info, forName),
+      );
     }
   }
 
   /** @param {any} obj @param {string} manager @param {import('./k8s-shapes.mjs').ResourceInfo} info @param {any[]} [prev] */
   function managedFields(obj, manager, info, prev) {
-    const entry = { manager: manager || 'unknown', operation: 'Update', apiVersion: info.group ? `${info.group}/${info.version}` : info.version, time: nowIso(), fieldsType: 'FieldsV1', fieldsV1: {} };
+    const entry = {
+      manager: manager || 'unknown',
+      operation: 'Update',
+      apiVersion: info.group ? `${info.group}/${info.version}` : info.version,
+      time: nowIso(),
+      fieldsType: 'FieldsV1',
+      fieldsV1: {},
+    };
     obj.metadata.managedFields = [...(prev ?? []).filter((m) => m.manager !== entry.manager), entry];
   }
 
@@ -621,29 +885,62 @@ export function createApiServer(ctx) {
   async function create(req, res, info, ns, body, q) {
     const obj = parseBody(req, body, info);
     validateFields(info, obj, q, res);
-    if (obj.kind && obj.kind !== info.kind) throw new ApiError(400, 'BadRequest', `${info.kind} in version "${info.version}" cannot be handled as a ${info.kind}: the body is a ${obj.kind}`);
+    if (obj.kind && obj.kind !== info.kind)
+      throw new ApiError(
+        400,
+        'BadRequest',
+        `${info.kind} in version "${info.version}" cannot be handled as a ${info.kind}: the body is a ${obj.kind}`,
+      );
     obj.apiVersion = info.group ? `${info.group}/${info.version}` : info.version;
     obj.kind = info.kind;
     obj.metadata = obj.metadata ?? {};
     if (info.namespaced) {
-      if (obj.metadata.namespace && obj.metadata.namespace !== ns) throw new ApiError(400, 'BadRequest', 'the namespace of the provided object does not match the namespace sent on the request');
+      if (obj.metadata.namespace && obj.metadata.namespace !== ns)
+        throw new ApiError(
+          400,
+          'BadRequest',
+          'the namespace of the provided object does not match the namespace sent on the request',
+        );
       obj.metadata.namespace = ns;
     } else delete obj.metadata.namespace;
-    if (!obj.metadata.name && obj.metadata.generateName) obj.metadata.name = obj.metadata.generateName + Math.random().toString(36).slice(2, 7);
+    if (!obj.metadata.name && obj.metadata.generateName)
+      obj.metadata.name = obj.metadata.generateName + Math.random().toString(36).slice(2, 7);
     if (!obj.metadata.name) {
-      throw new ApiError(422, 'Invalid', `${info.kind} "" is invalid: metadata.name: Required value: name or generateName is required`, { kind: info.kind, causes: [{ reason: 'FieldValueRequired', message: 'Required value: name or generateName is required', field: 'metadata.name' }] });
+      throw new ApiError(
+        422,
+        'Invalid',
+        `${info.kind} "" is invalid: metadata.name: Required value: name or generateName is required`,
+        {
+          kind: info.kind,
+          causes: [
+            {
+              reason: 'FieldValueRequired',
+              message: 'Required value: name or generateName is required',
+              field: 'metadata.name',
+            },
+          ],
+        },
+      );
     }
     const name = obj.metadata.name;
     if (info.namespaced) requireNamespace(ns, name, info);
-    for (const k of ['uid', 'resourceVersion', 'creationTimestamp', 'deletionTimestamp', 'selfLink']) delete obj.metadata[k];
+    for (const k of ['uid', 'resourceVersion', 'creationTimestamp', 'deletionTimestamp', 'selfLink'])
+      delete obj.metadata[k];
     normalize(info, obj);
-    if (store.get(info.resource, ns, name)) throw new ApiError(409, 'AlreadyExists', `${qualifiedResource(info)} "${name}" already exists`, details(info, name));
+    if (store.get(info.resource, ns, name))
+      throw new ApiError(
+        409,
+        'AlreadyExists',
+        `${qualifiedResource(info)} "${name}" already exists`,
+        details(info, name),
+      );
     if (info.kind === 'Deployment') {
       obj.metadata.generation = 1;
       obj.status = {};
     }
     managedFields(obj, q.get('fieldManager') ?? '', info);
-    if (q.get('dryRun') === 'All') return sendJson(res, 201, { ...obj, metadata: { ...obj.metadata, uid: 'dry-run', creationTimestamp: nowIso() } });
+    if (q.get('dryRun') === 'All')
+      return sendJson(res, 201, { ...obj, metadata: { ...obj.metadata, uid: 'dry-run', creationTimestamp: nowIso() } });
     return sendJson(res, 201, store.create(info.resource, obj));
   }
 
@@ -656,7 +953,13 @@ export function createApiServer(ctx) {
   async function update(req, res, info, ns, name, sub, body, q, verb) {
     const old = store.get(info.resource, ns, name);
     if (!old) throw notFound(info, name);
-    const conflict = () => new ApiError(409, 'Conflict', `Operation cannot be fulfilled on ${qualifiedResource(info)} "${name}": the object has been modified; please apply your changes to the latest version and try again`, details(info, name));
+    const conflict = () =>
+      new ApiError(
+        409,
+        'Conflict',
+        `Operation cannot be fulfilled on ${qualifiedResource(info)} "${name}": the object has been modified; please apply your changes to the latest version and try again`,
+        details(info, name),
+      );
     let base = sub === 'scale' ? scaleOf(old) : old;
     /** @type {any} */
     let next;
@@ -664,7 +967,9 @@ export function createApiServer(ctx) {
       next = parseBody(req, body, info);
       validateFields(info, next, q, res);
     } else {
-      const type = String(req.headers['content-type'] ?? '').split(';')[0].trim();
+      const type = String(req.headers['content-type'] ?? '')
+        .split(';')[0]
+        .trim();
       let patch;
       try {
         patch = JSON.parse(body.toString('utf8'));
@@ -675,25 +980,47 @@ export function createApiServer(ctx) {
         if (type === 'application/strategic-merge-patch+json') next = applyStrategicMergePatch(base, patch);
         else if (type === 'application/merge-patch+json') next = applyMergePatch(base, patch);
         else if (type === 'application/json-patch+json') next = applyJsonPatch(base, patch);
-        else throw new ApiError(415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json`);
+        else
+          throw new ApiError(
+            415,
+            'UnsupportedMediaType',
+            `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json`,
+          );
       } catch (err) {
         if (err instanceof ApiError) throw err;
-        throw new ApiError(422, 'Invalid', `${info.kind} "${name}" is invalid: ${/** @type {Error} */ (err).message}`, { name, kind: info.kind });
+        throw new ApiError(422, 'Invalid', `${info.kind} "${name}" is invalid: ${/** @type {Error} */ (err).message}`, {
+          name,
+          kind: info.kind,
+        });
       }
       validateFields(info, next, q, res);
     }
     if (!next || typeof next !== 'object') throw new ApiError(400, 'BadRequest', 'the request body is not an object');
     next.metadata = next.metadata ?? {};
     if (next.metadata.name !== undefined && next.metadata.name !== name) {
-      throw new ApiError(400, 'BadRequest', `the name of the object (${next.metadata.name}) does not match the name on the URL (${name})`);
+      throw new ApiError(
+        400,
+        'BadRequest',
+        `the name of the object (${next.metadata.name}) does not match the name on the URL (${name})`,
+      );
     }
-    if (info.namespaced && next.metadata.namespace && next.metadata.namespace !== ns) throw new ApiError(400, 'BadRequest', 'the namespace of the provided object does not match the namespace sent on the request');
+    if (info.namespaced && next.metadata.namespace && next.metadata.namespace !== ns)
+      throw new ApiError(
+        400,
+        'BadRequest',
+        'the namespace of the provided object does not match the namespace sent on the request',
+      );
     // A resourceVersion in the body (PUT) or the patch result acts as a precondition.
     const rv = next.metadata.resourceVersion;
     if (rv && rv !== base.metadata.resourceVersion) throw conflict();
     if (sub === 'scale') {
       const replicas = Number(next.spec?.replicas);
-      if (!Number.isInteger(replicas) || replicas < 0) throw new ApiError(422, 'Invalid', `Scale "${name}" is invalid: spec.replicas: Invalid value: ${next.spec?.replicas}: must be greater than or equal to 0`);
+      if (!Number.isInteger(replicas) || replicas < 0)
+        throw new ApiError(
+          422,
+          'Invalid',
+          `Scale "${name}" is invalid: spec.replicas: Invalid value: ${next.spec?.replicas}: must be greater than or equal to 0`,
+        );
       base = old;
       next = structuredClone(old);
       next.spec.replicas = replicas;
@@ -711,7 +1038,8 @@ export function createApiServer(ctx) {
     if (info.kind === 'Deployment' && sub !== 'status') next.status = old.status;
     if (info.kind === 'Deployment' && sub === 'status') next.spec = old.spec;
     normalize(info, next, old);
-    if (info.kind === 'Deployment' && JSON.stringify(next.spec) !== JSON.stringify(old.spec)) next.metadata.generation = (old.metadata.generation ?? 1) + 1;
+    if (info.kind === 'Deployment' && JSON.stringify(next.spec) !== JSON.stringify(old.spec))
+      next.metadata.generation = (old.metadata.generation ?? 1) + 1;
     next.metadata.resourceVersion = old.metadata.resourceVersion;
     if (sameObject(old, next)) return sendJson(res, 200, sub === 'scale' ? scaleOf(old) : old);
     managedFields(next, q.get('fieldManager') ?? '', info, old.metadata.managedFields);
@@ -727,7 +1055,8 @@ export function createApiServer(ctx) {
   function remove(res, info, ns, name, q) {
     const old = store.get(info.resource, ns, name);
     if (!old) throw notFound(info, name);
-    if (q.get('dryRun') === 'All') return sendJson(res, 200, status(200, '', '', { ...details(info, name), uid: old.metadata.uid }));
+    if (q.get('dryRun') === 'All')
+      return sendJson(res, 200, status(200, '', '', { ...details(info, name), uid: old.metadata.uid }));
     if (info.kind === 'Namespace') {
       // Like the namespace controller: Terminating first, contents and the namespace itself gone shortly after.
       if (old.status?.phase !== 'Terminating') {
@@ -735,7 +1064,8 @@ export function createApiServer(ctx) {
         old.metadata.deletionTimestamp = nowIso();
         const saved = store.update('namespaces', old);
         setTimeout(() => {
-          for (const r of RESOURCES.filter((x) => x.namespaced)) for (const o of store.list(r.resource, name)) store.delete(r.resource, name, o.metadata.name);
+          for (const r of RESOURCES.filter((x) => x.namespaced))
+            for (const o of store.list(r.resource, name)) store.delete(r.resource, name, o.metadata.name);
           store.delete('namespaces', '', name);
         }, 100).unref();
         return sendJson(res, 200, saved);
@@ -743,14 +1073,26 @@ export function createApiServer(ctx) {
       return sendJson(res, 200, old);
     }
     store.delete(info.resource, ns, name);
-    return sendJson(res, 200, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', details: { ...details(info, name), uid: old.metadata.uid } });
+    return sendJson(res, 200, {
+      kind: 'Status',
+      apiVersion: 'v1',
+      metadata: {},
+      status: 'Success',
+      details: { ...details(info, name), uid: old.metadata.uid },
+    });
   }
 
   server.on('close', () => {
     for (const w of watchers) w.destroy();
     logStream.end();
   });
-  return { server, requestLog, closeWatchers: () => { for (const w of watchers) w.destroy(); } };
+  return {
+    server,
+    requestLog,
+    closeWatchers: () => {
+      for (const w of watchers) w.destroy();
+    },
+  };
 }
 
 // ---------- helpers ----------
@@ -760,9 +1102,20 @@ function scaleOf(dep) {
   return {
     kind: 'Scale',
     apiVersion: 'autoscaling/v1',
-    metadata: { name: dep.metadata.name, namespace: dep.metadata.namespace, uid: dep.metadata.uid, resourceVersion: dep.metadata.resourceVersion, creationTimestamp: dep.metadata.creationTimestamp },
+    metadata: {
+      name: dep.metadata.name,
+      namespace: dep.metadata.namespace,
+      uid: dep.metadata.uid,
+      resourceVersion: dep.metadata.resourceVersion,
+      creationTimestamp: dep.metadata.creationTimestamp,
+    },
     spec: { replicas: dep.spec?.replicas ?? 1 },
-    status: { replicas: dep.status?.replicas ?? 0, selector: Object.entries(dep.spec?.selector?.matchLabels ?? {}).map(([k, v]) => `${k}=${v}`).join(',') },
+    status: {
+      replicas: dep.status?.replicas ?? 0,
+      selector: Object.entries(dep.spec?.selector?.matchLabels ?? {})
+        .map(([k, v]) => `${k}=${v}`)
+        .join(','),
+    },
   };
 }
 
@@ -824,7 +1177,10 @@ function parseFieldSelector(info, sel) {
   };
   /** @type {Array<(o: any) => boolean>} */
   const preds = [];
-  for (const t of sel.split(',').map((s) => s.trim()).filter(Boolean)) {
+  for (const t of sel
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     const m = /^([^!=]+)(!=|==|=)(.*)$/.exec(t);
     if (!m) throw new ApiError(400, 'BadRequest', `invalid field selector: ${t}`);
     const [, f, op, v] = m;
@@ -840,7 +1196,11 @@ function parseFieldSelector(info, sel) {
  */
 export function sendJson(res, code, body, type = 'application/json') {
   const data = JSON.stringify(body);
-  res.writeHead(code, { 'Content-Type': type, 'Content-Length': Buffer.byteLength(data), 'Cache-Control': 'no-cache, private' });
+  res.writeHead(code, {
+    'Content-Type': type,
+    'Content-Length': Buffer.byteLength(data),
+    'Cache-Control': 'no-cache, private',
+  });
   res.end(data);
 }
 

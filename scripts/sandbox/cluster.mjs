@@ -16,12 +16,21 @@ import { Store } from './store.mjs';
 import { Controller } from './pods.mjs';
 import { createApiServer } from './api-server.mjs';
 
-const USAGE = 'usage: node scripts/sandbox/cluster.mjs --dir DIR [--port 0] [--tenants N] [--tenant NS[/SECRET[/DEPLOYMENT]]]... [--rollout-delay-ms N] [--progress-deadline-ms N] [--inline-pods]';
+const USAGE =
+  'usage: node scripts/sandbox/cluster.mjs --dir DIR [--port 0] [--tenants N] [--tenant NS[/SECRET[/DEPLOYMENT]]]... [--rollout-delay-ms N] [--progress-deadline-ms N] [--inline-pods]';
 const PART_OF = { 'app.kubernetes.io/part-of': 'xsoar' };
 
 /** @param {string[]} argv */
 function parseArgs(argv) {
-  const opts = { dir: '', port: 0, tenants: 0, tenant: /** @type {string[]} */ ([]), rolloutDelayMs: 300, progressDeadlineMs: 2000, inlinePods: false };
+  const opts = {
+    dir: '',
+    port: 0,
+    tenants: 0,
+    tenant: /** @type {string[]} */ ([]),
+    rolloutDelayMs: 300,
+    progressDeadlineMs: 2000,
+    inlinePods: false,
+  };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const [flag, inline] = a.includes('=') ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a, undefined];
@@ -36,15 +45,34 @@ function parseArgs(argv) {
       return v;
     };
     switch (flag) {
-      case '--dir': opts.dir = path.resolve(value()); break;
-      case '--port': opts.port = number(); break;
-      case '--tenants': opts.tenants = number(); break;
-      case '--tenant': opts.tenant.push(value()); break;
-      case '--rollout-delay-ms': opts.rolloutDelayMs = number(); break;
-      case '--progress-deadline-ms': opts.progressDeadlineMs = number(); break;
-      case '--inline-pods': opts.inlinePods = true; break;
-      case '-h': case '--help': process.stdout.write(USAGE + '\n'); process.exit(0); break;
-      default: fail(`unknown option ${a}`);
+      case '--dir':
+        opts.dir = path.resolve(value());
+        break;
+      case '--port':
+        opts.port = number();
+        break;
+      case '--tenants':
+        opts.tenants = number();
+        break;
+      case '--tenant':
+        opts.tenant.push(value());
+        break;
+      case '--rollout-delay-ms':
+        opts.rolloutDelayMs = number();
+        break;
+      case '--progress-deadline-ms':
+        opts.progressDeadlineMs = number();
+        break;
+      case '--inline-pods':
+        opts.inlinePods = true;
+        break;
+      case '-h':
+      case '--help':
+        process.stdout.write(USAGE + '\n');
+        process.exit(0);
+        break;
+      default:
+        fail(`unknown option ${a}`);
     }
   }
   if (!opts.dir) fail('--dir DIR is required');
@@ -60,7 +88,8 @@ function fail(msg) {
 /** @param {ReturnType<typeof parseArgs>} opts */
 function tenantSpecs(opts) {
   const specs = [];
-  for (let i = 1; i <= opts.tenants; i++) specs.push({ namespace: `tenant-${i}`, secret: 'xsoar-tls', deployment: 'xsoar-proxy' });
+  for (let i = 1; i <= opts.tenants; i++)
+    specs.push({ namespace: `tenant-${i}`, secret: 'xsoar-tls', deployment: 'xsoar-proxy' });
   for (const t of opts.tenant) {
     const [namespace, secret = 'xsoar-tls', deployment = 'xsoar-proxy'] = t.split('/');
     if (!namespace) fail(`--tenant ${t}: expected NS[/SECRET[/DEPLOYMENT]]`);
@@ -72,23 +101,47 @@ function tenantSpecs(opts) {
 
 /** @param {Store} store @param {string} name @param {Record<string,string>} [labels] */
 function seedNamespace(store, name, labels = {}) {
-  store.create('namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels: { 'kubernetes.io/metadata.name': name, ...labels } }, spec: { finalizers: ['kubernetes'] }, status: { phase: 'Active' } });
+  store.create('namespaces', {
+    apiVersion: 'v1',
+    kind: 'Namespace',
+    metadata: { name, labels: { 'kubernetes.io/metadata.name': name, ...labels } },
+    spec: { finalizers: ['kubernetes'] },
+    status: { phase: 'Active' },
+  });
 }
 
-const managed = (/** @type {string} */ apiVersion) => [{ manager: 'sandbox-seed', operation: 'Update', apiVersion, time: new Date().toISOString().replace(/\.\d+Z$/, 'Z'), fieldsType: 'FieldsV1', fieldsV1: {} }];
+const managed = (/** @type {string} */ apiVersion) => [
+  {
+    manager: 'sandbox-seed',
+    operation: 'Update',
+    apiVersion,
+    time: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+    fieldsType: 'FieldsV1',
+    fieldsV1: {},
+  },
+];
 
 /** @param {Store} store @param {{ namespace: string, secret: string, deployment: string }} t @param {{ crt: Buffer, key: Buffer }} pem */
 function seedTenant(store, t, pem) {
   if (!store.get('namespaces', '', t.namespace)) seedNamespace(store, t.namespace, PART_OF);
   store.create('secrets', {
-    apiVersion: 'v1', kind: 'Secret', type: 'kubernetes.io/tls',
+    apiVersion: 'v1',
+    kind: 'Secret',
+    type: 'kubernetes.io/tls',
     metadata: { name: t.secret, namespace: t.namespace, labels: { ...PART_OF }, managedFields: managed('v1') },
     data: { 'tls.crt': pem.crt.toString('base64'), 'tls.key': pem.key.toString('base64') },
   });
   const labels = { app: t.deployment, ...PART_OF };
   store.create('deployments', {
-    apiVersion: 'apps/v1', kind: 'Deployment',
-    metadata: { name: t.deployment, namespace: t.namespace, labels: { ...labels }, generation: 1, managedFields: managed('apps/v1') },
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: {
+      name: t.deployment,
+      namespace: t.namespace,
+      labels: { ...labels },
+      generation: 1,
+      managedFields: managed('apps/v1'),
+    },
     spec: {
       replicas: 1,
       selector: { matchLabels: { app: t.deployment } },
@@ -98,12 +151,15 @@ function seedTenant(store, t, pem) {
       template: {
         metadata: { labels: { ...labels } },
         spec: {
-          containers: [{
-            name: 'proxy', image: 'xsoar-cert/sandbox-tenant-proxy:1',
-            ports: [{ containerPort: 8443, name: 'https', protocol: 'TCP' }],
-            env: [{ name: 'TENANT', value: t.namespace }],
-            volumeMounts: [{ name: 'tls', mountPath: '/etc/tls', readOnly: true }],
-          }],
+          containers: [
+            {
+              name: 'proxy',
+              image: 'xsoar-cert/sandbox-tenant-proxy:1',
+              ports: [{ containerPort: 8443, name: 'https', protocol: 'TCP' }],
+              env: [{ name: 'TENANT', value: t.namespace }],
+              volumeMounts: [{ name: 'tls', mountPath: '/etc/tls', readOnly: true }],
+            },
+          ],
           volumes: [{ name: 'tls', secret: { secretName: t.secret, defaultMode: 0o400 } }],
         },
       },
@@ -143,10 +199,19 @@ async function main() {
   for (const ns of ['default', 'kube-system', 'kube-public']) seedNamespace(store, ns);
   const specs = tenantSpecs(opts);
   // openssl keygen dominates start-up for many tenants: run a few at once.
-  const pems = await mintAll(opts.dir, specs.map((s) => s.namespace));
+  const pems = await mintAll(
+    opts.dir,
+    specs.map((s) => s.namespace),
+  );
   specs.forEach((t, i) => seedTenant(store, t, pems[i]));
 
-  const controller = new Controller({ store, dir: opts.dir, rolloutDelayMs: opts.rolloutDelayMs, progressDeadlineMs: opts.progressDeadlineMs, inlinePods: opts.inlinePods });
+  const controller = new Controller({
+    store,
+    dir: opts.dir,
+    rolloutDelayMs: opts.rolloutDelayMs,
+    progressDeadlineMs: opts.progressDeadlineMs,
+    inlinePods: opts.inlinePods,
+  });
   let address = '';
   const api = createApiServer({ store, controller, dir: opts.dir, address: () => address });
   await new Promise((resolve, reject) => {
@@ -161,9 +226,11 @@ async function main() {
   for (const s of specs) tenants.push(await controller.addTenant(s));
   // Start pods a few at a time (100 child processes at once would swamp a 2-core box).
   const queue = [...tenants];
-  await Promise.all(Array.from({ length: Math.min(8, queue.length) }, async () => {
-    for (let t = queue.shift(); t; t = queue.shift()) await controller.startInitial(t);
-  }));
+  await Promise.all(
+    Array.from({ length: Math.min(8, queue.length) }, async () => {
+      for (let t = queue.shift(); t; t = queue.shift()) await controller.startInitial(t);
+    }),
+  );
 
   const kubeconfig = writeKubeconfig(opts.dir, url);
   let stopping = false;
@@ -179,7 +246,9 @@ async function main() {
   // A bug in one request or rollout must not take the whole cluster (and every
   // test using it) down: report it on stderr and keep serving.
   process.on('uncaughtException', (err) => process.stderr.write(`sandbox: uncaught: ${err?.stack ?? err}\n`));
-  process.on('unhandledRejection', (err) => process.stderr.write(`sandbox: unhandled rejection: ${/** @type {any} */ (err)?.stack ?? err}\n`));
+  process.on('unhandledRejection', (err) =>
+    process.stderr.write(`sandbox: unhandled rejection: ${/** @type {any} */ (err)?.stack ?? err}\n`),
+  );
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
   // Never outlive the process that started us (e.g. a crashed test run).
@@ -195,10 +264,21 @@ async function main() {
     }, 1000).unref();
   }
 
-  process.stdout.write(JSON.stringify({
-    ready: true, url, kubeconfig, context: 'sandbox', pid: process.pid,
-    tenants: tenants.map((t) => ({ namespace: t.namespace, secret: t.secret, deployment: t.deployment, endpoint: t.endpoint })),
-  }) + '\n');
+  process.stdout.write(
+    JSON.stringify({
+      ready: true,
+      url,
+      kubeconfig,
+      context: 'sandbox',
+      pid: process.pid,
+      tenants: tenants.map((t) => ({
+        namespace: t.namespace,
+        secret: t.secret,
+        deployment: t.deployment,
+        endpoint: t.endpoint,
+      })),
+    }) + '\n',
+  );
 }
 
 /** @param {string} dir @param {string[]} namespaces */
@@ -219,23 +299,36 @@ async function mintAll(dir, namespaces) {
     await run('openssl', ['genpkey', '-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:2048', '-out', sharedKey]);
     fs.chmodSync(sharedKey, 0o600);
   }
-  await Promise.all(Array.from({ length: Math.min(width, namespaces.length) }, async () => {
-    while (next < namespaces.length) {
-      const i = next++;
-      const ns = namespaces[i];
-      if (namespaces.indexOf(ns) !== i) continue;
-      const d = path.join(dir, 'seed', ns);
-      fs.mkdirSync(d, { recursive: true, mode: 0o700 });
-      const key = path.join(d, 'tls.key');
-      const crt = path.join(d, 'tls.crt');
-      const keyArgs = sharedKey ? ['-key', sharedKey] : ['-newkey', 'rsa:2048', '-nodes', '-keyout', key];
-      await run('openssl', ['req', '-x509', ...keyArgs, '-out', crt, '-days', '365',
-        '-subj', `/CN=${ns}.xsoar.local/O=xsoar-cert sandbox`, '-addext', `subjectAltName=DNS:localhost,IP:127.0.0.1,DNS:${ns}.xsoar.local`]);
-      if (sharedKey) fs.copyFileSync(sharedKey, key);
-      fs.chmodSync(key, 0o600);
-      out[i] = { crt: fs.readFileSync(crt), key: fs.readFileSync(key) };
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: Math.min(width, namespaces.length) }, async () => {
+      while (next < namespaces.length) {
+        const i = next++;
+        const ns = namespaces[i];
+        if (namespaces.indexOf(ns) !== i) continue;
+        const d = path.join(dir, 'seed', ns);
+        fs.mkdirSync(d, { recursive: true, mode: 0o700 });
+        const key = path.join(d, 'tls.key');
+        const crt = path.join(d, 'tls.crt');
+        const keyArgs = sharedKey ? ['-key', sharedKey] : ['-newkey', 'rsa:2048', '-nodes', '-keyout', key];
+        await run('openssl', [
+          'req',
+          '-x509',
+          ...keyArgs,
+          '-out',
+          crt,
+          '-days',
+          '365',
+          '-subj',
+          `/CN=${ns}.xsoar.local/O=xsoar-cert sandbox`,
+          '-addext',
+          `subjectAltName=DNS:localhost,IP:127.0.0.1,DNS:${ns}.xsoar.local`,
+        ]);
+        if (sharedKey) fs.copyFileSync(sharedKey, key);
+        fs.chmodSync(key, 0o600);
+        out[i] = { crt: fs.readFileSync(crt), key: fs.readFileSync(key) };
+      }
+    }),
+  );
   // Two tenants in one namespace (unusual) share its certificate.
   return namespaces.map((ns, i) => out[i] ?? out[namespaces.indexOf(ns)]);
 }

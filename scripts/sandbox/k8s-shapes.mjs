@@ -16,19 +16,85 @@ const RW = ['create', 'delete', 'get', 'list', 'patch', 'update', 'watch'];
 
 /** @type {ResourceInfo[]} */
 export const RESOURCES = [
-  { group: '', version: 'v1', resource: 'namespaces', kind: 'Namespace', listKind: 'NamespaceList', singular: 'namespace', namespaced: false, verbs: ['create', 'delete', 'get', 'list', 'patch', 'update', 'watch'], shortNames: ['ns'] },
-  { group: '', version: 'v1', resource: 'secrets', kind: 'Secret', listKind: 'SecretList', singular: 'secret', namespaced: true, verbs: RW },
-  { group: '', version: 'v1', resource: 'pods', kind: 'Pod', listKind: 'PodList', singular: 'pod', namespaced: true, verbs: ['get', 'list', 'watch'], shortNames: ['po'], categories: ['all'] },
   {
-    group: 'apps', version: 'v1', resource: 'deployments', kind: 'Deployment', listKind: 'DeploymentList', singular: 'deployment', namespaced: true, verbs: RW, shortNames: ['deploy'], categories: ['all'],
+    group: '',
+    version: 'v1',
+    resource: 'namespaces',
+    kind: 'Namespace',
+    listKind: 'NamespaceList',
+    singular: 'namespace',
+    namespaced: false,
+    verbs: ['create', 'delete', 'get', 'list', 'patch', 'update', 'watch'],
+    shortNames: ['ns'],
+  },
+  {
+    group: '',
+    version: 'v1',
+    resource: 'secrets',
+    kind: 'Secret',
+    listKind: 'SecretList',
+    singular: 'secret',
+    namespaced: true,
+    verbs: RW,
+  },
+  {
+    group: '',
+    version: 'v1',
+    resource: 'pods',
+    kind: 'Pod',
+    listKind: 'PodList',
+    singular: 'pod',
+    namespaced: true,
+    verbs: ['get', 'list', 'watch'],
+    shortNames: ['po'],
+    categories: ['all'],
+  },
+  {
+    group: 'apps',
+    version: 'v1',
+    resource: 'deployments',
+    kind: 'Deployment',
+    listKind: 'DeploymentList',
+    singular: 'deployment',
+    namespaced: true,
+    verbs: RW,
+    shortNames: ['deploy'],
+    categories: ['all'],
     subresources: [
       { subresource: 'status', kind: 'Deployment', verbs: ['get', 'patch', 'update'] },
       { subresource: 'scale', kind: 'Scale', group: 'autoscaling', version: 'v1', verbs: ['get', 'patch', 'update'] },
     ],
   },
-  { group: 'authorization.k8s.io', version: 'v1', resource: 'selfsubjectaccessreviews', kind: 'SelfSubjectAccessReview', listKind: '', singular: 'selfsubjectaccessreview', namespaced: false, verbs: ['create'] },
-  { group: 'authorization.k8s.io', version: 'v1', resource: 'selfsubjectrulesreviews', kind: 'SelfSubjectRulesReview', listKind: '', singular: 'selfsubjectrulesreview', namespaced: false, verbs: ['create'] },
-  { group: 'authentication.k8s.io', version: 'v1', resource: 'selfsubjectreviews', kind: 'SelfSubjectReview', listKind: '', singular: 'selfsubjectreview', namespaced: false, verbs: ['create'] },
+  {
+    group: 'authorization.k8s.io',
+    version: 'v1',
+    resource: 'selfsubjectaccessreviews',
+    kind: 'SelfSubjectAccessReview',
+    listKind: '',
+    singular: 'selfsubjectaccessreview',
+    namespaced: false,
+    verbs: ['create'],
+  },
+  {
+    group: 'authorization.k8s.io',
+    version: 'v1',
+    resource: 'selfsubjectrulesreviews',
+    kind: 'SelfSubjectRulesReview',
+    listKind: '',
+    singular: 'selfsubjectrulesreview',
+    namespaced: false,
+    verbs: ['create'],
+  },
+  {
+    group: 'authentication.k8s.io',
+    version: 'v1',
+    resource: 'selfsubjectreviews',
+    kind: 'SelfSubjectReview',
+    listKind: '',
+    singular: 'selfsubjectreview',
+    namespaced: false,
+    verbs: ['create'],
+  },
 ];
 
 export const GROUPS = ['apps', 'authorization.k8s.io', 'authentication.k8s.io'];
@@ -54,7 +120,13 @@ function aggregatedResource(r) {
     ...(r.shortNames ? { shortNames: r.shortNames } : {}),
     ...(r.categories ? { categories: r.categories } : {}),
     ...(r.subresources
-      ? { subresources: r.subresources.map((s) => ({ subresource: s.subresource, responseKind: { group: s.group ?? r.group, version: s.version ?? r.version, kind: s.kind }, verbs: s.verbs })) }
+      ? {
+          subresources: r.subresources.map((s) => ({
+            subresource: s.subresource,
+            responseKind: { group: s.group ?? r.group, version: s.version ?? r.version, kind: s.kind },
+            verbs: s.verbs,
+          })),
+        }
       : {}),
   };
 }
@@ -68,14 +140,24 @@ export function aggregatedDiscovery(core) {
     metadata: {},
     items: groups.map((g) => ({
       metadata: g ? { name: g } : {},
-      versions: [{ version: 'v1', resources: RESOURCES.filter((r) => r.group === g).map(aggregatedResource), freshness: 'Current' }],
+      versions: [
+        {
+          version: 'v1',
+          resources: RESOURCES.filter((r) => r.group === g).map(aggregatedResource),
+          freshness: 'Current',
+        },
+      ],
     })),
   };
 }
 
 /** Legacy /api. @param {string} address */
 export function apiVersions(address) {
-  return { kind: 'APIVersions', versions: ['v1'], serverAddressByClientCIDRs: [{ clientCIDR: '0.0.0.0/0', serverAddress: address }] };
+  return {
+    kind: 'APIVersions',
+    versions: ['v1'],
+    serverAddressByClientCIDRs: [{ clientCIDR: '0.0.0.0/0', serverAddress: address }],
+  };
 }
 
 /** Legacy /apis. */
@@ -83,7 +165,11 @@ export function apiGroupList() {
   return {
     kind: 'APIGroupList',
     apiVersion: 'v1',
-    groups: GROUPS.map((name) => ({ name, versions: [{ groupVersion: `${name}/v1`, version: 'v1' }], preferredVersion: { groupVersion: `${name}/v1`, version: 'v1' } })),
+    groups: GROUPS.map((name) => ({
+      name,
+      versions: [{ groupVersion: `${name}/v1`, version: 'v1' }],
+      preferredVersion: { groupVersion: `${name}/v1`, version: 'v1' },
+    })),
   };
 }
 
@@ -102,7 +188,14 @@ export function apiResourceList(group) {
       storageVersionHash: shortHash(`${group}/${r.resource}`),
     });
     for (const s of r.subresources ?? []) {
-      resources.push({ name: `${r.resource}/${s.subresource}`, singularName: '', namespaced: r.namespaced, ...(s.group ? { group: s.group, version: s.version } : {}), kind: s.kind, verbs: s.verbs });
+      resources.push({
+        name: `${r.resource}/${s.subresource}`,
+        singularName: '',
+        namespaced: r.namespaced,
+        ...(s.group ? { group: s.group, version: s.version } : {}),
+        kind: s.kind,
+        verbs: s.verbs,
+      });
     }
   }
   return { kind: 'APIResourceList', apiVersion: 'v1', groupVersion: group ? `${group}/v1` : 'v1', resources };
@@ -136,15 +229,29 @@ export function openapiV3Doc(group) {
     });
     const writeParams = ['dryRun', 'fieldManager', 'fieldValidation'];
     const base = r.namespaced ? `${prefix}/namespaces/{namespace}/${r.resource}` : `${prefix}/${r.resource}`;
-    paths[base] = { get: op('list', ['labelSelector', 'fieldSelector', 'limit', 'continue', 'watch']), ...(r.verbs.includes('create') ? { post: op('post', writeParams) } : {}) };
+    paths[base] = {
+      get: op('list', ['labelSelector', 'fieldSelector', 'limit', 'continue', 'watch']),
+      ...(r.verbs.includes('create') ? { post: op('post', writeParams) } : {}),
+    };
     if (r.verbs.includes('get')) {
       paths[`${base}/{name}`] = {
         get: op('get', []),
-        ...(r.verbs.includes('update') ? { put: op('put', writeParams), patch: op('patch', [...writeParams, 'force']), delete: op('delete', ['dryRun', 'propagationPolicy']) } : {}),
+        ...(r.verbs.includes('update')
+          ? {
+              put: op('put', writeParams),
+              patch: op('patch', [...writeParams, 'force']),
+              delete: op('delete', ['dryRun', 'propagationPolicy']),
+            }
+          : {}),
       };
     }
   }
-  return { openapi: '3.0.0', info: { title: 'Kubernetes', version: 'v1.32.4-sandbox' }, paths, components: { schemas: {} } };
+  return {
+    openapi: '3.0.0',
+    info: { title: 'Kubernetes', version: 'v1.32.4-sandbox' },
+    paths,
+    components: { schemas: {} },
+  };
 }
 
 /** The /openapi/v3 index, with content hashes as the real server publishes. */
@@ -153,7 +260,11 @@ export function openapiV3Index() {
   const paths = {};
   for (const g of ['', ...GROUPS]) {
     const key = g ? `apis/${g}/v1` : 'api/v1';
-    const hash = createHash('sha512').update(JSON.stringify(openapiV3Doc(g))).digest('hex').slice(0, 64).toUpperCase();
+    const hash = createHash('sha512')
+      .update(JSON.stringify(openapiV3Doc(g)))
+      .digest('hex')
+      .slice(0, 64)
+      .toUpperCase();
     paths[key] = { serverRelativeURL: `/openapi/v3/${key}?hash=${hash}` };
   }
   return { paths };
@@ -213,26 +324,74 @@ export function humanDuration(ms) {
 
 /** @param {any} o */
 const age = (o) => humanDuration(Date.now() - Date.parse(o.metadata.creationTimestamp));
-const col = (/** @type {string} */ name, /** @type {string} */ type, priority = 0, format = '') => ({ name, type, format, description: name, priority });
+const col = (/** @type {string} */ name, /** @type {string} */ type, priority = 0, format = '') => ({
+  name,
+  type,
+  format,
+  description: name,
+  priority,
+});
 
 /** @type {Record<string, { columns: any[], cells: (o: any) => any[] }>} */
 const TABLES = {
-  secrets: { columns: [col('Name', 'string', 0, 'name'), col('Type', 'string'), col('Data', 'string'), col('Age', 'string')], cells: (o) => [o.metadata.name, o.type, Object.keys(o.data ?? {}).length, age(o)] },
-  namespaces: { columns: [col('Name', 'string', 0, 'name'), col('Status', 'string'), col('Age', 'string')], cells: (o) => [o.metadata.name, o.status?.phase ?? 'Active', age(o)] },
+  secrets: {
+    columns: [col('Name', 'string', 0, 'name'), col('Type', 'string'), col('Data', 'string'), col('Age', 'string')],
+    cells: (o) => [o.metadata.name, o.type, Object.keys(o.data ?? {}).length, age(o)],
+  },
+  namespaces: {
+    columns: [col('Name', 'string', 0, 'name'), col('Status', 'string'), col('Age', 'string')],
+    cells: (o) => [o.metadata.name, o.status?.phase ?? 'Active', age(o)],
+  },
   deployments: {
-    columns: [col('Name', 'string', 0, 'name'), col('Ready', 'string'), col('Up-to-date', 'integer'), col('Available', 'integer'), col('Age', 'string'), col('Containers', 'string', 1), col('Images', 'string', 1), col('Selector', 'string', 1)],
+    columns: [
+      col('Name', 'string', 0, 'name'),
+      col('Ready', 'string'),
+      col('Up-to-date', 'integer'),
+      col('Available', 'integer'),
+      col('Age', 'string'),
+      col('Containers', 'string', 1),
+      col('Images', 'string', 1),
+      col('Selector', 'string', 1),
+    ],
     cells: (o) => {
       const st = o.status ?? {};
       const containers = o.spec?.template?.spec?.containers ?? [];
-      const sel = Object.entries(o.spec?.selector?.matchLabels ?? {}).map(([k, v]) => `${k}=${v}`).join(',');
-      return [o.metadata.name, `${st.readyReplicas ?? 0}/${o.spec?.replicas ?? 1}`, st.updatedReplicas ?? 0, st.availableReplicas ?? 0, age(o), containers.map((c) => c.name).join(','), containers.map((c) => c.image).join(','), sel];
+      const sel = Object.entries(o.spec?.selector?.matchLabels ?? {})
+        .map(([k, v]) => `${k}=${v}`)
+        .join(',');
+      return [
+        o.metadata.name,
+        `${st.readyReplicas ?? 0}/${o.spec?.replicas ?? 1}`,
+        st.updatedReplicas ?? 0,
+        st.availableReplicas ?? 0,
+        age(o),
+        containers.map((c) => c.name).join(','),
+        containers.map((c) => c.image).join(','),
+        sel,
+      ];
     },
   },
   pods: {
-    columns: [col('Name', 'string', 0, 'name'), col('Ready', 'string'), col('Status', 'string'), col('Restarts', 'string'), col('Age', 'string'), col('IP', 'string', 1), col('Node', 'string', 1)],
+    columns: [
+      col('Name', 'string', 0, 'name'),
+      col('Ready', 'string'),
+      col('Status', 'string'),
+      col('Restarts', 'string'),
+      col('Age', 'string'),
+      col('IP', 'string', 1),
+      col('Node', 'string', 1),
+    ],
     cells: (o) => {
       const ready = (o.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
-      return [o.metadata.name, `${ready ? 1 : 0}/1`, o.status?.phase ?? 'Pending', '0', age(o), o.status?.podIP ?? '<none>', o.spec?.nodeName ?? 'sandbox'];
+      return [
+        o.metadata.name,
+        `${ready ? 1 : 0}/1`,
+        o.status?.phase ?? 'Pending',
+        '0',
+        age(o),
+        o.status?.podIP ?? '<none>',
+        o.spec?.nodeName ?? 'sandbox',
+      ];
     },
   },
 };
@@ -245,13 +404,19 @@ const TABLES = {
  * @param {string} [cont]
  */
 export function table(resource, items, rv, cont) {
-  const t = TABLES[resource] ?? { columns: [col('Name', 'string', 0, 'name'), col('Age', 'string')], cells: (/** @type {any} */ o) => [o.metadata.name, age(o)] };
+  const t = TABLES[resource] ?? {
+    columns: [col('Name', 'string', 0, 'name'), col('Age', 'string')],
+    cells: (/** @type {any} */ o) => [o.metadata.name, age(o)],
+  };
   return {
     kind: 'Table',
     apiVersion: 'meta.k8s.io/v1',
     metadata: { resourceVersion: rv, ...(cont ? { continue: cont } : {}) },
     columnDefinitions: t.columns,
-    rows: items.map((o) => ({ cells: t.cells(o), object: { kind: 'PartialObjectMetadata', apiVersion: 'meta.k8s.io/v1', metadata: o.metadata } })),
+    rows: items.map((o) => ({
+      cells: t.cells(o),
+      object: { kind: 'PartialObjectMetadata', apiVersion: 'meta.k8s.io/v1', metadata: o.metadata },
+    })),
   };
 }
 
@@ -276,7 +441,10 @@ export function openapiV2Proto(field) {
   for (const r of RESOURCES.filter((x) => x.verbs.includes('patch'))) {
     const gvkYaml = `group: "${r.group}"\nkind: ${r.kind}\nversion: ${r.version}\n`;
     const op = cat(
-      field(5, `patch${r.group ? r.group.split('.')[0][0].toUpperCase() + r.group.split('.')[0].slice(1) : 'Core'}V1Namespaced${r.kind}`),
+      field(
+        5,
+        `patch${r.group ? r.group.split('.')[0][0].toUpperCase() + r.group.split('.')[0].slice(1) : 'Core'}V1Namespaced${r.kind}`,
+      ),
       ...['dryRun', 'fieldManager', 'fieldValidation', 'force'].map(queryParam),
       // NamedAny{name, value: Any{yaml}}
       field(13, cat(field(1, 'x-kubernetes-action'), field(2, field(2, 'patch\n')))),
@@ -286,5 +454,9 @@ export function openapiV2Proto(field) {
     const p = r.namespaced ? `${prefix}/namespaces/{namespace}/${r.resource}/{name}` : `${prefix}/${r.resource}/{name}`;
     paths.push(field(2, cat(field(1, p), field(2, field(8, op)))));
   }
-  return cat(field(1, '2.0'), field(2, cat(field(1, 'Kubernetes'), field(2, 'v1.32.4-sandbox'))), field(8, cat(...paths)));
+  return cat(
+    field(1, '2.0'),
+    field(2, cat(field(1, 'Kubernetes'), field(2, 'v1.32.4-sandbox'))),
+    field(8, cat(...paths)),
+  );
 }

@@ -70,7 +70,8 @@ export function applyJsonPatch(doc, ops) {
     let parent = root;
     for (const part of parts) {
       parent = Array.isArray(parent) ? parent[Number(part)] : parent?.[part];
-      if (parent === undefined || parent === null || typeof parent !== 'object') throw new Error(`doc is missing path: ${p}`);
+      if (parent === undefined || parent === null || typeof parent !== 'object')
+        throw new Error(`doc is missing path: ${p}`);
     }
     return { parent, last };
   };
@@ -131,7 +132,8 @@ export function applyJsonPatch(doc, ops) {
         add(op.path, clone(get(String(op.from))));
         break;
       case 'test':
-        if (JSON.stringify(get(op.path)) !== JSON.stringify(op.value)) throw new Error(`testing value ${op.path} failed`);
+        if (JSON.stringify(get(op.path)) !== JSON.stringify(op.value))
+          throw new Error(`testing value ${op.path} failed`);
         break;
       default:
         throw new Error(`unexpected kind of JSON patch operation: ${JSON.stringify(op.op)}`);

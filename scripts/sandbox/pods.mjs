@@ -116,9 +116,15 @@ export class Controller {
    */
   setRolloutMode(spec) {
     const mode = spec.mode ?? 'complete';
-    if (!['complete', 'stuck', 'fail', 'unobserved'].includes(mode)) throw new Error(`rollout mode must be complete, stuck, fail or unobserved`);
+    if (!['complete', 'stuck', 'fail', 'unobserved'].includes(mode))
+      throw new Error(`rollout mode must be complete, stuck, fail or unobserved`);
     // A failure mode is one-shot by default, so the rollback's own restart completes.
-    this.modes.set(`${spec.namespace}/${spec.deployment}`, { mode, delayMs: spec.delayMs, deadlineMs: spec.deadlineMs, times: spec.times ?? (mode === 'complete' ? -1 : 1) });
+    this.modes.set(`${spec.namespace}/${spec.deployment}`, {
+      mode,
+      delayMs: spec.delayMs,
+      deadlineMs: spec.deadlineMs,
+      times: spec.times ?? (mode === 'complete' ? -1 : 1),
+    });
   }
 
   /**
@@ -157,7 +163,10 @@ export class Controller {
 
   /** @param {any} dep */
   #hashOf(dep) {
-    return createHash('sha256').update(JSON.stringify(dep.spec?.template ?? {})).digest('hex').slice(0, 10);
+    return createHash('sha256')
+      .update(JSON.stringify(dep.spec?.template ?? {}))
+      .digest('hex')
+      .slice(0, 10);
   }
 
   /**
@@ -254,25 +263,76 @@ export class Controller {
     const n = dep.spec?.replicas ?? 1;
     const rs = `${name}-${hash}`;
     const now = nowIso();
-    const cond = (/** @type {string} */ type, /** @type {string} */ st, /** @type {string} */ reason, /** @type {string} */ message) => {
+    const cond = (
+      /** @type {string} */ type,
+      /** @type {string} */ st,
+      /** @type {string} */ reason,
+      /** @type {string} */ message,
+    ) => {
       const prev = (dep.status?.conditions ?? []).find((/** @type {any} */ c) => c.type === type);
-      return { type, status: st, lastUpdateTime: now, lastTransitionTime: prev && prev.status === st ? prev.lastTransitionTime : now, reason, message };
+      return {
+        type,
+        status: st,
+        lastUpdateTime: now,
+        lastTransitionTime: prev && prev.status === st ? prev.lastTransitionTime : now,
+        reason,
+        message,
+      };
     };
     const available = cond('Available', 'True', 'MinimumReplicasAvailable', 'Deployment has minimum availability.');
     /** @type {Record<string, any>} */
     let st;
     switch (phase) {
       case 'progressing':
-        st = { replicas: 2 * n, updatedReplicas: n, readyReplicas: n, availableReplicas: n, unavailableReplicas: n, conditions: [available, cond('Progressing', 'True', 'ReplicaSetUpdated', `ReplicaSet "${rs}" is progressing.`)] };
+        st = {
+          replicas: 2 * n,
+          updatedReplicas: n,
+          readyReplicas: n,
+          availableReplicas: n,
+          unavailableReplicas: n,
+          conditions: [
+            available,
+            cond('Progressing', 'True', 'ReplicaSetUpdated', `ReplicaSet "${rs}" is progressing.`),
+          ],
+        };
         break;
       case 'switched':
-        st = { replicas: n, updatedReplicas: n, readyReplicas: n, availableReplicas: 0, unavailableReplicas: n, conditions: [available, cond('Progressing', 'True', 'ReplicaSetUpdated', `ReplicaSet "${rs}" is progressing.`)] };
+        st = {
+          replicas: n,
+          updatedReplicas: n,
+          readyReplicas: n,
+          availableReplicas: 0,
+          unavailableReplicas: n,
+          conditions: [
+            available,
+            cond('Progressing', 'True', 'ReplicaSetUpdated', `ReplicaSet "${rs}" is progressing.`),
+          ],
+        };
         break;
       case 'failed':
-        st = { replicas: 2 * n, updatedReplicas: n, readyReplicas: n, availableReplicas: n, unavailableReplicas: n, conditions: [available, cond('Progressing', 'False', 'ProgressDeadlineExceeded', `ReplicaSet "${rs}" has timed out progressing.`)] };
+        st = {
+          replicas: 2 * n,
+          updatedReplicas: n,
+          readyReplicas: n,
+          availableReplicas: n,
+          unavailableReplicas: n,
+          conditions: [
+            available,
+            cond('Progressing', 'False', 'ProgressDeadlineExceeded', `ReplicaSet "${rs}" has timed out progressing.`),
+          ],
+        };
         break;
       default:
-        st = { replicas: n, updatedReplicas: n, readyReplicas: n, availableReplicas: n, conditions: [available, cond('Progressing', 'True', 'NewReplicaSetAvailable', `ReplicaSet "${rs}" has successfully progressed.`)] };
+        st = {
+          replicas: n,
+          updatedReplicas: n,
+          readyReplicas: n,
+          availableReplicas: n,
+          conditions: [
+            available,
+            cond('Progressing', 'True', 'NewReplicaSetAvailable', `ReplicaSet "${rs}" has successfully progressed.`),
+          ],
+        };
     }
     dep.status = { observedGeneration: gen, ...st };
     this.store.update('deployments', dep);
@@ -288,7 +348,8 @@ export class Controller {
     const hash = this.#hashOf(dep);
     const name = `${dep.metadata.name}-${hash}-${randomBytes(3).toString('hex').slice(0, 5)}`;
     const podSpec = dep.spec.template.spec;
-    const secretName = (podSpec.volumes ?? []).find((/** @type {any} */ v) => v.secret?.secretName)?.secret.secretName ?? t.secret;
+    const secretName =
+      (podSpec.volumes ?? []).find((/** @type {any} */ v) => v.secret?.secretName)?.secret.secretName ?? t.secret;
     const secret = this.store.get('secrets', t.namespace, secretName);
     if (!secret) throw new Error(`pod ${name}: secret "${secretName}" not found (MountVolume.SetUp failed)`);
     // Like a kubelet secret volume: one file per key, private to the pod.
@@ -314,7 +375,12 @@ export class Controller {
         throw new Error(`pod ${name}: container exited: ${/** @type {Error} */ (err).message}`);
       }
       pod = {
-        name, hash, port: proxy.port, pid: process.pid, ready: true, sockets,
+        name,
+        hash,
+        port: proxy.port,
+        pid: process.pid,
+        ready: true,
+        sockets,
         kill: async () => {
           for (const s of sockets) s.destroy();
           await proxy.close();
@@ -332,7 +398,10 @@ export class Controller {
         port = await new Promise((resolve, reject) => {
           let out = '';
           let err = '';
-          const timer = setTimeout(() => reject(new Error(`pod ${name}: not ready after ${POD_START_TIMEOUT_MS} ms`)), POD_START_TIMEOUT_MS);
+          const timer = setTimeout(
+            () => reject(new Error(`pod ${name}: not ready after ${POD_START_TIMEOUT_MS} ms`)),
+            POD_START_TIMEOUT_MS,
+          );
           child.stdout.setEncoding('utf8').on('data', (d) => {
             out += d;
             const line = out.split('\n').find((l) => l.includes('"ready"'));
@@ -357,7 +426,12 @@ export class Controller {
         throw err;
       }
       pod = {
-        name, hash, port: /** @type {number} */ (port), pid: child.pid ?? 0, ready: true, sockets,
+        name,
+        hash,
+        port: /** @type {number} */ (port),
+        pid: child.pid ?? 0,
+        ready: true,
+        sockets,
         kill: async () => {
           for (const s of sockets) s.destroy();
           if (child.exitCode === null && child.signalCode === null) {
@@ -384,9 +458,19 @@ export class Controller {
     this.store.create('pods', {
       apiVersion: 'v1',
       kind: 'Pod',
-      metadata: { name: pod.name, namespace: t.namespace, labels: { ...(tmpl.metadata?.labels ?? {}), 'pod-template-hash': pod.hash }, annotations: { ...(tmpl.metadata?.annotations ?? {}) } },
+      metadata: {
+        name: pod.name,
+        namespace: t.namespace,
+        labels: { ...(tmpl.metadata?.labels ?? {}), 'pod-template-hash': pod.hash },
+        annotations: { ...(tmpl.metadata?.annotations ?? {}) },
+      },
       spec: { ...tmpl.spec, nodeName: 'sandbox' },
-      status: { phase: 'Running', podIP: '127.0.0.1', conditions: [{ type: 'Ready', status: 'True' }], startTime: nowIso() },
+      status: {
+        phase: 'Running',
+        podIP: '127.0.0.1',
+        conditions: [{ type: 'Ready', status: 'True' }],
+        startTime: nowIso(),
+      },
     });
   }
 

@@ -135,12 +135,30 @@ const NON_RESOURCE_ATTRIBUTES = { 1: ['string', 'path'], 2: ['string', 'verb'] }
 
 /** @type {Record<string, Schema>} */
 const KINDS = {
-  Secret: { 1: ['msg', 'metadata', OBJECT_META], 2: ['map', 'data', 'bytes'], 3: ['string', 'type'], 4: ['map', 'stringData', 'string'], 5: ['bool', 'immutable'] },
-  ConfigMap: { 1: ['msg', 'metadata', OBJECT_META], 2: ['map', 'data', 'string'], 3: ['map', 'binaryData', 'bytes'], 4: ['bool', 'immutable'] },
+  Secret: {
+    1: ['msg', 'metadata', OBJECT_META],
+    2: ['map', 'data', 'bytes'],
+    3: ['string', 'type'],
+    4: ['map', 'stringData', 'string'],
+    5: ['bool', 'immutable'],
+  },
+  ConfigMap: {
+    1: ['msg', 'metadata', OBJECT_META],
+    2: ['map', 'data', 'string'],
+    3: ['map', 'binaryData', 'bytes'],
+    4: ['bool', 'immutable'],
+  },
   Namespace: { 1: ['msg', 'metadata', OBJECT_META], 2: ['msg', 'spec', { 1: ['rstring', 'finalizers'] }] },
   SelfSubjectAccessReview: {
     1: ['msg', 'metadata', OBJECT_META],
-    2: ['msg', 'spec', { 1: ['msg', 'resourceAttributes', RESOURCE_ATTRIBUTES], 2: ['msg', 'nonResourceAttributes', NON_RESOURCE_ATTRIBUTES] }],
+    2: [
+      'msg',
+      'spec',
+      {
+        1: ['msg', 'resourceAttributes', RESOURCE_ATTRIBUTES],
+        2: ['msg', 'nonResourceAttributes', NON_RESOURCE_ATTRIBUTES],
+      },
+    ],
   },
   SelfSubjectRulesReview: { 1: ['msg', 'metadata', OBJECT_META], 2: ['msg', 'spec', { 1: ['string', 'namespace'] }] },
   SelfSubjectReview: { 1: ['msg', 'metadata', OBJECT_META] },
@@ -164,7 +182,8 @@ export function decodeK8sProtobuf(body) {
   const meta = obj.metadata ?? {};
   // A zero Time is how Go encodes creationTimestamp: null.
   if (meta.creationTimestamp) {
-    if (meta.creationTimestamp.seconds) meta.creationTimestamp = new Date(meta.creationTimestamp.seconds * 1000).toISOString().replace('.000Z', 'Z');
+    if (meta.creationTimestamp.seconds)
+      meta.creationTimestamp = new Date(meta.creationTimestamp.seconds * 1000).toISOString().replace('.000Z', 'Z');
     else delete meta.creationTimestamp;
   }
   return { apiVersion, kind, ...obj, metadata: meta };

@@ -47,7 +47,9 @@ export async function startTenantProxy({ dir, name, env = {} }) {
       buf += d.toString('latin1');
       if (!buf.includes('\r\n\r\n') && buf.length < 65536) return;
       const body = `ok ${name}\n`;
-      socket.end(`HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`);
+      socket.end(
+        `HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`,
+      );
     });
   });
   server.on('tlsClientError', () => {});

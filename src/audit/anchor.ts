@@ -40,7 +40,11 @@ export function parseAnchor(value: string | undefined): Anchor | undefined {
   try {
     const a = JSON.parse(value) as Anchor;
     const ok =
-      /^[0-9a-f]{16}$/.test(a.log) && /^[0-9a-f]{64}$/.test(a.head) && /^[0-9a-f]{1,64}$/.test(a.run) && typeof a.at === 'string' && !Number.isNaN(Date.parse(a.at));
+      /^[0-9a-f]{16}$/.test(a.log) &&
+      /^[0-9a-f]{64}$/.test(a.head) &&
+      /^[0-9a-f]{1,64}$/.test(a.run) &&
+      typeof a.at === 'string' &&
+      !Number.isNaN(Date.parse(a.at));
     return ok ? a : undefined;
   } catch {
     return undefined;
@@ -68,7 +72,12 @@ export interface AnchorCheck {
  * the log holds (or the empty log), and the record of its run for that secret must come after it.
  * `pending(ns, secret)`: a run was killed there and its record is still owed by the next run.
  */
-export function checkAnchors(records: AuditRecord[], found: FoundAnchor[], id: string, pending: (ns: string, secret: string) => boolean = () => false): AnchorCheck {
+export function checkAnchors(
+  records: AuditRecord[],
+  found: FoundAnchor[],
+  id: string,
+  pending: (ns: string, secret: string) => boolean = () => false,
+): AnchorCheck {
   const at = new Map(records.map((r, i) => [r.hash, i]));
   const problems = new Set<string>();
   let checked = 0;
@@ -87,8 +96,13 @@ export function checkAnchors(records: AuditRecord[], found: FoundAnchor[], id: s
     const where = `${f.namespace}/${f.secret} (the ${f.of === f.secret ? 'change' : `change of ${f.of}`} by run ${a.run} at ${a.at})`;
     const idx = a.head === GENESIS ? -1 : at.get(a.head);
     if (idx === undefined) {
-      problems.add(`${where} was made when the log ended with record ${a.head.slice(0, 12)}…, which the log no longer holds: records were removed or rewritten`);
-    } else if (!records.slice(idx + 1).some((r) => r.run === a.run && r.namespace === f.namespace && r.secret === f.of) && !pending(f.namespace, f.of)) {
+      problems.add(
+        `${where} was made when the log ended with record ${a.head.slice(0, 12)}…, which the log no longer holds: records were removed or rewritten`,
+      );
+    } else if (
+      !records.slice(idx + 1).some((r) => r.run === a.run && r.namespace === f.namespace && r.secret === f.of) &&
+      !pending(f.namespace, f.of)
+    ) {
       problems.add(`${where} has no record in the log: its record was removed`);
     }
   }

@@ -8,7 +8,16 @@ import { userInfo } from 'node:os';
 import path from 'node:path';
 import { redact } from '../redact.js';
 import { InputError } from '../errors.js';
-import { createStateFile, ensureStateFolder, openStateAppend, openStateFile, readStateFile, removeQuietly, stateDir, stateFolder } from '../state-dir.js';
+import {
+  createStateFile,
+  ensureStateFolder,
+  openStateAppend,
+  openStateFile,
+  readStateFile,
+  removeQuietly,
+  stateDir,
+  stateFolder,
+} from '../state-dir.js';
 
 export interface AuditInput {
   op: 'install' | 'rollback' | 'renew' | 'resolve';
@@ -17,7 +26,15 @@ export interface AuditInput {
   context?: string;
   oldFingerprint?: string;
   newFingerprint?: string;
-  result: 'installed' | 'rolled-back' | 'rollback-failed' | 'failed-preflight' | 'failed' | 'dry-run' | 'skipped' | 'resolved';
+  result:
+    | 'installed'
+    | 'rolled-back'
+    | 'rollback-failed'
+    | 'failed-preflight'
+    | 'failed'
+    | 'dry-run'
+    | 'skipped'
+    | 'resolved';
   error?: string;
   durationMs: number;
   backup?: string;
@@ -44,7 +61,11 @@ const MAX_LOG_BYTES = 512 * 1024 * 1024;
 
 /** Hash of the record without its own hash, keys in a fixed order. */
 export function recordHash(r: Omit<AuditRecord, 'hash'>): string {
-  const canonical = JSON.stringify(Object.keys(r).sort().reduce((o, k) => ({ ...o, [k]: (r as Record<string, unknown>)[k] }), {}));
+  const canonical = JSON.stringify(
+    Object.keys(r)
+      .sort()
+      .reduce((o, k) => ({ ...o, [k]: (r as Record<string, unknown>)[k] }), {}),
+  );
   return createHash('sha256').update(canonical).digest('hex');
 }
 
@@ -57,7 +78,9 @@ function currentUser(): string {
 }
 
 export function readAudit(file = auditFile()): { records: AuditRecord[]; lines: string[] } {
-  const text = stateFolder(undefined, false) ? readStateFile(file, { maxBytes: MAX_LOG_BYTES, what: 'the audit log' }) : undefined;
+  const text = stateFolder(undefined, false)
+    ? readStateFile(file, { maxBytes: MAX_LOG_BYTES, what: 'the audit log' })
+    : undefined;
   if (text === undefined) return { records: [], lines: [] }; // nothing recorded yet
   const lines = text.split('\n').filter((l) => l.trim());
   const parse = (l: string) => {
@@ -94,7 +117,11 @@ function withAppendLock<T>(file: string, fn: () => T): T {
     } catch {
       /* released meanwhile */
     }
-    if (Date.now() > until) throw new InputError(`${lock}: another xsoar-cert run has held the audit log for 10 s`, { file: lock, hint: 'If no xsoar-cert is running, remove that file.' });
+    if (Date.now() > until)
+      throw new InputError(`${lock}: another xsoar-cert run has held the audit log for 10 s`, {
+        file: lock,
+        hint: 'If no xsoar-cert is running, remove that file.',
+      });
     Atomics.wait(pause, 0, 0, 5 + Math.floor(Math.random() * 10)); // a short synchronous sleep
   }
   try {
@@ -118,7 +145,10 @@ export function lastHash(file: string): string {
       const start = Math.max(0, size - chunk);
       const buf = Buffer.alloc(size - start);
       readSync(fd, buf, 0, buf.length, start);
-      const lines = buf.toString('utf8').split('\n').filter((l) => l.trim());
+      const lines = buf
+        .toString('utf8')
+        .split('\n')
+        .filter((l) => l.trim());
       // A chunk that does not start the file may begin inside a record: its last line is whole once there are two.
       if (lines.length >= 2 || start === 0) {
         if (!lines.length) return GENESIS;
@@ -176,8 +206,24 @@ export function verifyAudit(file = auditFile()): AuditVerify {
   for (let i = 0; i < records.length; i++) {
     const r = records[i]!;
     const { hash, ...rest } = r;
-    if (r.prevHash !== prev) return { ok: false, records: records.length, problem: { line: i + 1, what: i === 0 ? 'the first record does not start the chain (records before it were removed?)' : 'does not follow the record before it (a record was removed or reordered)' } };
-    if (recordHash(rest) !== hash) return { ok: false, records: records.length, problem: { line: i + 1, what: 'was edited (its hash does not match its content)' } };
+    if (r.prevHash !== prev)
+      return {
+        ok: false,
+        records: records.length,
+        problem: {
+          line: i + 1,
+          what:
+            i === 0
+              ? 'the first record does not start the chain (records before it were removed?)'
+              : 'does not follow the record before it (a record was removed or reordered)',
+        },
+      };
+    if (recordHash(rest) !== hash)
+      return {
+        ok: false,
+        records: records.length,
+        problem: { line: i + 1, what: 'was edited (its hash does not match its content)' },
+      };
     prev = hash;
   }
   return { ok: true, records: records.length };
@@ -195,7 +241,10 @@ export interface AuditFilter {
 /** `--since 7d`, `--since 12h`, `--since 30m` or an ISO date/time; undefined when it is neither. */
 export function parseSince(text: string, now = new Date()): Date | undefined {
   const rel = /^(\d+)([dhm])$/.exec(text.trim());
-  if (rel) return new Date(now.getTime() - Number(rel[1]) * { d: 86_400_000, h: 3_600_000, m: 60_000 }[rel[2] as 'd' | 'h' | 'm']);
+  if (rel)
+    return new Date(
+      now.getTime() - Number(rel[1]) * { d: 86_400_000, h: 3_600_000, m: 60_000 }[rel[2] as 'd' | 'h' | 'm'],
+    );
   const t = Date.parse(text);
   return Number.isNaN(t) ? undefined : new Date(t);
 }

@@ -24,7 +24,9 @@ async function finish(code: number): Promise<never> {
 
 async function main(): Promise<number> {
   // ops asks for a passphrase through this hook; the prompt (inquirer) loads only when asked.
-  (await import('../ops/prompt-hook.js')).setPassphrasePrompt(async (f) => (await import('./passphrase.js')).promptPassphrase(f));
+  (await import('../ops/prompt-hook.js')).setPassphrasePrompt(async (f) =>
+    (await import('./passphrase.js')).promptPassphrase(f),
+  );
   const { buildProgram } = await import('./program.js');
   const program = await buildProgram(argv);
   try {

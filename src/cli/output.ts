@@ -86,7 +86,9 @@ export class Output implements Reporter {
       },
       redraw: () => {
         if (!tty) return;
-        this.err.write(`\r\x1b[K${ce.cyan(FRAMES[frame++ % FRAMES.length]!)} ${printableRendered(label)} ${ce.dim(secs())}`);
+        this.err.write(
+          `\r\x1b[K${ce.cyan(FRAMES[frame++ % FRAMES.length]!)} ${printableRendered(label)} ${ce.dim(secs())}`,
+        );
         drawn = true;
       },
     };
@@ -99,7 +101,10 @@ export class Output implements Reporter {
         ticker = setInterval(self.redraw, 100);
       } else {
         this.err.write(`… ${printableRendered(label)} (waiting ${secs()})\n`);
-        ticker = setInterval(() => this.err.write(`… ${printableRendered(label)} (still waiting, ${secs()})\n`), opts.everyMs ?? 10_000);
+        ticker = setInterval(
+          () => this.err.write(`… ${printableRendered(label)} (still waiting, ${secs()})\n`),
+          opts.everyMs ?? 10_000,
+        );
       }
       ticker.unref();
     }, opts.afterMs ?? 1000);

@@ -9,7 +9,9 @@ export function printChecks(out: Output, report: VerifyReport): void {
   if (leaf) {
     // Subjects and names are the certificate's own text: shown escaped, colour added after.
     out.info(`${ce.bold(p(leaf.subject))}  (issuer ${p(leaf.issuer)})`);
-    out.info(`  names: ${p([...leaf.dnsNames, ...leaf.ipAddresses].join(', ')) || '(none)'}   expires ${leaf.notAfter} (${leaf.daysLeft} days)   ${leaf.keyType}${leaf.keyBits ? ' ' + leaf.keyBits : ''}`);
+    out.info(
+      `  names: ${p([...leaf.dnsNames, ...leaf.ipAddresses].join(', ')) || '(none)'}   expires ${leaf.notAfter} (${leaf.daysLeft} days)   ${leaf.keyType}${leaf.keyBits ? ' ' + leaf.keyBits : ''}`,
+    );
     out.info(`  sha256 ${leaf.sha256}`);
   }
   for (const c of report.checks) {
@@ -20,5 +22,8 @@ export function printChecks(out: Output, report: VerifyReport): void {
     else if (c.status === 'warn') out.warn(message);
     else out.fail(message);
   }
-  if (report.ok) out.result(`OK: fit to serve${report.warnings ? ` (${report.warnings} warning${report.warnings > 1 ? 's' : ''})` : ''}`);
+  if (report.ok)
+    out.result(
+      `OK: fit to serve${report.warnings ? ` (${report.warnings} warning${report.warnings > 1 ? 's' : ''})` : ''}`,
+    );
 }

@@ -37,36 +37,47 @@ export async function buildProgram(argv: readonly string[] = []): Promise<Comman
   // Running one command registers only that one (each module costs start-up time: see the
   // verify bench); help, completion and unknown words get the whole registry.
   const first = argv[0] as CommandName | undefined;
-  const wanted = first && first !== 'completion' && (COMMANDS as readonly string[]).includes(first) ? [first] : COMMANDS;
+  const wanted =
+    first && first !== 'completion' && (COMMANDS as readonly string[]).includes(first) ? [first] : COMMANDS;
   const modules = await Promise.all(
     wanted.map((name) => import(`./commands/${name}.js`) as Promise<{ register(p: CommandType): void }>),
   );
   for (const m of modules) m.register(program);
-  program.allowExcessArguments(true).allowUnknownOption(true).action(async () => {
-    const { UsageError } = await import('../errors.js');
-    const unknownCommand = (w: string) => {
-      const near = closest(w, COMMANDS);
-      return new UsageError(`unknown command "${w}"${near ? ` (did you mean "${near}"?)` : ''}`, 'Run "xsoar-cert --help" to list the commands.');
-    };
-    const word = program.args[0];
-    if (word?.startsWith('-')) throw new UsageError(`unknown option "${word}"`, 'Run "xsoar-cert --help" for the options.');
-    if (word === 'help') {
-      // `xsoar-cert help [COMMAND]` (commander adds no help command to a program with its own action).
-      const sub = program.args[1];
-      const cmd = sub === undefined ? program : program.commands.find((c) => c.name() === sub);
-      if (!cmd) throw unknownCommand(sub!);
-      cmd.outputHelp();
-      return;
-    }
-    if (word !== undefined) throw unknownCommand(word);
-    // No command: the install wizard on a terminal, the help otherwise.
-    if (process.stdin.isTTY && process.stderr.isTTY) {
-      const { runWizard } = await import('./wizard.js');
-      return runWizard({ chain: [], host: [], namespace: [], timeout: '120' });
-    }
-    program.outputHelp({ error: true });
-    throw new UsageError('no command given', 'Run "xsoar-cert --help" to list the commands, or run it in a terminal for the install wizard.');
-  });
+  program
+    .allowExcessArguments(true)
+    .allowUnknownOption(true)
+    .action(async () => {
+      const { UsageError } = await import('../errors.js');
+      const unknownCommand = (w: string) => {
+        const near = closest(w, COMMANDS);
+        return new UsageError(
+          `unknown command "${w}"${near ? ` (did you mean "${near}"?)` : ''}`,
+          'Run "xsoar-cert --help" to list the commands.',
+        );
+      };
+      const word = program.args[0];
+      if (word?.startsWith('-'))
+        throw new UsageError(`unknown option "${word}"`, 'Run "xsoar-cert --help" for the options.');
+      if (word === 'help') {
+        // `xsoar-cert help [COMMAND]` (commander adds no help command to a program with its own action).
+        const sub = program.args[1];
+        const cmd = sub === undefined ? program : program.commands.find((c) => c.name() === sub);
+        if (!cmd) throw unknownCommand(sub!);
+        cmd.outputHelp();
+        return;
+      }
+      if (word !== undefined) throw unknownCommand(word);
+      // No command: the install wizard on a terminal, the help otherwise.
+      if (process.stdin.isTTY && process.stderr.isTTY) {
+        const { runWizard } = await import('./wizard.js');
+        return runWizard({ chain: [], host: [], namespace: [], timeout: '120' });
+      }
+      program.outputHelp({ error: true });
+      throw new UsageError(
+        'no command given',
+        'Run "xsoar-cert --help" to list the commands, or run it in a terminal for the install wizard.',
+      );
+    });
   return program;
 }
 

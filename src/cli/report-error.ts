@@ -9,8 +9,12 @@ interface CommanderLikeError {
 }
 
 function isCommanderError(err: unknown): err is CommanderLikeError {
-  return typeof err === 'object' && err !== null && typeof (err as { code?: unknown }).code === 'string'
-    && String((err as { code: string }).code).startsWith('commander.');
+  return (
+    typeof err === 'object' &&
+    err !== null &&
+    typeof (err as { code?: unknown }).code === 'string' &&
+    String((err as { code: string }).code).startsWith('commander.')
+  );
 }
 
 export function reportError(err: unknown, argv: readonly string[]): number {
@@ -18,7 +22,8 @@ export function reportError(err: unknown, argv: readonly string[]): number {
   const json = argv.includes('--json');
   if (isCommanderError(err)) {
     // commander already printed its message (or the help/version text).
-    if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return EXIT.OK;
+    if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help')
+      return EXIT.OK;
     return EXIT.USAGE;
   }
   let code: number;
@@ -44,7 +49,15 @@ export function reportError(err: unknown, argv: readonly string[]): number {
   if (json) {
     // Structured details an error carries (e.g. renew's per-file reasons) travel with it.
     const details = (err as { details?: unknown }).details;
-    process.stdout.write(printableJson(JSON.stringify({ ok: false, error: { message, hint, exitCode: code, ...(details ? { details } : {}) } }, null, 2)) + '\n');
+    process.stdout.write(
+      printableJson(
+        JSON.stringify(
+          { ok: false, error: { message, hint, exitCode: code, ...(details ? { details } : {}) } },
+          null,
+          2,
+        ),
+      ) + '\n',
+    );
   } else {
     // Messages and hints are one line that may carry file names, certificate subjects, kubectl's
     // stderr or a CA's problem detail: every control character in them is shown escaped.

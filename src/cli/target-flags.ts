@@ -18,10 +18,21 @@ export interface TargetFlags extends SettingFlags {
 
 export function addTargetFlags(cmd: Command): Command {
   return cmd
-    .option('-n, --namespace <ns>', 'the tenant namespace (repeatable for several tenants; env XSOAR_CERT_NAMESPACE; default xsoar)', collect, [])
+    .option(
+      '-n, --namespace <ns>',
+      'the tenant namespace (repeatable for several tenants; env XSOAR_CERT_NAMESPACE; default xsoar)',
+      collect,
+      [],
+    )
     .option('--secret <name>', 'the TLS secret (env XSOAR_CERT_SECRET; default xsoar-tls)')
-    .option('--proxy <deployment/NAME|auto>', 'the deployment(s) serving the secret, or auto: those that mount it (env XSOAR_CERT_PROXY)')
-    .option('--endpoint <host:port>', 'where the tenant serves HTTPS, to confirm the live certificate (env XSOAR_CERT_ENDPOINT)')
+    .option(
+      '--proxy <deployment/NAME|auto>',
+      'the deployment(s) serving the secret, or auto: those that mount it (env XSOAR_CERT_PROXY)',
+    )
+    .option(
+      '--endpoint <host:port>',
+      'where the tenant serves HTTPS, to confirm the live certificate (env XSOAR_CERT_ENDPOINT)',
+    )
     .option('--servername <name>', 'the TLS server name (SNI) to ask the endpoint for')
     .option('--context <ctx>', 'the kubeconfig context (env XSOAR_CERT_CONTEXT)')
     .option('--kubeconfig <file>', 'the kubeconfig file (default: $KUBECONFIG or ~/.kube/config)')
@@ -30,13 +41,17 @@ export function addTargetFlags(cmd: Command): Command {
 
 /** install, renew and rollback: --no-confirm. */
 export function addConfirmFlag(cmd: Command): Command {
-  return cmd.option('--no-confirm', 'do not check --endpoint before the change, nor confirm the live certificate after it');
+  return cmd.option(
+    '--no-confirm',
+    'do not check --endpoint before the change, nor confirm the live certificate after it',
+  );
 }
 
 /** --timeout: a positive number of seconds, checked before anything happens. */
 export function parseTimeout(value: string): number {
   const n = Number(value);
-  if (!/^\d+(\.\d+)?$/.test(String(value).trim()) || !Number.isFinite(n) || n <= 0) throw new UsageError(`--timeout must be a number of seconds, not "${value}"`);
+  if (!/^\d+(\.\d+)?$/.test(String(value).trim()) || !Number.isFinite(n) || n <= 0)
+    throw new UsageError(`--timeout must be a number of seconds, not "${value}"`);
   // The in-cluster lock's lifetime follows from it (cluster-lock.ts): an unbounded timeout is an unbounded lock.
   if (n > MAX_TIMEOUT_S) throw new UsageError(`--timeout must be at most ${MAX_TIMEOUT_S} seconds, not ${value}`);
   return n;

@@ -29,17 +29,29 @@ async function askSecret(namespace: string, s: Settings): Promise<string> {
   const { select } = await import('@inquirer/prompts');
   const ordered = [...names.filter((n) => n === s.secret), ...names.filter((n) => n !== s.secret).sort()];
   const pick = await select<string>(
-    { message: `TLS secret in ${namespace}:`, choices: [...ordered.map((n) => ({ name: n, value: n })), { name: '(another name)', value: OTHER }], default: ordered[0] },
+    {
+      message: `TLS secret in ${namespace}:`,
+      choices: [...ordered.map((n) => ({ name: n, value: n })), { name: '(another name)', value: OTHER }],
+      default: ordered[0],
+    },
     { output: process.stderr },
   );
   return pick === OTHER ? askText('TLS secret:', s.secret, secretName) : pick;
 }
 
 /** Completion candidates for a partly typed path: the entries of its folder that start with its last part. */
-export function pathCandidates(term: string | undefined, cwd = process.cwd(), home = process.env.HOME ?? ''): Array<{ name: string; value: string; isDir: boolean }> {
+export function pathCandidates(
+  term: string | undefined,
+  cwd = process.cwd(),
+  home = process.env.HOME ?? '',
+): Array<{ name: string; value: string; isDir: boolean }> {
   // `~/` is the shell's home folder; the candidates carry the expanded path.
   const typed = home && (term === '~' || term?.startsWith('~/')) ? home + term.slice(1) : (term ?? '');
-  const dirPart = typed.endsWith('/') ? typed : path.dirname(typed) === '.' && !typed.startsWith('./') ? '' : path.dirname(typed) + '/';
+  const dirPart = typed.endsWith('/')
+    ? typed
+    : path.dirname(typed) === '.' && !typed.startsWith('./')
+      ? ''
+      : path.dirname(typed) + '/';
   const base = typed.slice(dirPart.length);
   let entries: string[];
   try {
@@ -73,9 +85,15 @@ async function askFile(message: string, opts: { optional?: string } = {}): Promi
         return opts.optional && !term ? [{ name: ce.dim(opts.optional), value: NONE }, ...files] : files;
       },
       // Enter on a folder completes it (like Tab) instead of choosing it.
-      validate: (v) => v === NONE || (statSync(v, { throwIfNoEntry: false })?.isFile() ?? false) || 'Choose a file (Tab completes a path)',
+      validate: (v) =>
+        v === NONE ||
+        (statSync(v, { throwIfNoEntry: false })?.isFile() ?? false) ||
+        'Choose a file (Tab completes a path)',
       pageSize: 8,
-      instructions: { navigation: 'type a path, Tab completes, ↑↓ choose', pager: 'type a path, Tab completes, ↑↓ choose' },
+      instructions: {
+        navigation: 'type a path, Tab completes, ↑↓ choose',
+        pager: 'type a path, Tab completes, ↑↓ choose',
+      },
     },
     { output: process.stderr },
   );
@@ -89,46 +107,79 @@ async function askText(message: string, dflt?: string, validate?: (v: string) =>
 
 export async function runWizard(flags: InstallFlags): Promise<void> {
   if (!process.stdin.isTTY || !process.stderr.isTTY) {
-    throw new UsageError('the install wizard needs a terminal', 'Without one, give the flags: xsoar-cert install --cert FILE --key FILE [--chain FILE] [--ca FILE] --host NAME --endpoint HOST:PORT --yes');
+    throw new UsageError(
+      'the install wizard needs a terminal',
+      'Without one, give the flags: xsoar-cert install --cert FILE --key FILE [--chain FILE] [--ca FILE] --host NAME --endpoint HOST:PORT --yes',
+    );
   }
-  if (flags.json) throw new UsageError('--interactive cannot be combined with --json', 'Give the flags instead of answering questions.');
+  if (flags.json)
+    throw new UsageError(
+      '--interactive cannot be combined with --json',
+      'Give the flags instead of answering questions.',
+    );
   const out = new Output({ quiet: false });
-  out.info(ce.bold('Replace the HTTPS certificate of a tenant.') + ' Ctrl-C at any question stops with nothing changed; "xsoar-cert --help" lists every command.');
+  out.info(
+    ce.bold('Replace the HTTPS certificate of a tenant.') +
+      ' Ctrl-C at any question stops with nothing changed; "xsoar-cert --help" lists every command.',
+  );
   const { readBundleWithPassphrase } = await import('./passphrase.js');
   const { describeCert, keyMatchesCert } = await import('../pki/describe.js');
 
   // 0. A request made earlier (xsoar-cert csr) waits for its signed certificate.
   const requests = await import('../ops/requests.js');
   const pending = requests.listRequests();
-  if (pending.length) out.info(`Pending certificate request${pending.length > 1 ? 's' : ''}: ${pending.map((r) => `${r.id} for ${r.names.join(', ')} (${r.created.slice(0, 10)})`).join('; ')}. Give the certificate your CA signed: its key is found here.`);
+  if (pending.length)
+    out.info(
+      `Pending certificate request${pending.length > 1 ? 's' : ''}: ${pending.map((r) => `${r.id} for ${r.names.join(', ')} (${r.created.slice(0, 10)})`).join('; ')}. Give the certificate your CA signed: its key is found here.`,
+    );
 
   // 1. The files (none yet: make a certificate request for the PKI team instead).
-  const cert = flags.cert ?? (await askFile('Certificate file (PEM, DER, PKCS#12 or .p7b):', { optional: '(none yet: make a certificate request for your CA)' }));
+  const cert =
+    flags.cert ??
+    (await askFile('Certificate file (PEM, DER, PKCS#12 or .p7b):', {
+      optional: '(none yet: make a certificate request for your CA)',
+    }));
   if (!cert) return makeRequest(out);
   const certBundle = await readBundleWithPassphrase(cert, { file: flags.passphraseFile });
-  if (!certBundle.certs.length) throw new UsageError(`${cert}: holds no certificate`, 'Choose the file with the certificate (it may also hold the chain and key).');
+  if (!certBundle.certs.length)
+    throw new UsageError(
+      `${cert}: holds no certificate`,
+      'Choose the file with the certificate (it may also hold the chain and key).',
+    );
   const found = (file: string, certs: typeof certBundle.certs) => {
     for (const c of certs.map((x) => describeCert(x))) {
       const role = !c.isCA ? 'leaf' : c.selfSigned ? 'root CA' : 'intermediate CA';
       const names = !c.isCA ? `; names ${[...c.dnsNames, ...c.ipAddresses].join(', ') || '(none)'}` : '';
-      out.info(`  found in ${file}: ${role} ${c.subject}${names}; expires ${c.notAfter.slice(0, 10)} (${c.daysLeft} days)`);
+      out.info(
+        `  found in ${file}: ${role} ${c.subject}${names}; expires ${c.notAfter.slice(0, 10)} (${c.daysLeft} days)`,
+      );
     }
   };
   found(cert, certBundle.certs);
   let key = flags.key;
-  const completes = !key && !certBundle.keys.length ? certBundle.certs.map((c) => requests.pendingKeyFor(c.cert)).find(Boolean) : undefined;
+  const completes =
+    !key && !certBundle.keys.length
+      ? certBundle.certs.map((c) => requests.pendingKeyFor(c.cert)).find(Boolean)
+      : undefined;
   if (!key && certBundle.keys.length) out.info(`  found in ${cert}: the private key`);
-  else if (completes) out.info(`  the private key: pending request ${completes.request.id} (made ${completes.request.created.slice(0, 10)} for ${completes.request.names.join(', ')}), kept on this host`);
+  else if (completes)
+    out.info(
+      `  the private key: pending request ${completes.request.id} (made ${completes.request.created.slice(0, 10)} for ${completes.request.names.join(', ')}), kept on this host`,
+    );
   else if (!key) key = await askFile('Private key file:');
   if (key && key !== cert) {
     const kb = await readBundleWithPassphrase(key, { file: flags.passphraseFile });
     const match = kb.keys[0] && certBundle.certs.find((c) => keyMatchesCert(kb.keys[0]!.key, c.cert));
-    out.info(`  found in ${key}: ${kb.keys.length ? `a private key${match ? `, matching ${describeCert(match).subject}` : ' that matches no certificate in ' + cert}` : 'no private key'}`);
+    out.info(
+      `  found in ${key}: ${kb.keys.length ? `a private key${match ? `, matching ${describeCert(match).subject}` : ' that matches no certificate in ' + cert}` : 'no private key'}`,
+    );
   }
   const chain = [...flags.chain];
   if (!chain.length && certBundle.certs.length < 2) {
     for (;;) {
-      const f = await askFile(chain.length ? 'Another intermediate file?' : 'Intermediate certificate file(s)?', { optional: chain.length ? '(no more)' : '(none: the certificate file holds the chain, or there is none)' });
+      const f = await askFile(chain.length ? 'Another intermediate file?' : 'Intermediate certificate file(s)?', {
+        optional: chain.length ? '(no more)' : '(none: the certificate file holds the chain, or there is none)',
+      });
       if (!f) break;
       found(f, (await readBundleWithPassphrase(f, { file: flags.passphraseFile })).certs);
       chain.push(f);
@@ -139,22 +190,60 @@ export async function runWizard(flags: InstallFlags): Promise<void> {
 
   // 2. The names, then every check.
   const leafNames = certBundle.certs.map((x) => describeCert(x)).find((c) => !c.isCA)?.dnsNames ?? [];
-  const hostsAnswer = flags.host.length ? flags.host.join(',') : await askText('Names the tenant is reached by (comma separated):', leafNames.filter((n) => !n.startsWith('*')).join(','), (v) => v.trim() !== '' || 'At least one name or IP');
+  const hostsAnswer = flags.host.length
+    ? flags.host.join(',')
+    : await askText(
+        'Names the tenant is reached by (comma separated):',
+        leafNames.filter((n) => !n.startsWith('*')).join(','),
+        (v) => v.trim() !== '' || 'At least one name or IP',
+      );
   const hosts = hostsAnswer.split(/[,\s]+/).filter(Boolean);
   out.step('Verify');
   const { verifyFiles } = await import('../ops/verify-files.js');
   const pre = await verifyFiles({ cert, key, chain, ca, hosts, passphraseFile: flags.passphraseFile });
   const { printChecks } = await import('./print-checks.js');
   printChecks(out, pre.report);
-  if (!pre.report.ok) throw new CheckFailedError(`${cert}: not fit to serve: ${pre.report.failures} check(s) failed; nothing was changed`, `Fix the problems above, then run "xsoar-cert install --interactive" again.`);
+  if (!pre.report.ok)
+    throw new CheckFailedError(
+      `${cert}: not fit to serve: ${pre.report.failures} check(s) failed; nothing was changed`,
+      `Fix the problems above, then run "xsoar-cert install --interactive" again.`,
+    );
 
   // 3. The target.
   const s = resolveSettings(flags);
   const namespace = await askText('Tenant namespace:', s.namespace, namespaceName);
   const secret = await askSecret(namespace, s);
-  const endpoint = await askText('Endpoint to confirm the live certificate (host:port, empty to skip):', s.endpoint ?? (hosts[0] ? `${hosts[0]}:443` : undefined));
-  const final: InstallFlags = { ...flags, interactive: false, cert, key, chain, ca, host: hosts, namespace: [namespace], secret, endpoint: endpoint || undefined };
-  const cmd = ['xsoar-cert', 'install', '--cert', cert, ...(key ? ['--key', key] : []), ...chain.flatMap((f) => ['--chain', f]), ...(ca ? ['--ca', ca] : []), ...hosts.flatMap((h) => ['--host', h]), '-n', namespace, '--secret', secret, ...(endpoint ? ['--endpoint', endpoint] : [])];
+  const endpoint = await askText(
+    'Endpoint to confirm the live certificate (host:port, empty to skip):',
+    s.endpoint ?? (hosts[0] ? `${hosts[0]}:443` : undefined),
+  );
+  const final: InstallFlags = {
+    ...flags,
+    interactive: false,
+    cert,
+    key,
+    chain,
+    ca,
+    host: hosts,
+    namespace: [namespace],
+    secret,
+    endpoint: endpoint || undefined,
+  };
+  const cmd = [
+    'xsoar-cert',
+    'install',
+    '--cert',
+    cert,
+    ...(key ? ['--key', key] : []),
+    ...chain.flatMap((f) => ['--chain', f]),
+    ...(ca ? ['--ca', ca] : []),
+    ...hosts.flatMap((h) => ['--host', h]),
+    '-n',
+    namespace,
+    '--secret',
+    secret,
+    ...(endpoint ? ['--endpoint', endpoint] : []),
+  ];
   out.info(ce.dim(`The same without questions: ${cmd.map(shQuote).join(' ')} --yes`));
 
   // 4. The install itself shows the plan and asks before changing anything.
@@ -166,16 +255,30 @@ export async function runWizard(flags: InstallFlags): Promise<void> {
     if (!(err instanceof NameChangeError) || final.allowNameChange) throw err;
     out.warn(err.message);
     const { confirmPrompt } = await import('./prompts.js');
-    if (!(await confirmPrompt(`Clients that use ${err.missing.join(', ')} would break. Install anyway (--allow-name-change)?`))) throw err;
+    if (
+      !(await confirmPrompt(
+        `Clients that use ${err.missing.join(', ')} would break. Install anyway (--allow-name-change)?`,
+      ))
+    )
+      throw err;
     await runInstall({ ...final, allowNameChange: true }, pre);
   }
 }
 
 /** The wizard's other road: no certificate yet, so make the key here and a request for the CA. */
 async function makeRequest(out: Output): Promise<void> {
-  const names = await askText('Names the certificate must cover (comma separated; the first is the CN):', undefined, (v) => v.trim() !== '' || 'At least one name or IP');
-  const org = await askText('More of the subject, if your PKI team wants it (e.g. O=Example Corp,C=DE; empty for none):', '');
+  const names = await askText(
+    'Names the certificate must cover (comma separated; the first is the CN):',
+    undefined,
+    (v) => v.trim() !== '' || 'At least one name or IP',
+  );
+  const org = await askText(
+    'More of the subject, if your PKI team wants it (e.g. O=Example Corp,C=DE; empty for none):',
+    '',
+  );
   const { runCsr } = await import('./commands/csr-run.js');
   await runCsr({ host: names.split(/[,\s]+/).filter(Boolean), subject: org || undefined, namespace: [] });
-  out.info('When the signed certificate comes back, run "xsoar-cert" again (or xsoar-cert install --cert signed.crt): the key is found here.');
+  out.info(
+    'When the signed certificate comes back, run "xsoar-cert" again (or xsoar-cert install --cert signed.crt): the key is found here.',
+  );
 }

@@ -27,9 +27,18 @@ async function writeExclusive(file: string, data: string, mode: number): Promise
     fh = await open(file, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, mode);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'EEXIST') throw new UsageError(`${file} already exists: not overwriting it`, 'Pass --force to replace it, or choose another --out-dir.');
-    if (code === 'ENOENT') throw new InputError(`${path.dirname(file)}: no such folder`, { file, hint: 'Create it first, or pass another --out-dir.' });
-    if (code === 'EACCES' || code === 'EPERM') throw new InputError(`${file}: permission denied`, { file, hint: 'Choose a folder you can write to.' });
+    if (code === 'EEXIST')
+      throw new UsageError(
+        `${file} already exists: not overwriting it`,
+        'Pass --force to replace it, or choose another --out-dir.',
+      );
+    if (code === 'ENOENT')
+      throw new InputError(`${path.dirname(file)}: no such folder`, {
+        file,
+        hint: 'Create it first, or pass another --out-dir.',
+      });
+    if (code === 'EACCES' || code === 'EPERM')
+      throw new InputError(`${file}: permission denied`, { file, hint: 'Choose a folder you can write to.' });
     throw err;
   }
   try {

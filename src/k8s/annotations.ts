@@ -14,8 +14,17 @@ export interface SecretAnnotation {
 const escapeKey = (k: string) => k.replace(/\./g, '\\.');
 
 /** Secrets carrying `annotation`, with its value (where `kubectl` points: one namespace or all). */
-export async function secretsWithAnnotation(kubectl: Kubectl, annotation: string, previousOfLabel: string): Promise<SecretAnnotation[]> {
-  const cols = ['.metadata.namespace', '.metadata.name', `.metadata.labels.${escapeKey(previousOfLabel)}`, `.metadata.annotations.${escapeKey(annotation)}`];
+export async function secretsWithAnnotation(
+  kubectl: Kubectl,
+  annotation: string,
+  previousOfLabel: string,
+): Promise<SecretAnnotation[]> {
+  const cols = [
+    '.metadata.namespace',
+    '.metadata.name',
+    `.metadata.labels.${escapeKey(previousOfLabel)}`,
+    `.metadata.annotations.${escapeKey(annotation)}`,
+  ];
   const template = `{range .items[*]}${cols.map((c) => `{${c}}`).join('{"\\t"}')}{"\\n"}{end}`;
   const all = kubectl.namespace === ALL_NAMESPACES ? ['--all-namespaces'] : [];
   const r = await kubectl.call('get', ['secrets', ...all, '-o', `jsonpath=${template}`]);

@@ -63,21 +63,40 @@ export const execaRun: Run = async (bin, args, opts) => {
   const r = await child;
   const code = (r as { code?: string }).code;
   if (code === 'ENOENT') return { exitCode: 127, stdout: '', stderr: '', spawnError: 'ENOENT' };
-  return { exitCode: r.exitCode ?? (r.isCanceled ? 130 : 1), stdout: String(r.stdout ?? ''), stderr: String(r.stderr ?? '') + (r.timedOut ? '\n(timed out)' : '') };
+  return {
+    exitCode: r.exitCode ?? (r.isCanceled ? 130 : 1),
+    stdout: String(r.stdout ?? ''),
+    stderr: String(r.stderr ?? '') + (r.timedOut ? '\n(timed out)' : ''),
+  };
 };
 
 export interface SecretObject {
   apiVersion?: string;
   kind?: string;
   type?: string;
-  metadata: { name: string; namespace?: string; resourceVersion?: string; labels?: Record<string, string>; annotations?: Record<string, string>; creationTimestamp?: string; uid?: string };
+  metadata: {
+    name: string;
+    namespace?: string;
+    resourceVersion?: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+    creationTimestamp?: string;
+    uid?: string;
+  };
   data?: Record<string, string>;
   immutable?: boolean;
 }
 
 export interface DeploymentObject {
   metadata: { name: string; namespace?: string; annotations?: Record<string, string> };
-  spec?: { template?: { metadata?: { annotations?: Record<string, string> }; spec?: { volumes?: { secret?: { secretName?: string }; projected?: { sources?: { secret?: { name?: string } }[] } }[] } } };
+  spec?: {
+    template?: {
+      metadata?: { annotations?: Record<string, string> };
+      spec?: {
+        volumes?: { secret?: { secretName?: string }; projected?: { sources?: { secret?: { name?: string } }[] } }[];
+      };
+    };
+  };
 }
 
 /** kubectl's klog lines (`E1129 08:07:57.07 17047 memcache.go:265] "Unhandled Error" err="…"`) down to the message. */
@@ -133,14 +152,27 @@ export class Kubectl {
 
   /** The names of the namespace's kubernetes.io/tls secrets (for "which secret?" help). */
   async tlsSecretNames(): Promise<string[]> {
-    const r = await this.call('get', ['secrets', '--field-selector', 'type=kubernetes.io/tls', '-o', 'jsonpath={range .items[*]}{.metadata.name}{"\\n"}{end}']);
+    const r = await this.call('get', [
+      'secrets',
+      '--field-selector',
+      'type=kubernetes.io/tls',
+      '-o',
+      'jsonpath={range .items[*]}{.metadata.name}{"\\n"}{end}',
+    ]);
     const names = r.stdout.split('\n').filter(Boolean);
     return names.map((n) => checkK8sName('secret', n, { cluster: 'kubectl get secrets' }));
   }
 
   /** The same cluster, pinned to another namespace. */
   forNamespace(namespace: string): Kubectl {
-    return new Kubectl({ namespace, context: this.context, kubeconfig: this.kubeconfig, run: this.run, bin: this.bin, timeoutMs: this.timeoutMs });
+    return new Kubectl({
+      namespace,
+      context: this.context,
+      kubeconfig: this.kubeconfig,
+      run: this.run,
+      bin: this.bin,
+      timeoutMs: this.timeoutMs,
+    });
   }
 
   /**
@@ -148,10 +180,27 @@ export class Kubectl {
    * namespace at a time). When the API cannot answer, every check counts as allowed: the writes
    * themselves are refused cleanly, before anything in that tenant changes.
    */
-  async accessReviews(checks: Array<{ verb: string; group: string; resource: string; namespace: string; name?: string }>): Promise<boolean[]> {
+  async accessReviews(
+    checks: Array<{ verb: string; group: string; resource: string; namespace: string; name?: string }>,
+  ): Promise<boolean[]> {
     if (checks.length === 0) return [];
-    const items = checks.map((c) => ({ apiVersion: 'authorization.k8s.io/v1', kind: 'SelfSubjectAccessReview', spec: { resourceAttributes: { verb: c.verb, group: c.group, resource: c.resource, namespace: c.namespace, ...(c.name ? { name: c.name } : {}) } } }));
-    const r = await this.call('create', ['-f', '-', '--validate=false', '-o', 'jsonpath={.status.allowed}{"\\n"}'], { input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items }), allowFail: true });
+    const items = checks.map((c) => ({
+      apiVersion: 'authorization.k8s.io/v1',
+      kind: 'SelfSubjectAccessReview',
+      spec: {
+        resourceAttributes: {
+          verb: c.verb,
+          group: c.group,
+          resource: c.resource,
+          namespace: c.namespace,
+          ...(c.name ? { name: c.name } : {}),
+        },
+      },
+    }));
+    const r = await this.call('create', ['-f', '-', '--validate=false', '-o', 'jsonpath={.status.allowed}{"\\n"}'], {
+      input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items }),
+      allowFail: true,
+    });
     const answers = r.stdout.split('\n').filter(Boolean);
     if (answers.length !== checks.length) return checks.map(() => true);
     return answers.map((a) => a === 'true');
@@ -161,20 +210,51 @@ export class Kubectl {
    * Every deployment's rollout fields across namespaces, as a jsonpath table rather than whole
    * objects: the batched wait polls this every 150 ms, and 100 full deployments are 300 KB a poll.
    */
-  async rolloutFields(): Promise<Array<{ metadata: { namespace: string; name: string; generation: number }; spec: { replicas?: number }; status: { observedGeneration: number; replicas: number; updatedReplicas: number; availableReplicas: number; conditions: { type: string; status: string; reason: string }[] } }>> {
-    const cols = ['.metadata.namespace', '.metadata.name', '.metadata.generation', '.spec.replicas', '.status.observedGeneration', '.status.replicas', '.status.updatedReplicas', '.status.availableReplicas', '.status.conditions[?(@.type=="Progressing")].reason'];
+  async rolloutFields(): Promise<
+    Array<{
+      metadata: { namespace: string; name: string; generation: number };
+      spec: { replicas?: number };
+      status: {
+        observedGeneration: number;
+        replicas: number;
+        updatedReplicas: number;
+        availableReplicas: number;
+        conditions: { type: string; status: string; reason: string }[];
+      };
+    }>
+  > {
+    const cols = [
+      '.metadata.namespace',
+      '.metadata.name',
+      '.metadata.generation',
+      '.spec.replicas',
+      '.status.observedGeneration',
+      '.status.replicas',
+      '.status.updatedReplicas',
+      '.status.availableReplicas',
+      '.status.conditions[?(@.type=="Progressing")].reason',
+    ];
     const tpl = '{range .items[*]}' + cols.map((c) => `{${c}}`).join('{"\\t"}') + '{"\\n"}{end}';
     const r = await this.call('get', ['deployments', '--all-namespaces', '-o', `jsonpath=${tpl}`]);
     const n = (v: string | undefined) => (v ? Number(v) : 0);
-    return r.stdout.split('\n').filter(Boolean).map((line) => {
-      const [ns, name, gen, replicas, obs, rep, upd, avail, progressing] = line.split('\t');
-      answered('deployments', [{ metadata: { namespace: ns, name } }]);
-      return {
-        metadata: { namespace: ns!, name: name!, generation: n(gen) },
-        spec: { replicas: replicas ? Number(replicas) : undefined },
-        status: { observedGeneration: n(obs), replicas: n(rep), updatedReplicas: n(upd), availableReplicas: n(avail), conditions: progressing ? [{ type: 'Progressing', status: '', reason: progressing }] : [] },
-      };
-    });
+    return r.stdout
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => {
+        const [ns, name, gen, replicas, obs, rep, upd, avail, progressing] = line.split('\t');
+        answered('deployments', [{ metadata: { namespace: ns, name } }]);
+        return {
+          metadata: { namespace: ns!, name: name!, generation: n(gen) },
+          spec: { replicas: replicas ? Number(replicas) : undefined },
+          status: {
+            observedGeneration: n(obs),
+            replicas: n(rep),
+            updatedReplicas: n(upd),
+            availableReplicas: n(avail),
+            conditions: progressing ? [{ type: 'Progressing', status: '', reason: progressing }] : [],
+          },
+        };
+      });
   }
 
   /** listAll, or undefined when RBAC forbids listing across namespaces (a user with namespaced roles only). */
@@ -198,18 +278,35 @@ export class Kubectl {
    * sends them one by one and goes on after a failure. Returns, per input item, what the server
    * answered: its `jsonpath` fields, or the error line kubectl printed for it.
    */
-  async each(verb: 'create' | 'replace' | 'delete' | 'patch', items: ReadonlyArray<{ metadata: { name: string; namespace?: string } }>, fields: string[] = [], /** patch: the JSON patch applied to every item (no key material: it is argv). */ jsonPatch?: string): Promise<Array<{ ok: true; fields: string[] } | { ok: false; error: string }>> {
+  async each(
+    verb: 'create' | 'replace' | 'delete' | 'patch',
+    items: ReadonlyArray<{ metadata: { name: string; namespace?: string } }>,
+    fields: string[] = [],
+    /** patch: the JSON patch applied to every item (no key material: it is argv). */ jsonPatch?: string,
+  ): Promise<Array<{ ok: true; fields: string[] } | { ok: false; error: string }>> {
     if (items.length === 0) return [];
     const path = ['{.metadata.namespace}', '{.metadata.name}', ...fields].join('{"\\t"}') + '{"\\n"}';
-    const args = verb === 'delete' ? ['-f', '-', '--ignore-not-found', '--wait=false', '-o', 'name'] : verb === 'patch' ? ['-f', '-', '--type=json', '-p', jsonPatch ?? '[]', '-o', `jsonpath=${path}`] : ['-f', '-', '--validate=false', '-o', `jsonpath=${path}`];
-    const r = await this.call(verb, args, { input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items }), allowFail: true, timeoutMs: this.timeoutMs + items.length * 1000 });
-    if (r.exitCode !== 0 && !r.stdout.trim() && !/Error from server|error when/.test(r.stderr)) throw this.error(verb, [verb], r);
+    const args =
+      verb === 'delete'
+        ? ['-f', '-', '--ignore-not-found', '--wait=false', '-o', 'name']
+        : verb === 'patch'
+          ? ['-f', '-', '--type=json', '-p', jsonPatch ?? '[]', '-o', `jsonpath=${path}`]
+          : ['-f', '-', '--validate=false', '-o', `jsonpath=${path}`];
+    const r = await this.call(verb, args, {
+      input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items }),
+      allowFail: true,
+      timeoutMs: this.timeoutMs + items.length * 1000,
+    });
+    if (r.exitCode !== 0 && !r.stdout.trim() && !/Error from server|error when/.test(r.stderr))
+      throw this.error(verb, [verb], r);
     const done = new Map<string, string[]>();
     for (const line of r.stdout.split('\n').filter(Boolean)) {
       const [ns, name, ...rest] = line.split('\t');
       done.set(`${ns}/${name}`, rest);
     }
-    const errors = redact(r.stderr).split('\n').filter((l) => /^Error from server|^error/.test(l));
+    const errors = redact(r.stderr)
+      .split('\n')
+      .filter((l) => /^Error from server|^error/.test(l));
     let e = 0;
     return items.map((it) => {
       if (verb === 'delete') return { ok: true, fields: [] };
@@ -226,7 +323,9 @@ export class Kubectl {
     const r = await this.run(this.bin, full, { timeoutMs: this.timeoutMs, signal: this.signal, ...opts });
     if (r.spawnError === 'ENOENT') {
       throw new KubectlError(`kubectl not found (looked for "${this.bin}" on PATH)`, {
-        verb, args: full, hint: 'Install it (Debian: apt install kubernetes-client) or set XSOAR_CERT_KUBECTL to its path.',
+        verb,
+        args: full,
+        hint: 'Install it (Debian: apt install kubernetes-client) or set XSOAR_CERT_KUBECTL to its path.',
       });
     }
     if (r.exitCode !== 0 && !opts.allowFail) throw this.error(verb, full, r);
@@ -236,15 +335,41 @@ export class Kubectl {
   /** One line that names the object and says what to do; stderr redacted. */
   error(verb: string, args: string[], r: RunResult): XsoarCertError {
     const stderr = redact(r.stderr.trim());
-    const first = cleanLine(stderr.split('\n').filter((l) => !/^Warning:/.test(l))[0] ?? `kubectl ${verb} exited ${r.exitCode}`);
+    const first = cleanLine(
+      stderr.split('\n').filter((l) => !/^Warning:/.test(l))[0] ?? `kubectl ${verb} exited ${r.exitCode}`,
+    );
     const reason = /Error from server \((\w+)\)/.exec(stderr)?.[1];
-    if (reason === 'Conflict') return new BusyError(`the secret changed while xsoar-cert was working (${this.where()}): ${first.replace(/^Error from server \(Conflict\): /, '')}`, 'Someone else changed it; run status, then try again.');
-    if (reason === 'Forbidden') return new KubectlError(`permission denied in ${this.where()}: ${first.replace(/^Error from server \(Forbidden\): /, '')}`, { verb, args, stderr, reason, hint: 'Ask your cluster admin for this RBAC permission.' });
-    if (/Unable to connect to the server|connection refused|The connection to the server .* was refused|no such host|i\/o timeout|couldn't get current server API group list|dial tcp/.test(stderr)) {
-      return new KubectlError(`cannot reach the cluster for ${this.where()}: ${first}`, { verb, args, stderr, reason: 'Unreachable', hint: 'Check KUBECONFIG / --context and that the API server is up (kubectl cluster-info).' });
+    if (reason === 'Conflict')
+      return new BusyError(
+        `the secret changed while xsoar-cert was working (${this.where()}): ${first.replace(/^Error from server \(Conflict\): /, '')}`,
+        'Someone else changed it; run status, then try again.',
+      );
+    if (reason === 'Forbidden')
+      return new KubectlError(
+        `permission denied in ${this.where()}: ${first.replace(/^Error from server \(Forbidden\): /, '')}`,
+        { verb, args, stderr, reason, hint: 'Ask your cluster admin for this RBAC permission.' },
+      );
+    if (
+      /Unable to connect to the server|connection refused|The connection to the server .* was refused|no such host|i\/o timeout|couldn't get current server API group list|dial tcp/.test(
+        stderr,
+      )
+    ) {
+      return new KubectlError(`cannot reach the cluster for ${this.where()}: ${first}`, {
+        verb,
+        args,
+        stderr,
+        reason: 'Unreachable',
+        hint: 'Check KUBECONFIG / --context and that the API server is up (kubectl cluster-info).',
+      });
     }
     if (/timed out/.test(stderr) && r.exitCode !== 0 && verb !== 'rollout') {
-      return new KubectlError(`kubectl ${verb} timed out for ${this.where()}`, { verb, args, stderr, reason: 'Timeout', hint: 'The API server is slow or unreachable; try again.' });
+      return new KubectlError(`kubectl ${verb} timed out for ${this.where()}`, {
+        verb,
+        args,
+        stderr,
+        reason: 'Timeout',
+        hint: 'The API server is slow or unreachable; try again.',
+      });
     }
     return new KubectlError(`kubectl ${verb} failed for ${this.where()}: ${first}`, { verb, args, stderr, reason });
   }
@@ -265,7 +390,10 @@ export class Kubectl {
     const r = await this.call('get', ['secrets,deployments', '-o', 'json']);
     type Item = (SecretObject | DeploymentObject) & { kind?: string };
     const items = answered('secrets,deployments', (JSON.parse(r.stdout) as { items: Item[] }).items);
-    return { secrets: items.filter((i) => i.kind === 'Secret') as SecretObject[], deployments: items.filter((i) => i.kind === 'Deployment') as DeploymentObject[] };
+    return {
+      secrets: items.filter((i) => i.kind === 'Secret') as SecretObject[],
+      deployments: items.filter((i) => i.kind === 'Deployment') as DeploymentObject[],
+    };
   }
 
   async listDeployments(): Promise<DeploymentObject[]> {
@@ -275,26 +403,44 @@ export class Kubectl {
 
   /** `kubectl create -f -`: the manifest (with key material) on stdin. */
   async create(manifest: object): Promise<SecretObject> {
-    const r = await this.call('create', ['-f', '-', '-o', 'json', '--validate=false'], { input: JSON.stringify(manifest) });
+    const r = await this.call('create', ['-f', '-', '-o', 'json', '--validate=false'], {
+      input: JSON.stringify(manifest),
+    });
     return JSON.parse(r.stdout) as SecretObject;
   }
 
   /** `kubectl replace -f -` with metadata.resourceVersion set: a stale version is a 409 (BusyError). */
   async replace(manifest: object): Promise<SecretObject> {
-    const r = await this.call('replace', ['-f', '-', '-o', 'json', '--validate=false'], { input: JSON.stringify(manifest) });
+    const r = await this.call('replace', ['-f', '-', '-o', 'json', '--validate=false'], {
+      input: JSON.stringify(manifest),
+    });
     return JSON.parse(r.stdout) as SecretObject;
   }
 
   /** An RFC 6902 JSON patch of one secret; answers the secret as it is afterwards. */
   async patchSecretJson(name: string, patch: string): Promise<SecretObject> {
-    const r = await this.call('patch', ['secret', '--type=json', '-p', patch, '-o', 'json', ...positional('secret', [name])]);
+    const r = await this.call('patch', [
+      'secret',
+      '--type=json',
+      '-p',
+      patch,
+      '-o',
+      'json',
+      ...positional('secret', [name]),
+    ]);
     return JSON.parse(r.stdout) as SecretObject;
   }
 
   /** A deployment's generation and its pod template's restartedAt (what `rollout restart` sets). */
   async restartedAt(deployment: string): Promise<{ generation: number; restartedAt?: string }> {
-    const path = '{.metadata.generation}{"\\t"}{.spec.template.metadata.annotations.kubectl\\.kubernetes\\.io/restartedAt}';
-    const r = await this.call('get', ['deployment', '-o', `jsonpath=${path}`, ...positional('deployment', [deployment])]);
+    const path =
+      '{.metadata.generation}{"\\t"}{.spec.template.metadata.annotations.kubectl\\.kubernetes\\.io/restartedAt}';
+    const r = await this.call('get', [
+      'deployment',
+      '-o',
+      `jsonpath=${path}`,
+      ...positional('deployment', [deployment]),
+    ]);
     const [gen, at] = r.stdout.split('\t');
     return { generation: Number(gen ?? 0), restartedAt: at || undefined };
   }
@@ -302,7 +448,9 @@ export class Kubectl {
   /** Namespaces matching a label selector (-A -l). */
   async namespacesMatching(selector: string): Promise<string[]> {
     const r = await this.call('get', ['namespaces', '-l', selector, '-o', 'json']);
-    return answered('namespaces', (JSON.parse(r.stdout) as { items: { metadata: { name: string } }[] }).items).map((n) => n.metadata.name);
+    return answered('namespaces', (JSON.parse(r.stdout) as { items: { metadata: { name: string } }[] }).items).map(
+      (n) => n.metadata.name,
+    );
   }
 
   async deleteSecret(name: string): Promise<void> {
@@ -314,10 +462,17 @@ export class Kubectl {
   }
 
   async rolloutStatus(deployment: string, timeoutS: number, onLine?: (l: string) => void): Promise<void> {
-    const r = await this.call('rollout', ['status', `--timeout=${timeoutS}s`, ...positional('deployment', [deployment], true)], { onLine, allowFail: true, timeoutMs: (timeoutS + 15) * 1000 });
+    const r = await this.call(
+      'rollout',
+      ['status', `--timeout=${timeoutS}s`, ...positional('deployment', [deployment], true)],
+      { onLine, allowFail: true, timeoutMs: (timeoutS + 15) * 1000 },
+    );
     if (r.exitCode !== 0) {
       const why = redact(r.stderr.trim()).split('\n').pop() ?? 'rollout failed';
-      throw new KubectlError(`the rollout of deployment/${deployment} in ${this.where()} did not finish: ${why.replace(/^error: /, '')}`, { verb: 'rollout', args: [], stderr: r.stderr, reason: 'RolloutFailed' });
+      throw new KubectlError(
+        `the rollout of deployment/${deployment} in ${this.where()} did not finish: ${why.replace(/^error: /, '')}`,
+        { verb: 'rollout', args: [], stderr: r.stderr, reason: 'RolloutFailed' },
+      );
     }
   }
 
@@ -338,7 +493,11 @@ export function parseCanIList(text: string): Permissions {
   for (const line of text.split('\n').slice(1)) {
     const m = /^(\S+)\s+\[(.*?)\]\s+\[(.*?)\]\s+\[(.*?)\]\s*$/.exec(line);
     if (!m) continue;
-    rules.push({ resource: m[1]!, names: m[3]!.split(/\s+/).filter(Boolean), verbs: m[4]!.split(/\s+/).filter(Boolean) });
+    rules.push({
+      resource: m[1]!,
+      names: m[3]!.split(/\s+/).filter(Boolean),
+      verbs: m[4]!.split(/\s+/).filter(Boolean),
+    });
   }
   const resMatch = (rule: string, want: string) => {
     if (rule === '*' || rule === '*.*') return true;
@@ -348,7 +507,12 @@ export function parseCanIList(text: string): Permissions {
   };
   return {
     can: (verb, resource, name) =>
-      rules.some((r) => resMatch(r.resource, resource) && (r.verbs.includes('*') || r.verbs.includes(verb)) && (r.names.length === 0 || (name !== undefined && r.names.includes(name)))),
+      rules.some(
+        (r) =>
+          resMatch(r.resource, resource) &&
+          (r.verbs.includes('*') || r.verbs.includes(verb)) &&
+          (r.names.length === 0 || (name !== undefined && r.names.includes(name))),
+      ),
   };
 }
 
@@ -366,7 +530,9 @@ function refuseName(kind: NameKind, name: string): void {
   if (isK8sName(kind, name as unknown)) return;
   const why = name.startsWith('-') ? 'it would be read as a flag' : 'it is not a valid Kubernetes name';
   throw new KubectlError(`refusing to pass ${quoted(name)} to kubectl as a ${kind} name: ${why}`, {
-    verb: 'get', args: [], reason: 'Invalid',
+    verb: 'get',
+    args: [],
+    reason: 'Invalid',
     hint: 'Names are RFC 1123 (lower-case letters, digits, "-" and "."); kubectl was not run.',
   });
 }

@@ -54,7 +54,9 @@ export function checkK8sName(kind: NameKind, value: unknown, from: NameOrigin): 
   }
   if (from.cluster) {
     throw new KubectlError(`${from.cluster} answered an object named ${shown}, not a valid ${kind} name`, {
-      verb: 'get', args: [], reason: 'Invalid',
+      verb: 'get',
+      args: [],
+      reason: 'Invalid',
       hint: 'The API server (or the kubectl at XSOAR_CERT_KUBECTL) is not what it should be; nothing was changed.',
     });
   }

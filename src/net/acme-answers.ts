@@ -100,7 +100,8 @@ export class AnswerCheck {
   constructor(readonly ca: string) {}
 
   refuse(what: string, value: unknown): CaError {
-    const done = this.published ? 'the challenge responses were removed and nothing was changed'
+    const done = this.published
+      ? 'the challenge responses were removed and nothing was changed'
       : 'nothing was published or changed';
     const todo = 'check that --acme names a CA you trust';
     return new CaError(`the CA at ${this.ca} sent ${what} ${shown(value)}: ${done}; ${todo}`);
@@ -128,7 +129,9 @@ export class AnswerCheck {
     let u: URL | undefined;
     try {
       u = typeof v === 'string' ? new URL(v) : undefined;
-    } catch { /* refused below */ }
+    } catch {
+      /* refused below */
+    }
     if (!u || u.protocol !== 'https:' || u.username || u.password) {
       throw this.refuse(`${what} that is not an https URL:`, v);
     }

@@ -25,7 +25,10 @@ export interface Answer {
 
 /** The deadline or the body limit was hit: not worth a retry (the same CA would do it again). */
 export class BoundError extends Error {
-  constructor(message: string, readonly bound: 'deadline' | 'size') {
+  constructor(
+    message: string,
+    readonly bound: 'deadline' | 'size',
+  ) {
     super(message);
   }
 }
@@ -135,9 +138,12 @@ export function retryWait(o: RetryState): number {
   const answered = o.status ? `HTTP ${o.status}` : 'with a network error';
   const what = o.status === 429 ? 'the CA is rate limiting (HTTP 429)' : `the CA answered ${answered}`;
   const total = o.waitedS + wait;
-  const over = wait > MAX_RETRY_AFTER_S ? `and asks to retry after ${wait} s`
-    : total > MAX_RETRY_TOTAL_S ? `again: its retries would wait ${total} s in this run (over ${MAX_RETRY_TOTAL_S} s)`
-      : '';
+  const over =
+    wait > MAX_RETRY_AFTER_S
+      ? `and asks to retry after ${wait} s`
+      : total > MAX_RETRY_TOTAL_S
+        ? `again: its retries would wait ${total} s in this run (over ${MAX_RETRY_TOTAL_S} s)`
+        : '';
   if (over) throw new CaError(`${what} ${over}: nothing was changed; the next scheduled renew asks ${o.ca} again`);
   return wait;
 }

@@ -43,14 +43,14 @@ async function getDirectory(url: string, ca: Buffer | undefined, timeoutMs: numb
   const a = await httpsRequest(url, request).catch((err: unknown) => {
     const why = err instanceof BoundError ? `it ${err.message}` : causeOf(err);
     const hint = /trusted/.test(why)
-      ? 'Pass the CA certificate that signed the ACME server\'s TLS certificate with --acme-ca FILE.'
+      ? "Pass the CA certificate that signed the ACME server's TLS certificate with --acme-ca FILE."
       : 'Check the URL and that this host can reach it.';
     throw new CaError(`cannot reach the ACME directory ${url}: ${why}: nothing was changed`, hint);
   });
   if (a.status !== 200) {
     const redirect = a.status >= 300 && a.status < 400;
     const moved = redirect ? ` (a redirect to ${shown(a.headers.location)}, not followed)` : '';
-    const todo = 'nothing was changed; pass the CA\'s directory URL with --acme';
+    const todo = "nothing was changed; pass the CA's directory URL with --acme";
     throw new CaError(`cannot reach the ACME directory ${url}: it answered HTTP ${a.status}${moved}: ${todo}`);
   }
   let raw: { newAccount?: unknown; newOrder?: unknown };
@@ -145,7 +145,11 @@ interface AxiosResponse {
   config: AxiosConfig;
   request: unknown;
 }
-interface AxiosFailure { config?: AxiosConfig; response?: AxiosResponse; code?: string }
+interface AxiosFailure {
+  config?: AxiosConfig;
+  response?: AxiosResponse;
+  code?: string;
+}
 interface AxiosInstance {
   defaults: { acmeSettings: Record<string, number>; timeout: number; adapter?: unknown; maxRedirects?: number };
   interceptors: { response: { handlers: unknown[] } };
@@ -182,11 +186,16 @@ async function adapter(config: AxiosConfig): Promise<AxiosResponse> {
   });
   if (a.status >= 300 && a.status < 400) {
     const to = shown(a.headers.location, 80);
-    const todo = 'ACME requests are not redirected, nothing was changed; pass the CA\'s own directory URL with --acme';
+    const todo = "ACME requests are not redirected, nothing was changed; pass the CA's own directory URL with --acme";
     throw new CaError(`the CA at ${hostOf(url)} redirected ${where} to ${to}: ${todo}`);
   }
   const response: AxiosResponse = {
-    data: a.body.toString('utf8'), status: a.status, statusText: '', headers: { ...a.headers }, config, request: {},
+    data: a.body.toString('utf8'),
+    status: a.status,
+    statusText: '',
+    headers: { ...a.headers },
+    config,
+    request: {},
   };
   // acme-client sends every answer down axios's error path (its validateStatus is always false).
   if (config.validateStatus && !config.validateStatus(a.status)) {
@@ -207,8 +216,13 @@ function boundRetries(ax: AxiosInstance) {
     if (!retried) return Promise.reject(err);
     const s = ax.defaults.acmeSettings;
     const wait = retryWait({
-      status: res?.status, retryAfter: res?.headers['retry-after'], attempt: (cfg.retryAttempt ?? 0) + 1,
-      maxAttempts: s.retryMaxAttempts!, defaultDelayS: s.retryDefaultDelay!, waitedS: retriedS, ca: hostOf(cfg.url),
+      status: res?.status,
+      retryAfter: res?.headers['retry-after'],
+      attempt: (cfg.retryAttempt ?? 0) + 1,
+      maxAttempts: s.retryMaxAttempts!,
+      defaultDelayS: s.retryDefaultDelay!,
+      waitedS: retriedS,
+      ca: hostOf(cfg.url),
     });
     retriedS += wait;
     if (res && wait) res.headers['retry-after'] = String(wait); // so acme-client waits exactly what was checked
@@ -261,11 +275,17 @@ function seedDirectory(client: AcmeClient, d: Directory): void {
 export async function obtainCertificate(o: ObtainOptions): Promise<{ chainPem: string; accountUrl: string }> {
   const acme = await acmeClient(o.ca);
   const client = new acme.Client({
-    directoryUrl: o.directory.url, accountKey: o.accountKeyPem, accountUrl: o.accountUrl, externalAccountBinding: o.eab,
+    directoryUrl: o.directory.url,
+    accountKey: o.accountKeyPem,
+    accountUrl: o.accountUrl,
+    externalAccountBinding: o.eab,
   });
   seedDirectory(client, o.directory);
   const run: Run = {
-    o, client, check: new AnswerCheck(new URL(o.directory.url).host), ordered: identifiersOf(o.names),
+    o,
+    client,
+    check: new AnswerCheck(new URL(o.directory.url).host),
+    ordered: identifiersOf(o.names),
     async ca(what, fn) {
       if (o.signal?.aborted) {
         throw new CancelledError('Cancelled (Ctrl-C / SIGTERM) while talking to the CA: nothing was changed.');
@@ -288,21 +308,33 @@ export async function obtainCertificate(o: ObtainOptions): Promise<{ chainPem: s
   // Every authorization checked (its name was ordered, its challenge token is base64url) before
   // anything is published: a bad one leaves no record, no hook call and no file behind.
   const authzs = await run.ca('the authorizations', async () =>
-    (await client.getAuthorizations(order as never))
-      .map((a, i) => run.check.authz(a, order.authorizations[i]!, run.ordered)),
+    (await client.getAuthorizations(order as never)).map((a, i) =>
+      run.check.authz(a, order.authorizations[i]!, run.ordered),
+    ),
   );
   const picked = await Promise.all(authzs.filter((a) => a.status !== 'valid').map((a) => pick(run, a)));
   run.check.published = true;
   await o.publish(picked.map((p) => p.c));
   o.step(`ACME validation: ${picked.length} challenge${picked.length === 1 ? '' : 's'}`);
   await run.ca('a challenge', async () => {
-    await Promise.all(picked.map(async (p) => {
-      run.check.challengeAnswer(await client.completeChallenge(p.ch as never));
-    }));
-    await Promise.all(picked.map((p) => untilValid(run, p.authz, async () => {
-      const [a] = await client.getAuthorizations({ authorizations: [p.authz.url] } as never);
-      return run.check.authz(a, p.authz.url, run.ordered);
-    }, (a) => problemText(a.challenges.find((c) => c.type === o.type)?.error))));
+    await Promise.all(
+      picked.map(async (p) => {
+        run.check.challengeAnswer(await client.completeChallenge(p.ch as never));
+      }),
+    );
+    await Promise.all(
+      picked.map((p) =>
+        untilValid(
+          run,
+          p.authz,
+          async () => {
+            const [a] = await client.getAuthorizations({ authorizations: [p.authz.url] } as never);
+            return run.check.authz(a, p.authz.url, run.ordered);
+          },
+          (a) => problemText(a.challenges.find((c) => c.type === o.type)?.error),
+        ),
+      ),
+    );
   });
   o.step('ACME finalize: sending the certificate request');
   const done = await run.ca('the certificate request', async () => {
@@ -371,7 +403,10 @@ const POLL_ATTEMPTS = 40;
  * short backoff (0.2 s doubling to 1.5 s, about a minute in all), "invalid" is the CA's refusal.
  */
 async function untilValid<T extends CheckedAuthz | CheckedOrder>(
-  run: Run, first: T, next: () => Promise<T>, why: (x: T) => string | undefined,
+  run: Run,
+  first: T,
+  next: () => Promise<T>,
+  why: (x: T) => string | undefined,
 ): Promise<T> {
   let x = first;
   for (let i = 0; x.status !== 'valid'; i++) {
@@ -407,7 +442,6 @@ export async function ariCertIdOf(certPem: string): Promise<string | undefined> 
   return ariCertId(Buffer.from(aki.keyId, 'hex'), serial);
 }
 
-
 /** ARI is advice: its exchange is bounded tighter than the order's, and a failure only loses the window. */
 const ARI_DEADLINE_MS = 5_000;
 const ARI_MAX_BYTES = 64 * 1024;
@@ -418,7 +452,10 @@ const ARI_MAX_BYTES = 64 * 1024;
  * says why and the renewal policy decides; a 404 (the CA does not know the certificate) is silent.
  */
 export async function fetchRenewalWindow(
-  dir: Directory, certId: string, ca?: Buffer, note: (why: string) => void = () => undefined,
+  dir: Directory,
+  certId: string,
+  ca?: Buffer,
+  note: (why: string) => void = () => undefined,
 ): Promise<{ start: Date; end: Date } | undefined> {
   if (!dir.renewalInfo) return undefined;
   const url = `${dir.renewalInfo.replace(/\/$/, '')}/${certId}`;

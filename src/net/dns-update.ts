@@ -25,7 +25,10 @@ const MAX_KEY_FILE = 16 * 1024;
 export function parseServer(s: string, flag: string): DnsServer {
   const m = /^(\[[0-9a-fA-F:.]+\]|[^\s:[\]]+)(?::(\d{1,5}))?$/.exec(s.trim());
   const port = m?.[2] ? Number(m[2]) : 53;
-  if (!m || port < 1 || port > 65535) throw new InputError(`${flag} "${s}": expected HOST[:PORT] of the DNS server (e.g. ns1.example.com or 127.0.0.1:5353)`);
+  if (!m || port < 1 || port > 65535)
+    throw new InputError(
+      `${flag} "${s}": expected HOST[:PORT] of the DNS server (e.g. ns1.example.com or 127.0.0.1:5353)`,
+    );
   return { host: m[1]!.replace(/^\[|\]$/g, ''), port };
 }
 
@@ -34,9 +37,21 @@ export function parseTsigKeyFile(text: string, file: string): TsigKey {
   const m = /key\s+"?([A-Za-z0-9._-]+)"?\s*\{([^}]*)\}/.exec(text);
   const alg = m ? /algorithm\s+"?([a-z0-9-]+)"?\s*;/i.exec(m[2]!)?.[1]?.toLowerCase() : undefined;
   const secret = m ? /secret\s+"([A-Za-z0-9+/=]+)"\s*;/.exec(m[2]!)?.[1] : undefined;
-  if (!m || !alg || !secret) throw new InputError(`${file}: not a TSIG key file (expected what tsig-keygen writes: key "NAME" { algorithm hmac-sha256; secret "..."; };)`, { file, hint: 'Make one with: tsig-keygen -a hmac-sha256 NAME > FILE' });
-  if (!['hmac-sha256', 'hmac-sha384', 'hmac-sha512'].includes(alg)) throw new InputError(`${file}: TSIG algorithm ${alg} is not supported; use hmac-sha256, hmac-sha384 or hmac-sha512`, { file });
-  return { name: m[1]!.replace(/\.$/, '').toLowerCase(), algorithm: alg as TsigKey['algorithm'], secret: Buffer.from(secret, 'base64') };
+  if (!m || !alg || !secret)
+    throw new InputError(
+      `${file}: not a TSIG key file (expected what tsig-keygen writes: key "NAME" { algorithm hmac-sha256; secret "..."; };)`,
+      { file, hint: 'Make one with: tsig-keygen -a hmac-sha256 NAME > FILE' },
+    );
+  if (!['hmac-sha256', 'hmac-sha384', 'hmac-sha512'].includes(alg))
+    throw new InputError(
+      `${file}: TSIG algorithm ${alg} is not supported; use hmac-sha256, hmac-sha384 or hmac-sha512`,
+      { file },
+    );
+  return {
+    name: m[1]!.replace(/\.$/, '').toLowerCase(),
+    algorithm: alg as TsigKey['algorithm'],
+    secret: Buffer.from(secret, 'base64'),
+  };
 }
 
 /** The key file, read bounded (a regular file, at most 16 KiB: ../pki/input-file.ts). */
@@ -84,7 +99,14 @@ export function encodeUpdate(id: number, zone: string, changes: readonly TxtChan
   const rrs = changes.map((c) => {
     const rdata = txtRdata(c.value);
     // RFC 2136 2.5.1 adds with class IN; 2.5.4 deletes one RR with class NONE and TTL 0.
-    return Buffer.concat([encodeName(c.name), u16(TYPE.TXT), u16(c.action === 'add' ? CLASS.IN : CLASS.NONE), u32(c.action === 'add' ? ttl : 0), u16(rdata.length), rdata]);
+    return Buffer.concat([
+      encodeName(c.name),
+      u16(TYPE.TXT),
+      u16(c.action === 'add' ? CLASS.IN : CLASS.NONE),
+      u32(c.action === 'add' ? ttl : 0),
+      u16(rdata.length),
+      rdata,
+    ]);
   });
   return Buffer.concat([header, zoneSection, ...rrs]);
 }
@@ -104,7 +126,18 @@ export function signTsig(msg: Buffer, key: TsigKey, now = new Date(), fudge = 30
   return out;
 }
 
-const RCODES: Record<number, string> = { 1: 'FORMERR', 2: 'SERVFAIL', 3: 'NXDOMAIN', 4: 'NOTIMP', 5: 'REFUSED', 6: 'YXDOMAIN', 7: 'YXRRSET', 8: 'NXRRSET', 9: 'NOTAUTH', 10: 'NOTZONE' };
+const RCODES: Record<number, string> = {
+  1: 'FORMERR',
+  2: 'SERVFAIL',
+  3: 'NXDOMAIN',
+  4: 'NOTIMP',
+  5: 'REFUSED',
+  6: 'YXDOMAIN',
+  7: 'YXRRSET',
+  8: 'NXRRSET',
+  9: 'NOTAUTH',
+  10: 'NOTZONE',
+};
 const TSIG_ERRORS: Record<number, string> = { 16: 'BADSIG', 17: 'BADKEY', 18: 'BADTIME', 22: 'BADTRUNC' };
 
 /** One query/answer over UDP (TCP when the answer is truncated), with a timeout. */
@@ -133,7 +166,9 @@ async function exchange(server: DnsServer, msg: Buffer, timeoutMs: number): Prom
     const s = connect({ host: server.host, port: server.port });
     const chunks: Buffer[] = [];
     let size = 0;
-    s.setTimeout(timeoutMs, () => s.destroy(new Error(`no answer from ${server.host}:${server.port} over TCP within ${timeoutMs} ms`)));
+    s.setTimeout(timeoutMs, () =>
+      s.destroy(new Error(`no answer from ${server.host}:${server.port} over TCP within ${timeoutMs} ms`)),
+    );
     s.on('connect', () => s.write(Buffer.concat([u16(msg.length), msg])));
     s.on('data', (d) => {
       chunks.push(d);
@@ -150,7 +185,13 @@ async function exchange(server: DnsServer, msg: Buffer, timeoutMs: number): Prom
 }
 
 /** Send the changes as one signed UPDATE; throws with the server's answer (REFUSED, NOTAUTH/BADSIG...). */
-export async function sendUpdate(server: DnsServer, zone: string, key: TsigKey, changes: readonly TxtChange[], timeoutMs = 5000): Promise<void> {
+export async function sendUpdate(
+  server: DnsServer,
+  zone: string,
+  key: TsigKey,
+  changes: readonly TxtChange[],
+  timeoutMs = 5000,
+): Promise<void> {
   const msg = signTsig(encodeUpdate(randomInt(0, 65536), zone, changes), key);
   const answer = await exchange(server, msg, timeoutMs);
   const rcode = answer.readUInt16BE(2) & 0xf;
@@ -166,19 +207,32 @@ export async function sendUpdate(server: DnsServer, zone: string, key: TsigKey, 
       const err = tsig.data.readUInt16BE(tsig.data.length - 4 - other);
       if (err) tsigError = TSIG_ERRORS[err] ?? `TSIG error ${err}`;
     }
-  } catch { /* the rcode alone then */ }
+  } catch {
+    /* the rcode alone then */
+  }
   const what = RCODES[rcode] ?? `rcode ${rcode}`;
-  throw new Error(`the DNS server ${server.host}:${server.port} answered ${what}${tsigError ? ` (${tsigError})` : ''} to the update of zone ${zone}`);
+  throw new Error(
+    `the DNS server ${server.host}:${server.port} answered ${what}${tsigError ? ` (${tsigError})` : ''} to the update of zone ${zone}`,
+  );
 }
 
 /** The TXT values of `name` as the server answers them (authoritative, no recursion). */
 export async function queryTxt(server: DnsServer, name: string, timeoutMs = 3000): Promise<string[]> {
   const dnsPacket = (await import('dns-packet')).default;
-  const msg = dnsPacket.encode({ type: 'query', id: randomInt(0, 65536), flags: 0, questions: [{ type: 'TXT', name, class: 'IN' }] });
+  const msg = dnsPacket.encode({
+    type: 'query',
+    id: randomInt(0, 65536),
+    flags: 0,
+    questions: [{ type: 'TXT', name, class: 'IN' }],
+  });
   const answer = dnsPacket.decode(await exchange(server, msg, timeoutMs));
   return (answer.answers ?? [])
     .filter((a) => a.type === 'TXT' && a.name.toLowerCase() === name.toLowerCase())
-    .map((a) => ((a as { data: Buffer[] | Buffer }).data instanceof Array ? ((a as { data: Buffer[] }).data).map((b) => b.toString()).join('') : String((a as { data: Buffer }).data)));
+    .map((a) =>
+      (a as { data: Buffer[] | Buffer }).data instanceof Array
+        ? (a as { data: Buffer[] }).data.map((b) => b.toString()).join('')
+        : String((a as { data: Buffer }).data),
+    );
 }
 
 /** The zone a name belongs to at `server`: the closest enclosing name that has an SOA there. */
@@ -187,9 +241,15 @@ export async function findZone(server: DnsServer, name: string, timeoutMs = 3000
   const labels = name.replace(/\.$/, '').split('.');
   for (let i = 0; i < labels.length - 1; i++) {
     const candidate = labels.slice(i).join('.');
-    const msg = dnsPacket.encode({ type: 'query', id: randomInt(0, 65536), flags: 0, questions: [{ type: 'SOA', name: candidate, class: 'IN' }] });
+    const msg = dnsPacket.encode({
+      type: 'query',
+      id: randomInt(0, 65536),
+      flags: 0,
+      questions: [{ type: 'SOA', name: candidate, class: 'IN' }],
+    });
     const answer = dnsPacket.decode(await exchange(server, msg, timeoutMs));
-    if ((answer.answers ?? []).some((a) => a.type === 'SOA' && a.name.toLowerCase() === candidate.toLowerCase())) return candidate;
+    if ((answer.answers ?? []).some((a) => a.type === 'SOA' && a.name.toLowerCase() === candidate.toLowerCase()))
+      return candidate;
   }
   throw new Error(`the DNS server ${server.host}:${server.port} is not authoritative for any zone above ${name}`);
 }

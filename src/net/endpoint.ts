@@ -8,7 +8,10 @@ import { fetchServedChain } from './served-cert.js';
 export function parseEndpoint(endpoint: string): { host: string; port: number } {
   const m = /^(\[[0-9a-fA-F:.]+\]|[^\s:[\]]+):(\d{1,5})$/.exec(endpoint);
   const port = m ? Number(m[2]) : NaN;
-  if (!m || port < 1 || port > 65535) throw new UsageError(`--endpoint "${endpoint}": expected HOST:PORT with a port from 1 to 65535 (e.g. xsoar.example.com:443)`);
+  if (!m || port < 1 || port > 65535)
+    throw new UsageError(
+      `--endpoint "${endpoint}": expected HOST:PORT with a port from 1 to 65535 (e.g. xsoar.example.com:443)`,
+    );
   return { host: m[1]!.replace(/^\[|\]$/g, ''), port };
 }
 
@@ -18,7 +21,12 @@ export function parseEndpoint(endpoint: string): { host: string; port: number } 
  * only after the secret was replaced and the proxy restarted, ending in a rollback. A connection
  * fault is retried twice, so one dropped connection needs no human.
  */
-export async function checkEndpoint(endpoint: string, installedFingerprint: string | undefined, where: string, servername?: string): Promise<void> {
+export async function checkEndpoint(
+  endpoint: string,
+  installedFingerprint: string | undefined,
+  where: string,
+  servername?: string,
+): Promise<void> {
   parseEndpoint(endpoint);
   let last = '';
   for (let attempt = 0; attempt < 3; attempt++) {
@@ -35,20 +43,40 @@ export async function checkEndpoint(endpoint: string, installedFingerprint: stri
     } catch (err) {
       if (err instanceof EndpointError) throw err;
       const code = (err as NodeJS.ErrnoException).code;
-      last = code === 'ECONNREFUSED' ? 'connection refused' : code === 'ETIMEDOUT' ? 'no answer within 4 s' : /wrong version number|packet length|unknown protocol|EPROTO/i.test(String((err as Error).message)) ? 'it does not speak TLS there' : (err as Error).message;
+      last =
+        code === 'ECONNREFUSED'
+          ? 'connection refused'
+          : code === 'ETIMEDOUT'
+            ? 'no answer within 4 s'
+            : /wrong version number|packet length|unknown protocol|EPROTO/i.test(String((err as Error).message))
+              ? 'it does not speak TLS there'
+              : (err as Error).message;
     }
   }
-  throw new EndpointError(`--endpoint ${endpoint}: no TLS handshake (${last}): nothing was changed`, 'Check --endpoint (HOST:PORT where this tenant serves HTTPS), or pass --no-confirm to skip the live check.');
+  throw new EndpointError(
+    `--endpoint ${endpoint}: no TLS handshake (${last}): nothing was changed`,
+    'Check --endpoint (HOST:PORT where this tenant serves HTTPS), or pass --no-confirm to skip the live check.',
+  );
 }
 
 /** Both TLS versions must serve the expected leaf; a Service may route to an old pod for a moment, so retry briefly. */
-export async function confirmServed(endpoint: string, fingerprint: string, servername?: string, signal?: AbortSignal, deadlineMs = 10_000): Promise<void> {
+export async function confirmServed(
+  endpoint: string,
+  fingerprint: string,
+  servername?: string,
+  signal?: AbortSignal,
+  deadlineMs = 10_000,
+): Promise<void> {
   const until = Date.now() + deadlineMs;
   let last = '';
   for (;;) {
     if (signal?.aborted) throw new Interrupted('interrupted by a signal');
     try {
-      const seen = await Promise.all((['TLSv1.2', 'TLSv1.3'] as const).map((v) => fetchServedChain(endpoint, { servername, minVersion: v, maxVersion: v, timeoutMs: 3000 })));
+      const seen = await Promise.all(
+        (['TLSv1.2', 'TLSv1.3'] as const).map((v) =>
+          fetchServedChain(endpoint, { servername, minVersion: v, maxVersion: v, timeoutMs: 3000 }),
+        ),
+      );
       const fps = seen.map((s) => s.chain[0]?.fingerprint256);
       if (fps.every((f) => f === fingerprint)) return;
       last = `it serves ${[...new Set(fps)].join(' / ')}`;

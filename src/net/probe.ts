@@ -13,7 +13,10 @@ export const VERSIONS: SecureVersion[] = ['TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.
 /** "443,18501-18510" → [443, 18501, ..., 18510] */
 export function parsePorts(spec: string): number[] {
   const out: number[] = [];
-  for (const part of spec.split(',').map((s) => s.trim()).filter(Boolean)) {
+  for (const part of spec
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     const m = /^(\d+)(?:-(\d+))?$/.exec(part);
     if (!m) throw new UsageError(`--ports: "${part}" is not a port or a range like 18501-18510`);
     const a = Number(m[1]);
@@ -30,7 +33,8 @@ export function parsePorts(spec: string): number[] {
 export function expandEndpoints(args: string[], ports: number[]): { host: string; port: number }[] {
   const out: { host: string; port: number }[] = [];
   for (const a of args) {
-    const m = /^\[([^\]]+)\](?::(\d+))?$/.exec(a) ?? (isIP(a) === 6 ? [a, a, undefined] : /^([^:]+)(?::(\d+))?$/.exec(a));
+    const m =
+      /^\[([^\]]+)\](?::(\d+))?$/.exec(a) ?? (isIP(a) === 6 ? [a, a, undefined] : /^([^:]+)(?::(\d+))?$/.exec(a));
     if (!m) throw new UsageError(`"${a}" is not HOST or HOST:PORT`);
     const host = m[1]!;
     const list = m[2] ? [Number(m[2])] : ports;
@@ -83,7 +87,12 @@ export interface Attempt {
 }
 
 /** One handshake pinned to `version`, recording the server's bytes. */
-export function tryVersion(host: string, port: number, version: SecureVersion, opts: { servername?: string; timeoutMs: number }): Promise<Attempt> {
+export function tryVersion(
+  host: string,
+  port: number,
+  version: SecureVersion,
+  opts: { servername?: string; timeoutMs: number },
+): Promise<Attempt> {
   return new Promise((resolve) => {
     const raw: Socket = tcpConnect({ host, port });
     const seen: Buffer[] = [];
@@ -112,8 +121,13 @@ export function tryVersion(host: string, port: number, version: SecureVersion, o
       tls?.destroy();
       resolve(a);
     };
-    const timer = setTimeout(() => finish({ version, accepted: false, error: `no answer within ${opts.timeoutMs} ms`, code: 'ETIMEDOUT' }), opts.timeoutMs);
-    raw.on('error', (err: NodeJS.ErrnoException) => finish({ version, accepted: false, error: err.message, code: err.code }));
+    const timer = setTimeout(
+      () => finish({ version, accepted: false, error: `no answer within ${opts.timeoutMs} ms`, code: 'ETIMEDOUT' }),
+      opts.timeoutMs,
+    );
+    raw.on('error', (err: NodeJS.ErrnoException) =>
+      finish({ version, accepted: false, error: err.message, code: err.code }),
+    );
     let tls: ReturnType<typeof tlsConnect> | undefined;
     raw.on('connect', () => {
       tls = tlsConnect({
@@ -125,8 +139,12 @@ export function tryVersion(host: string, port: number, version: SecureVersion, o
         // OpenSSL 3 refuses TLS 1.0/1.1 at the default security level: lower it only for those tries.
         ciphers: version === 'TLSv1' || version === 'TLSv1.1' ? 'DEFAULT:@SECLEVEL=0' : undefined,
       });
-      tls.on('secureConnect', () => finish({ version, accepted: true, served: certificatesFromHandshake(Buffer.concat(seen)) ?? peerChain(tls!) }));
-      tls.on('error', (err: NodeJS.ErrnoException) => finish({ version, accepted: false, error: String(err.message).split('\n')[0], code: err.code }));
+      tls.on('secureConnect', () =>
+        finish({ version, accepted: true, served: certificatesFromHandshake(Buffer.concat(seen)) ?? peerChain(tls!) }),
+      );
+      tls.on('error', (err: NodeJS.ErrnoException) =>
+        finish({ version, accepted: false, error: String(err.message).split('\n')[0], code: err.code }),
+      );
     });
   });
 }
@@ -161,36 +179,95 @@ export interface ProbeResult {
 
 const DAY = 86_400_000;
 
-export async function probeEndpoint(host: string, port: number, opts: { servername?: string; anchors: CertEntry[]; anchorSource: string; timeoutMs: number }): Promise<ProbeResult> {
+export async function probeEndpoint(
+  host: string,
+  port: number,
+  opts: { servername?: string; anchors: CertEntry[]; anchorSource: string; timeoutMs: number },
+): Promise<ProbeResult> {
   const endpoint = `${host.includes(':') ? `[${host}]` : host}:${port}`;
   // TLS 1.2 first: if the port is closed or not TLS, say so once instead of four times.
   const first = await tryVersion(host, port, 'TLSv1.2', opts);
-  const base: ProbeResult = { endpoint, status: 'unreachable', versions: {}, chain: [], orderChecked: false, orderOk: false, missingIntermediate: false, trusted: false, problems: [], warnings: [] };
-  if (!first.accepted && ['ECONNREFUSED', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ECONNRESET'].includes(first.code ?? '')) {
-    return { ...base, reason: first.code === 'ECONNREFUSED' ? 'connection refused' : first.code === 'ENOTFOUND' ? 'host not found' : first.error };
+  const base: ProbeResult = {
+    endpoint,
+    status: 'unreachable',
+    versions: {},
+    chain: [],
+    orderChecked: false,
+    orderOk: false,
+    missingIntermediate: false,
+    trusted: false,
+    problems: [],
+    warnings: [],
+  };
+  if (
+    !first.accepted &&
+    ['ECONNREFUSED', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ECONNRESET'].includes(first.code ?? '')
+  ) {
+    return {
+      ...base,
+      reason:
+        first.code === 'ECONNREFUSED'
+          ? 'connection refused'
+          : first.code === 'ENOTFOUND'
+            ? 'host not found'
+            : first.error,
+    };
   }
-  const others = await Promise.all((['TLSv1', 'TLSv1.1', 'TLSv1.3'] as SecureVersion[]).map((v) => tryVersion(host, port, v, opts)));
+  const others = await Promise.all(
+    (['TLSv1', 'TLSv1.1', 'TLSv1.3'] as SecureVersion[]).map((v) => tryVersion(host, port, v, opts)),
+  );
   const attempts = [first, ...others];
   const versions: Record<string, boolean> = {};
   for (const v of VERSIONS) versions[v] = attempts.find((a) => a.version === v)!.accepted;
   const best = attempts.find((a) => a.version === 'TLSv1.2' && a.accepted) ?? attempts.find((a) => a.accepted);
   if (!best) return { ...base, versions, reason: `no TLS handshake succeeded (${first.error ?? 'not a TLS server?'})` };
   const served = (best.served ?? []).map((der) => new X509Certificate(der));
-  const r: ProbeResult = { ...base, status: 'ok', versions, orderChecked: best.version === 'TLSv1.2', orderOk: true, trusted: false, chain: served.map((c) => ({ subject: c.subject.replace(/\n/g, ', '), issuer: c.issuer.replace(/\n/g, ', '), sha256: c.fingerprint256, notAfter: new Date(c.validTo).toISOString(), daysLeft: Math.floor((new Date(c.validTo).getTime() - Date.now()) / DAY) })) };
-  if (!versions['TLSv1.2']) r.problems.push('TLS 1.2 is not accepted: clients and XSOAR hosts that speak only TLS 1.2 cannot connect');
+  const r: ProbeResult = {
+    ...base,
+    status: 'ok',
+    versions,
+    orderChecked: best.version === 'TLSv1.2',
+    orderOk: true,
+    trusted: false,
+    chain: served.map((c) => ({
+      subject: c.subject.replace(/\n/g, ', '),
+      issuer: c.issuer.replace(/\n/g, ', '),
+      sha256: c.fingerprint256,
+      notAfter: new Date(c.validTo).toISOString(),
+      daysLeft: Math.floor((new Date(c.validTo).getTime() - Date.now()) / DAY),
+    })),
+  };
+  if (!versions['TLSv1.2'])
+    r.problems.push('TLS 1.2 is not accepted: clients and XSOAR hosts that speak only TLS 1.2 cannot connect');
   if (!versions['TLSv1.3']) r.problems.push('TLS 1.3 is not accepted: enable it on the proxy');
-  if (versions.TLSv1 || versions['TLSv1.1']) r.warnings.push(`obsolete ${[versions.TLSv1 && 'TLS 1.0', versions['TLSv1.1'] && 'TLS 1.1'].filter(Boolean).join(' and ')} accepted: disable it`);
+  if (versions.TLSv1 || versions['TLSv1.1'])
+    r.warnings.push(
+      `obsolete ${[versions.TLSv1 && 'TLS 1.0', versions['TLSv1.1'] && 'TLS 1.1'].filter(Boolean).join(' and ')} accepted: disable it`,
+    );
   // Served order: each certificate is issued by the next one.
   for (let i = 0; i + 1 < served.length; i++) {
     if (served[i]!.issuer !== served[i + 1]!.subject || !served[i]!.verify(served[i + 1]!.publicKey)) r.orderOk = false;
   }
-  if (!r.orderOk) r.problems.push('the served chain is out of order (each certificate must be followed by its issuer): install it with xsoar-cert, which orders it');
+  if (!r.orderOk)
+    r.problems.push(
+      'the served chain is out of order (each certificate must be followed by its issuer): install it with xsoar-cert, which orders it',
+    );
   const { verifyBundle } = await import('../pki/verify.js');
   const entries: CertEntry[] = served.map((cert, index) => ({ cert, der: cert.raw, source: endpoint, index }));
   const servername = opts.servername ?? (isIP(host) ? host : host);
-  const v = verifyBundle({ certs: entries.slice(0, 1), chain: entries.slice(1), anchors: opts.anchors, anchorSource: opts.anchorSource, keys: [], hosts: [servername], at: new Date() });
+  const v = verifyBundle({
+    certs: entries.slice(0, 1),
+    chain: entries.slice(1),
+    anchors: opts.anchors,
+    anchorSource: opts.anchorSource,
+    keys: [],
+    hosts: [servername],
+    at: new Date(),
+  });
   r.trusted = !v.checks.some((c) => c.id === 'chain.trust' && c.status === 'fail');
-  const missing = v.checks.find((c) => c.id === 'chain.trust' && c.status === 'fail' && /which is missing/.test(c.message));
+  const missing = v.checks.find(
+    (c) => c.id === 'chain.trust' && c.status === 'fail' && /which is missing/.test(c.message),
+  );
   r.missingIntermediate = Boolean(missing);
   r.hostMatch = !v.checks.some((c) => c.id === 'host' && c.status === 'fail');
   r.daysLeft = r.chain[0]?.daysLeft;
@@ -198,7 +275,8 @@ export async function probeEndpoint(host: string, port: number, opts: { serverna
   if (r.missingIntermediate) r.problems.push(`missing intermediate: ${strip(missing!.message)}`);
   else if (!r.trusted) r.problems.push(`not trusted by ${opts.anchorSource}`);
   for (const c of v.checks) {
-    if (c.status !== 'fail' || c.id === 'chain.trust' || c.id.startsWith('profile.') || c.id === 'lint.root-in-chain') continue;
+    if (c.status !== 'fail' || c.id === 'chain.trust' || c.id.startsWith('profile.') || c.id === 'lint.root-in-chain')
+      continue;
     r.problems.push(strip(c.message));
   }
   for (const c of v.checks) if (c.status === 'warn' && c.id === 'lint.expiry-soon') r.warnings.push(strip(c.message));
@@ -206,11 +284,15 @@ export async function probeEndpoint(host: string, port: number, opts: { serverna
   return r;
 }
 
-export async function probeAll(endpoints: { host: string; port: number }[], opts: { servername?: string; anchors: CertEntry[]; anchorSource: string; timeoutMs: number; parallel?: number }): Promise<ProbeResult[]> {
+export async function probeAll(
+  endpoints: { host: string; port: number }[],
+  opts: { servername?: string; anchors: CertEntry[]; anchorSource: string; timeoutMs: number; parallel?: number },
+): Promise<ProbeResult[]> {
   const results: ProbeResult[] = new Array(endpoints.length);
   let next = 0;
   const worker = async () => {
-    for (let i = next++; i < endpoints.length; i = next++) results[i] = await probeEndpoint(endpoints[i]!.host, endpoints[i]!.port, opts);
+    for (let i = next++; i < endpoints.length; i = next++)
+      results[i] = await probeEndpoint(endpoints[i]!.host, endpoints[i]!.port, opts);
   };
   await Promise.all(Array.from({ length: Math.min(opts.parallel ?? 16, endpoints.length) }, worker));
   return results;

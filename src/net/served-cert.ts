@@ -16,11 +16,30 @@ export function splitEndpoint(endpoint: string, defaultPort = 443): { host: stri
   return { host: m[1]!, port: m[2] ? Number(m[2]) : defaultPort };
 }
 
-export function fetchServedChain(endpoint: string, opts: { servername?: string; minVersion?: SecureVersion; maxVersion?: SecureVersion; timeoutMs?: number; ca?: string; ciphers?: string } = {}): Promise<Served> {
+export function fetchServedChain(
+  endpoint: string,
+  opts: {
+    servername?: string;
+    minVersion?: SecureVersion;
+    maxVersion?: SecureVersion;
+    timeoutMs?: number;
+    ca?: string;
+    ciphers?: string;
+  } = {},
+): Promise<Served> {
   const { host, port } = splitEndpoint(endpoint);
   return new Promise((resolve, reject) => {
     const servername = opts.servername ?? (isIP(host) ? undefined : host);
-    const sock = connect({ host, port, servername, rejectUnauthorized: false, minVersion: opts.minVersion, maxVersion: opts.maxVersion, ca: opts.ca, ciphers: opts.ciphers });
+    const sock = connect({
+      host,
+      port,
+      servername,
+      rejectUnauthorized: false,
+      minVersion: opts.minVersion,
+      maxVersion: opts.maxVersion,
+      ca: opts.ca,
+      ciphers: opts.ciphers,
+    });
     const timer = setTimeout(() => {
       sock.destroy();
       reject(Object.assign(new Error(`timed out after ${opts.timeoutMs ?? 5000} ms`), { code: 'ETIMEDOUT' }));
@@ -35,7 +54,12 @@ export function fetchServedChain(endpoint: string, opts: { servername?: string; 
         chain.push(new X509Certificate(c.raw));
         c = c.issuerCertificate;
       }
-      const out = { chain, protocol: sock.getProtocol() ?? '', authorized: sock.authorized, authorizationError: sock.authorizationError ? String(sock.authorizationError) : undefined };
+      const out = {
+        chain,
+        protocol: sock.getProtocol() ?? '',
+        authorized: sock.authorized,
+        authorizationError: sock.authorizationError ? String(sock.authorizationError) : undefined,
+      };
       sock.destroy();
       resolve(out);
     });

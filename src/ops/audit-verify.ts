@@ -37,9 +37,15 @@ function scopes(records: { namespace?: string; context?: string }[], o: AuditVer
 }
 
 /** Every anchor in one cluster: across namespaces in one call where allowed, else namespace by namespace. */
-async function anchorsIn(kubectl: Kubectl, namespaces: Set<string>): Promise<{ found: SecretAnnotation[]; scope: string }> {
+async function anchorsIn(
+  kubectl: Kubectl,
+  namespaces: Set<string>,
+): Promise<{ found: SecretAnnotation[]; scope: string }> {
   try {
-    return { found: await secretsWithAnnotation(kubectl.acrossNamespaces(), ANCHOR_ANNOTATION, LABEL_PREVIOUS_OF), scope: 'all namespaces' };
+    return {
+      found: await secretsWithAnnotation(kubectl.acrossNamespaces(), ANCHOR_ANNOTATION, LABEL_PREVIOUS_OF),
+      scope: 'all namespaces',
+    };
   } catch (err) {
     if (!(err instanceof KubectlError) || err.reason !== 'Forbidden') throw err;
   }
@@ -66,20 +72,32 @@ export async function verifyAuditLog(o: AuditVerifyOptions): Promise<AuditVerify
   const found: SecretAnnotation[] = [];
   const scope: string[] = [];
   for (const [ctx, namespaces] of scopes(records, o)) {
-    const kubectl = new Kubectl({ namespace: [...namespaces][0]!, context: ctx || undefined, kubeconfig: o.kubeconfig });
+    const kubectl = new Kubectl({
+      namespace: [...namespaces][0]!,
+      context: ctx || undefined,
+      kubeconfig: o.kubeconfig,
+    });
     try {
       const r = await anchorsIn(kubectl, namespaces);
       found.push(...r.found);
       scope.push(`${r.scope}${ctx ? ` (context ${ctx})` : ''}`);
     } catch (err) {
       if (!(err instanceof XsoarCertError)) throw err;
-      throw new KubectlError(`cannot read the audit anchors from the cluster${ctx ? ` (context ${ctx})` : ''}: ${err.message}`, {
-        verb: 'get',
-        args: [],
-        hint: 'Without them a log cut short or rewritten whole would not show. Pass --local-only to check the file alone.',
-      });
+      throw new KubectlError(
+        `cannot read the audit anchors from the cluster${ctx ? ` (context ${ctx})` : ''}: ${err.message}`,
+        {
+          verb: 'get',
+          args: [],
+          hint: 'Without them a log cut short or rewritten whole would not show. Pass --local-only to check the file alone.',
+        },
+      );
     }
   }
-  const check = checkAnchors(records, found.map((f) => ({ namespace: f.namespace, secret: f.name, of: f.of, value: f.value })), logId(file), pendingMarker);
+  const check = checkAnchors(
+    records,
+    found.map((f) => ({ namespace: f.namespace, secret: f.name, of: f.of, value: f.value })),
+    logId(file),
+    pendingMarker,
+  );
   return { ...chain, anchors: { ...check, scope: scope.join('; ') || 'none (no tenant known: pass -n)' } };
 }

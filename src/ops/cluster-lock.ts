@@ -58,7 +58,14 @@ export function parseLock(value: string | undefined): ClusterLock | undefined {
     const l = JSON.parse(value) as ClusterLock;
     const text = (v: unknown, max: number) => typeof v === 'string' && v.length <= max && !/[\x00-\x1f\x7f]/.test(v);
     const date = (v: unknown) => typeof v === 'string' && v.length <= 40 && !Number.isNaN(Date.parse(v));
-    const ok = text(l.run, 64) && text(l.op, 32) && text(l.by, 256) && text(l.host, 255) && Number.isSafeInteger(l.pid) && date(l.since) && date(l.expires);
+    const ok =
+      text(l.run, 64) &&
+      text(l.op, 32) &&
+      text(l.by, 256) &&
+      text(l.host, 255) &&
+      Number.isSafeInteger(l.pid) &&
+      date(l.since) &&
+      date(l.expires);
     return ok ? l : undefined;
   } catch {
     return undefined;
@@ -79,7 +86,8 @@ export function liveHolder(secret: SecretObject, now = new Date()): ClusterLock 
   return l;
 }
 
-const honouredUntil = (l: ClusterLock) => new Date(Math.min(Date.parse(l.expires), Date.parse(l.since) + MAX_LOCK_MS)).toISOString();
+const honouredUntil = (l: ClusterLock) =>
+  new Date(Math.min(Date.parse(l.expires), Date.parse(l.since) + MAX_LOCK_MS)).toISOString();
 
 /** Before anything changes: a BusyError (exit 7) naming the holder when another run holds the secret. */
 export function assertUnlocked(secret: SecretObject, where: string, now = new Date()): void {
@@ -94,7 +102,10 @@ export function assertUnlocked(secret: SecretObject, where: string, now = new Da
 /** The JSON patch that removes the lock annotation only while it still holds `value` (ours). */
 export function releasePatch(value: string): string {
   const path = `/metadata/annotations/${LOCK_ANNOTATION.replace(/~/g, '~0').replace(/\//g, '~1')}`;
-  return JSON.stringify([{ op: 'test', path, value }, { op: 'remove', path }]);
+  return JSON.stringify([
+    { op: 'test', path, value },
+    { op: 'remove', path },
+  ]);
 }
 
 /**

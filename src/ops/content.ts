@@ -10,5 +10,11 @@ export function contentFrom(m: VerifiedMaterial, label: string): NewContent {
     'tls.key': Buffer.from(m.keyPem).toString('base64'),
   };
   if (m.rootPem) data['ca.crt'] = Buffer.from(m.rootPem).toString('base64');
-  return { data, fingerprint: m.leaf.sha256, notAfter: m.leaf.notAfter, names: [...m.leaf.dnsNames, ...m.leaf.ipAddresses].map((n) => n.toLowerCase()), label };
+  return {
+    data,
+    fingerprint: m.leaf.sha256,
+    notAfter: m.leaf.notAfter,
+    names: [...m.leaf.dnsNames, ...m.leaf.ipAddresses].map((n) => n.toLowerCase()),
+    label,
+  };
 }

@@ -54,7 +54,11 @@ function tenantName(kind: 'namespace' | 'secret', value: string, at: string, fil
 }
 
 /** Every target, de-duplicated, in the order given. */
-export async function resolveTargets(flags: TargetFlags, defaults: { namespace: string; secret: string }, kubectl?: Kubectl): Promise<Target[]> {
+export async function resolveTargets(
+  flags: TargetFlags,
+  defaults: { namespace: string; secret: string },
+  kubectl?: Kubectl,
+): Promise<Target[]> {
   const targets: Target[] = [];
   const add = (t: Target) => {
     if (!targets.some((x) => x.namespace === t.namespace && x.secret === t.secret)) targets.push(t);
@@ -67,12 +71,16 @@ export async function resolveTargets(flags: TargetFlags, defaults: { namespace: 
     try {
       text = await readFile(flags.tenantsFile, 'utf8');
     } catch (err) {
-      throw new InputError(`${flags.tenantsFile}: cannot read the tenants file (${(err as NodeJS.ErrnoException).code ?? 'I/O error'})`, { file: flags.tenantsFile });
+      throw new InputError(
+        `${flags.tenantsFile}: cannot read the tenants file (${(err as NodeJS.ErrnoException).code ?? 'I/O error'})`,
+        { file: flags.tenantsFile },
+      );
     }
     for (const t of parseTenantsFile(text, flags.tenantsFile, defaults.secret)) add(t);
   }
   if (flags.allNamespaces) {
-    if (!flags.selector) throw new UsageError('--all-namespaces needs --selector LABEL=VALUE (which namespaces are tenants?)');
+    if (!flags.selector)
+      throw new UsageError('--all-namespaces needs --selector LABEL=VALUE (which namespaces are tenants?)');
     if (!kubectl) throw new UsageError('--all-namespaces needs a cluster');
     checkSettingText(flags.selector, { flag: '--selector' });
     const names = await kubectl.namespacesMatching(flags.selector);
@@ -93,18 +101,28 @@ export interface FleetResult<T> {
 }
 
 /** Run `fn` over `items` with at most `n` in flight (in order of start). */
-export async function bounded<T>(items: readonly T[], n: number, fn: (x: T, index: number) => Promise<void>): Promise<void> {
+export async function bounded<T>(
+  items: readonly T[],
+  n: number,
+  fn: (x: T, index: number) => Promise<void>,
+): Promise<void> {
   let next = 0;
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(n, items.length)) }, async () => {
-    while (next < items.length) {
-      const i = next++;
-      await fn(items[i]!, i);
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: Math.max(1, Math.min(n, items.length)) }, async () => {
+      while (next < items.length) {
+        const i = next++;
+        await fn(items[i]!, i);
+      }
+    }),
+  );
 }
 
 /** Run `fn` for every target with at most `parallel` in flight; never throws for a tenant's failure. */
-export async function runFleet<T>(targets: Target[], parallel: number, fn: (t: Target) => Promise<T>): Promise<FleetResult<T>[]> {
+export async function runFleet<T>(
+  targets: Target[],
+  parallel: number,
+  fn: (t: Target) => Promise<T>,
+): Promise<FleetResult<T>[]> {
   const results: FleetResult<T>[] = new Array(targets.length);
   await bounded(targets, parallel, async (t, i) => {
     const started = Date.now();
@@ -112,7 +130,13 @@ export async function runFleet<T>(targets: Target[], parallel: number, fn: (t: T
       results[i] = { target: t, ok: true, value: await fn(t), ms: Date.now() - started };
     } catch (err) {
       const e = err as Error;
-      results[i] = { target: t, ok: false, error: e.message, exitCode: err instanceof XsoarCertError ? err.exitCode : EXIT.INTERNAL, ms: Date.now() - started };
+      results[i] = {
+        target: t,
+        ok: false,
+        error: e.message,
+        exitCode: err instanceof XsoarCertError ? err.exitCode : EXIT.INTERNAL,
+        ms: Date.now() - started,
+      };
     }
   });
   return results;
@@ -121,16 +145,25 @@ export async function runFleet<T>(targets: Target[], parallel: number, fn: (t: T
 export function parseParallel(v: string | undefined, dflt = 4): number {
   if (v === undefined) return dflt;
   const n = Number(v);
-  if (!Number.isInteger(n) || n < 1 || n > 64) throw new UsageError(`--parallel takes a whole number from 1 to 64, not "${v}"`);
+  if (!Number.isInteger(n) || n < 1 || n > 64)
+    throw new UsageError(`--parallel takes a whole number from 1 to 64, not "${v}"`);
   return n;
 }
 
 /** A plain table: tenant, result, detail. */
 export function fleetTable<T>(results: FleetResult<T>[], describe: (v: T) => string): string {
-  const rows = results.map((r) => [`${r.target.namespace}/${r.target.secret}`, r.ok ? 'ok' : `FAILED (exit ${r.exitCode})`, r.ok ? describe(r.value as T) : (r.error ?? '')]);
+  const rows = results.map((r) => [
+    `${r.target.namespace}/${r.target.secret}`,
+    r.ok ? 'ok' : `FAILED (exit ${r.exitCode})`,
+    r.ok ? describe(r.value as T) : (r.error ?? ''),
+  ]);
   const w0 = Math.max(6, ...rows.map((r) => r[0]!.length));
   const w1 = Math.max(6, ...rows.map((r) => r[1]!.length));
   const line = (r: string[]) => `${r[0]!.padEnd(w0)}  ${r[1]!.padEnd(w1)}  ${r[2]}`;
   const failed = results.filter((r) => !r.ok).length;
-  return [line(['TENANT', 'RESULT', 'DETAIL']), ...rows.map(line), `${results.length - failed} ok, ${failed} failed`].join('\n');
+  return [
+    line(['TENANT', 'RESULT', 'DETAIL']),
+    ...rows.map(line),
+    `${results.length - failed} ok, ${failed} failed`,
+  ].join('\n');
 }

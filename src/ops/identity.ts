@@ -6,7 +6,9 @@ export function whoAmI(): string {
   let user = 'unknown';
   try {
     user = userInfo().username;
-  } catch { /* no passwd entry */ }
+  } catch {
+    /* no passwd entry */
+  }
   const ssh = (process.env.SSH_CLIENT ?? process.env.SSH_CONNECTION ?? '').split(' ')[0];
   return `${user}@${ssh || hostname()}`;
 }

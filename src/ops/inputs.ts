@@ -20,7 +20,11 @@ export async function getPassphrase(src: PassphraseSource, forFile: string): Pro
     let v = fromFile.get(src.file);
     if (v === undefined) {
       // Bounded, and a pipe is fine (--passphrase-file <(pass show tenant)); /dev/zero is not.
-      v = (await readInputFile(src.file, { maxBytes: MAX_PASSPHRASE_BYTES, what: 'a passphrase file', allowPipe: true })).toString('utf8').replace(/\r?\n$/, '');
+      v = (
+        await readInputFile(src.file, { maxBytes: MAX_PASSPHRASE_BYTES, what: 'a passphrase file', allowPipe: true })
+      )
+        .toString('utf8')
+        .replace(/\r?\n$/, '');
       fromFile.set(src.file, v);
     }
     return v;

@@ -6,7 +6,10 @@ const FIRST_CERT = /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----
 
 /** The facts of a certificate the plan and the messages use; names lower-case, DNS and IP SANs. */
 export function leafFacts(c: X509Certificate): { fingerprint: string; notAfter: string; names: string[] } {
-  const names = (c.subjectAltName ?? '').split(', ').filter(Boolean).map((s) => s.replace(/^DNS:|^IP Address:/, '').toLowerCase());
+  const names = (c.subjectAltName ?? '')
+    .split(', ')
+    .filter(Boolean)
+    .map((s) => s.replace(/^DNS:|^IP Address:/, '').toLowerCase());
   return { fingerprint: c.fingerprint256, notAfter: new Date(c.validTo).toISOString(), names };
 }
 

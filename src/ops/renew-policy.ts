@@ -1,9 +1,7 @@
 // Pure decisions for `renew`: when is a certificate due, and which candidate
 // from a drop folder may replace it. No I/O here, so cron behaviour is unit-tested.
 
-export type Threshold =
-  | { kind: 'days'; days: number }
-  | { kind: 'percent'; percent: number };
+export type Threshold = { kind: 'days'; days: number } | { kind: 'percent'; percent: number };
 
 /** Default like cert-manager: renew in the last third of the lifetime (renewBefore = 1/3 of duration). */
 export const DEFAULT_THRESHOLD: Threshold = { kind: 'percent', percent: 100 / 3 };
@@ -28,12 +26,19 @@ export function decideDue(cert: Lifetime, threshold: Threshold, now: Date): DueD
   const before = threshold.kind === 'days' ? threshold.days * DAY_MS : (total * threshold.percent) / 100;
   const renewAt = new Date(cert.notAfter.getTime() - before);
   const daysLeft = Math.floor((cert.notAfter.getTime() - now.getTime()) / DAY_MS);
-  const rule = threshold.kind === 'days' ? `${threshold.days} days before expiry` : `the last ${threshold.percent.toFixed(0)}% of its lifetime`;
+  const rule =
+    threshold.kind === 'days'
+      ? `${threshold.days} days before expiry`
+      : `the last ${threshold.percent.toFixed(0)}% of its lifetime`;
   if (now.getTime() >= cert.notAfter.getTime()) {
     return { due: true, renewAt, reason: `expired on ${cert.notAfter.toISOString()}` };
   }
   if (now.getTime() >= renewAt.getTime()) {
-    return { due: true, renewAt, reason: `expires in ${daysLeft} days (${cert.notAfter.toISOString()}), within ${rule}` };
+    return {
+      due: true,
+      renewAt,
+      reason: `expires in ${daysLeft} days (${cert.notAfter.toISOString()}), within ${rule}`,
+    };
   }
   return { due: false, renewAt, reason: `expires in ${daysLeft} days; due from ${renewAt.toISOString()} (${rule})` };
 }
@@ -64,29 +69,43 @@ export function pickCandidate(installed: Lifetime & { sha256: string }, candidat
   const usable: Candidate[] = [];
   for (const c of candidates) {
     if (c.sha256 === installed.sha256) skipped.push({ source: c.source, why: 'is the certificate already installed' });
-    else if (!c.verified) skipped.push({ source: c.source, why: `fails verify: ${c.problem ?? 'see xsoar-cert verify'}` });
+    else if (!c.verified)
+      skipped.push({ source: c.source, why: `fails verify: ${c.problem ?? 'see xsoar-cert verify'}` });
     else if (c.notAfter.getTime() <= installed.notAfter.getTime()) {
-      skipped.push({ source: c.source, why: `is not newer than the installed one (expires ${c.notAfter.toISOString()}, installed expires ${installed.notAfter.toISOString()})` });
+      skipped.push({
+        source: c.source,
+        why: `is not newer than the installed one (expires ${c.notAfter.toISOString()}, installed expires ${installed.notAfter.toISOString()})`,
+      });
     } else usable.push(c);
   }
   usable.sort((a, b) => b.notAfter.getTime() - a.notAfter.getTime() || b.notBefore.getTime() - a.notBefore.getTime());
   if (usable.length === 0) {
-    return { ok: false, why: candidates.length === 0 ? 'no certificate found in the folder' : 'no certificate in the folder is valid and newer than the installed one', skipped };
+    return {
+      ok: false,
+      why:
+        candidates.length === 0
+          ? 'no certificate found in the folder'
+          : 'no certificate in the folder is valid and newer than the installed one',
+      skipped,
+    };
   }
   return { ok: true, candidate: usable[0]!, skipped };
 }
 
 /** Parse --before / --before-percent into a Threshold (throws a message for the UsageError). */
 export function parseThreshold(before?: string, beforePercent?: string): Threshold {
-  if (before !== undefined && beforePercent !== undefined) throw new Error('use either --before or --before-percent, not both');
+  if (before !== undefined && beforePercent !== undefined)
+    throw new Error('use either --before or --before-percent, not both');
   if (before !== undefined) {
     const days = Number(before);
-    if (!Number.isFinite(days) || days < 0 || !/^\d+(\.\d+)?$/.test(before)) throw new Error(`--before takes a number of days, got "${before}"`);
+    if (!Number.isFinite(days) || days < 0 || !/^\d+(\.\d+)?$/.test(before))
+      throw new Error(`--before takes a number of days, got "${before}"`);
     return { kind: 'days', days };
   }
   if (beforePercent !== undefined) {
     const p = Number(String(beforePercent).replace(/%$/, ''));
-    if (!Number.isFinite(p) || p <= 0 || p >= 100) throw new Error(`--before-percent takes a percentage between 0 and 100, got "${beforePercent}"`);
+    if (!Number.isFinite(p) || p <= 0 || p >= 100)
+      throw new Error(`--before-percent takes a percentage between 0 and 100, got "${beforePercent}"`);
     return { kind: 'percent', percent: p };
   }
   return DEFAULT_THRESHOLD;

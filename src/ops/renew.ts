@@ -49,7 +49,15 @@ export interface RenewOptions {
 
 export type RenewResult =
   | { action: 'skipped'; reason: string; namespace: string; secret: string; fingerprint?: string; renewAt: string }
-  | { action: 'renewed' | 'dry-run'; reason: string; namespace: string; secret: string; from: string; transaction: TransactionResult; files?: FolderFile[] };
+  | {
+      action: 'renewed' | 'dry-run';
+      reason: string;
+      namespace: string;
+      secret: string;
+      from: string;
+      transaction: TransactionResult;
+      files?: FolderFile[];
+    };
 
 type Decision =
   | { skip: Extract<RenewResult, { action: 'skipped' }> }
@@ -59,10 +67,25 @@ type Decision =
  * Is the installed certificate due, and with what is it renewed? Reads nothing from the cluster:
  * `cur` is the secret as read; `folder` the drop folder's candidates, scanned once per run.
  */
-async function decide(opts: RenewOptions, cur: Lookup<SecretObject>, folder: () => Promise<FolderScan>, out: Output, onDue: () => void = () => undefined): Promise<Decision> {
-  if (!cur.found) throw new KubectlError(`secret "${opts.secret}" not found in namespace "${opts.namespace}"`, { verb: 'get', args: [], reason: 'NotFound', hint: 'Check --namespace and --secret.' });
+async function decide(
+  opts: RenewOptions,
+  cur: Lookup<SecretObject>,
+  folder: () => Promise<FolderScan>,
+  out: Output,
+  onDue: () => void = () => undefined,
+): Promise<Decision> {
+  if (!cur.found)
+    throw new KubectlError(`secret "${opts.secret}" not found in namespace "${opts.namespace}"`, {
+      verb: 'get',
+      args: [],
+      reason: 'NotFound',
+      hint: 'Check --namespace and --secret.',
+    });
   const installed = installedLeaf(cur.object);
-  if (!installed) throw new InputError(`secret ${opts.namespace}/${opts.secret} holds no certificate in tls.crt`, { hint: 'Install one first with xsoar-cert install.' });
+  if (!installed)
+    throw new InputError(`secret ${opts.namespace}/${opts.secret} holds no certificate in tls.crt`, {
+      hint: 'Install one first with xsoar-cert install.',
+    });
   const life = { notBefore: new Date(installed.validFrom), notAfter: new Date(installed.validTo) };
   const now = opts.now ?? new Date();
   let due = decideDue(life, opts.threshold, now);
@@ -74,7 +97,16 @@ async function decide(opts: RenewOptions, cur: Lookup<SecretObject>, folder: () 
   if (ari.window && !opts.force) due = windowDecision(ari.window, due, now);
   if (!due.due && !opts.force) {
     out.ok(`${opts.namespace}/${opts.secret}: not due: ${due.reason}`);
-    return { skip: { action: 'skipped', reason: due.reason, namespace: opts.namespace, secret: opts.secret, fingerprint: installed.fingerprint256, renewAt: due.renewAt.toISOString() } };
+    return {
+      skip: {
+        action: 'skipped',
+        reason: due.reason,
+        namespace: opts.namespace,
+        secret: opts.secret,
+        fingerprint: installed.fingerprint256,
+        renewAt: due.renewAt.toISOString(),
+      },
+    };
   }
   out.step(`${opts.namespace}/${opts.secret}: due: ${due.reason}`);
   onDue();
@@ -90,25 +122,44 @@ async function decide(opts: RenewOptions, cur: Lookup<SecretObject>, folder: () 
       else out.warn(fileLine(f));
     }
     if (!pick.ok || !chosen) {
-      const err = new InputError(`${opts.from}: ${pick.ok ? 'no usable certificate' : pick.why}; the installed certificate ${due.reason}`, { file: opts.from, hint: 'Drop the renewed certificate, its key and its intermediates in that folder (they must pass xsoar-cert verify).' });
+      const err = new InputError(
+        `${opts.from}: ${pick.ok ? 'no usable certificate' : pick.why}; the installed certificate ${due.reason}`,
+        {
+          file: opts.from,
+          hint: 'Drop the renewed certificate, its key and its intermediates in that folder (they must pass xsoar-cert verify).',
+        },
+      );
       Object.assign(err, { details: { files } });
       throw err;
     }
-    if (chosen.requestId !== undefined) out.info(`${chosen.certFile}: completes pending request ${chosen.requestId} (its key is used)`);
+    if (chosen.requestId !== undefined)
+      out.info(`${chosen.certFile}: completes pending request ${chosen.requestId} (its key is used)`);
     return { reason: due.reason, content: chosen.content!, from: chosen.certFile, files, requestId: chosen.requestId };
   }
   if (opts.acme) {
     const acme = opts.acme;
-    const installedNames = (installed.subjectAltName ?? '').split(', ').filter(Boolean).map((x) => x.replace(/^DNS:|^IP Address:/, '').toLowerCase());
+    const installedNames = (installed.subjectAltName ?? '')
+      .split(', ')
+      .filter(Boolean)
+      .map((x) => x.replace(/^DNS:|^IP Address:/, '').toLowerCase());
     const names = [...new Set((opts.hosts?.length ? opts.hosts : installedNames).map((n) => n.toLowerCase()))];
-    if (!names.length) throw new UsageError(`the installed certificate in ${opts.namespace}/${opts.secret} has no names to renew: pass --host NAME`);
+    if (!names.length)
+      throw new UsageError(
+        `the installed certificate in ${opts.namespace}/${opts.secret} has no names to renew: pass --host NAME`,
+      );
     // Checked before the order, not after it: a certificate that would be refused is not worth a CA's order.
     const dropped = installedNames.filter((n) => !names.includes(n));
     if (dropped.length && !opts.allowNameChange) {
-      throw new NameChangeError(`the ACME order for ${names.join(', ')} would not cover ${dropped.join(', ')}, which the installed certificate covers (${opts.namespace}/${opts.secret})`, dropped, 'Add them with --host, or pass --allow-name-change if the names really change (e.g. the first move from the self-signed certificate). Nothing was ordered or changed.');
+      throw new NameChangeError(
+        `the ACME order for ${names.join(', ')} would not cover ${dropped.join(', ')}, which the installed certificate covers (${opts.namespace}/${opts.secret})`,
+        dropped,
+        'Add them with --host, or pass --allow-name-change if the names really change (e.g. the first move from the self-signed certificate). Nothing was ordered or changed.',
+      );
     }
     const key = `${names.slice().sort().join(',')}${acme.reuseKey ? `|${opts.namespace}/${opts.secret}` : ''}`;
-    const currentKeyPem = acme.reuseKey ? Buffer.from(cur.object.data?.['tls.key'] ?? '', 'base64').toString('utf8') || undefined : undefined;
+    const currentKeyPem = acme.reuseKey
+      ? Buffer.from(cur.object.data?.['tls.key'] ?? '', 'base64').toString('utf8') || undefined
+      : undefined;
     const { acmeContent } = await import('./sources/acme.js');
     const get = () => acmeContent(acme, { names, currentKeyPem, trustCa: opts.ca, replaces: ari.certId }, out);
     let order = opts.acmeOrders?.get(key);
@@ -120,15 +171,28 @@ async function decide(opts: RenewOptions, cur: Lookup<SecretObject>, folder: () 
   }
   if (opts.selfSigned) {
     const { selfSignedContent } = await import('./sources/self-signed.js');
-    return { reason: due.reason, content: await selfSignedContent(installed, opts.hosts ?? [], `${opts.namespace}/${opts.secret}`), from: 'self-signed' };
+    return {
+      reason: due.reason,
+      content: await selfSignedContent(installed, opts.hosts ?? [], `${opts.namespace}/${opts.secret}`),
+      from: 'self-signed',
+    };
   }
   throw new UsageError('renew needs --from DIR, --acme URL or --self-signed');
 }
 
 /** Due when the CA's suggested renewal window (ARI) has begun. */
-function windowDecision(w: { start: Date }, due: ReturnType<typeof decideDue>, now: Date): ReturnType<typeof decideDue> {
+function windowDecision(
+  w: { start: Date },
+  due: ReturnType<typeof decideDue>,
+  now: Date,
+): ReturnType<typeof decideDue> {
   return now >= w.start
-    ? { ...due, due: true, reason: `inside the CA's renewal window (ARI, from ${w.start.toISOString()})`, renewAt: w.start }
+    ? {
+        ...due,
+        due: true,
+        reason: `inside the CA's renewal window (ARI, from ${w.start.toISOString()})`,
+        renewAt: w.start,
+      }
     : { ...due, due: false, reason: `the CA's renewal window (ARI) starts ${w.start.toISOString()}`, renewAt: w.start };
 }
 
@@ -143,14 +207,25 @@ async function scanWithFlags(opts: RenewOptions): Promise<FolderScan> {
   const read = (f: string) => readBundleWithPassphrase(f, { file: opts.passphraseFile, prompt: false });
   const chain: Bundle[] = await Promise.all((opts.chain ?? []).map(read));
   const ca = opts.ca ? await read(opts.ca) : undefined;
-  if (opts.ca && ca && ca.certs.length === 0) throw new InputError(`${opts.ca}: holds no certificate: pass the root CA certificate with --ca`, { file: opts.ca });
+  if (opts.ca && ca && ca.certs.length === 0)
+    throw new InputError(`${opts.ca}: holds no certificate: pass the root CA certificate with --ca`, { file: opts.ca });
   const { scanDropFolder } = await import('./sources/drop-folder.js');
-  return scanDropFolder(opts.from!, { chain, ca, caSource: opts.ca, hosts: opts.hosts, passphraseFile: opts.passphraseFile });
+  return scanDropFolder(opts.from!, {
+    chain,
+    ca,
+    caSource: opts.ca,
+    hosts: opts.hosts,
+    passphraseFile: opts.passphraseFile,
+  });
 }
 
 export async function runRenew(opts: RenewOptions, out: Output): Promise<RenewResult> {
   const kubectl = new Kubectl({ namespace: opts.namespace, context: opts.context, kubeconfig: opts.kubeconfig });
-  await resolveMarker(kubectl, opts.namespace, opts.secret, out, { endpoint: opts.endpoint, servername: opts.servername, dryRun: opts.dryRun });
+  await resolveMarker(kubectl, opts.namespace, opts.secret, out, {
+    endpoint: opts.endpoint,
+    servername: opts.servername,
+    dryRun: opts.dryRun,
+  });
   // Once it is due, the read-only cluster preflight runs while the new certificate is obtained
   // (an ACME order takes a second or more); the replace's resourceVersion precondition still
   // refuses a change made in between. A run that is not due costs one read.
@@ -162,12 +237,35 @@ export async function runRenew(opts: RenewOptions, out: Output): Promise<RenewRe
   });
   if (d.skip) return d.skip;
   const transaction = await executeTransaction(
-    { op: 'renew', namespace: opts.namespace, secret: opts.secret, proxy: opts.proxy, endpoint: opts.endpoint, servername: opts.servername, context: opts.context, content: d.content, allowNameChange: opts.allowNameChange, noConfirm: opts.noConfirm, dryRun: opts.dryRun, timeoutS: opts.timeoutS, preflight },
+    {
+      op: 'renew',
+      namespace: opts.namespace,
+      secret: opts.secret,
+      proxy: opts.proxy,
+      endpoint: opts.endpoint,
+      servername: opts.servername,
+      context: opts.context,
+      content: d.content,
+      allowNameChange: opts.allowNameChange,
+      noConfirm: opts.noConfirm,
+      dryRun: opts.dryRun,
+      timeoutS: opts.timeoutS,
+      preflight,
+    },
     kubectl,
     out,
   );
-  if (!opts.dryRun && d.requestId !== undefined && transaction.result === 'installed') completeRequest(d.requestId, out);
-  return { action: opts.dryRun ? 'dry-run' : 'renewed', reason: d.reason, namespace: opts.namespace, secret: opts.secret, from: d.from, transaction, files: d.files };
+  if (!opts.dryRun && d.requestId !== undefined && transaction.result === 'installed')
+    completeRequest(d.requestId, out);
+  return {
+    action: opts.dryRun ? 'dry-run' : 'renewed',
+    reason: d.reason,
+    namespace: opts.namespace,
+    secret: opts.secret,
+    from: d.from,
+    transaction,
+    files: d.files,
+  };
 }
 
 /**
@@ -175,24 +273,42 @@ export async function runRenew(opts: RenewOptions, out: Output): Promise<RenewRe
  * once, and the due tenants renewed in one batched transaction (one tenant at a time when the
  * user may not list across namespaces). Each tenant's renew lock is held for the whole run.
  */
-export async function runRenewFleet(targets: Target[], base: Omit<RenewOptions, 'namespace' | 'secret' | 'endpoint'>, parallel: number, out: Output): Promise<FleetResult<RenewResult>[]> {
+export async function runRenewFleet(
+  targets: Target[],
+  base: Omit<RenewOptions, 'namespace' | 'secret' | 'endpoint'>,
+  parallel: number,
+  out: Output,
+): Promise<FleetResult<RenewResult>[]> {
   const kubectl = new Kubectl({ namespace: targets[0]!.namespace, context: base.context, kubeconfig: base.kubeconfig });
   const started = Date.now();
   const results = new Map<Target, FleetResult<RenewResult>>();
-  const failed = (t: Target, err: unknown) => results.set(t, { target: t, ok: false, error: (err as Error).message, exitCode: err instanceof XsoarCertError ? err.exitCode : EXIT.INTERNAL, ms: Date.now() - started });
+  const failed = (t: Target, err: unknown) =>
+    results.set(t, {
+      target: t,
+      ok: false,
+      error: (err as Error).message,
+      exitCode: err instanceof XsoarCertError ? err.exitCode : EXIT.INTERNAL,
+      ms: Date.now() - started,
+    });
   const locks: Lock[] = [];
   const live: Target[] = [];
   for (const t of targets) {
     try {
       if (!base.dryRun) locks.push(acquireLock(t.namespace, t.secret, 'renew'));
-      await resolveMarker(kubectl.forNamespace(t.namespace), t.namespace, t.secret, out, { endpoint: t.endpoint, servername: base.servername, dryRun: base.dryRun });
+      await resolveMarker(kubectl.forNamespace(t.namespace), t.namespace, t.secret, out, {
+        endpoint: t.endpoint,
+        servername: base.servername,
+        dryRun: base.dryRun,
+      });
       live.push(t);
     } catch (err) {
       failed(t, err);
     }
   }
   try {
-    const wide = await kubectl.acrossNamespaces().listAllIfAllowed<SecretObject>('secrets', ['--field-selector', 'type=kubernetes.io/tls']);
+    const wide = await kubectl
+      .acrossNamespaces()
+      .listAllIfAllowed<SecretObject>('secrets', ['--field-selector', 'type=kubernetes.io/tls']);
     const folder = folderOnce({ ...base, namespace: '', secret: '' });
     const acmeOrders = new Map<string, Promise<NewContent>>();
     const due: { t: Target; d: Extract<Decision, { content: NewContent }> }[] = [];
@@ -200,7 +316,12 @@ export async function runRenewFleet(targets: Target[], base: Omit<RenewOptions, 
       const opts = { ...base, namespace: t.namespace, secret: t.secret, endpoint: t.endpoint, acmeOrders };
       try {
         const hit = wide?.find((s) => s.metadata.namespace === t.namespace && s.metadata.name === t.secret);
-        const d = await decide(opts, hit ? { found: true, object: hit } : await kubectl.forNamespace(t.namespace).getSecret(t.secret), folder, out);
+        const d = await decide(
+          opts,
+          hit ? { found: true, object: hit } : await kubectl.forNamespace(t.namespace).getSecret(t.secret),
+          folder,
+          out,
+        );
         if (d.skip) results.set(t, { target: t, ok: true, value: d.skip, ms: Date.now() - started });
         else due.push({ t, d });
       } catch (err) {
@@ -211,13 +332,43 @@ export async function runRenewFleet(targets: Target[], base: Omit<RenewOptions, 
     if (due.length) {
       const byTarget = new Map(due.map((x) => [x.t, x.d]));
       const { executeFleetTransaction } = await import('./txn/run.js');
-      const done = await executeFleetTransaction({ op: 'renew', targets: due.map((x) => x.t), proxy: base.proxy, servername: base.servername, context: base.context, content: (t) => byTarget.get(t)!.content, allowNameChange: base.allowNameChange, noConfirm: base.noConfirm, dryRun: base.dryRun, timeoutS: base.timeoutS, parallel }, kubectl, out);
+      const done = await executeFleetTransaction(
+        {
+          op: 'renew',
+          targets: due.map((x) => x.t),
+          proxy: base.proxy,
+          servername: base.servername,
+          context: base.context,
+          content: (t) => byTarget.get(t)!.content,
+          allowNameChange: base.allowNameChange,
+          noConfirm: base.noConfirm,
+          dryRun: base.dryRun,
+          timeoutS: base.timeoutS,
+          parallel,
+        },
+        kubectl,
+        out,
+      );
       // A pending request completed by the renewed certificate goes once every tenant using it succeeded.
       const requestIds = new Set(due.map((x) => x.d.requestId).filter((x): x is number => x !== undefined));
-      for (const id of requestIds) if (!base.dryRun && done.filter((r) => byTarget.get(r.target)!.requestId === id).every((r) => r.ok)) completeRequest(id, out);
+      for (const id of requestIds)
+        if (!base.dryRun && done.filter((r) => byTarget.get(r.target)!.requestId === id).every((r) => r.ok))
+          completeRequest(id, out);
       for (const r of done) {
         const d = byTarget.get(r.target)!;
-        if (r.ok) results.set(r.target, { ...r, value: { action: base.dryRun ? 'dry-run' : 'renewed', reason: d.reason, namespace: r.target.namespace, secret: r.target.secret, from: d.from, transaction: r.value!, files: d.files } });
+        if (r.ok)
+          results.set(r.target, {
+            ...r,
+            value: {
+              action: base.dryRun ? 'dry-run' : 'renewed',
+              reason: d.reason,
+              namespace: r.target.namespace,
+              secret: r.target.secret,
+              from: d.from,
+              transaction: r.value!,
+              files: d.files,
+            },
+          });
         else results.set(r.target, { target: r.target, ok: false, error: r.error, exitCode: r.exitCode, ms: r.ms });
       }
     }

@@ -7,7 +7,14 @@ import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { InputError } from '../errors.js';
 import { installedLeaf } from './installed.js';
-import { createStateFile, ensureStateFolder, readStateFile, removeQuietly, stateDir, stateFolder } from '../state-dir.js';
+import {
+  createStateFile,
+  ensureStateFolder,
+  readStateFile,
+  removeQuietly,
+  stateDir,
+  stateFolder,
+} from '../state-dir.js';
 import type { KeyEntry } from '../pki/types.js';
 import type { Reporter } from './reporter.js';
 
@@ -28,7 +35,8 @@ export interface PendingRequest {
 
 const dir = () => path.join(stateDir(), 'requests');
 
-export const spkiSha256 = (spki: Buffer) => createHash('sha256').update(spki).digest('hex').toUpperCase().match(/../g)!.join(':');
+export const spkiSha256 = (spki: Buffer) =>
+  createHash('sha256').update(spki).digest('hex').toUpperCase().match(/../g)!.join(':');
 
 /** Every pending request, oldest first. A damaged entry is skipped (it is listed by `csr --list` as such). */
 export function listRequests(): PendingRequest[] {
@@ -67,7 +75,8 @@ export function saveRequest(r: Omit<PendingRequest, 'id'>, keyPem: string): Pend
 
 export function discardRequest(id: number): PendingRequest {
   const r = listRequests().find((x) => x.id === id);
-  if (!r) throw new InputError(`no pending request ${id}`, { hint: 'xsoar-cert csr --list shows the pending requests.' });
+  if (!r)
+    throw new InputError(`no pending request ${id}`, { hint: 'xsoar-cert csr --list shows the pending requests.' });
   for (const ext of ['key', 'json']) removeQuietly(path.join(dir(), `${id}.${ext}`));
   return r;
 }
@@ -79,12 +88,19 @@ export function pendingKeyFor(cert: X509Certificate): { request: PendingRequest;
   if (!request) return undefined;
   const file = path.join(dir(), `${request.id}.key`);
   const pem = readStateFile(file, { secret: true, maxBytes: 64 * 1024 });
-  if (pem === undefined) throw new InputError(`${file}: the key of pending request ${request.id} is missing`, { file, hint: `Discard the request (xsoar-cert csr --discard ${request.id}) and make a new one.` });
+  if (pem === undefined)
+    throw new InputError(`${file}: the key of pending request ${request.id} is missing`, {
+      file,
+      hint: `Discard the request (xsoar-cert csr --discard ${request.id}) and make a new one.`,
+    });
   let key: ReturnType<typeof createPrivateKey>;
   try {
     key = createPrivateKey(pem);
   } catch {
-    throw new InputError(`${file}: the key of pending request ${request.id} is damaged`, { file, hint: `Discard the request (xsoar-cert csr --discard ${request.id}) and make a new one.` });
+    throw new InputError(`${file}: the key of pending request ${request.id} is damaged`, {
+      file,
+      hint: `Discard the request (xsoar-cert csr --discard ${request.id}) and make a new one.`,
+    });
   }
   // Defence in depth: the description could be edited; the key decides.
   if (spkiSha256(createPublicKey(key).export({ format: 'der', type: 'spki' })) !== want) return undefined;
@@ -101,12 +117,27 @@ export function describePending(): string {
 /** What to tell the admin when a certificate completes a request: which one, and what differs. */
 export function completionNotes(request: PendingRequest, cert: X509Certificate): { using: string; warnings: string[] } {
   const using = `using the key of request ${request.id} made ${request.created.slice(0, 10)} for ${request.names.join(', ')}`;
-  const sans = (cert.subjectAltName ?? '').split(', ').filter(Boolean).map((s) => s.replace(/^DNS:|^IP Address:/, '').toLowerCase());
+  const sans = (cert.subjectAltName ?? '')
+    .split(', ')
+    .filter(Boolean)
+    .map((s) => s.replace(/^DNS:|^IP Address:/, '').toLowerCase());
   const missing = request.names.filter((n) => !sans.includes(n.toLowerCase().replace(/^\[|\]$/g, '')));
   const warnings: string[] = [];
-  if (missing.length) warnings.push(`the CA left out ${missing.join(', ')}, which request ${request.id} asked for: clients using ${missing.length > 1 ? 'those names' : 'that name'} will fail`);
-  const norm = (s: string) => s.split(/\n|,\s*/).map((x) => x.trim()).filter(Boolean).sort().join(', ');
-  if (norm(cert.subject) !== norm(request.subject)) warnings.push(`the CA changed the subject: asked for "${request.subject}", issued "${cert.subject.split('\n').join(', ')}"`);
+  if (missing.length)
+    warnings.push(
+      `the CA left out ${missing.join(', ')}, which request ${request.id} asked for: clients using ${missing.length > 1 ? 'those names' : 'that name'} will fail`,
+    );
+  const norm = (s: string) =>
+    s
+      .split(/\n|,\s*/)
+      .map((x) => x.trim())
+      .filter(Boolean)
+      .sort()
+      .join(', ');
+  if (norm(cert.subject) !== norm(request.subject))
+    warnings.push(
+      `the CA changed the subject: asked for "${request.subject}", issued "${cert.subject.split('\n').join(', ')}"`,
+    );
   return { using, warnings };
 }
 
@@ -131,17 +162,30 @@ export interface InstalledBasis {
 }
 
 /** Read each target's installed leaf (tls.crt) and group the targets by the names it covers. */
-export async function basisFromInstalled(targets: { namespace: string; secret: string }[], secretOf: (t: { namespace: string; secret: string }) => Promise<{ data?: Record<string, string> } | undefined>): Promise<InstalledBasis[]> {
+export async function basisFromInstalled(
+  targets: { namespace: string; secret: string }[],
+  secretOf: (t: { namespace: string; secret: string }) => Promise<{ data?: Record<string, string> } | undefined>,
+): Promise<InstalledBasis[]> {
   const groups = new Map<string, InstalledBasis>();
   for (const t of targets) {
     const s = await secretOf(t);
     const cert = installedLeaf(s);
-    if (!cert) throw new InputError(`secret ${t.namespace}/${t.secret} holds no certificate in tls.crt: nothing to take the names from`, { hint: 'Pass the names with --host instead.' });
-    const sans = (cert.subjectAltName ?? '').split(', ').filter(Boolean).map((x) => x.replace(/^DNS:|^IP Address:/, ''));
+    if (!cert)
+      throw new InputError(
+        `secret ${t.namespace}/${t.secret} holds no certificate in tls.crt: nothing to take the names from`,
+        { hint: 'Pass the names with --host instead.' },
+      );
+    const sans = (cert.subjectAltName ?? '')
+      .split(', ')
+      .filter(Boolean)
+      .map((x) => x.replace(/^DNS:|^IP Address:/, ''));
     const cn = /(?:^|\n)CN=([^\n]*)/.exec(cert.subject)?.[1];
     // CN first when it is one of the names (what the installed certificate led with).
     const names = cn && sans.includes(cn) ? [cn, ...sans.filter((n) => n !== cn)] : sans.length ? sans : cn ? [cn] : [];
-    if (names.length === 0) throw new InputError(`the certificate in ${t.namespace}/${t.secret} names no host`, { hint: 'Pass the names with --host instead.' });
+    if (names.length === 0)
+      throw new InputError(`the certificate in ${t.namespace}/${t.secret} names no host`, {
+        hint: 'Pass the names with --host instead.',
+      });
     const d = cert.publicKey.asymmetricKeyDetails ?? {};
     const ec = cert.publicKey.asymmetricKeyType === 'ec';
     const key = `${[...names].sort().join(',')}|${ec ? d.namedCurve : d.modulusLength}`;

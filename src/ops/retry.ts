@@ -6,15 +6,27 @@ import { BusyError, KubectlError } from '../errors.js';
 /** 5xx, 429, a dropped or refused connection, a timeout: worth one more try. */
 export function isTransient(err: unknown): boolean {
   if (err instanceof BusyError || !(err instanceof KubectlError)) return false;
-  if (['Forbidden', 'NotFound', 'AlreadyExists', 'Invalid', 'BadRequest', 'RolloutFailed', 'Conflict'].includes(err.reason ?? '')) return false;
-  if (['InternalError', 'ServiceUnavailable', 'ServerTimeout', 'Timeout', 'TooManyRequests', 'Unreachable'].includes(err.reason ?? '')) return true;
+  if (
+    ['Forbidden', 'NotFound', 'AlreadyExists', 'Invalid', 'BadRequest', 'RolloutFailed', 'Conflict'].includes(
+      err.reason ?? '',
+    )
+  )
+    return false;
+  if (
+    ['InternalError', 'ServiceUnavailable', 'ServerTimeout', 'Timeout', 'TooManyRequests', 'Unreachable'].includes(
+      err.reason ?? '',
+    )
+  )
+    return true;
   return isTransientText(err.stderr + ' ' + err.message);
 }
 
 /** The same judgement on one error line (kubectl's per-item lines for a List). */
 export function isTransientText(text: string): boolean {
   if (/\((Conflict|Forbidden|NotFound|AlreadyExists|Invalid|BadRequest)\)/.test(text)) return false;
-  return /\b5\d\d\b|InternalError|Internal error occurred|ServiceUnavailable|Service Unavailable|currently unable to handle|TooManyRequests|Too Many Requests|connection reset|unexpected EOF|\bEOF\b|broken pipe|http2: |timed out|i\/o timeout|connection refused|Client\.Timeout|context deadline exceeded/i.test(text);
+  return /\b5\d\d\b|InternalError|Internal error occurred|ServiceUnavailable|Service Unavailable|currently unable to handle|TooManyRequests|Too Many Requests|connection reset|unexpected EOF|\bEOF\b|broken pipe|http2: |timed out|i\/o timeout|connection refused|Client\.Timeout|context deadline exceeded/i.test(
+    text,
+  );
 }
 
 type ItemResult = { ok: true; fields: string[] } | { ok: false; error: string };
@@ -24,7 +36,12 @@ type ItemResult = { ok: true; fields: string[] } | { ok: false; error: string };
  * items alone are sent again, twice at most. An item whose retry answers Conflict or
  * AlreadyExists may be our own first write that landed unseen: `recover` decides (by reading it).
  */
-export async function eachRetrying(send: (items: number[]) => Promise<ItemResult[]>, count: number, recover: (index: number) => Promise<ItemResult | undefined>, opts: { attempts?: number; baseMs?: number } = {}): Promise<ItemResult[]> {
+export async function eachRetrying(
+  send: (items: number[]) => Promise<ItemResult[]>,
+  count: number,
+  recover: (index: number) => Promise<ItemResult | undefined>,
+  opts: { attempts?: number; baseMs?: number } = {},
+): Promise<ItemResult[]> {
   const results: ItemResult[] = new Array(count);
   let todo = [...Array(count).keys()];
   const faulted = new Set<number>();
@@ -34,7 +51,11 @@ export async function eachRetrying(send: (items: number[]) => Promise<ItemResult
     for (let j = 0; j < todo.length; j++) {
       const i = todo[j]!;
       const r = got[j]!;
-      if (!r.ok && faulted.has(i) && /\((Conflict|AlreadyExists)\)|already exists|the object has been modified/.test(r.error)) {
+      if (
+        !r.ok &&
+        faulted.has(i) &&
+        /\((Conflict|AlreadyExists)\)|already exists|the object has been modified/.test(r.error)
+      ) {
         results[i] = (await recover(i)) ?? r;
       } else if (!r.ok && isTransientText(r.error) && attempt < (opts.attempts ?? 3)) {
         faulted.add(i);

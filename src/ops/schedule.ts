@@ -47,7 +47,9 @@ function cronEscape(line: string): string {
 
 export function cronLine(s: ScheduleInput): string {
   refuseControl(s);
-  const env = Object.entries(s.env).map(([k, v]) => `${k}=${shQuote(v)}`).join(' ');
+  const env = Object.entries(s.env)
+    .map(([k, v]) => `${k}=${shQuote(v)}`)
+    .join(' ');
   const cmd = [s.node, s.script, 'renew', ...s.args].map(shQuote).join(' ');
   return cronEscape(`${s.minute} ${s.hour} * * * ${env ? env + ' ' : ''}${cmd} >> ${shQuote(s.logFile)} 2>&1`);
 }
@@ -68,7 +70,9 @@ const systemdValue = (v: string) => v.replace(/%/g, '%%');
 
 export function systemdUnits(s: ScheduleInput): { service: string; timer: string } {
   refuseControl(s);
-  const env = Object.entries(s.env).map(([k, v]) => `Environment=${systemdWord(`${k}=${v}`, false)}`).join('\n');
+  const env = Object.entries(s.env)
+    .map(([k, v]) => `Environment=${systemdWord(`${k}=${v}`, false)}`)
+    .join('\n');
   const exec = [s.node, s.script, 'renew', ...s.args].map((w) => systemdWord(w)).join(' ');
   const service = `# /etc/systemd/system/xsoar-cert-renew.service
 [Unit]

@@ -38,7 +38,10 @@ export { home, stateDir } from '../state-dir.js';
 import { home } from '../state-dir.js';
 
 export function defaultConfigFile(): string {
-  return process.env.XSOAR_CERT_CONFIG || path.join(process.env.XDG_CONFIG_HOME || path.join(home(), '.config'), 'xsoar-cert', 'config.json');
+  return (
+    process.env.XSOAR_CERT_CONFIG ||
+    path.join(process.env.XDG_CONFIG_HOME || path.join(home(), '.config'), 'xsoar-cert', 'config.json')
+  );
 }
 
 function readConfig(file: string, explicit: boolean): Record<string, string> {
@@ -50,7 +53,10 @@ function readConfig(file: string, explicit: boolean): Record<string, string> {
     if (err instanceof InputError) throw err;
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' && !explicit) return {};
-    throw new InputError(`${file}: ${code === 'ENOENT' ? 'no such config file' : 'not valid JSON'}`, { file, hint: 'The config file is JSON: {"namespace": "...", "secret": "...", "proxy": "auto", "endpoint": "host:443"}' });
+    throw new InputError(`${file}: ${code === 'ENOENT' ? 'no such config file' : 'not valid JSON'}`, {
+      file,
+      hint: 'The config file is JSON: {"namespace": "...", "secret": "...", "proxy": "auto", "endpoint": "host:443"}',
+    });
   }
 }
 
@@ -62,7 +68,8 @@ function refuseControlChars(v: unknown, file: string, at = ''): void {
   if (typeof v === 'string') {
     if (hasControl(v)) {
       throw new InputError(`${file}: the setting "${at}" holds a control character (${quoted(v, 60)})`, {
-        file, hint: 'Settings are one line each: remove the control character.',
+        file,
+        hint: 'Settings are one line each: remove the control character.',
       });
     }
   } else if (v && typeof v === 'object') {
@@ -80,11 +87,18 @@ export function checkSettingText(value: string, from: { flag?: string; env?: str
 
 type Key = keyof Settings['sources'];
 const FLAG_NAMES: Record<Key, string> = {
-  namespace: '--namespace', secret: '--secret', proxy: '--proxy', endpoint: '--endpoint', context: '--context',
+  namespace: '--namespace',
+  secret: '--secret',
+  proxy: '--proxy',
+  endpoint: '--endpoint',
+  context: '--context',
 };
 const ENV_NAMES: Record<Key, string> = {
-  namespace: 'XSOAR_CERT_NAMESPACE', secret: 'XSOAR_CERT_SECRET', proxy: 'XSOAR_CERT_PROXY',
-  endpoint: 'XSOAR_CERT_ENDPOINT', context: 'XSOAR_CERT_CONTEXT',
+  namespace: 'XSOAR_CERT_NAMESPACE',
+  secret: 'XSOAR_CERT_SECRET',
+  proxy: 'XSOAR_CERT_PROXY',
+  endpoint: 'XSOAR_CERT_ENDPOINT',
+  context: 'XSOAR_CERT_CONTEXT',
 };
 
 /** Each value checked for its kind, the error naming the flag, variable or file it came from. */
@@ -104,9 +118,15 @@ export function resolveSettings(flags: SettingFlags, env: NodeJS.ProcessEnv = pr
     const extras = Array.isArray(raw) ? raw.slice(1) : [];
     for (const extra of extras) checkK8sName('namespace', extra, { flag: FLAG_NAMES[k] });
     const f = Array.isArray(raw) ? raw[0] : raw;
-    if (f !== undefined && f !== '') { sources[k] = 'flag'; return checked(k, f, { flag: FLAG_NAMES[k] }); }
+    if (f !== undefined && f !== '') {
+      sources[k] = 'flag';
+      return checked(k, f, { flag: FLAG_NAMES[k] });
+    }
     const e = env[ENV_NAMES[k]];
-    if (e !== undefined && e !== '') { sources[k] = 'env'; return checked(k, e, { env: ENV_NAMES[k] }); }
+    if (e !== undefined && e !== '') {
+      sources[k] = 'env';
+      return checked(k, e, { env: ENV_NAMES[k] });
+    }
     if (cfg[k] !== undefined && cfg[k] !== '') {
       sources[k] = 'config';
       return checked(k, cfg[k], { file: configFile });

@@ -6,7 +6,15 @@ import { hostname } from 'node:os';
 import path from 'node:path';
 import { BusyError, InputError } from '../errors.js';
 import { isK8sName } from '../k8s/names.js';
-import { createStateFile, ensureStateFolder, readStateFile, removeQuietly, stateDir, stateFolder, writeStateFile } from '../state-dir.js';
+import {
+  createStateFile,
+  ensureStateFolder,
+  readStateFile,
+  removeQuietly,
+  stateDir,
+  stateFolder,
+  writeStateFile,
+} from '../state-dir.js';
 
 const safe = (s: string) => s.replace(/[^A-Za-z0-9._-]/g, '_');
 
@@ -82,7 +90,8 @@ export interface Lock {
 const isPid = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) > 0;
 const isTicks = (v: unknown) => v === undefined || (typeof v === 'string' && /^\d{1,20}$/.test(v));
 const isDate = (v: unknown): v is string => typeof v === 'string' && v.length <= 40 && !Number.isNaN(Date.parse(v));
-const isWord = (v: unknown, max = 255): v is string => typeof v === 'string' && v.length <= max && /^[\x21-\x7e]+$/.test(v);
+const isWord = (v: unknown, max = 255): v is string =>
+  typeof v === 'string' && v.length <= max && /^[\x21-\x7e]+$/.test(v);
 const isFingerprint = (v: unknown) => typeof v === 'string' && /^([0-9A-F]{2}:){31}[0-9A-F]{2}$/.test(v);
 
 /** A lock file's content, or undefined when it is not a lock this program wrote (stale or damaged). */
@@ -149,7 +158,8 @@ export interface Marker {
 }
 
 /** Where the marker of ns/secret lives (no folder is created: reading must work on a read-only state dir). */
-export const markerFile = (ns: string, secret: string) => path.join(stateDir(), 'markers', `${safe(ns)}__${safe(secret)}.json`);
+export const markerFile = (ns: string, secret: string) =>
+  path.join(stateDir(), 'markers', `${safe(ns)}__${safe(secret)}.json`);
 
 export function writeMarker(m: Marker): void {
   ensureStateDir('markers');
@@ -172,7 +182,12 @@ function badMarkerField(m: Partial<Marker>, ns: string, secret: string): string 
     ['backupName', isK8sName('secret', m.backupName) && m.backupName.startsWith(`${secret}-prev-`)],
     ['oldFingerprint', m.oldFingerprint === undefined || isFingerprint(m.oldFingerprint)],
     ['newFingerprint', isFingerprint(m.newFingerprint)],
-    ['deployments', Array.isArray(m.deployments) && m.deployments.length <= 64 && m.deployments.every((d) => isK8sName('deployment', d))],
+    [
+      'deployments',
+      Array.isArray(m.deployments) &&
+        m.deployments.length <= 64 &&
+        m.deployments.every((d) => isK8sName('deployment', d)),
+    ],
     ['step', STEPS.includes(m.step as Marker['step'])],
     ['startedAt', isDate(m.startedAt)],
     ['lock', m.lock === undefined || (typeof m.lock === 'string' && m.lock.length <= 1024)],
@@ -194,10 +209,13 @@ export function readMarker(ns: string, secret: string): Marker | undefined {
   const bad = m && typeof m === 'object' ? badMarkerField(m, ns, secret) : 'JSON';
   if (bad) {
     // Written by rename, so never torn: damaged by hand, or planted. Not guessed at: the admin decides.
-    throw new InputError(`${file}: the marker of an interrupted ${ns}/${secret} run is damaged (its ${bad} is not valid)`, {
-      file,
-      hint: `Look at it, check the secret and its previous versions (kubectl get secrets -n ${ns} -l xsoar-cert.io/previous-of=${secret}), roll back by hand if needed, then delete this file.`,
-    });
+    throw new InputError(
+      `${file}: the marker of an interrupted ${ns}/${secret} run is damaged (its ${bad} is not valid)`,
+      {
+        file,
+        hint: `Look at it, check the secret and its previous versions (kubectl get secrets -n ${ns} -l xsoar-cert.io/previous-of=${secret}), roll back by hand if needed, then delete this file.`,
+      },
+    );
   }
   return m as Marker;
 }

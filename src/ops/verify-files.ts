@@ -45,23 +45,49 @@ export async function verifyFiles(opts: VerifyFilesOptions): Promise<VerifyFiles
     opts.ca ? load(opts.ca, opts.passphraseFile) : Promise.resolve<Bundle>({ certs: [], keys: [] }),
     ...(opts.chain ?? []).map((f) => load(f, opts.passphraseFile)),
   ]);
-  if (certB.certs.length === 0) throw new InputError(`${opts.cert}: holds no certificate (only a key?): pass the certificate with --cert and the key with --key`, { file: opts.cert });
-  if (opts.key && keyB.keys.length === 0) throw new InputError(`${opts.key}: holds no private key: pass the key file with --key`, { file: opts.key });
-  if (opts.ca && caB.certs.length === 0) throw new InputError(`${opts.ca}: holds no certificate: pass the root CA certificate with --ca`, { file: opts.ca });
+  if (certB.certs.length === 0)
+    throw new InputError(
+      `${opts.cert}: holds no certificate (only a key?): pass the certificate with --cert and the key with --key`,
+      { file: opts.cert },
+    );
+  if (opts.key && keyB.keys.length === 0)
+    throw new InputError(`${opts.key}: holds no private key: pass the key file with --key`, { file: opts.key });
+  if (opts.ca && caB.certs.length === 0)
+    throw new InputError(`${opts.ca}: holds no certificate: pass the root CA certificate with --ca`, { file: opts.ca });
   // No key given and none in the file: the certificate may complete a pending request (xsoar-cert csr).
   const pending = !opts.key && certB.keys.length === 0 ? pendingFor(certB) : undefined;
   const result = await verifyLoaded(
-    { cert: certB, key: opts.key ? keyB : pending ? { certs: [], keys: [pending.key] } : undefined, chain: chainBs, ca: opts.ca ? caB : undefined, caSource: opts.ca },
+    {
+      cert: certB,
+      key: opts.key ? keyB : pending ? { certs: [], keys: [pending.key] } : undefined,
+      chain: chainBs,
+      ca: opts.ca ? caB : undefined,
+      caSource: opts.ca,
+    },
     { hosts: opts.hosts, at: opts.at, tls: opts.tls },
   );
   if (!pending) return result;
   const notes = completionNotes(pending.request, pending.cert.cert);
   const extra: Check[] = [
     { id: 'request', status: 'info', message: `${opts.cert}: ${notes.using}`, file: opts.cert },
-    ...notes.warnings.map((w) => ({ id: 'request.names', status: 'warn' as const, message: `${opts.cert}: ${w}`, file: opts.cert })),
+    ...notes.warnings.map((w) => ({
+      id: 'request.names',
+      status: 'warn' as const,
+      message: `${opts.cert}: ${w}`,
+      file: opts.cert,
+    })),
   ];
-  const report = { ...result.report, checks: [...extra, ...result.report.checks], warnings: result.report.warnings + notes.warnings.length };
-  return { ...result, report, material: result.material ? { ...result.material, report } : undefined, request: { id: pending.request.id, ...notes } };
+  const report = {
+    ...result.report,
+    checks: [...extra, ...result.report.checks],
+    warnings: result.report.warnings + notes.warnings.length,
+  };
+  return {
+    ...result,
+    report,
+    material: result.material ? { ...result.material, report } : undefined,
+    request: { id: pending.request.id, ...notes },
+  };
 }
 
 /** The pending request whose key fits one of the (non-CA) certificates of --cert. */
@@ -85,7 +111,10 @@ export interface LoadedInputs {
 }
 
 /** verifyFiles for inputs already parsed (e.g. read from a Kubernetes secret): same report, same material. */
-export async function verifyLoaded(inputs: LoadedInputs, opts: { hosts?: string[]; at?: Date; tls?: boolean } = {}): Promise<VerifyFilesResult> {
+export async function verifyLoaded(
+  inputs: LoadedInputs,
+  opts: { hosts?: string[]; at?: Date; tls?: boolean } = {},
+): Promise<VerifyFilesResult> {
   const certB = inputs.cert;
   // A PKCS#12 given as --cert carries its key (and often its chain) too.
   const keys = inputs.key?.keys.length ? inputs.key.keys : certB.keys;
@@ -106,31 +135,64 @@ export async function verifyLoaded(inputs: LoadedInputs, opts: { hosts?: string[
     ? (a: CertEntry) => (publicStore ??= loadSystemAnchorsSync()).some((s) => s.der.equals(a.der))
     : () => true;
   let publicStore: CertEntry[] | undefined;
-  let result: VerifyResult = verifyBundle({ certs: certB.certs, chain, anchors, anchorSource, keys, hosts: opts.hosts ?? [], at, isPublicRoot });
+  let result: VerifyResult = verifyBundle({
+    certs: certB.certs,
+    chain,
+    anchors,
+    anchorSource,
+    keys,
+    hosts: opts.hosts ?? [],
+    at,
+    isPublicRoot,
+  });
   const servedPem = toPem(result.served);
   // PKCS#8 PEM for the secret's tls.key; it stays in memory and never reaches a message.
   const keyPem = result.keyEntry?.key.export({ format: 'pem', type: 'pkcs8' }).toString();
   const rootPem = result.anchor ? toPem([result.anchor]) : undefined;
 
   // Both versions are always reported, so the JSON shape does not depend on the flags.
-  const skipTls = (why: string) => (['1.2', '1.3'] as const).map((v) => ({ id: `tls.${v}`, status: 'skip' as const, message: `TLS ${v} handshake skipped: ${why}` }));
+  const skipTls = (why: string) =>
+    (['1.2', '1.3'] as const).map((v) => ({
+      id: `tls.${v}`,
+      status: 'skip' as const,
+      message: `TLS ${v} handshake skipped: ${why}`,
+    }));
   if (opts.tls === false) {
     result = finishReport(result, skipTls('--no-tls'));
   } else if (opts.at) {
-    result = finishReport(result, skipTls('--at is set, and a live handshake checks the certificates at the current time'));
+    result = finishReport(
+      result,
+      skipTls('--at is set, and a live handshake checks the certificates at the current time'),
+    );
   } else if (!keyPem) {
-    result = finishReport(result, skipTls(keys.length ? 'the key does not match the certificate' : 'it needs the matching --key'));
+    result = finishReport(
+      result,
+      skipTls(keys.length ? 'the key does not match the certificate' : 'it needs the matching --key'),
+    );
   } else {
     const host = opts.hosts?.[0] ?? result.leaf?.dnsNames[0] ?? result.leaf?.ipAddresses[0] ?? 'localhost';
     const { handshakeChecks } = await import('../pki/tls-handshake.js');
     // Trust only the anchor the chain was validated against (or, with no path, the given CA).
     const caPem = rootPem ?? (inputs.ca ? toPem(anchors) : undefined);
     const leaf = result.leafEntry;
-    const about = leaf ? { file: leaf.source, subject: oneLineName(leaf.cert.subject), serial: leaf.cert.serialNumber.toUpperCase() } : undefined;
+    const about = leaf
+      ? { file: leaf.source, subject: oneLineName(leaf.cert.subject), serial: leaf.cert.serialNumber.toUpperCase() }
+      : undefined;
     const label = leaf ? `${leaf.source}: ${certLabel(leaf.cert)}` : undefined;
     result = finishReport(result, await handshakeChecks({ keyPem, chainPem: servedPem, caPem, host, label, about }));
   }
-  const report: VerifyReport = { ok: result.ok, checks: result.checks, leaf: result.leaf, chain: result.chain, failures: result.failures, warnings: result.warnings };
+  const report: VerifyReport = {
+    ok: result.ok,
+    checks: result.checks,
+    leaf: result.leaf,
+    chain: result.chain,
+    failures: result.failures,
+    warnings: result.warnings,
+  };
   if (!report.ok || !keyPem || !report.leaf) return { report, served: result.served };
-  return { report, served: result.served, material: { report, chainPem: servedPem, rootPem, keyPem, leaf: report.leaf } };
+  return {
+    report,
+    served: result.served,
+    material: { report, chainPem: servedPem, rootPem, keyPem, leaf: report.leaf },
+  };
 }

@@ -53,7 +53,15 @@ export function buildChain(bundle: Bundle, opts: BuildChainOptions = {}): ChainR
   const served = root && !opts.withRoot ? chain.filter((c) => c !== root) : chain;
   const dropped = explainLeftOut(bundle.certs, best, at, choice.passedOver, paths.slice(1));
   const rootFromAnchors = root !== undefined && !unique.some((c) => c.der.equals(root.der));
-  return { chain: served, root, rootFromAnchors, dropped, missingIssuer: best.missingIssuer, leafBy: choice.by, leafNote: choice.note };
+  return {
+    chain: served,
+    root,
+    rootFromAnchors,
+    dropped,
+    missingIssuer: best.missingIssuer,
+    leafBy: choice.by,
+    leafNote: choice.note,
+  };
 }
 
 export function toPem(entries: readonly CertEntry[]): string {

@@ -109,7 +109,12 @@ function ipText(bin: string, withMask: boolean): string {
   const b = Buffer.from(bin, 'binary');
   const half = withMask ? b.length / 2 : b.length;
   const addr = b.subarray(0, half);
-  const text = addr.length === 4 ? [...addr].join('.') : addr.length === 16 ? (addr.toString('hex').match(/..../g) ?? []).map((g) => g.replace(/^0+(?=.)/, '')).join(':') : `invalid(${b.toString('hex')})`;
+  const text =
+    addr.length === 4
+      ? [...addr].join('.')
+      : addr.length === 16
+        ? (addr.toString('hex').match(/..../g) ?? []).map((g) => g.replace(/^0+(?=.)/, '')).join(':')
+        : `invalid(${b.toString('hex')})`;
   if (!withMask) return addr.length === 16 ? compressV6(text) : text;
   const mask = b.subarray(half);
   const prefix = [...mask].reduce((n, x) => n + (x.toString(2).match(/1/g)?.length ?? 0), 0);
@@ -121,11 +126,17 @@ function compressV6(full: string): string {
   const g = full.split(':');
   let best = -1;
   let len = 0;
-  for (let i = 0; i < g.length; ) {
-    if (g[i] !== '0') { i++; continue; }
+  for (let i = 0; i < g.length;) {
+    if (g[i] !== '0') {
+      i++;
+      continue;
+    }
     let j = i;
     while (j < g.length && g[j] === '0') j++;
-    if (j - i > len && j - i > 1) { best = i; len = j - i; }
+    if (j - i > len && j - i > 1) {
+      best = i;
+      len = j - i;
+    }
     i = j;
   }
   if (best < 0) return g.join(':');
@@ -143,7 +154,17 @@ function generalNames(seq: Node, into: CertFacts['san']): void {
   }
 }
 
-const KU_NAMES = ['digitalSignature', 'nonRepudiation', 'keyEncipherment', 'dataEncipherment', 'keyAgreement', 'keyCertSign', 'cRLSign', 'encipherOnly', 'decipherOnly'];
+const KU_NAMES = [
+  'digitalSignature',
+  'nonRepudiation',
+  'keyEncipherment',
+  'dataEncipherment',
+  'keyAgreement',
+  'keyCertSign',
+  'cRLSign',
+  'encipherOnly',
+  'decipherOnly',
+];
 
 function keyUsageNames(bitString: string): string[] {
   // BIT STRING: first byte = unused bits; bit 0 is the most significant bit of the next byte.
@@ -152,7 +173,13 @@ function keyUsageNames(bitString: string): string[] {
 }
 
 function decodeNameConstraints(value: string): NameConstraintFacts {
-  const out: NameConstraintFacts = { permittedDNS: [], excludedDNS: [], permittedIP: [], excludedIP: [], otherForms: [] };
+  const out: NameConstraintFacts = {
+    permittedDNS: [],
+    excludedDNS: [],
+    permittedIP: [],
+    excludedIP: [],
+    otherForms: [],
+  };
   for (const part of kids(decode(value))) {
     const permitted = isCtx(part, 0);
     for (const subtree of kids(part)) {
@@ -160,7 +187,10 @@ function decodeNameConstraints(value: string): NameConstraintFacts {
       if (!base || base.tagClass !== CONTEXT) continue;
       if (base.type === 2) (permitted ? out.permittedDNS : out.excludedDNS).push(bytes(base));
       else if (base.type === 7) (permitted ? out.permittedIP : out.excludedIP).push(ipText(bytes(base), true));
-      else out.otherForms.push(base.type === 1 ? 'email' : base.type === 6 ? 'uri' : base.type === 4 ? 'directoryName' : 'other');
+      else
+        out.otherForms.push(
+          base.type === 1 ? 'email' : base.type === 6 ? 'uri' : base.type === 4 ? 'directoryName' : 'other',
+        );
     }
   }
   return out;
@@ -168,7 +198,10 @@ function decodeNameConstraints(value: string): NameConstraintFacts {
 
 function cnOf(name: Node | undefined): string[] {
   const out: string[] = [];
-  for (const rdn of kids(name)) for (const atv of kids(rdn)) if (oidOf(kids(atv)[0]) === '2.5.4.3') out.push(Buffer.from(bytes(kids(atv)[1]), 'binary').toString(kids(atv)[1]?.type === 30 ? 'utf16le' : 'utf8'));
+  for (const rdn of kids(name))
+    for (const atv of kids(rdn))
+      if (oidOf(kids(atv)[0]) === '2.5.4.3')
+        out.push(Buffer.from(bytes(kids(atv)[1]), 'binary').toString(kids(atv)[1]?.type === 30 ? 'utf16le' : 'utf8'));
   return out;
 }
 
@@ -213,7 +246,11 @@ export function certFacts(cert: X509Certificate): CertFacts {
         const bc = kids(decode(value));
         const ca = bc[0]?.type === 1 ? bytes(bc[0]) !== '\x00' : false;
         const lenNode = bc.find((n) => n.type === 2);
-        facts.basicConstraints = { ca, pathLen: lenNode ? Buffer.from(bytes(lenNode), 'binary').reduce((n, b) => n * 256 + b, 0) : undefined, critical };
+        facts.basicConstraints = {
+          ca,
+          pathLen: lenNode ? Buffer.from(bytes(lenNode), 'binary').reduce((n, b) => n * 256 + b, 0) : undefined,
+          critical,
+        };
       } else if (oid === '2.5.29.15') facts.keyUsage = keyUsageNames(bytes(decode(value)));
       else if (oid === '2.5.29.37') facts.eku = kids(decode(value)).map((n) => EKU_NAMES[oidOf(n)] ?? oidOf(n));
       else if (oid === '2.5.29.14') facts.ski = hexOf(bytes(decode(value)));
@@ -225,12 +262,18 @@ export function certFacts(cert: X509Certificate): CertFacts {
       } else if (oid === '2.5.29.17') generalNames(decode(value), facts.san);
       else if (oid === '1.3.6.1.5.5.7.1.1') {
         // authorityInfoAccess: SEQUENCE OF { accessMethod OID, accessLocation GeneralName }.
-        for (const ad of kids(decode(value))) if (kids(ad).length !== 2 || kids(ad)[0]!.type !== 6) throw new Error('malformed AIA');
-      }
-      else if (oid === '2.5.29.30') {
+        for (const ad of kids(decode(value)))
+          if (kids(ad).length !== 2 || kids(ad)[0]!.type !== 6) throw new Error('malformed AIA');
+      } else if (oid === '2.5.29.30') {
         facts.nameConstraints = decodeNameConstraints(value);
         const n = facts.nameConstraints;
-        facts.emptyNameConstraints = n.permittedDNS.length + n.excludedDNS.length + n.permittedIP.length + n.excludedIP.length + n.otherForms.length === 0;
+        facts.emptyNameConstraints =
+          n.permittedDNS.length +
+            n.excludedDNS.length +
+            n.permittedIP.length +
+            n.excludedIP.length +
+            n.otherForms.length ===
+          0;
       }
     } catch {
       // A malformed extension: clients reject it, so verify must too.
@@ -258,7 +301,14 @@ export function keyDescription(key: KeyObject): { keyType: KeyType; keyBits?: nu
   const d = key.asymmetricKeyDetails ?? {};
   if (t === 'rsa' || t === 'rsa-pss') return { keyType: t, keyBits: d.modulusLength };
   if (t === 'ec') {
-    const curve = d.namedCurve === 'prime256v1' ? 'P-256' : d.namedCurve === 'secp384r1' ? 'P-384' : d.namedCurve === 'secp521r1' ? 'P-521' : d.namedCurve;
+    const curve =
+      d.namedCurve === 'prime256v1'
+        ? 'P-256'
+        : d.namedCurve === 'secp384r1'
+          ? 'P-384'
+          : d.namedCurve === 'secp521r1'
+            ? 'P-521'
+            : d.namedCurve;
     const bits = curve === 'P-256' ? 256 : curve === 'P-384' ? 384 : curve === 'P-521' ? 521 : undefined;
     return { keyType: 'ecdsa', keyBits: bits, curve };
   }

@@ -2,7 +2,15 @@
 // so every certificate (RSA and ECDSA) is built with @peculiar/x509 over Node's WebCrypto;
 // keys come from Node's crypto and leave this module only as PKCS#8 PEM strings.
 import 'reflect-metadata';
-import { createPrivateKey, createPublicKey, generateKeyPair, randomBytes, sign, webcrypto, type KeyObject } from 'node:crypto';
+import {
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPair,
+  randomBytes,
+  sign,
+  webcrypto,
+  type KeyObject,
+} from 'node:crypto';
 import { isIP } from 'node:net';
 import { promisify } from 'node:util';
 import * as x509 from '@peculiar/x509';
@@ -13,7 +21,8 @@ x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoPro
 const subtle = webcrypto.subtle;
 const generateKeyPairAsync = promisify(generateKeyPair);
 
-export type KeySpec = { type: 'rsa'; bits?: number } | { type: 'ecdsa'; curve?: 'P-256' | 'P-384' } | { keyPem: string };
+export type KeySpec =
+  { type: 'rsa'; bits?: number } | { type: 'ecdsa'; curve?: 'P-256' | 'P-384' } | { keyPem: string };
 /** 'MD5' is for tests that need a rejectable certificate: RSA issuers only. */
 export type SignatureHash = 'SHA-256' | 'SHA-384' | 'SHA-512' | 'SHA-1' | 'MD5';
 
@@ -94,11 +103,19 @@ async function newKey(spec: KeySpec | undefined): Promise<KeyObject> {
 }
 
 /** The WebCrypto algorithm for signing with / describing a key of this type. */
-function algorithmFor(key: KeyObject, hash: SignatureHash): webcrypto.RsaHashedImportParams | webcrypto.EcKeyImportParams {
+function algorithmFor(
+  key: KeyObject,
+  hash: SignatureHash,
+): webcrypto.RsaHashedImportParams | webcrypto.EcKeyImportParams {
   if (key.asymmetricKeyType === 'rsa') return { name: 'RSASSA-PKCS1-v1_5', hash };
   if (key.asymmetricKeyType === 'ec') {
     const curve = key.asymmetricKeyDetails?.namedCurve;
-    const namedCurve = curve === 'secp384r1' || curve === 'P-384' ? 'P-384' : curve === 'secp521r1' || curve === 'P-521' ? 'P-521' : 'P-256';
+    const namedCurve =
+      curve === 'secp384r1' || curve === 'P-384'
+        ? 'P-384'
+        : curve === 'secp521r1' || curve === 'P-521'
+          ? 'P-521'
+          : 'P-256';
     return { name: 'ECDSA', namedCurve };
   }
   throw new Error(`unsupported key type ${key.asymmetricKeyType ?? 'unknown'} (use RSA or ECDSA)`);
@@ -114,7 +131,9 @@ async function toCryptoKeys(key: KeyObject, hash: SignatureHash): Promise<webcry
 }
 
 function signingAlgorithm(key: KeyObject, hash: SignatureHash): webcrypto.Algorithm {
-  return key.asymmetricKeyType === 'ec' ? ({ name: 'ECDSA', hash } as webcrypto.EcdsaParams) : ({ name: 'RSASSA-PKCS1-v1_5', hash } as webcrypto.RsaHashedImportParams);
+  return key.asymmetricKeyType === 'ec'
+    ? ({ name: 'ECDSA', hash } as webcrypto.EcdsaParams)
+    : ({ name: 'RSASSA-PKCS1-v1_5', hash } as webcrypto.RsaHashedImportParams);
 }
 
 function toDn(subject: string): string {
@@ -132,7 +151,12 @@ function nameConstraintsExtension(nc: NameConstraintsSpec): x509.Extension {
   const subtrees = (dns: string[] = [], ips: string[] = []) => {
     const list = [
       ...dns.map((d) => new GeneralSubtree({ base: new AsnGeneralName({ dNSName: d }) })),
-      ...ips.map((ip) => new GeneralSubtree({ base: new AsnGeneralName({ iPAddress: ip }) /* CIDR text: address + mask bytes, RFC 5280 §4.2.1.10 */ })),
+      ...ips.map(
+        (ip) =>
+          new GeneralSubtree({
+            base: new AsnGeneralName({ iPAddress: ip }) /* CIDR text: address + mask bytes, RFC 5280 §4.2.1.10 */,
+          }),
+      ),
     ];
     return list.length ? new GeneralSubtrees(list) : undefined;
   };
@@ -158,10 +182,17 @@ export async function issueCertificate(spec: CertSpec): Promise<IssuedCert> {
   const notAfter = spec.notAfter ?? new Date(notBefore.getTime() + (spec.days ?? 397) * DAY_MS);
   const isCA = Boolean(spec.isCA);
 
-  const extensions: x509.Extension[] = [new x509.BasicConstraintsExtension(isCA, isCA ? spec.pathLen : undefined, true)];
-  const usageNames = spec.keyUsage === undefined
-    ? isCA ? ['keyCertSign', 'cRLSign'] : subjectKey.asymmetricKeyType === 'rsa' ? ['digitalSignature', 'keyEncipherment'] : ['digitalSignature']
-    : spec.keyUsage;
+  const extensions: x509.Extension[] = [
+    new x509.BasicConstraintsExtension(isCA, isCA ? spec.pathLen : undefined, true),
+  ];
+  const usageNames =
+    spec.keyUsage === undefined
+      ? isCA
+        ? ['keyCertSign', 'cRLSign']
+        : subjectKey.asymmetricKeyType === 'rsa'
+          ? ['digitalSignature', 'keyEncipherment']
+          : ['digitalSignature']
+      : spec.keyUsage;
   if (usageNames) {
     const flags = usageNames.reduce((acc, n) => {
       const f = KEY_USAGE_FLAGS[n];
@@ -171,7 +202,13 @@ export async function issueCertificate(spec: CertSpec): Promise<IssuedCert> {
     extensions.push(new x509.KeyUsagesExtension(flags, true));
   }
   const ekuNames = spec.eku === undefined ? (isCA ? null : ['serverAuth']) : spec.eku;
-  if (ekuNames) extensions.push(new x509.ExtendedKeyUsageExtension(ekuNames.map((n) => EKU_OIDS[n] ?? n), false));
+  if (ekuNames)
+    extensions.push(
+      new x509.ExtendedKeyUsageExtension(
+        ekuNames.map((n) => EKU_OIDS[n] ?? n),
+        false,
+      ),
+    );
   const sans = [
     ...(spec.dnsNames ?? []).map((value) => ({ type: 'dns' as const, value })),
     ...(spec.ipAddresses ?? []).map((value) => ({ type: 'ip' as const, value })),
@@ -216,7 +253,8 @@ function resignWithMd5(der: Buffer, issuerKey: KeyObject): Buffer {
   if (issuerKey.asymmetricKeyType !== 'rsa') throw new Error('MD5 signatures are only defined for RSA issuers');
   const out = Buffer.from(der);
   // The OID appears twice: TBSCertificate.signature and Certificate.signatureAlgorithm.
-  for (let at = out.indexOf(SHA256_RSA_OID); at >= 0; at = out.indexOf(SHA256_RSA_OID, at + 1)) MD5_RSA_OID.copy(out, at);
+  for (let at = out.indexOf(SHA256_RSA_OID); at >= 0; at = out.indexOf(SHA256_RSA_OID, at + 1))
+    MD5_RSA_OID.copy(out, at);
   const tbsStart = headerLength(out, 0);
   const tbsEnd = tbsStart + headerLength(out, tbsStart) + contentLength(out, tbsStart);
   const sig = sign('md5', out.subarray(tbsStart, tbsEnd), issuerKey);
@@ -276,7 +314,9 @@ export function splitHosts(hosts: readonly string[]): { dnsNames: string[]; ipAd
  * A development server certificate: serverAuth, CA:FALSE, SANs for every host.
  * 397 days by default, under the 398-day limit browsers enforce (CA/B Forum BR 6.3.2).
  */
-export async function generateDevLeaf(opts: DevKeyOptions & { hosts: string[]; days?: number; issuer?: { certPem: string; keyPem: string } }): Promise<IssuedCert> {
+export async function generateDevLeaf(
+  opts: DevKeyOptions & { hosts: string[]; days?: number; issuer?: { certPem: string; keyPem: string } },
+): Promise<IssuedCert> {
   if (opts.hosts.length === 0) throw new Error('at least one host is needed');
   const { dnsNames, ipAddresses } = splitHosts(opts.hosts);
   return issueCertificate({
@@ -313,7 +353,10 @@ export async function generateCsr(spec: CsrSpec): Promise<NewRequest> {
   const key = await newKey(spec.key);
   const keys = await toCryptoKeys(key, 'SHA-256');
   const { dnsNames, ipAddresses } = splitHosts(spec.hosts);
-  const sans = [...dnsNames.map((value) => ({ type: 'dns' as const, value })), ...ipAddresses.map((value) => ({ type: 'ip' as const, value }))];
+  const sans = [
+    ...dnsNames.map((value) => ({ type: 'dns' as const, value })),
+    ...ipAddresses.map((value) => ({ type: 'ip' as const, value })),
+  ];
   const cn = `CN=${spec.hosts[0]!.replace(/^\[|\]$/g, '').replace(/([,+"\\<>;=])/g, '\\$1')}`;
   const csr = await x509.Pkcs10CertificateRequestGenerator.create({
     name: spec.subject ? `${cn}, ${spec.subject}` : cn,
@@ -338,7 +381,9 @@ export interface CsrInfo {
 /** Read a PKCS#10 request (PEM or DER). Throws on anything else. */
 export async function readCsr(der: Buffer): Promise<CsrInfo> {
   const req = new x509.Pkcs10CertificateRequest(der);
-  const san = req.extensions.find((e): e is x509.SubjectAlternativeNameExtension => e instanceof x509.SubjectAlternativeNameExtension);
+  const san = req.extensions.find(
+    (e): e is x509.SubjectAlternativeNameExtension => e instanceof x509.SubjectAlternativeNameExtension,
+  );
   const names: { type: string; value: string }[] = san?.names.toJSON() ?? [];
   return {
     subject: req.subject,
@@ -346,6 +391,10 @@ export async function readCsr(der: Buffer): Promise<CsrInfo> {
     ipAddresses: names.filter((n) => n.type === 'ip').map((n) => n.value),
     signatureValid: await req.verify(),
     spki: Buffer.from(req.publicKey.rawData),
-    signatureAlgorithm: (req.signatureAlgorithm as { name?: string; hash?: { name?: string } }).name + ((req.signatureAlgorithm as { hash?: { name?: string } }).hash?.name ? ` ${(req.signatureAlgorithm as { hash: { name: string } }).hash.name}` : ''),
+    signatureAlgorithm:
+      (req.signatureAlgorithm as { name?: string; hash?: { name?: string } }).name +
+      ((req.signatureAlgorithm as { hash?: { name?: string } }).hash?.name
+        ? ` ${(req.signatureAlgorithm as { hash: { name: string } }).hash.name}`
+        : ''),
   };
 }

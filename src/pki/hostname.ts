@@ -7,22 +7,36 @@ import { domainToASCII, domainToUnicode } from 'node:url';
 import { expandIPv6 } from './ip.js';
 
 export function normaliseHost(host: string): string {
-  return host.trim().replace(/^\[|\]$/g, '').replace(/\.$/, '').toLowerCase();
+  return host
+    .trim()
+    .replace(/^\[|\]$/g, '')
+    .replace(/\.$/, '')
+    .toLowerCase();
 }
 
 /** Canonical text of an IP address (IPv6 fully expanded) so 2001:db8::1 equals 2001:0db8:0:0:0:0:0:1. */
 export function canonicalIp(ip: string): string | undefined {
   const a = normaliseHost(ip);
   const fam = isIP(a);
-  if (fam === 4) return a.split('.').map((p) => String(Number(p))).join('.');
+  if (fam === 4)
+    return a
+      .split('.')
+      .map((p) => String(Number(p)))
+      .join('.');
   if (fam === 6) {
     const v4tail = /(\d+\.\d+\.\d+\.\d+)$/.exec(a);
     let text = a;
     if (v4tail) {
       const p = v4tail[1]!.split('.').map(Number);
-      text = a.slice(0, -v4tail[1]!.length) + `${((p[0]! << 8) | p[1]!).toString(16)}:${((p[2]! << 8) | p[3]!).toString(16)}`;
+      text =
+        a.slice(0, -v4tail[1]!.length) +
+        `${((p[0]! << 8) | p[1]!).toString(16)}:${((p[2]! << 8) | p[3]!).toString(16)}`;
     }
-    return expandIPv6(text).map((b) => b.toString(16).padStart(2, '0')).join('').match(/..../g)!.join(':');
+    return expandIPv6(text)
+      .map((b) => b.toString(16).padStart(2, '0'))
+      .join('')
+      .match(/..../g)!
+      .join(':');
   }
   return undefined;
 }
@@ -49,24 +63,41 @@ export interface HostMatch {
 }
 
 /** Check `host` against the certificate's SANs. `subjectCNs` are used only when the certificate has no SAN at all. */
-export function matchHost(host: string, san: { dns: string[]; ip: string[] }, subjectCNs: string[] = [], hasSanExtension = san.dns.length + san.ip.length > 0): HostMatch {
+export function matchHost(
+  host: string,
+  san: { dns: string[]; ip: string[] },
+  subjectCNs: string[] = [],
+  hasSanExtension = san.dns.length + san.ip.length > 0,
+): HostMatch {
   // SANs hold IDNs as A-labels (RFC 5280 §7.2): compare "bücher.example" as "xn--bcher-kva.example".
   const typed = normaliseHost(host);
   const ref = /[^\x00-\x7f]/.test(typed) ? domainToASCII(typed) || typed : typed;
   const ip = canonicalIp(ref);
   if (ip) {
     const hit = san.ip.find((s) => canonicalIp(s) === ip);
-    return hit ? { ok: true, detail: `IP SAN ${hit}` } : { ok: false, detail: san.ip.length ? `IP SANs are ${san.ip.join(', ')}` : 'the certificate has no IP address SAN' };
+    return hit
+      ? { ok: true, detail: `IP SAN ${hit}` }
+      : {
+          ok: false,
+          detail: san.ip.length ? `IP SANs are ${san.ip.join(', ')}` : 'the certificate has no IP address SAN',
+        };
   }
   const hit = san.dns.find((d) => dnsNameMatches(d, ref));
   if (hit) return { ok: true, detail: `DNS SAN ${hit}` };
   if (!hasSanExtension) {
     // RFC 6125 §6.4.4: CN only when there is no SAN at all; browsers no longer do even this.
     const cn = subjectCNs.find((c) => dnsNameMatches(c, ref));
-    if (cn) return { ok: false, detail: `only the subject CN "${cn}" matches, and clients ignore the CN: the certificate needs a DNS SAN` };
+    if (cn)
+      return {
+        ok: false,
+        detail: `only the subject CN "${cn}" matches, and clients ignore the CN: the certificate needs a DNS SAN`,
+      };
     return { ok: false, detail: 'the certificate has no subjectAltName' };
   }
-  return { ok: false, detail: san.dns.length ? `DNS SANs are ${san.dns.join(', ')}` : 'the certificate has no DNS SAN' };
+  return {
+    ok: false,
+    detail: san.dns.length ? `DNS SANs are ${san.dns.join(', ')}` : 'the certificate has no DNS SAN',
+  };
 }
 
 /**
@@ -88,12 +119,20 @@ export function requestName(input: string): { name: string; note?: string } | { 
     note = `"${input}" is requested as ${ascii} (its ASCII form)`;
   }
   const labels = ascii.split('.');
-  if (labels.length < 2) return { problem: `"${input}" is a single-label name: public CAs refuse it; use the fully qualified name (e.g. ${input}.example.com)` };
-  if (labels.some((l, i) => l.includes('*') && !(i === 0 && l === '*'))) return { problem: `"${input}": a wildcard may only be the whole leftmost label (*.example.com)` };
+  if (labels.length < 2)
+    return {
+      problem: `"${input}" is a single-label name: public CAs refuse it; use the fully qualified name (e.g. ${input}.example.com)`,
+    };
+  if (labels.some((l, i) => l.includes('*') && !(i === 0 && l === '*')))
+    return { problem: `"${input}": a wildcard may only be the whole leftmost label (*.example.com)` };
   for (const l of labels) {
     if (l === '*') continue;
-    if (!/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/.test(l)) return { problem: `"${input}": the label "${l}" is not a valid DNS label (letters, digits and inner hyphens, at most 63)` };
-    if (l.startsWith('xn--') && !domainToUnicode(l)) return { problem: `"${input}": "${l}" is not a valid internationalised label (bad punycode)` };
+    if (!/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/.test(l))
+      return {
+        problem: `"${input}": the label "${l}" is not a valid DNS label (letters, digits and inner hyphens, at most 63)`,
+      };
+    if (l.startsWith('xn--') && !domainToUnicode(l))
+      return { problem: `"${input}": "${l}" is not a valid internationalised label (bad punycode)` };
   }
   if (ascii.length > 253) return { problem: `"${input}" is longer than a DNS name can be (253)` };
   return { name: ascii, note };

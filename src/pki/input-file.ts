@@ -29,7 +29,8 @@ function kindOf(st: Stats): string {
   return 'not a regular file';
 }
 
-const human = (n: number) => (n >= 1024 * 1024 ? `${(n / 1024 / 1024).toFixed(n % (1024 * 1024) ? 1 : 0)} MiB` : `${Math.ceil(n / 1024)} KiB`);
+const human = (n: number) =>
+  n >= 1024 * 1024 ? `${(n / 1024 / 1024).toFixed(n % (1024 * 1024) ? 1 : 0)} MiB` : `${Math.ceil(n / 1024)} KiB`;
 
 /** Read `file` whole, within the limits above. Never follows into a device or waits on a pipe. */
 export async function readInputFile(file: string, opts: ReadInputOptions = {}): Promise<Buffer> {
@@ -40,20 +41,39 @@ export async function readInputFile(file: string, opts: ReadInputOptions = {}): 
     fh = await open(file, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new InputError(`${file}: no such file`, { file, hint: 'Check the path (relative paths are from the current folder).' });
-    if (code === 'EACCES' || code === 'EPERM') throw new InputError(`${file}: permission denied`, { file, hint: 'Make the file readable by this user (keys: chmod 600, owned by you).' });
-    if (code === 'EISDIR') throw new InputError(`${file}: is a directory, not ${what}`, { file, hint: 'Name the file inside it.' });
-    if (code === 'ENXIO') throw new InputError(`${file}: is a socket or a pipe with nothing behind it, not ${what}`, { file, hint: 'Pass a regular file.' });
+    if (code === 'ENOENT')
+      throw new InputError(`${file}: no such file`, {
+        file,
+        hint: 'Check the path (relative paths are from the current folder).',
+      });
+    if (code === 'EACCES' || code === 'EPERM')
+      throw new InputError(`${file}: permission denied`, {
+        file,
+        hint: 'Make the file readable by this user (keys: chmod 600, owned by you).',
+      });
+    if (code === 'EISDIR')
+      throw new InputError(`${file}: is a directory, not ${what}`, { file, hint: 'Name the file inside it.' });
+    if (code === 'ENXIO')
+      throw new InputError(`${file}: is a socket or a pipe with nothing behind it, not ${what}`, {
+        file,
+        hint: 'Pass a regular file.',
+      });
     throw new InputError(`${file}: cannot be read (${code ?? 'I/O error'})`, { file });
   }
   try {
     const st = await fh.stat();
     const pipe = st.isFIFO();
     if (!st.isFile() && !(pipe && opts.allowPipe)) {
-      throw new InputError(`${file}: is ${kindOf(st)}, not ${what}`, { file, hint: 'Pass a regular file (copy the data into one first).' });
+      throw new InputError(`${file}: is ${kindOf(st)}, not ${what}`, {
+        file,
+        hint: 'Pass a regular file (copy the data into one first).',
+      });
     }
     if (st.isFile() && st.size > max) {
-      throw new InputError(`${file}: is ${human(st.size)}, more than ${what} can be (limit ${human(max)})`, { file, hint: 'Check that this is the right file; split a large bundle into the chain you need.' });
+      throw new InputError(`${file}: is ${human(st.size)}, more than ${what} can be (limit ${human(max)})`, {
+        file,
+        hint: 'Check that this is the right file; split a large bundle into the chain you need.',
+      });
     }
     // Read at most max + 1 bytes: a file that grew, or a pipe, cannot make us read more.
     const buf = Buffer.allocUnsafe(Math.min(max + 1, st.isFile() ? st.size + 1 : max + 1));
@@ -74,13 +94,22 @@ export async function readInputFile(file: string, opts: ReadInputOptions = {}): 
       if (r === 0) break;
       n += r;
     }
-    if (pipe && n === 0) throw new InputError(`${file}: nothing came through this pipe`, { file, hint: 'Check the command that writes it, or pass a regular file.' });
-    if (n > max) throw new InputError(`${file}: is more than ${human(max)}, more than ${what} can be`, { file, hint: 'Check that this is the right file.' });
+    if (pipe && n === 0)
+      throw new InputError(`${file}: nothing came through this pipe`, {
+        file,
+        hint: 'Check the command that writes it, or pass a regular file.',
+      });
+    if (n > max)
+      throw new InputError(`${file}: is more than ${human(max)}, more than ${what} can be`, {
+        file,
+        hint: 'Check that this is the right file.',
+      });
     return buf.subarray(0, n);
   } catch (err) {
     if (err instanceof InputError) throw err;
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'EAGAIN') throw new InputError(`${file}: nothing was written to this pipe`, { file, hint: 'Pass a regular file.' });
+    if (code === 'EAGAIN')
+      throw new InputError(`${file}: nothing was written to this pipe`, { file, hint: 'Pass a regular file.' });
     throw new InputError(`${file}: cannot be read (${code ?? 'I/O error'})`, { file });
   } finally {
     await fh.close();

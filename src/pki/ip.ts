@@ -4,7 +4,8 @@ export function expandIPv6(addr: string): number[] {
   const [head, tail] = addr.includes('::') ? addr.split('::') : [addr, undefined];
   const h = head ? head.split(':').filter(Boolean) : [];
   const t = tail ? tail.split(':').filter(Boolean) : [];
-  const groups = tail === undefined ? h : [...h, ...Array<string>(Math.max(0, 8 - h.length - t.length)).fill('0'), ...t];
+  const groups =
+    tail === undefined ? h : [...h, ...Array<string>(Math.max(0, 8 - h.length - t.length)).fill('0'), ...t];
   return groups.flatMap((g) => {
     const v = parseInt(g, 16);
     return [(v >> 8) & 0xff, v & 0xff];

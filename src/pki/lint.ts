@@ -14,7 +14,14 @@ export const EXPIRY_WARNING_DAYS = 30;
 const EXPLICIT_EC_PARAMS = Buffer.from('06072a8648ce3d020130', 'hex');
 
 function c(id: string, status: Check['status'], message: string, e: CertEntry): Check {
-  return { id, status, message, file: e.source, subject: oneLineName(e.cert.subject), serial: e.cert.serialNumber.toUpperCase() };
+  return {
+    id,
+    status,
+    message,
+    file: e.source,
+    subject: oneLineName(e.cert.subject),
+    serial: e.cert.serialNumber.toUpperCase(),
+  };
 }
 
 export interface LintInput {
@@ -35,38 +42,87 @@ export function lintChain(opts: LintInput): Check[] {
   for (const e of path) {
     const k = keyDescription(e.cert.publicKey);
     if ((k.keyType === 'rsa' || k.keyType === 'rsa-pss') && (k.keyBits ?? 0) < 2048) {
-      out.push(c('lint.rsa-size', 'fail', `${where(e)} has a ${k.keyBits}-bit RSA key; clients require at least 2048 bits: issue a new certificate with a 2048-bit or larger key`, e));
+      out.push(
+        c(
+          'lint.rsa-size',
+          'fail',
+          `${where(e)} has a ${k.keyBits}-bit RSA key; clients require at least 2048 bits: issue a new certificate with a 2048-bit or larger key`,
+          e,
+        ),
+      );
     }
     // RFC 5480 §2.1.1: certificates name their curve; explicit parameters are refused by
     // BoringSSL, Go and NSS (and were the vector of CVE-2020-0601). Node hides the difference,
     // so look at the encoding: the id-ecPublicKey OID followed by a SEQUENCE, not an OID.
     if (k.keyType === 'ecdsa' && e.der.includes(EXPLICIT_EC_PARAMS)) {
-      out.push(c('lint.ec-explicit', 'fail', `${where(e)} encodes its EC key with explicit curve parameters instead of a named curve; TLS clients reject it: have it reissued`, e));
+      out.push(
+        c(
+          'lint.ec-explicit',
+          'fail',
+          `${where(e)} encodes its EC key with explicit curve parameters instead of a named curve; TLS clients reject it: have it reissued`,
+          e,
+        ),
+      );
     }
     // The trust anchor's own signature is never checked by clients, so its hash does not matter.
     const hash = certFacts(e.cert).signatureHash;
     if (e !== anchor && (hash === 'SHA-1' || hash === 'MD5')) {
-      out.push(c('lint.signature-hash', 'fail', `${where(e)} is signed with ${hash}, which TLS clients reject: have it reissued with SHA-256`, e));
+      out.push(
+        c(
+          'lint.signature-hash',
+          'fail',
+          `${where(e)} is signed with ${hash}, which TLS clients reject: have it reissued with SHA-256`,
+          e,
+        ),
+      );
     }
   }
   const f = certFacts(leaf.cert);
   // anyExtendedKeyUsage alone is not enough: the Web PKI wants serverAuth named (rustls-webpki, Chrome).
   if (f.eku && f.eku.length && !f.eku.includes('serverAuth')) {
-    out.push(c('lint.server-auth', 'fail', `${where(leaf)} has extended key usage ${f.eku.join(', ')} without serverAuth: request a TLS server certificate`, leaf));
+    out.push(
+      c(
+        'lint.server-auth',
+        'fail',
+        `${where(leaf)} has extended key usage ${f.eku.join(', ')} without serverAuth: request a TLS server certificate`,
+        leaf,
+      ),
+    );
   }
   if (f.basicConstraints?.ca) {
-    out.push(c('lint.leaf-ca', 'fail', `${where(leaf)} is a CA certificate (CA:TRUE), not a server certificate: use the certificate issued for the host`, leaf));
+    out.push(
+      c(
+        'lint.leaf-ca',
+        'fail',
+        `${where(leaf)} is a CA certificate (CA:TRUE), not a server certificate: use the certificate issued for the host`,
+        leaf,
+      ),
+    );
   }
   out.push(...leafKeyType(leaf, where(leaf)));
   out.push(...lifetimeChecks(leaf, where(leaf), opts.publicRoot ?? (() => false)));
   for (const e of path) {
     const left = (new Date(e.cert.validTo).getTime() - at.getTime()) / DAY_MS;
     if (left >= 0 && left < EXPIRY_WARNING_DAYS) {
-      out.push(c('lint.expiry-soon', 'warn', `${where(e)} expires in ${Math.floor(left)} days (${new Date(e.cert.validTo).toISOString()}): plan its renewal`, e));
+      out.push(
+        c(
+          'lint.expiry-soon',
+          'warn',
+          `${where(e)} expires in ${Math.floor(left)} days (${new Date(e.cert.validTo).toISOString()}): plan its renewal`,
+          e,
+        ),
+      );
     }
   }
   if (opts.rootInServedChain) {
-    out.push(c('lint.root-in-chain', 'warn', `${where(opts.rootInServedChain)} is a root in the served chain; clients ignore it (it only adds bytes): install leaves it out of tls.crt`, opts.rootInServedChain));
+    out.push(
+      c(
+        'lint.root-in-chain',
+        'warn',
+        `${where(opts.rootInServedChain)} is a root in the served chain; clients ignore it (it only adds bytes): install leaves it out of tls.crt`,
+        opts.rootInServedChain,
+      ),
+    );
   }
   return out;
 }
@@ -81,13 +137,34 @@ function leafKeyType(leaf: CertEntry, label: string): Check[] {
   const todo = 'request the certificate with an RSA (2048+) or ECDSA P-256/P-384 key';
   if (k.keyType === 'ed25519' || k.keyType === 'ed448') {
     const name = k.keyType === 'ed25519' ? 'Ed25519' : 'Ed448';
-    return [c('lint.key-type', 'fail', `${label} has an ${name} key; Chrome, Firefox, Safari and Edge refuse ${name} server certificates: ${todo}`, leaf)];
+    return [
+      c(
+        'lint.key-type',
+        'fail',
+        `${label} has an ${name} key; Chrome, Firefox, Safari and Edge refuse ${name} server certificates: ${todo}`,
+        leaf,
+      ),
+    ];
   }
   if (k.keyType === 'rsa-pss') {
-    return [c('lint.key-type', 'fail', `${label} has an RSA-PSS-only key (id-RSASSA-PSS); Chrome, Safari and many TLS libraries refuse it for a server certificate: ${todo}`, leaf)];
+    return [
+      c(
+        'lint.key-type',
+        'fail',
+        `${label} has an RSA-PSS-only key (id-RSASSA-PSS); Chrome, Safari and many TLS libraries refuse it for a server certificate: ${todo}`,
+        leaf,
+      ),
+    ];
   }
   if (k.keyType === 'ecdsa' && k.curve === 'P-521') {
-    return [c('lint.key-type', 'warn', `${label} has a P-521 key; Chrome does not offer P-521 in TLS and refuses it: prefer P-256 or P-384`, leaf)];
+    return [
+      c(
+        'lint.key-type',
+        'warn',
+        `${label} has a P-521 key; Chrome does not offer P-521 in TLS and refuses it: prefer P-256 or P-384`,
+        leaf,
+      ),
+    ];
   }
   return [];
 }
@@ -101,13 +178,34 @@ function lifetimeChecks(leaf: CertEntry, label: string, publicRoot: () => boolea
   const na = new Date(leaf.cert.validTo).getTime();
   const lifetime = Math.round((na - nb) / DAY_MS);
   if (lifetime > APPLE_MAX_LIFETIME_DAYS) {
-    return [c('lint.lifetime', 'fail', `${label} is valid for ${lifetime} days; Apple clients (Safari, iOS, macOS) refuse any TLS server certificate valid over ${APPLE_MAX_LIFETIME_DAYS} days: reissue it for at most ${APPLE_MAX_LIFETIME_DAYS} (398 for a public CA)`, leaf)];
+    return [
+      c(
+        'lint.lifetime',
+        'fail',
+        `${label} is valid for ${lifetime} days; Apple clients (Safari, iOS, macOS) refuse any TLS server certificate valid over ${APPLE_MAX_LIFETIME_DAYS} days: reissue it for at most ${APPLE_MAX_LIFETIME_DAYS} (398 for a public CA)`,
+        leaf,
+      ),
+    ];
   }
   if (lifetime > MAX_LIFETIME_DAYS && publicRoot()) {
-    return [c('lint.lifetime', 'warn', `${label} is valid for ${lifetime} days and chains to a publicly trusted root; browsers refuse such certificates over ${MAX_LIFETIME_DAYS} days`, leaf)];
+    return [
+      c(
+        'lint.lifetime',
+        'warn',
+        `${label} is valid for ${lifetime} days and chains to a publicly trusted root; browsers refuse such certificates over ${MAX_LIFETIME_DAYS} days`,
+        leaf,
+      ),
+    ];
   }
   if (lifetime > MAX_LIFETIME_DAYS) {
-    return [c('lint.lifetime', 'info', `${label} is valid for ${lifetime} days: fine for a private CA (the ${MAX_LIFETIME_DAYS}-day limit applies to public CAs; Apple's ${APPLE_MAX_LIFETIME_DAYS}-day limit is met)`, leaf)];
+    return [
+      c(
+        'lint.lifetime',
+        'info',
+        `${label} is valid for ${lifetime} days: fine for a private CA (the ${MAX_LIFETIME_DAYS}-day limit applies to public CAs; Apple's ${APPLE_MAX_LIFETIME_DAYS}-day limit is met)`,
+        leaf,
+      ),
+    ];
   }
   return [];
 }

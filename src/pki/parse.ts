@@ -38,10 +38,11 @@ export interface ParseOptions {
   passphrase?: string;
 }
 
-
 const WRONG_TYPE_HINTS: Record<string, string> = {
-  'CERTIFICATE REQUEST': 'a certificate signing request (CSR), not a certificate: send it to your CA and use the certificate it returns',
-  'NEW CERTIFICATE REQUEST': 'a certificate signing request (CSR), not a certificate: send it to your CA and use the certificate it returns',
+  'CERTIFICATE REQUEST':
+    'a certificate signing request (CSR), not a certificate: send it to your CA and use the certificate it returns',
+  'NEW CERTIFICATE REQUEST':
+    'a certificate signing request (CSR), not a certificate: send it to your CA and use the certificate it returns',
   'PUBLIC KEY': 'only a public key: the private key file is needed',
   'RSA PUBLIC KEY': 'only a public key: the private key file is needed',
   'X509 CRL': 'a certificate revocation list, not a certificate',
@@ -51,8 +52,14 @@ const WRONG_TYPE_HINTS: Record<string, string> = {
 /** Parse one input. Throws an InputError subclass naming `source` on anything it cannot use. */
 export function parseBundle(data: Buffer, opts: ParseOptions): Bundle {
   const { source } = opts;
-  if (data.length === 0) throw new InputError(`${source}: the file is empty`, { file: source, hint: 'Check the path; expected a PEM, DER or PKCS#12 certificate or key.' });
-  let text = data.subarray(0, 3).equals(Buffer.from([0xef, 0xbb, 0xbf])) ? data.subarray(3).toString('latin1') : data.toString('latin1');
+  if (data.length === 0)
+    throw new InputError(`${source}: the file is empty`, {
+      file: source,
+      hint: 'Check the path; expected a PEM, DER or PKCS#12 certificate or key.',
+    });
+  let text = data.subarray(0, 3).equals(Buffer.from([0xef, 0xbb, 0xbf]))
+    ? data.subarray(3).toString('latin1')
+    : data.toString('latin1');
   if (text.includes('-----BEGIN ')) {
     text = text.replace(/\r\n?/g, '\n');
     return parsePem(text, opts);
@@ -72,7 +79,10 @@ interface PemBlock {
  */
 function pemBlocks(text: string, source: string): PemBlock[] {
   const truncated = (type: string, which: string) =>
-    new InputError(`${source}: the ${which}PEM block "${type}" has no END line: the file is truncated`, { file: source, hint: 'Copy the whole file again, including the -----END ...----- line.' });
+    new InputError(`${source}: the ${which}PEM block "${type}" has no END line: the file is truncated`, {
+      file: source,
+      hint: 'Copy the whole file again, including the -----END ...----- line.',
+    });
   const out: PemBlock[] = [];
   let pos = 0;
   for (;;) {
@@ -92,7 +102,10 @@ function pemBlocks(text: string, source: string): PemBlock[] {
     const endType = endTypeEnd < 0 ? '' : text.slice(end + 9, endTypeEnd);
     if (endType !== type) {
       const shown = /^[A-Z0-9 ]{0,64}/.exec(endType)![0];
-      throw new InputError(`${source}: PEM block "BEGIN ${type}" ends with "END ${shown}": the file is damaged or truncated`, { file: source, hint: 'Get a fresh copy of the file.' });
+      throw new InputError(
+        `${source}: PEM block "BEGIN ${type}" ends with "END ${shown}": the file is damaged or truncated`,
+        { file: source, hint: 'Get a fresh copy of the file.' },
+      );
     }
     out.push({ type, body: text.slice(bodyStart, end) });
     pos = endTypeEnd + 5;
@@ -103,7 +116,10 @@ function pemBlocks(text: string, source: string): PemBlock[] {
 const SIGNED_DATA_OID = Buffer.from('06092a864886f70d010702', 'hex');
 
 function isPkcs7(der: Buffer): boolean {
-  return der[0] === 0x30 && der.subarray(derHeaderLength(der), derHeaderLength(der) + SIGNED_DATA_OID.length).equals(SIGNED_DATA_OID);
+  return (
+    der[0] === 0x30 &&
+    der.subarray(derHeaderLength(der), derHeaderLength(der) + SIGNED_DATA_OID.length).equals(SIGNED_DATA_OID)
+  );
 }
 
 function parsePem(text: string, opts: ParseOptions): Bundle {
@@ -127,10 +143,25 @@ function parsePem(text: string, opts: ParseOptions): Bundle {
         pkcs7Into(der, source, bundle);
         break;
       case 'PRIVATE KEY':
-        bundle.keys.push(keyFrom(() => createPrivateKey({ key: der, format: 'der', type: 'pkcs8' }), source, bundle.keys.length, 'pkcs8'));
+        bundle.keys.push(
+          keyFrom(
+            () => createPrivateKey({ key: der, format: 'der', type: 'pkcs8' }),
+            source,
+            bundle.keys.length,
+            'pkcs8',
+          ),
+        );
         break;
       case 'ENCRYPTED PRIVATE KEY':
-        bundle.keys.push(keyFrom(() => createPrivateKey({ key: pem, format: 'pem', passphrase: need(opts) }), source, bundle.keys.length, 'pkcs8-encrypted', true));
+        bundle.keys.push(
+          keyFrom(
+            () => createPrivateKey({ key: pem, format: 'pem', passphrase: need(opts) }),
+            source,
+            bundle.keys.length,
+            'pkcs8-encrypted',
+            true,
+          ),
+        );
         break;
       case 'RSA PRIVATE KEY':
       case 'EC PRIVATE KEY': {
@@ -138,7 +169,10 @@ function parsePem(text: string, opts: ParseOptions): Bundle {
         const encrypted = headers && /Proc-Type:\s*4,ENCRYPTED/.test(body);
         bundle.keys.push(
           keyFrom(
-            () => (encrypted ? createPrivateKey({ key: pem, format: 'pem', passphrase: need(opts) }) : createPrivateKey({ key: der, format: 'der', type: format })),
+            () =>
+              encrypted
+                ? createPrivateKey({ key: pem, format: 'pem', passphrase: need(opts) })
+                : createPrivateKey({ key: der, format: 'der', type: format }),
             source,
             bundle.keys.length,
             format,
@@ -156,9 +190,14 @@ function parsePem(text: string, opts: ParseOptions): Bundle {
   if (bundle.certs.length === 0 && bundle.keys.length === 0) {
     const first = skipped[0];
     if (first) {
-      throw new InputError(`${source}: contains ${WRONG_TYPE_HINTS[first] ?? `a "${first}" block, which is neither a certificate nor a private key`}`, { file: source });
+      throw new InputError(
+        `${source}: contains ${WRONG_TYPE_HINTS[first] ?? `a "${first}" block, which is neither a certificate nor a private key`}`,
+        { file: source },
+      );
     }
-    throw new InputError(`${source}: no certificate or private key found (expected PEM, DER, PKCS#12 or PKCS#7)`, { file: source });
+    throw new InputError(`${source}: no certificate or private key found (expected PEM, DER, PKCS#12 or PKCS#7)`, {
+      file: source,
+    });
   }
   return bundle;
 }
@@ -192,7 +231,11 @@ function oidOf(n: Asn1Node | undefined, asn1: typeof forgeAsn1Module): string | 
  * its value is used (a constructed "OID" is an array, not bytes).
  */
 function pkcs7Into(der: Buffer, source: string, bundle: Bundle): void {
-  const damaged = () => new InputError(`${source}: the PKCS#7 (.p7b) data is damaged`, { file: source, hint: 'Download the certificate chain from your CA again.' });
+  const damaged = () =>
+    new InputError(`${source}: the PKCS#7 (.p7b) data is damaged`, {
+      file: source,
+      hint: 'Download the certificate chain from your CA again.',
+    });
   const asn1 = forgeAsn1Module;
   let root: Asn1Node;
   try {
@@ -203,7 +246,10 @@ function pkcs7Into(der: Buffer, source: string, bundle: Bundle): void {
   if (!isConstructed(root, 0, SEQUENCE)) throw damaged();
   const [oid, wrapped] = kids(root);
   if (oidOf(oid, asn1) !== '1.2.840.113549.1.7.2') {
-    throw new InputError(`${source}: a PKCS#7 message that is not a certificate bundle (not SignedData)`, { file: source, hint: 'Ask your CA for the chain as .p7b, .pem or .crt.' });
+    throw new InputError(`${source}: a PKCS#7 message that is not a certificate bundle (not SignedData)`, {
+      file: source,
+      hint: 'Ask your CA for the chain as .p7b, .pem or .crt.',
+    });
   }
   const signedData = kids(wrapped)[0];
   if (!isConstructed(wrapped, CONTEXT, 0) || !isConstructed(signedData, 0, SEQUENCE)) throw damaged();
@@ -221,7 +267,11 @@ function pkcs7Into(der: Buffer, source: string, bundle: Bundle): void {
     }
     bundle.certs.push(certFrom(bytes, source, bundle.certs.length));
   }
-  if (bundle.certs.length === before) throw new InputError(`${source}: the PKCS#7 (.p7b) bundle holds no certificate`, { file: source, hint: 'Download the certificate chain from your CA again (with "include all certificates in the path").' });
+  if (bundle.certs.length === before)
+    throw new InputError(`${source}: the PKCS#7 (.p7b) bundle holds no certificate`, {
+      file: source,
+      hint: 'Download the certificate chain from your CA again (with "include all certificates in the path").',
+    });
 }
 
 function need(opts: ParseOptions): string {
@@ -236,10 +286,17 @@ function certFrom(der: Buffer, source: string, index: number, trusted = false): 
   try {
     cert = new X509Certificate(body);
   } catch {
-    throw new InputError(`${source}: certificate #${index + 1} is damaged (not valid DER)`, { file: source, hint: 'Get a fresh copy of the certificate from your CA.' });
+    throw new InputError(`${source}: certificate #${index + 1} is damaged (not valid DER)`, {
+      file: source,
+      hint: 'Get a fresh copy of the certificate from your CA.',
+    });
   }
   const problem = unusable(cert);
-  if (problem) throw new InputError(`${source}: certificate #${index + 1} is damaged: ${problem}`, { file: source, hint: 'Get a fresh copy of the certificate from your CA.' });
+  if (problem)
+    throw new InputError(`${source}: certificate #${index + 1} is damaged: ${problem}`, {
+      file: source,
+      hint: 'Get a fresh copy of the certificate from your CA.',
+    });
   return { cert, der: body, source, index };
 }
 
@@ -254,7 +311,8 @@ export function unusable(cert: X509Certificate): string | undefined {
   } catch {
     return 'its public key cannot be decoded';
   }
-  if (Number.isNaN(new Date(cert.validFrom).getTime()) || Number.isNaN(new Date(cert.validTo).getTime())) return 'its validity dates cannot be read';
+  if (Number.isNaN(new Date(cert.validFrom).getTime()) || Number.isNaN(new Date(cert.validTo).getTime()))
+    return 'its validity dates cannot be read';
   try {
     certFacts(cert);
   } catch {
@@ -263,7 +321,13 @@ export function unusable(cert: X509Certificate): string | undefined {
   return undefined;
 }
 
-function keyFrom(make: () => KeyObject, source: string, index: number, format: KeyEntry['format'], encrypted = false): KeyEntry {
+function keyFrom(
+  make: () => KeyObject,
+  source: string,
+  index: number,
+  format: KeyEntry['format'],
+  encrypted = false,
+): KeyEntry {
   try {
     const key = make();
     if (key.type !== 'private') throw new Error('not a private key');
@@ -272,7 +336,8 @@ function keyFrom(make: () => KeyObject, source: string, index: number, format: K
     if (err instanceof InputError) throw err;
     // A wrong passphrase passes the CBC padding check about once in 256 tries and then
     // fails as "bad DER": for encrypted input, any failure after decryption means the passphrase.
-    if (encrypted && (err as { code?: string }).code !== 'ERR_MISSING_PASSPHRASE') throw new WrongPassphraseError(source);
+    if (encrypted && (err as { code?: string }).code !== 'ERR_MISSING_PASSPHRASE')
+      throw new WrongPassphraseError(source);
     throw keyError(err, source);
   }
 }
@@ -282,8 +347,12 @@ function keyError(err: unknown, source: string): InputError {
   const code = (err as { code?: string }).code ?? '';
   const msg = String((err as Error).message ?? '');
   if (code === 'ERR_MISSING_PASSPHRASE') return new NeedsPassphraseError(source);
-  if (/bad decrypt|BAD_DECRYPT|wrong password|unable to decrypt/i.test(msg) || code === 'ERR_OSSL_BAD_DECRYPT') return new WrongPassphraseError(source);
-  return new InputError(`${source}: the private key is damaged or in an unsupported format`, { file: source, hint: 'Expected PKCS#8, PKCS#1 (RSA) or SEC1 (EC) in PEM or DER.' });
+  if (/bad decrypt|BAD_DECRYPT|wrong password|unable to decrypt/i.test(msg) || code === 'ERR_OSSL_BAD_DECRYPT')
+    return new WrongPassphraseError(source);
+  return new InputError(`${source}: the private key is damaged or in an unsupported format`, {
+    file: source,
+    hint: 'Expected PKCS#8, PKCS#1 (RSA) or SEC1 (EC) in PEM or DER.',
+  });
 }
 
 /** Length of the outer DER TLV at the start of `b` (0 when it is not a SEQUENCE). */
@@ -301,8 +370,15 @@ function derLength(b: Buffer): number {
 function parseBinary(data: Buffer, opts: ParseOptions): Bundle {
   const { source } = opts;
   const total = derLength(data);
-  if (total === 0) throw new InputError(`${source}: no certificate or private key found (expected PEM, DER, PKCS#12 or PKCS#7)`, { file: source });
-  if (total > data.length) throw new InputError(`${source}: the DER data is truncated (${data.length} of ${total} bytes)`, { file: source, hint: 'Copy the whole file again.' });
+  if (total === 0)
+    throw new InputError(`${source}: no certificate or private key found (expected PEM, DER, PKCS#12 or PKCS#7)`, {
+      file: source,
+    });
+  if (total > data.length)
+    throw new InputError(`${source}: the DER data is truncated (${data.length} of ${total} bytes)`, {
+      file: source,
+      hint: 'Copy the whole file again.',
+    });
   if (looksLikePkcs12(data)) return parsePkcs12(data, opts);
   if (isPkcs7(data)) {
     const bundle: Bundle = { certs: [], keys: [] };
@@ -325,10 +401,27 @@ function parseBinary(data: Buffer, opts: ParseOptions): Bundle {
     }
   }
   // Encrypted PKCS#8 in DER: SEQUENCE { AlgorithmIdentifier, OCTET STRING }.
-  if (data[derHeaderLength(data)] === 0x30 && /\x2a\x86\x48\x86\xf7\x0d\x01\x05/.test(data.subarray(0, 40).toString('latin1'))) {
-    return { certs: [], keys: [keyFrom(() => createPrivateKey({ key: data, format: 'der', type: 'pkcs8', passphrase: need(opts) }), source, 0, 'pkcs8-encrypted', true)] };
+  if (
+    data[derHeaderLength(data)] === 0x30 &&
+    /\x2a\x86\x48\x86\xf7\x0d\x01\x05/.test(data.subarray(0, 40).toString('latin1'))
+  ) {
+    return {
+      certs: [],
+      keys: [
+        keyFrom(
+          () => createPrivateKey({ key: data, format: 'der', type: 'pkcs8', passphrase: need(opts) }),
+          source,
+          0,
+          'pkcs8-encrypted',
+          true,
+        ),
+      ],
+    };
   }
-  throw new InputError(`${source}: DER data that is neither a certificate, a private key, PKCS#12 nor PKCS#7`, { file: source, hint: 'Expected a certificate (.crt/.cer/.pem), a key, a .pfx/.p12 or a .p7b from your CA.' });
+  throw new InputError(`${source}: DER data that is neither a certificate, a private key, PKCS#12 nor PKCS#7`, {
+    file: source,
+    hint: 'Expected a certificate (.crt/.cer/.pem), a key, a .pfx/.p12 or a .p7b from your CA.',
+  });
 }
 
 function derHeaderLength(b: Buffer): number {
@@ -354,9 +447,14 @@ function parsePkcs12(data: Buffer, opts: ParseOptions): Bundle {
     const msg = String((err as Error).message ?? '');
     if (/MAC could not be verified|Invalid password|wrong password|decrypt/i.test(msg)) {
       // PKCS#12 protects certificates too (the MAC covers the whole file), not only the key.
-      throw opts.passphrase === undefined ? new NeedsPassphraseError(source, 'the PKCS#12 file is protected by a passphrase') : new WrongPassphraseError(source, 'the PKCS#12 file');
+      throw opts.passphrase === undefined
+        ? new NeedsPassphraseError(source, 'the PKCS#12 file is protected by a passphrase')
+        : new WrongPassphraseError(source, 'the PKCS#12 file');
     }
-    throw new InputError(`${source}: the PKCS#12 file is damaged or uses an unsupported algorithm`, { file: source, hint: 'Re-export it, e.g. "openssl pkcs12 -export -in cert.pem -inkey key.pem -out cert.p12".' });
+    throw new InputError(`${source}: the PKCS#12 file is damaged or uses an unsupported algorithm`, {
+      file: source,
+      hint: 'Re-export it, e.g. "openssl pkcs12 -export -in cert.pem -inkey key.pem -out cert.p12".',
+    });
   }
   const bundle: Bundle = { certs: [], keys: [] };
   for (const safe of p12.safeContents) {
@@ -364,18 +462,31 @@ function parsePkcs12(data: Buffer, opts: ParseOptions): Bundle {
       const b = bag as typeof bag & { asn1?: import('node-forge').asn1.Asn1 };
       if (bag.type === forge.pki.oids.certBag) {
         const asn = bag.cert ? forge.pki.certificateToAsn1(bag.cert) : b.asn1;
-        if (asn) bundle.certs.push(certFrom(Buffer.from(forge.asn1.toDer(asn).getBytes(), 'binary'), source, bundle.certs.length));
+        if (asn)
+          bundle.certs.push(
+            certFrom(Buffer.from(forge.asn1.toDer(asn).getBytes(), 'binary'), source, bundle.certs.length),
+          );
       } else if (bag.type === forge.pki.oids.pkcs8ShroudedKeyBag || bag.type === forge.pki.oids.keyBag) {
         // forge builds RSA keys itself and leaves others (EC) as decrypted PKCS#8 ASN.1.
-        const asn = bag.key ? forge.pki.wrapRsaPrivateKey(forge.pki.privateKeyToAsn1(bag.key as import('node-forge').pki.rsa.PrivateKey)) : b.asn1;
+        const asn = bag.key
+          ? forge.pki.wrapRsaPrivateKey(forge.pki.privateKeyToAsn1(bag.key as import('node-forge').pki.rsa.PrivateKey))
+          : b.asn1;
         if (asn) {
           const der = Buffer.from(forge.asn1.toDer(asn).getBytes(), 'binary');
-          bundle.keys.push(keyFrom(() => createPrivateKey({ key: der, format: 'der', type: 'pkcs8' }), source, bundle.keys.length, 'pkcs12'));
+          bundle.keys.push(
+            keyFrom(
+              () => createPrivateKey({ key: der, format: 'der', type: 'pkcs8' }),
+              source,
+              bundle.keys.length,
+              'pkcs12',
+            ),
+          );
         }
       }
     }
   }
-  if (bundle.certs.length === 0 && bundle.keys.length === 0) throw new InputError(`${source}: the PKCS#12 file holds no certificate or key`, { file: source });
+  if (bundle.certs.length === 0 && bundle.keys.length === 0)
+    throw new InputError(`${source}: the PKCS#12 file holds no certificate or key`, { file: source });
   return bundle;
 }
 
@@ -385,7 +496,9 @@ let forgeModule: typeof import('node-forge') | undefined;
  * static-string import is what lets the one-file bundle carry forge without node_modules. */
 export async function preloadForge(): Promise<void> {
   if (forgeModule) return;
-  const m = (await import('node-forge')) as unknown as { default?: typeof import('node-forge') } & typeof import('node-forge');
+  const m = (await import('node-forge')) as unknown as {
+    default?: typeof import('node-forge');
+  } & typeof import('node-forge');
   forgeModule = utf8Pbes2(m.default ?? m);
 }
 
@@ -403,7 +516,9 @@ const patched = new WeakSet<object>();
  * non-ASCII passphrase fails PBES2 only. Encode it as UTF-8 on the PBES2 road alone.
  */
 function utf8Pbes2(forge: typeof import('node-forge')): typeof import('node-forge') {
-  const pbe = (forge.pki as unknown as { pbe: { getCipherForPBES2: (oid: string, params: unknown, password: string) => unknown } }).pbe;
+  const pbe = (
+    forge.pki as unknown as { pbe: { getCipherForPBES2: (oid: string, params: unknown, password: string) => unknown } }
+  ).pbe;
   if (!patched.has(pbe)) {
     const original = pbe.getCipherForPBES2.bind(pbe);
     pbe.getCipherForPBES2 = (oid, params, password) => original(oid, params, forge.util.encodeUtf8(password));

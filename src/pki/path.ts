@@ -125,7 +125,11 @@ const isCA = (e: CertEntry) => certFacts(e.cert).basicConstraints?.ca === true;
  * (a renewed certificate next to the old one, for the same key), the newest one valid at `at`
  * wins and the others are named, never dropped silently.
  */
-export function pickLeaf(candidates: readonly CertEntry[], pool: readonly CertEntry[], opts: { key?: KeyEntry; at: Date; links?: IssuerLinks }): LeafChoice | undefined {
+export function pickLeaf(
+  candidates: readonly CertEntry[],
+  pool: readonly CertEntry[],
+  opts: { key?: KeyEntry; at: Date; links?: IssuerLinks },
+): LeafChoice | undefined {
   const links = opts.links ?? new IssuerLinks();
   let qualified: CertEntry[];
   let by: LeafChoice['by'] = 'issues-nothing';
@@ -134,7 +138,8 @@ export function pickLeaf(candidates: readonly CertEntry[], pool: readonly CertEn
     if (qualified.length === 0) return undefined;
     by = 'key';
   } else {
-    const issuesNothing = (c: CertEntry) => !pool.some((o) => o !== c && !o.der.equals(c.der) && guarded(() => links.issued(o, c)));
+    const issuesNothing = (c: CertEntry) =>
+      !pool.some((o) => o !== c && !o.der.equals(c.der) && guarded(() => links.issued(o, c)));
     // Non-CA certificates first: their check is a name comparison in practice (nothing names them as issuer).
     qualified = candidates.filter((c) => !isCA(c) && issuesNothing(c));
     if (qualified.length === 0) qualified = candidates.filter((c) => isCA(c) && issuesNothing(c));
@@ -143,18 +148,34 @@ export function pickLeaf(candidates: readonly CertEntry[], pool: readonly CertEn
   if (qualified.length === 0) return undefined;
   // Valid ones first, in the order given; among the certificates for the first one's key
   // (a renewal next to the certificate it replaces), the newest.
-  const ranked = [...qualified].sort((a, b) => Number(Boolean(validityProblem(a, opts.at))) - Number(Boolean(validityProblem(b, opts.at))));
+  const ranked = [...qualified].sort(
+    (a, b) => Number(Boolean(validityProblem(a, opts.at))) - Number(Boolean(validityProblem(b, opts.at))),
+  );
   const keyOf = (e: CertEntry) => spki(e.cert.publicKey, e);
-  const sameKey = ranked.filter((c) => keyOf(c).equals(keyOf(ranked[0]!)) && Boolean(validityProblem(c, opts.at)) === Boolean(validityProblem(ranked[0]!, opts.at)));
-  const leaf = sameKey.reduce((n, c) => (new Date(c.cert.validFrom).getTime() > new Date(n.cert.validFrom).getTime() ? c : n));
+  const sameKey = ranked.filter(
+    (c) =>
+      keyOf(c).equals(keyOf(ranked[0]!)) &&
+      Boolean(validityProblem(c, opts.at)) === Boolean(validityProblem(ranked[0]!, opts.at)),
+  );
+  const leaf = sameKey.reduce((n, c) =>
+    new Date(c.cert.validFrom).getTime() > new Date(n.cert.validFrom).getTime() ? c : n,
+  );
   const passedOver: LeafChoice['passedOver'] = [];
   for (const entry of ranked) {
     if (entry === leaf) continue;
     const v = validityProblem(entry, opts.at);
     if (!keyOf(entry).equals(keyOf(leaf))) {
-      passedOver.push({ entry, reason: 'unrelated', why: `another end-entity certificate (for a different key)${v ? ` that ${v}` : ''}; pass --key to choose it instead` });
+      passedOver.push({
+        entry,
+        reason: 'unrelated',
+        why: `another end-entity certificate (for a different key)${v ? ` that ${v}` : ''}; pass --key to choose it instead`,
+      });
     } else {
-      passedOver.push({ entry, reason: 'leaf', why: `another certificate for the same key: ${v ? `it ${v}` : `it is older (issued ${new Date(entry.cert.validFrom).toISOString()}) than the one used (issued ${new Date(leaf.cert.validFrom).toISOString()})`}` });
+      passedOver.push({
+        entry,
+        reason: 'leaf',
+        why: `another certificate for the same key: ${v ? `it ${v}` : `it is older (issued ${new Date(entry.cert.validFrom).toISOString()}) than the one used (issued ${new Date(leaf.cert.validFrom).toISOString()})`}`,
+      });
     }
   }
   const same = passedOver.filter((p) => p.reason === 'leaf').length;
@@ -247,7 +268,12 @@ export function buildPath(leaf: CertEntry, pool: readonly CertEntry[], opts: Pat
   const paths: CandidatePath[] = [];
   let complete = 0;
   let budgetHit = false;
-  const finish = (certs: CertEntry[], trusted: boolean, selfSignedEnd: boolean, missingIssuer?: CandidatePath['missingIssuer']) => {
+  const finish = (
+    certs: CertEntry[],
+    trusted: boolean,
+    selfSignedEnd: boolean,
+    missingIssuer?: CandidatePath['missingIssuer'],
+  ) => {
     const invalid = certs.filter((c) => validityProblem(c, opts.at));
     const score = missingIssuer || !opts.score ? 0 : opts.score(certs, trusted);
     paths.push({ certs, trusted, selfSignedEnd, invalid, score, missingIssuer });
@@ -262,9 +288,15 @@ export function buildPath(leaf: CertEntry, pool: readonly CertEntry[], opts: Pat
     if (path.length > 1 && selfSigned(cur)) return finish(path, false, true);
     const missing = { subject: oneLineName(cur.cert.issuer), aki: certFacts(cur.cert).aki };
     if (path.length >= MAX_PATH_DEPTH) return finish(path, false, false, missing);
-    const named = (bySubject.get(cur.cert.issuer) ?? []).filter((c) => c !== cur && !path.some((p) => p.der.equals(c.der)) && IssuerLinks.mayIssue(cur, c));
+    const named = (bySubject.get(cur.cert.issuer) ?? []).filter(
+      (c) => c !== cur && !path.some((p) => p.der.equals(c.der)) && IssuerLinks.mayIssue(cur, c),
+    );
     // Anchors first, then certificates valid now: the likeliest good paths are tried within the bound.
-    named.sort((a, b) => Number(!isAnchor(a)) - Number(!isAnchor(b)) || Number(Boolean(validityProblem(a, opts.at))) - Number(Boolean(validityProblem(b, opts.at))));
+    named.sort(
+      (a, b) =>
+        Number(!isAnchor(a)) - Number(!isAnchor(b)) ||
+        Number(Boolean(validityProblem(a, opts.at))) - Number(Boolean(validityProblem(b, opts.at))),
+    );
     if (named.length > MAX_CANDIDATES_PER_STEP) budgetHit = true;
     let any = false;
     for (const next of named.slice(0, MAX_CANDIDATES_PER_STEP)) {
@@ -293,7 +325,10 @@ export function buildPath(leaf: CertEntry, pool: readonly CertEntry[], opts: Pat
     const crowd = Math.max(...[...bySubject.values()].map((l) => l.length));
     throw new PathBudgetError(
       `${leaf.source}: gave up building the chain of ${certLabel(leaf.cert)} after ${links.checks} signature checks: the input holds ${crowd} CA certificates with the same name`,
-      { file: leaf.source, hint: 'Pass only the certificates of this chain (the leaf, its intermediates and the root).' },
+      {
+        file: leaf.source,
+        hint: 'Pass only the certificates of this chain (the leaf, its intermediates and the root).',
+      },
     );
   }
   return { best, paths, leftOut: [] };
@@ -303,10 +338,20 @@ export function buildPath(leaf: CertEntry, pool: readonly CertEntry[], opts: Pat
  * Why each input certificate is not in `chosen`: a duplicate, another path's certificate (an
  * expired cross-sign, a second root), another leaf, or unrelated to this chain.
  */
-export function explainLeftOut(input: readonly CertEntry[], chosen: CandidatePath, at: Date, extra: LeafChoice['passedOver'] = [], others: readonly CandidatePath[] = []): LeftOut[] {
+export function explainLeftOut(
+  input: readonly CertEntry[],
+  chosen: CandidatePath,
+  at: Date,
+  extra: LeafChoice['passedOver'] = [],
+  others: readonly CandidatePath[] = [],
+): LeftOut[] {
   const { unique, duplicates } = dedupe(input);
   const inChosen = (c: CertEntry) => chosen.certs.some((p) => p.der.equals(c.der));
-  const out: LeftOut[] = duplicates.map((entry) => ({ entry, reason: 'duplicate', why: 'a duplicate of a certificate given earlier' }));
+  const out: LeftOut[] = duplicates.map((entry) => ({
+    entry,
+    reason: 'duplicate',
+    why: 'a duplicate of a certificate given earlier',
+  }));
   const end = chosen.certs[chosen.certs.length - 1]!;
   for (const entry of unique) {
     if (inChosen(entry)) continue;
@@ -318,8 +363,16 @@ export function explainLeftOut(input: readonly CertEntry[], chosen: CandidatePat
     if (others.some((p) => p.certs.some((c) => c.der.equals(entry.der)))) {
       const v = validityProblem(entry, at);
       const crossSign = !isSelfSigned(entry) && chosen.certs.some((c) => c.cert.subject === entry.cert.subject);
-      const what = crossSign ? 'a cross-signed copy of a CA in the chain' : isSelfSigned(entry) ? 'another root' : 'a CA on another path';
-      out.push({ entry, reason: 'alternative', why: `${what}${v ? ` that ${v}` : ''}; the chain ends at ${certLabel(end.cert)} instead` });
+      const what = crossSign
+        ? 'a cross-signed copy of a CA in the chain'
+        : isSelfSigned(entry)
+          ? 'another root'
+          : 'a CA on another path';
+      out.push({
+        entry,
+        reason: 'alternative',
+        why: `${what}${v ? ` that ${v}` : ''}; the chain ends at ${certLabel(end.cert)} instead`,
+      });
       continue;
     }
     out.push({ entry, reason: 'unrelated', why: 'not part of this chain (it issued none of its certificates)' });

@@ -30,25 +30,34 @@ export function cleanTlsError(message: string): string {
 
 export async function handshakeChecks(input: HandshakeInput): Promise<Check[]> {
   const who = input.label ? `${input.label}: ` : '';
-  const failBoth = (message: (v: string) => string): Check[] => ['1.2', '1.3'].map((v) => ({ id: `tls.${v}`, status: 'fail' as const, message: message(v), ...input.about }));
+  const failBoth = (message: (v: string) => string): Check[] =>
+    ['1.2', '1.3'].map((v) => ({ id: `tls.${v}`, status: 'fail' as const, message: message(v), ...input.about }));
   // OpenSSL accepts a key of another type than the certificate (it fills a different slot) and
   // only fails the handshake with a bare "handshake failure"; say what is wrong instead.
   try {
     const leafPem = /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/.exec(input.chainPem)?.[0];
     const spki = (k: KeyObject) => k.export({ format: 'der', type: 'spki' });
     if (leafPem && !spki(new X509Certificate(leafPem).publicKey).equals(spki(createPublicKey(input.keyPem)))) {
-      return failBoth((v) => `TLS ${v}: ${who}the private key does not belong to this certificate, so no server can use them together: pass the key of this certificate`);
+      return failBoth(
+        (v) =>
+          `TLS ${v}: ${who}the private key does not belong to this certificate, so no server can use them together: pass the key of this certificate`,
+      );
     }
   } catch {
     /* unreadable input: createServer below reports it */
   }
   let server;
   try {
-    server = createServer({ key: input.keyPem, cert: input.chainPem, minVersion: 'TLSv1.2', maxVersion: 'TLSv1.3' }, (s) => s.end());
+    server = createServer(
+      { key: input.keyPem, cert: input.chainPem, minVersion: 'TLSv1.2', maxVersion: 'TLSv1.3' },
+      (s) => s.end(),
+    );
   } catch (err) {
     // OpenSSL's reason (e.g. "key values mismatch") says what is wrong; it never contains key bytes.
     const msg = cleanTlsError(String((err as Error).message));
-    return failBoth((v) => `TLS ${v}: ${who}a TLS server cannot load this key and chain (${msg}): check that --key belongs to --cert`);
+    return failBoth(
+      (v) => `TLS ${v}: ${who}a TLS server cannot load this key and chain (${msg}): check that --key belongs to --cert`,
+    );
   }
   const srv = server;
   try {
@@ -63,7 +72,10 @@ export async function handshakeChecks(input: HandshakeInput): Promise<Check[]> {
   } catch (err) {
     srv.close();
     const msg = cleanTlsError(String((err as Error).message));
-    return failBoth((v) => `TLS ${v}: could not listen on 127.0.0.1 for the loopback handshake (${msg}): re-run with --no-tls if loopback is unavailable here`);
+    return failBoth(
+      (v) =>
+        `TLS ${v}: could not listen on 127.0.0.1 for the loopback handshake (${msg}): re-run with --no-tls if loopback is unavailable here`,
+    );
   }
   const { port } = server.address() as AddressInfo;
   try {
@@ -98,14 +110,30 @@ function tryVersion(port: number, version: SecureVersion, input: HandshakeInput)
         checkServerIdentity: (_h, cert) => checkServerIdentity(host, cert),
       });
     } catch (err) {
-      resolve({ id: `tls.${label}`, status: 'fail', message: `TLS ${label}: the client could not start (${cleanTlsError(String((err as Error).message))})`, ...input.about });
+      resolve({
+        id: `tls.${label}`,
+        status: 'fail',
+        message: `TLS ${label}: the client could not start (${cleanTlsError(String((err as Error).message))})`,
+        ...input.about,
+      });
       return;
     }
-    const timer = setTimeout(() => done('fail', `TLS ${label}: the loopback handshake did not finish within ${input.timeoutMs ?? 5000} ms`), input.timeoutMs ?? 5000);
-    sock.once('secureConnect', () => done('pass', `TLS ${label}: a client trusting only ${input.caPem ? 'the given root' : 'the system roots'} completed a handshake for ${host} (${sock.getCipher()?.name ?? 'cipher unknown'})`));
+    const timer = setTimeout(
+      () => done('fail', `TLS ${label}: the loopback handshake did not finish within ${input.timeoutMs ?? 5000} ms`),
+      input.timeoutMs ?? 5000,
+    );
+    sock.once('secureConnect', () =>
+      done(
+        'pass',
+        `TLS ${label}: a client trusting only ${input.caPem ? 'the given root' : 'the system roots'} completed a handshake for ${host} (${sock.getCipher()?.name ?? 'cipher unknown'})`,
+      ),
+    );
     const who = input.label ? `${input.label}: ` : '';
     sock.once('error', (err: NodeJS.ErrnoException) =>
-      done('fail', `TLS ${label}: ${who}a client for ${host} trusting only ${input.caPem ? 'the given root' : 'the system roots'} refused the handshake: ${cleanTlsError(String(err.message))}${err.code ? ` (${err.code})` : ''}; fix the failures above, then verify again`),
+      done(
+        'fail',
+        `TLS ${label}: ${who}a client for ${host} trusting only ${input.caPem ? 'the given root' : 'the system roots'} refused the handshake: ${cleanTlsError(String(err.message))}${err.code ? ` (${err.code})` : ''}; fix the failures above, then verify again`,
+      ),
     );
   });
 }

@@ -15,7 +15,10 @@ export function systemAnchors(): CertEntry[] {
   for (const f of [process.env.SSL_CERT_FILE, ...SYSTEM_BUNDLES]) {
     if (!f) continue;
     try {
-      for (const m of readFileSync(f, 'latin1').matchAll(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g)) pems.add(m[0]);
+      for (const m of readFileSync(f, 'latin1').matchAll(
+        /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g,
+      ))
+        pems.add(m[0]);
     } catch {
       /* not on this system */
     }

@@ -10,13 +10,35 @@ const env = { XSOAR_CERT_STATE_DIR: state };
 beforeAll(() => {
   const saved = process.env.XSOAR_CERT_STATE_DIR;
   process.env.XSOAR_CERT_STATE_DIR = state;
-  appendAudit({ op: 'install', namespace: 'tenant-1', secret: 'xsoar-tls', result: 'installed', durationMs: 700, newFingerprint: 'AA:11' });
-  appendAudit({ op: 'install', namespace: 'tenant-2', secret: 'xsoar-tls', result: 'rolled-back', error: 'the rollout did not finish', durationMs: 900 });
+  appendAudit({
+    op: 'install',
+    namespace: 'tenant-1',
+    secret: 'xsoar-tls',
+    result: 'installed',
+    durationMs: 700,
+    newFingerprint: 'AA:11',
+  });
+  appendAudit({
+    op: 'install',
+    namespace: 'tenant-2',
+    secret: 'xsoar-tls',
+    result: 'rolled-back',
+    error: 'the rollout did not finish',
+    durationMs: 900,
+  });
   appendAudit({ op: 'renew', namespace: 'tenant-1', secret: 'xsoar-tls', result: 'installed', durationMs: 650 });
-  appendAudit({ op: 'rollback', namespace: 'tenant-3', secret: 'xsoar-tls', result: 'rollback-failed', error: 'cannot reach the cluster', durationMs: 100 });
+  appendAudit({
+    op: 'rollback',
+    namespace: 'tenant-3',
+    secret: 'xsoar-tls',
+    result: 'rollback-failed',
+    error: 'cannot reach the cluster',
+    durationMs: 100,
+  });
   process.env.XSOAR_CERT_STATE_DIR = saved;
 });
-const list = async (args: string[]) => JSON.parse((await runCli(['audit', '--json', ...args], { env })).stdout) as AuditRecord[];
+const list = async (args: string[]) =>
+  JSON.parse((await runCli(['audit', '--json', ...args], { env })).stdout) as AuditRecord[];
 const who = (rs: AuditRecord[]) => rs.map((r) => `${r.op}:${r.namespace}`);
 
 test('-n (repeatable), --op and --failed select records; --limit applies after them', async () => {
@@ -39,7 +61,10 @@ test('a filter that matches nothing says so; bad values are usage errors (exit 2
   const none = await runCli(['audit', '-n', 'nobody'], { env });
   expect(none.code).toBe(0);
   expect(none.stdout).toMatch(/no record in .* matches/);
-  for (const [flag, value, msg] of [['--op', 'delete', /--op takes install, rollback, renew, resolve/], ['--since', 'yesterday', /--since takes 7d, 12h, 30m or an ISO date/]] as const) {
+  for (const [flag, value, msg] of [
+    ['--op', 'delete', /--op takes install, rollback, renew, resolve/],
+    ['--since', 'yesterday', /--since takes 7d, 12h, 30m or an ISO date/],
+  ] as const) {
     const r = await runCli(['audit', flag, value], { env });
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(msg);

@@ -6,7 +6,10 @@ import path from 'node:path';
 import { runCli } from '../helpers/run-cli.js';
 import { mintChain } from '../helpers/test-ca.js';
 
-const subjectsOf = (pem: string) => [...pem.matchAll(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g)].map((m) => /CN=([^\n]*)/.exec(new X509Certificate(m[0]).subject)![1]);
+const subjectsOf = (pem: string) =>
+  [...pem.matchAll(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g)].map(
+    (m) => /CN=([^\n]*)/.exec(new X509Certificate(m[0]).subject)![1],
+  );
 
 describe('xsoar-cert chain', () => {
   test('--json: ordered chain, root, dropped with reasons, and the PEM; stdout is only the JSON', async () => {
@@ -18,9 +21,21 @@ describe('xsoar-cert chain', () => {
     const j = JSON.parse(r.stdout);
     expect(j.ok).toBe(true);
     expect(j.leafBy).toBe('issues-nothing');
-    expect(j.chain.map((c: { subject: string }) => c.subject)).toEqual(['CN=localhost', 'CN=Test Intermediate 1, O=xsoar-cert tests', 'CN=Test Root CA, O=xsoar-cert tests']);
+    expect(j.chain.map((c: { subject: string }) => c.subject)).toEqual([
+      'CN=localhost',
+      'CN=Test Intermediate 1, O=xsoar-cert tests',
+      'CN=Test Root CA, O=xsoar-cert tests',
+    ]);
     expect(j.root.source).toBe(mixed);
-    expect(j.dropped).toEqual([{ source: mixed, subject: 'CN=Test Root CA, O=xsoar-cert tests', serial: expect.stringMatching(/^[0-9A-F]+$/), reason: 'duplicate', why: 'a duplicate of a certificate given earlier' }]);
+    expect(j.dropped).toEqual([
+      {
+        source: mixed,
+        subject: 'CN=Test Root CA, O=xsoar-cert tests',
+        serial: expect.stringMatching(/^[0-9A-F]+$/),
+        reason: 'duplicate',
+        why: 'a duplicate of a certificate given earlier',
+      },
+    ]);
     expect(j.missingIssuer).toBeNull();
     expect(subjectsOf(j.pem)).toEqual(['localhost', 'Test Intermediate 1', 'Test Root CA']);
   });
@@ -30,7 +45,18 @@ describe('xsoar-cert chain', () => {
     const pass = path.join(m.dir, 'pass.txt');
     writeFileSync(pass, 'p12-secret\n');
     const p12 = path.join(m.dir, 'tenant.p12');
-    execFileSync('openssl', ['pkcs12', '-export', '-in', m.files.bundle, '-inkey', m.files.key, '-passout', `file:${pass}`, '-out', p12]);
+    execFileSync('openssl', [
+      'pkcs12',
+      '-export',
+      '-in',
+      m.files.bundle,
+      '-inkey',
+      m.files.key,
+      '-passout',
+      `file:${pass}`,
+      '-out',
+      p12,
+    ]);
     const r = await runCli(['chain', p12, '--no-root', '--passphrase-file', pass]);
     expect(r.code).toBe(0);
     expect(subjectsOf(r.stdout)).toEqual(['localhost', 'Test Intermediate 1']);
@@ -53,7 +79,10 @@ describe('xsoar-cert chain', () => {
     expect(subjectsOf(r.stdout)).toEqual(['localhost', 'Test Intermediate 2', 'Test Intermediate 1', 'Test Root CA']);
     expect(r.stderr).toMatch(/root: "Test Root CA" .*\(from the system trust store\)/);
     const noRoot = await runCli(['chain', m.files.fullchain, '--no-root'], { env: { SSL_CERT_FILE: m.files.root } });
-    expect([noRoot.code, subjectsOf(noRoot.stdout)]).toEqual([0, ['localhost', 'Test Intermediate 2', 'Test Intermediate 1']]);
+    expect([noRoot.code, subjectsOf(noRoot.stdout)]).toEqual([
+      0,
+      ['localhost', 'Test Intermediate 2', 'Test Intermediate 1'],
+    ]);
   });
 
   test('missing link with --out: exit 1, names the issuer, writes nothing', async () => {
@@ -61,7 +90,9 @@ describe('xsoar-cert chain', () => {
     const out = path.join(m.dir, 'tls.crt');
     const r = await runCli(['chain', m.files.leaf, m.files.root, '--out', out]);
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/the issuer "CN=Test Intermediate 2, O=xsoar-cert tests" \(AKI [0-9A-F]{40}\) is missing; nothing was written to .*tls\.crt/);
+    expect(r.stderr).toMatch(
+      /the issuer "CN=Test Intermediate 2, O=xsoar-cert tests" \(AKI [0-9A-F]{40}\) is missing; nothing was written to .*tls\.crt/,
+    );
     expect(existsSync(out)).toBe(false);
   });
 

@@ -20,16 +20,44 @@ beforeAll(async () => {
   });
   const dir = mkdtempSync(path.join(tmpdir(), 'xsoar-cert-dead-'));
   const kubeconfig = path.join(dir, 'kubeconfig');
-  writeFileSync(kubeconfig, `apiVersion: v1\nkind: Config\nclusters:\n- name: dead\n  cluster:\n    server: http://127.0.0.1:${port}\ncontexts:\n- name: dead\n  context:\n    cluster: dead\n    user: u\ncurrent-context: dead\nusers:\n- name: u\n  user: {}\n`);
-  env = { KUBECONFIG: kubeconfig, KUBECACHEDIR: path.join(dir, 'cache'), HOME: dir, XSOAR_CERT_STATE_DIR: path.join(dir, 'state') };
+  writeFileSync(
+    kubeconfig,
+    `apiVersion: v1\nkind: Config\nclusters:\n- name: dead\n  cluster:\n    server: http://127.0.0.1:${port}\ncontexts:\n- name: dead\n  context:\n    cluster: dead\n    user: u\ncurrent-context: dead\nusers:\n- name: u\n  user: {}\n`,
+  );
+  env = {
+    KUBECONFIG: kubeconfig,
+    KUBECACHEDIR: path.join(dir, 'cache'),
+    HOME: dir,
+    XSOAR_CERT_STATE_DIR: path.join(dir, 'state'),
+  };
 });
 const install = (host: string, extra: NodeJS.ProcessEnv = {}) =>
-  runCli(['install', '--cert', m.files.leaf, '--chain', m.files.chain, '--key', m.files.key, '--ca', m.files.root, '--host', host, '-n', 'tenant-a', '--yes'], { env: { ...env, ...extra } });
+  runCli(
+    [
+      'install',
+      '--cert',
+      m.files.leaf,
+      '--chain',
+      m.files.chain,
+      '--key',
+      m.files.key,
+      '--ca',
+      m.files.root,
+      '--host',
+      host,
+      '-n',
+      'tenant-a',
+      '--yes',
+    ],
+    { env: { ...env, ...extra } },
+  );
 
 test('install against an unreachable cluster: exit 4, one line naming the namespace, a hint, no stack', async () => {
   const r = await install('localhost');
   expect(r.code).toBe(4);
-  expect(r.stderr).toMatch(/^xsoar-cert: cannot reach the cluster for namespace "tenant-a": .*refused.*\n  Check KUBECONFIG/m);
+  expect(r.stderr).toMatch(
+    /^xsoar-cert: cannot reach the cluster for namespace "tenant-a": .*refused.*\n  Check KUBECONFIG/m,
+  );
   expect(r.stderr).not.toMatch(/\n\s+at /);
   expect(r.stderr).not.toMatch(/memcache\.go|Unhandled Error/);
 });
@@ -42,7 +70,10 @@ test('a certificate that fails verify is reported (exit 1) even when the cluster
 });
 
 test('status and rollback against an unreachable cluster exit 4 the same way', async () => {
-  for (const args of [['status', '-n', 'tenant-a'], ['rollback', '-n', 'tenant-a', '--yes']]) {
+  for (const args of [
+    ['status', '-n', 'tenant-a'],
+    ['rollback', '-n', 'tenant-a', '--yes'],
+  ]) {
     const r = await runCli(args, { env });
     expect(r.code).toBe(4);
     expect(r.stderr).toMatch(/cannot reach the cluster for namespace "tenant-a"/);
@@ -63,6 +94,8 @@ test('a damaged marker of an interrupted run is named, not ignored (exit 3), bef
   writeFileSync(path.join(state, 'markers', 'tenant-a__xsoar-tls.json'), '{"pid": 12, "op": "inst');
   const r = await runCli(['status', '-n', 'tenant-a'], { env: { ...env, XSOAR_CERT_STATE_DIR: state } });
   expect(r.code).toBe(3);
-  expect(r.stderr).toMatch(/tenant-a__xsoar-tls\.json: the marker of an interrupted tenant-a\/xsoar-tls run is damaged/);
+  expect(r.stderr).toMatch(
+    /tenant-a__xsoar-tls\.json: the marker of an interrupted tenant-a\/xsoar-tls run is damaged/,
+  );
   expect(r.stderr).toMatch(/previous-of=xsoar-tls/);
 });

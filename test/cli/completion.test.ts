@@ -16,7 +16,10 @@ test('bash completion: commands, the flags of the command at hand, files after -
   expect(complete(r.stdout, ['xsoar-cert', 'install', '--dr'])).toEqual(['--dry-run']);
   expect(complete(r.stdout, ['xsoar-cert', 'verify', '--pass'])).toEqual(['--passphrase-file']);
   expect(complete(r.stdout, ['xsoar-cert', 'renew', '--print-'])).toEqual(['--print-cron', '--print-systemd']);
-  expect(complete(r.stdout, ['xsoar-cert', 'verify', '--cert', 'pack'], process.cwd()).sort()).toEqual(['package-lock.json', 'package.json']);
+  expect(complete(r.stdout, ['xsoar-cert', 'verify', '--cert', 'pack'], process.cwd()).sort()).toEqual([
+    'package-lock.json',
+    'package.json',
+  ]);
 });
 
 test('zsh completion is the bash one behind bashcompinit; other shells are a usage error', async () => {

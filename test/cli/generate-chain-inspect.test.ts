@@ -31,7 +31,17 @@ describe('generate', () => {
     expect(b.code).toBe(0);
     expect(readFileSync(path.join(dir, 'rootCA.pem'), 'utf8')).toBe(ca1);
     expect(statSync(path.join(dir, 'rootCA-key.pem')).mode & 0o777).toBe(0o600);
-    const v = await runCli(['verify', '--cert', path.join(dir, 'other.local.pem'), '--key', path.join(dir, 'other.local-key.pem'), '--ca', path.join(dir, 'rootCA.pem'), '--host', 'other.local']);
+    const v = await runCli([
+      'verify',
+      '--cert',
+      path.join(dir, 'other.local.pem'),
+      '--key',
+      path.join(dir, 'other.local-key.pem'),
+      '--ca',
+      path.join(dir, 'rootCA.pem'),
+      '--host',
+      'other.local',
+    ]);
     expect(v.code).toBe(0);
   });
 
@@ -52,7 +62,9 @@ describe('generate', () => {
 
   test('usage errors: no host, bad key type, bad bits', async () => {
     expect((await runCli(['generate'])).code).toBe(2);
-    expect((await runCli(['generate', '--host', 'x', '--key-type', 'dsa'])).stderr).toMatch(/--key-type must be rsa or ecdsa/);
+    expect((await runCli(['generate', '--host', 'x', '--key-type', 'dsa'])).stderr).toMatch(
+      /--key-type must be rsa or ecdsa/,
+    );
     expect((await runCli(['generate', '--host', 'x', '--bits', '1024'])).code).toBe(2);
   });
 });
@@ -62,11 +74,25 @@ describe('chain', () => {
     const m = await mintChain({ intermediates: 2 });
     const other = await mintChain({ intermediates: 0 });
     const mixed = path.join(m.dir, 'mixed.pem');
-    writeFileSync(mixed, m.root.certPem + m.intermediates[1]!.certPem + other.leaf.certPem + m.intermediates[0]!.certPem + m.intermediates[0]!.certPem);
+    writeFileSync(
+      mixed,
+      m.root.certPem +
+        m.intermediates[1]!.certPem +
+        other.leaf.certPem +
+        m.intermediates[0]!.certPem +
+        m.intermediates[0]!.certPem,
+    );
     const r = await runCli(['chain', mixed, m.files.leaf, '--key', m.files.key]);
     expect(r.code).toBe(0);
-    const out = [...r.stdout.matchAll(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g)].map((x) => new X509Certificate(x[0]).subject);
-    expect(out.map((s) => /CN=([^\n]*)/.exec(s)![1])).toEqual(['localhost', 'Test Intermediate 2', 'Test Intermediate 1', 'Test Root CA']);
+    const out = [...r.stdout.matchAll(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g)].map(
+      (x) => new X509Certificate(x[0]).subject,
+    );
+    expect(out.map((s) => /CN=([^\n]*)/.exec(s)![1])).toEqual([
+      'localhost',
+      'Test Intermediate 2',
+      'Test Intermediate 1',
+      'Test Root CA',
+    ]);
     expect(r.stderr).toMatch(/dropped .*mixed\.pem: "Test Intermediate 2".*a duplicate|dropped .*a duplicate/);
     expect(r.stderr).toMatch(/not part of this chain/);
   });
@@ -96,7 +122,14 @@ describe('inspect', () => {
     expect(r.code).toBe(0);
     const j = JSON.parse(r.stdout);
     expect(j.certificates).toHaveLength(2);
-    expect(j.certificates[0]).toMatchObject({ dnsNames: ['t.example.com'], ipAddresses: ['10.1.1.1'], keyType: 'rsa', keyBits: 2048, eku: ['serverAuth'], isCA: false });
+    expect(j.certificates[0]).toMatchObject({
+      dnsNames: ['t.example.com'],
+      ipAddresses: ['10.1.1.1'],
+      keyType: 'rsa',
+      keyBits: 2048,
+      eku: ['serverAuth'],
+      isCA: false,
+    });
     expect(j.certificates[0].sha256).toBe(new X509Certificate(m.leaf.certPem).fingerprint256);
     expect(j.keys[0]).toMatchObject({ keyType: 'rsa', keyBits: 2048, matches: 'CN=t.example.com' });
     expect(r.stdout).not.toMatch(/PRIVATE KEY|MII[A-Za-z0-9+/]{60}/);

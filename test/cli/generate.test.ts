@@ -13,7 +13,22 @@ const keyBody = (file: string) => readFileSync(file, 'utf8').split('\n')[1]!.sli
 describe('xsoar-cert generate', () => {
   test('--json lists the files with their modes and describes the certificate; no key bytes anywhere', async () => {
     const dir = await tmp();
-    const r = await runCli(['generate', '--json', '--key-type', 'ecdsa', '--curve', 'P-384', '--days', '30', '--host', 'tenant.example', '--host', '::1', '--out-dir', dir]);
+    const r = await runCli([
+      'generate',
+      '--json',
+      '--key-type',
+      'ecdsa',
+      '--curve',
+      'P-384',
+      '--days',
+      '30',
+      '--host',
+      'tenant.example',
+      '--host',
+      '::1',
+      '--out-dir',
+      dir,
+    ]);
     expect(r.code).toBe(0);
     const j = JSON.parse(r.stdout);
     expect(j).toMatchObject({
@@ -23,7 +38,16 @@ describe('xsoar-cert generate', () => {
         { file: path.join(dir, 'tenant.example+1.pem'), kind: 'certificate', mode: '0644' },
         { file: path.join(dir, 'tenant.example+1-key.pem'), kind: 'private key', mode: '0600' },
       ],
-      certificate: { subject: 'CN=tenant.example', dnsNames: ['tenant.example'], ipAddresses: ['::1'], keyType: 'ecdsa', curve: 'P-384', daysLeft: 29, isCA: false, eku: ['serverAuth'] },
+      certificate: {
+        subject: 'CN=tenant.example',
+        dnsNames: ['tenant.example'],
+        ipAddresses: ['::1'],
+        keyType: 'ecdsa',
+        curve: 'P-384',
+        daysLeft: 29,
+        isCA: false,
+        eku: ['serverAuth'],
+      },
     });
     expect(statSync(path.join(dir, 'tenant.example+1.pem')).mode & 0o777).toBe(0o644);
     expect(statSync(path.join(dir, 'tenant.example+1-key.pem')).mode & 0o777).toBe(0o600);
@@ -33,21 +57,42 @@ describe('xsoar-cert generate', () => {
 
   test('--ca: openssl verifies the leaf against rootCA.pem for the host; hints name the verify command', async () => {
     const dir = path.join(await tmp(), 'nested', 'certs'); // --out-dir is created
-    const r = await runCli(['generate', '--ca', '--host', 'app.internal', '--host', '10.2.3.4', '--key-type', 'ecdsa', '--out-dir', dir]);
+    const r = await runCli([
+      'generate',
+      '--ca',
+      '--host',
+      'app.internal',
+      '--host',
+      '10.2.3.4',
+      '--key-type',
+      'ecdsa',
+      '--out-dir',
+      dir,
+    ]);
     expect(r.code).toBe(0);
     const leaf = path.join(dir, 'app.internal+1.pem');
-    const out = execFileSync('openssl', ['verify', '-CAfile', path.join(dir, 'rootCA.pem'), '-verify_ip', '10.2.3.4', '-purpose', 'sslserver', leaf], { encoding: 'utf8' });
+    const out = execFileSync(
+      'openssl',
+      ['verify', '-CAfile', path.join(dir, 'rootCA.pem'), '-verify_ip', '10.2.3.4', '-purpose', 'sslserver', leaf],
+      { encoding: 'utf8' },
+    );
     expect(out).toMatch(/: OK/);
     expect(statSync(path.join(dir, 'rootCA-key.pem')).mode & 0o777).toBe(0o600);
-    expect(r.stderr).toContain(`xsoar-cert verify --cert ${leaf} --key ${path.join(dir, 'app.internal+1-key.pem')} --ca ${path.join(dir, 'rootCA.pem')}`);
+    expect(r.stderr).toContain(
+      `xsoar-cert verify --cert ${leaf} --key ${path.join(dir, 'app.internal+1-key.pem')} --ca ${path.join(dir, 'rootCA.pem')}`,
+    );
     expect(r.stdout.trim().split('\n')).toHaveLength(4); // CA cert, CA key, leaf cert, leaf key
   });
 
   test('--ca refuses a rootCA.pem whose key is missing or does not match (exit 3), writing nothing', async () => {
     const dir = await tmp();
-    expect((await runCli(['generate', '--ca', '--host', 'a.test', '--key-type', 'ecdsa', '--out-dir', dir])).code).toBe(0);
+    expect((await runCli(['generate', '--ca', '--host', 'a.test', '--key-type', 'ecdsa', '--out-dir', dir])).code).toBe(
+      0,
+    );
     const other = await tmp();
-    expect((await runCli(['generate', '--ca', '--host', 'b.test', '--key-type', 'ecdsa', '--out-dir', other])).code).toBe(0);
+    expect(
+      (await runCli(['generate', '--ca', '--host', 'b.test', '--key-type', 'ecdsa', '--out-dir', other])).code,
+    ).toBe(0);
     writeFileSync(path.join(dir, 'rootCA-key.pem'), readFileSync(path.join(other, 'rootCA-key.pem')));
     const r = await runCli(['generate', '--ca', '--host', 'c.test', '--key-type', 'ecdsa', '--out-dir', dir]);
     expect(r.code).toBe(3);
@@ -55,9 +100,11 @@ describe('xsoar-cert generate', () => {
     expect(existsSync(path.join(dir, 'c.test.pem'))).toBe(false);
   });
 
-  test('a wildcard host gets mkcert\'s _wildcard file name; existing cert file refused with exit 2 and no key left behind', async () => {
+  test("a wildcard host gets mkcert's _wildcard file name; existing cert file refused with exit 2 and no key left behind", async () => {
     const dir = await tmp();
-    expect((await runCli(['generate', '--host', '*.apps.example', '--key-type', 'ecdsa', '--out-dir', dir])).code).toBe(0);
+    expect((await runCli(['generate', '--host', '*.apps.example', '--key-type', 'ecdsa', '--out-dir', dir])).code).toBe(
+      0,
+    );
     const cert = new X509Certificate(readFileSync(path.join(dir, '_wildcard.apps.example.pem')));
     expect(cert.subjectAltName).toBe('DNS:*.apps.example');
     // Only the certificate exists: the key is written first, so nothing may be overwritten.
@@ -119,7 +166,9 @@ describe('finding 14: the folder holding the dev CA key', () => {
     expect((statSync(path.join(dir, 'a.test-key.pem')).mode & 0o777).toString(8)).toBe('600');
     // A umask that takes the owner's write bit away still leaves a folder generate can write to.
     const narrow = path.join(await tmp(), 'narrow');
-    expect((await withUmask(0o277, ['generate', '--host', 'b.test', '--key-type', 'ecdsa', '--out-dir', narrow])).code).toBe(0);
+    expect(
+      (await withUmask(0o277, ['generate', '--host', 'b.test', '--key-type', 'ecdsa', '--out-dir', narrow])).code,
+    ).toBe(0);
     expect((statSync(narrow).mode & 0o777).toString(8)).toBe('700');
   });
 
@@ -129,7 +178,10 @@ describe('finding 14: the folder holding the dev CA key', () => {
       const dir = await tmp();
       chmodSync(dir, mode);
       const r = await runCli(['generate', '--ca', '--host', 'a.test', '--key-type', 'ecdsa', '--out-dir', dir]);
-      expect({ code: r.code, first: r.stderr.split('\n')[0] }).toEqual({ code: 3, first: expect.stringContaining(`${dir}: group or others may write to it`) });
+      expect({ code: r.code, first: r.stderr.split('\n')[0] }).toEqual({
+        code: 3,
+        first: expect.stringContaining(`${dir}: group or others may write to it`),
+      });
       expect(statSync(dir).mode & 0o7777).toBe(mode);
       expect(existsSync(path.join(dir, 'rootCA-key.pem'))).toBe(false);
     }
@@ -139,10 +191,15 @@ describe('finding 14: the folder holding the dev CA key', () => {
     if (process.getuid?.() !== 0) return; // needs root to hand a folder to another user
     const { chownSync } = await import('node:fs');
     const dir = await tmp();
-    expect((await runCli(['generate', '--ca', '--host', 'a.test', '--key-type', 'ecdsa', '--out-dir', dir])).code).toBe(0);
+    expect((await runCli(['generate', '--ca', '--host', 'a.test', '--key-type', 'ecdsa', '--out-dir', dir])).code).toBe(
+      0,
+    );
     chownSync(dir, 65534, 65534); // nobody
     const r = await runCli(['generate', '--ca', '--host', 'b.test', '--key-type', 'ecdsa', '--out-dir', dir]);
-    expect({ code: r.code, first: r.stderr.split('\n')[0] }).toEqual({ code: 3, first: expect.stringContaining(`${dir}: belongs to another user (uid 65534)`) });
+    expect({ code: r.code, first: r.stderr.split('\n')[0] }).toEqual({
+      code: 3,
+      first: expect.stringContaining(`${dir}: belongs to another user (uid 65534)`),
+    });
     expect(existsSync(path.join(dir, 'b.test.pem'))).toBe(false);
   });
 });

@@ -22,23 +22,70 @@ function expectOneLine(r: { code: number; stderr: string; stdout: string }, code
 let certPem: string;
 let certDer: Buffer;
 beforeAll(async () => {
-  const c = await issueCertificate({ subject: 'hostile.example', dnsNames: ['hostile.example'], key: { type: 'ecdsa' } });
+  const c = await issueCertificate({
+    subject: 'hostile.example',
+    dnsNames: ['hostile.example'],
+    key: { type: 'ecdsa' },
+  });
   certPem = c.certPem;
   certDer = Buffer.from(certPem.replace(/-----[^-]+-----/g, '').replace(/\s/g, ''), 'base64');
 });
 
 describe('files that are not files', () => {
   test('/dev/zero as --cert, and as --passphrase-file', async () => {
-    expectOneLine(await runCli(['verify', '--cert', '/dev/zero', '--no-tls']), 3, /\/dev\/zero: is a character device, not a certificate or key file/);
+    expectOneLine(
+      await runCli(['verify', '--cert', '/dev/zero', '--no-tls']),
+      3,
+      /\/dev\/zero: is a character device, not a certificate or key file/,
+    );
     writeFileSync(f('p12.bin'), Buffer.from([0x30, 0x03, 0x02, 0x01, 0x03]));
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', f('k.pem'), '-out', f('c.pem'), '-subj', '/CN=x', '-days', '1'], { stdio: 'ignore' });
-    execFileSync('openssl', ['pkcs12', '-export', '-in', f('c.pem'), '-inkey', f('k.pem'), '-passout', 'pass:x', '-out', f('a.p12')]);
-    expectOneLine(await runCli(['inspect', f('a.p12'), '--passphrase-file', '/dev/zero']), 3, /\/dev\/zero: is a character device, not a passphrase file/);
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:P-256',
+        '-nodes',
+        '-keyout',
+        f('k.pem'),
+        '-out',
+        f('c.pem'),
+        '-subj',
+        '/CN=x',
+        '-days',
+        '1',
+      ],
+      { stdio: 'ignore' },
+    );
+    execFileSync('openssl', [
+      'pkcs12',
+      '-export',
+      '-in',
+      f('c.pem'),
+      '-inkey',
+      f('k.pem'),
+      '-passout',
+      'pass:x',
+      '-out',
+      f('a.p12'),
+    ]);
+    expectOneLine(
+      await runCli(['inspect', f('a.p12'), '--passphrase-file', '/dev/zero']),
+      3,
+      /\/dev\/zero: is a character device, not a passphrase file/,
+    );
   });
 
   test('a FIFO with no writer as --cert ends at once (it used to hang forever)', async () => {
     execFileSync('mkfifo', [f('fifo')]);
-    expectOneLine(await runCli(['inspect', f('fifo')], { timeoutMs: 10000 }), 3, /fifo: is a named pipe \(FIFO\), not a certificate or key file/);
+    expectOneLine(
+      await runCli(['inspect', f('fifo')], { timeoutMs: 10000 }),
+      3,
+      /fifo: is a named pipe \(FIFO\), not a certificate or key file/,
+    );
   });
 
   test('a FIFO with a writer is refused too; a passphrase through a pipe is read (bounded)', async () => {
@@ -48,7 +95,14 @@ describe('files that are not files', () => {
     writer.kill();
     // bash process substitution: --passphrase-file <(printf x)
     const r = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
-      const p = spawn('bash', ['-c', `node ${JSON.stringify(path.resolve('bin/xsoar-cert.js'))} inspect ${JSON.stringify(f('a.p12'))} --passphrase-file <(printf x)`], { env: { ...process.env, NO_COLOR: '1' } });
+      const p = spawn(
+        'bash',
+        [
+          '-c',
+          `node ${JSON.stringify(path.resolve('bin/xsoar-cert.js'))} inspect ${JSON.stringify(f('a.p12'))} --passphrase-file <(printf x)`,
+        ],
+        { env: { ...process.env, NO_COLOR: '1' } },
+      );
       let stdout = '';
       let stderr = '';
       p.stdout.on('data', (d) => (stdout += d));
@@ -61,27 +115,59 @@ describe('files that are not files', () => {
 
   test(`a file over the limit (${MAX_CERT_FILE_BYTES / 1024 / 1024} MiB) is refused before it is read`, async () => {
     writeFileSync(f('huge.pem'), certPem.repeat(Math.ceil((MAX_CERT_FILE_BYTES + 1) / certPem.length)));
-    expectOneLine(await runCli(['verify', '--cert', f('huge.pem'), '--no-tls']), 3, /huge\.pem: is 1\.\d MiB, more than a certificate or key file can be \(limit 1 MiB\)/);
+    expectOneLine(
+      await runCli(['verify', '--cert', f('huge.pem'), '--no-tls']),
+      3,
+      /huge\.pem: is 1\.\d MiB, more than a certificate or key file can be \(limit 1 MiB\)/,
+    );
   });
 });
 
 describe('content built to be slow or to break a parser', () => {
   test('a BEGIN line with no END in a large file (the scan used to be quadratic)', async () => {
     writeFileSync(f('no-end.pem'), '-----BEGIN CERTIFICATE-----\n' + 'QUFB\n'.repeat(180_000));
-    expectOneLine(await runCli(['inspect', f('no-end.pem')]), 3, /no-end\.pem: the PEM block "CERTIFICATE" has no END line: the file is truncated/);
+    expectOneLine(
+      await runCli(['inspect', f('no-end.pem')]),
+      3,
+      /no-end\.pem: the PEM block "CERTIFICATE" has no END line: the file is truncated/,
+    );
     writeFileSync(f('many-begins.pem'), certPem + '-----BEGIN CERTIFICATE-----\n'.repeat(30_000));
-    expectOneLine(await runCli(['inspect', f('many-begins.pem')]), 3, /many-begins\.pem: the last PEM block "CERTIFICATE" has no END line/);
+    expectOneLine(
+      await runCli(['inspect', f('many-begins.pem')]),
+      3,
+      /many-begins\.pem: the last PEM block "CERTIFICATE" has no END line/,
+    );
   });
 
   test('400 CA certificates with the same name: path building stops at its bound with a message', async () => {
     const cas = [await issueCertificate({ subject: 'CN=Same CA', isCA: true, key: { type: 'ecdsa' }, omitSki: true })];
-    for (let i = 1; i < 400; i++) cas.push(await issueCertificate({ subject: 'CN=Same CA', isCA: true, key: { type: 'ecdsa' }, issuer: cas[i - 1]!, omitSki: true }));
-    const leaf = await issueCertificate({ subject: 'x.example.com', dnsNames: ['x.example.com'], issuer: cas[399]!, key: { type: 'ecdsa' }, omitAki: true });
+    for (let i = 1; i < 400; i++)
+      cas.push(
+        await issueCertificate({
+          subject: 'CN=Same CA',
+          isCA: true,
+          key: { type: 'ecdsa' },
+          issuer: cas[i - 1]!,
+          omitSki: true,
+        }),
+      );
+    const leaf = await issueCertificate({
+      subject: 'x.example.com',
+      dnsNames: ['x.example.com'],
+      issuer: cas[399]!,
+      key: { type: 'ecdsa' },
+      omitAki: true,
+    });
     writeFileSync(f('same-name.pem'), cas.map((c) => c.certPem).join(''));
     writeFileSync(f('same-leaf.pem'), leaf.certPem);
     writeFileSync(f('same-all.pem'), leaf.certPem + cas.map((c) => c.certPem).join(''));
-    const msg = /gave up building the chain of "x\.example\.com" .* after \d+ signature checks: the input holds 400 CA certificates with the same name/;
-    expectOneLine(await runCli(['verify', '--cert', f('same-leaf.pem'), '--chain', f('same-name.pem'), '--no-tls']), 3, msg);
+    const msg =
+      /gave up building the chain of "x\.example\.com" .* after \d+ signature checks: the input holds 400 CA certificates with the same name/;
+    expectOneLine(
+      await runCli(['verify', '--cert', f('same-leaf.pem'), '--chain', f('same-name.pem'), '--no-tls']),
+      3,
+      msg,
+    );
     expectOneLine(await runCli(['chain', f('same-all.pem')]), 3, msg);
   });
 
@@ -90,13 +176,28 @@ describe('content built to be slow or to break a parser', () => {
     const at = badKey.indexOf(Buffer.from([0x03, 0x42, 0x00, 0x04]));
     badKey[at + 3] = 0x00; // the EC point's form byte
     writeFileSync(f('bad-key.der'), badKey);
-    expectOneLine(await runCli(['inspect', f('bad-key.der')]), 3, /bad-key\.der: certificate #1 is damaged: its public key cannot be decoded/);
+    expectOneLine(
+      await runCli(['inspect', f('bad-key.der')]),
+      3,
+      /bad-key\.der: certificate #1 is damaged: its public key cannot be decoded/,
+    );
     const badDate = Buffer.from(certDer);
     const t = badDate.indexOf(Buffer.from([0x17, 0x0d]));
     badDate.write('13', t + 4, 'latin1'); // month 13
-    writeFileSync(f('bad-date.pem'), `-----BEGIN CERTIFICATE-----\n${badDate.toString('base64')}\n-----END CERTIFICATE-----\n`);
-    for (const cmd of [['inspect', f('bad-date.pem')], ['chain', f('bad-date.pem')], ['verify', '--cert', f('bad-date.pem'), '--no-tls']]) {
-      expectOneLine(await runCli(cmd), 3, /bad-date\.pem: certificate #1 is damaged: its validity dates cannot be read/);
+    writeFileSync(
+      f('bad-date.pem'),
+      `-----BEGIN CERTIFICATE-----\n${badDate.toString('base64')}\n-----END CERTIFICATE-----\n`,
+    );
+    for (const cmd of [
+      ['inspect', f('bad-date.pem')],
+      ['chain', f('bad-date.pem')],
+      ['verify', '--cert', f('bad-date.pem'), '--no-tls'],
+    ]) {
+      expectOneLine(
+        await runCli(cmd),
+        3,
+        /bad-date\.pem: certificate #1 is damaged: its validity dates cannot be read/,
+      );
     }
   });
 
@@ -117,7 +218,14 @@ describe('content built to be slow or to break a parser', () => {
 });
 
 describe('issue 16: settings that would become kubectl flags or crontab lines', () => {
-  const quietEnv = (extra: NodeJS.ProcessEnv = {}) => ({ HOME: dir, XSOAR_CERT_STATE_DIR: f('state16'), XSOAR_CERT_NAMESPACE: '', XSOAR_CERT_SECRET: '', KUBECONFIG: f('no-kubeconfig'), ...extra });
+  const quietEnv = (extra: NodeJS.ProcessEnv = {}) => ({
+    HOME: dir,
+    XSOAR_CERT_STATE_DIR: f('state16'),
+    XSOAR_CERT_NAMESPACE: '',
+    XSOAR_CERT_SECRET: '',
+    KUBECONFIG: f('no-kubeconfig'),
+    ...extra,
+  });
 
   test('finding 8: a secret named "--server=http://127.0.0.1:P" in the settings file: exit 3 naming the file, nothing reaches P', async () => {
     const { createServer } = await import('node:net');
@@ -128,16 +236,31 @@ describe('issue 16: settings that would become kubectl flags or crontab lines', 
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const port = (server.address() as { port: number }).port;
-    writeFileSync(f('server.json'), JSON.stringify({ namespace: 'xsoar', secret: `--server=http://127.0.0.1:${port}` }));
+    writeFileSync(
+      f('server.json'),
+      JSON.stringify({ namespace: 'xsoar', secret: `--server=http://127.0.0.1:${port}` }),
+    );
     try {
       for (const cmd of [['status'], ['rollback', '--yes'], ['renew', '--self-signed', '--force']]) {
         const r = await runCli([...cmd, '--config', f('server.json')], { env: quietEnv() });
-        expectOneLine(r, 3, new RegExp(`server\\.json: "--server=http://127\\.0\\.0\\.1:${port}" is not a valid secret name`));
+        expectOneLine(
+          r,
+          3,
+          new RegExp(`server\\.json: "--server=http://127\\.0\\.0\\.1:${port}" is not a valid secret name`),
+        );
       }
       // The same name as a flag is a usage error naming the flag; a tenants file names its line.
-      expectOneLine(await runCli(['status', '--secret', `--server=http://127.0.0.1:${port}`], { env: quietEnv() }), 2, /^xsoar-cert: --secret: /);
+      expectOneLine(
+        await runCli(['status', '--secret', `--server=http://127.0.0.1:${port}`], { env: quietEnv() }),
+        2,
+        /^xsoar-cert: --secret: /,
+      );
       writeFileSync(f('tenants16.txt'), `tenant-1\ntenant-2/--kubeconfig=${f('k')}\n`);
-      expectOneLine(await runCli(['status', '--tenants-file', f('tenants16.txt')], { env: quietEnv() }), 3, /tenants16\.txt:2: /);
+      expectOneLine(
+        await runCli(['status', '--tenants-file', f('tenants16.txt')], { env: quietEnv() }),
+        3,
+        /tenants16\.txt:2: /,
+      );
     } finally {
       server.close();
     }
@@ -150,13 +273,26 @@ describe('issue 16: settings that would become kubectl flags or crontab lines', 
     const r = await runCli(['renew', '--self-signed', '--print-cron', '--config', f('cron.json')], { env: quietEnv() });
     expectOneLine(r, 3, /cron\.json: the setting "endpoint" holds a control character/);
     expect(r.stdout).toBe('');
-    expectOneLine(await runCli(['renew', '--self-signed', '--print-cron', '--host', 'a\n* * * * * root id'], { env: quietEnv() }), 2, /^xsoar-cert: --host: /);
-    expectOneLine(await runCli(['renew', '--self-signed', '--print-cron'], { env: quietEnv({ XSOAR_CERT_ENDPOINT: owned }) }), 2, /^xsoar-cert: XSOAR_CERT_ENDPOINT: /);
-    const ok = await runCli(['renew', '--self-signed', '--print-cron', '--log-file', f('%h.log'), '--host', "it's"], { env: quietEnv() });
+    expectOneLine(
+      await runCli(['renew', '--self-signed', '--print-cron', '--host', 'a\n* * * * * root id'], { env: quietEnv() }),
+      2,
+      /^xsoar-cert: --host: /,
+    );
+    expectOneLine(
+      await runCli(['renew', '--self-signed', '--print-cron'], { env: quietEnv({ XSOAR_CERT_ENDPOINT: owned }) }),
+      2,
+      /^xsoar-cert: XSOAR_CERT_ENDPOINT: /,
+    );
+    const ok = await runCli(['renew', '--self-signed', '--print-cron', '--log-file', f('%h.log'), '--host', "it's"], {
+      env: quietEnv(),
+    });
     expect(ok.code).toBe(0);
     expect(ok.stdout.trim().split('\n')).toHaveLength(1);
     expect(ok.stdout).toContain('\\%h.log');
-    const sd = await runCli(['renew', '--self-signed', '--print-systemd', '--log-file', f('%h.log'), '--dns-hook', 'x'], { env: quietEnv() });
+    const sd = await runCli(
+      ['renew', '--self-signed', '--print-systemd', '--log-file', f('%h.log'), '--dns-hook', 'x'],
+      { env: quietEnv() },
+    );
     expect(sd.code).toBe(0);
     expect(sd.stdout).toContain(`append:${f('%%h.log')}`);
   });
@@ -181,14 +317,40 @@ describe('finding 11: escape sequences from files never reach the terminal raw',
 
   test('finding 11: renew --from names such a drop-folder file escaped', async () => {
     // A kubectl stand-in: the installed secret (a leaf in its last day) for "get secret", empty lists otherwise.
-    const leaf = await issueCertificate({ subject: 'hostile.example', dnsNames: ['hostile.example'], key: { type: 'ecdsa' }, days: 1 });
-    const secret = { apiVersion: 'v1', kind: 'Secret', type: 'kubernetes.io/tls', metadata: { name: 'xsoar-tls', namespace: 'xsoar', resourceVersion: '1' }, data: { 'tls.crt': Buffer.from(leaf.certPem).toString('base64'), 'tls.key': Buffer.from(leaf.keyPem).toString('base64') } };
+    const leaf = await issueCertificate({
+      subject: 'hostile.example',
+      dnsNames: ['hostile.example'],
+      key: { type: 'ecdsa' },
+      days: 1,
+    });
+    const secret = {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      type: 'kubernetes.io/tls',
+      metadata: { name: 'xsoar-tls', namespace: 'xsoar', resourceVersion: '1' },
+      data: {
+        'tls.crt': Buffer.from(leaf.certPem).toString('base64'),
+        'tls.key': Buffer.from(leaf.keyPem).toString('base64'),
+      },
+    };
     writeFileSync(f('secret.json'), JSON.stringify(secret));
-    writeFileSync(f('fake-kubectl'), `#!/bin/sh\ncase "$*" in *"get secret -o json"*) cat '${f('secret.json')}' ;; *) echo '{"items":[]}' ;; esac\n`, { mode: 0o755 });
+    writeFileSync(
+      f('fake-kubectl'),
+      `#!/bin/sh\ncase "$*" in *"get secret -o json"*) cat '${f('secret.json')}' ;; *) echo '{"items":[]}' ;; esac\n`,
+      { mode: 0o755 },
+    );
     const drop = f('drop');
     execFileSync('mkdir', ['-p', drop]);
     writeFileSync(path.join(drop, NAME), 'not a certificate\n');
-    const r = await runCli(['renew', '--from', drop, '-n', 'xsoar', '--no-confirm', '--force'], { env: { XSOAR_CERT_KUBECTL: f('fake-kubectl'), XSOAR_CERT_STATE_DIR: f('state11'), XSOAR_CERT_CONFIG: f('none.json'), XSOAR_CERT_NAMESPACE: '', XSOAR_CERT_SECRET: '' } });
+    const r = await runCli(['renew', '--from', drop, '-n', 'xsoar', '--no-confirm', '--force'], {
+      env: {
+        XSOAR_CERT_KUBECTL: f('fake-kubectl'),
+        XSOAR_CERT_STATE_DIR: f('state11'),
+        XSOAR_CERT_CONFIG: f('none.json'),
+        XSOAR_CERT_NAMESPACE: '',
+        XSOAR_CERT_SECRET: '',
+      },
+    });
     expect(r.code).toBe(3);
     expect(r.stderr).toContain(`skipped ${drop}/${SHOWN}`);
     expect(r.stderr + r.stdout).not.toMatch(RAW);

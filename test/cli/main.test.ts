@@ -34,7 +34,7 @@ describe('xsoar-cert entry point', () => {
     expect(far.stderr).toMatch(/unknown command "frobnicate"\n/);
   });
 
-  test('help COMMAND prints that command\'s help (exit 0); help alone the overview; help of an unknown word exits 2', async () => {
+  test("help COMMAND prints that command's help (exit 0); help alone the overview; help of an unknown word exits 2", async () => {
     const r = await runCli(['help', 'install']);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^Usage: xsoar-cert install \[options\]/);
@@ -61,12 +61,24 @@ describe('xsoar-cert entry point', () => {
   });
 
   // Every command's --help carries examples and the exit codes (issue 5).
-  const commands = ['generate', 'chain', 'verify', 'inspect', 'install', 'rollback', 'status', 'audit', 'renew', 'probe', 'completion'];
+  const commands = [
+    'generate',
+    'chain',
+    'verify',
+    'inspect',
+    'install',
+    'rollback',
+    'status',
+    'audit',
+    'renew',
+    'probe',
+    'completion',
+  ];
   test.each(commands)('%s --help has EXAMPLES and EXIT CODES', async (cmd) => {
     const r = await runCli([cmd, '--help']);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^EXAMPLES\n(  [$#] .+\n)+/m);
-    expect(r.stdout).toMatch(new RegExp(`^  \\$ .*xsoar-cert ${cmd}\\b`, "m"));
+    expect(r.stdout).toMatch(new RegExp(`^  \\$ .*xsoar-cert ${cmd}\\b`, 'm'));
     expect(r.stdout).toMatch(/^EXIT CODES\n/m);
     expect(r.stdout).toMatch(/^  130\s+\S/m);
   });

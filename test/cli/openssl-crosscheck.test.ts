@@ -59,7 +59,12 @@ describe.each([
     m = await mintChain({ keyType, intermediates, hosts: ['tenant.example.com', '192.0.2.7', '2001:db8::7'] });
     other = await mintChain({ keyType: 'ecdsa', intermediates: 0 });
   });
-  const files = (over: Partial<Files> = {}): Files => ({ root: m.files.root, chain: m.files.chain, leaf: m.files.leaf, ...over });
+  const files = (over: Partial<Files> = {}): Files => ({
+    root: m.files.root,
+    chain: m.files.chain,
+    leaf: m.files.leaf,
+    ...over,
+  });
 
   maybe('good, by name, IPv4 and IPv6', async () => {
     await compare('good', files(), { host: 'tenant.example.com' }, true);
@@ -88,11 +93,36 @@ describe('same verdicts as openssl verify for broken CA structures', () => {
   });
 
   // root → int → leaf, with one certificate altered by `tweak`.
-  async function build(name: string, tweak: { root?: Partial<CertSpec>; int?: Partial<CertSpec>; leaf?: Partial<CertSpec> }): Promise<Files> {
-    const root = await issueCertificate({ subject: `CN=${name} Root`, isCA: true, key: { type: 'ecdsa' }, ...tweak.root });
-    const int = await issueCertificate({ subject: `CN=${name} Int`, isCA: true, issuer: root, key: { type: 'ecdsa' }, ...tweak.int });
-    const leaf = await issueCertificate({ subject: 'a.example.com', dnsNames: ['a.example.com'], issuer: int, key: { type: 'ecdsa' }, days: 90, ...tweak.leaf });
-    const f = { root: path.join(dir, `${name}-root.pem`), chain: path.join(dir, `${name}-chain.pem`), leaf: path.join(dir, `${name}-leaf.pem`) };
+  async function build(
+    name: string,
+    tweak: { root?: Partial<CertSpec>; int?: Partial<CertSpec>; leaf?: Partial<CertSpec> },
+  ): Promise<Files> {
+    const root = await issueCertificate({
+      subject: `CN=${name} Root`,
+      isCA: true,
+      key: { type: 'ecdsa' },
+      ...tweak.root,
+    });
+    const int = await issueCertificate({
+      subject: `CN=${name} Int`,
+      isCA: true,
+      issuer: root,
+      key: { type: 'ecdsa' },
+      ...tweak.int,
+    });
+    const leaf = await issueCertificate({
+      subject: 'a.example.com',
+      dnsNames: ['a.example.com'],
+      issuer: int,
+      key: { type: 'ecdsa' },
+      days: 90,
+      ...tweak.leaf,
+    });
+    const f = {
+      root: path.join(dir, `${name}-root.pem`),
+      chain: path.join(dir, `${name}-chain.pem`),
+      leaf: path.join(dir, `${name}-leaf.pem`),
+    };
     await writeFile(f.root, root.certPem);
     await writeFile(f.chain, int.certPem);
     await writeFile(f.leaf, leaf.certPem);

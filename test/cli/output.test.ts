@@ -8,7 +8,19 @@ beforeAll(async () => {
   m = await mintChain({ intermediates: 1, hosts: ['localhost'] });
 });
 const ESC = /\x1b\[/;
-const verifyArgs = (extra: string[] = []) => ['verify', '--cert', m.files.leaf, '--chain', m.files.chain, '--key', m.files.key, '--ca', m.files.root, '--host', ...extra];
+const verifyArgs = (extra: string[] = []) => [
+  'verify',
+  '--cert',
+  m.files.leaf,
+  '--chain',
+  m.files.chain,
+  '--key',
+  m.files.key,
+  '--ca',
+  m.files.root,
+  '--host',
+  ...extra,
+];
 
 test('piped output has no colour codes; FORCE_COLOR adds them; NO_COLOR wins over FORCE_COLOR', async () => {
   const plain = await runCli(verifyArgs(['wrong.example']), { env: { NO_COLOR: '' } });
@@ -43,5 +55,8 @@ test('--json: stdout is exactly one JSON document, for success and for failure, 
   }
   const missing = await runCli(['inspect', 'no-such.pem', '--json']);
   expect(missing.code).toBe(3);
-  expect(JSON.parse(missing.stdout)).toEqual({ ok: false, error: { message: 'no-such.pem: no such file', hint: expect.any(String), exitCode: 3 } });
+  expect(JSON.parse(missing.stdout)).toEqual({
+    ok: false,
+    error: { message: 'no-such.pem: no such file', hint: expect.any(String), exitCode: 3 },
+  });
 });

@@ -18,14 +18,22 @@ async function serve(cert: string, min: SecureVersion = 'TLSv1.2', max: SecureVe
   return `127.0.0.1:${(s.address() as { port: number }).port}`;
 }
 
-const probe = (ep: string, extra: string[] = []) => runCli(['probe', ep, '--ca', m.files.root, '--servername', 'localhost', '--json', ...extra]);
+const probe = (ep: string, extra: string[] = []) =>
+  runCli(['probe', ep, '--ca', m.files.root, '--servername', 'localhost', '--json', ...extra]);
 
 test('a good endpoint: TLS 1.2 and 1.3 only, chain complete and in order, trusted, host matches → exit 0', async () => {
   const ep = await serve(m.leaf.certPem + m.intermediates[0]!.certPem);
   const r = await probe(ep);
   expect(r.code).toBe(0);
   const [res] = JSON.parse(r.stdout);
-  expect(res).toMatchObject({ status: 'ok', versions: { TLSv1: false, 'TLSv1.1': false, 'TLSv1.2': true, 'TLSv1.3': true }, orderOk: true, trusted: true, hostMatch: true, missingIntermediate: false });
+  expect(res).toMatchObject({
+    status: 'ok',
+    versions: { TLSv1: false, 'TLSv1.1': false, 'TLSv1.2': true, 'TLSv1.3': true },
+    orderOk: true,
+    trusted: true,
+    hostMatch: true,
+    missingIntermediate: false,
+  });
   expect(res.chain).toHaveLength(2);
 });
 
@@ -60,12 +68,26 @@ test('refused, timed-out and non-TLS endpoints are reported per endpoint, never 
   await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
   await new Promise<void>((r) => plain.listen(0, '127.0.0.1', r));
   const good = await serve(m.leaf.certPem + m.intermediates[0]!.certPem);
-  const r = await runCli(['probe', `127.0.0.1:${closedPort}`, `127.0.0.1:${(silent.address() as { port: number }).port}`, `127.0.0.1:${(plain.address() as { port: number }).port}`, good, '--ca', m.files.root, '--servername', 'localhost', '--timeout', '500']);
+  const r = await runCli([
+    'probe',
+    `127.0.0.1:${closedPort}`,
+    `127.0.0.1:${(silent.address() as { port: number }).port}`,
+    `127.0.0.1:${(plain.address() as { port: number }).port}`,
+    good,
+    '--ca',
+    m.files.root,
+    '--servername',
+    'localhost',
+    '--timeout',
+    '500',
+  ]);
   expect(r.code).toBe(1);
   expect(r.stdout).toMatch(/UNREACHABLE/);
   expect(r.stderr).toMatch(new RegExp(`127\\.0\\.0\\.1:${closedPort}: connection refused`));
   expect(r.stderr).toMatch(/no answer within 500 ms|no TLS handshake succeeded/);
-  expect(r.stdout).toMatch(new RegExp(`${good.replace(/\./g, '\\.')}\\s+- - 1\\.2 1\\.3\\s+\\d+ days\\s+2 cert\\(s\\)\\s+yes\\s+yes\\s+OK`));
+  expect(r.stdout).toMatch(
+    new RegExp(`${good.replace(/\./g, '\\.')}\\s+- - 1\\.2 1\\.3\\s+\\d+ days\\s+2 cert\\(s\\)\\s+yes\\s+yes\\s+OK`),
+  );
   expect(r.stderr).not.toMatch(/\n\s+at /);
   expect((await runCli(['probe', 'x', '--ports', 'abc'])).code).toBe(2);
 });

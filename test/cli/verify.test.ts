@@ -8,9 +8,25 @@ import { runCli } from '../helpers/run-cli.js';
 import { issueCertificate } from '../../src/pki/generate.js';
 
 const verify = (m: MintedChain, extra: string[] = []) =>
-  runCli(['verify', '--cert', m.files.leaf, '--key', m.files.key, '--chain', m.files.chain, '--ca', m.files.root, '--host', 'localhost', ...extra]);
+  runCli([
+    'verify',
+    '--cert',
+    m.files.leaf,
+    '--key',
+    m.files.key,
+    '--chain',
+    m.files.chain,
+    '--ca',
+    m.files.root,
+    '--host',
+    'localhost',
+    ...extra,
+  ]);
 
-const checkStatus = (json: string, id: string) => (JSON.parse(json) as { checks: { id: string; status: string }[] }).checks.filter((c) => c.id === id).map((c) => c.status);
+const checkStatus = (json: string, id: string) =>
+  (JSON.parse(json) as { checks: { id: string; status: string }[] }).checks
+    .filter((c) => c.id === id)
+    .map((c) => c.status);
 
 describe.each([
   ['rsa', 1],
@@ -47,14 +63,44 @@ describe.each([
     m = await mintChain({ keyType, intermediates: intermediates as 1 | 2, hosts: ['tenant.example.com'] });
     stranger = await mintChain({ keyType, intermediates: 0 });
   });
-  const base = () => ['verify', '--cert', m.files.leaf, '--key', m.files.key, '--chain', m.files.chain, '--ca', m.files.root, '--host', 'tenant.example.com', '--json'];
-  const failedIds = (stdout: string) => (JSON.parse(stdout) as { checks: { id: string; status: string }[] }).checks.filter((c) => c.status === 'fail').map((c) => c.id);
+  const base = () => [
+    'verify',
+    '--cert',
+    m.files.leaf,
+    '--key',
+    m.files.key,
+    '--chain',
+    m.files.chain,
+    '--ca',
+    m.files.root,
+    '--host',
+    'tenant.example.com',
+    '--json',
+  ];
+  const failedIds = (stdout: string) =>
+    (JSON.parse(stdout) as { checks: { id: string; status: string }[] }).checks
+      .filter((c) => c.status === 'fail')
+      .map((c) => c.id);
 
   test('missing its leaf-side intermediate', async () => {
-    const onlyTop = m.intermediates.slice(1).map((c) => c.certPem).join('');
+    const onlyTop = m.intermediates
+      .slice(1)
+      .map((c) => c.certPem)
+      .join('');
     const f = path.join(m.dir, 'partial.pem');
     await writeFile(f, onlyTop);
-    const args = ['verify', '--cert', m.files.leaf, '--key', m.files.key, '--ca', m.files.root, '--host', 'tenant.example.com', '--json'];
+    const args = [
+      'verify',
+      '--cert',
+      m.files.leaf,
+      '--key',
+      m.files.key,
+      '--ca',
+      m.files.root,
+      '--host',
+      'tenant.example.com',
+      '--json',
+    ];
     const r = await runCli(intermediates === 2 ? [...args, '--chain', f] : args);
     expect(r.code).toBe(1);
     expect(failedIds(r.stdout)).toEqual(['chain.trust', 'tls.1.2', 'tls.1.3']);
@@ -84,7 +130,9 @@ describe.each([
     expect(r.code).toBe(1);
     const report = JSON.parse(r.stdout);
     expect(failedIds(r.stdout)).toEqual(['key-match']);
-    expect(report.checks.filter((c: { id: string }) => c.id.startsWith('tls.')).map((c: { status: string }) => c.status)).toEqual(['skip', 'skip']);
+    expect(
+      report.checks.filter((c: { id: string }) => c.id.startsWith('tls.')).map((c: { status: string }) => c.status),
+    ).toEqual(['skip', 'skip']);
   });
 });
 
@@ -100,36 +148,95 @@ describe('verify rejects', () => {
     await writeFile(f, good.leaf.certPem + other.certPem);
     const keyFile = path.join(good.dir, 'other-key.pem');
     await writeFile(keyFile, other.keyPem, { mode: 0o600 });
-    const r = await runCli(['verify', '--cert', f, '--key', keyFile, '--chain', good.files.chain, '--ca', good.files.root, '--no-tls']);
+    const r = await runCli([
+      'verify',
+      '--cert',
+      f,
+      '--key',
+      keyFile,
+      '--chain',
+      good.files.chain,
+      '--ca',
+      good.files.root,
+      '--no-tls',
+    ]);
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/other-key\.pem: this key belongs to another certificate in your files, .*mix\.pem: "other"/);
+    expect(r.stderr).toMatch(
+      /other-key\.pem: this key belongs to another certificate in your files, .*mix\.pem: "other"/,
+    );
   });
 
   test('a key that matches nothing', async () => {
     const stranger = await mintChain({ keyType: 'ecdsa', intermediates: 0 });
-    const r = await runCli(['verify', '--cert', good.files.leaf, '--key', stranger.files.key, '--chain', good.files.chain, '--ca', good.files.root]);
+    const r = await runCli([
+      'verify',
+      '--cert',
+      good.files.leaf,
+      '--key',
+      stranger.files.key,
+      '--chain',
+      good.files.chain,
+      '--ca',
+      good.files.root,
+    ]);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/no certificate in your files matches this key/);
   });
 
   test('a missing intermediate, naming the issuer and its AKI', async () => {
-    const r = await runCli(['verify', '--cert', good.files.leaf, '--key', good.files.key, '--ca', good.files.root, '--host', 'localhost']);
+    const r = await runCli([
+      'verify',
+      '--cert',
+      good.files.leaf,
+      '--key',
+      good.files.key,
+      '--ca',
+      good.files.root,
+      '--host',
+      'localhost',
+    ]);
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/was issued by "CN=Test Intermediate 1, O=xsoar-cert tests" \(AKI [0-9A-F]{40}\), which is missing/);
+    expect(r.stderr).toMatch(
+      /was issued by "CN=Test Intermediate 1, O=xsoar-cert tests" \(AKI [0-9A-F]{40}\), which is missing/,
+    );
   });
 
   test('the wrong root', async () => {
     const other = await mintChain({ keyType: 'ecdsa', intermediates: 0 });
-    const r = await runCli(['verify', '--cert', good.files.leaf, '--key', good.files.key, '--chain', good.files.chain, '--ca', other.files.root]);
+    const r = await runCli([
+      'verify',
+      '--cert',
+      good.files.leaf,
+      '--key',
+      good.files.key,
+      '--chain',
+      good.files.chain,
+      '--ca',
+      other.files.root,
+    ]);
     expect(r.code).toBe(1);
     // Both roots are "Test Root CA": the name matches, the signature does not.
-    expect(r.stderr).toMatch(/chain\.pem: "Test Intermediate 1" .* names "CN=Test Root CA, O=xsoar-cert tests" as its issuer, and .*root\.pem: "Test Root CA" .* has that name, but its key did not sign this certificate/);
+    expect(r.stderr).toMatch(
+      /chain\.pem: "Test Intermediate 1" .* names "CN=Test Root CA, O=xsoar-cert tests" as its issuer, and .*root\.pem: "Test Root CA" .* has that name, but its key did not sign this certificate/,
+    );
   });
 
   test('a private root without --ca is not trusted by the system store', async () => {
-    const r = await runCli(['verify', '--cert', good.files.bundle, '--key', good.files.key, '--host', 'localhost', '--no-tls', '--json']);
+    const r = await runCli([
+      'verify',
+      '--cert',
+      good.files.bundle,
+      '--key',
+      good.files.key,
+      '--host',
+      'localhost',
+      '--no-tls',
+      '--json',
+    ]);
     expect(r.code).toBe(1);
-    expect(JSON.parse(r.stdout).checks.find((c: { id: string }) => c.id === 'chain.trust').message).toMatch(/not in the system trust store: pass --ca FILE/);
+    expect(JSON.parse(r.stdout).checks.find((c: { id: string }) => c.id === 'chain.trust').message).toMatch(
+      /not in the system trust store: pass --ca FILE/,
+    );
   });
 
   test('a host the certificate does not cover, and an IP only in the CN', async () => {
@@ -158,23 +265,48 @@ describe('verify rejects', () => {
 
   test('an intermediate that is not a CA, or lacks keyCertSign', async () => {
     const root = await issueCertificate({ subject: 'R', isCA: true, key: { type: 'ecdsa' } });
-    for (const bad of [{ isCA: false, eku: null }, { isCA: true, keyUsage: ['digitalSignature'] }]) {
+    for (const bad of [
+      { isCA: false, eku: null },
+      { isCA: true, keyUsage: ['digitalSignature'] },
+    ]) {
       const int = await issueCertificate({ subject: 'I', issuer: root, key: { type: 'ecdsa' }, ...bad });
-      const leaf = await issueCertificate({ subject: 'localhost', dnsNames: ['localhost'], issuer: int, key: { type: 'ecdsa' }, days: 90 });
+      const leaf = await issueCertificate({
+        subject: 'localhost',
+        dnsNames: ['localhost'],
+        issuer: int,
+        key: { type: 'ecdsa' },
+        days: 90,
+      });
       const dir = good.dir;
       await writeFile(path.join(dir, 'r.pem'), root.certPem);
       await writeFile(path.join(dir, 'i.pem'), int.certPem);
       await writeFile(path.join(dir, 'l.pem'), leaf.certPem);
-      const r = await runCli(['verify', '--cert', path.join(dir, 'l.pem'), '--chain', path.join(dir, 'i.pem'), '--ca', path.join(dir, 'r.pem')]);
+      const r = await runCli([
+        'verify',
+        '--cert',
+        path.join(dir, 'l.pem'),
+        '--chain',
+        path.join(dir, 'i.pem'),
+        '--ca',
+        path.join(dir, 'r.pem'),
+      ]);
       expect(r.code).toBe(1);
-      expect(r.stderr).toMatch(bad.isCA ? /not allowed to sign certificates \(keyUsage lacks keyCertSign\)/ : /is not a CA/);
+      expect(r.stderr).toMatch(
+        bad.isCA ? /not allowed to sign certificates \(keyUsage lacks keyCertSign\)/ : /is not a CA/,
+      );
     }
   });
 
   test('a path length violation', async () => {
     const root = await issueCertificate({ subject: 'R', isCA: true, pathLen: 0, key: { type: 'ecdsa' } });
     const int = await issueCertificate({ subject: 'I', isCA: true, issuer: root, key: { type: 'ecdsa' } });
-    const leaf = await issueCertificate({ subject: 'localhost', dnsNames: ['localhost'], issuer: int, key: { type: 'ecdsa' }, days: 90 });
+    const leaf = await issueCertificate({
+      subject: 'localhost',
+      dnsNames: ['localhost'],
+      issuer: int,
+      key: { type: 'ecdsa' },
+      days: 90,
+    });
     const d = good.dir;
     await writeFile(path.join(d, 'pr.pem'), root.certPem);
     await writeFile(path.join(d, 'pl.pem'), leaf.certPem + int.certPem);
@@ -184,7 +316,12 @@ describe('verify rejects', () => {
   });
 
   test('name constraints: permitted and excluded, DNS and IP', async () => {
-    const root = await issueCertificate({ subject: 'R', isCA: true, key: { type: 'ecdsa' }, nameConstraints: { permittedDNS: ['example.com'], excludedIP: ['10.0.0.0/8'] } });
+    const root = await issueCertificate({
+      subject: 'R',
+      isCA: true,
+      key: { type: 'ecdsa' },
+      nameConstraints: { permittedDNS: ['example.com'], excludedIP: ['10.0.0.0/8'] },
+    });
     const d = good.dir;
     await writeFile(path.join(d, 'ncr.pem'), root.certPem);
     const cases = [
@@ -193,7 +330,14 @@ describe('verify rejects', () => {
       { dns: ['a.example.com'], ip: ['10.1.2.3'], ok: false, msg: /IP 10\.1\.2\.3 is excluded/ },
     ];
     for (const c of cases) {
-      const leaf = await issueCertificate({ subject: c.dns[0]!, dnsNames: c.dns, ipAddresses: c.ip, issuer: root, key: { type: 'ecdsa' }, days: 90 });
+      const leaf = await issueCertificate({
+        subject: c.dns[0]!,
+        dnsNames: c.dns,
+        ipAddresses: c.ip,
+        issuer: root,
+        key: { type: 'ecdsa' },
+        days: 90,
+      });
       await writeFile(path.join(d, 'ncl.pem'), leaf.certPem);
       const r = await runCli(['verify', '--cert', path.join(d, 'ncl.pem'), '--ca', path.join(d, 'ncr.pem')]);
       expect(r.code).toBe(c.ok ? 0 : 1);
@@ -212,7 +356,14 @@ describe('verify rejects', () => {
       [{ isCA: true }, /is a CA certificate \(CA:TRUE\), not a server certificate/],
     ];
     for (const [spec, msg] of cases) {
-      const leaf = await issueCertificate({ subject: 'localhost', dnsNames: ['localhost'], issuer: root, days: 90, key: { type: 'ecdsa' }, ...spec });
+      const leaf = await issueCertificate({
+        subject: 'localhost',
+        dnsNames: ['localhost'],
+        issuer: root,
+        days: 90,
+        key: { type: 'ecdsa' },
+        ...spec,
+      });
       await writeFile(path.join(d, 'll.pem'), leaf.certPem);
       const r = await runCli(['verify', '--cert', path.join(d, 'll.pem'), '--ca', path.join(d, 'lr.pem')]);
       expect(r.code).toBe(1);
@@ -222,11 +373,25 @@ describe('verify rejects', () => {
 
   test('warnings keep exit 0: expiring within 30 days, root in the served chain; over 398 days under a private root is only a note', async () => {
     const m = await mintChain({ intermediates: 1, leaf: { days: 400 } });
-    const r = await runCli(['verify', '--cert', m.files.bundle, '--key', m.files.key, '--ca', m.files.root, '--host', 'localhost', '--json']);
+    const r = await runCli([
+      'verify',
+      '--cert',
+      m.files.bundle,
+      '--key',
+      m.files.key,
+      '--ca',
+      m.files.root,
+      '--host',
+      'localhost',
+      '--json',
+    ]);
     expect(r.code).toBe(0);
     expect(checkStatus(r.stdout, 'lint.lifetime')).toEqual(['info']);
     expect(checkStatus(r.stdout, 'lint.root-in-chain')).toEqual(['warn']);
-    const soon = await mintChain({ intermediates: 1, leaf: { notBefore: new Date(Date.now() - 80 * 86400000), days: 90 } });
+    const soon = await mintChain({
+      intermediates: 1,
+      leaf: { notBefore: new Date(Date.now() - 80 * 86400000), days: 90 },
+    });
     const s = await verify(soon, ['--json']);
     expect(s.code).toBe(0);
     expect(checkStatus(s.stdout, 'lint.expiry-soon')).toEqual(['warn']);
@@ -235,7 +400,18 @@ describe('verify rejects', () => {
   test('wrong order in the cert file is tolerated and reported as a warning', async () => {
     const f = path.join(good.dir, 'reversed.pem');
     await writeFile(f, good.intermediates[0]!.certPem + good.leaf.certPem);
-    const r = await runCli(['verify', '--cert', f, '--key', good.files.key, '--ca', good.files.root, '--host', 'localhost', '--json']);
+    const r = await runCli([
+      'verify',
+      '--cert',
+      f,
+      '--key',
+      good.files.key,
+      '--ca',
+      good.files.root,
+      '--host',
+      'localhost',
+      '--json',
+    ]);
     expect(r.code).toBe(0);
     expect(checkStatus(r.stdout, 'chain.order')).toEqual(['warn']);
   });
@@ -248,7 +424,22 @@ describe('verify output', () => {
   });
 
   test('--json prints one object: ok, checks, leaf, chain, failures, warnings', async () => {
-    const r = await runCli(['verify', '--cert', m.files.leaf, '--key', m.files.key, '--chain', m.files.chain, '--ca', m.files.root, '--host', 'localhost', '--host', 'nope.example', '--json']);
+    const r = await runCli([
+      'verify',
+      '--cert',
+      m.files.leaf,
+      '--key',
+      m.files.key,
+      '--chain',
+      m.files.chain,
+      '--ca',
+      m.files.root,
+      '--host',
+      'localhost',
+      '--host',
+      'nope.example',
+      '--json',
+    ]);
     expect(r.code).toBe(1);
     expect(r.stderr).toBe('');
     const report = JSON.parse(r.stdout);
@@ -262,38 +453,100 @@ describe('verify output', () => {
       expect(typeof c.message).toBe('string');
     }
     const hostFail = report.checks.find((c: { id: string; status: string }) => c.id === 'host' && c.status === 'fail');
-    expect(hostFail).toMatchObject({ file: m.files.leaf, subject: 'CN=localhost', serial: expect.stringMatching(/^[0-9A-F]+$/) });
-    expect(report.leaf).toMatchObject({ subject: 'CN=localhost', dnsNames: ['localhost'], keyType: 'rsa', keyBits: 2048 });
-    expect(report.chain.map((c: { subject: string }) => c.subject)).toEqual(['CN=localhost', 'CN=Test Intermediate 1, O=xsoar-cert tests', 'CN=Test Root CA, O=xsoar-cert tests']);
+    expect(hostFail).toMatchObject({
+      file: m.files.leaf,
+      subject: 'CN=localhost',
+      serial: expect.stringMatching(/^[0-9A-F]+$/),
+    });
+    expect(report.leaf).toMatchObject({
+      subject: 'CN=localhost',
+      dnsNames: ['localhost'],
+      keyType: 'rsa',
+      keyBits: 2048,
+    });
+    expect(report.chain.map((c: { subject: string }) => c.subject)).toEqual([
+      'CN=localhost',
+      'CN=Test Intermediate 1, O=xsoar-cert tests',
+      'CN=Test Root CA, O=xsoar-cert tests',
+    ]);
   });
 
   test('human output: one line per failure naming file and cert, the summary on stderr, nothing on stdout', async () => {
-    const r = await runCli(['verify', '--cert', m.files.leaf, '--chain', m.files.chain, '--ca', m.files.root, '--host', 'nope.example']);
+    const r = await runCli([
+      'verify',
+      '--cert',
+      m.files.leaf,
+      '--chain',
+      m.files.chain,
+      '--ca',
+      m.files.root,
+      '--host',
+      'nope.example',
+    ]);
     expect(r.code).toBe(1);
     expect(r.stdout).toBe('');
     const fails = r.stderr.split('\n').filter((l) => l.startsWith('✗ '));
-    expect(fails).toEqual([expect.stringMatching(new RegExp(`^✗ ${m.files.leaf.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: "localhost" \\(serial [0-9A-F]+…?\\) does not cover nope\\.example: .*; get a certificate that lists this name as a DNS SAN$`))]);
+    expect(fails).toEqual([
+      expect.stringMatching(
+        new RegExp(
+          `^✗ ${m.files.leaf.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: "localhost" \\(serial [0-9A-F]+…?\\) does not cover nope\\.example: .*; get a certificate that lists this name as a DNS SAN$`,
+        ),
+      ),
+    ]);
     expect(r.stderr).toMatch(/not fit to serve: 1 check\(s\) failed/);
   });
 
   test('--no-tls skips both handshakes by id; a good chain still exits 0', async () => {
-    const r = await runCli(['verify', '--cert', m.files.fullchain, '--key', m.files.key, '--ca', m.files.root, '--no-tls', '--json']);
+    const r = await runCli([
+      'verify',
+      '--cert',
+      m.files.fullchain,
+      '--key',
+      m.files.key,
+      '--ca',
+      m.files.root,
+      '--no-tls',
+      '--json',
+    ]);
     expect(r.code).toBe(0);
     expect(checkStatus(r.stdout, 'tls.1.2')).toEqual(['skip']);
     expect(checkStatus(r.stdout, 'tls.1.3')).toEqual(['skip']);
   });
 
   test('an encrypted key with --passphrase-file handshakes; a wrong passphrase is exit 3 without key bytes', async () => {
-    const enc = createPrivateKey(await readFile(m.files.key, 'utf8')).export({ format: 'pem', type: 'pkcs8', cipher: 'aes-256-cbc', passphrase: 'correct horse' }).toString();
+    const enc = createPrivateKey(await readFile(m.files.key, 'utf8'))
+      .export({ format: 'pem', type: 'pkcs8', cipher: 'aes-256-cbc', passphrase: 'correct horse' })
+      .toString();
     const encFile = path.join(m.dir, 'enc-key.pem');
     await writeFile(encFile, enc, { mode: 0o600 });
     const pass = path.join(m.dir, 'pass.txt');
     await writeFile(pass, 'correct horse\n', { mode: 0o600 });
-    const r = await runCli(['verify', '--cert', m.files.fullchain, '--key', encFile, '--ca', m.files.root, '--passphrase-file', pass, '--json']);
+    const r = await runCli([
+      'verify',
+      '--cert',
+      m.files.fullchain,
+      '--key',
+      encFile,
+      '--ca',
+      m.files.root,
+      '--passphrase-file',
+      pass,
+      '--json',
+    ]);
     expect(r.code).toBe(0);
     expect(checkStatus(r.stdout, 'tls.1.3')).toEqual(['pass']);
     await writeFile(pass, 'wrong\n');
-    const bad = await runCli(['verify', '--cert', m.files.fullchain, '--key', encFile, '--ca', m.files.root, '--passphrase-file', pass]);
+    const bad = await runCli([
+      'verify',
+      '--cert',
+      m.files.fullchain,
+      '--key',
+      encFile,
+      '--ca',
+      m.files.root,
+      '--passphrase-file',
+      pass,
+    ]);
     expect(bad.code).toBe(3);
     expect(bad.stderr).toMatch(/enc-key\.pem/);
     expect(bad.stderr + bad.stdout).not.toContain(enc.split('\n')[1]!);
@@ -302,9 +555,22 @@ describe('verify output', () => {
   const hasOpenssl = spawnSync('openssl', ['version']).status === 0;
   (hasOpenssl ? test : test.skip)('a PKCS#12 as --cert brings its key and chain', async () => {
     const p12 = path.join(m.dir, 'bundle.p12');
-    const made = spawnSync('openssl', ['pkcs12', '-export', '-in', m.files.fullchain, '-inkey', m.files.key, '-out', p12, '-passout', 'pass:p12pass']);
+    const made = spawnSync('openssl', [
+      'pkcs12',
+      '-export',
+      '-in',
+      m.files.fullchain,
+      '-inkey',
+      m.files.key,
+      '-out',
+      p12,
+      '-passout',
+      'pass:p12pass',
+    ]);
     expect(made.status).toBe(0);
-    const r = await runCli(['verify', '--cert', p12, '--ca', m.files.root, '--host', 'localhost', '--json'], { env: { XSOAR_CERT_PASSPHRASE: 'p12pass' } });
+    const r = await runCli(['verify', '--cert', p12, '--ca', m.files.root, '--host', 'localhost', '--json'], {
+      env: { XSOAR_CERT_PASSPHRASE: 'p12pass' },
+    });
     expect(r.code).toBe(0);
     expect(checkStatus(r.stdout, 'key-match')).toEqual(['pass']);
     expect(checkStatus(r.stdout, 'tls.1.2')).toEqual(['pass']);
@@ -319,9 +585,34 @@ describe('verify output', () => {
 describe('verify input errors: one line, exit 3, no stack', () => {
   test.each([
     ['a missing file', async (d: string) => path.join(d, 'nope.pem'), /nope\.pem: no such file/],
-    ['garbage', async (d: string) => { const f = path.join(d, 'g.pem'); await writeFile(f, 'hello world'); return f; }, /no certificate or private key found/],
-    ['a truncated PEM', async (d: string) => { const m = await mintChain({ intermediates: 0, dir: d }); const f = path.join(d, 't.pem'); await writeFile(f, m.leaf.certPem.slice(0, 200)); return f; }, /truncated/],
-    ['a CSR', async (d: string) => { const f = path.join(d, 'csr.pem'); await writeFile(f, '-----BEGIN CERTIFICATE REQUEST-----\nMIIB\n-----END CERTIFICATE REQUEST-----\n'); return f; }, /certificate signing request/],
+    [
+      'garbage',
+      async (d: string) => {
+        const f = path.join(d, 'g.pem');
+        await writeFile(f, 'hello world');
+        return f;
+      },
+      /no certificate or private key found/,
+    ],
+    [
+      'a truncated PEM',
+      async (d: string) => {
+        const m = await mintChain({ intermediates: 0, dir: d });
+        const f = path.join(d, 't.pem');
+        await writeFile(f, m.leaf.certPem.slice(0, 200));
+        return f;
+      },
+      /truncated/,
+    ],
+    [
+      'a CSR',
+      async (d: string) => {
+        const f = path.join(d, 'csr.pem');
+        await writeFile(f, '-----BEGIN CERTIFICATE REQUEST-----\nMIIB\n-----END CERTIFICATE REQUEST-----\n');
+        return f;
+      },
+      /certificate signing request/,
+    ],
   ])('%s', async (_name, make, msg) => {
     const m = await mintChain({ intermediates: 0 });
     const f = await make(m.dir);

@@ -23,7 +23,25 @@ afterAll(async () => {
 
 const t = (i = 0) => sb.tenants[i]!;
 const acme = (p: Pebble, extra: string[], env: NodeJS.ProcessEnv = {}, i = 0) =>
-  runCli(['renew', '--acme', p.directory, '--acme-ca', p.tlsCa, '-n', t(i).namespace, '--secret', t(i).secret, '--endpoint', t(i).endpoint, '--timeout', '20', ...extra], { env: { ...sb.env, ...env } });
+  runCli(
+    [
+      'renew',
+      '--acme',
+      p.directory,
+      '--acme-ca',
+      p.tlsCa,
+      '-n',
+      t(i).namespace,
+      '--secret',
+      t(i).secret,
+      '--endpoint',
+      t(i).endpoint,
+      '--timeout',
+      '20',
+      ...extra,
+    ],
+    { env: { ...sb.env, ...env } },
+  );
 const rfc2136 = () => ['--dns-rfc2136', bind.server, '--dns-tsig-key', bind.keyFile];
 
 /** The served chain verifies with openssl against pebble's issuing root of this start. */
@@ -33,10 +51,16 @@ async function servedVerifies(p: Pebble, endpoint: string, names: string[]): Pro
   for (const n of names) expect(leaf.checkHost(n.replace(/^\*\./, 'x.'))).toBeTruthy();
   const data = await sb.secretData(t().namespace, t().secret);
   const dir = mkdtempSync(path.join(tmpdir(), 'xsoar-cert-acme-v-'));
-  const pems = Buffer.from(data!['tls.crt']!, 'base64').toString().match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g)!;
+  const pems = Buffer.from(data!['tls.crt']!, 'base64')
+    .toString()
+    .match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g)!;
   writeFileSync(path.join(dir, 'leaf.pem'), pems[0]!);
   writeFileSync(path.join(dir, 'chain.pem'), pems.slice(1).join('\n'));
-  const v = spawnSync('openssl', ['verify', '-CAfile', await p.root(), '-untrusted', path.join(dir, 'chain.pem'), path.join(dir, 'leaf.pem')], { encoding: 'utf8' });
+  const v = spawnSync(
+    'openssl',
+    ['verify', '-CAfile', await p.root(), '-untrusted', path.join(dir, 'chain.pem'), path.join(dir, 'leaf.pem')],
+    { encoding: 'utf8' },
+  );
   expect(v.stdout + v.stderr).toMatch(/leaf\.pem: OK/);
   return leaf;
 }
@@ -45,9 +69,19 @@ async function zoneClean(names: string[]): Promise<void> {
   for (const n of names) expect(await bind.txt(`_acme-challenge.${n.replace(/^\*\./, '')}`)).toEqual([]);
 }
 
-test('DNS-01 by RFC 2136: a name, a wildcard and its apex in one order; served, verified to pebble\'s root, zone clean, account kept 0600', async () => {
+test("DNS-01 by RFC 2136: a name, a wildcard and its apex in one order; served, verified to pebble's root, zone clean, account kept 0600", async () => {
   const names = [`tenant1.${ZONE}`, `*.apps.${ZONE}`, `apps.${ZONE}`];
-  const r = await acme(pebble, [...rfc2136(), '--acme-email', 'admin@example.com', '--acme-agree-tos', '--force', '--ca', await pebble.root(), ...names.flatMap((n) => ['--host', n]), '--allow-name-change']);
+  const r = await acme(pebble, [
+    ...rfc2136(),
+    '--acme-email',
+    'admin@example.com',
+    '--acme-agree-tos',
+    '--force',
+    '--ca',
+    await pebble.root(),
+    ...names.flatMap((n) => ['--host', n]),
+    '--allow-name-change',
+  ]);
   expect({ code: r.code, err: r.code ? r.stderr : '' }).toEqual({ code: 0, err: '' });
   const leaf = await servedVerifies(pebble, t().endpoint, names);
   expect((Date.parse(leaf.validTo) - Date.parse(leaf.validFrom)) / 86400_000).toBeCloseTo(47, 0);
@@ -56,7 +90,13 @@ test('DNS-01 by RFC 2136: a name, a wildcard and its apex in one order; served, 
   const files = readdirSync(accounts);
   expect(files.filter((f) => f.endsWith('.key'))).toHaveLength(1);
   for (const f of files) expect(statSync(path.join(accounts, f)).mode & 0o077).toBe(0);
-  const key = readFileSync(path.join(accounts, files.find((f) => f.endsWith('.key'))!), 'utf8');
+  const key = readFileSync(
+    path.join(
+      accounts,
+      files.find((f) => f.endsWith('.key'))!,
+    ),
+    'utf8',
+  );
   expect(r.stdout + r.stderr).not.toContain(key.split('\n')[1]!);
   // The second run is not due (47 days, renewed in the last third): no order, nothing changes.
   const again = await acme(pebble, [...rfc2136(), ...names.flatMap((n) => ['--host', n])]);
@@ -64,37 +104,82 @@ test('DNS-01 by RFC 2136: a name, a wildcard and its apex in one order; served, 
   expect(again.stdout).toMatch(/not due|nothing to do/);
   expect((await sb.servedCert(t().endpoint)).sha256).toBe(leaf.fingerprint256);
   // A new key every time: a forced renewal serves a certificate with another public key.
-  const forced = await acme(pebble, [...rfc2136(), '--force', '--ca', await pebble.root(), ...names.flatMap((n) => ['--host', n])]);
+  const forced = await acme(pebble, [
+    ...rfc2136(),
+    '--force',
+    '--ca',
+    await pebble.root(),
+    ...names.flatMap((n) => ['--host', n]),
+  ]);
   expect({ code: forced.code, err: forced.code ? forced.stderr : '' }).toEqual({ code: 0, err: '' });
   const next = new X509Certificate((await sb.servedCert(t().endpoint)).pem);
-  expect(next.publicKey.export({ type: 'spki', format: 'der' }).equals(leaf.publicKey.export({ type: 'spki', format: 'der' }))).toBe(false);
+  expect(
+    next.publicKey
+      .export({ type: 'spki', format: 'der' })
+      .equals(leaf.publicKey.export({ type: 'spki', format: 'der' })),
+  ).toBe(false);
   const audit = JSON.parse((await runCli(['audit', '--json'], { env: sb.env })).stdout);
-  expect(audit.filter((a: { op: string; result: string }) => a.op === 'renew' && a.result === 'installed').length).toBeGreaterThanOrEqual(2);
+  expect(
+    audit.filter((a: { op: string; result: string }) => a.op === 'renew' && a.result === 'installed').length,
+  ).toBeGreaterThanOrEqual(2);
 }, 120000);
 
 test('DNS-01 by hook (nsupdate): published, validated, removed; a hook that publishes the wrong value is refused with exit 9, nothing changed, record removed', async () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'xsoar-cert-hook-'));
   const hook = path.join(dir, 'hook.sh');
   const log = path.join(dir, 'hook.log');
-  writeFileSync(hook, `#!/bin/sh
+  writeFileSync(
+    hook,
+    `#!/bin/sh
 set -e
 echo "$1 $XSOAR_CERT_DNS_NAME" >> ${log}
 value="$XSOAR_CERT_DNS_VALUE"
 [ -n "$WRONG" ] && value="not-the-value"
 if [ "$1" = add ]; then op=add; ttl=60; else op=delete; ttl=""; fi
 printf 'server 127.0.0.1 ${bind.port}\\nzone ${ZONE}\\nupdate %s %s. %s TXT "%s"\\nsend\\n' "$op" "$XSOAR_CERT_DNS_NAME" "$ttl" "$value" | nsupdate -k ${bind.keyFile}
-`);
+`,
+  );
   chmodSync(hook, 0o755);
   const names = [`tenant1.${ZONE}`];
   const before = await sb.secretData(t().namespace, t().secret);
-  const bad = await acme(pebble, ['--dns-hook', hook, '--dns-check', bind.server, '--dns-wait', '2', '--force', '--ca', await pebble.root(), '--host', names[0]!, '--allow-name-change'], { WRONG: '1' });
+  const bad = await acme(
+    pebble,
+    [
+      '--dns-hook',
+      hook,
+      '--dns-check',
+      bind.server,
+      '--dns-wait',
+      '2',
+      '--force',
+      '--ca',
+      await pebble.root(),
+      '--host',
+      names[0]!,
+      '--allow-name-change',
+    ],
+    { WRONG: '1' },
+  );
   expect(bad.code).toBe(9);
   expect(bad.stderr).toMatch(/_acme-challenge\.tenant1\.xsoar\.test does not hold the challenge value/);
   expect(bad.stderr).not.toMatch(/at .*\.js:\d+/);
   expect(await sb.secretData(t().namespace, t().secret)).toEqual(before);
-  expect(readFileSync(log, 'utf8')).toMatch(/add _acme-challenge\.tenant1\.xsoar\.test\nremove _acme-challenge\.tenant1\.xsoar\.test/);
+  expect(readFileSync(log, 'utf8')).toMatch(
+    /add _acme-challenge\.tenant1\.xsoar\.test\nremove _acme-challenge\.tenant1\.xsoar\.test/,
+  );
   await zoneClean(names);
-  const good = await acme(pebble, ['--dns-hook', hook, '--dns-check', bind.server, '--force', '--ca', await pebble.root(), '--host', names[0]!, '--allow-name-change']);
+  const good = await acme(pebble, [
+    '--dns-hook',
+    hook,
+    '--dns-check',
+    bind.server,
+    '--force',
+    '--ca',
+    await pebble.root(),
+    '--host',
+    names[0]!,
+    '--allow-name-change',
+  ]);
   expect({ code: good.code, err: good.code ? good.stderr : '' }).toEqual({ code: 0, err: '' });
   await servedVerifies(pebble, t().endpoint, names);
   await zoneClean(names);
@@ -102,7 +187,16 @@ printf 'server 127.0.0.1 ${bind.port}\\nzone ${ZONE}\\nupdate %s %s. %s TXT "%s"
 
 test('HTTP-01 with the standalone responder on the port pebble validates', async () => {
   const names = [`tenant1.${ZONE}`];
-  const r = await acme(pebble, ['--http-port', String(pebble.httpPort), '--force', '--ca', await pebble.root(), '--host', names[0]!, '--allow-name-change']);
+  const r = await acme(pebble, [
+    '--http-port',
+    String(pebble.httpPort),
+    '--force',
+    '--ca',
+    await pebble.root(),
+    '--host',
+    names[0]!,
+    '--allow-name-change',
+  ]);
   expect({ code: r.code, err: r.code ? r.stderr : '' }).toEqual({ code: 0, err: '' });
   await servedVerifies(pebble, t().endpoint, names);
 }, 120000);
@@ -111,7 +205,28 @@ test('three tenants with the same names: one ACME order, then the batched instal
   const file = path.join(sb.dir, 'acme-tenants.txt');
   writeFileSync(file, sb.tenants.map((x) => `${x.namespace}/${x.secret} ${x.endpoint}`).join('\n') + '\n');
   const names = [`tenant.${ZONE}`];
-  const r = await runCli(['renew', '--acme', pebble.directory, '--acme-ca', pebble.tlsCa, ...rfc2136(), '--tenants-file', file, '--force', '--ca', await pebble.root(), '--host', names[0]!, '--allow-name-change', '--timeout', '20', '--json'], { env: sb.env });
+  const r = await runCli(
+    [
+      'renew',
+      '--acme',
+      pebble.directory,
+      '--acme-ca',
+      pebble.tlsCa,
+      ...rfc2136(),
+      '--tenants-file',
+      file,
+      '--force',
+      '--ca',
+      await pebble.root(),
+      '--host',
+      names[0]!,
+      '--allow-name-change',
+      '--timeout',
+      '20',
+      '--json',
+    ],
+    { env: sb.env },
+  );
   expect({ code: r.code, err: r.code ? r.stderr : '' }).toEqual({ code: 0, err: '' });
   const served = await Promise.all(sb.tenants.map((x) => sb.servedCert(x.endpoint)));
   expect(new Set(served.map((s) => s.sha256)).size).toBe(1); // one certificate: one order
@@ -121,20 +236,76 @@ test('three tenants with the same names: one ACME order, then the batched instal
 
 test('CA-side failures change nothing and exit 9 with one line: untrusted TLS, unreachable directory, a refused identifier', async () => {
   const before = await sb.secretData(t().namespace, t().secret);
-  const untrusted = await runCli(['renew', '--acme', pebble.directory, ...rfc2136(), '-n', t().namespace, '--secret', t().secret, '--force', '--host', `tenant1.${ZONE}`, '--allow-name-change'], { env: sb.env });
+  const untrusted = await runCli(
+    [
+      'renew',
+      '--acme',
+      pebble.directory,
+      ...rfc2136(),
+      '-n',
+      t().namespace,
+      '--secret',
+      t().secret,
+      '--force',
+      '--host',
+      `tenant1.${ZONE}`,
+      '--allow-name-change',
+    ],
+    { env: sb.env },
+  );
   expect(untrusted.code).toBe(9);
   expect(untrusted.stderr).toMatch(/cannot reach the ACME directory .*TLS certificate is not trusted.*\n.*--acme-ca/);
-  const unreachable = await runCli(['renew', '--acme', 'https://127.0.0.1:1/dir', ...rfc2136(), '-n', t().namespace, '--secret', t().secret, '--force', '--host', `tenant1.${ZONE}`, '--allow-name-change'], { env: sb.env });
+  const unreachable = await runCli(
+    [
+      'renew',
+      '--acme',
+      'https://127.0.0.1:1/dir',
+      ...rfc2136(),
+      '-n',
+      t().namespace,
+      '--secret',
+      t().secret,
+      '--force',
+      '--host',
+      `tenant1.${ZONE}`,
+      '--allow-name-change',
+    ],
+    { env: sb.env },
+  );
   expect(unreachable.code).toBe(9);
-  expect(unreachable.stderr).toMatch(/cannot reach the ACME directory https:\/\/127\.0\.0\.1:1\/dir: connection refused/);
+  expect(unreachable.stderr).toMatch(
+    /cannot reach the ACME directory https:\/\/127\.0\.0\.1:1\/dir: connection refused/,
+  );
   // A name outside the zone the key may update: BIND refuses the update (NOTAUTH/REFUSED), exit 9.
-  const refused = await acme(pebble, [...rfc2136(), '--acme-agree-tos', '--force', '--host', 'elsewhere.example', '--dns-zone', 'example', '--allow-name-change']);
+  const refused = await acme(pebble, [
+    ...rfc2136(),
+    '--acme-agree-tos',
+    '--force',
+    '--host',
+    'elsewhere.example',
+    '--dns-zone',
+    'example',
+    '--allow-name-change',
+  ]);
   expect(refused.code).toBe(9);
   expect(refused.stderr).toMatch(/DNS-01: the DNS server .* answered (NOTAUTH|REFUSED|NOTZONE)/);
   // The CA itself refuses the challenge (its validation reaches nobody on the port it checks): exit 9, once.
   const { createServer } = await import('node:net');
-  const otherPort = await new Promise<number>((r) => { const s = createServer().listen(0, '127.0.0.1', () => { const p = (s.address() as { port: number }).port; s.close(() => r(p)); }); });
-  const challenge = await acme(pebble, ['--http-port', String(otherPort), '--acme-agree-tos', '--force', '--host', `tenant1.${ZONE}`, '--allow-name-change']);
+  const otherPort = await new Promise<number>((r) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const p = (s.address() as { port: number }).port;
+      s.close(() => r(p));
+    });
+  });
+  const challenge = await acme(pebble, [
+    '--http-port',
+    String(otherPort),
+    '--acme-agree-tos',
+    '--force',
+    '--host',
+    `tenant1.${ZONE}`,
+    '--allow-name-change',
+  ]);
   expect(challenge.code).toBe(9);
   expect(challenge.stderr).toMatch(/the CA refused a challenge: .*nothing was changed/);
   for (const r of [untrusted, unreachable, refused, challenge]) expect(r.stderr).not.toMatch(/at .*\.js:\d+/);
@@ -147,7 +318,16 @@ test('External Account Binding: missing (exit 2), wrong HMAC (exit 9), right (in
   try {
     const state = mkdtempSync(path.join(tmpdir(), 'xsoar-cert-eab-'));
     const env = { XSOAR_CERT_STATE_DIR: state };
-    const base = [...rfc2136(), '--acme-agree-tos', '--force', '--ca', await eab.root(), '--host', `tenant1.${ZONE}`, '--allow-name-change'];
+    const base = [
+      ...rfc2136(),
+      '--acme-agree-tos',
+      '--force',
+      '--ca',
+      await eab.root(),
+      '--host',
+      `tenant1.${ZONE}`,
+      '--allow-name-change',
+    ];
     const missing = await acme(eab, base, env);
     expect(missing.code).toBe(2);
     expect(missing.stderr).toMatch(/requires External Account Binding.*\n.*--acme-eab-kid/);
@@ -171,14 +351,43 @@ test('Ctrl-C while the challenge is being checked: the records are removed, noth
   const hook = path.join(dir, 'hook.sh');
   const log = path.join(dir, 'hook.log');
   // Publishes a value the CA would not accept, so the run waits in the authoritative check.
-  writeFileSync(hook, `#!/bin/sh
+  writeFileSync(
+    hook,
+    `#!/bin/sh
 echo "$1 $XSOAR_CERT_DNS_NAME" >> ${log}
 if [ "$1" = add ]; then op="add $XSOAR_CERT_DNS_NAME. 60"; else op="delete $XSOAR_CERT_DNS_NAME."; fi
 printf 'server 127.0.0.1 ${bind.port}\\nzone ${ZONE}\\nupdate %s TXT "%s"\\nsend\\n' "$op" "not-yet" | nsupdate -k ${bind.keyFile}
-`);
+`,
+  );
   chmodSync(hook, 0o755);
   const before = await sb.secretData(t().namespace, t().secret);
-  const child = spawn(process.execPath, [BIN, 'renew', '--acme', pebble.directory, '--acme-ca', pebble.tlsCa, '--dns-hook', hook, '--dns-check', bind.server, '--dns-wait', '60', '--acme-agree-tos', '--force', '--host', `tenant1.${ZONE}`, '--allow-name-change', '-n', t().namespace, '--secret', t().secret], { env: { ...sb.env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(
+    process.execPath,
+    [
+      BIN,
+      'renew',
+      '--acme',
+      pebble.directory,
+      '--acme-ca',
+      pebble.tlsCa,
+      '--dns-hook',
+      hook,
+      '--dns-check',
+      bind.server,
+      '--dns-wait',
+      '60',
+      '--acme-agree-tos',
+      '--force',
+      '--host',
+      `tenant1.${ZONE}`,
+      '--allow-name-change',
+      '-n',
+      t().namespace,
+      '--secret',
+      t().secret,
+    ],
+    { env: { ...sb.env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   let stderr = '';
   child.stderr.on('data', (d) => (stderr += d));
   let exited = false;
@@ -203,21 +412,70 @@ printf 'server 127.0.0.1 ${bind.port}\\nzone ${ZONE}\\nupdate %s TXT "%s"\\nsend
 
 test('the settings file carries the ACME settings (the cron line stays short); --print-cron repeats the flags, never the EAB key', async () => {
   const cfg = path.join(sb.dir, 'acme-config.json');
-  writeFileSync(cfg, JSON.stringify({ namespace: t().namespace, secret: t().secret, endpoint: t().endpoint, acme: { directory: pebble.directory, acmeCa: pebble.tlsCa, agreeTos: true, dnsRfc2136: bind.server, dnsTsigKey: bind.keyFile } }));
+  writeFileSync(
+    cfg,
+    JSON.stringify({
+      namespace: t().namespace,
+      secret: t().secret,
+      endpoint: t().endpoint,
+      acme: {
+        directory: pebble.directory,
+        acmeCa: pebble.tlsCa,
+        agreeTos: true,
+        dnsRfc2136: bind.server,
+        dnsTsigKey: bind.keyFile,
+      },
+    }),
+  );
   const before = await sb.servedCert(t().endpoint);
   const r = await runCli(['renew', '--config', cfg], { env: sb.env });
   expect({ code: r.code, err: r.code ? r.stderr : '' }).toEqual({ code: 0, err: '' });
   expect(r.stdout).toMatch(/nothing to do: .*expires in \d+ days/); // the settings name a source (else: renew needs --acme ...), and it is not due
   // The names are checked before anything is ordered.
-  const narrower = await runCli(['renew', '--config', cfg, '--force', '--ca', await pebble.root(), '--host', `other.${ZONE}`], { env: sb.env });
-  expect(narrower.stderr).toMatch(/the ACME order for other\.xsoar\.test would not cover .*Nothing was ordered or changed/s);
+  const narrower = await runCli(
+    ['renew', '--config', cfg, '--force', '--ca', await pebble.root(), '--host', `other.${ZONE}`],
+    { env: sb.env },
+  );
+  expect(narrower.stderr).toMatch(
+    /the ACME order for other\.xsoar\.test would not cover .*Nothing was ordered or changed/s,
+  );
   expect(narrower.stderr).not.toMatch(/ACME order:/);
-  const forced = await runCli(['renew', '--config', cfg, '--force', '--ca', await pebble.root(), '--host', `tenant1.${ZONE}`, '--allow-name-change'], { env: sb.env });
+  const forced = await runCli(
+    [
+      'renew',
+      '--config',
+      cfg,
+      '--force',
+      '--ca',
+      await pebble.root(),
+      '--host',
+      `tenant1.${ZONE}`,
+      '--allow-name-change',
+    ],
+    { env: sb.env },
+  );
   expect({ code: forced.code, err: forced.code ? forced.stderr : '' }).toEqual({ code: 0, err: '' });
   expect((await sb.servedCert(t().endpoint)).sha256).not.toBe(before.sha256);
   const hmacFile = path.join(sb.dir, 'eab.hmac');
   writeFileSync(hmacFile, 'c2VjcmV0LWhtYWMta2V5LXZhbHVl', { mode: 0o600 });
-  const cron = await runCli(['renew', '--acme', pebble.directory, '--acme-ca', pebble.tlsCa, ...rfc2136(), '--acme-eab-kid', 'kid-1', '--acme-eab-hmac-file', hmacFile, '-n', t().namespace, '--print-cron'], { env: sb.env });
+  const cron = await runCli(
+    [
+      'renew',
+      '--acme',
+      pebble.directory,
+      '--acme-ca',
+      pebble.tlsCa,
+      ...rfc2136(),
+      '--acme-eab-kid',
+      'kid-1',
+      '--acme-eab-hmac-file',
+      hmacFile,
+      '-n',
+      t().namespace,
+      '--print-cron',
+    ],
+    { env: sb.env },
+  );
   expect(cron.code).toBe(0);
   expect(cron.stdout).toContain(`--acme ${pebble.directory}`);
   expect(cron.stdout).toContain(`--dns-rfc2136 ${bind.server} --dns-tsig-key ${bind.keyFile}`);
@@ -232,7 +490,9 @@ test('HTTP-01 by --webroot (a web server serves the folder), and --reuse-key kee
   // The web server the admin already has: it serves the webroot on the port pebble validates.
   const server = http.createServer((req, res) => {
     try {
-      const body = readFileSync(path.join(root, path.normalize(decodeURIComponent(req.url ?? '/')).replace(/^(\.\.[/\\])+/, '')));
+      const body = readFileSync(
+        path.join(root, path.normalize(decodeURIComponent(req.url ?? '/')).replace(/^(\.\.[/\\])+/, '')),
+      );
       res.writeHead(200, { 'content-type': 'text/plain' }).end(body);
     } catch {
       res.writeHead(404).end();
@@ -241,15 +501,38 @@ test('HTTP-01 by --webroot (a web server serves the folder), and --reuse-key kee
   await new Promise<void>((r) => server.listen(pebble.httpPort, '127.0.0.1', () => r()));
   try {
     const names = [`tenant1.${ZONE}`];
-    const r = await acme(pebble, ['--webroot', root, '--acme-agree-tos', '--force', '--ca', await pebble.root(), '--host', names[0]!, '--allow-name-change']);
+    const r = await acme(pebble, [
+      '--webroot',
+      root,
+      '--acme-agree-tos',
+      '--force',
+      '--ca',
+      await pebble.root(),
+      '--host',
+      names[0]!,
+      '--allow-name-change',
+    ]);
     expect({ code: r.code, err: r.code ? r.stderr : '' }).toEqual({ code: 0, err: '' });
     const first = await servedVerifies(pebble, t().endpoint, names);
     expect(readdirSync(path.join(root, '.well-known', 'acme-challenge'))).toEqual([]); // cleaned up
-    const reused = await acme(pebble, ['--webroot', root, '--reuse-key', '--force', '--ca', await pebble.root(), '--host', names[0]!]);
+    const reused = await acme(pebble, [
+      '--webroot',
+      root,
+      '--reuse-key',
+      '--force',
+      '--ca',
+      await pebble.root(),
+      '--host',
+      names[0]!,
+    ]);
     expect({ code: reused.code, err: reused.code ? reused.stderr : '' }).toEqual({ code: 0, err: '' });
     const second = new X509Certificate((await sb.servedCert(t().endpoint)).pem);
     expect(second.fingerprint256).not.toBe(first.fingerprint256);
-    expect(second.publicKey.export({ type: 'spki', format: 'der' }).equals(first.publicKey.export({ type: 'spki', format: 'der' }))).toBe(true);
+    expect(
+      second.publicKey
+        .export({ type: 'spki', format: 'der' })
+        .equals(first.publicKey.export({ type: 'spki', format: 'der' })),
+    ).toBe(true);
   } finally {
     server.close();
   }
@@ -269,12 +552,23 @@ test('a rate-limited CA: a short Retry-After is waited for and retried; a long o
     const base = `https://127.0.0.1:${(server.address() as { port: number }).port}`;
     seen.push(`${req.method} ${req.url}`);
     res.setHeader('Replay-Nonce', `n${seen.length}`);
-    if (req.url === '/dir') return res.end(JSON.stringify({ newNonce: `${base}/nonce`, newAccount: `${base}/account`, newOrder: `${base}/order`, revokeCert: `${base}/revoke`, keyChange: `${base}/key` }));
+    if (req.url === '/dir')
+      return res.end(
+        JSON.stringify({
+          newNonce: `${base}/nonce`,
+          newAccount: `${base}/account`,
+          newOrder: `${base}/order`,
+          revokeCert: `${base}/revoke`,
+          keyChange: `${base}/key`,
+        }),
+      );
     if (req.url === '/nonce') return res.writeHead(200).end();
     req.resume();
     req.on('end', () => {
       const first = seen.filter((x) => x === 'POST /account').length === 1;
-      res.writeHead(429, { 'content-type': 'application/problem+json', 'retry-after': first ? '1' : after }).end(JSON.stringify({ type: 'urn:ietf:params:acme:error:rateLimited', detail: 'too many new accounts' }));
+      res
+        .writeHead(429, { 'content-type': 'application/problem+json', 'retry-after': first ? '1' : after })
+        .end(JSON.stringify({ type: 'urn:ietf:params:acme:error:rateLimited', detail: 'too many new accounts' }));
     });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
@@ -284,9 +578,30 @@ test('a rate-limited CA: a short Retry-After is waited for and retried; a long o
     const state = mkdtempSync(path.join(tmpdir(), 'xsoar-cert-ratelimit-'));
     after = '3600';
     const started = Date.now();
-    const r = await runCli(['renew', '--acme', dirUrl, '--acme-ca', caFile, '--acme-agree-tos', ...rfc2136(), '--force', '--host', `tenant1.${ZONE}`, '--allow-name-change', '-n', t().namespace, '--secret', t().secret], { env: { ...sb.env, XSOAR_CERT_STATE_DIR: state } });
+    const r = await runCli(
+      [
+        'renew',
+        '--acme',
+        dirUrl,
+        '--acme-ca',
+        caFile,
+        '--acme-agree-tos',
+        ...rfc2136(),
+        '--force',
+        '--host',
+        `tenant1.${ZONE}`,
+        '--allow-name-change',
+        '-n',
+        t().namespace,
+        '--secret',
+        t().secret,
+      ],
+      { env: { ...sb.env, XSOAR_CERT_STATE_DIR: state } },
+    );
     expect(r.code).toBe(9);
-    expect(r.stderr).toMatch(/the CA is rate limiting \(HTTP 429\) and asks to retry after 3600 s: nothing was changed/);
+    expect(r.stderr).toMatch(
+      /the CA is rate limiting \(HTTP 429\) and asks to retry after 3600 s: nothing was changed/,
+    );
     expect(seen.filter((x) => x === 'POST /account')).toHaveLength(2); // the 1 s wait was honoured once, then the long one ended it
     expect(Date.now() - started).toBeLessThan(30_000);
     expect(await sb.secretData(t().namespace, t().secret)).toEqual(before);

@@ -14,7 +14,9 @@ let sb: Sandbox;
 let certs: MintedChain[];
 beforeAll(async () => {
   sb = await startSandbox({ rolloutDelayMs: 150 });
-  certs = await Promise.all([0, 1, 2, 3, 4].map(() => mintChain({ intermediates: 0, hosts: ['localhost', '127.0.0.1'] })));
+  certs = await Promise.all(
+    [0, 1, 2, 3, 4].map(() => mintChain({ intermediates: 0, hosts: ['localhost', '127.0.0.1'] })),
+  );
 }, 120000);
 afterAll(async () => sb?.stop());
 
@@ -25,24 +27,62 @@ test('5 concurrent installs with 5 state dirs, 10 rounds: the in-cluster lock se
     const dirs = certs.map(() => mkdtempSync(path.join(tmpdir(), 'xsoar-cert-admin-')));
     const runs = await Promise.all(
       certs.map((m, i) =>
-        runCli(['install', '--cert', m.files.leaf, '--key', m.files.key, '--ca', m.files.root, '--host', 'localhost', '-n', t.namespace, '--secret', t.secret, '--endpoint', t.endpoint, '--yes', '--allow-name-change', '--timeout', '30'], {
-          env: { ...sb.env, XSOAR_CERT_STATE_DIR: dirs[i] },
-        }),
+        runCli(
+          [
+            'install',
+            '--cert',
+            m.files.leaf,
+            '--key',
+            m.files.key,
+            '--ca',
+            m.files.root,
+            '--host',
+            'localhost',
+            '-n',
+            t.namespace,
+            '--secret',
+            t.secret,
+            '--endpoint',
+            t.endpoint,
+            '--yes',
+            '--allow-name-change',
+            '--timeout',
+            '30',
+          ],
+          {
+            env: { ...sb.env, XSOAR_CERT_STATE_DIR: dirs[i] },
+          },
+        ),
       ),
     );
     // Installed (0) or busy (7: another run holds the lock, or changed the secret under this one).
-    for (const r of runs) expect({ round, code: r.code, err: [0, 7].includes(r.code) ? '' : r.stderr }).toEqual({ round, code: r.code, err: '' });
+    for (const r of runs)
+      expect({ round, code: r.code, err: [0, 7].includes(r.code) ? '' : r.stderr }).toEqual({
+        round,
+        code: r.code,
+        err: '',
+      });
     const data = await sb.secretData(t.namespace, t.secret);
     const inSecret = new X509Certificate(Buffer.from(data!['tls.crt']!, 'base64')).fingerprint256;
     expect((await sb.servedCert(t.endpoint)).sha256).toBe(inSecret);
-    expect(JSON.parse((await sb.kubectl(['get', 'secret', t.secret, '-n', t.namespace, '-o', 'json'])).stdout).metadata.annotations?.['xsoar-cert.io/lock']).toBeUndefined(); // released
+    expect(
+      JSON.parse((await sb.kubectl(['get', 'secret', t.secret, '-n', t.namespace, '-o', 'json'])).stdout).metadata
+        .annotations?.['xsoar-cert.io/lock'],
+    ).toBeUndefined(); // released
     // Two runs can both end 0 only one after the other; what is installed is the last of them.
-    const winners = await Promise.all(runs.map(async (r, i) => {
-      if (r.code !== 0) return undefined;
-      const audit = JSON.parse((await runCli(['audit', '--json'], { env: { ...sb.env, XSOAR_CERT_STATE_DIR: dirs[i] } })).stdout) as Array<{ ts: string; result: string }>;
-      return { fp: fp(certs[i]!), ts: audit.filter((a) => a.result === 'installed').pop()!.ts };
-    }));
-    const last = winners.filter((w) => w).sort((a, b) => (a!.ts < b!.ts ? -1 : 1)).pop();
+    const winners = await Promise.all(
+      runs.map(async (r, i) => {
+        if (r.code !== 0) return undefined;
+        const audit = JSON.parse(
+          (await runCli(['audit', '--json'], { env: { ...sb.env, XSOAR_CERT_STATE_DIR: dirs[i] } })).stdout,
+        ) as Array<{ ts: string; result: string }>;
+        return { fp: fp(certs[i]!), ts: audit.filter((a) => a.result === 'installed').pop()!.ts };
+      }),
+    );
+    const last = winners
+      .filter((w) => w)
+      .sort((a, b) => (a!.ts < b!.ts ? -1 : 1))
+      .pop();
     if (last) expect(last.fp).toBe(inSecret);
   }
 }, 600000);
@@ -51,7 +91,30 @@ test('a slow rollout: a second admin is refused with exit 7 naming the holder, c
   const t = sb.tenants[0]!;
   const [a, b] = [certs[0]!, certs[1]!];
   const install = (m: MintedChain, dir: string) =>
-    runCli(['install', '--cert', m.files.leaf, '--key', m.files.key, '--ca', m.files.root, '--host', 'localhost', '-n', t.namespace, '--secret', t.secret, '--endpoint', t.endpoint, '--yes', '--allow-name-change', '--timeout', '30'], { env: { ...sb.env, XSOAR_CERT_STATE_DIR: dir } });
+    runCli(
+      [
+        'install',
+        '--cert',
+        m.files.leaf,
+        '--key',
+        m.files.key,
+        '--ca',
+        m.files.root,
+        '--host',
+        'localhost',
+        '-n',
+        t.namespace,
+        '--secret',
+        t.secret,
+        '--endpoint',
+        t.endpoint,
+        '--yes',
+        '--allow-name-change',
+        '--timeout',
+        '30',
+      ],
+      { env: { ...sb.env, XSOAR_CERT_STATE_DIR: dir } },
+    );
   await sb.setRollout({ namespace: t.namespace, deployment: t.deployment, mode: 'complete', delayMs: 4000, times: 1 });
   const first = install(a, mkdtempSync(path.join(tmpdir(), 'xsoar-cert-admin-a-')));
   // Wait until A holds the lock (its replace landed), then B tries.
@@ -63,7 +126,9 @@ test('a slow rollout: a second admin is refused with exit 7 naming the holder, c
   const held = await sb.secretData(t.namespace, t.secret);
   const second = await install(b, mkdtempSync(path.join(tmpdir(), 'xsoar-cert-admin-b-')));
   expect(second.code).toBe(7);
-  expect(second.stderr).toMatch(/is being changed by another xsoar-cert install \(.*pid \d+ on .*since .*\).*Wait for it to finish/s);
+  expect(second.stderr).toMatch(
+    /is being changed by another xsoar-cert install \(.*pid \d+ on .*since .*\).*Wait for it to finish/s,
+  );
   expect(second.stderr).not.toMatch(/at .*\.js:\d+/); // one line, no stack
   expect(await sb.secretData(t.namespace, t.secret)).toEqual(held); // B changed nothing
   const r = await first;
@@ -77,10 +142,43 @@ test('a slow rollout: a second admin is refused with exit 7 naming the holder, c
 test('a lock left by a run on another host: honoured until it expires, then taken over', async () => {
   const t = sb.tenants[0]!;
   const m = certs[2]!;
-  const lockOf = (expires: Date) => JSON.stringify({ run: 'deadbeef0000', op: 'renew', by: 'cron@other', host: 'other-host', pid: 4242, since: new Date().toISOString(), expires: expires.toISOString() });
-  const setLock = (v: string) => sb.kubectl(['annotate', '--overwrite', 'secret', t.secret, '-n', t.namespace, `xsoar-cert.io/lock=${v}`]);
+  const lockOf = (expires: Date) =>
+    JSON.stringify({
+      run: 'deadbeef0000',
+      op: 'renew',
+      by: 'cron@other',
+      host: 'other-host',
+      pid: 4242,
+      since: new Date().toISOString(),
+      expires: expires.toISOString(),
+    });
+  const setLock = (v: string) =>
+    sb.kubectl(['annotate', '--overwrite', 'secret', t.secret, '-n', t.namespace, `xsoar-cert.io/lock=${v}`]);
   const install = () =>
-    runCli(['install', '--cert', m.files.leaf, '--key', m.files.key, '--ca', m.files.root, '--host', 'localhost', '-n', t.namespace, '--secret', t.secret, '--endpoint', t.endpoint, '--yes', '--allow-name-change', '--timeout', '30'], { env: sb.env });
+    runCli(
+      [
+        'install',
+        '--cert',
+        m.files.leaf,
+        '--key',
+        m.files.key,
+        '--ca',
+        m.files.root,
+        '--host',
+        'localhost',
+        '-n',
+        t.namespace,
+        '--secret',
+        t.secret,
+        '--endpoint',
+        t.endpoint,
+        '--yes',
+        '--allow-name-change',
+        '--timeout',
+        '30',
+      ],
+      { env: sb.env },
+    );
   expect((await setLock(lockOf(new Date(Date.now() + 600_000)))).code).toBe(0);
   const before = await sb.secretData(t.namespace, t.secret);
   const held = await install();

@@ -28,11 +28,30 @@ const cli = async (args: string[], cwd?: string): Promise<CliResult> => {
   return r;
 };
 /** Every pending key's body, to be searched for in every output at the end. */
-const keyBodies = () => (existsSync(reqDir()) ? readdirSync(reqDir()).filter((f) => f.endsWith('.key')).map((f) => readFileSync(path.join(reqDir(), f), 'utf8').split('\n')[1]!) : []);
+const keyBodies = () =>
+  existsSync(reqDir())
+    ? readdirSync(reqDir())
+        .filter((f) => f.endsWith('.key'))
+        .map((f) => readFileSync(path.join(reqDir(), f), 'utf8').split('\n')[1]!)
+    : [];
 const seenKeys: string[] = [];
 
 function signWithOpenssl(csr: string, out: string, ext?: string, days = 90): void {
-  const args = ['x509', '-req', '-in', csr, '-CA', ca.int, '-CAkey', ca.intKey, '-CAcreateserial', '-days', String(days), '-out', out];
+  const args = [
+    'x509',
+    '-req',
+    '-in',
+    csr,
+    '-CA',
+    ca.int,
+    '-CAkey',
+    ca.intKey,
+    '-CAcreateserial',
+    '-days',
+    String(days),
+    '-out',
+    out,
+  ];
   if (ext) openssl([...args, '-extfile', ext]);
   else openssl([...args, '-copy_extensions', 'copy']);
 }
@@ -40,7 +59,21 @@ function signWithOpenssl(csr: string, out: string, ext?: string, days = 90): voi
 describe.each(['rsa', 'ecdsa'] as const)('%s: csr → openssl-signed → install without --key', (keyType) => {
   test('round trip on the sandbox; the pending key is removed after the install', async () => {
     const work = mkdtempSync(path.join(tmpdir(), 'xsoar-cert-csr-'));
-    const r = await cli(['csr', '--host', 'localhost', '--host', '127.0.0.1', '--subject', 'O=Example Corp,OU=SecOps,C=DE', '--key-type', keyType, ...(keyType === 'rsa' ? ['--bits', '2048'] : [])], work);
+    const r = await cli(
+      [
+        'csr',
+        '--host',
+        'localhost',
+        '--host',
+        '127.0.0.1',
+        '--subject',
+        'O=Example Corp,OU=SecOps,C=DE',
+        '--key-type',
+        keyType,
+        ...(keyType === 'rsa' ? ['--bits', '2048'] : []),
+      ],
+      work,
+    );
     expect({ code: r.code, err: r.code ? r.stderr : '' }).toEqual({ code: 0, err: '' });
     const csrFile = path.join(work, 'localhost.csr');
     expect(r.stdout).toBe(readFileSync(csrFile, 'utf8'));
@@ -48,13 +81,16 @@ describe.each(['rsa', 'ecdsa'] as const)('%s: csr → openssl-signed → install
     expect(r.stderr).toMatch(/the key is kept as pending request \d+ in the state dir/);
     seenKeys.push(...keyBodies());
     // openssl agrees the request is well formed and self-signed, with the names asked for.
-    const text = execFileSync('openssl', ['req', '-in', csrFile, '-noout', '-verify', '-text'], { stdio: ['ignore', 'pipe', 'pipe'] }).toString();
+    const text = execFileSync('openssl', ['req', '-in', csrFile, '-noout', '-verify', '-text'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    }).toString();
     expect(text).toMatch(/DNS:localhost, IP Address:127\.0\.0\.1/);
     expect(text).toMatch(/Subject: CN = localhost, O = Example Corp, OU = SecOps, C = DE/);
     expect(text).toMatch(/sha256With|ecdsa-with-SHA256/);
     // Modes: the folder 0700, the key 0600.
     expect(statSync(reqDir()).mode & 0o777).toBe(0o700);
-    for (const f of readdirSync(reqDir()).filter((x) => x.endsWith('.key'))) expect(statSync(path.join(reqDir(), f)).mode & 0o777).toBe(0o600);
+    for (const f of readdirSync(reqDir()).filter((x) => x.endsWith('.key')))
+      expect(statSync(path.join(reqDir(), f)).mode & 0o777).toBe(0o600);
     // inspect reads the CSR and knows its key is pending here.
     const ins = await cli(['inspect', csrFile]);
     expect(ins.code).toBe(0);
@@ -65,7 +101,25 @@ describe.each(['rsa', 'ecdsa'] as const)('%s: csr → openssl-signed → install
     const signed = path.join(work, 'signed.crt');
     signWithOpenssl(csrFile, signed);
     const before = readdirSync(reqDir()).filter((f) => f.endsWith('.json')).length;
-    const inst = await cli(['install', '--cert', signed, '--chain', ca.int, '--ca', ca.root, '--host', 'localhost', '-n', t().namespace, '--secret', t().secret, '--endpoint', t().endpoint, '--yes', '--allow-name-change']);
+    const inst = await cli([
+      'install',
+      '--cert',
+      signed,
+      '--chain',
+      ca.int,
+      '--ca',
+      ca.root,
+      '--host',
+      'localhost',
+      '-n',
+      t().namespace,
+      '--secret',
+      t().secret,
+      '--endpoint',
+      t().endpoint,
+      '--yes',
+      '--allow-name-change',
+    ]);
     expect({ code: inst.code, err: inst.code ? inst.stderr : '' }).toEqual({ code: 0, err: '' });
     expect(inst.stderr).toMatch(/using the key of request \d+ made \d{4}-\d\d-\d\d for localhost, 127\.0\.0\.1/);
     expect(inst.stderr).toMatch(/pending request \d+ completed: its key now lives only in the secret/);
@@ -75,22 +129,43 @@ describe.each(['rsa', 'ecdsa'] as const)('%s: csr → openssl-signed → install
 });
 
 test('cfssl sign (Debian golang-cfssl) takes the request too', async () => {
-  if (spawnSync('cfssl', ['version']).status !== 0) throw new Error('cfssl is not installed: .ci/run installs golang-cfssl');
+  if (spawnSync('cfssl', ['version']).status !== 0)
+    throw new Error('cfssl is not installed: .ci/run installs golang-cfssl');
   const work = mkdtempSync(path.join(tmpdir(), 'xsoar-cert-cfssl-'));
   expect((await cli(['csr', '--host', 'localhost', '--host', '127.0.0.1', '--key-type', 'ecdsa'], work)).code).toBe(0);
   seenKeys.push(...keyBodies());
-  const r = spawnSync('cfssl', ['sign', '-ca', ca.int, '-ca-key', ca.intKey, path.join(work, 'localhost.csr')], { encoding: 'utf8' });
+  const r = spawnSync('cfssl', ['sign', '-ca', ca.int, '-ca-key', ca.intKey, path.join(work, 'localhost.csr')], {
+    encoding: 'utf8',
+  });
   expect(r.status).toBe(0);
   writeFileSync(path.join(work, 'cfssl.crt'), JSON.parse(r.stdout).cert);
-  const v = await cli(['verify', '--cert', path.join(work, 'cfssl.crt'), '--chain', ca.int, '--ca', ca.root, '--host', 'localhost', '--json']);
+  const v = await cli([
+    'verify',
+    '--cert',
+    path.join(work, 'cfssl.crt'),
+    '--chain',
+    ca.int,
+    '--ca',
+    ca.root,
+    '--host',
+    'localhost',
+    '--json',
+  ]);
   expect(v.code).toBe(0);
-  expect(JSON.parse(v.stdout).checks.find((c: { id: string }) => c.id === 'request').message).toMatch(/using the key of request \d+/);
+  expect(JSON.parse(v.stdout).checks.find((c: { id: string }) => c.id === 'request').message).toMatch(
+    /using the key of request \d+/,
+  );
 });
 
 test('--from-installed asks for exactly the installed names; a CA that drops one is named, and install refuses to drop it', async () => {
   const work = mkdtempSync(path.join(tmpdir(), 'xsoar-cert-csr-inst-'));
-  const live = new X509Certificate(Buffer.from((await sb.secretData(t().namespace, t().secret))!['tls.crt']!, 'base64'));
-  const installed = (live.subjectAltName ?? '').split(', ').map((x) => x.replace(/^DNS:|^IP Address:/, '')).sort();
+  const live = new X509Certificate(
+    Buffer.from((await sb.secretData(t().namespace, t().secret))!['tls.crt']!, 'base64'),
+  );
+  const installed = (live.subjectAltName ?? '')
+    .split(', ')
+    .map((x) => x.replace(/^DNS:|^IP Address:/, ''))
+    .sort();
   const r = await cli(['csr', '--from-installed', '-n', t().namespace, '--secret', t().secret, '--json'], work);
   expect(r.code).toBe(0);
   const j = JSON.parse(r.stdout);
@@ -104,7 +179,20 @@ test('--from-installed asks for exactly the installed names; a CA that drops one
   writeFileSync(ext, `subjectAltName=DNS:${installed.find((n) => !/^[\d.]+$/.test(n))}\nextendedKeyUsage=serverAuth\n`);
   const signed = path.join(work, 'dropped.crt');
   signWithOpenssl(j.requests[0].csrFile, signed, ext);
-  const inst = await cli(['install', '--cert', signed, '--chain', ca.int, '--ca', ca.root, '-n', t().namespace, '--secret', t().secret, '--yes']);
+  const inst = await cli([
+    'install',
+    '--cert',
+    signed,
+    '--chain',
+    ca.int,
+    '--ca',
+    ca.root,
+    '-n',
+    t().namespace,
+    '--secret',
+    t().secret,
+    '--yes',
+  ]);
   expect(inst.code).toBe(1);
   expect(inst.stderr).toMatch(/the CA left out .*127\.0\.0\.1.*, which request \d+ asked for/);
   expect(inst.stderr).toMatch(/does not cover .*127\.0\.0\.1.*which the installed certificate covers/);
@@ -114,7 +202,11 @@ test('--from-installed asks for exactly the installed names; a CA that drops one
 
 test('names a public CA refuses are refused before a key is made; an IDN goes in as its A-label', async () => {
   const work = mkdtempSync(path.join(tmpdir(), 'xsoar-cert-csr-names-'));
-  for (const [host, msg] of [['xsoar', /single-label name/], ['a.*.example.com', /wildcard may only be the whole leftmost label/], ['xn--zz-.example.com', /not a valid DNS label|bad punycode/]] as const) {
+  for (const [host, msg] of [
+    ['xsoar', /single-label name/],
+    ['a.*.example.com', /wildcard may only be the whole leftmost label/],
+    ['xn--zz-.example.com', /not a valid DNS label|bad punycode/],
+  ] as const) {
     const r = await cli(['csr', '--host', host], work);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(msg);
@@ -129,25 +221,46 @@ test('names a public CA refuses are refused before a key is made; an IDN goes in
   expect((await cli(['csr', '--host', 'own.example.com', '--key-type', 'ecdsa', '--key-out', k], work)).code).toBe(0);
   expect(statSync(k).mode & 0o777).toBe(0o600);
   seenKeys.push(readFileSync(k, 'utf8').split('\n')[1]!);
-  const again = await cli(['csr', '--host', 'own.example.com', '--key-type', 'ecdsa', '--key-out', k, '--out', path.join(work, 'x.csr')], work);
+  const again = await cli(
+    ['csr', '--host', 'own.example.com', '--key-type', 'ecdsa', '--key-out', k, '--out', path.join(work, 'x.csr')],
+    work,
+  );
   expect(again.code).toBe(2);
   expect(again.stderr).toMatch(/already exists/);
 });
 
 test('renew --from a folder holding only the signed certificate and its chain completes the pending request', async () => {
   const work = mkdtempSync(path.join(tmpdir(), 'xsoar-cert-csr-renew-'));
-  expect((await cli(['csr', '--host', 'localhost', '--host', '127.0.0.1', '--key-type', 'ecdsa', '--json'], work)).code).toBe(0);
+  expect(
+    (await cli(['csr', '--host', 'localhost', '--host', '127.0.0.1', '--key-type', 'ecdsa', '--json'], work)).code,
+  ).toBe(0);
   seenKeys.push(...keyBodies());
   const drop = path.join(work, 'drop');
   (await import('node:fs')).mkdirSync(drop);
   // Longer-lived than anything installed before (the sandbox's own is 365 days): renew takes only a newer one.
   signWithOpenssl(path.join(work, 'localhost.csr'), path.join(drop, 'signed.crt'), undefined, 390);
   writeFileSync(path.join(drop, 'chain.pem'), readFileSync(ca.int));
-  const r = await cli(['renew', '--from', drop, '--ca', ca.root, '--force', '-n', t().namespace, '--secret', t().secret, '--endpoint', t().endpoint, '--allow-name-change']);
+  const r = await cli([
+    'renew',
+    '--from',
+    drop,
+    '--ca',
+    ca.root,
+    '--force',
+    '-n',
+    t().namespace,
+    '--secret',
+    t().secret,
+    '--endpoint',
+    t().endpoint,
+    '--allow-name-change',
+  ]);
   expect({ code: r.code, err: r.code ? r.stderr : '' }).toEqual({ code: 0, err: '' });
   expect(r.stderr).toMatch(/signed\.crt: completes pending request (\d+)/);
   expect(r.stderr).toMatch(/pending request \d+ completed/);
-  expect((await sb.servedCert(t().endpoint)).sha256).toBe(new X509Certificate(readFileSync(path.join(drop, 'signed.crt'))).fingerprint256);
+  expect((await sb.servedCert(t().endpoint)).sha256).toBe(
+    new X509Certificate(readFileSync(path.join(drop, 'signed.crt'))).fingerprint256,
+  );
 });
 
 test('install of a certificate no pending request matches, without --key, says so and lists the pending requests', async () => {
@@ -156,7 +269,9 @@ test('install of a certificate no pending request matches, without --key, says s
   seenKeys.push(...keyBodies());
   const r = await cli(['install', '--cert', ca.int, '-n', t().namespace, '--secret', t().secret, '--yes']);
   expect(r.code).toBe(2);
-  expect(r.stderr).toMatch(/install needs --key FILE: .* holds no key, and no pending certificate request matches it \(pending: .*request \d+ for pending\.example\.com/);
+  expect(r.stderr).toMatch(
+    /install needs --key FILE: .* holds no key, and no pending certificate request matches it \(pending: .*request \d+ for pending\.example\.com/,
+  );
 });
 
 test('csr --list and --discard', async () => {

@@ -11,27 +11,66 @@ let certs: MintedChain[];
 let next = 0;
 beforeAll(async () => {
   sb = await startSandbox({ rolloutDelayMs: 50, progressDeadlineMs: 1500 });
-  certs = await Promise.all([0, 1, 2, 3, 4, 5, 6, 7, 8].map(() => mintChain({ intermediates: 1, hosts: ['localhost', '127.0.0.1', 'xsoar.xsoar.local'] })));
+  certs = await Promise.all(
+    [0, 1, 2, 3, 4, 5, 6, 7, 8].map(() =>
+      mintChain({ intermediates: 1, hosts: ['localhost', '127.0.0.1', 'xsoar.xsoar.local'] }),
+    ),
+  );
 }, 120000);
 afterAll(async () => sb?.stop());
 
 const t = () => sb.tenants[0]!;
 const fp = (m: MintedChain) => new X509Certificate(m.leaf.certPem).fingerprint256;
 const install = (m: MintedChain, env: NodeJS.ProcessEnv = {}) =>
-  runCli(['install', '--cert', m.files.leaf, '--chain', m.files.chain, '--key', m.files.key, '--ca', m.files.root, '--host', 'localhost', '-n', t().namespace, '--secret', t().secret, '--endpoint', t().endpoint, '--yes', '--timeout', '5', '--allow-name-change'], { env: { ...sb.env, ...env } });
+  runCli(
+    [
+      'install',
+      '--cert',
+      m.files.leaf,
+      '--chain',
+      m.files.chain,
+      '--key',
+      m.files.key,
+      '--ca',
+      m.files.root,
+      '--host',
+      'localhost',
+      '-n',
+      t().namespace,
+      '--secret',
+      t().secret,
+      '--endpoint',
+      t().endpoint,
+      '--yes',
+      '--timeout',
+      '5',
+      '--allow-name-change',
+    ],
+    { env: { ...sb.env, ...env } },
+  );
 const servedNow = async () => (await sb.servedCert(t().endpoint)).sha256;
-const crtFp = (data: Record<string, string> | undefined) => new X509Certificate(Buffer.from(data!['tls.crt']!, 'base64')).fingerprint256;
+const crtFp = (data: Record<string, string> | undefined) =>
+  new X509Certificate(Buffer.from(data!['tls.crt']!, 'base64')).fingerprint256;
 
 describe('one fault on each request of the rollback: still exit 5, the old certificate byte-identical and served', () => {
   const secretPath = () => `/namespaces/${t().namespace}/secrets/${t().secret}$`;
   // The install fails at its rollout (forcing the rollback); the 2nd matching PUT/PATCH is the
   // rollback's, and so is the 1st GET of the secret (the preflight reads it in a namespace list).
   test.each([
-    ['GET of the secret: 500', () => ({ match: { method: 'GET', path: secretPath() }, nth: 1, action: 'status', status: 500 })],
+    [
+      'GET of the secret: 500',
+      () => ({ match: { method: 'GET', path: secretPath() }, nth: 1, action: 'status', status: 500 }),
+    ],
     ['GET of the secret: dropped', () => ({ match: { method: 'GET', path: secretPath() }, nth: 1, action: 'drop' })],
-    ['PUT of the secret: 500', () => ({ match: { method: 'PUT', path: secretPath() }, nth: 2, action: 'status', status: 500 })],
+    [
+      'PUT of the secret: 500',
+      () => ({ match: { method: 'PUT', path: secretPath() }, nth: 2, action: 'status', status: 500 }),
+    ],
     ['PUT of the secret: dropped', () => ({ match: { method: 'PUT', path: secretPath() }, nth: 2, action: 'drop' })],
-    ['restart PATCH: 500', () => ({ match: { method: 'PATCH', path: '/deployments/' }, nth: 2, action: 'status', status: 500 })],
+    [
+      'restart PATCH: 500',
+      () => ({ match: { method: 'PATCH', path: '/deployments/' }, nth: 2, action: 'status', status: 500 }),
+    ],
     ['restart PATCH: dropped', () => ({ match: { method: 'PATCH', path: '/deployments/' }, nth: 2, action: 'drop' })],
   ] as const)('%s', async (_name, fault) => {
     const m = certs[next++]!;
@@ -41,8 +80,13 @@ describe('one fault on each request of the rollback: still exit 5, the old certi
     await sb.fault(fault() as unknown as Parameters<Sandbox['fault']>[0]);
     const r = await install(m);
     await sb.clearFaults();
-    expect({ code: r.code, line: r.stderr.split('\n').find((l) => l.startsWith('xsoar-cert:')) }).toEqual({ code: 5, line: expect.stringMatching(/rolled back: the previous certificate .* is installed and served again/) });
-    expect(await sb.secretData(t().namespace, t().secret)).toEqual(expect.objectContaining({ 'tls.crt': beforeData!['tls.crt'], 'tls.key': beforeData!['tls.key'] }));
+    expect({ code: r.code, line: r.stderr.split('\n').find((l) => l.startsWith('xsoar-cert:')) }).toEqual({
+      code: 5,
+      line: expect.stringMatching(/rolled back: the previous certificate .* is installed and served again/),
+    });
+    expect(await sb.secretData(t().namespace, t().secret)).toEqual(
+      expect.objectContaining({ 'tls.crt': beforeData!['tls.crt'], 'tls.key': beforeData!['tls.key'] }),
+    );
     expect(await servedNow()).toBe(beforeServed);
     // The audit log still verifies, and its last record says what happened.
     const a = await runCli(['audit', '--verify'], { env: sb.env });
@@ -66,10 +110,19 @@ test('a write that lands after the rollback is fenced out: the secret and the en
   const beforeServed = await servedNow();
   // Every PUT of the forward path is held 9 s by the server while kubectl gives up after 2 s: the
   // install fails and rolls back long before those PUTs reach the store.
-  await sb.fault({ match: { method: 'PUT', path: `/secrets/${t().secret}$` }, nth: 1, times: 3, action: 'delay', delayMs: 9000 });
+  await sb.fault({
+    match: { method: 'PUT', path: `/secrets/${t().secret}$` },
+    nth: 1,
+    times: 3,
+    action: 'delay',
+    delayMs: 9000,
+  });
   const started = Date.now();
   const r = await install(m, { XSOAR_CERT_KUBECTL_TIMEOUT: '2' });
-  expect({ code: r.code, line: r.stderr.split('\n').find((l) => l.startsWith('xsoar-cert:')) }).toEqual({ code: 5, line: expect.stringMatching(/rolled back/) });
+  expect({ code: r.code, line: r.stderr.split('\n').find((l) => l.startsWith('xsoar-cert:')) }).toEqual({
+    code: 5,
+    line: expect.stringMatching(/rolled back/),
+  });
   // Wait until every held PUT has reached the store (and been refused: its resourceVersion is stale).
   await new Promise((res) => setTimeout(res, Math.max(0, 9000 * 3 + 2000 - (Date.now() - started))));
   await sb.clearFaults();

@@ -18,7 +18,29 @@ beforeAll(async () => {
 afterAll(async () => sb?.stop());
 
 const install = (m: MintedChain, extra: string[] = []) =>
-  runCli(['install', '--cert', m.files.leaf, '--chain', m.files.chain, '--key', m.files.key, '--ca', m.files.root, '--host', 'localhost', '--tenants-file', tenantsFile, '--yes', '--json', '--timeout', '20', ...extra], { env: sb.env });
+  runCli(
+    [
+      'install',
+      '--cert',
+      m.files.leaf,
+      '--chain',
+      m.files.chain,
+      '--key',
+      m.files.key,
+      '--ca',
+      m.files.root,
+      '--host',
+      'localhost',
+      '--tenants-file',
+      tenantsFile,
+      '--yes',
+      '--json',
+      '--timeout',
+      '20',
+      ...extra,
+    ],
+    { env: sb.env },
+  );
 const fp = (m: MintedChain) => new X509Certificate(m.leaf.certPem).fingerprint256;
 
 test('six tenants in one batched run: one cluster-wide read, one write per object, every tenant serves the new cert', async () => {
@@ -37,7 +59,11 @@ test('six tenants in one batched run: one cluster-wide read, one write per objec
   expect(count('PUT', /^\/api\/v1\/namespaces\/tenant-\d\/secrets\/xsoar-tls$/)).toBe(6);
   expect(count('PUT', /^\/apis\/apps\/v1\/namespaces\/tenant-\d\/deployments\/xsoar-proxy$/)).toBe(6); // the restarts
   const audit = JSON.parse((await runCli(['audit', '--json'], { env: sb.env })).stdout);
-  expect(audit.filter((a: { result: string; newFingerprint: string }) => a.result === 'installed' && a.newFingerprint === fp(m))).toHaveLength(6);
+  expect(
+    audit.filter(
+      (a: { result: string; newFingerprint: string }) => a.result === 'installed' && a.newFingerprint === fp(m),
+    ),
+  ).toHaveLength(6);
 }, 60000);
 
 test('denied, failed rollout and concurrent change in one run: each such tenant keeps its old cert, the rest get the new one (exit 8)', async () => {
@@ -46,7 +72,13 @@ test('denied, failed rollout and concurrent change in one run: each such tenant 
   const served = await Promise.all(sb.tenants.map((t) => sb.servedCert(t.endpoint)));
   await sb.setAuthz({ deny: [{ verb: 'update', resource: 'secrets', namespace: 'tenant-2' }] });
   await sb.setRollout({ namespace: 'tenant-3', deployment: 'xsoar-proxy', mode: 'fail' });
-  await sb.fault({ match: { method: 'PUT', path: '/namespaces/tenant-4/secrets/xsoar-tls' }, action: 'status', status: 409, reason: 'Conflict', message: 'the object has been modified; please apply your changes to the latest version and try again' });
+  await sb.fault({
+    match: { method: 'PUT', path: '/namespaces/tenant-4/secrets/xsoar-tls' },
+    action: 'status',
+    status: 409,
+    reason: 'Conflict',
+    message: 'the object has been modified; please apply your changes to the latest version and try again',
+  });
   const r = await install(m);
   await sb.setAuthz({ reset: true });
   await sb.clearFaults();
@@ -68,7 +100,9 @@ test('denied, failed rollout and concurrent change in one run: each such tenant 
   }
   // Nothing left half-done: no markers, so status reports no interrupted run.
   const st = JSON.parse((await runCli(['status', '--tenants-file', tenantsFile, '--json'], { env: sb.env })).stdout);
-  expect(st.tenants.every((x: { interrupted: unknown; agree: boolean }) => x.interrupted === null && x.agree)).toBe(true);
+  expect(st.tenants.every((x: { interrupted: unknown; agree: boolean }) => x.interrupted === null && x.agree)).toBe(
+    true,
+  );
 }, 90000);
 
 test('--dry-run on the fleet changes nothing and reports each tenant', async () => {
@@ -86,26 +120,69 @@ test('each tenant keeps its three newest distinct previous certificates; older o
   const ms = await Promise.all([0, 1, 2, 3].map(() => mintChain({ intermediates: 1, hosts: names })));
   for (const m of ms) expect((await install(m)).code).toBe(0);
   for (const t of sb.tenants) {
-    const r = await sb.kubectl(['get', 'secrets', '-n', t.namespace, '-l', `xsoar-cert.io/previous-of=${t.secret}`, '-o', 'jsonpath={range .items[*]}{.metadata.annotations.xsoar-cert\\.io/fingerprint}{"\\n"}{end}']);
+    const r = await sb.kubectl([
+      'get',
+      'secrets',
+      '-n',
+      t.namespace,
+      '-l',
+      `xsoar-cert.io/previous-of=${t.secret}`,
+      '-o',
+      'jsonpath={range .items[*]}{.metadata.annotations.xsoar-cert\\.io/fingerprint}{"\\n"}{end}',
+    ]);
     expect(r.stdout.trim().split('\n').sort()).toEqual(ms.slice(0, 3).map(fp).sort());
   }
 }, 120000);
 
 test('a user with namespaced roles only (no list across namespaces) still gets the fleet installed, one tenant at a time', async () => {
   const m = await mintChain({ intermediates: 1, hosts: names });
-  await sb.setAuthz({ deny: [{ verb: 'list', resource: 'secrets', scope: 'cluster' }, { verb: 'list', resource: 'deployments', scope: 'cluster' }] });
-  const r = await runCli(['install', '--cert', m.files.leaf, '--chain', m.files.chain, '--key', m.files.key, '--ca', m.files.root, '--host', 'localhost', '--tenants-file', tenantsFile, '--yes', '--timeout', '20'], { env: sb.env });
+  await sb.setAuthz({
+    deny: [
+      { verb: 'list', resource: 'secrets', scope: 'cluster' },
+      { verb: 'list', resource: 'deployments', scope: 'cluster' },
+    ],
+  });
+  const r = await runCli(
+    [
+      'install',
+      '--cert',
+      m.files.leaf,
+      '--chain',
+      m.files.chain,
+      '--key',
+      m.files.key,
+      '--ca',
+      m.files.root,
+      '--host',
+      'localhost',
+      '--tenants-file',
+      tenantsFile,
+      '--yes',
+      '--timeout',
+      '20',
+    ],
+    { env: sb.env },
+  );
   const st = await runCli(['status', '--tenants-file', tenantsFile, '--json'], { env: sb.env }); // per tenant, too
   await sb.setAuthz({ reset: true });
   expect(st.code).toBe(0);
-  expect(JSON.parse(st.stdout).tenants.map((x: { installed: { sha256: string } }) => x.installed.sha256)).toEqual(Array(6).fill(fp(m)));
+  expect(JSON.parse(st.stdout).tenants.map((x: { installed: { sha256: string } }) => x.installed.sha256)).toEqual(
+    Array(6).fill(fp(m)),
+  );
   expect(r.stderr).toMatch(/cannot list secrets or deployments across namespaces: installing one tenant at a time/);
   expect(r.code).toBe(0);
   expect(r.stdout.trim().split('\n').pop()).toBe('6 ok, 0 failed');
   for (const t of sb.tenants) expect((await sb.servedCert(t.endpoint)).sha256).toBe(fp(m));
   // renew takes the same road
-  await sb.setAuthz({ deny: [{ verb: 'list', resource: 'secrets', scope: 'cluster' }, { verb: 'list', resource: 'deployments', scope: 'cluster' }] });
-  const rn = await runCli(['renew', '--self-signed', '--force', '--tenants-file', tenantsFile, '--timeout', '20'], { env: sb.env });
+  await sb.setAuthz({
+    deny: [
+      { verb: 'list', resource: 'secrets', scope: 'cluster' },
+      { verb: 'list', resource: 'deployments', scope: 'cluster' },
+    ],
+  });
+  const rn = await runCli(['renew', '--self-signed', '--force', '--tenants-file', tenantsFile, '--timeout', '20'], {
+    env: sb.env,
+  });
   await sb.setAuthz({ reset: true });
   expect(rn.stderr).toMatch(/cannot list secrets or deployments across namespaces: renewing one tenant at a time/);
   expect(rn.code).toBe(0);
@@ -121,14 +198,52 @@ test('renew of the fleet: one read of every secret, the due tenants renewed in o
   const long = await mintChain({ intermediates: 1, hosts: names, leaf: { days: 365 } });
   expect((await install(short)).code).toBe(0);
   const later = path.join(sb.dir, 'tenants-4-6.txt');
-  writeFileSync(later, sb.tenants.slice(3).map((t) => `${t.namespace}/${t.secret} ${t.endpoint}`).join('\n') + '\n');
-  expect((await runCli(['install', '--cert', long.files.leaf, '--chain', long.files.chain, '--key', long.files.key, '--ca', long.files.root, '--host', 'localhost', '--tenants-file', later, '--yes'], { env: sb.env })).code).toBe(0);
+  writeFileSync(
+    later,
+    sb.tenants
+      .slice(3)
+      .map((t) => `${t.namespace}/${t.secret} ${t.endpoint}`)
+      .join('\n') + '\n',
+  );
+  expect(
+    (
+      await runCli(
+        [
+          'install',
+          '--cert',
+          long.files.leaf,
+          '--chain',
+          long.files.chain,
+          '--key',
+          long.files.key,
+          '--ca',
+          long.files.root,
+          '--host',
+          'localhost',
+          '--tenants-file',
+          later,
+          '--yes',
+        ],
+        { env: sb.env },
+      )
+    ).code,
+  ).toBe(0);
 
   await sb.control('requests', undefined, 'DELETE');
-  const r = await runCli(['renew', '--self-signed', '--before', '100', '--tenants-file', tenantsFile, '--json', '--timeout', '20'], { env: sb.env });
+  const r = await runCli(
+    ['renew', '--self-signed', '--before', '100', '--tenants-file', tenantsFile, '--json', '--timeout', '20'],
+    { env: sb.env },
+  );
   expect(r.code).toBe(0);
   const out = JSON.parse(r.stdout);
-  expect(out.tenants.map((x: { action: string }) => x.action)).toEqual(['renewed', 'renewed', 'renewed', 'skipped', 'skipped', 'skipped']);
+  expect(out.tenants.map((x: { action: string }) => x.action)).toEqual([
+    'renewed',
+    'renewed',
+    'renewed',
+    'skipped',
+    'skipped',
+    'skipped',
+  ]);
   for (const [i, t] of sb.tenants.entries()) {
     const served = new X509Certificate((await sb.servedCert(t.endpoint)).pem);
     if (i < 3) {
@@ -137,11 +252,17 @@ test('renew of the fleet: one read of every secret, the due tenants renewed in o
     } else expect(served.fingerprint256).toBe(fp(long));
   }
   const log: Array<{ method: string; path: string }> = await sb.requests();
-  expect(log.filter((e) => e.method === 'GET' && /^\/api\/v1\/namespaces\/tenant-\d\/secrets\/xsoar-tls$/.test(e.path))).toHaveLength(0);
+  expect(
+    log.filter((e) => e.method === 'GET' && /^\/api\/v1\/namespaces\/tenant-\d\/secrets\/xsoar-tls$/.test(e.path)),
+  ).toHaveLength(0);
   expect(log.filter((e) => e.method === 'PUT' && /\/secrets\/xsoar-tls$/.test(e.path))).toHaveLength(3);
   const audit = JSON.parse((await runCli(['audit', '--json'], { env: sb.env })).stdout);
-  expect(audit.slice(-3).map((a: { op: string; result: string; namespace: string }) => [a.op, a.result, a.namespace])).toEqual([
-    ['renew', 'installed', 'tenant-1'], ['renew', 'installed', 'tenant-2'], ['renew', 'installed', 'tenant-3'],
+  expect(
+    audit.slice(-3).map((a: { op: string; result: string; namespace: string }) => [a.op, a.result, a.namespace]),
+  ).toEqual([
+    ['renew', 'installed', 'tenant-1'],
+    ['renew', 'installed', 'tenant-2'],
+    ['renew', 'installed', 'tenant-3'],
   ]);
 }, 120000);
 
@@ -152,7 +273,29 @@ test('Ctrl-C (SIGINT) while the fleet rollouts run: every changed tenant is roll
   const before = await Promise.all(sb.tenants.map((t) => sb.secretData(t.namespace, t.secret)));
   const served = await Promise.all(sb.tenants.map((t) => sb.servedCert(t.endpoint)));
   await sb.setRollout({ namespace: 'tenant-2', deployment: 'xsoar-proxy', mode: 'stuck' });
-  const child = spawn(process.execPath, [BIN, 'install', '--cert', m.files.leaf, '--chain', m.files.chain, '--key', m.files.key, '--ca', m.files.root, '--host', 'localhost', '--tenants-file', tenantsFile, '--yes', '--timeout', '30'], { env: { ...sb.env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(
+    process.execPath,
+    [
+      BIN,
+      'install',
+      '--cert',
+      m.files.leaf,
+      '--chain',
+      m.files.chain,
+      '--key',
+      m.files.key,
+      '--ca',
+      m.files.root,
+      '--host',
+      'localhost',
+      '--tenants-file',
+      tenantsFile,
+      '--yes',
+      '--timeout',
+      '30',
+    ],
+    { env: { ...sb.env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   let stderr = '';
   let stdout = '';
   child.stderr.on('data', (d) => (stderr += d));
@@ -179,7 +322,13 @@ test('a tenant whose secret is Opaque (not kubernetes.io/tls) is read on its own
   const t6 = sb.tenants[5]!;
   const json = JSON.parse((await sb.kubectl(['get', 'secret', t6.secret, '-n', t6.namespace, '-o', 'json'])).stdout);
   expect((await sb.kubectl(['delete', 'secret', t6.secret, '-n', t6.namespace])).code).toBe(0);
-  const opaque = { apiVersion: 'v1', kind: 'Secret', type: 'Opaque', metadata: { name: t6.secret, namespace: t6.namespace, labels: json.metadata.labels }, data: json.data };
+  const opaque = {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    type: 'Opaque',
+    metadata: { name: t6.secret, namespace: t6.namespace, labels: json.metadata.labels },
+    data: json.data,
+  };
   expect((await sb.kubectl(['create', '-f', '-', '--validate=false'], JSON.stringify(opaque))).code).toBe(0);
   const m = await mintChain({ intermediates: 1, hosts: names });
   const r = await install(m);
@@ -193,19 +342,52 @@ test('a tenant whose secret is Opaque (not kubernetes.io/tls) is read on its own
 test('two secrets served by one deployment: both replaced, the deployment restarted once', async () => {
   const t1 = sb.tenants[0]!;
   const cur = JSON.parse((await sb.kubectl(['get', 'secret', t1.secret, '-n', t1.namespace, '-o', 'json'])).stdout);
-  const second = { apiVersion: 'v1', kind: 'Secret', type: cur.type, metadata: { name: 'xsoar-tls-admin', namespace: t1.namespace }, data: cur.data };
+  const second = {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    type: cur.type,
+    metadata: { name: 'xsoar-tls-admin', namespace: t1.namespace },
+    data: cur.data,
+  };
   expect((await sb.kubectl(['create', '-f', '-', '--validate=false'], JSON.stringify(second))).code).toBe(0);
-  const dep = JSON.parse((await sb.kubectl(['get', 'deployment', t1.deployment, '-n', t1.namespace, '-o', 'json'])).stdout);
+  const dep = JSON.parse(
+    (await sb.kubectl(['get', 'deployment', t1.deployment, '-n', t1.namespace, '-o', 'json'])).stdout,
+  );
   dep.spec.template.spec.volumes.push({ name: 'tls-admin', secret: { secretName: 'xsoar-tls-admin' } });
   expect((await sb.kubectl(['replace', '-f', '-', '--validate=false'], JSON.stringify(dep))).code).toBe(0);
   const file = path.join(sb.dir, 'two-secrets.txt');
   writeFileSync(file, `${t1.namespace}/${t1.secret} ${t1.endpoint}\n${t1.namespace}/xsoar-tls-admin\n`);
   const m = await mintChain({ intermediates: 1, hosts: names });
   await sb.control('requests', undefined, 'DELETE');
-  const r = await runCli(['install', '--cert', m.files.leaf, '--chain', m.files.chain, '--key', m.files.key, '--ca', m.files.root, '--host', 'localhost', '--tenants-file', file, '--yes', '--json', '--timeout', '20'], { env: sb.env });
+  const r = await runCli(
+    [
+      'install',
+      '--cert',
+      m.files.leaf,
+      '--chain',
+      m.files.chain,
+      '--key',
+      m.files.key,
+      '--ca',
+      m.files.root,
+      '--host',
+      'localhost',
+      '--tenants-file',
+      file,
+      '--yes',
+      '--json',
+      '--timeout',
+      '20',
+    ],
+    { env: sb.env },
+  );
   expect(r.code).toBe(0);
   const log: Array<{ method: string; path: string }> = await sb.requests();
-  expect(log.filter((e) => e.method === 'PUT' && e.path === `/apis/apps/v1/namespaces/${t1.namespace}/deployments/${t1.deployment}`)).toHaveLength(1);
+  expect(
+    log.filter(
+      (e) => e.method === 'PUT' && e.path === `/apis/apps/v1/namespaces/${t1.namespace}/deployments/${t1.deployment}`,
+    ),
+  ).toHaveLength(1);
   for (const name of [t1.secret, 'xsoar-tls-admin']) {
     const data = await sb.secretData(t1.namespace, name);
     expect(new X509Certificate(Buffer.from(data!['tls.crt']!, 'base64')).fingerprint256).toBe(fp(m));

@@ -14,14 +14,41 @@ let certs: MintedChain[] = [];
 let n = 0;
 beforeAll(async () => {
   sb = await startSandbox({ rolloutDelayMs: 100, progressDeadlineMs: 1500 });
-  certs = await Promise.all([0, 1, 2, 3, 4, 5].map(() => mintChain({ intermediates: 1, hosts: ['localhost', '127.0.0.1', 'xsoar.xsoar.local'] })));
+  certs = await Promise.all(
+    [0, 1, 2, 3, 4, 5].map(() =>
+      mintChain({ intermediates: 1, hosts: ['localhost', '127.0.0.1', 'xsoar.xsoar.local'] }),
+    ),
+  );
 }, 120000);
 afterAll(async () => sb?.stop());
 
 const t = () => sb.tenants[0]!;
 const fp = (m: MintedChain) => new X509Certificate(m.leaf.certPem).fingerprint256;
-const installArgs = (m: MintedChain, extra: string[] = []) => ['install', '--cert', m.files.leaf, '--chain', m.files.chain, '--key', m.files.key, '--ca', m.files.root, '--host', 'localhost', '-n', t().namespace, '--secret', t().secret, '--endpoint', t().endpoint, '--yes', '--timeout', '20', ...extra];
-const install = (m: MintedChain, extra: string[] = [], env: NodeJS.ProcessEnv = {}) => runCli(installArgs(m, extra), { env: { ...sb.env, ...env } });
+const installArgs = (m: MintedChain, extra: string[] = []) => [
+  'install',
+  '--cert',
+  m.files.leaf,
+  '--chain',
+  m.files.chain,
+  '--key',
+  m.files.key,
+  '--ca',
+  m.files.root,
+  '--host',
+  'localhost',
+  '-n',
+  t().namespace,
+  '--secret',
+  t().secret,
+  '--endpoint',
+  t().endpoint,
+  '--yes',
+  '--timeout',
+  '20',
+  ...extra,
+];
+const install = (m: MintedChain, extra: string[] = [], env: NodeJS.ProcessEnv = {}) =>
+  runCli(installArgs(m, extra), { env: { ...sb.env, ...env } });
 const nextCert = () => certs[n++ % certs.length]!;
 
 /** The invariant after any failed install: the old data byte-identical and still served. */
@@ -43,7 +70,12 @@ test('a good install: the served certificate changes, annotations and an audit r
   expect(Buffer.from(s.data['ca.crt'], 'base64').toString()).toBe(m.root.certPem);
   const audit = await runCli(['audit', '--json'], { env: sb.env });
   const recs = JSON.parse(audit.stdout);
-  expect(recs[recs.length - 1]).toMatchObject({ op: 'install', result: 'installed', newFingerprint: fp(m), namespace: t().namespace });
+  expect(recs[recs.length - 1]).toMatchObject({
+    op: 'install',
+    result: 'installed',
+    newFingerprint: fp(m),
+    namespace: t().namespace,
+  });
 });
 
 test('--dry-run changes nothing and shows the manifests with the key redacted', async () => {
@@ -68,7 +100,10 @@ describe('faults: the end state is the new cert live, or the old one byte-identi
     ['the apply write fails (500)', { match: { method: 'PUT', path: '/secrets/' }, action: 'status', status: 500 }],
     ['the apply connection is dropped', { match: { method: 'PUT', path: '/secrets/' }, action: 'drop' }],
     ['the restart patch fails', { match: { method: 'PATCH', path: '/deployments/' }, action: 'status', status: 500 }],
-    ['a slow response (1.5 s) on the apply', { match: { method: 'PUT', path: '/secrets/' }, action: 'delay', delayMs: 1500 }],
+    [
+      'a slow response (1.5 s) on the apply',
+      { match: { method: 'PUT', path: '/secrets/' }, action: 'delay', delayMs: 1500 },
+    ],
     ['the rollout fails (ProgressDeadlineExceeded)', { rollout: 'fail' }],
     ['the rollout is stuck', { rollout: 'stuck' }],
   ];
@@ -76,7 +111,12 @@ describe('faults: the end state is the new cert live, or the old one byte-identi
     const m = nextCert();
     const beforeData = await sb.secretData(t().namespace, t().secret);
     const beforeServed = (await sb.servedCert(t().endpoint)).sha256;
-    if ('rollout' in fault) await sb.setRollout({ namespace: t().namespace, deployment: t().deployment, mode: fault.rollout as 'fail' | 'stuck' });
+    if ('rollout' in fault)
+      await sb.setRollout({
+        namespace: t().namespace,
+        deployment: t().deployment,
+        mode: fault.rollout as 'fail' | 'stuck',
+      });
     else await sb.fault(fault as unknown as Parameters<Sandbox['fault']>[0]);
     const r = await install(m, ['--timeout', '3']);
     await sb.clearFaults();
@@ -85,7 +125,8 @@ describe('faults: the end state is the new cert live, or the old one byte-identi
     } else {
       expect([4, 5]).toContain(r.code);
       expect(r.stderr).not.toMatch(/\n\s+at /);
-      if (r.code === 5) expect(r.stderr).toMatch(/rolled back: the previous certificate .* is installed and served again/);
+      if (r.code === 5)
+        expect(r.stderr).toMatch(/rolled back: the previous certificate .* is installed and served again/);
       await expectUnchanged(beforeData, beforeServed);
     }
   });
@@ -113,7 +154,10 @@ test('two concurrent installs: one wins, the other fails cleanly (exit 7); the s
   expect(codes[0]).toBe(0);
   expect([0, 7]).toContain(codes[1]);
   const loser = ra.code === 7 ? ra : rb.code === 7 ? rb : undefined;
-  if (loser) expect(loser.stderr).toMatch(/holds the lock|changed while xsoar-cert was working|another xsoar-cert run is changing/);
+  if (loser)
+    expect(loser.stderr).toMatch(
+      /holds the lock|changed while xsoar-cert was working|another xsoar-cert run is changing/,
+    );
   const served = (await sb.servedCert(t().endpoint)).sha256;
   const data = await sb.secretData(t().namespace, t().secret);
   expect(new X509Certificate(Buffer.from(data!['tls.crt']!, 'base64')).fingerprint256).toBe(served);
@@ -124,23 +168,37 @@ test('rollback restores the previous version byte for byte and is itself reversi
   expect((await install(a)).code).toBe(0);
   const dataA = await sb.secretData(t().namespace, t().secret);
   expect((await install(b)).code).toBe(0);
-  const r = await runCli(['rollback', '-n', t().namespace, '--secret', t().secret, '--endpoint', t().endpoint, '--yes'], { env: sb.env });
+  const r = await runCli(
+    ['rollback', '-n', t().namespace, '--secret', t().secret, '--endpoint', t().endpoint, '--yes'],
+    { env: sb.env },
+  );
   expect(r.code).toBe(0);
   expect((await sb.secretData(t().namespace, t().secret))!['tls.crt']).toBe(dataA!['tls.crt']);
   expect((await sb.secretData(t().namespace, t().secret))!['tls.key']).toBe(dataA!['tls.key']);
   expect((await sb.servedCert(t().endpoint)).sha256).toBe(fp(a));
-  const again = await runCli(['rollback', '-n', t().namespace, '--secret', t().secret, '--endpoint', t().endpoint, '--yes'], { env: sb.env });
+  const again = await runCli(
+    ['rollback', '-n', t().namespace, '--secret', t().secret, '--endpoint', t().endpoint, '--yes'],
+    { env: sb.env },
+  );
   expect(again.code).toBe(0);
   expect((await sb.servedCert(t().endpoint)).sha256).toBe(fp(b));
-  const st = await runCli(['status', '-n', t().namespace, '--secret', t().secret, '--endpoint', t().endpoint, '--json'], { env: sb.env });
+  const st = await runCli(
+    ['status', '-n', t().namespace, '--secret', t().secret, '--endpoint', t().endpoint, '--json'],
+    { env: sb.env },
+  );
   expect(JSON.parse(st.stdout)).toMatchObject({ agree: true, installed: { sha256: fp(b) } });
 });
 
 function spawnInstall(m: MintedChain) {
-  const child = spawn(process.execPath, [BIN, ...installArgs(m, ['--timeout', '30'])], { env: { ...sb.env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [BIN, ...installArgs(m, ['--timeout', '30'])], {
+    env: { ...sb.env, NO_COLOR: '1' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stderr = '';
   child.stderr.on('data', (d) => (stderr += d));
-  const done = new Promise<{ code: number | null; signal: string | null }>((r) => child.on('exit', (code, signal) => r({ code, signal })));
+  const done = new Promise<{ code: number | null; signal: string | null }>((r) =>
+    child.on('exit', (code, signal) => r({ code, signal })),
+  );
   return { child, done, stderr: () => stderr };
 }
 
@@ -169,7 +227,9 @@ test('a run killed with SIGKILL leaves a marker that the next status resolves by
   p.child.kill('SIGKILL');
   await p.done;
   expect(readdirSync(path.join(sb.env.XSOAR_CERT_STATE_DIR!, 'markers'))).toHaveLength(1);
-  const st = await runCli(['status', '-n', t().namespace, '--secret', t().secret, '--endpoint', t().endpoint], { env: sb.env });
+  const st = await runCli(['status', '-n', t().namespace, '--secret', t().secret, '--endpoint', t().endpoint], {
+    env: sb.env,
+  });
   expect(st.stderr).toMatch(/was interrupted at step "restart"; resolving it/);
   expect(st.code).toBe(0);
   expect(readdirSync(path.join(sb.env.XSOAR_CERT_STATE_DIR!, 'markers'))).toHaveLength(0);
@@ -180,7 +240,10 @@ test('the private key never appears in any argv during an install, nor in output
   const m = nextCert();
   const keyB64 = Buffer.from(m.leaf.keyPem).toString('base64');
   const keyBody = m.leaf.keyPem.split('\n')[1]!;
-  const child = spawn(process.execPath, [BIN, ...installArgs(m, ['--json'])], { env: { ...sb.env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [BIN, ...installArgs(m, ['--json'])], {
+    env: { ...sb.env, NO_COLOR: '1' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   child.stdout.on('data', (d) => (out += d));
   child.stderr.on('data', (d) => (out += d));
@@ -192,8 +255,11 @@ test('the private key never appears in any argv during an install, nor in output
     for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
       try {
         const argv = readFileSync(`/proc/${pid}/cmdline`, 'latin1');
-        if (argv.includes(keyBody) || argv.includes(keyB64.slice(0, 40))) leaks.push(argv.split('\0').slice(0, 3).join(' '));
-      } catch { /* process gone */ }
+        if (argv.includes(keyBody) || argv.includes(keyB64.slice(0, 40)))
+          leaks.push(argv.split('\0').slice(0, 3).join(' '));
+      } catch {
+        /* process gone */
+      }
     }
     scans++;
     await new Promise((r) => setTimeout(r, 5));
@@ -206,7 +272,9 @@ test('the private key never appears in any argv during an install, nor in output
   const audit = readFileSync(path.join(sb.env.XSOAR_CERT_STATE_DIR!, 'audit.jsonl'), 'utf8');
   expect(audit).not.toContain(keyBody);
   expect(audit).not.toContain(keyB64.slice(0, 40));
-  expect((await import('node:fs')).statSync(path.join(sb.env.XSOAR_CERT_STATE_DIR!, 'audit.jsonl')).mode & 0o777).toBe(0o600);
+  expect((await import('node:fs')).statSync(path.join(sb.env.XSOAR_CERT_STATE_DIR!, 'audit.jsonl')).mode & 0o777).toBe(
+    0o600,
+  );
   const log = readFileSync(path.join(sb.dir, 'requests.log'), 'utf8');
   expect(log).not.toContain(keyB64.slice(0, 40));
 });
@@ -241,6 +309,17 @@ test('status for a secret that is not there lists the TLS secrets it can see, pr
   const report = JSON.parse(r.stdout);
   expect(report.installed).toBeNull();
   expect(report.tlsSecretsInNamespace).toEqual([t().secret]); // backups exist by now, and are not offered
-  const backups = (await sb.kubectl(['get', 'secrets', '-n', t().namespace, '-l', `xsoar-cert.io/previous-of=${t().secret}`, '-o', 'name'])).stdout.trim();
+  const backups = (
+    await sb.kubectl([
+      'get',
+      'secrets',
+      '-n',
+      t().namespace,
+      '-l',
+      `xsoar-cert.io/previous-of=${t().secret}`,
+      '-o',
+      'name',
+    ])
+  ).stdout.trim();
   expect(backups).not.toBe('');
 });

@@ -16,12 +16,35 @@ beforeAll(async () => {
 afterAll(async () => sb?.stop());
 
 const t = () => sb.tenants[0]!;
-const args = () => ['install', '--cert', m.files.leaf, '--chain', m.files.chain, '--key', m.files.key, '--ca', m.files.root, '--host', 'localhost', '-n', t().namespace, '--secret', t().secret, '--endpoint', t().endpoint, '--yes', '--allow-name-change'];
+const args = () => [
+  'install',
+  '--cert',
+  m.files.leaf,
+  '--chain',
+  m.files.chain,
+  '--key',
+  m.files.key,
+  '--ca',
+  m.files.root,
+  '--host',
+  'localhost',
+  '-n',
+  t().namespace,
+  '--secret',
+  t().secret,
+  '--endpoint',
+  t().endpoint,
+  '--yes',
+  '--allow-name-change',
+];
 
 /** Start install; send `sig` once stderr shows `when`; resolve with the exit code and stderr. */
 function installAndSignal(sig: NodeJS.Signals, when: RegExp): Promise<{ code: number | null; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args()], { env: { ...process.env, ...sb.env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [BIN, ...args()], {
+      env: { ...process.env, ...sb.env, NO_COLOR: '1' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stderr = '';
     let sent = false;
     const send = () => {
@@ -38,7 +61,10 @@ function installAndSignal(sig: NodeJS.Signals, when: RegExp): Promise<{ code: nu
   });
 }
 
-const rv = async () => (await sb.kubectl(['get', 'secret', t().secret, '-n', t().namespace, '-o', 'jsonpath={.metadata.resourceVersion}'])).stdout.trim();
+const rv = async () =>
+  (
+    await sb.kubectl(['get', 'secret', t().secret, '-n', t().namespace, '-o', 'jsonpath={.metadata.resourceVersion}'])
+  ).stdout.trim();
 
 test('SIGTERM before anything changes: exit 130, "cancelled: nothing was changed"', async () => {
   const before = await rv();
@@ -54,7 +80,10 @@ test('SIGTERM during the backup step: exit 130 (not 5), the secret untouched and
   await sb.fault({ match: { method: 'POST', path: '/secrets$' }, action: 'delay', delayMs: 1500 });
   const r = await installAndSignal('SIGTERM', /Backup: /);
   await sb.clearFaults();
-  expect({ code: r.code, line: r.stderr.split('\n').find((l) => l.startsWith('xsoar-cert: Cancelled')) }).toEqual({ code: 130, line: expect.stringMatching(/before .* was changed: nothing was changed/) });
+  expect({ code: r.code, line: r.stderr.split('\n').find((l) => l.startsWith('xsoar-cert: Cancelled')) }).toEqual({
+    code: 130,
+    line: expect.stringMatching(/before .* was changed: nothing was changed/),
+  });
   expect(await rv()).toBe(before);
   expect((await sb.servedCert(t().endpoint)).sha256).toBe(served);
 });
@@ -63,9 +92,26 @@ test('a marker whose pid now belongs to another live process (another start time
   const dir = path.join(sb.env.XSOAR_CERT_STATE_DIR!, 'markers');
   mkdirSync(dir, { recursive: true });
   // This test runner is alive, but it is not the run that wrote the marker: its start time differs.
-  writeFileSync(path.join(dir, `${t().namespace}__${t().secret}.json`), JSON.stringify({ pid: process.pid, pidStart: '1', op: 'install', namespace: t().namespace, secret: t().secret, backupName: `${t().secret}-prev-20260101000000-zzzz`, newFingerprint: 'AB:'.repeat(31) + 'CD', deployments: [t().deployment], step: 'backup', startedAt: '2026-01-01T00:00:00.000Z' }));
+  writeFileSync(
+    path.join(dir, `${t().namespace}__${t().secret}.json`),
+    JSON.stringify({
+      pid: process.pid,
+      pidStart: '1',
+      op: 'install',
+      namespace: t().namespace,
+      secret: t().secret,
+      backupName: `${t().secret}-prev-20260101000000-zzzz`,
+      newFingerprint: 'AB:'.repeat(31) + 'CD',
+      deployments: [t().deployment],
+      step: 'backup',
+      startedAt: '2026-01-01T00:00:00.000Z',
+    }),
+  );
   const r = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args()], { env: { ...process.env, ...sb.env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [BIN, ...args()], {
+      env: { ...process.env, ...sb.env, NO_COLOR: '1' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stderr = '';
     child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     child.on('close', (code) => resolve({ code, stderr }));

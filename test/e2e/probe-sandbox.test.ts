@@ -29,7 +29,9 @@ test('a tenant serving its leaf without the intermediate is reported as incomple
   secret.data['tls.key'] = Buffer.from(m.leaf.keyPem).toString('base64');
   expect((await sb.kubectl(['replace', '--validate=false', '-f', '-'], JSON.stringify(secret))).code).toBe(0);
   await sb.kubectl(['rollout', 'restart', `deployment/${t.deployment}`, '-n', t.namespace]);
-  expect((await sb.kubectl(['rollout', 'status', `deployment/${t.deployment}`, '-n', t.namespace, '--timeout=20s'])).code).toBe(0);
+  expect(
+    (await sb.kubectl(['rollout', 'status', `deployment/${t.deployment}`, '-n', t.namespace, '--timeout=20s'])).code,
+  ).toBe(0);
   const r = await runCli(['probe', t.endpoint, '--ca', m.files.root, '--servername', 'localhost'], { env: sb.env });
   expect(r.code).toBe(1);
   expect(r.stdout).toMatch(/incomplete/);

@@ -11,14 +11,29 @@ let patch: any;
 let api: any;
 let shapes: any;
 beforeAll(async () => {
-  [pb, patch, api, shapes] = await Promise.all([load('protobuf.mjs'), load('patch.mjs'), load('api-server.mjs'), load('k8s-shapes.mjs')]);
+  [pb, patch, api, shapes] = await Promise.all([
+    load('protobuf.mjs'),
+    load('patch.mjs'),
+    load('api-server.mjs'),
+    load('k8s-shapes.mjs'),
+  ]);
 });
 
 test('a protobuf Secret decodes to its JSON form, bytes as base64, zero creationTimestamp dropped', () => {
   const f = pb.encodeField;
   const entry = (k: string, v: Buffer) => f(2, Buffer.concat([f(1, k), f(2, v)]));
-  const meta = Buffer.concat([f(1, 'web-tls'), f(3, 'xsoar'), f(8, Buffer.alloc(0)), f(11, Buffer.concat([f(1, 'a'), f(2, 'b')]))]);
-  const raw = Buffer.concat([f(1, meta), entry('tls.crt', Buffer.from('CERT')), entry('tls.key', Buffer.from([0, 255, 1])), f(3, 'kubernetes.io/tls')]);
+  const meta = Buffer.concat([
+    f(1, 'web-tls'),
+    f(3, 'xsoar'),
+    f(8, Buffer.alloc(0)),
+    f(11, Buffer.concat([f(1, 'a'), f(2, 'b')])),
+  ]);
+  const raw = Buffer.concat([
+    f(1, meta),
+    entry('tls.crt', Buffer.from('CERT')),
+    entry('tls.key', Buffer.from([0, 255, 1])),
+    f(3, 'kubernetes.io/tls'),
+  ]);
   const obj = pb.decodeK8sProtobuf(pb.encodeK8sProtobuf('v1', 'Secret', raw));
   expect(obj).toEqual({
     apiVersion: 'v1',
@@ -32,22 +47,68 @@ test('a protobuf Secret decodes to its JSON form, bytes as base64, zero creation
 test('a protobuf SelfSubjectAccessReview yields its resource attributes; bad frames are refused', () => {
   const f = pb.encodeField;
   const ra = Buffer.concat([f(1, 'ns1'), f(2, 'create'), f(5, 'secrets')]);
-  const obj = pb.decodeK8sProtobuf(pb.encodeK8sProtobuf('authorization.k8s.io/v1', 'SelfSubjectAccessReview', Buffer.concat([f(2, f(1, ra))])));
+  const obj = pb.decodeK8sProtobuf(
+    pb.encodeK8sProtobuf('authorization.k8s.io/v1', 'SelfSubjectAccessReview', Buffer.concat([f(2, f(1, ra))])),
+  );
   expect(obj.spec.resourceAttributes).toEqual({ namespace: 'ns1', verb: 'create', resource: 'secrets' });
   expect(() => pb.decodeK8sProtobuf(Buffer.from('{"kind":"Secret"}'))).toThrow(/magic/);
-  expect(() => pb.decodeK8sProtobuf(pb.encodeK8sProtobuf('v1', 'Pod', Buffer.alloc(0)))).toThrow(/Pod is not supported/);
+  expect(() => pb.decodeK8sProtobuf(pb.encodeK8sProtobuf('v1', 'Pod', Buffer.alloc(0)))).toThrow(
+    /Pod is not supported/,
+  );
   const truncated = pb.encodeK8sProtobuf('v1', 'Secret', f(1, f(1, 'x')));
   expect(() => pb.decodeK8sProtobuf(truncated.subarray(0, truncated.length - 1))).toThrow(/truncated/);
 });
 
 test('strategic merge patch merges containers/env by name, honours $patch: delete and null', () => {
-  const dep = { spec: { template: { metadata: { annotations: { keep: '1' } }, spec: { containers: [{ name: 'proxy', image: 'a', env: [{ name: 'A', value: '1' }, { name: 'B', value: '2' }] }, { name: 'side', image: 's' }] } } } };
+  const dep = {
+    spec: {
+      template: {
+        metadata: { annotations: { keep: '1' } },
+        spec: {
+          containers: [
+            {
+              name: 'proxy',
+              image: 'a',
+              env: [
+                { name: 'A', value: '1' },
+                { name: 'B', value: '2' },
+              ],
+            },
+            { name: 'side', image: 's' },
+          ],
+        },
+      },
+    },
+  };
   const out = patch.applyStrategicMergePatch(dep, {
-    spec: { template: { metadata: { annotations: { 'kubectl.kubernetes.io/restartedAt': 'now', keep: null } }, spec: { containers: [{ name: 'proxy', env: [{ name: 'B', value: '3' }, { name: 'A', $patch: 'delete' }, { name: 'C', value: '4' }] }] } } },
+    spec: {
+      template: {
+        metadata: { annotations: { 'kubectl.kubernetes.io/restartedAt': 'now', keep: null } },
+        spec: {
+          containers: [
+            {
+              name: 'proxy',
+              env: [
+                { name: 'B', value: '3' },
+                { name: 'A', $patch: 'delete' },
+                { name: 'C', value: '4' },
+              ],
+            },
+          ],
+        },
+      },
+    },
   });
   expect(out.spec.template.metadata.annotations).toEqual({ 'kubectl.kubernetes.io/restartedAt': 'now' });
   expect(out.spec.template.spec.containers).toEqual([
-    { name: 'proxy', image: 'a', env: [{ name: 'B', value: '3' }, { name: 'C', value: '4' }] },
+    {
+      name: 'proxy',
+      image: 'a',
+      env: [
+        { name: 'B', value: '3' },
+        { name: 'C', value: '4' },
+      ],
+    },
     { name: 'side', image: 's' },
   ]);
   // Lists without a merge key are replaced; the original is not mutated.
@@ -56,7 +117,10 @@ test('strategic merge patch merges containers/env by name, honours $patch: delet
 });
 
 test('JSON merge patch and JSON patch follow RFC 7386 and RFC 6902', () => {
-  expect(patch.applyMergePatch({ a: { b: 1, c: 2 }, l: [1, 2] }, { a: { b: null, d: 3 }, l: [3] })).toEqual({ a: { c: 2, d: 3 }, l: [3] });
+  expect(patch.applyMergePatch({ a: { b: 1, c: 2 }, l: [1, 2] }, { a: { b: null, d: 3 }, l: [3] })).toEqual({
+    a: { c: 2, d: 3 },
+    l: [3],
+  });
   const doc = { metadata: { labels: { a: 'b' } }, list: [1, 2, 3] };
   expect(
     patch.applyJsonPatch(doc, [
@@ -84,5 +148,14 @@ test('label selectors: equality, inequality, sets, existence', () => {
 
 test('the Age column reads like kubectl (HumanDuration)', () => {
   const h = shapes.humanDuration;
-  expect([h(5000), h(119000), h(125000), h(3600000 * 2.5), h(3600000 * 4.5), h(3600000 * 30), h(86400000 * 3 + 3600000 * 4), h(86400000 * 400)]).toEqual(['5s', '119s', '2m5s', '150m', '4h30m', '30h', '3d4h', '400d']);
+  expect([
+    h(5000),
+    h(119000),
+    h(125000),
+    h(3600000 * 2.5),
+    h(3600000 * 4.5),
+    h(3600000 * 30),
+    h(86400000 * 3 + 3600000 * 4),
+    h(86400000 * 400),
+  ]).toEqual(['5s', '119s', '2m5s', '150m', '4h30m', '30h', '3d4h', '400d']);
 });

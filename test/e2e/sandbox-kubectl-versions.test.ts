@@ -40,18 +40,37 @@ function run(bin: string, args: string[], input = ''): Promise<{ code: number; s
 }
 
 for (const { v, bin } of versions) {
-  (bin ? test : test.skip)(`kubectl ${v}: apply (default validation), get, can-i, rollout restart and status`, async () => {
-    const k = bin!;
-    const t = sb.tenants[0]!;
-    const name = `v${v.replace('.', '-')}`;
-    const m = await mintChain();
-    const dry = await run(k, ['create', 'secret', 'tls', name, '-n', t.namespace, `--cert=${m.files.leaf}`, `--key=${m.files.key}`, '--dry-run=client', '-o', 'yaml']);
-    expect((await run(k, ['apply', '-f', '-'], dry.stdout)).stdout).toMatch(new RegExp(`secret/${name} created`));
-    expect((await run(k, ['apply', '-f', '-'], dry.stdout)).stdout).toMatch(new RegExp(`secret/${name} configured`));
-    expect((await run(k, ['get', 'secrets', '-n', t.namespace])).stdout).toMatch(new RegExp(`\\n${name}\\s+kubernetes.io/tls\\s+2`));
-    expect((await run(k, ['auth', 'can-i', 'patch', 'secrets', '-n', t.namespace])).stdout.trim()).toBe('yes');
-    await new Promise((r) => setTimeout(r, 1100)); // one restart per second per deployment (kubectl's own guard)
-    expect((await run(k, ['rollout', 'restart', `deployment/${t.deployment}`, '-n', t.namespace])).code).toBe(0);
-    expect((await run(k, ['rollout', 'status', `deployment/${t.deployment}`, '-n', t.namespace, '--timeout=20s'])).stdout).toMatch(/successfully rolled out/);
-  });
+  (bin ? test : test.skip)(
+    `kubectl ${v}: apply (default validation), get, can-i, rollout restart and status`,
+    async () => {
+      const k = bin!;
+      const t = sb.tenants[0]!;
+      const name = `v${v.replace('.', '-')}`;
+      const m = await mintChain();
+      const dry = await run(k, [
+        'create',
+        'secret',
+        'tls',
+        name,
+        '-n',
+        t.namespace,
+        `--cert=${m.files.leaf}`,
+        `--key=${m.files.key}`,
+        '--dry-run=client',
+        '-o',
+        'yaml',
+      ]);
+      expect((await run(k, ['apply', '-f', '-'], dry.stdout)).stdout).toMatch(new RegExp(`secret/${name} created`));
+      expect((await run(k, ['apply', '-f', '-'], dry.stdout)).stdout).toMatch(new RegExp(`secret/${name} configured`));
+      expect((await run(k, ['get', 'secrets', '-n', t.namespace])).stdout).toMatch(
+        new RegExp(`\\n${name}\\s+kubernetes.io/tls\\s+2`),
+      );
+      expect((await run(k, ['auth', 'can-i', 'patch', 'secrets', '-n', t.namespace])).stdout.trim()).toBe('yes');
+      await new Promise((r) => setTimeout(r, 1100)); // one restart per second per deployment (kubectl's own guard)
+      expect((await run(k, ['rollout', 'restart', `deployment/${t.deployment}`, '-n', t.namespace])).code).toBe(0);
+      expect(
+        (await run(k, ['rollout', 'status', `deployment/${t.deployment}`, '-n', t.namespace, '--timeout=20s'])).stdout,
+      ).toMatch(/successfully rolled out/);
+    },
+  );
 }

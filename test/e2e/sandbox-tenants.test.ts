@@ -7,7 +7,19 @@ import { mintChain } from '../helpers/test-ca.js';
 /** Install a fresh cert into one tenant with the hand-typed kubectl sequence; returns its fingerprint. */
 async function installBy(sb: Sandbox, t: Tenant): Promise<string> {
   const m = await mintChain();
-  const dry = await sb.kubectl(['create', 'secret', 'tls', t.secret, '-n', t.namespace, `--cert=${m.files.leaf}`, `--key=${m.files.key}`, '--dry-run=client', '-o', 'yaml']);
+  const dry = await sb.kubectl([
+    'create',
+    'secret',
+    'tls',
+    t.secret,
+    '-n',
+    t.namespace,
+    `--cert=${m.files.leaf}`,
+    `--key=${m.files.key}`,
+    '--dry-run=client',
+    '-o',
+    'yaml',
+  ]);
   expect((await sb.kubectl(['apply', '-f', '-'], dry.stdout)).code).toBe(0);
   expect((await sb.kubectl(['rollout', 'restart', `deployment/${t.deployment}`, '-n', t.namespace])).code).toBe(0);
   const st = await sb.kubectl(['rollout', 'status', `deployment/${t.deployment}`, '-n', t.namespace, '--timeout=30s']);
@@ -29,10 +41,14 @@ describe('two tenants with child-process pods', () => {
     const leaf = new X509Certificate(a!.pem);
     expect(leaf.subjectAltName).toContain('DNS:tenant-1.xsoar.local');
     expect(leaf.subjectAltName).toContain('IP Address:127.0.0.1');
-    const deps = JSON.parse((await sb.kubectl(['get', 'deployments', '-A', '-l', 'app.kubernetes.io/part-of=xsoar', '-o', 'json'])).stdout);
+    const deps = JSON.parse(
+      (await sb.kubectl(['get', 'deployments', '-A', '-l', 'app.kubernetes.io/part-of=xsoar', '-o', 'json'])).stdout,
+    );
     expect(deps.items).toHaveLength(2);
     expect(deps.items[0].spec.template.spec.volumes[0].secret.secretName).toBe('xsoar-tls');
-    const nsList = (await sb.kubectl(['get', 'ns', '-l', 'app.kubernetes.io/part-of=xsoar', '-o', 'name'])).stdout.trim().split('\n');
+    const nsList = (await sb.kubectl(['get', 'ns', '-l', 'app.kubernetes.io/part-of=xsoar', '-o', 'name'])).stdout
+      .trim()
+      .split('\n');
     expect(nsList).toEqual(['namespace/tenant-1', 'namespace/tenant-2']);
   });
 
@@ -59,7 +75,10 @@ describe('--inline-pods with a custom tenant spec', () => {
   afterAll(async () => sb?.stop());
 
   test('tenants come from --tenants and --tenant NS/SECRET/DEPLOYMENT', () => {
-    expect(sb.tenants.map((t) => `${t.namespace}/${t.secret}/${t.deployment}`)).toEqual(['tenant-1/xsoar-tls/xsoar-proxy', 'acme/acme-cert/acme-gw']);
+    expect(sb.tenants.map((t) => `${t.namespace}/${t.secret}/${t.deployment}`)).toEqual([
+      'tenant-1/xsoar-tls/xsoar-proxy',
+      'acme/acme-cert/acme-gw',
+    ]);
   });
 
   test('an in-process pod is replaced by a rollout like a child process', async () => {

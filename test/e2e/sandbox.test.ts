@@ -30,14 +30,30 @@ async function restart(): Promise<void> {
   throw new Error('rollout restart kept being refused');
 }
 
-const rolloutStatus = (timeout = '20s') => sb.kubectl(['rollout', 'status', `deployment/${t.deployment}`, ...ns(), `--timeout=${timeout}`]);
+const rolloutStatus = (timeout = '20s') =>
+  sb.kubectl(['rollout', 'status', `deployment/${t.deployment}`, ...ns(), `--timeout=${timeout}`]);
 
 /** A manifest for the tenant secret made by kubectl itself, from a freshly minted chain. */
 async function tlsManifest(name = t.secret) {
   const m = await mintChain({ intermediates: 1 });
-  const dry = await sb.kubectl(['create', 'secret', 'tls', name, ...ns(), `--cert=${m.files.fullchain}`, `--key=${m.files.key}`, '--dry-run=client', '-o', 'yaml']);
+  const dry = await sb.kubectl([
+    'create',
+    'secret',
+    'tls',
+    name,
+    ...ns(),
+    `--cert=${m.files.fullchain}`,
+    `--key=${m.files.key}`,
+    '--dry-run=client',
+    '-o',
+    'yaml',
+  ]);
   expect(dry.code).toBe(0);
-  return { yaml: dry.stdout, leafSha256: new X509Certificate(readFileSync(m.files.leaf)).fingerprint256, files: m.files };
+  return {
+    yaml: dry.stdout,
+    leafSha256: new X509Certificate(readFileSync(m.files.leaf)).fingerprint256,
+    files: m.files,
+  };
 }
 
 test('discovery: /version answers minor 32; /api serves aggregated and legacy discovery by Accept', async () => {
@@ -50,15 +66,33 @@ test('discovery: /version answers minor 32; /api serves aggregated and legacy di
   expect(groups.groups.map((g: any) => g.name)).toContain('apps');
   const apps: any = await (await fetch(`${sb.url}/apis/apps/v1`)).json();
   expect(apps.resources.map((r: any) => r.name)).toContain('deployments');
-  const agg = await fetch(`${sb.url}/apis`, { headers: { accept: 'application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json' } });
+  const agg = await fetch(`${sb.url}/apis`, {
+    headers: { accept: 'application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json' },
+  });
   expect(agg.headers.get('content-type')).toContain('as=APIGroupDiscoveryList');
 });
 
 test('typed create (protobuf), get, replace with a stale resourceVersion (409), delete, NotFound', async () => {
   const m = await mintChain();
-  const created = await sb.kubectl(['create', 'secret', 'tls', 'crud', ...ns(), `--cert=${m.files.leaf}`, `--key=${m.files.key}`]);
+  const created = await sb.kubectl([
+    'create',
+    'secret',
+    'tls',
+    'crud',
+    ...ns(),
+    `--cert=${m.files.leaf}`,
+    `--key=${m.files.key}`,
+  ]);
   expect(created.stdout).toMatch(/secret\/crud created/);
-  const again = await sb.kubectl(['create', 'secret', 'tls', 'crud', ...ns(), `--cert=${m.files.leaf}`, `--key=${m.files.key}`]);
+  const again = await sb.kubectl([
+    'create',
+    'secret',
+    'tls',
+    'crud',
+    ...ns(),
+    `--cert=${m.files.leaf}`,
+    `--key=${m.files.key}`,
+  ]);
   expect(again.code).toBe(1);
   expect(again.stderr).toMatch(/secrets "crud" already exists/);
   const live = JSON.parse((await sb.kubectl(['get', 'secret', 'crud', ...ns(), '-o', 'json'])).stdout);
@@ -68,9 +102,13 @@ test('typed create (protobuf), get, replace with a stale resourceVersion (409), 
   expect((await sb.kubectl(['label', 'secret', 'crud', ...ns(), 'changed=yes'])).code).toBe(0);
   const stale = await sb.kubectl(['replace', '--validate=false', '-f', '-'], JSON.stringify(live));
   expect(stale.code).toBe(1);
-  expect(stale.stderr).toMatch(/Error from server \(Conflict\).*Operation cannot be fulfilled on secrets "crud": the object has been modified/);
+  expect(stale.stderr).toMatch(
+    /Error from server \(Conflict\).*Operation cannot be fulfilled on secrets "crud": the object has been modified/,
+  );
   delete live.metadata.resourceVersion;
-  expect((await sb.kubectl(['replace', '--validate=false', '-f', '-'], JSON.stringify(live))).stdout).toMatch(/secret\/crud replaced/);
+  expect((await sb.kubectl(['replace', '--validate=false', '-f', '-'], JSON.stringify(live))).stdout).toMatch(
+    /secret\/crud replaced/,
+  );
   expect((await sb.kubectl(['delete', 'secret', 'crud', ...ns()])).stdout).toMatch(/secret "crud" deleted/);
   const gone = await sb.kubectl(['get', 'secret', 'crud', ...ns(), '-o', 'json']);
   expect(gone.code).toBe(1);
@@ -80,16 +118,23 @@ test('typed create (protobuf), get, replace with a stale resourceVersion (409), 
 test('create --dry-run | apply: created, then configured with no new resourceVersion; Table output', async () => {
   const { yaml } = await tlsManifest('applied');
   expect((await sb.kubectl(['apply', '-f', '-'], yaml)).stdout).toMatch(/secret\/applied created/);
-  const rv1 = (await sb.kubectl(['get', 'secret', 'applied', ...ns(), '-o', 'jsonpath={.metadata.resourceVersion}'])).stdout;
+  const rv1 = (await sb.kubectl(['get', 'secret', 'applied', ...ns(), '-o', 'jsonpath={.metadata.resourceVersion}']))
+    .stdout;
   const second = await sb.kubectl(['apply', '-f', '-'], yaml);
   expect(second.stdout).toMatch(/secret\/applied configured/);
   // The patch only carries creationTimestamp: null, a no-op that must not bump the resourceVersion.
-  expect((await sb.kubectl(['get', 'secret', 'applied', ...ns(), '-o', 'jsonpath={.metadata.resourceVersion}'])).stdout).toBe(rv1);
+  expect(
+    (await sb.kubectl(['get', 'secret', 'applied', ...ns(), '-o', 'jsonpath={.metadata.resourceVersion}'])).stdout,
+  ).toBe(rv1);
   const tableOut = await sb.kubectl(['get', 'secrets', ...ns()]);
   expect(tableOut.stdout).toMatch(/^NAME\s+TYPE\s+DATA\s+AGE/);
   expect(tableOut.stdout).toMatch(/\napplied\s+kubernetes\.io\/tls\s+2\s+\d+s/);
-  const all = JSON.parse((await sb.kubectl(['get', 'secrets', '-A', '-l', 'app.kubernetes.io/part-of=xsoar', '-o', 'json'])).stdout);
-  expect(all.items.map((s: any) => `${s.metadata.namespace}/${s.metadata.name}`)).toEqual([`${t.namespace}/${t.secret}`]);
+  const all = JSON.parse(
+    (await sb.kubectl(['get', 'secrets', '-A', '-l', 'app.kubernetes.io/part-of=xsoar', '-o', 'json'])).stdout,
+  );
+  expect(all.items.map((s: any) => `${s.metadata.namespace}/${s.metadata.name}`)).toEqual([
+    `${t.namespace}/${t.secret}`,
+  ]);
   expect((await sb.kubectl(['delete', 'secret', 'applied', ...ns()])).code).toBe(0);
 });
 
@@ -120,10 +165,14 @@ test('auth can-i and --list follow the authz policy; a denied write is a 403 wor
   expect(no.code).toBe(1);
   expect((await sb.kubectl(['auth', 'can-i', 'patch', 'secrets', '-n', 'default'])).stdout.trim()).toBe('yes');
   const denied = await sb.kubectl(['label', 'secret', t.secret, ...ns(), 'x=y']);
-  expect(denied.stderr).toMatch(/Error from server \(Forbidden\): secrets "xsoar-tls" is forbidden: User "sandbox-admin" cannot patch resource "secrets" in API group "" in the namespace "tenant|xsoar/);
+  expect(denied.stderr).toMatch(
+    /Error from server \(Forbidden\): secrets "xsoar-tls" is forbidden: User "sandbox-admin" cannot patch resource "secrets" in API group "" in the namespace "tenant|xsoar/,
+  );
   await sb.setAuthz({ user: 'viewer', readOnly: true });
   expect((await sb.kubectl(['auth', 'can-i', 'get', 'secrets', ...ns(), '--as', 'viewer'])).stdout.trim()).toBe('yes');
-  expect((await sb.kubectl(['auth', 'can-i', 'update', 'secrets', ...ns(), '--as', 'viewer'])).stdout.trim()).toBe('no');
+  expect((await sb.kubectl(['auth', 'can-i', 'update', 'secrets', ...ns(), '--as', 'viewer'])).stdout.trim()).toBe(
+    'no',
+  );
   const list = await sb.kubectl(['auth', 'can-i', '--list', ...ns(), '--as', 'viewer']);
   expect(list.stdout).toMatch(/\nsecrets\s+\[\]\s+\[\]\s+\[get list watch\]/);
   expect(list.stdout).toMatch(/\ndeployments\.apps\s+\[\]\s+\[\]\s+\[get list watch\]/);
@@ -140,7 +189,14 @@ test('faults: status on a write fails kubectl; nth picks the request; a dropped 
   expect((await sb.kubectl(['create', 'secret', 'generic', 'f1', ...ns(), '--from-literal=a=b'])).code).toBe(0);
 
   // nth: 2 leaves the first matching GET alone and fails the second.
-  await sb.fault({ match: { method: 'GET', path: '/secrets/f1$' }, nth: 2, action: 'status', status: 503, reason: 'ServiceUnavailable', message: 'try later' });
+  await sb.fault({
+    match: { method: 'GET', path: '/secrets/f1$' },
+    nth: 2,
+    action: 'status',
+    status: 503,
+    reason: 'ServiceUnavailable',
+    message: 'try later',
+  });
   expect((await sb.kubectl(['get', 'secret', 'f1', ...ns(), '-o', 'name'])).code).toBe(0);
   const second = await sb.kubectl(['get', 'secret', 'f1', ...ns(), '-o', 'name']);
   expect(second.code).toBe(1);
@@ -178,7 +234,10 @@ test('the dispatcher /version probe is not counted by faults unless they match o
   expect(v.code).toBe(1);
   const log = await sb.requests();
   const versions = log.filter((r: any) => r.path === '/version').slice(-2);
-  expect(versions.map((r: any) => [r.userAgent.split('/')[0], r.status])).toEqual([['kubectl-dispatcher', 200], ['kubectl', 500]]);
+  expect(versions.map((r: any) => [r.userAgent.split('/')[0], r.status])).toEqual([
+    ['kubectl-dispatcher', 200],
+    ['kubectl', 500],
+  ]);
 });
 
 test('rollout modes: stuck times out, fail exceeds the deadline, unobserved waits, each is one-shot; the old pod keeps serving', async () => {
@@ -214,8 +273,15 @@ test('a pod that cannot start (key does not match the cert) fails the rollout; t
   const a = await mintChain();
   const b = await mintChain();
   // kubectl's `create secret tls` refuses a mismatched pair, so write the data with a merge patch.
-  const patch = { data: { 'tls.crt': readFileSync(a.files.leaf).toString('base64'), 'tls.key': readFileSync(b.files.key).toString('base64') } };
-  expect((await sb.kubectl(['patch', 'secret', t.secret, ...ns(), '--type=merge', '-p', JSON.stringify(patch)])).code).toBe(0);
+  const patch = {
+    data: {
+      'tls.crt': readFileSync(a.files.leaf).toString('base64'),
+      'tls.key': readFileSync(b.files.key).toString('base64'),
+    },
+  };
+  expect(
+    (await sb.kubectl(['patch', 'secret', t.secret, ...ns(), '--type=merge', '-p', JSON.stringify(patch)])).code,
+  ).toBe(0);
   await restart();
   const st = await rolloutStatus();
   expect(st.code).toBe(1);
@@ -242,11 +308,23 @@ test('resourceVersions strictly increase across writes and watch events carry th
   const rvs: number[] = [];
   for (const v of ['1', '2', '3']) {
     await sb.kubectl(['annotate', '--overwrite', 'secret', t.secret, ...ns(), `n=${v}`]);
-    rvs.push(Number((await sb.kubectl(['get', 'secret', t.secret, ...ns(), '-o', 'jsonpath={.metadata.resourceVersion}'])).stdout));
+    rvs.push(
+      Number(
+        (await sb.kubectl(['get', 'secret', t.secret, ...ns(), '-o', 'jsonpath={.metadata.resourceVersion}'])).stdout,
+      ),
+    );
   }
   expect(rvs[1]!).toBeGreaterThan(rvs[0]!);
   expect(rvs[2]!).toBeGreaterThan(rvs[1]!);
-  const res = await fetch(`${sb.url}/api/v1/namespaces/${t.namespace}/secrets?watch=true&timeoutSeconds=1&resourceVersion=${rvs[0]}&fieldSelector=metadata.name%3D${t.secret}`);
-  const events = (await res.text()).trim().split('\n').map((l) => JSON.parse(l));
-  expect(events.map((e) => [e.type, Number(e.object.metadata.resourceVersion)])).toEqual([['MODIFIED', rvs[1]], ['MODIFIED', rvs[2]]]);
+  const res = await fetch(
+    `${sb.url}/api/v1/namespaces/${t.namespace}/secrets?watch=true&timeoutSeconds=1&resourceVersion=${rvs[0]}&fieldSelector=metadata.name%3D${t.secret}`,
+  );
+  const events = (await res.text())
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
+  expect(events.map((e) => [e.type, Number(e.object.metadata.resourceVersion)])).toEqual([
+    ['MODIFIED', rvs[1]],
+    ['MODIFIED', rvs[2]],
+  ]);
 });

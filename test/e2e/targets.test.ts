@@ -14,14 +14,38 @@ let sb: Sandbox;
 let m: MintedChain;
 beforeAll(async () => {
   // Two tenants in one namespace: other-proxy mounts other-tls, not xsoar-tls.
-  sb = await startSandbox({ tenant: ['t1/xsoar-tls/xsoar-proxy', 't1/other-tls/other-proxy', 't2'], rolloutDelayMs: 50, inlinePods: true });
+  sb = await startSandbox({
+    tenant: ['t1/xsoar-tls/xsoar-proxy', 't1/other-tls/other-proxy', 't2'],
+    rolloutDelayMs: 50,
+    inlinePods: true,
+  });
   m = await mintChain({ intermediates: 1, hosts: ['localhost', '127.0.0.1'] });
 }, 120000);
 afterAll(async () => sb?.stop());
 
 const t1 = () => sb.tenants.find((t) => t.namespace === 't1' && t.secret === 'xsoar-tls')!;
 const install = (extra: string[]) =>
-  runCli(['install', '--cert', m.files.leaf, '--chain', m.files.chain, '--key', m.files.key, '--ca', m.files.root, '--host', 'localhost', '-n', 't1', '--yes', '--allow-name-change', ...extra], { env: sb.env });
+  runCli(
+    [
+      'install',
+      '--cert',
+      m.files.leaf,
+      '--chain',
+      m.files.chain,
+      '--key',
+      m.files.key,
+      '--ca',
+      m.files.root,
+      '--host',
+      'localhost',
+      '-n',
+      't1',
+      '--yes',
+      '--allow-name-change',
+      ...extra,
+    ],
+    { env: sb.env },
+  );
 
 async function rv(ns: string, name: string): Promise<string> {
   const r = await sb.kubectl(['get', 'secret', name, '-n', ns, '-o', 'jsonpath={.metadata.resourceVersion}']);
@@ -30,8 +54,28 @@ async function rv(ns: string, name: string): Promise<string> {
 
 describe('a secret that is not a TLS secret is refused, and left as it was', () => {
   test.each([
-    ['a kubernetes.io/dockerconfigjson secret', ['create', 'secret', 'docker-registry', 'regcred', '-n', 't1', '--docker-server=r.example', '--docker-username=u', '--docker-password=p'], 'regcred', /is a "kubernetes\.io\/dockerconfigjson" secret, not a TLS secret/],
-    ['an Opaque secret with no certificate', ['create', 'secret', 'generic', 'plain', '-n', 't1', '--from-literal=token=abc'], 'plain', /is an Opaque secret without tls\.crt and tls\.key, not a TLS secret/],
+    [
+      'a kubernetes.io/dockerconfigjson secret',
+      [
+        'create',
+        'secret',
+        'docker-registry',
+        'regcred',
+        '-n',
+        't1',
+        '--docker-server=r.example',
+        '--docker-username=u',
+        '--docker-password=p',
+      ],
+      'regcred',
+      /is a "kubernetes\.io\/dockerconfigjson" secret, not a TLS secret/,
+    ],
+    [
+      'an Opaque secret with no certificate',
+      ['create', 'secret', 'generic', 'plain', '-n', 't1', '--from-literal=token=abc'],
+      'plain',
+      /is an Opaque secret without tls\.crt and tls\.key, not a TLS secret/,
+    ],
   ])('%s', async (_name, create, secret, msg) => {
     expect((await sb.kubectl(create)).code).toBe(0);
     const before = await rv('t1', secret);
@@ -47,7 +91,9 @@ test('--proxy naming a deployment that does not mount the secret is refused, nam
   const served = await sb.servedCert(t1().endpoint);
   const r = await install(['--secret', 'xsoar-tls', '--proxy', 'deployment/other-proxy', '--endpoint', t1().endpoint]);
   expect(r.code).toBe(2);
-  expect(r.stderr).toMatch(/deployment\/other-proxy does not mount secret "xsoar-tls" .*: restarting it would not serve the new certificate/);
+  expect(r.stderr).toMatch(
+    /deployment\/other-proxy does not mount secret "xsoar-tls" .*: restarting it would not serve the new certificate/,
+  );
   expect(r.stderr).toMatch(/The deployments that mount it: deployment\/xsoar-proxy/);
   expect(await rv('t1', 'xsoar-tls')).toBe(before);
   expect((await sb.servedCert(t1().endpoint)).sha256).toBe(served.sha256);
@@ -82,17 +128,25 @@ describe('a wrong --endpoint is found in preflight: nothing changes', () => {
     ['port 99999', (): string => '127.0.0.1:99999', 2, /port from 1 to 65535/],
     ['a closed port', (): string => `127.0.0.1:${closedPort}`, 4, /no TLS handshake \(connection refused\)/],
     ['a port that does not speak TLS', (): string => `127.0.0.1:${plainPort}`, 4, /no TLS handshake/],
-    ["another tenant's port", (): string => other().endpoint, 4, /serves .*, not the certificate installed in t1\/xsoar-tls .*another tenant's endpoint/],
+    [
+      "another tenant's port",
+      (): string => other().endpoint,
+      4,
+      /serves .*, not the certificate installed in t1\/xsoar-tls .*another tenant's endpoint/,
+    ],
   ] as const)('%s', async (_name, endpoint, code, msg) => {
     const before = await rv('t1', 'xsoar-tls');
     const served = await sb.servedCert(t1().endpoint);
     const r = await install(['--secret', 'xsoar-tls', '--endpoint', endpoint()]);
-    expect({ code: r.code, line: r.stderr.split('\n').find((l) => l.startsWith('xsoar-cert:')) }).toEqual({ code, line: expect.stringMatching(msg) });
+    expect({ code: r.code, line: r.stderr.split('\n').find((l) => l.startsWith('xsoar-cert:')) }).toEqual({
+      code,
+      line: expect.stringMatching(msg),
+    });
     expect(await rv('t1', 'xsoar-tls')).toBe(before);
     expect((await sb.servedCert(t1().endpoint)).sha256).toBe(served.sha256);
   });
 
-  test("--no-confirm installs without checking (or confirming) the endpoint", async () => {
+  test('--no-confirm installs without checking (or confirming) the endpoint', async () => {
     const r = await install(['--secret', 'xsoar-tls', '--endpoint', other().endpoint, '--no-confirm']);
     expect({ code: r.code, err: r.code ? r.stderr : '' }).toEqual({ code: 0, err: '' });
     const { X509Certificate } = await import('node:crypto');
@@ -101,7 +155,11 @@ describe('a wrong --endpoint is found in preflight: nothing changes', () => {
 });
 
 test('rollback --timeout and renew --timeout are validated before anything happens', async () => {
-  for (const cmd of [['rollback', '-n', 't1', '--timeout', 'x'], ['renew', '--self-signed', '-n', 't1', '--timeout', 'x'], ['install', '--cert', m.files.leaf, '--timeout', '0']]) {
+  for (const cmd of [
+    ['rollback', '-n', 't1', '--timeout', 'x'],
+    ['renew', '--self-signed', '-n', 't1', '--timeout', 'x'],
+    ['install', '--cert', m.files.leaf, '--timeout', '0'],
+  ]) {
     const r = await runCli(cmd, { env: sb.env });
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/--timeout must be a number of seconds, not "(x|0)"/);
@@ -120,9 +178,35 @@ describe('a state folder that cannot take files is an input error (exit 3) befor
     // A previous version to roll back to, made with a usable state folder.
     expect((await install(['--secret', 'xsoar-tls', '--no-confirm'])).code).toBe(0);
     const before = await rv('t1', 'xsoar-tls');
-    const r = await runCli(['install', '--cert', m.files.leaf, '--chain', m.files.chain, '--key', m.files.key, '--ca', m.files.root, '--host', 'localhost', '-n', 't1', '--secret', 'xsoar-tls', '--yes', '--allow-name-change'], { env });
-    expect({ code: r.code, err: r.stderr.split('\n').find((l) => l.startsWith('xsoar-cert:')) }).toEqual({ code: 3, err: expect.anything() });
-    expect(r.stderr).toMatch(/the xsoar-cert state folder is \(or is inside\) a file, not a folder .*nothing was changed/);
+    const r = await runCli(
+      [
+        'install',
+        '--cert',
+        m.files.leaf,
+        '--chain',
+        m.files.chain,
+        '--key',
+        m.files.key,
+        '--ca',
+        m.files.root,
+        '--host',
+        'localhost',
+        '-n',
+        't1',
+        '--secret',
+        'xsoar-tls',
+        '--yes',
+        '--allow-name-change',
+      ],
+      { env },
+    );
+    expect({ code: r.code, err: r.stderr.split('\n').find((l) => l.startsWith('xsoar-cert:')) }).toEqual({
+      code: 3,
+      err: expect.anything(),
+    });
+    expect(r.stderr).toMatch(
+      /the xsoar-cert state folder is \(or is inside\) a file, not a folder .*nothing was changed/,
+    );
     expect(r.stderr).toMatch(/XSOAR_CERT_STATE_DIR/);
     const rb = await runCli(['rollback', '-n', 't1', '--secret', 'xsoar-tls', '--yes'], { env });
     expect({ code: rb.code, err: rb.stderr }).toEqual({ code: 3, err: expect.stringMatching(/state folder/) });
@@ -136,9 +220,34 @@ describe('a state folder that cannot take files is an input error (exit 3) befor
 test('failed installs do not crowd out the previous certificates: after A, B, three failed installs and D, the kept versions are B, A and the original', async () => {
   const t2 = sb.tenants.find((t) => t.namespace === 't2')!;
   const original = (await sb.servedCert(t2.endpoint)).sha256;
-  const [a, b, c, d] = await Promise.all([0, 1, 2, 3].map(() => mintChain({ intermediates: 1, hosts: ['localhost', '127.0.0.1'] })));
+  const [a, b, c, d] = await Promise.all(
+    [0, 1, 2, 3].map(() => mintChain({ intermediates: 1, hosts: ['localhost', '127.0.0.1'] })),
+  );
   const run = (x: MintedChain) =>
-    runCli(['install', '--cert', x.files.leaf, '--chain', x.files.chain, '--key', x.files.key, '--ca', x.files.root, '--host', 'localhost', '-n', 't2', '--endpoint', t2.endpoint, '--yes', '--allow-name-change', '--timeout', '20'], { env: sb.env });
+    runCli(
+      [
+        'install',
+        '--cert',
+        x.files.leaf,
+        '--chain',
+        x.files.chain,
+        '--key',
+        x.files.key,
+        '--ca',
+        x.files.root,
+        '--host',
+        'localhost',
+        '-n',
+        't2',
+        '--endpoint',
+        t2.endpoint,
+        '--yes',
+        '--allow-name-change',
+        '--timeout',
+        '20',
+      ],
+      { env: sb.env },
+    );
   expect((await run(a!)).code).toBe(0);
   expect((await run(b!)).code).toBe(0);
   for (let i = 0; i < 3; i++) {
@@ -150,20 +259,60 @@ test('failed installs do not crowd out the previous certificates: after A, B, th
   expect((await run(d!)).code).toBe(0);
   const { X509Certificate } = await import('node:crypto');
   const fp = (x: MintedChain) => new X509Certificate(x.leaf.certPem).fingerprint256;
-  const r = await sb.kubectl(['get', 'secrets', '-n', 't2', '-l', 'xsoar-cert.io/previous-of=xsoar-tls', '-o', 'jsonpath={range .items[*]}{.metadata.annotations.xsoar-cert\\.io/fingerprint}{"\\n"}{end}']);
+  const r = await sb.kubectl([
+    'get',
+    'secrets',
+    '-n',
+    't2',
+    '-l',
+    'xsoar-cert.io/previous-of=xsoar-tls',
+    '-o',
+    'jsonpath={range .items[*]}{.metadata.annotations.xsoar-cert\\.io/fingerprint}{"\\n"}{end}',
+  ]);
   expect(r.stdout.trim().split('\n').sort()).toEqual([original, fp(a!), fp(b!)].sort());
 }, 120000);
 
 test('installs within one second: the three newest distinct previous versions are kept, and rollback takes the newest', async () => {
   const t2 = sb.tenants.find((t) => t.namespace === 't2')!;
-  const certs = await Promise.all([0, 1, 2, 3, 4].map(() => mintChain({ intermediates: 1, hosts: ['localhost', '127.0.0.1'] })));
+  const certs = await Promise.all(
+    [0, 1, 2, 3, 4].map(() => mintChain({ intermediates: 1, hosts: ['localhost', '127.0.0.1'] })),
+  );
   const { X509Certificate } = await import('node:crypto');
   const fp = (x: MintedChain) => new X509Certificate(x.leaf.certPem).fingerprint256;
   for (const x of certs) {
-    const r = await runCli(['install', '--cert', x.files.leaf, '--chain', x.files.chain, '--key', x.files.key, '--ca', x.files.root, '--host', 'localhost', '-n', 't2', '--yes', '--allow-name-change', '--no-confirm'], { env: sb.env });
+    const r = await runCli(
+      [
+        'install',
+        '--cert',
+        x.files.leaf,
+        '--chain',
+        x.files.chain,
+        '--key',
+        x.files.key,
+        '--ca',
+        x.files.root,
+        '--host',
+        'localhost',
+        '-n',
+        't2',
+        '--yes',
+        '--allow-name-change',
+        '--no-confirm',
+      ],
+      { env: sb.env },
+    );
     expect({ code: r.code, err: r.code ? r.stderr : '' }).toEqual({ code: 0, err: '' });
   }
-  const r = await sb.kubectl(['get', 'secrets', '-n', 't2', '-l', 'xsoar-cert.io/previous-of=xsoar-tls', '-o', 'jsonpath={range .items[*]}{.metadata.annotations.xsoar-cert\\.io/fingerprint}{"\\n"}{end}']);
+  const r = await sb.kubectl([
+    'get',
+    'secrets',
+    '-n',
+    't2',
+    '-l',
+    'xsoar-cert.io/previous-of=xsoar-tls',
+    '-o',
+    'jsonpath={range .items[*]}{.metadata.annotations.xsoar-cert\\.io/fingerprint}{"\\n"}{end}',
+  ]);
   expect(r.stdout.trim().split('\n').sort()).toEqual([fp(certs[1]!), fp(certs[2]!), fp(certs[3]!)].sort());
   const rb = await runCli(['rollback', '-n', 't2', '--yes', '--no-confirm', '--dry-run', '--json'], { env: sb.env });
   expect(JSON.stringify(JSON.parse(rb.stdout))).toContain(fp(certs[3]!));

@@ -9,7 +9,24 @@ let term: Terminal;
 const PASS = 'S3cret-pass-phrase';
 beforeAll(async () => {
   m = await mintChain({ intermediates: 1, hosts: ['localhost'] });
-  execFileSync('openssl', ['pkcs12', '-export', '-in', 'leaf.pem', '-inkey', 'leaf-key.pem', '-certfile', 'chain.pem', '-out', 't.p12', '-passout', `pass:${PASS}`], { cwd: m.dir });
+  execFileSync(
+    'openssl',
+    [
+      'pkcs12',
+      '-export',
+      '-in',
+      'leaf.pem',
+      '-inkey',
+      'leaf-key.pem',
+      '-certfile',
+      'chain.pem',
+      '-out',
+      't.p12',
+      '-passout',
+      `pass:${PASS}`,
+    ],
+    { cwd: m.dir },
+  );
   term = terminal();
 });
 afterAll(() => term?.close());

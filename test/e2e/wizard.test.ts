@@ -24,7 +24,12 @@ const t = () => sb.tenants[0]!;
 /** `xsoar-cert ARGS` in a terminal in the minted files' folder, the sandbox tenant as the configured target. */
 function startInTerminal(args: string[]) {
   const keep = ['HOME', 'KUBECONFIG', 'KUBECACHEDIR', 'XSOAR_CERT_STATE_DIR', 'NO_COLOR'];
-  const env: NodeJS.ProcessEnv = { ...Object.fromEntries(keep.map((k) => [k, sb.env[k]])), XSOAR_CERT_ENDPOINT: t().endpoint, XSOAR_CERT_NAMESPACE: t().namespace, XSOAR_CERT_SECRET: t().secret };
+  const env: NodeJS.ProcessEnv = {
+    ...Object.fromEntries(keep.map((k) => [k, sb.env[k]])),
+    XSOAR_CERT_ENDPOINT: t().endpoint,
+    XSOAR_CERT_NAMESPACE: t().namespace,
+    XSOAR_CERT_SECRET: t().secret,
+  };
   return term.start(args, { cwd: m.dir, env });
 }
 
@@ -37,7 +42,9 @@ test('the wizard, answered with Tab-completed paths and defaults, installs and c
   w.keys('Tab'); // completes leaf. -> leaf.pem
   await w.waitFor(/Certificate file.*leaf\.pem/);
   w.keys('Enter');
-  await w.waitFor(/found in leaf\.pem: leaf CN=localhost; names localhost, xsoar\.xsoar\.local, 127\.0\.0\.1; expires \d{4}-\d\d-\d\d \(\d+ days\)/);
+  await w.waitFor(
+    /found in leaf\.pem: leaf CN=localhost; names localhost, xsoar\.xsoar\.local, 127\.0\.0\.1; expires \d{4}-\d\d-\d\d \(\d+ days\)/,
+  );
   await w.waitFor(/Private key file/);
   w.type('leaf-key.pem');
   await w.waitFor(/❯ leaf-key\.pem|> leaf-key\.pem/);
@@ -66,7 +73,9 @@ test('the wizard, answered with Tab-completed paths and defaults, installs and c
   await w.waitFor(/Endpoint to confirm/);
   w.keys('Enter');
   const plan = await w.waitFor(/Proceed\?/);
-  expect(plan).toMatch(/The same without questions: xsoar-cert install --cert leaf\.pem --key leaf-key\.pem --chain chain\.pem --ca root\.pem --host localhost/);
+  expect(plan).toMatch(
+    /The same without questions: xsoar-cert install --cert leaf\.pem --key leaf-key\.pem --chain chain\.pem --ca root\.pem --host localhost/,
+  );
   expect(plan).toMatch(/1\. keep the current secret as/);
   expect(plan).toContain(t().endpoint);
   w.type('y');
@@ -92,7 +101,20 @@ test('Ctrl-C at the first question exits 130 with nothing changed', async () => 
 test('Ctrl-C at the final confirmation, after every check and the cluster preflight, changes nothing', async () => {
   const beforeData = await sb.secretData(t().namespace, t().secret);
   const before = await sb.state();
-  const w = startInTerminal(['install', '--interactive', '--cert', 'leaf.pem', '--key', 'leaf-key.pem', '--chain', 'chain.pem', '--ca', 'root.pem', '--host', 'localhost']);
+  const w = startInTerminal([
+    'install',
+    '--interactive',
+    '--cert',
+    'leaf.pem',
+    '--key',
+    'leaf-key.pem',
+    '--chain',
+    'chain.pem',
+    '--ca',
+    'root.pem',
+    '--host',
+    'localhost',
+  ]);
   await w.waitFor(/Tenant namespace/);
   w.keys('Enter');
   await w.waitFor(/TLS secret/);
@@ -108,9 +130,26 @@ test('Ctrl-C at the final confirmation, after every check and the cluster prefli
 }, 60000);
 
 test('a certificate that drops an installed name: the wizard says which, asks, and installs only on yes', async () => {
-  const narrow = await mintChain({ intermediates: 1, hosts: ['localhost', '127.0.0.1'], dir: path.join(m.dir, 'narrow') });
+  const narrow = await mintChain({
+    intermediates: 1,
+    hosts: ['localhost', '127.0.0.1'],
+    dir: path.join(m.dir, 'narrow'),
+  });
   const before = (await sb.servedCert(t().endpoint)).sha256;
-  const w = startInTerminal(['install', '--interactive', '--cert', 'narrow/leaf.pem', '--key', 'narrow/leaf-key.pem', '--chain', 'narrow/chain.pem', '--ca', 'narrow/root.pem', '--host', 'localhost']);
+  const w = startInTerminal([
+    'install',
+    '--interactive',
+    '--cert',
+    'narrow/leaf.pem',
+    '--key',
+    'narrow/leaf-key.pem',
+    '--chain',
+    'narrow/chain.pem',
+    '--ca',
+    'narrow/root.pem',
+    '--host',
+    'localhost',
+  ]);
   await w.waitFor(/Tenant namespace/);
   w.keys('Enter');
   // The namespace's TLS secrets to choose from, the configured one first, earlier versions left out.
@@ -147,7 +186,27 @@ test('no certificate yet: the wizard makes a certificate request; the signed cer
   const id = /pending request (\d+)/.exec(screen)![1];
   // The PKI team signs it; the wizard, given the signed certificate, finds the key here.
   const { execFileSync } = await import('node:child_process');
-  execFileSync('openssl', ['x509', '-req', '-in', path.join(m.dir, 'localhost.csr'), '-CA', m.files.root, '-CAkey', m.files.rootKey, '-CAcreateserial', '-days', '90', '-copy_extensions', 'copy', '-out', path.join(m.dir, 'signed.crt')], { stdio: 'ignore' });
+  execFileSync(
+    'openssl',
+    [
+      'x509',
+      '-req',
+      '-in',
+      path.join(m.dir, 'localhost.csr'),
+      '-CA',
+      m.files.root,
+      '-CAkey',
+      m.files.rootKey,
+      '-CAcreateserial',
+      '-days',
+      '90',
+      '-copy_extensions',
+      'copy',
+      '-out',
+      path.join(m.dir, 'signed.crt'),
+    ],
+    { stdio: 'ignore' },
+  );
   const w2 = startInTerminal([]);
   await w2.waitFor(new RegExp(`Pending certificate request.*${id} for localhost, 127\\.0\\.0\\.1`));
   await w2.waitFor(/Certificate file/);

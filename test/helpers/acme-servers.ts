@@ -30,7 +30,14 @@ export interface Bind {
 export async function startBind(): Promise<Bind> {
   const b = await servers.startBind(mkdtempSync(path.join(tmpdir(), 'xsoar-cert-bind-')));
   const { queryTxt } = await import('../../src/net/dns-update.js');
-  return { port: b.port, server: b.server, keyFile: b.keyFile, dir: b.dir, txt: (name) => queryTxt({ host: '127.0.0.1', port: b.port }, name), stop: () => stopChild(b.child) };
+  return {
+    port: b.port,
+    server: b.server,
+    keyFile: b.keyFile,
+    dir: b.dir,
+    txt: (name) => queryTxt({ host: '127.0.0.1', port: b.port }, name),
+    stop: () => stopChild(b.child),
+  };
 }
 
 export interface Pebble {
@@ -46,7 +53,19 @@ export interface Pebble {
   stop(): Promise<void>;
 }
 
-export async function startPebble(opts: { dnsPort: number; eab?: Record<string, string>; validityDays?: number }): Promise<Pebble> {
+export async function startPebble(opts: {
+  dnsPort: number;
+  eab?: Record<string, string>;
+  validityDays?: number;
+}): Promise<Pebble> {
   const p = await servers.startPebble(mkdtempSync(path.join(tmpdir(), 'xsoar-cert-pebble-')), opts);
-  return { directory: p.directory, tlsCa: p.tlsCa, httpPort: p.httpPort, managementUrl: p.managementUrl, dir: p.dir, root: () => servers.pebbleRoot(p), stop: () => stopChild(p.child) };
+  return {
+    directory: p.directory,
+    tlsCa: p.tlsCa,
+    httpPort: p.httpPort,
+    managementUrl: p.managementUrl,
+    dir: p.dir,
+    root: () => servers.pebbleRoot(p),
+    stop: () => stopChild(p.child),
+  };
 }

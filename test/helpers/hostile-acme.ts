@@ -11,11 +11,26 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
-export const RETRY_MODES = ['429', '500', '503'].flatMap((s) => ['seconds', 'suffix', 'date'].map((f) => `retry-${s}-${f}` as const));
+export const RETRY_MODES = ['429', '500', '503'].flatMap((s) =>
+  ['seconds', 'suffix', 'date'].map((f) => `retry-${s}-${f}` as const),
+);
 export type RetryMode = (typeof RETRY_MODES)[number];
 export type HostileMode =
-  | 'ok' | 'token-traversal' | 'unordered-name' | 'name-newline' | 'no-challenges' | 'no-token' | 'wrong-types'
-  | 'http-url' | 'bad-directory' | 'huge-body' | 'endless-body' | 'ari-silent' | 'redirect' | 'not-a-certificate' | RetryMode;
+  | 'ok'
+  | 'token-traversal'
+  | 'unordered-name'
+  | 'name-newline'
+  | 'no-challenges'
+  | 'no-token'
+  | 'wrong-types'
+  | 'http-url'
+  | 'bad-directory'
+  | 'huge-body'
+  | 'endless-body'
+  | 'ari-silent'
+  | 'redirect'
+  | 'not-a-certificate'
+  | RetryMode;
 
 export interface Seen {
   method: string;
@@ -44,16 +59,69 @@ function makeTls(dir: string): { key: string; cert: string; ca: string } {
     const r = spawnSync('openssl', args, { cwd: dir, encoding: 'utf8' });
     if (r.status !== 0) throw new Error(`openssl ${args[0]}: ${r.stderr}`);
   };
-  ossl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '2', '-subj', '/CN=hostile ACME TLS CA']);
-  ossl(['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'tls.key', '-out', 'tls.csr', '-subj', '/CN=localhost']);
-  writeFileSync(path.join(dir, 'ext.cnf'), 'subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n');
-  ossl(['x509', '-req', '-in', 'tls.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'tls.pem', '-days', '2', '-extfile', 'ext.cnf']);
-  return { key: readFileSync(path.join(dir, 'tls.key'), 'utf8'), cert: readFileSync(path.join(dir, 'tls.pem'), 'utf8'), ca: path.join(dir, 'ca.pem') };
+  ossl([
+    'req',
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:P-256',
+    '-nodes',
+    '-keyout',
+    'ca.key',
+    '-out',
+    'ca.pem',
+    '-days',
+    '2',
+    '-subj',
+    '/CN=hostile ACME TLS CA',
+  ]);
+  ossl([
+    'req',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:P-256',
+    '-nodes',
+    '-keyout',
+    'tls.key',
+    '-out',
+    'tls.csr',
+    '-subj',
+    '/CN=localhost',
+  ]);
+  writeFileSync(
+    path.join(dir, 'ext.cnf'),
+    'subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n',
+  );
+  ossl([
+    'x509',
+    '-req',
+    '-in',
+    'tls.csr',
+    '-CA',
+    'ca.pem',
+    '-CAkey',
+    'ca.key',
+    '-CAcreateserial',
+    '-out',
+    'tls.pem',
+    '-days',
+    '2',
+    '-extfile',
+    'ext.cnf',
+  ]);
+  return {
+    key: readFileSync(path.join(dir, 'tls.key'), 'utf8'),
+    cert: readFileSync(path.join(dir, 'tls.pem'), 'utf8'),
+    ca: path.join(dir, 'ca.pem'),
+  };
 }
 
 function retryAfter(mode: RetryMode): { status: number; header: string } {
   const [, status, form] = mode.split('-');
-  const header = form === 'seconds' ? '3600' : form === 'suffix' ? '3600s' : new Date(Date.now() + 3600_000).toUTCString();
+  const header =
+    form === 'seconds' ? '3600' : form === 'suffix' ? '3600s' : new Date(Date.now() + 3600_000).toUTCString();
   return { status: Number(status), header };
 }
 
@@ -68,7 +136,14 @@ interface State {
 
 function directoryOf(st: State): unknown {
   const b = st.base;
-  const dir = { newNonce: `${b}/nonce`, newAccount: `${b}/account`, newOrder: `${b}/order`, revokeCert: `${b}/revoke`, keyChange: `${b}/key`, renewalInfo: `${b}/renewal-info` };
+  const dir = {
+    newNonce: `${b}/nonce`,
+    newAccount: `${b}/account`,
+    newOrder: `${b}/order`,
+    revokeCert: `${b}/revoke`,
+    keyChange: `${b}/key`,
+    renewalInfo: `${b}/renewal-info`,
+  };
   if (st.mode === 'bad-directory') return { ...dir, newNonce: `http://127.0.0.1:1/nonce`, newOrder: 42 };
   return dir;
 }
@@ -79,10 +154,22 @@ function authzOf(st: State, i: number): unknown {
   const wildcard = name.startsWith('*.');
   let value: unknown = name.replace(/^\*\./, '');
   if (st.mode === 'unordered-name' && i === st.names.length - 1) value = OTHER;
-  if (st.mode === 'name-newline' && i === st.names.length - 1) value = `${String(value)}\nupdate add ${OTHER}. 60 TXT pwned`;
+  if (st.mode === 'name-newline' && i === st.names.length - 1)
+    value = `${String(value)}\nupdate add ${OTHER}. 60 TXT pwned`;
   const token = st.mode === 'token-traversal' ? TRAVERSAL : `tok${i}_${'A'.repeat(30)}`;
-  const challenges = ['http-01', 'dns-01'].map((type) => ({ type, url: `${st.base}/chall/${i}/${type}`, status: 'pending', ...(st.mode === 'no-token' ? {} : { token }) }));
-  const authz: Record<string, unknown> = { identifier: { type: 'dns', value }, status: 'pending', expires: new Date(Date.now() + 86400_000).toISOString(), challenges, ...(wildcard ? { wildcard: true } : {}) };
+  const challenges = ['http-01', 'dns-01'].map((type) => ({
+    type,
+    url: `${st.base}/chall/${i}/${type}`,
+    status: 'pending',
+    ...(st.mode === 'no-token' ? {} : { token }),
+  }));
+  const authz: Record<string, unknown> = {
+    identifier: { type: 'dns', value },
+    status: 'pending',
+    expires: new Date(Date.now() + 86400_000).toISOString(),
+    challenges,
+    ...(wildcard ? { wildcard: true } : {}),
+  };
   if (st.answered.has(i)) {
     const ok = st.mode === 'not-a-certificate';
     authz.status = ok ? 'valid' : 'invalid';
@@ -96,8 +183,17 @@ function authzOf(st: State, i: number): unknown {
 
 function orderOf(st: State, status = 'pending'): Record<string, unknown> {
   const b = st.base;
-  const authorizations = st.names.map((_, i) => `${st.mode === 'http-url' ? b.replace('https:', 'http:') : b}/authz/${i}`);
-  return { status, expires: new Date(Date.now() + 86400_000).toISOString(), identifiers: st.names.map((value) => ({ type: 'dns', value })), authorizations, finalize: `${b}/finalize/1`, ...(status === 'valid' ? { certificate: `${b}/cert/1` } : {}) };
+  const authorizations = st.names.map(
+    (_, i) => `${st.mode === 'http-url' ? b.replace('https:', 'http:') : b}/authz/${i}`,
+  );
+  return {
+    status,
+    expires: new Date(Date.now() + 86400_000).toISOString(),
+    identifiers: st.names.map((value) => ({ type: 'dns', value })),
+    authorizations,
+    finalize: `${b}/finalize/1`,
+    ...(status === 'valid' ? { certificate: `${b}/cert/1` } : {}),
+  };
 }
 
 function payloadOf(body: string): unknown {
@@ -125,13 +221,18 @@ function answer(st: State, method: string, p: string, payload: unknown, res: Ser
   if (p === '/account') {
     if (st.mode.startsWith('retry-')) {
       const r = retryAfter(st.mode as RetryMode);
-      return json(r.status, { type: 'urn:ietf:params:acme:error:rateLimited', detail: 'slow down' }, { 'retry-after': r.header });
+      return json(
+        r.status,
+        { type: 'urn:ietf:params:acme:error:rateLimited', detail: 'slow down' },
+        { 'retry-after': r.header },
+      );
     }
     return json(201, { status: 'valid', orders: `${st.base}/orders/1` }, { location: `${st.base}/acct/1` });
   }
   if (p === '/order') {
     st.names = ((payload as { identifiers?: Array<{ value: string }> })?.identifiers ?? []).map((i) => i.value);
-    if (st.mode === 'redirect') return json(307, {}, { location: `${st.base.replace('127.0.0.1', 'localhost')}/elsewhere/order` });
+    if (st.mode === 'redirect')
+      return json(307, {}, { location: `${st.base.replace('127.0.0.1', 'localhost')}/elsewhere/order` });
     if (st.mode === 'huge-body') return hugeBody(st, res);
     if (st.mode === 'endless-body') return endlessBody(st, res);
     return json(201, orderOf(st), { location: `${st.base}/order/1` });
@@ -140,7 +241,13 @@ function answer(st: State, method: string, p: string, payload: unknown, res: Ser
   if (authz) return json(200, authzOf(st, Number(authz[1])));
   const chall = /^\/chall\/(\d+)\/(.+)$/.exec(p);
   if (chall) st.answered.add(Number(chall[1]));
-  if (chall) return json(200, { type: chall[2], url: `${st.base}${p}`, status: 'processing', token: `tok${chall[1]}_${'A'.repeat(30)}` });
+  if (chall)
+    return json(200, {
+      type: chall[2],
+      url: `${st.base}${p}`,
+      status: 'processing',
+      token: `tok${chall[1]}_${'A'.repeat(30)}`,
+    });
   if (p === '/finalize/1') return json(200, orderOf(st, 'valid'));
   if (p === '/order/1') return json(200, orderOf(st, 'valid'));
   if (p === '/cert/1') return json(200, { certificate: 'not a PEM chain', note: 'hostile' });
@@ -150,14 +257,22 @@ function answer(st: State, method: string, p: string, payload: unknown, res: Ser
 /** 10 MB of JSON, announced honestly. */
 function hugeBody(st: State, res: ServerResponse): boolean {
   const body = JSON.stringify({ ...orderOf(st), padding: 'x'.repeat(10 * 1000 * 1000) });
-  res.writeHead(201, { 'content-type': 'application/json', 'replay-nonce': `nonce-${++st.nonce}`, location: `${st.base}/order/1` });
+  res.writeHead(201, {
+    'content-type': 'application/json',
+    'replay-nonce': `nonce-${++st.nonce}`,
+    location: `${st.base}/order/1`,
+  });
   res.end(body);
   return true;
 }
 
 /** A body trickled one space at a time, never ended. */
 function endlessBody(st: State, res: ServerResponse): boolean {
-  res.writeHead(201, { 'content-type': 'application/json', 'replay-nonce': `nonce-${++st.nonce}`, location: `${st.base}/order/1` });
+  res.writeHead(201, {
+    'content-type': 'application/json',
+    'replay-nonce': `nonce-${++st.nonce}`,
+    location: `${st.base}/order/1`,
+  });
   res.write('{"status":"pending",');
   const t = setInterval(() => res.write(' '), 100);
   res.on('close', () => clearInterval(t));

@@ -93,7 +93,10 @@ export interface Sandbox {
   requests(): Promise<any[]>;
   secretData(namespace: string, name: string): Promise<Record<string, string> | undefined>;
   /** The leaf certificate a TLS client sees at endpoint; sha256 as X509Certificate.fingerprint256 (AB:CD:...). */
-  servedCert(endpoint: string, opts?: { servername?: string; minVersion?: 'TLSv1.2' | 'TLSv1.3'; maxVersion?: 'TLSv1.2' | 'TLSv1.3' }): Promise<{ sha256: string; pem: string }>;
+  servedCert(
+    endpoint: string,
+    opts?: { servername?: string; minVersion?: 'TLSv1.2' | 'TLSv1.3'; maxVersion?: 'TLSv1.2' | 'TLSv1.3' },
+  ): Promise<{ sha256: string; pem: string }>;
   stop(): Promise<void>;
 }
 
@@ -101,7 +104,17 @@ const CLUSTER = path.join(ROOT, 'scripts', 'sandbox', 'cluster.mjs');
 
 export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> {
   const dir = await mkdtemp(path.join(tmpdir(), 'xsoar-cert-sandbox-'));
-  const args = [CLUSTER, '--dir', dir, '--port', '0', '--rollout-delay-ms', String(opts.rolloutDelayMs ?? 100), '--progress-deadline-ms', String(opts.progressDeadlineMs ?? 2000)];
+  const args = [
+    CLUSTER,
+    '--dir',
+    dir,
+    '--port',
+    '0',
+    '--rollout-delay-ms',
+    String(opts.rolloutDelayMs ?? 100),
+    '--progress-deadline-ms',
+    String(opts.progressDeadlineMs ?? 2000),
+  ];
   if (opts.tenants) args.push('--tenants', String(opts.tenants));
   for (const t of opts.tenant ?? []) args.push('--tenant', t);
   if (opts.inlinePods) args.push('--inline-pods');
@@ -112,25 +125,27 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
     // The sandbox writes to stderr only when something is wrong: show it next to the failing test.
     process.stderr.write(d.replace(/^/gm, '[sandbox] '));
   });
-  const ready = await new Promise<{ url: string; kubeconfig: string; context: string; tenants: Tenant[] }>((resolve, reject) => {
-    let buf = '';
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`sandbox not ready after 60 s: ${errText}`));
-    }, 60000);
-    child.stdout!.setEncoding('utf8').on('data', (d: string) => {
-      buf += d;
-      const line = buf.split('\n').find((l) => l.includes('"ready"'));
-      if (line) {
+  const ready = await new Promise<{ url: string; kubeconfig: string; context: string; tenants: Tenant[] }>(
+    (resolve, reject) => {
+      let buf = '';
+      const timer = setTimeout(() => {
+        child.kill('SIGKILL');
+        reject(new Error(`sandbox not ready after 60 s: ${errText}`));
+      }, 60000);
+      child.stdout!.setEncoding('utf8').on('data', (d: string) => {
+        buf += d;
+        const line = buf.split('\n').find((l) => l.includes('"ready"'));
+        if (line) {
+          clearTimeout(timer);
+          resolve(JSON.parse(line));
+        }
+      });
+      child.once('exit', (code) => {
         clearTimeout(timer);
-        resolve(JSON.parse(line));
-      }
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`sandbox exited ${code}: ${errText}`));
-    });
-  });
+        reject(new Error(`sandbox exited ${code}: ${errText}`));
+      });
+    },
+  );
   const home = path.join(dir, 'home');
   await mkdir(home, { recursive: true, mode: 0o700 });
   const env: NodeJS.ProcessEnv = {
@@ -145,7 +160,11 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
     NO_COLOR: '1',
   };
   const control = async (p: string, body?: unknown, method = body === undefined ? 'GET' : 'POST'): Promise<any> => {
-    const res = await fetch(`${ready.url}/_sandbox/${p}`, { method, body: body === undefined ? undefined : JSON.stringify(body), headers: { 'content-type': 'application/json' } });
+    const res = await fetch(`${ready.url}/_sandbox/${p}`, {
+      method,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      headers: { 'content-type': 'application/json' },
+    });
     const json = await res.json();
     if (!res.ok) throw new Error(`sandbox ${method} /_sandbox/${p}: ${res.status} ${JSON.stringify(json)}`);
     return json;
@@ -178,16 +197,27 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
     setTenantTls: (spec) => control('tenant-tls', spec),
     state: () => control('state'),
     requests: () => control('requests'),
-    secretData: async (ns, name) => (await control('state')).secrets.find((s: any) => s.metadata.namespace === ns && s.metadata.name === name)?.data,
+    secretData: async (ns, name) =>
+      (await control('state')).secrets.find((s: any) => s.metadata.namespace === ns && s.metadata.name === name)?.data,
     servedCert: (endpoint, o = {}) =>
       new Promise((resolve, reject) => {
         const i = endpoint.lastIndexOf(':');
-        const s = connect({ host: endpoint.slice(0, i), port: Number(endpoint.slice(i + 1)), servername: o.servername, rejectUnauthorized: false, minVersion: o.minVersion, maxVersion: o.maxVersion }, () => {
-          const raw = s.getPeerCertificate().raw;
-          s.destroy();
-          const x = new X509Certificate(raw);
-          resolve({ sha256: x.fingerprint256, pem: x.toString() });
-        });
+        const s = connect(
+          {
+            host: endpoint.slice(0, i),
+            port: Number(endpoint.slice(i + 1)),
+            servername: o.servername,
+            rejectUnauthorized: false,
+            minVersion: o.minVersion,
+            maxVersion: o.maxVersion,
+          },
+          () => {
+            const raw = s.getPeerCertificate().raw;
+            s.destroy();
+            const x = new X509Certificate(raw);
+            resolve({ sha256: x.fingerprint256, pem: x.toString() });
+          },
+        );
         s.setTimeout(10000, () => s.destroy(new Error(`no TLS handshake from ${endpoint} within 10 s`)));
         s.on('error', reject);
       }),

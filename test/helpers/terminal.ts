@@ -32,8 +32,19 @@ export function terminal(): Terminal {
       const exitFile = path.join(cwd, `.${socket}-${name}.exit`);
       const script = path.join(cwd, `.${socket}-${name}.sh`);
       const all: NodeJS.ProcessEnv = { PATH: process.env.PATH, TERM: 'xterm-256color', ...env };
-      const lines = Object.entries(all).filter(([k, v]) => v !== undefined && /^[A-Z_][A-Z0-9_]*$/.test(k)).map(([k, v]) => `export ${k}=${q(v!)}`);
-      writeFileSync(script, [...lines, `cd ${q(cwd)}`, `${q(process.execPath)} ${q(BIN)} ${args.map(q).join(' ')}`, `echo $? > ${q(exitFile)}`, 'sleep 600'].join('\n'));
+      const lines = Object.entries(all)
+        .filter(([k, v]) => v !== undefined && /^[A-Z_][A-Z0-9_]*$/.test(k))
+        .map(([k, v]) => `export ${k}=${q(v!)}`);
+      writeFileSync(
+        script,
+        [
+          ...lines,
+          `cd ${q(cwd)}`,
+          `${q(process.execPath)} ${q(BIN)} ${args.map(q).join(' ')}`,
+          `echo $? > ${q(exitFile)}`,
+          'sleep 600',
+        ].join('\n'),
+      );
       tmux('new-session', '-d', '-s', name, '-x', '160', '-y', '50', `env -i bash ${q(script)}`);
       const screen = () => tmux('capture-pane', '-p', '-J', '-S', '-500', '-t', name);
       return {

@@ -37,22 +37,42 @@ export interface MintedChain {
   };
 }
 
-const keyOf = (t: 'rsa' | 'ecdsa') => (t === 'ecdsa' ? { type: 'ecdsa' as const, curve: 'P-256' as const } : { type: 'rsa' as const, bits: 2048 });
+const keyOf = (t: 'rsa' | 'ecdsa') =>
+  t === 'ecdsa' ? { type: 'ecdsa' as const, curve: 'P-256' as const } : { type: 'rsa' as const, bits: 2048 };
 
 export async function mintChain(opts: MintOptions = {}): Promise<MintedChain> {
   const keyType = opts.keyType ?? 'ecdsa';
   const hosts = opts.hosts ?? ['localhost', '127.0.0.1'];
   const dir = opts.dir ?? (await mkdtemp(path.join(tmpdir(), 'xsoar-cert-test-')));
   await mkdir(dir, { recursive: true });
-  const root = await issueCertificate({ subject: 'CN=Test Root CA, O=xsoar-cert tests', isCA: true, days: 3650, key: keyOf(keyType), ...opts.root });
+  const root = await issueCertificate({
+    subject: 'CN=Test Root CA, O=xsoar-cert tests',
+    isCA: true,
+    days: 3650,
+    key: keyOf(keyType),
+    ...opts.root,
+  });
   const intermediates: IssuedCert[] = [];
   let signer = root;
   for (let i = 1; i <= (opts.intermediates ?? 1); i++) {
-    const int = await issueCertificate({ subject: `CN=Test Intermediate ${i}, O=xsoar-cert tests`, isCA: true, days: 1825, key: keyOf(keyType), issuer: signer });
+    const int = await issueCertificate({
+      subject: `CN=Test Intermediate ${i}, O=xsoar-cert tests`,
+      isCA: true,
+      days: 1825,
+      key: keyOf(keyType),
+      issuer: signer,
+    });
     intermediates.unshift(int); // leaf-side first
     signer = int;
   }
-  const leaf = await issueCertificate({ subject: hosts[0]!, ...splitHosts(hosts), days: 90, key: keyOf(keyType), issuer: signer, ...opts.leaf });
+  const leaf = await issueCertificate({
+    subject: hosts[0]!,
+    ...splitHosts(hosts),
+    days: 90,
+    key: keyOf(keyType),
+    issuer: signer,
+    ...opts.leaf,
+  });
   const f = (n: string) => path.join(dir, n);
   const files = {
     root: f('root.pem'),

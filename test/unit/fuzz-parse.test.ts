@@ -24,18 +24,54 @@ beforeAll(async () => {
   writeFileSync(path.join(dir, 'p.txt'), 'pw\n');
   const der = execFileSync('openssl', ['x509', '-outform', 'DER', '-in', m.files.leaf]);
   const kder = execFileSync('openssl', ['pkey', '-outform', 'DER', '-in', m.files.key]);
-  const p12 = execFileSync('openssl', ['pkcs12', '-export', '-in', m.files.fullchain, '-inkey', m.files.key, '-passout', `file:${path.join(dir, 'p.txt')}`]);
+  const p12 = execFileSync('openssl', [
+    'pkcs12',
+    '-export',
+    '-in',
+    m.files.fullchain,
+    '-inkey',
+    m.files.key,
+    '-passout',
+    `file:${path.join(dir, 'p.txt')}`,
+  ]);
   // An EC PFX too: its key bag takes a different path (forge leaves EC keys as raw PKCS#8).
   const e = await mintChain({ keyType: 'ecdsa', intermediates: 0, dir: path.join(dir, 'ec') });
-  const ecP12 = execFileSync('openssl', ['pkcs12', '-export', '-in', e.files.leaf, '-inkey', e.files.key, '-passout', `file:${path.join(dir, 'p.txt')}`]);
-  const encKey = execFileSync('openssl', ['pkcs8', '-topk8', '-in', e.files.key, '-passout', `file:${path.join(dir, 'p.txt')}`]);
+  const ecP12 = execFileSync('openssl', [
+    'pkcs12',
+    '-export',
+    '-in',
+    e.files.leaf,
+    '-inkey',
+    e.files.key,
+    '-passout',
+    `file:${path.join(dir, 'p.txt')}`,
+  ]);
+  const encKey = execFileSync('openssl', [
+    'pkcs8',
+    '-topk8',
+    '-in',
+    e.files.key,
+    '-passout',
+    `file:${path.join(dir, 'p.txt')}`,
+  ]);
   const p7b = execFileSync('openssl', ['crl2pkcs7', '-nocrl', '-certfile', m.files.bundle, '-outform', 'DER']);
   const p7bPem = execFileSync('openssl', ['crl2pkcs7', '-nocrl', '-certfile', e.files.fullchain]);
   const p7one = execFileSync('openssl', ['crl2pkcs7', '-nocrl', '-certfile', e.files.leaf, '-outform', 'DER']);
   // ContentInfo { signedData, [0] { SEQUENCE { INTEGER 1, SET {}, SEQUENCE { data }, [0] { } , SET {} } } }
   const minimal = Buffer.from('302506092a864886f70d010702a01830160201013100300b06092a864886f70d010701a0003100', 'hex');
   p7Seeds = [p7b, p7one, minimal];
-  seeds = [Buffer.from(m.leaf.certPem + m.leaf.keyPem), Buffer.from(m.intermediates[0]!.certPem), der, kder, p12, ecP12, encKey, p7b, p7bPem, Buffer.from(m.leaf.certPem + m.intermediates[0]!.certPem + m.root.certPem)];
+  seeds = [
+    Buffer.from(m.leaf.certPem + m.leaf.keyPem),
+    Buffer.from(m.intermediates[0]!.certPem),
+    der,
+    kder,
+    p12,
+    ecP12,
+    encKey,
+    p7b,
+    p7bPem,
+    Buffer.from(m.leaf.certPem + m.intermediates[0]!.certPem + m.root.certPem),
+  ];
 });
 
 const mutate = fc.record({
@@ -51,7 +87,10 @@ const mutate = fc.record({
   ),
 });
 
-function apply(base: Buffer, ops: { kind: string; at: number; bit?: number; bytes?: Uint8Array; len?: number }[]): Buffer {
+function apply(
+  base: Buffer,
+  ops: { kind: string; at: number; bit?: number; bytes?: Uint8Array; len?: number }[],
+): Buffer {
   let b = Buffer.from(base);
   for (const op of ops) {
     const at = b.length ? op.at % b.length : 0;
@@ -75,11 +114,21 @@ function checkOne(input: Buffer, withPass: boolean, at: Date): void {
       } catch (err) {
         if (!(err instanceof ChainError)) throw err; // "this key matches none of the certificates"
       }
-      verifyBundle({ certs: b.certs.slice(0, 1), chain: b.certs.slice(1), anchors: b.certs.slice(-1), anchorSource: 'fuzz', keys: b.keys, hosts: ['localhost'], at });
+      verifyBundle({
+        certs: b.certs.slice(0, 1),
+        chain: b.certs.slice(1),
+        anchors: b.certs.slice(-1),
+        anchorSource: 'fuzz',
+        keys: b.keys,
+        hosts: ['localhost'],
+        at,
+      });
     }
   } catch (err) {
-    if (!(err instanceof InputError)) throw new Error(`non-InputError ${(err as Error).name}: ${(err as Error).message}`);
-    if (!(err as Error).message.startsWith('fuzz.bin: ')) throw new Error(`message does not name the file: ${(err as Error).message}`);
+    if (!(err instanceof InputError))
+      throw new Error(`non-InputError ${(err as Error).name}: ${(err as Error).message}`);
+    if (!(err as Error).message.startsWith('fuzz.bin: '))
+      throw new Error(`message does not name the file: ${(err as Error).message}`);
     if ((err as Error).message.includes('\n')) throw new Error('multi-line message');
   }
 }
@@ -129,16 +178,23 @@ function wrapP7(der: Buffer, form: P7Form): Buffer {
 const p7Mutation = fc.record({
   seed: fc.nat(),
   form: fc.constantFrom(...P7_FORMS),
-  head: fc.array(fc.record({ at: fc.integer({ min: 0, max: 63 }), bit: fc.integer({ min: 0, max: 7 }) }), { maxLength: 3 }),
+  head: fc.array(fc.record({ at: fc.integer({ min: 0, max: 63 }), bit: fc.integer({ min: 0, max: 7 }) }), {
+    maxLength: 3,
+  }),
   ops: mutate.map((m) => m.ops),
-  textOps: fc.option(mutate.map((m) => m.ops), { freq: 5 }),
+  textOps: fc.option(
+    mutate.map((m) => m.ops),
+    { freq: 5 },
+  ),
 });
 
 test('finding 15: a PKCS#7 whose OID is a constructed node is an InputError naming the file, not a TypeError', () => {
   // ContentInfo { [UNIVERSAL 6, constructed] { OCTET STRING 00 }, [0] { SEQUENCE {} } }
   const der = Buffer.from('30092603040100a0023000', 'hex');
   for (const form of P7_FORMS) expect(() => parseBundle(wrapP7(der, form), { source: 'x.p7b' })).toThrow(InputError);
-  expect(() => parseBundle(wrapP7(der, 'pem'), { source: 'x.p7b' })).toThrow(/^x\.p7b: (the PKCS#7 \(\.p7b\) data is damaged|a PKCS#7 message that is not a certificate bundle)/);
+  expect(() => parseBundle(wrapP7(der, 'pem'), { source: 'x.p7b' })).toThrow(
+    /^x\.p7b: (the PKCS#7 \(\.p7b\) data is damaged|a PKCS#7 message that is not a certificate bundle)/,
+  );
 });
 
 test('finding 15: 12,000 mutated PKCS#7 inputs (DER, PEM, AD CS): 0 internal errors, 0 hangs', () => {

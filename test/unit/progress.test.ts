@@ -4,7 +4,12 @@ import { Output } from '../../src/cli/output.js';
 
 function sink(isTTY: boolean) {
   const chunks: string[] = [];
-  const s = new Writable({ write(c, _e, cb) { chunks.push(String(c)); cb(); } }) as Writable & { isTTY?: boolean };
+  const s = new Writable({
+    write(c, _e, cb) {
+      chunks.push(String(c));
+      cb();
+    },
+  }) as Writable & { isTTY?: boolean };
   s.isTTY = isTTY;
   return { s, text: () => chunks.join('') };
 }
@@ -27,7 +32,15 @@ test('on a terminal a longer wait draws spinner frames with the label and erases
 test('lines printed during a wait clear the spinner first and redraw it after', async () => {
   const { s, text } = sink(true);
   const out = new Output({ err: s });
-  await out.wait('rollout', (async () => { await later(250, 0); out.info('Waiting for deployment "p" rollout to finish'); await later(150, 0); })(), { afterMs: 100 });
+  await out.wait(
+    'rollout',
+    (async () => {
+      await later(250, 0);
+      out.info('Waiting for deployment "p" rollout to finish');
+      await later(150, 0);
+    })(),
+    { afterMs: 100 },
+  );
   expect(text()).toMatch(/\r\x1b\[KWaiting for deployment "p" rollout to finish\n\r\x1b\[K[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏] rollout/);
 });
 
@@ -45,6 +58,14 @@ test('--json and --quiet never draw, and a failing wait still rejects and cleans
     expect(text()).toBe('');
   }
   const { s, text } = sink(true);
-  await expect(new Output({ err: s }).wait('x', later(250, 0).then(() => { throw new Error('boom'); }), { afterMs: 50 })).rejects.toThrow('boom');
+  await expect(
+    new Output({ err: s }).wait(
+      'x',
+      later(250, 0).then(() => {
+        throw new Error('boom');
+      }),
+      { afterMs: 50 },
+    ),
+  ).rejects.toThrow('boom');
   expect(text().endsWith('\r\x1b[K')).toBe(true);
 });

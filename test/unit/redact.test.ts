@@ -26,6 +26,8 @@ describe('redact', () => {
     expect(redact(`{"x":"${keyFirst}"}`)).toBe('{"x":"[REDACTED base64]"}');
   });
   test('keeps ordinary text', () => {
-    expect(redact('secret "xsoar-tls" not found in namespace "tenant1"')).toBe('secret "xsoar-tls" not found in namespace "tenant1"');
+    expect(redact('secret "xsoar-tls" not found in namespace "tenant1"')).toBe(
+      'secret "xsoar-tls" not found in namespace "tenant1"',
+    );
   });
 });

@@ -27,9 +27,17 @@ export async function runChain(files: string[], flags: ChainFlags): Promise<void
   if (flags.key) {
     const kb = await readBundleWithPassphrase(flags.key, src);
     key = kb.keys[0];
-    if (!key) throw new InputError(`${flags.key}: holds no private key`, { file: flags.key, hint: 'Pass the private key file (PEM, DER or PKCS#12) with --key.' });
+    if (!key)
+      throw new InputError(`${flags.key}: holds no private key`, {
+        file: flags.key,
+        hint: 'Pass the private key file (PEM, DER or PKCS#12) with --key.',
+      });
   }
-  if (bundle.certs.length === 0) throw new InputError(`${files.join(', ')}: no certificate found (only keys)`, { file: files[0], hint: 'Pass the certificate files too.' });
+  if (bundle.certs.length === 0)
+    throw new InputError(`${files.join(', ')}: no certificate found (only keys)`, {
+      file: files[0],
+      hint: 'Pass the certificate files too.',
+    });
   if (!key) {
     // A certificate issued for a pending request (xsoar-cert csr): its key picks the leaf.
     const { pendingKeyFor, completionNotes } = await import('../../ops/requests.js');
@@ -48,7 +56,10 @@ export async function runChain(files: string[], flags: ChainFlags): Promise<void
   let anchors;
   if (flags.ca) {
     anchors = (await readBundleWithPassphrase(flags.ca, src)).certs;
-    if (anchors.length === 0) throw new InputError(`${flags.ca}: holds no certificate: pass the root CA certificate with --ca`, { file: flags.ca });
+    if (anchors.length === 0)
+      throw new InputError(`${flags.ca}: holds no certificate: pass the root CA certificate with --ca`, {
+        file: flags.ca,
+      });
   } else {
     anchors = (await import('../../pki/trust-store.js')).systemAnchors();
   }
@@ -57,7 +68,8 @@ export async function runChain(files: string[], flags: ChainFlags): Promise<void
   try {
     result = buildChain(bundle, opts);
   } catch (err) {
-    if (err instanceof ChainError) throw new CheckFailedError(err.message, 'Pass the certificate issued for this key, or the matching --key.');
+    if (err instanceof ChainError)
+      throw new CheckFailedError(err.message, 'Pass the certificate issued for this key, or the matching --key.');
     throw err;
   }
   if (result.leafNote) out.warn(result.leafNote);
@@ -71,7 +83,13 @@ export async function runChain(files: string[], flags: ChainFlags): Promise<void
       chain: result.chain.map((c) => describeCert(c)),
       root: result.root ? { ...describeCert(result.root), source: result.root.source } : null,
       leafNote: result.leafNote ?? null,
-      dropped: result.dropped.map((d) => ({ source: d.entry.source, subject: describeCert(d.entry).subject, serial: d.entry.cert.serialNumber.toUpperCase(), reason: d.reason, why: d.why })),
+      dropped: result.dropped.map((d) => ({
+        source: d.entry.source,
+        subject: describeCert(d.entry).subject,
+        serial: d.entry.cert.serialNumber.toUpperCase(),
+        reason: d.reason,
+        why: d.why,
+      })),
       missingIssuer: missing ?? null,
       pem,
     });
@@ -84,10 +102,14 @@ export async function runChain(files: string[], flags: ChainFlags): Promise<void
   }
   out.info(
     result.chain
-      .map((c, i) => `${i === 0 ? 'leaf' : c === result.root ? 'root' : 'intermediate'}: ${certLabel(c.cert)}${c === result.root && result.rootFromAnchors ? ` (from ${c.source})` : ''}`)
+      .map(
+        (c, i) =>
+          `${i === 0 ? 'leaf' : c === result.root ? 'root' : 'intermediate'}: ${certLabel(c.cert)}${c === result.root && result.rootFromAnchors ? ` (from ${c.source})` : ''}`,
+      )
       .join('\n'),
   );
-  if (result.root && result.rootFromAnchors && !flags.root) out.info(`ends at ${certLabel(result.root.cert)} in ${result.root.source} (left out: --no-root)`);
+  if (result.root && result.rootFromAnchors && !flags.root)
+    out.info(`ends at ${certLabel(result.root.cert)} in ${result.root.source} (left out: --no-root)`);
   if (missing) {
     // An incomplete chain is never written to --out: a later install would serve it.
     throw new CheckFailedError(

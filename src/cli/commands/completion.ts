@@ -6,7 +6,10 @@ import { helpAfter } from '../help.js';
 const FILE_FLAGS = /^--(cert|key|chain|ca|out|passphrase-file|kubeconfig|config|tenants-file|log-file|out-dir|from)$/;
 
 export function completionScript(program: Command, shell: 'bash' | 'zsh'): string {
-  const cmds = program.commands.map((c) => ({ name: c.name(), flags: c.options.flatMap((o) => [o.long, o.short].filter(Boolean) as string[]) }));
+  const cmds = program.commands.map((c) => ({
+    name: c.name(),
+    flags: c.options.flatMap((o) => [o.long, o.short].filter(Boolean) as string[]),
+  }));
   const fileFlags = [...new Set(cmds.flatMap((c) => c.flags.filter((f) => FILE_FLAGS.test(f))))];
   const cases = cmds.map((c) => `    ${c.name}) opts="${c.flags.join(' ')} --help" ;;`).join('\n');
   const bash = `# xsoar-cert bash completion: source it, or put it in /etc/bash_completion.d/xsoar-cert
@@ -47,7 +50,14 @@ export function register(program: Command): void {
     .command('completion')
     .description('print a shell completion script (bash or zsh)')
     .argument('<shell>', 'bash or zsh')
-    .addHelpText('after', helpAfter('source <(xsoar-cert completion bash)', 'xsoar-cert completion bash | sudo tee /etc/bash_completion.d/xsoar-cert', 'xsoar-cert completion zsh > ~/.zfunc/_xsoar-cert'))
+    .addHelpText(
+      'after',
+      helpAfter(
+        'source <(xsoar-cert completion bash)',
+        'xsoar-cert completion bash | sudo tee /etc/bash_completion.d/xsoar-cert',
+        'xsoar-cert completion zsh > ~/.zfunc/_xsoar-cert',
+      ),
+    )
     .action(async (shell: string) => {
       if (shell !== 'bash' && shell !== 'zsh') {
         const { UsageError } = await import('../../errors.js');

@@ -22,8 +22,15 @@ export interface CsrFlags extends TargetFlags {
 export function register(program: Command): void {
   const cmd = program
     .command('csr')
-    .description('make a key and a certificate signing request (PKCS#10) for your PKI team or CA; the key stays here as a pending request')
-    .option('--host <name|ip>', 'a DNS name or IP the certificate must cover (repeatable; the first is the CN)', collect, [])
+    .description(
+      'make a key and a certificate signing request (PKCS#10) for your PKI team or CA; the key stays here as a pending request',
+    )
+    .option(
+      '--host <name|ip>',
+      'a DNS name or IP the certificate must cover (repeatable; the first is the CN)',
+      collect,
+      [],
+    )
     .option('--subject <dn>', 'more of the subject, e.g. "O=Example Corp,OU=SecOps,L=Berlin,C=DE"')
     .option('--key-type <type>', 'rsa or ecdsa (default rsa; with --from-installed: the installed key type)')
     .option('--bits <n>', 'RSA key size: 2048, 3072 or 4096 (default 3072)')
@@ -31,7 +38,10 @@ export function register(program: Command): void {
     .option('--out <file>', 'where to write the CSR (default: <first host>.csr in the current folder)')
     .option('--key-out <file>', 'write the key to this file (0600) instead of keeping it as a pending request')
     .option('--force', 'overwrite --out / --key-out if they exist')
-    .option('--from-installed', 'take the names and the key type and size from the certificate installed in the tenant secret');
+    .option(
+      '--from-installed',
+      'take the names and the key type and size from the certificate installed in the tenant secret',
+    );
   addFleetFlags(addTargetFlags(cmd))
     .option('--list', 'list the pending requests')
     .option('--discard <id>', 'delete a pending request and its key')

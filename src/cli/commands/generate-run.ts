@@ -10,31 +10,53 @@ import { Output } from '../output.js';
 import { writeNew } from '../write-files.js';
 
 export async function runGenerate(flags: {
-  host: string[]; keyType: string; bits: string; curve: string; days?: string; outDir: string; ca?: boolean; force?: boolean; json?: boolean; quiet?: boolean;
+  host: string[];
+  keyType: string;
+  bits: string;
+  curve: string;
+  days?: string;
+  outDir: string;
+  ca?: boolean;
+  force?: boolean;
+  json?: boolean;
+  quiet?: boolean;
 }): Promise<void> {
   const out = new Output({ json: flags.json, quiet: flags.quiet });
-  if (flags.host.length === 0) throw new UsageError('generate needs at least one --host NAME|IP', 'Example: xsoar-cert generate --host xsoar.example.com --host 10.0.0.5');
+  if (flags.host.length === 0)
+    throw new UsageError(
+      'generate needs at least one --host NAME|IP',
+      'Example: xsoar-cert generate --host xsoar.example.com --host 10.0.0.5',
+    );
   for (const h of flags.host) {
     const bare = h.replace(/^\[|\]$/g, '');
-    if (!isIP(bare) && !/^(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.?$/i.test(bare)) {
+    if (
+      !isIP(bare) &&
+      !/^(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.?$/i.test(bare)
+    ) {
       throw new UsageError(`--host "${h}" is neither a DNS name nor an IP address`);
     }
   }
   const keyType = flags.keyType.toLowerCase();
-  if (keyType !== 'rsa' && keyType !== 'ecdsa') throw new UsageError(`--key-type must be rsa or ecdsa, not "${flags.keyType}"`);
+  if (keyType !== 'rsa' && keyType !== 'ecdsa')
+    throw new UsageError(`--key-type must be rsa or ecdsa, not "${flags.keyType}"`);
   const bits = Number(flags.bits);
-  if (![2048, 3072, 4096].includes(bits)) throw new UsageError(`--bits must be 2048, 3072 or 4096, not "${flags.bits}"`);
+  if (![2048, 3072, 4096].includes(bits))
+    throw new UsageError(`--bits must be 2048, 3072 or 4096, not "${flags.bits}"`);
   const curve = flags.curve.toUpperCase();
-  if (curve !== 'P-256' && curve !== 'P-384') throw new UsageError(`--curve must be P-256 or P-384, not "${flags.curve}"`);
+  if (curve !== 'P-256' && curve !== 'P-384')
+    throw new UsageError(`--curve must be P-256 or P-384, not "${flags.curve}"`);
   let days: number | undefined;
   if (flags.days !== undefined) {
     days = Number(flags.days);
-    if (!Number.isInteger(days) || days < 1 || days > 3650) throw new UsageError(`--days must be a whole number from 1 to 3650, not "${flags.days}"`);
+    if (!Number.isInteger(days) || days < 1 || days > 3650)
+      throw new UsageError(`--days must be a whole number from 1 to 3650, not "${flags.days}"`);
   }
   await keyFolder(flags.outDir);
   const keyOpts = { keyType: keyType as 'rsa' | 'ecdsa', bits, curve: curve as 'P-256' | 'P-384' };
   // mkcert's naming: the first host, plus "+N" for the others.
-  const base = flags.host[0]!.replace(/^\*/, '_wildcard').replace(/[^A-Za-z0-9._-]/g, '_') + (flags.host.length > 1 ? `+${flags.host.length - 1}` : '');
+  const base =
+    flags.host[0]!.replace(/^\*/, '_wildcard').replace(/[^A-Za-z0-9._-]/g, '_') +
+    (flags.host.length > 1 ? `+${flags.host.length - 1}` : '');
   const certFile = path.join(flags.outDir, `${base}.pem`);
   const keyFile = path.join(flags.outDir, `${base}-key.pem`);
   const written: { file: string; kind: string; mode: string }[] = [];
@@ -52,7 +74,10 @@ export async function runGenerate(flags: {
       issuer = await out.wait('generating the CA key', generateDevCA(keyOpts));
       await writeNew(caKeyFile, issuer.keyPem, { mode: 0o600, force: false });
       await writeNew(caFile, issuer.certPem, { mode: 0o644, force: false });
-      written.push({ file: caFile, kind: 'dev CA certificate', mode: '0644' }, { file: caKeyFile, kind: 'dev CA key', mode: '0600' });
+      written.push(
+        { file: caFile, kind: 'dev CA certificate', mode: '0644' },
+        { file: caKeyFile, kind: 'dev CA key', mode: '0600' },
+      );
     } else {
       out.info(`Using the development CA in ${caFile}`);
     }
@@ -67,15 +92,22 @@ export async function runGenerate(flags: {
     if (!flags.force) await unlink(keyFile).catch(() => undefined);
     throw err;
   }
-  written.push({ file: certFile, kind: 'certificate', mode: '0644' }, { file: keyFile, kind: 'private key', mode: '0600' });
+  written.push(
+    { file: certFile, kind: 'certificate', mode: '0644' },
+    { file: keyFile, kind: 'private key', mode: '0600' },
+  );
   const info = describeCert(parseBundle(Buffer.from(leaf.certPem), { source: certFile }).certs[0]!);
   if (flags.json) {
     out.emit({ ok: true, files: written, certificate: info, ca: caFile ?? null });
     return;
   }
   for (const w of written) out.result(`${w.file}  (${w.kind}, mode ${w.mode})`);
-  out.info(`Created a ${issuer ? 'CA-signed' : 'self-signed'} development certificate for ${flags.host.join(', ')}, valid until ${info.notAfter} (${info.daysLeft} days).`);
-  out.info(`Check it: xsoar-cert verify --cert ${certFile} --key ${keyFile}${caFile ? ` --ca ${caFile}` : ` --ca ${certFile}`} --host ${flags.host[0]}`);
+  out.info(
+    `Created a ${issuer ? 'CA-signed' : 'self-signed'} development certificate for ${flags.host.join(', ')}, valid until ${info.notAfter} (${info.daysLeft} days).`,
+  );
+  out.info(
+    `Check it: xsoar-cert verify --cert ${certFile} --key ${keyFile}${caFile ? ` --ca ${caFile}` : ` --ca ${certFile}`} --host ${flags.host[0]}`,
+  );
   if (!issuer) out.info('Self-signed certificates are for development only: clients will warn until they trust it.');
 }
 
@@ -87,7 +119,10 @@ export async function runGenerate(flags: {
  * sticky folder others still create names we have not created yet, e.g. rootCA-key.pem).
  */
 async function keyFolder(dir: string): Promise<void> {
-  const existed = await lstat(dir).then(() => true, () => false);
+  const existed = await lstat(dir).then(
+    () => true,
+    () => false,
+  );
   if (!existed) {
     let created: string | undefined;
     try {
@@ -95,7 +130,8 @@ async function keyFolder(dir: string): Promise<void> {
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code ?? 'I/O error';
       throw new InputError(`${dir}: cannot create the folder (${code})`, {
-        file: dir, hint: 'Choose a folder you can write to with --out-dir.',
+        file: dir,
+        hint: 'Choose a folder you can write to with --out-dir.',
       });
     }
     if (created !== undefined) await chmod(dir, 0o700);
@@ -106,9 +142,13 @@ async function keyFolder(dir: string): Promise<void> {
   }
   const uid = process.getuid?.();
   if (uid !== undefined && st.uid !== uid) {
-    throw new InputError(`${dir}: belongs to another user (uid ${st.uid}), who could replace the private keys written there`, {
-      file: dir, hint: 'Use a folder of your own with --out-dir (generate creates it, mode 0700).',
-    });
+    throw new InputError(
+      `${dir}: belongs to another user (uid ${st.uid}), who could replace the private keys written there`,
+      {
+        file: dir,
+        hint: 'Use a folder of your own with --out-dir (generate creates it, mode 0700).',
+      },
+    );
   }
   if ((st.mode & 0o022) !== 0) {
     const mode = (st.mode & 0o777).toString(8).padStart(4, '0');
@@ -119,8 +159,15 @@ async function keyFolder(dir: string): Promise<void> {
 
 async function refuseExisting(files: string[]): Promise<void> {
   for (const file of files) {
-    const exists = await lstat(file).then(() => true, () => false);
-    if (exists) throw new UsageError(`${file} already exists: not overwriting it`, 'Pass --force to replace it, or choose another --out-dir.');
+    const exists = await lstat(file).then(
+      () => true,
+      () => false,
+    );
+    if (exists)
+      throw new UsageError(
+        `${file} already exists: not overwriting it`,
+        'Pass --force to replace it, or choose another --out-dir.',
+      );
   }
 }
 
@@ -131,19 +178,28 @@ async function loadCA(caFile: string, caKeyFile: string): Promise<{ certPem: str
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') return undefined; // no dev CA here yet: one is made
-    throw new InputError(`${caFile}: cannot read the dev CA (${code ?? 'I/O error'})`, { file: caFile, hint: 'Fix its permissions, or use another --out-dir.' });
+    throw new InputError(`${caFile}: cannot read the dev CA (${code ?? 'I/O error'})`, {
+      file: caFile,
+      hint: 'Fix its permissions, or use another --out-dir.',
+    });
   }
   let keyPem: string;
   try {
     keyPem = await readFile(caKeyFile, 'utf8');
   } catch {
-    throw new InputError(`${caKeyFile}: missing, but ${caFile} exists: cannot sign without the CA key`, { file: caKeyFile, hint: 'Restore the key, or move rootCA.pem away to create a new dev CA.' });
+    throw new InputError(`${caKeyFile}: missing, but ${caFile} exists: cannot sign without the CA key`, {
+      file: caKeyFile,
+      hint: 'Restore the key, or move rootCA.pem away to create a new dev CA.',
+    });
   }
   const b = parseBundle(Buffer.from(certPem), { source: caFile });
   const k = parseBundle(Buffer.from(keyPem), { source: caKeyFile });
   const { keyMatchesCert } = await import('../../pki/describe.js');
   if (!b.certs[0] || !k.keys[0] || !keyMatchesCert(k.keys[0].key, b.certs[0].cert)) {
-    throw new InputError(`${caKeyFile}: does not match ${caFile}`, { file: caKeyFile, hint: 'Restore the matching pair, or move both away to create a new dev CA.' });
+    throw new InputError(`${caKeyFile}: does not match ${caFile}`, {
+      file: caKeyFile,
+      hint: 'Restore the matching pair, or move both away to create a new dev CA.',
+    });
   }
   return { certPem, keyPem: k.keys[0].key.export({ format: 'pem', type: 'pkcs8' }).toString() };
 }

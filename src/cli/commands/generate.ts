@@ -19,7 +19,12 @@ export function register(program: Command): void {
   program
     .command('generate')
     .description('create a development server certificate and key (self-signed, or signed by a local dev CA with --ca)')
-    .option('--host <name|ip>', 'a DNS name or IP address to cover (repeatable; the first is the subject CN)', collect, [])
+    .option(
+      '--host <name|ip>',
+      'a DNS name or IP address to cover (repeatable; the first is the subject CN)',
+      collect,
+      [],
+    )
     .option('--key-type <type>', 'rsa or ecdsa', 'rsa')
     .option('--bits <n>', 'RSA key size: 2048, 3072 or 4096', '2048')
     .option('--curve <name>', 'ECDSA curve: P-256 or P-384', 'P-256')

@@ -12,7 +12,11 @@ export function register(program: Command): void {
     .addHelpText(
       'after',
       '\nPrivate keys are described (type, size, which certificate they belong to), never printed.\n' +
-        helpAfter('xsoar-cert inspect fullchain.pem', 'xsoar-cert inspect tenant.p12 --passphrase-file pass.txt --json', 'xsoar-cert inspect tls.crt tls.key'),
+        helpAfter(
+          'xsoar-cert inspect fullchain.pem',
+          'xsoar-cert inspect tenant.p12 --passphrase-file pass.txt --json',
+          'xsoar-cert inspect tls.crt tls.key',
+        ),
     )
     .action(async (files: string[], flags: { passphraseFile?: string; json?: boolean }) => {
       const { readBundleWithPassphrase } = await import('../passphrase.js');
@@ -41,10 +45,18 @@ export function register(program: Command): void {
         for (const { file, request: r } of csrs) {
           out.result(ce.bold(`${p(file)}: certificate signing request (PKCS#10)`));
           out.result(`  subject:     ${p(String(r.subject))}`);
-          out.result(`  names:       ${p([...(r.dnsNames as string[]).map((d) => 'DNS:' + d), ...(r.ipAddresses as string[]).map((d) => 'IP:' + d)].join(', ')) || '(no SAN requested)'}`);
-          out.result(`  key:         ${String(r.key)}   signature: ${String(r.signatureAlgorithm)} (${r.signatureValid ? 'verifies' : 'DOES NOT VERIFY: the request is damaged'})`);
+          out.result(
+            `  names:       ${p([...(r.dnsNames as string[]).map((d) => 'DNS:' + d), ...(r.ipAddresses as string[]).map((d) => 'IP:' + d)].join(', ')) || '(no SAN requested)'}`,
+          );
+          out.result(
+            `  key:         ${String(r.key)}   signature: ${String(r.signatureAlgorithm)} (${r.signatureValid ? 'verifies' : 'DOES NOT VERIFY: the request is damaged'})`,
+          );
           out.result(`  public key sha256 ${String(r.publicKeySha256)}`);
-          out.result(r.pendingRequest ? `  its key is kept here as pending request ${String(r.pendingRequest)}: install the signed certificate without --key` : '  its key is not a pending request on this host');
+          out.result(
+            r.pendingRequest
+              ? `  its key is kept here as pending request ${String(r.pendingRequest)}: install the signed certificate without --key`
+              : '  its key is not a pending request on this host',
+          );
         }
       }
       // A key is matched against the certificates of every file given (`inspect tls.crt tls.key`).
@@ -73,12 +85,21 @@ export function register(program: Command): void {
         certificates.forEach((c, i) => {
           out.result(ce.bold(`${p(file)} #${i + 1}: ${p(c.subject)}`));
           out.result(`  issuer:      ${p(c.issuer)}${c.selfSigned ? ' (self-signed)' : ''}`);
-          out.result(`  names:       ${p([...c.dnsNames.map((d) => 'DNS:' + d), ...c.ipAddresses.map((d) => 'IP:' + d)].join(', ')) || '(no SAN)'}`);
+          out.result(
+            `  names:       ${p([...c.dnsNames.map((d) => 'DNS:' + d), ...c.ipAddresses.map((d) => 'IP:' + d)].join(', ')) || '(no SAN)'}`,
+          );
           // daysLeft is floored (−0.1 day → −1); "expired N days ago" counts whole days since notAfter.
           const ago = Math.floor((Date.now() - Date.parse(c.notAfter)) / 86_400_000);
-          const left = c.daysLeft < 0 ? (ago === 0 ? 'expired today' : `expired ${ago} day${ago === 1 ? '' : 's'} ago`) : `${c.daysLeft} days left`;
+          const left =
+            c.daysLeft < 0
+              ? ago === 0
+                ? 'expired today'
+                : `expired ${ago} day${ago === 1 ? '' : 's'} ago`
+              : `${c.daysLeft} days left`;
           out.result(`  valid:       ${c.notBefore} → ${c.notAfter} (${left})`);
-          out.result(`  key:         ${c.keyType}${c.keyBits ? ' ' + c.keyBits : ''}${c.curve ? ' ' + c.curve : ''}   signature: ${c.signatureAlgorithm}`);
+          out.result(
+            `  key:         ${c.keyType}${c.keyBits ? ' ' + c.keyBits : ''}${c.curve ? ' ' + c.curve : ''}   signature: ${c.signatureAlgorithm}`,
+          );
           out.result(`  serial:      ${c.serial}`);
           out.result(`  sha256:      ${c.sha256}`);
           const role = c.isCA ? `CA${c.pathLen !== undefined ? ` pathLen ${c.pathLen}` : ''}` : 'end entity';
@@ -86,7 +107,9 @@ export function register(program: Command): void {
         });
         for (const k of keys) {
           const size = `${k.keyType}${k.keyBits ? ' ' + k.keyBits : ''}${k.curve ? ' ' + k.curve : ''}`;
-          const match = k.matches ? `matches ${p(k.matches)}${k.matchesFile !== file ? ` in ${p(String(k.matchesFile))}` : ''}` : 'matches none of the certificates given';
+          const match = k.matches
+            ? `matches ${p(k.matches)}${k.matchesFile !== file ? ` in ${p(String(k.matchesFile))}` : ''}`
+            : 'matches none of the certificates given';
           const format = k.encrypted && k.format !== 'pkcs8-encrypted' ? `${k.format}, encrypted` : k.format;
           out.result(ce.bold(`${p(file)}: private key`) + ` ${size} (${format}), ${match}`);
         }
@@ -111,7 +134,13 @@ async function csrOf(file: string): Promise<Record<string, unknown> | undefined>
   if (begin >= 0) {
     const end = text.indexOf('-----END', begin + 20);
     if (end < 0) return undefined;
-    der = Buffer.from(text.slice(begin, end).replace(/^-----BEGIN[^\n]*\n?/, '').replace(/[^A-Za-z0-9+/=]/g, ''), 'base64');
+    der = Buffer.from(
+      text
+        .slice(begin, end)
+        .replace(/^-----BEGIN[^\n]*\n?/, '')
+        .replace(/[^A-Za-z0-9+/=]/g, ''),
+      'base64',
+    );
   } else if (!text.includes('-----BEGIN') && data[0] === 0x30 && data.length < 64 * 1024) {
     der = data;
   } else {

@@ -23,9 +23,14 @@ export interface InstallFlags extends TargetFlags {
 export function register(program: Command): void {
   const cmd = program
     .command('install')
-    .description('verify, back up, replace the TLS secret, restart the proxy, confirm the live certificate; roll back on any failure')
+    .description(
+      'verify, back up, replace the TLS secret, restart the proxy, confirm the live certificate; roll back on any failure',
+    )
     .option('--cert <file>', 'the certificate (PEM, DER or PKCS#12)')
-    .option('--key <file>', 'its private key (default: the key of the pending request the certificate completes, see csr)')
+    .option(
+      '--key <file>',
+      'its private key (default: the key of the pending request the certificate completes, see csr)',
+    )
     .option('--chain <file>', 'intermediate certificates (repeatable)', collect, [])
     .option('--ca <file>', 'the root CA (stored as ca.crt; default: the system trust store)')
     .option('--host <name|ip>', 'a name or IP the certificate must cover (repeatable)', collect, [])
@@ -33,7 +38,7 @@ export function register(program: Command): void {
   addConfirmFlag(addFleetFlags(addTargetFlags(cmd)))
     .option('--timeout <seconds>', 'how long to wait for the rollout', '120')
     .option('--allow-name-change', 'allow a certificate that drops names the installed one covers')
-    .option('--keep-request', 'keep the pending request\'s key after the certificate completing it is installed')
+    .option('--keep-request', "keep the pending request's key after the certificate completing it is installed")
     .option('--dry-run', 'check everything and show the plan (key redacted); change nothing')
     .option('-y, --yes', 'do not ask for confirmation')
     .option('--json', 'print the result as JSON')

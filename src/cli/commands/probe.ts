@@ -5,7 +5,9 @@ import { helpAfter } from '../help.js';
 export function register(program: Command): void {
   program
     .command('probe')
-    .description('check live endpoints: TLS 1.0-1.3 accepted, chain served (order, missing intermediate), expiry, host match, trust')
+    .description(
+      'check live endpoints: TLS 1.0-1.3 accepted, chain served (order, missing intermediate), expiry, host match, trust',
+    )
     .argument('<host[:port]...>', 'endpoints; without a port, every --ports entry')
     .option('--ports <list>', 'ports to try for hosts given without one, e.g. 443,18501-18510', '443')
     .option('--servername <name>', 'the TLS server name (SNI) to ask for and check (default: the host)')
@@ -20,50 +22,73 @@ export function register(program: Command): void {
         'xsoar-cert probe main.example.com host1.example.com --ports 443,18501-18510 --ca root.pem',
       ),
     )
-    .action(async (hosts: string[], flags: { ports: string; servername?: string; ca?: string; timeout: string; json?: boolean }) => {
-      const { parsePorts, expandEndpoints, probeAll } = await import('../../net/probe.js');
-      const { Output } = await import('../output.js');
-      const { UsageError, CheckFailedError, InputError } = await import('../../errors.js');
-      const out = new Output({ json: flags.json });
-      const timeoutMs = Number(flags.timeout);
-      if (!Number.isFinite(timeoutMs) || timeoutMs < 100) throw new UsageError(`--timeout takes milliseconds (at least 100), not "${flags.timeout}"`);
-      const endpoints = expandEndpoints(hosts, parsePorts(flags.ports));
-      let anchors;
-      let anchorSource;
-      if (flags.ca) {
-        const { readBundle } = await import('../../pki/parse.js');
-        anchors = (await readBundle(flags.ca)).certs;
-        if (anchors.length === 0) throw new InputError(`${flags.ca}: holds no certificate`, { file: flags.ca });
-        anchorSource = flags.ca;
-      } else {
-        anchors = (await import('../../pki/trust-store.js')).systemAnchors();
-        anchorSource = 'the system trust store';
-      }
-      const results = await out.wait(`probing ${endpoints.length} endpoint${endpoints.length === 1 ? '' : 's'}`, probeAll(endpoints, { servername: flags.servername, anchors, anchorSource, timeoutMs }));
-      if (flags.json) out.emit(results);
-      else {
-        const yes = (b: boolean | undefined) => (b === undefined ? '-' : b ? 'yes' : 'NO');
-        const rows = results.map((r) => [
-          r.endpoint,
-          r.status === 'unreachable' ? 'unreachable' : ['TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3'].map((v) => (r.versions[v] ? v.replace('TLSv', '') : '-')).join(' '),
-          r.status === 'unreachable' ? '' : `${r.daysLeft} days`,
-          r.status === 'unreachable' ? '' : r.missingIntermediate ? 'incomplete' : !r.orderOk ? 'bad order' : `${r.chain.length} cert(s)`,
-          r.status === 'unreachable' ? '' : yes(r.hostMatch),
-          r.status === 'unreachable' ? '' : yes(r.trusted),
-          r.status.toUpperCase(),
-        ]);
-        const head = ['ENDPOINT', 'TLS', 'EXPIRES', 'CHAIN', 'HOST', 'TRUSTED', 'STATUS'];
-        const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-        const line = (r: string[]) => r.map((c, i) => c.padEnd(w[i]!)).join('  ').trimEnd();
-        out.result(line(head));
-        for (const r of rows) out.result(line(r));
-        for (const r of results) {
-          if (r.reason) out.fail(`${r.endpoint}: ${r.reason}`);
-          for (const p of r.problems) out.fail(`${r.endpoint}: ${p}`);
-          for (const wv of r.warnings) out.warn(`${r.endpoint}: ${wv}`);
+    .action(
+      async (
+        hosts: string[],
+        flags: { ports: string; servername?: string; ca?: string; timeout: string; json?: boolean },
+      ) => {
+        const { parsePorts, expandEndpoints, probeAll } = await import('../../net/probe.js');
+        const { Output } = await import('../output.js');
+        const { UsageError, CheckFailedError, InputError } = await import('../../errors.js');
+        const out = new Output({ json: flags.json });
+        const timeoutMs = Number(flags.timeout);
+        if (!Number.isFinite(timeoutMs) || timeoutMs < 100)
+          throw new UsageError(`--timeout takes milliseconds (at least 100), not "${flags.timeout}"`);
+        const endpoints = expandEndpoints(hosts, parsePorts(flags.ports));
+        let anchors;
+        let anchorSource;
+        if (flags.ca) {
+          const { readBundle } = await import('../../pki/parse.js');
+          anchors = (await readBundle(flags.ca)).certs;
+          if (anchors.length === 0) throw new InputError(`${flags.ca}: holds no certificate`, { file: flags.ca });
+          anchorSource = flags.ca;
+        } else {
+          anchors = (await import('../../pki/trust-store.js')).systemAnchors();
+          anchorSource = 'the system trust store';
         }
-      }
-      const bad = results.filter((r) => r.status !== 'ok').length;
-      if (bad) throw new CheckFailedError(`${bad} of ${results.length} endpoint(s) failed the probe`);
-    });
+        const results = await out.wait(
+          `probing ${endpoints.length} endpoint${endpoints.length === 1 ? '' : 's'}`,
+          probeAll(endpoints, { servername: flags.servername, anchors, anchorSource, timeoutMs }),
+        );
+        if (flags.json) out.emit(results);
+        else {
+          const yes = (b: boolean | undefined) => (b === undefined ? '-' : b ? 'yes' : 'NO');
+          const rows = results.map((r) => [
+            r.endpoint,
+            r.status === 'unreachable'
+              ? 'unreachable'
+              : ['TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3']
+                  .map((v) => (r.versions[v] ? v.replace('TLSv', '') : '-'))
+                  .join(' '),
+            r.status === 'unreachable' ? '' : `${r.daysLeft} days`,
+            r.status === 'unreachable'
+              ? ''
+              : r.missingIntermediate
+                ? 'incomplete'
+                : !r.orderOk
+                  ? 'bad order'
+                  : `${r.chain.length} cert(s)`,
+            r.status === 'unreachable' ? '' : yes(r.hostMatch),
+            r.status === 'unreachable' ? '' : yes(r.trusted),
+            r.status.toUpperCase(),
+          ]);
+          const head = ['ENDPOINT', 'TLS', 'EXPIRES', 'CHAIN', 'HOST', 'TRUSTED', 'STATUS'];
+          const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+          const line = (r: string[]) =>
+            r
+              .map((c, i) => c.padEnd(w[i]!))
+              .join('  ')
+              .trimEnd();
+          out.result(line(head));
+          for (const r of rows) out.result(line(r));
+          for (const r of results) {
+            if (r.reason) out.fail(`${r.endpoint}: ${r.reason}`);
+            for (const p of r.problems) out.fail(`${r.endpoint}: ${p}`);
+            for (const wv of r.warnings) out.warn(`${r.endpoint}: ${wv}`);
+          }
+        }
+        const bad = results.filter((r) => r.status !== 'ok').length;
+        if (bad) throw new CheckFailedError(`${bad} of ${results.length} endpoint(s) failed the probe`);
+      },
+    );
 }

@@ -19,7 +19,8 @@ function acmeSettings(flags: RenewFlags, cfg: Partial<AcmeSettings>): AcmeSettin
   const num = (v: string | undefined, flag: string, min: number, max: number) => {
     if (v === undefined) return undefined;
     const n = Number(v);
-    if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`${flag} takes a number from ${min} to ${max}, not "${v}"`);
+    if (!Number.isInteger(n) || n < min || n > max)
+      throw new UsageError(`${flag} takes a number from ${min} to ${max}, not "${v}"`);
     return n;
   };
   const abs = (f: string | undefined) => (f ? path.resolve(f) : undefined);
@@ -46,11 +47,25 @@ function acmeSettings(flags: RenewFlags, cfg: Partial<AcmeSettings>): AcmeSettin
 /** The ACME flags a cron line repeats (no secrets: the EAB HMAC stays in its file). */
 function acmeArgs(f: RenewFlags): string[] {
   const pairs: Array<[string, string | undefined]> = [
-    ['--acme', f.acme], ['--acme-email', f.acmeEmail], ['--acme-eab-kid', f.acmeEabKid], ['--acme-eab-hmac-file', f.acmeEabHmacFile && path.resolve(f.acmeEabHmacFile)],
-    ['--acme-ca', f.acmeCa && path.resolve(f.acmeCa)], ['--dns-rfc2136', f.dnsRfc2136], ['--dns-tsig-key', f.dnsTsigKey && path.resolve(f.dnsTsigKey)], ['--dns-zone', f.dnsZone],
-    ['--dns-hook', f.dnsHook], ['--dns-check', f.dnsCheck], ['--http-port', f.httpPort], ['--webroot', f.webroot && path.resolve(f.webroot)],
+    ['--acme', f.acme],
+    ['--acme-email', f.acmeEmail],
+    ['--acme-eab-kid', f.acmeEabKid],
+    ['--acme-eab-hmac-file', f.acmeEabHmacFile && path.resolve(f.acmeEabHmacFile)],
+    ['--acme-ca', f.acmeCa && path.resolve(f.acmeCa)],
+    ['--dns-rfc2136', f.dnsRfc2136],
+    ['--dns-tsig-key', f.dnsTsigKey && path.resolve(f.dnsTsigKey)],
+    ['--dns-zone', f.dnsZone],
+    ['--dns-hook', f.dnsHook],
+    ['--dns-check', f.dnsCheck],
+    ['--http-port', f.httpPort],
+    ['--webroot', f.webroot && path.resolve(f.webroot)],
   ];
-  return [...pairs.flatMap(([k, v]) => (v ? [k, v] : [])), ...(f.acmeAgreeTos ? ['--acme-agree-tos'] : []), ...(f.reuseKey ? ['--reuse-key'] : []), ...(f.dnsWait && f.dnsWait !== '30' ? ['--dns-wait', f.dnsWait] : [])];
+  return [
+    ...pairs.flatMap(([k, v]) => (v ? [k, v] : [])),
+    ...(f.acmeAgreeTos ? ['--acme-agree-tos'] : []),
+    ...(f.reuseKey ? ['--reuse-key'] : []),
+    ...(f.dnsWait && f.dnsWait !== '30' ? ['--dns-wait', f.dnsWait] : []),
+  ];
 }
 
 /**
@@ -81,7 +96,10 @@ export async function runRenewCommand(flags: RenewFlags): Promise<void> {
   const settings = resolveSettings(flags);
   const acme = acmeSettings(flags, readAcmeConfig(settings.configFile!, Boolean(flags.config)));
   const sources = [flags.from && '--from', flags.selfSigned && '--self-signed', acme && '--acme'].filter(Boolean);
-  if (sources.length === 0) throw new UsageError('renew needs --acme URL (obtain from an ACME CA), --from DIR (where new certificates are dropped) or --self-signed');
+  if (sources.length === 0)
+    throw new UsageError(
+      'renew needs --acme URL (obtain from an ACME CA), --from DIR (where new certificates are dropped) or --self-signed',
+    );
   if (sources.length > 1) throw new UsageError(`use one of ${sources.join(', ')}, not several`);
   if (acme) challengeKind(acme);
   if (flags.printCron || flags.printSystemd) {
@@ -89,18 +107,37 @@ export async function runRenewCommand(flags: RenewFlags): Promise<void> {
     const script = path.resolve(process.argv[1] ?? fileURLToPath(import.meta.url));
     const args = [
       ...(flags.from ? ['--from', path.resolve(flags.from)] : acme ? acmeArgs(flags) : ['--self-signed']),
-      ...(flags.before ? ['--before', flags.before] : []), ...(flags.beforePercent ? ['--before-percent', flags.beforePercent] : []),
-      '-n', settings.namespace, '--secret', settings.secret, '--proxy', settings.proxy,
-      ...(settings.endpoint ? ['--endpoint', settings.endpoint] : []), ...(settings.context ? ['--context', settings.context] : []),
-      ...(flags.ca ? ['--ca', path.resolve(flags.ca)] : []), ...flags.chain.flatMap((c) => ['--chain', path.resolve(c)]), ...flags.host.flatMap((h) => ['--host', h]),
-      ...(flags.allowNameChange ? ['--allow-name-change'] : []), ...(flags.passphraseFile ? ['--passphrase-file', path.resolve(flags.passphraseFile)] : []),
-      '--random-delay', flags.randomDelay ?? '900', '--quiet',
+      ...(flags.before ? ['--before', flags.before] : []),
+      ...(flags.beforePercent ? ['--before-percent', flags.beforePercent] : []),
+      '-n',
+      settings.namespace,
+      '--secret',
+      settings.secret,
+      '--proxy',
+      settings.proxy,
+      ...(settings.endpoint ? ['--endpoint', settings.endpoint] : []),
+      ...(settings.context ? ['--context', settings.context] : []),
+      ...(flags.ca ? ['--ca', path.resolve(flags.ca)] : []),
+      ...flags.chain.flatMap((c) => ['--chain', path.resolve(c)]),
+      ...flags.host.flatMap((h) => ['--host', h]),
+      ...(flags.allowNameChange ? ['--allow-name-change'] : []),
+      ...(flags.passphraseFile ? ['--passphrase-file', path.resolve(flags.passphraseFile)] : []),
+      '--random-delay',
+      flags.randomDelay ?? '900',
+      '--quiet',
     ];
     const env: Record<string, string> = { PATH: `${path.dirname(process.execPath)}:/usr/local/bin:/usr/bin:/bin` };
     const kc = settings.kubeconfig ?? process.env.KUBECONFIG;
     if (kc) env.KUBECONFIG = path.resolve(kc);
     env.XSOAR_CERT_STATE_DIR = stateDir();
-    const input = { node: process.execPath, script, args, logFile: path.resolve(flags.logFile ?? defaultLogFile(stateDir())), env, ...spreadTime(`${settings.namespace}/${settings.secret}`) };
+    const input = {
+      node: process.execPath,
+      script,
+      args,
+      logFile: path.resolve(flags.logFile ?? defaultLogFile(stateDir())),
+      env,
+      ...spreadTime(`${settings.namespace}/${settings.secret}`),
+    };
     if (flags.printCron) process.stdout.write(cronLine(input) + '\n');
     if (flags.printSystemd) {
       const u = systemdUnits(input);
@@ -110,7 +147,8 @@ export async function runRenewCommand(flags: RenewFlags): Promise<void> {
   }
   if (flags.randomDelay) {
     const max = Number(flags.randomDelay);
-    if (!Number.isFinite(max) || max < 0) throw new UsageError(`--random-delay takes seconds, not "${flags.randomDelay}"`);
+    if (!Number.isFinite(max) || max < 0)
+      throw new UsageError(`--random-delay takes seconds, not "${flags.randomDelay}"`);
     // Like certbot: only when not interactive, so a person at a terminal is not kept waiting.
     if (max > 0 && !process.stdin.isTTY) {
       const ms = Math.floor(Math.random() * max * 1000);
@@ -121,18 +159,58 @@ export async function runRenewCommand(flags: RenewFlags): Promise<void> {
   const { resolveTargets, parseParallel, fleetTable } = await import('../../ops/fleet.js');
   const { Kubectl } = await import('../../k8s/kubectl.js');
   const { runRenew } = await import('../../ops/renew.js');
-  const targets = await resolveTargets({ namespace: flags.namespace, allNamespaces: flags.allNamespaces, selector: flags.selector, tenantsFile: flags.tenantsFile }, { namespace: settings.namespace, secret: settings.secret }, new Kubectl({ namespace: settings.namespace, context: settings.context, kubeconfig: settings.kubeconfig }));
+  const targets = await resolveTargets(
+    {
+      namespace: flags.namespace,
+      allNamespaces: flags.allNamespaces,
+      selector: flags.selector,
+      tenantsFile: flags.tenantsFile,
+    },
+    { namespace: settings.namespace, secret: settings.secret },
+    new Kubectl({ namespace: settings.namespace, context: settings.context, kubeconfig: settings.kubeconfig }),
+  );
   const base = {
-    proxy: settings.proxy, servername: settings.servername ?? flags.host[0], context: settings.context, kubeconfig: settings.kubeconfig, threshold, from: flags.from, selfSigned: flags.selfSigned, acme,
-    ca: flags.ca, chain: flags.chain, hosts: flags.host, allowNameChange: flags.allowNameChange, noConfirm: flags.confirm === false, passphraseFile: flags.passphraseFile, dryRun: flags.dryRun, force: flags.force, timeoutS: parseTimeout(flags.timeout),
+    proxy: settings.proxy,
+    servername: settings.servername ?? flags.host[0],
+    context: settings.context,
+    kubeconfig: settings.kubeconfig,
+    threshold,
+    from: flags.from,
+    selfSigned: flags.selfSigned,
+    acme,
+    ca: flags.ca,
+    chain: flags.chain,
+    hosts: flags.host,
+    allowNameChange: flags.allowNameChange,
+    noConfirm: flags.confirm === false,
+    passphraseFile: flags.passphraseFile,
+    dryRun: flags.dryRun,
+    force: flags.force,
+    timeoutS: parseTimeout(flags.timeout),
   };
   if (targets.length > 1) {
     const quiet = new Output({ quiet: true, json: flags.json });
     // Every secret read at once, the folder scanned once, the due tenants renewed in one batch.
     const { runRenewFleet } = await import('../../ops/renew.js');
     const results = await runRenewFleet(targets, base, parseParallel(flags.parallel), quiet);
-    if (flags.json) out.emit({ ok: results.every((r) => r.ok), tenants: results.map((r) => ({ namespace: r.target.namespace, secret: r.target.secret, ok: r.ok, exitCode: r.exitCode ?? 0, error: r.error, action: r.value?.action, reason: r.value?.reason, ...(r.value && 'files' in r.value && r.value.files ? { files: r.value.files } : {}) })) });
-    else out.result(fleetTable(results, (v) => (v.action === 'skipped' ? `not due: ${v.reason}` : `${v.action} from ${v.from}`)));
+    if (flags.json)
+      out.emit({
+        ok: results.every((r) => r.ok),
+        tenants: results.map((r) => ({
+          namespace: r.target.namespace,
+          secret: r.target.secret,
+          ok: r.ok,
+          exitCode: r.exitCode ?? 0,
+          error: r.error,
+          action: r.value?.action,
+          reason: r.value?.reason,
+          ...(r.value && 'files' in r.value && r.value.files ? { files: r.value.files } : {}),
+        })),
+      });
+    else
+      out.result(
+        fleetTable(results, (v) => (v.action === 'skipped' ? `not due: ${v.reason}` : `${v.action} from ${v.from}`)),
+      );
     const failed = results.filter((r) => !r.ok).length;
     if (failed) {
       const { PartialError } = await import('../../errors.js');
@@ -141,12 +219,25 @@ export async function runRenewCommand(flags: RenewFlags): Promise<void> {
     return;
   }
   // One renewal per secret at a time, for the whole run (the transaction re-enters it).
-  const lock = flags.dryRun ? { release: () => undefined } : acquireLock(targets[0]!.namespace, targets[0]!.secret, 'renew');
+  const lock = flags.dryRun
+    ? { release: () => undefined }
+    : acquireLock(targets[0]!.namespace, targets[0]!.secret, 'renew');
   try {
-    const r = await runRenew({ ...base, namespace: targets[0]!.namespace, secret: targets[0]!.secret, endpoint: targets[0]!.endpoint ?? settings.endpoint }, out);
+    const r = await runRenew(
+      {
+        ...base,
+        namespace: targets[0]!.namespace,
+        secret: targets[0]!.secret,
+        endpoint: targets[0]!.endpoint ?? settings.endpoint,
+      },
+      out,
+    );
     if (flags.json) out.emit({ ok: true, ...r });
     else if (r.action === 'skipped') out.result(`nothing to do: ${r.namespace}/${r.secret} ${r.reason}`);
-    else out.result(`${r.action === 'dry-run' ? 'would renew' : 'renewed'} ${r.namespace}/${r.secret} from ${r.from}: ${r.transaction.newFingerprint}`);
+    else
+      out.result(
+        `${r.action === 'dry-run' ? 'would renew' : 'renewed'} ${r.namespace}/${r.secret} from ${r.from}: ${r.transaction.newFingerprint}`,
+      );
   } finally {
     lock.release();
   }

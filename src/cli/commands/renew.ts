@@ -42,22 +42,39 @@ export interface RenewFlags extends TargetFlags {
 export function register(program: Command): void {
   const cmd = program
     .command('renew')
-    .description('renew the installed certificate when it is due (for cron): from an ACME CA, a drop folder, or self-signed')
+    .description(
+      'renew the installed certificate when it is due (for cron): from an ACME CA, a drop folder, or self-signed',
+    )
     .option('--before <days>', 'renew when it expires within this many days')
     .option('--before-percent <p>', 'renew in the last P% of its lifetime (default 33, like cert-manager)')
-    .option('--from <dir>', 'take the newest valid certificate + key dropped in this folder (any file names; split files, .p7b, .pfx and certbot live/NAME folders are assembled)')
+    .option(
+      '--from <dir>',
+      'take the newest valid certificate + key dropped in this folder (any file names; split files, .p7b, .pfx and certbot live/NAME folders are assembled)',
+    )
     .option('--self-signed', 'generate a new self-signed certificate with the same names (development)')
     .option('--acme <directory-url>', 'obtain the certificate from this ACME (RFC 8555) CA, with a new key')
     .option('--acme-email <addr>', 'contact address for the ACME account')
     .option('--acme-agree-tos', "agree to the CA's terms of service (needed once, when the CA has them)")
     .option('--acme-eab-kid <kid>', 'External Account Binding key id from your CA account')
     .option('--acme-eab-hmac-file <file>', 'External Account Binding HMAC key file (or XSOAR_CERT_ACME_EAB_HMAC)')
-    .option('--acme-ca <file>', "the CA certificate that signed the ACME server's own TLS certificate (default: the system store)")
-    .option('--dns-rfc2136 <host[:port]>', 'DNS-01 by RFC 2136 dynamic update at this DNS server (BIND, PowerDNS, Knot, Windows DNS)')
+    .option(
+      '--acme-ca <file>',
+      "the CA certificate that signed the ACME server's own TLS certificate (default: the system store)",
+    )
+    .option(
+      '--dns-rfc2136 <host[:port]>',
+      'DNS-01 by RFC 2136 dynamic update at this DNS server (BIND, PowerDNS, Knot, Windows DNS)',
+    )
     .option('--dns-tsig-key <file>', 'the TSIG key for --dns-rfc2136, as tsig-keygen writes it')
     .option('--dns-zone <zone>', 'the zone to update (default: found at the server)')
-    .option('--dns-hook <cmd>', 'DNS-01 through your script: called with add/remove, XSOAR_CERT_DNS_NAME and XSOAR_CERT_DNS_VALUE in its environment')
-    .option('--dns-check <host[:port]>', 'the authoritative server to check DNS-01 records at before the CA is asked (default: the RFC 2136 server, or the system resolver)')
+    .option(
+      '--dns-hook <cmd>',
+      'DNS-01 through your script: called with add/remove, XSOAR_CERT_DNS_NAME and XSOAR_CERT_DNS_VALUE in its environment',
+    )
+    .option(
+      '--dns-check <host[:port]>',
+      'the authoritative server to check DNS-01 records at before the CA is asked (default: the RFC 2136 server, or the system resolver)',
+    )
     .option('--dns-wait <seconds>', 'how long a DNS-01 record may take to appear at the check server', '30')
     .option('--http-port <port>', 'HTTP-01 with a standalone responder on this port (port 80 forwarded to it)')
     .option('--webroot <dir>', 'HTTP-01 by writing the responses under DIR/.well-known/acme-challenge/')
@@ -67,7 +84,10 @@ export function register(program: Command): void {
     .option('--host <name|ip>', 'a name or IP the renewed certificate must cover (repeatable)', collect, [])
     .option('--allow-name-change', 'allow a certificate that drops names the installed one covers')
     .option('--passphrase-file <file>', 'key passphrase (or XSOAR_CERT_PASSPHRASE)')
-    .option('--random-delay <seconds>', 'sleep a random time up to this before starting (spreads a fleet, like certbot)')
+    .option(
+      '--random-delay <seconds>',
+      'sleep a random time up to this before starting (spreads a fleet, like certbot)',
+    )
     .option('--print-cron', 'print a crontab line for this renewal and exit')
     .option('--print-systemd', 'print a systemd service + timer for this renewal and exit')
     .option('--log-file <file>', 'where the cron/systemd entry logs (default: <state dir>/renew.log)');

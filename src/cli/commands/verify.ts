@@ -43,13 +43,21 @@ export function register(program: Command): void {
       let at: Date | undefined;
       if (flags.at !== undefined) {
         at = new Date(flags.at);
-        if (Number.isNaN(at.getTime())) throw new UsageError(`--at "${flags.at}" is not a date: use ISO 8601, e.g. 2027-01-01T00:00:00Z`);
+        if (Number.isNaN(at.getTime()))
+          throw new UsageError(`--at "${flags.at}" is not a date: use ISO 8601, e.g. 2027-01-01T00:00:00Z`);
       }
       const { verifyFiles } = await import('../../ops/verify-files.js');
       const { Output } = await import('../output.js');
       const out = new Output({ json: flags.json, quiet: flags.quiet });
       const { report } = await verifyFiles({
-        cert: flags.cert, key: flags.key, chain: flags.chain, ca: flags.ca, hosts: flags.host, at, passphraseFile: flags.passphraseFile, tls: flags.tls,
+        cert: flags.cert,
+        key: flags.key,
+        chain: flags.chain,
+        ca: flags.ca,
+        hosts: flags.host,
+        at,
+        passphraseFile: flags.passphraseFile,
+        tls: flags.tls,
       });
       if (flags.json) out.emit(report);
       else {
@@ -57,7 +65,10 @@ export function register(program: Command): void {
         printChecks(out, report);
       }
       if (!report.ok) {
-        throw new CheckFailedError(`${flags.cert}: not fit to serve: ${report.failures} check(s) failed`, 'Fix the problems above and run verify again; nothing was changed.');
+        throw new CheckFailedError(
+          `${flags.cert}: not fit to serve: ${report.failures} check(s) failed`,
+          'Fix the problems above and run verify again; nothing was changed.',
+        );
       }
     });
 }

@@ -6,7 +6,14 @@
 import { generateKeyPairSync } from 'node:crypto';
 import path from 'node:path';
 import { CaError, CancelledError, InputError, UsageError } from '../../errors.js';
-import { createStateFile, ensureStateFolder, readStateFile, stateDir, stateFolder, writeStateFile } from '../../state-dir.js';
+import {
+  createStateFile,
+  ensureStateFolder,
+  readStateFile,
+  stateDir,
+  stateFolder,
+  writeStateFile,
+} from '../../state-dir.js';
 import type { Reporter } from '../reporter.js';
 import type { NewContent } from '../txn/types.js';
 import type { X509Certificate } from 'node:crypto';
@@ -38,9 +45,20 @@ const MAX_SMALL_FILE = 64 * 1024;
 
 /** Which challenge, from the flags: exactly one. */
 export function challengeKind(s: AcmeSettings): 'rfc2136' | 'hook' | 'http' | 'webroot' {
-  const kinds = [s.dnsRfc2136 && 'rfc2136', s.dnsHook && 'hook', s.httpPort !== undefined && 'http', s.webroot && 'webroot'].filter(Boolean) as Array<'rfc2136' | 'hook' | 'http' | 'webroot'>;
-  if (kinds.length !== 1) throw new UsageError(kinds.length ? `--acme takes one challenge, not ${kinds.length}: choose one of --dns-rfc2136, --dns-hook, --http-port, --webroot` : '--acme needs a challenge: --dns-rfc2136 HOST --dns-tsig-key FILE, --dns-hook CMD, --http-port N or --webroot DIR');
-  if (kinds[0] === 'rfc2136' && !s.dnsTsigKey) throw new UsageError('--dns-rfc2136 needs --dns-tsig-key FILE (the key tsig-keygen wrote)');
+  const kinds = [
+    s.dnsRfc2136 && 'rfc2136',
+    s.dnsHook && 'hook',
+    s.httpPort !== undefined && 'http',
+    s.webroot && 'webroot',
+  ].filter(Boolean) as Array<'rfc2136' | 'hook' | 'http' | 'webroot'>;
+  if (kinds.length !== 1)
+    throw new UsageError(
+      kinds.length
+        ? `--acme takes one challenge, not ${kinds.length}: choose one of --dns-rfc2136, --dns-hook, --http-port, --webroot`
+        : '--acme needs a challenge: --dns-rfc2136 HOST --dns-tsig-key FILE, --dns-hook CMD, --http-port N or --webroot DIR',
+    );
+  if (kinds[0] === 'rfc2136' && !s.dnsTsigKey)
+    throw new UsageError('--dns-rfc2136 needs --dns-tsig-key FILE (the key tsig-keygen wrote)');
   return kinds[0]!;
 }
 
@@ -68,7 +86,9 @@ function accountFiles(url: string, slug: string) {
  * so the files are read only when they are this user's and private (state-dir.ts).
  */
 async function loadAccount(f: ReturnType<typeof accountFiles>): Promise<{ keyPem: string; account?: Account }> {
-  const keyPem = stateFolder('acme', false) ? readStateFile(f.key, { secret: true, maxBytes: MAX_SMALL_FILE }) : undefined;
+  const keyPem = stateFolder('acme', false)
+    ? readStateFile(f.key, { secret: true, maxBytes: MAX_SMALL_FILE })
+    : undefined;
   if (keyPem === undefined) {
     const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
     return { keyPem: privateKey.export({ format: 'pem', type: 'pkcs8' }).toString() };
@@ -78,9 +98,13 @@ async function loadAccount(f: ReturnType<typeof accountFiles>): Promise<{ keyPem
   try {
     account = text === undefined ? undefined : (JSON.parse(text) as Account);
   } catch {
-    throw new InputError(`${f.json}: not valid JSON`, { file: f.json, hint: 'Remove it (and the .key beside it) to register a new ACME account.' });
+    throw new InputError(`${f.json}: not valid JSON`, {
+      file: f.json,
+      hint: 'Remove it (and the .key beside it) to register a new ACME account.',
+    });
   }
-  const valid = account?.directory === f.url && typeof account.accountUrl === 'string' && /^https?:\/\//.test(account.accountUrl);
+  const valid =
+    account?.directory === f.url && typeof account.accountUrl === 'string' && /^https?:\/\//.test(account.accountUrl);
   return { keyPem, account: valid ? account : undefined };
 }
 
@@ -88,7 +112,8 @@ function saveAccount(f: ReturnType<typeof accountFiles>, keyPem: string, a: Acco
   ensureStateFolder('acme');
   // An existing key file is the key this run loaded, unless a concurrent run saved its own first:
   // then this account is not recorded (the next run finds that key's account by newAccount).
-  if (!createStateFile(f.key, keyPem) && readStateFile(f.key, { secret: true, maxBytes: MAX_SMALL_FILE }) !== keyPem) return;
+  if (!createStateFile(f.key, keyPem) && readStateFile(f.key, { secret: true, maxBytes: MAX_SMALL_FILE }) !== keyPem)
+    return;
   writeStateFile(f.json, JSON.stringify(a, null, 2) + '\n');
 }
 
@@ -112,7 +137,9 @@ async function acmeServerCa(s: AcmeSettings): Promise<Buffer | undefined> {
  * as `replaces`) and the CA's suggested renewal window. {} when the CA has no ARI.
  */
 export async function renewalInfo(
-  s: AcmeSettings, installed: X509Certificate, note?: (why: string) => void,
+  s: AcmeSettings,
+  installed: X509Certificate,
+  note?: (why: string) => void,
 ): Promise<{ certId?: string; window?: { start: Date; end: Date } }> {
   const acme = await import('../../net/acme.js');
   const tlsCa = await acmeServerCa(s);
@@ -131,11 +158,24 @@ export async function acmeContent(s: AcmeSettings, req: AcmeRequest, out: Report
   const directory = await acme.fetchDirectory(s.directory, tlsCa);
   const files = accountFiles(s.directory, acme.accountSlug(s.directory));
   const { keyPem: accountKeyPem, account } = await loadAccount(files);
-  if (!account && directory.termsOfService && !s.agreeTos) throw new UsageError(`the CA's terms of service must be agreed to first: ${directory.termsOfService}`, 'Read them, then pass --acme-agree-tos (once: the account is kept).');
-  const hmac = s.eabHmacFile ? (await readSmall(s.eabHmacFile, 'the EAB HMAC key')).trim() : process.env.XSOAR_CERT_ACME_EAB_HMAC?.trim();
-  if (!account && directory.externalAccountRequired && !(s.eabKid && hmac)) throw new UsageError(`the CA at ${s.directory} requires External Account Binding`, 'Pass --acme-eab-kid KID and --acme-eab-hmac-file FILE (or XSOAR_CERT_ACME_EAB_HMAC) from your CA account.');
+  if (!account && directory.termsOfService && !s.agreeTos)
+    throw new UsageError(
+      `the CA's terms of service must be agreed to first: ${directory.termsOfService}`,
+      'Read them, then pass --acme-agree-tos (once: the account is kept).',
+    );
+  const hmac = s.eabHmacFile
+    ? (await readSmall(s.eabHmacFile, 'the EAB HMAC key')).trim()
+    : process.env.XSOAR_CERT_ACME_EAB_HMAC?.trim();
+  if (!account && directory.externalAccountRequired && !(s.eabKid && hmac))
+    throw new UsageError(
+      `the CA at ${s.directory} requires External Account Binding`,
+      'Pass --acme-eab-kid KID and --acme-eab-hmac-file FILE (or XSOAR_CERT_ACME_EAB_HMAC) from your CA account.',
+    );
   const { generateCsr } = await import('../../pki/generate.js');
-  const request = await generateCsr({ hosts: req.names, key: req.currentKeyPem ? { keyPem: req.currentKeyPem } : { type: 'ecdsa' } });
+  const request = await generateCsr({
+    hosts: req.names,
+    key: req.currentKeyPem ? { keyPem: req.currentKeyPem } : { type: 'ecdsa' },
+  });
   const abort = new AbortController();
   const { onInterrupt } = await import('../../signals.js');
   const stopListening = onInterrupt(() => abort.abort(), 'removing the challenge responses');
@@ -145,18 +185,39 @@ export async function acmeContent(s: AcmeSettings, req: AcmeRequest, out: Report
     publisher = await makePublisher(kind, s, out);
     const pub = publisher;
     const got = await acme.obtainCertificate({
-      directory, ca: tlsCa, accountKeyPem, accountUrl: account?.accountUrl, email: s.email, agreeTos: s.agreeTos,
+      directory,
+      ca: tlsCa,
+      accountKeyPem,
+      accountUrl: account?.accountUrl,
+      email: s.email,
+      agreeTos: s.agreeTos,
       eab: !account && s.eabKid && hmac ? { kid: s.eabKid, hmacKey: hmac } : undefined,
-      names: req.names, csrPem: request.csrPem, type: kind === 'http' || kind === 'webroot' ? 'http-01' : 'dns-01', replaces: req.replaces,
-      publish: (cs) => pub.publish(cs, abort.signal), step: (m) => out.step(m), signal: abort.signal,
+      names: req.names,
+      csrPem: request.csrPem,
+      type: kind === 'http' || kind === 'webroot' ? 'http-01' : 'dns-01',
+      replaces: req.replaces,
+      publish: (cs) => pub.publish(cs, abort.signal),
+      step: (m) => out.step(m),
+      signal: abort.signal,
     });
     chainPem = got.chainPem;
-    if (!account) saveAccount(files, accountKeyPem, { directory: s.directory, accountUrl: got.accountUrl, email: s.email, createdAt: new Date().toISOString() });
+    if (!account)
+      saveAccount(files, accountKeyPem, {
+        directory: s.directory,
+        accountUrl: got.accountUrl,
+        email: s.email,
+        createdAt: new Date().toISOString(),
+      });
   } finally {
-    await publisher?.cleanup().catch((err: Error) => out.warn(`could not remove the challenge responses: ${err.message}`));
+    await publisher
+      ?.cleanup()
+      .catch((err: Error) => out.warn(`could not remove the challenge responses: ${err.message}`));
     stopListening();
   }
-  if (abort.signal.aborted) throw new CancelledError('Cancelled (Ctrl-C / SIGTERM) during the ACME order: the challenge responses were removed and nothing was changed.');
+  if (abort.signal.aborted)
+    throw new CancelledError(
+      'Cancelled (Ctrl-C / SIGTERM) during the ACME order: the challenge responses were removed and nothing was changed.',
+    );
   return verifyIssued(chainPem, request.keyPem, req, s.directory);
 }
 
@@ -165,11 +226,22 @@ async function verifyIssued(chainPem: string, keyPem: string, req: AcmeRequest, 
   const { verifyLoaded } = await import('../verify-files.js');
   const { contentFrom } = await import('../content.js');
   const ca = req.trustCa ? parseBundle(await readInputBytes(req.trustCa), { source: req.trustCa }) : undefined;
-  const v = await verifyLoaded({ cert: parseBundle(Buffer.from(chainPem), { source: 'the issued chain' }), key: parseBundle(Buffer.from(keyPem), { source: 'the new key' }), ca, caSource: req.trustCa }, { hosts: req.names });
+  const v = await verifyLoaded(
+    {
+      cert: parseBundle(Buffer.from(chainPem), { source: 'the issued chain' }),
+      key: parseBundle(Buffer.from(keyPem), { source: 'the new key' }),
+      ca,
+      caSource: req.trustCa,
+    },
+    { hosts: req.names },
+  );
   if (!v.material) {
     const first = v.report.checks.find((c) => c.status === 'fail');
     const why = first?.message ?? 'it did not verify';
-    throw new CaError(`the certificate the CA issued does not verify: ${why}`, req.trustCa ? 'Nothing was changed.' : 'If the CA is private, pass its root with --ca FILE. Nothing was changed.');
+    throw new CaError(
+      `the certificate the CA issued does not verify: ${why}`,
+      req.trustCa ? 'Nothing was changed.' : 'If the CA is private, pass its root with --ca FILE. Nothing was changed.',
+    );
   }
   return contentFrom(v.material, `a certificate from ${new URL(from).host}`);
 }
@@ -180,29 +252,44 @@ interface Publisher {
 }
 
 /** Wait `ms`, or stop at once on the signal (also when it came before the wait began). */
-const sleep = (ms: number, signal?: AbortSignal) => new Promise<void>((r, j) => {
-  const cancel = () => {
-    clearTimeout(t);
-    j(new CancelledError('Cancelled (Ctrl-C / SIGTERM) during the ACME order: nothing was changed.'));
-  };
-  const t = setTimeout(r, ms);
-  if (signal?.aborted) return cancel();
-  signal?.addEventListener('abort', cancel, { once: true });
-});
+const sleep = (ms: number, signal?: AbortSignal) =>
+  new Promise<void>((r, j) => {
+    const cancel = () => {
+      clearTimeout(t);
+      j(new CancelledError('Cancelled (Ctrl-C / SIGTERM) during the ACME order: nothing was changed.'));
+    };
+    const t = setTimeout(r, ms);
+    if (signal?.aborted) return cancel();
+    signal?.addEventListener('abort', cancel, { once: true });
+  });
 
 /** Poll until every DNS-01 value is visible at `lookup`, up to 30 s; a value never seen is a CA-side failure we catch first. */
-async function waitVisible(cs: Challenge[], lookup: (name: string) => Promise<string[]>, where: string, signal: AbortSignal, waitS = 30): Promise<void> {
+async function waitVisible(
+  cs: Challenge[],
+  lookup: (name: string) => Promise<string[]>,
+  where: string,
+  signal: AbortSignal,
+  waitS = 30,
+): Promise<void> {
   const until = Date.now() + waitS * 1000;
   for (;;) {
     const missing: Challenge[] = [];
     for (const c of cs) if (!(await lookup(c.recordName!).catch((): string[] => [])).includes(c.value)) missing.push(c);
     if (!missing.length) return;
-    if (Date.now() > until) throw new CaError(`the DNS-01 record ${missing[0]!.recordName} does not hold the challenge value at ${where} after ${waitS} s: the CA would refuse it`, 'Check the DNS hook or the update permissions for that name. Nothing was changed (the records were removed).');
+    if (Date.now() > until)
+      throw new CaError(
+        `the DNS-01 record ${missing[0]!.recordName} does not hold the challenge value at ${where} after ${waitS} s: the CA would refuse it`,
+        'Check the DNS hook or the update permissions for that name. Nothing was changed (the records were removed).',
+      );
     await sleep(500, signal);
   }
 }
 
-async function makePublisher(kind: ReturnType<typeof challengeKind>, s: AcmeSettings, out: Reporter): Promise<Publisher> {
+async function makePublisher(
+  kind: ReturnType<typeof challengeKind>,
+  s: AcmeSettings,
+  out: Reporter,
+): Promise<Publisher> {
   if (kind === 'rfc2136') {
     const dns = await import('../../net/dns-update.js');
     const server = dns.parseServer(s.dnsRfc2136!, '--dns-rfc2136');
@@ -213,15 +300,27 @@ async function makePublisher(kind: ReturnType<typeof challengeKind>, s: AcmeSett
     return {
       async publish(cs, signal) {
         for (const c of cs) {
-          const zone = s.dnsZone ?? (await dns.findZone(server, c.domain).catch((e: Error) => { throw new CaError(`DNS-01: ${e.message}`, 'Pass --dns-zone ZONE.'); }));
-          await dns.sendUpdate(server, zone, key, [{ action: 'add', name: c.recordName!, value: c.value }]).catch((e: Error) => { throw new CaError(`DNS-01: ${e.message}`, 'Check the TSIG key and the zone\'s update-policy. Nothing was changed.'); });
+          const zone =
+            s.dnsZone ??
+            (await dns.findZone(server, c.domain).catch((e: Error) => {
+              throw new CaError(`DNS-01: ${e.message}`, 'Pass --dns-zone ZONE.');
+            }));
+          await dns
+            .sendUpdate(server, zone, key, [{ action: 'add', name: c.recordName!, value: c.value }])
+            .catch((e: Error) => {
+              throw new CaError(
+                `DNS-01: ${e.message}`,
+                "Check the TSIG key and the zone's update-policy. Nothing was changed.",
+              );
+            });
           published.push({ zone, name: c.recordName!, value: c.value });
           out.info(`  published TXT ${c.recordName} by RFC 2136 at ${s.dnsRfc2136}`);
         }
         await waitVisible(cs, (n) => dns.queryTxt(check, n), `${check.host}:${check.port}`, signal, s.dnsWaitS);
       },
       async cleanup() {
-        for (const p of published.splice(0)) await dns.sendUpdate(server, p.zone, key, [{ action: 'delete', name: p.name, value: p.value }]);
+        for (const p of published.splice(0))
+          await dns.sendUpdate(server, p.zone, key, [{ action: 'delete', name: p.name, value: p.value }]);
       },
     };
   }
@@ -240,12 +339,28 @@ async function hookPublisher(s: AcmeSettings, out: Reporter): Promise<Publisher>
     // then only its own inputs: the names were checked against the order (net/acme-answers.ts).
     const env = {
       ...childEnv(),
-      XSOAR_CERT_DNS_NAME: c.recordName!, XSOAR_CERT_DNS_VALUE: c.value, XSOAR_CERT_DNS_DOMAIN: c.domain, XSOAR_CERT_DNS_ACTION: action,
+      XSOAR_CERT_DNS_NAME: c.recordName!,
+      XSOAR_CERT_DNS_VALUE: c.value,
+      XSOAR_CERT_DNS_DOMAIN: c.domain,
+      XSOAR_CERT_DNS_ACTION: action,
     };
     const r = await execa('/bin/sh', ['-c', `${s.dnsHook} "$1"`, 'xsoar-cert-dns-hook', action], {
-      env, extendEnv: false, reject: false, timeout: 120_000, stdin: 'ignore',
+      env,
+      extendEnv: false,
+      reject: false,
+      timeout: 120_000,
+      stdin: 'ignore',
     });
-    if (r.exitCode !== 0) throw new CaError(`--dns-hook ${action} for ${c.recordName} exited ${r.exitCode ?? r.signal}: ${String(r.stderr || r.stdout).trim().split('\n').pop() ?? ''}`, 'Fix the hook (it gets XSOAR_CERT_DNS_NAME and XSOAR_CERT_DNS_VALUE). Nothing was changed.');
+    if (r.exitCode !== 0)
+      throw new CaError(
+        `--dns-hook ${action} for ${c.recordName} exited ${r.exitCode ?? r.signal}: ${
+          String(r.stderr || r.stdout)
+            .trim()
+            .split('\n')
+            .pop() ?? ''
+        }`,
+        'Fix the hook (it gets XSOAR_CERT_DNS_NAME and XSOAR_CERT_DNS_VALUE). Nothing was changed.',
+      );
   };
   return {
     async publish(cs, signal) {
@@ -260,7 +375,13 @@ async function hookPublisher(s: AcmeSettings, out: Reporter): Promise<Publisher>
       } else {
         const { Resolver } = await import('node:dns/promises');
         const r = new Resolver();
-        await waitVisible(cs, async (n) => (await r.resolveTxt(n)).map((x) => x.join('')), 'the system resolver', signal, s.dnsWaitS);
+        await waitVisible(
+          cs,
+          async (n) => (await r.resolveTxt(n)).map((x) => x.join('')),
+          'the system resolver',
+          signal,
+          s.dnsWaitS,
+        );
       }
     },
     async cleanup() {
@@ -279,7 +400,16 @@ async function httpPublisher(port: number, directory: string, out: Reporter): Pr
     res.end(body ?? 'not found');
   });
   await new Promise<void>((resolve, reject) => {
-    server.once('error', (e: NodeJS.ErrnoException) => reject(new UsageError(`--http-port ${port}: cannot listen (${e.code})`, e.code === 'EACCES' ? 'Ports below 1024 need root: use a high port that port 80 is forwarded to.' : 'Choose a free port.')));
+    server.once('error', (e: NodeJS.ErrnoException) =>
+      reject(
+        new UsageError(
+          `--http-port ${port}: cannot listen (${e.code})`,
+          e.code === 'EACCES'
+            ? 'Ports below 1024 need root: use a high port that port 80 is forwarded to.'
+            : 'Choose a free port.',
+        ),
+      ),
+    );
     server.listen(port, () => resolve());
   });
   out.info(`  HTTP-01 responder listening on port ${port}`);
@@ -300,7 +430,9 @@ async function checkedToken(c: Challenge, directory: string): Promise<string> {
   const { isAcmeToken, shown } = await import('../../net/acme-answers.js');
   if (!isAcmeToken(c.token)) {
     const todo = 'nothing was written or changed; check that --acme names a CA you trust';
-    throw new CaError(`the CA at ${new URL(directory).host} sent an HTTP-01 token that is not base64url: ${shown(c.token)}: ${todo}`);
+    throw new CaError(
+      `the CA at ${new URL(directory).host} sent an HTTP-01 token that is not base64url: ${shown(c.token)}: ${todo}`,
+    );
   }
   return c.token;
 }
@@ -317,7 +449,9 @@ async function challengeFolder(root: string): Promise<string> {
     const st = await lstat(d);
     if (st.isSymbolicLink() || !st.isDirectory()) {
       const is = st.isSymbolicLink() ? 'a symbolic link' : 'not a folder';
-      throw new InputError(`--webroot ${root}: ${d} is ${is}: nothing was written or changed; make it a plain folder`, { file: d });
+      throw new InputError(`--webroot ${root}: ${d} is ${is}: nothing was written or changed; make it a plain folder`, {
+        file: d,
+      });
     }
   }
   return dir;

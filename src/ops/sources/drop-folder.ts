@@ -68,7 +68,10 @@ async function listFiles(dir: string): Promise<string[]> {
     try {
       return (await readdir(d)).sort().filter((n) => !n.startsWith('.'));
     } catch (err) {
-      throw new InputError(`${d}: cannot read the folder (${(err as NodeJS.ErrnoException).code ?? 'I/O error'})`, { file: d, hint: 'Point --from at the folder where new certificates are dropped.' });
+      throw new InputError(`${d}: cannot read the folder (${(err as NodeJS.ErrnoException).code ?? 'I/O error'})`, {
+        file: d,
+        hint: 'Point --from at the folder where new certificates are dropped.',
+      });
     }
   };
   const out: string[] = [];
@@ -86,7 +89,10 @@ async function listFiles(dir: string): Promise<string[]> {
     }
   }
   if (out.length > MAX_FOLDER_FILES) {
-    throw new InputError(`${dir}: holds ${out.length} files, more than a drop folder should (limit ${MAX_FOLDER_FILES})`, { file: dir, hint: 'Point --from at the folder (or certbot live/NAME folder) that holds the new certificate.' });
+    throw new InputError(
+      `${dir}: holds ${out.length} files, more than a drop folder should (limit ${MAX_FOLDER_FILES})`,
+      { file: dir, hint: 'Point --from at the folder (or certbot live/NAME folder) that holds the new certificate.' },
+    );
   }
   return out;
 }
@@ -134,12 +140,21 @@ export async function scanDropFolder(dir: string, opts: DropFolderOptions): Prom
     const pending = keys.some((k) => keyFitsCert(k, leaf)) ? undefined : pendingKeyFor(leaf.cert);
     const key = keys.find((k) => keyFitsCert(k, leaf)) ?? pending?.key;
     if (!key) {
-      ignored.push({ file: leaf.source, why: `no key in the folder (nor a pending request) matches this certificate (${certLabel(leaf.cert)})` });
+      ignored.push({
+        file: leaf.source,
+        why: `no key in the folder (nor a pending request) matches this certificate (${certLabel(leaf.cert)})`,
+      });
       continue;
     }
     const others: Bundle = { certs: pool.filter((c) => c !== leaf), keys: [] };
     const { report, material, served } = await verifyLoaded(
-      { cert: { certs: [leaf], keys: [] }, key: { certs: [], keys: [key] }, chain: [others, ...extraChain], ca: opts.ca, caSource: opts.caSource },
+      {
+        cert: { certs: [leaf], keys: [] },
+        key: { certs: [], keys: [key] },
+        chain: [others, ...extraChain],
+        ca: opts.ca,
+        caSource: opts.caSource,
+      },
       { hosts: opts.hosts, tls: true },
     );
     candidates.push({
@@ -172,23 +187,33 @@ export function fileLine(f: FolderFile): string {
 }
 
 /** Say what became of each file, once `chosen` (if any) is known; `notPicked` has the policy's reasons. */
-export function describeUse(scan: FolderScan, chosen: FolderCandidate | undefined, notPicked: ReadonlyMap<string, string> = new Map()): FolderFile[] {
+export function describeUse(
+  scan: FolderScan,
+  chosen: FolderCandidate | undefined,
+  notPicked: ReadonlyMap<string, string> = new Map(),
+): FolderFile[] {
   return scan.files.map((f) => {
     if (f.used === false) return f;
     const roles: string[] = [];
     if (chosen?.certFile === f.file) roles.push('the new certificate');
     else if (chosen?.chainFiles.includes(f.file)) roles.push('its intermediate(s)');
     if (chosen?.keyFile === f.file) roles.push('its key');
-    if (chosen?.requestId !== undefined && chosen.certFile === f.file) roles.push(`completing pending request ${chosen.requestId} (its key)`);
+    if (chosen?.requestId !== undefined && chosen.certFile === f.file)
+      roles.push(`completing pending request ${chosen.requestId} (its key)`);
     if (roles.length) return { ...f, used: true, why: roles.join(' and ') };
     // certbot's fullchain.pem next to cert.pem + chain.pem: the same certificates again.
     const fps = scan.fileCerts.get(f.file) ?? [];
-    if (chosen && fps.length && fps.every((fp) => chosen.chainFingerprints.includes(fp))) return { ...f, used: true, why: 'the same certificates as the files used' };
+    if (chosen && fps.length && fps.every((fp) => chosen.chainFingerprints.includes(fp)))
+      return { ...f, used: true, why: 'the same certificates as the files used' };
     const cand = scan.candidates.find((c) => c.certFile === f.file);
     const why =
       notPicked.get(f.file) ??
       scan.ignored.find((i) => i.file === f.file)?.why ??
-      (cand && !cand.verified ? `fails verify: ${cand.problem ?? 'see xsoar-cert verify'}` : chosen ? 'not needed for the chosen certificate' : 'no usable certificate was found');
+      (cand && !cand.verified
+        ? `fails verify: ${cand.problem ?? 'see xsoar-cert verify'}`
+        : chosen
+          ? 'not needed for the chosen certificate'
+          : 'no usable certificate was found');
     return { ...f, used: false, why };
   });
 }

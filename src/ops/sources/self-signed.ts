@@ -4,9 +4,16 @@ import { X509Certificate } from 'node:crypto';
 import { UsageError } from '../../errors.js';
 import type { NewContent } from '../txn/types.js';
 
-export async function selfSignedContent(installed: X509Certificate, extraHosts: readonly string[], where: string): Promise<NewContent> {
+export async function selfSignedContent(
+  installed: X509Certificate,
+  extraHosts: readonly string[],
+  where: string,
+): Promise<NewContent> {
   // The installed names, plus any --host the renewed certificate must also cover.
-  const installedNames = (installed.subjectAltName ?? '').split(', ').filter(Boolean).map((s) => s.replace(/^DNS:|^IP Address:/, ''));
+  const installedNames = (installed.subjectAltName ?? '')
+    .split(', ')
+    .filter(Boolean)
+    .map((s) => s.replace(/^DNS:|^IP Address:/, ''));
   const names = [...new Set([...installedNames, ...extraHosts])];
   if (names.length === 0) throw new UsageError(`the installed certificate in ${where} has no SANs to copy`);
   const { generateDevLeaf } = await import('../../pki/generate.js');
@@ -14,7 +21,10 @@ export async function selfSignedContent(installed: X509Certificate, extraHosts: 
   const leaf = await generateDevLeaf({ hosts: names, keyType });
   const leafCert = new X509Certificate(leaf.certPem);
   return {
-    data: { 'tls.crt': Buffer.from(leaf.certPem).toString('base64'), 'tls.key': Buffer.from(leaf.keyPem).toString('base64') },
+    data: {
+      'tls.crt': Buffer.from(leaf.certPem).toString('base64'),
+      'tls.key': Buffer.from(leaf.keyPem).toString('base64'),
+    },
     fingerprint: leafCert.fingerprint256,
     notAfter: new Date(leafCert.validTo).toISOString(),
     names: names.map((n) => n.toLowerCase()),

@@ -4,7 +4,18 @@
 // lock) → restart → confirm live → release the lock (its answer is the re-read) → record. A tenant
 // that fails after it changed is restored alone. The engine keeps the marker a killed run leaves,
 // the local lock and the audit record; where the certificate goes is the target's (types.ts).
-import { BusyError, CancelledError, EXIT, EndpointError, ForeignChangeError, Interrupted, KubectlError, TransactionError, XsoarCertError, CheckFailedError } from '../../errors.js';
+import {
+  BusyError,
+  CancelledError,
+  EXIT,
+  EndpointError,
+  ForeignChangeError,
+  Interrupted,
+  KubectlError,
+  TransactionError,
+  XsoarCertError,
+  CheckFailedError,
+} from '../../errors.js';
 import type { Reporter } from '../reporter.js';
 import { acquireLock, assertStateWritable, clearMarker, self, writeMarker, type Lock, type Marker } from '../state.js';
 import { appendAudit, assertAuditWritable, type AuditInput } from '../../audit/log.js';
@@ -71,7 +82,13 @@ interface Run {
 /** Read, check and plan, run the plan, and say per tenant what is true afterwards. */
 export async function runEngine(o: EngineOptions, kind: TargetKind, out: Reporter): Promise<Outcome[]> {
   const solo = o.targets.length === 1;
-  const tenants: Tenant[] = o.targets.map((t) => ({ t, started: Date.now(), applied: false, step: 'backup', confirmed: false }));
+  const tenants: Tenant[] = o.targets.map((t) => ({
+    t,
+    started: Date.now(),
+    applied: false,
+    step: 'backup',
+    confirmed: false,
+  }));
   const byRef = new Map<TenantRef, Tenant>(tenants.map((x) => [x.t, x]));
   // Before anything changes a failure of one tenant is final; with one tenant it is simply thrown.
   const refuse = (t: TenantRef, err: unknown) => {
@@ -86,7 +103,8 @@ export async function runEngine(o: EngineOptions, kind: TargetKind, out: Reporte
   const results = () => tenants.map((x) => outcome(x, o));
   if (o.dryRun) return results();
   const x0 = tenants[0]!;
-  if (solo && x0.change!.oldFingerprint === x0.change!.newFingerprint && o.op !== 'rollback') out.warn('the new certificate is the one already installed: it will be re-applied');
+  if (solo && x0.change!.oldFingerprint === x0.change!.newFingerprint && o.op !== 'rollback')
+    out.warn('the new certificate is the one already installed: it will be re-applied');
   if (solo && o.confirm && !(await o.confirm(x0.change!, x0.t))) {
     x0.cancelled = true;
     return results();
@@ -100,7 +118,12 @@ async function planAll(run: Run, anchor: string, refuse: (t: TenantRef, err: unk
   const { o, tenants, target, out, solo } = run;
   for (const x of tenants.filter((y) => !y.error)) {
     try {
-      x.change = target.plan(x.t, x.t.content, { lock: run.lock, anchor }, { allowNameChange: o.allowNameChange, confirmEndpoint: !o.noConfirm });
+      x.change = target.plan(
+        x.t,
+        x.t.content,
+        { lock: run.lock, anchor },
+        { allowNameChange: o.allowNameChange, confirmEndpoint: !o.noConfirm },
+      );
     } catch (err) {
       refuse(x.t, err);
       continue;
@@ -112,25 +135,37 @@ async function planAll(run: Run, anchor: string, refuse: (t: TenantRef, err: unk
     const c = tenants[0]!.change!;
     out.ok(`installed ${c.oldFingerprint ?? '(no certificate)'} → new ${c.newFingerprint}`);
     for (const w of c.warnings) out.warn(w);
-  } else out.ok(`${tenants.filter((x) => !x.error).length} of ${tenants.length} tenants ready; ${tenants.filter((x) => x.error).length} refused before any change`);
+  } else
+    out.ok(
+      `${tenants.filter((x) => !x.error).length} of ${tenants.length} tenants ready; ${tenants.filter((x) => x.error).length} refused before any change`,
+    );
 }
 
 /** Each --endpoint answers TLS and serves the installed certificate, before any change. */
 async function checkEndpoints(run: Run, refuse: (t: TenantRef, err: unknown) => void): Promise<void> {
   const { o, target, out, solo } = run;
-  await bounded(run.tenants.filter((x) => !x.error && x.t.endpoint), o.parallel ?? 4, async (x) => {
-    const check = checkEndpoint(x.t.endpoint!, x.change!.oldFingerprint, `${x.t.namespace}/${x.t.secret}`, o.servername).catch(async (err: unknown) => {
-      // Served ≠ installed because another run changed the target since it was read: that run is busy with it.
-      if (err instanceof EndpointError) await target.recheck(x.t);
-      throw err;
-    });
-    try {
-      await (solo ? out.wait(`checking ${x.t.endpoint}`, check) : check);
-      if (solo) out.ok(`${x.t.endpoint} answers TLS and serves the installed certificate`);
-    } catch (err) {
-      refuse(x.t, err);
-    }
-  });
+  await bounded(
+    run.tenants.filter((x) => !x.error && x.t.endpoint),
+    o.parallel ?? 4,
+    async (x) => {
+      const check = checkEndpoint(
+        x.t.endpoint!,
+        x.change!.oldFingerprint,
+        `${x.t.namespace}/${x.t.secret}`,
+        o.servername,
+      ).catch(async (err: unknown) => {
+        // Served ≠ installed because another run changed the target since it was read: that run is busy with it.
+        if (err instanceof EndpointError) await target.recheck(x.t);
+        throw err;
+      });
+      try {
+        await (solo ? out.wait(`checking ${x.t.endpoint}`, check) : check);
+        if (solo) out.ok(`${x.t.endpoint} answers TLS and serves the installed certificate`);
+      } catch (err) {
+        refuse(x.t, err);
+      }
+    },
+  );
 }
 
 /** Each step for every tenant still going; then restore, record and tidy up. */
@@ -144,7 +179,11 @@ async function execute(run: Run): Promise<void> {
   const fail = (t: TenantRef, err: unknown, notApplied?: boolean) => {
     const x = byRef.get(t)!;
     if (notApplied) x.applied = false;
-    x.error ??= abort.signal.aborted ? new Interrupted('interrupted (Ctrl-C / SIGTERM)') : err instanceof Error ? err : new Error(String(err));
+    x.error ??= abort.signal.aborted
+      ? new Interrupted('interrupted (Ctrl-C / SIGTERM)')
+      : err instanceof Error
+        ? err
+        : new Error(String(err));
   };
   assertStateWritable(); // before any change: markers and locks can be written
   assertAuditWritable(); // and every change gets its record
@@ -185,7 +224,20 @@ function takeLocks(run: Run, fail: (t: TenantRef, err: unknown) => void): void {
     try {
       x.localLock = acquireLock(x.t.namespace, x.t.secret, o.op);
       const c = x.change!;
-      x.marker = { ...self(), op: o.op, namespace: x.t.namespace, secret: x.t.secret, context: o.context, backupName: c.backup, oldFingerprint: c.oldFingerprint, newFingerprint: c.newFingerprint, deployments: c.restarts, step: 'backup', startedAt, lock };
+      x.marker = {
+        ...self(),
+        op: o.op,
+        namespace: x.t.namespace,
+        secret: x.t.secret,
+        context: o.context,
+        backupName: c.backup,
+        oldFingerprint: c.oldFingerprint,
+        newFingerprint: c.newFingerprint,
+        deployments: c.restarts,
+        step: 'backup',
+        startedAt,
+        lock,
+      };
       writeMarker(x.marker);
     } catch (err) {
       if (tenants.length === 1) throw err;
@@ -203,14 +255,23 @@ function mark(xs: Tenant[], step: Marker['step'], applied = false): void {
 }
 
 /** Each endpoint serves the new certificate over TLS 1.2 and 1.3. */
-async function confirmAll(run: Run, xs: Tenant[], fail: (t: TenantRef, err: unknown) => void, signal: AbortSignal): Promise<void> {
+async function confirmAll(
+  run: Run,
+  xs: Tenant[],
+  fail: (t: TenantRef, err: unknown) => void,
+  signal: AbortSignal,
+): Promise<void> {
   const { o, out } = run;
   const withEndpoint = xs.filter((x) => x.t.endpoint && !o.noConfirm);
   for (const x of xs) x.step = 'confirm';
   if (!withEndpoint.length) return;
   const solo = xs.length === 1;
   const first = withEndpoint[0]!.t.endpoint;
-  out.step(solo ? `Confirm: ${first} serves the new certificate (TLS 1.2 and 1.3)` : `Confirm: ${withEndpoint.length} endpoints serve the new certificate (TLS 1.2 and 1.3)`);
+  out.step(
+    solo
+      ? `Confirm: ${first} serves the new certificate (TLS 1.2 and 1.3)`
+      : `Confirm: ${withEndpoint.length} endpoints serve the new certificate (TLS 1.2 and 1.3)`,
+  );
   const all = bounded(withEndpoint, o.parallel ?? 16, async (x) => {
     mark([x], 'confirm');
     try {
@@ -218,7 +279,10 @@ async function confirmAll(run: Run, xs: Tenant[], fail: (t: TenantRef, err: unkn
       x.confirmed = true;
       if (solo) out.ok(`${x.t.endpoint} serves ${x.change!.newFingerprint} over TLS 1.2 and 1.3`);
     } catch (err) {
-      fail(x.t, solo ? err : new KubectlError(`${x.t.endpoint}: ${(err as Error).message}`, { verb: 'confirm', args: [] }));
+      fail(
+        x.t,
+        solo ? err : new KubectlError(`${x.t.endpoint}: ${(err as Error).message}`, { verb: 'confirm', args: [] }),
+      );
     }
   });
   await out.wait(solo ? `handshakes with ${first}` : 'confirming the live certificates', all);
@@ -237,14 +301,22 @@ async function finish(run: Run, aborted: boolean): Promise<void> {
       // Only the backup may exist (or a 409: someone else changed it; ours did not land): nothing served changed.
       clearMarker(x.t.namespace, x.t.secret);
       audit(run, x, 'failed', x.error.message);
-      if (aborted && !x.applied) x.error = new CancelledError(`Cancelled (Ctrl-C / SIGTERM) before ${x.t.namespace}/${x.t.secret} was changed: nothing was changed.`);
+      if (aborted && !x.applied)
+        x.error = new CancelledError(
+          `Cancelled (Ctrl-C / SIGTERM) before ${x.t.namespace}/${x.t.secret} was changed: nothing was changed.`,
+        );
     }
   }
-  const toRestore = tenants.filter((x) => x.marker && x.error && x.applied && !(x.error instanceof BusyError && x.step === 'apply'));
+  const toRestore = tenants.filter(
+    (x) => x.marker && x.error && x.applied && !(x.error instanceof BusyError && x.step === 'apply'),
+  );
   if (toRestore.length && !solo) out.step(`Rollback: ${toRestore.length} tenants`);
   await bounded(toRestore, o.parallel ?? 8, (x) => restore(run, x));
   for (const x of tenants) x.localLock?.release();
-  await target.prune(tenants.filter((x) => x.marker && !x.error).map((x) => x.t), out);
+  await target.prune(
+    tenants.filter((x) => x.marker && !x.error).map((x) => x.t),
+    out,
+  );
 }
 
 /** One tenant back to its previous version; its error then says what is true now. */
@@ -255,13 +327,20 @@ async function restore(run: Run, x: Tenant): Promise<void> {
   if (solo) out.fail(`${o.op} failed at ${x.step}: ${reason}`);
   writeMarker({ ...x.marker!, step: 'rollback' });
   try {
-    await run.target.restore(x.t, { endpoint: o.noConfirm ? undefined : x.t.endpoint, servername: o.servername, timeoutS: o.timeoutS ?? 120 }, solo ? out : out.quietCopy());
+    await run.target.restore(
+      x.t,
+      { endpoint: o.noConfirm ? undefined : x.t.endpoint, servername: o.servername, timeoutS: o.timeoutS ?? 120 },
+      solo ? out : out.quietCopy(),
+    );
   } catch (rb) {
     if (rb instanceof ForeignChangeError) {
       // Not ours to undo: another run installed something after us. Say so; change nothing more.
       clearMarker(x.t.namespace, x.t.secret);
       audit(run, x, 'failed', `${reason}; ${rb.message}`);
-      x.error = new BusyError(`${o.op} failed at ${x.step} (${reason}); ${rb.message}`, 'Run "xsoar-cert status" to see what is installed and served now.');
+      x.error = new BusyError(
+        `${o.op} failed at ${x.step} (${reason}); ${rb.message}`,
+        'Run "xsoar-cert status" to see what is installed and served now.',
+      );
       return;
     }
     audit(run, x, 'rollback-failed', `${reason}; rollback: ${(rb as Error).message}`);
@@ -274,12 +353,27 @@ async function restore(run: Run, x: Tenant): Promise<void> {
   }
   clearMarker(x.t.namespace, x.t.secret);
   audit(run, x, 'rolled-back', reason);
-  x.error = new TransactionError(`${o.op} failed at ${x.step} (${reason}); rolled back: the previous certificate ${c.oldFingerprint ?? ''} is installed and served again`, true);
+  x.error = new TransactionError(
+    `${o.op} failed at ${x.step} (${reason}); rolled back: the previous certificate ${c.oldFingerprint ?? ''} is installed and served again`,
+    true,
+  );
 }
 
 function audit(run: Run, x: Tenant, result: AuditInput['result'], error?: string): void {
   const c = x.change;
-  appendAudit({ op: run.o.op, namespace: x.t.namespace, secret: x.t.secret, context: run.o.context, durationMs: Date.now() - x.started, oldFingerprint: c?.oldFingerprint, newFingerprint: c?.newFingerprint, result, error, backup: c?.backup, run: run.runId });
+  appendAudit({
+    op: run.o.op,
+    namespace: x.t.namespace,
+    secret: x.t.secret,
+    context: run.o.context,
+    durationMs: Date.now() - x.started,
+    oldFingerprint: c?.oldFingerprint,
+    newFingerprint: c?.newFingerprint,
+    result,
+    error,
+    backup: c?.backup,
+    run: run.runId,
+  });
 }
 
 function outcome(x: Tenant, o: EngineOptions): Outcome {
@@ -291,7 +385,17 @@ function outcome(x: Tenant, o: EngineOptions): Outcome {
     target: x.t,
     ok: true,
     ms,
-    value: { namespace: x.t.namespace, secret: x.t.secret, result, oldFingerprint: c.oldFingerprint, newFingerprint: c.newFingerprint, backup: result === 'installed' ? c.backup : undefined, deployments: c.restarts, confirmed: x.confirmed, plan: c.detail },
+    value: {
+      namespace: x.t.namespace,
+      secret: x.t.secret,
+      result,
+      oldFingerprint: c.oldFingerprint,
+      newFingerprint: c.newFingerprint,
+      backup: result === 'installed' ? c.backup : undefined,
+      deployments: c.restarts,
+      confirmed: x.confirmed,
+      plan: c.detail,
+    },
   };
 }
 

@@ -20,7 +20,11 @@ export interface TransactionOptions extends Omit<EngineOptions, 'targets' | 'op'
   preflight?: Promise<Preflight>;
 }
 
-export async function executeTransaction(opts: TransactionOptions, kubectl: Kubectl, out: Reporter): Promise<TransactionResult> {
+export async function executeTransaction(
+  opts: TransactionOptions,
+  kubectl: Kubectl,
+  out: Reporter,
+): Promise<TransactionResult> {
   const { namespace, secret, endpoint, content, proxy, preflight, ...rest } = opts;
   const kind = kubernetesSecrets(kubectl, { proxy, preflight }, opts.op);
   const [r] = await runEngine({ ...rest, targets: [{ namespace, secret, endpoint, content }] }, kind, out);
@@ -36,18 +40,33 @@ export interface FleetTransactionOptions extends Omit<EngineOptions, 'targets' |
   content: NewContent | ((t: Target) => NewContent);
 }
 
-export async function executeFleetTransaction(opts: FleetTransactionOptions, kubectl: Kubectl, out: Reporter): Promise<FleetResult<TransactionResult>[]> {
+export async function executeFleetTransaction(
+  opts: FleetTransactionOptions,
+  kubectl: Kubectl,
+  out: Reporter,
+): Promise<FleetResult<TransactionResult>[]> {
   const { content, proxy, targets, ...rest } = opts;
   const contentOf = (t: Target) => (typeof content === 'function' ? content(t) : content);
   const op = opts.op ?? 'install';
   let outcomes;
   try {
     const kind = kubernetesSecrets(kubectl, { proxy, parallel: opts.parallel }, op);
-    outcomes = await runEngine({ ...rest, op, targets: targets.map((t) => ({ ...t, content: contentOf(t) })) }, kind, out);
+    outcomes = await runEngine(
+      { ...rest, op, targets: targets.map((t) => ({ ...t, content: contentOf(t) })) },
+      kind,
+      out,
+    );
   } catch (err) {
     // A fleet of one is refused before any change by a throw, like a single install.
     if (targets.length !== 1) throw err;
     return [{ target: targets[0]!, ok: false, error: (err as Error).message, exitCode: exitOf(err as Error), ms: 0 }];
   }
-  return outcomes.map((r, i) => ({ target: targets[i]!, ok: r.ok, value: r.value, error: r.error?.message, exitCode: r.ok ? undefined : exitOf(r.error), ms: r.ms }));
+  return outcomes.map((r, i) => ({
+    target: targets[i]!,
+    ok: r.ok,
+    value: r.value,
+    error: r.error?.message,
+    exitCode: r.ok ? undefined : exitOf(r.error),
+    ms: r.ms,
+  }));
 }

@@ -51,7 +51,12 @@ export interface TargetSession {
   /** Where a tenant lives, for messages. */
   where(t: TenantRef): string;
   /** Checks that need only what was read (kind, lock, what serves it), then the change; throws to refuse. */
-  plan(t: TenantRef, content: NewContent, marks: RunMarks, opts: { allowNameChange?: boolean; confirmEndpoint: boolean }): Change;
+  plan(
+    t: TenantRef,
+    content: NewContent,
+    marks: RunMarks,
+    opts: { allowNameChange?: boolean; confirmEndpoint: boolean },
+  ): Change;
   /** The endpoint served another certificate: throws BusyError when another run changed the tenant since it was read. */
   recheck(t: TenantRef): Promise<void>;
   signal(s: AbortSignal | undefined): void;
@@ -61,7 +66,11 @@ export interface TargetSession {
   /** Release the run's lock; the answer is the re-read: a tenant that does not hold what was written fails. */
   release(ts: TenantRef[], out: Reporter, fail: Fail): Promise<void>;
   /** Put the previous version back, restart, confirm and release; throws ForeignChangeError when not ours to undo. */
-  restore(t: TenantRef, opts: { endpoint?: string; servername?: string; timeoutS: number }, out: Reporter): Promise<void>;
+  restore(
+    t: TenantRef,
+    opts: { endpoint?: string; servername?: string; timeoutS: number },
+    out: Reporter,
+  ): Promise<void>;
   prune(ts: TenantRef[], out: Reporter): Promise<void>;
 }
 

@@ -10,7 +10,15 @@ beforeEach(() => {
   process.env.XSOAR_CERT_STATE_DIR = dir;
 });
 
-const input = (error?: string) => ({ op: 'install' as const, namespace: 'ns', secret: 's', durationMs: 1, result: 'installed' as const, newFingerprint: 'AB', ...(error ? { error } : {}) });
+const input = (error?: string) => ({
+  op: 'install' as const,
+  namespace: 'ns',
+  secret: 's',
+  durationMs: 1,
+  result: 'installed' as const,
+  newFingerprint: 'AB',
+  ...(error ? { error } : {}),
+});
 
 test('the tail answer equals the whole-file answer: empty, short, long records, a damaged last line', async () => {
   const { appendAudit, lastHash, readAudit, verifyAudit } = await import('../../../src/audit/log.js');

@@ -1,6 +1,14 @@
 // The kubectl wrapper with the process boundary injected (the only place execa is stubbed):
 // what argv and stdin each call gets, and how kubectl's failures become one-line errors.
-import { Kubectl, childEnv, cleanLine, execaRun, parseCanIList, type Run, type RunResult } from '../../../src/k8s/kubectl.js';
+import {
+  Kubectl,
+  childEnv,
+  cleanLine,
+  execaRun,
+  parseCanIList,
+  type Run,
+  type RunResult,
+} from '../../../src/k8s/kubectl.js';
 import { BusyError, KubectlError, EXIT } from '../../../src/errors.js';
 
 function fake(answer: (args: string[], input?: string) => Partial<RunResult>) {
@@ -12,21 +20,49 @@ function fake(answer: (args: string[], input?: string) => Partial<RunResult>) {
   return { calls, run };
 }
 const KEY = '-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----\n';
-const secret = { apiVersion: 'v1', kind: 'Secret', metadata: { name: 's', namespace: 'ns1' }, data: { 'tls.key': Buffer.from(KEY).toString('base64') } };
+const secret = {
+  apiVersion: 'v1',
+  kind: 'Secret',
+  metadata: { name: 's', namespace: 'ns1' },
+  data: { 'tls.key': Buffer.from(KEY).toString('base64') },
+};
 
 test('a manifest travels on stdin only; argv pins context and namespace and never holds key bytes', async () => {
   const f = fake(() => ({ stdout: JSON.stringify(secret) }));
   const k = new Kubectl({ namespace: 'ns1', context: 'prod', run: f.run });
   await k.replace(secret);
-  expect(f.calls[0]!.args).toEqual(['--context', 'prod', '--namespace', 'ns1', 'replace', '-f', '-', '-o', 'json', '--validate=false']);
+  expect(f.calls[0]!.args).toEqual([
+    '--context',
+    'prod',
+    '--namespace',
+    'ns1',
+    'replace',
+    '-f',
+    '-',
+    '-o',
+    'json',
+    '--validate=false',
+  ]);
   expect(f.calls[0]!.input).toContain(secret.data['tls.key']);
   expect(f.calls[0]!.args.join(' ')).not.toContain(secret.data['tls.key'].slice(0, 20));
 });
 
 test('acrossNamespaces drops the namespace pin (manifests name their own) and keeps the context', async () => {
   const f = fake(() => ({ stdout: '{"items":[]}' }));
-  await new Kubectl({ namespace: 'ns1', context: 'prod', run: f.run }).acrossNamespaces().listAll('secrets', ['--field-selector', 'type=kubernetes.io/tls']);
-  expect(f.calls[0]!.args).toEqual(['--context', 'prod', 'get', 'secrets', '--all-namespaces', '--field-selector', 'type=kubernetes.io/tls', '-o', 'json']);
+  await new Kubectl({ namespace: 'ns1', context: 'prod', run: f.run })
+    .acrossNamespaces()
+    .listAll('secrets', ['--field-selector', 'type=kubernetes.io/tls']);
+  expect(f.calls[0]!.args).toEqual([
+    '--context',
+    'prod',
+    'get',
+    'secrets',
+    '--all-namespaces',
+    '--field-selector',
+    'type=kubernetes.io/tls',
+    '-o',
+    'json',
+  ]);
 });
 
 test('each(): one process for a List; results attributed per item, failures in input order get their own error line', async () => {
@@ -36,14 +72,23 @@ test('each(): one process for a List; results attributed per item, failures in i
     stderr: 'Error from server (Conflict): error when replacing "STDIN": the object has been modified\n',
   }));
   const items = ['ns1', 'ns2', 'ns3'].map((ns) => ({ ...secret, metadata: { name: 's', namespace: ns } }));
-  const r = await new Kubectl({ namespace: 'x', run: f.run }).acrossNamespaces().each('replace', items, ['{.metadata.resourceVersion}']);
+  const r = await new Kubectl({ namespace: 'x', run: f.run })
+    .acrossNamespaces()
+    .each('replace', items, ['{.metadata.resourceVersion}']);
   expect(f.calls).toHaveLength(1);
   expect(JSON.parse(f.calls[0]!.input!).items).toHaveLength(3);
-  expect(r).toEqual([{ ok: true, fields: ['11'] }, { ok: false, error: expect.stringMatching(/Conflict/) }, { ok: true, fields: ['13'] }]);
+  expect(r).toEqual([
+    { ok: true, fields: ['11'] },
+    { ok: false, error: expect.stringMatching(/Conflict/) },
+    { ok: true, fields: ['13'] },
+  ]);
 });
 
 test('accessReviews: one answer per check; an API that cannot answer counts as allowed (the writes are still refused cleanly)', async () => {
-  const checks = [{ verb: 'update', group: '', resource: 'secrets', namespace: 'a' }, { verb: 'update', group: 'apps', resource: 'deployments', namespace: 'a' }];
+  const checks = [
+    { verb: 'update', group: '', resource: 'secrets', namespace: 'a' },
+    { verb: 'update', group: 'apps', resource: 'deployments', namespace: 'a' },
+  ];
   const ok = fake(() => ({ stdout: 'true\nfalse\n' }));
   expect(await new Kubectl({ namespace: 'x', run: ok.run }).accessReviews(checks)).toEqual([true, false]);
   const broken = fake(() => ({ exitCode: 1, stderr: 'error: the server does not allow this method' }));
@@ -52,17 +97,35 @@ test('accessReviews: one answer per check; an API that cannot answer counts as a
 
 test('failures map to one line and the documented exit codes, key material redacted', async () => {
   const k = (stderr: string) => new Kubectl({ namespace: 'ns1', run: fake(() => ({ exitCode: 1, stderr })).run });
-  await expect(k('Error from server (Conflict): Operation cannot be fulfilled on secrets "s"').replace(secret)).rejects.toBeInstanceOf(BusyError);
-  const forbidden = await k('Error from server (Forbidden): secrets "s" is forbidden: User "viewer" cannot update').replace(secret).catch((e) => e);
+  await expect(
+    k('Error from server (Conflict): Operation cannot be fulfilled on secrets "s"').replace(secret),
+  ).rejects.toBeInstanceOf(BusyError);
+  const forbidden = await k('Error from server (Forbidden): secrets "s" is forbidden: User "viewer" cannot update')
+    .replace(secret)
+    .catch((e) => e);
   expect(forbidden).toBeInstanceOf(KubectlError);
   expect(forbidden.exitCode).toBe(EXIT.CLUSTER);
   expect(forbidden.message).toMatch(/^permission denied in namespace "ns1": secrets "s" is forbidden/);
-  const down = await k('E1129 08:07:57.072471   17047 memcache.go:265] "Unhandled Error" err="couldn\'t get current server API group list: Get \\"http://localhost:8080/api\\": dial tcp 127.0.0.1:8080: connect: connection refused"').getSecret('s').catch((e) => e);
-  expect(down.message).toBe('cannot reach the cluster for namespace "ns1": couldn\'t get current server API group list: Get "http://localhost:8080/api": dial tcp 127.0.0.1:8080: connect: connection refused');
+  const down = await k(
+    'E1129 08:07:57.072471   17047 memcache.go:265] "Unhandled Error" err="couldn\'t get current server API group list: Get \\"http://localhost:8080/api\\": dial tcp 127.0.0.1:8080: connect: connection refused"',
+  )
+    .getSecret('s')
+    .catch((e) => e);
+  expect(down.message).toBe(
+    'cannot reach the cluster for namespace "ns1": couldn\'t get current server API group list: Get "http://localhost:8080/api": dial tcp 127.0.0.1:8080: connect: connection refused',
+  );
   // kubectl's other wording for a refused connection (auth can-i, for one) is the same error.
-  const refused = await k('The connection to the server 127.0.0.1:36327 was refused - did you specify the right host or port?').permissions().catch((e) => e);
-  expect(refused.message).toBe('cannot reach the cluster for namespace "ns1": The connection to the server 127.0.0.1:36327 was refused - did you specify the right host or port?');
-  const leaky = await k(`error: cannot parse ${KEY}`).replace(secret).catch((e) => e);
+  const refused = await k(
+    'The connection to the server 127.0.0.1:36327 was refused - did you specify the right host or port?',
+  )
+    .permissions()
+    .catch((e) => e);
+  expect(refused.message).toBe(
+    'cannot reach the cluster for namespace "ns1": The connection to the server 127.0.0.1:36327 was refused - did you specify the right host or port?',
+  );
+  const leaky = await k(`error: cannot parse ${KEY}`)
+    .replace(secret)
+    .catch((e) => e);
   expect(leaky.message).not.toContain('MIIEvQIBADANBgkqhkiG9w0BAQEFAASC');
 });
 
@@ -92,18 +155,41 @@ test('parseCanIList reads the --list table, with resource names and wildcards', 
 });
 
 test('rolloutFields: one jsonpath table across namespaces, parsed into what rolloutState reads', async () => {
-  const f = fake(() => ({ stdout: 'tenant-1\txsoar-proxy\t4\t1\t4\t1\t1\t1\tNewReplicaSetAvailable\ntenant-2\txsoar-proxy\t7\t\t6\t2\t1\t\t\n' }));
+  const f = fake(() => ({
+    stdout:
+      'tenant-1\txsoar-proxy\t4\t1\t4\t1\t1\t1\tNewReplicaSetAvailable\ntenant-2\txsoar-proxy\t7\t\t6\t2\t1\t\t\n',
+  }));
   const rows = await new Kubectl({ namespace: 'x', run: f.run }).acrossNamespaces().rolloutFields();
   expect(f.calls[0]!.args.slice(0, 3)).toEqual(['get', 'deployments', '--all-namespaces']);
   expect(f.calls[0]!.args[4]).toMatch(/^jsonpath=\{range \.items\[\*\]\}/);
   expect(rows).toEqual([
-    { metadata: { namespace: 'tenant-1', name: 'xsoar-proxy', generation: 4 }, spec: { replicas: 1 }, status: { observedGeneration: 4, replicas: 1, updatedReplicas: 1, availableReplicas: 1, conditions: [{ type: 'Progressing', status: '', reason: 'NewReplicaSetAvailable' }] } },
-    { metadata: { namespace: 'tenant-2', name: 'xsoar-proxy', generation: 7 }, spec: { replicas: undefined }, status: { observedGeneration: 6, replicas: 2, updatedReplicas: 1, availableReplicas: 0, conditions: [] } },
+    {
+      metadata: { namespace: 'tenant-1', name: 'xsoar-proxy', generation: 4 },
+      spec: { replicas: 1 },
+      status: {
+        observedGeneration: 4,
+        replicas: 1,
+        updatedReplicas: 1,
+        availableReplicas: 1,
+        conditions: [{ type: 'Progressing', status: '', reason: 'NewReplicaSetAvailable' }],
+      },
+    },
+    {
+      metadata: { namespace: 'tenant-2', name: 'xsoar-proxy', generation: 7 },
+      spec: { replicas: undefined },
+      status: { observedGeneration: 6, replicas: 2, updatedReplicas: 1, availableReplicas: 0, conditions: [] },
+    },
   ]);
 });
 
 test('a kubectl child never sees XSOAR_CERT_* (the passphrase, an EAB key) but keeps KUBECONFIG, PATH and HOME', async () => {
-  const env = { XSOAR_CERT_PASSPHRASE: 'hunter2', XSOAR_CERT_ACME_EAB_HMAC: 'k', KUBECONFIG: '/k', PATH: '/bin', HOME: '/h' };
+  const env = {
+    XSOAR_CERT_PASSPHRASE: 'hunter2',
+    XSOAR_CERT_ACME_EAB_HMAC: 'k',
+    KUBECONFIG: '/k',
+    PATH: '/bin',
+    HOME: '/h',
+  };
   expect(childEnv(env)).toEqual({ KUBECONFIG: '/k', PATH: '/bin', HOME: '/h', KUBECTL_COMMAND_HEADERS: 'false' });
   // Through the real process boundary: `env` stands in for kubectl and prints what it was given.
   process.env.XSOAR_CERT_PASSPHRASE = 'hunter2-in-process';

@@ -19,9 +19,16 @@ test('exactly one challenge; RFC 2136 needs its TSIG key', () => {
 });
 
 test('what the CA said is one line: its problem detail and type', () => {
-  const err = Object.assign(new Error('Request failed'), { response: { status: 400, data: { type: 'urn:ietf:params:acme:error:rejectedIdentifier', detail: 'policy forbids issuing for "x.invalid"' } } });
+  const err = Object.assign(new Error('Request failed'), {
+    response: {
+      status: 400,
+      data: { type: 'urn:ietf:params:acme:error:rejectedIdentifier', detail: 'policy forbids issuing for "x.invalid"' },
+    },
+  });
   expect(caMessage(err)).toBe('policy forbids issuing for "x.invalid" (rejectedIdentifier)');
-  expect(caMessage(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }))).toBe('connection refused');
+  expect(caMessage(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }))).toBe(
+    'connection refused',
+  );
 });
 
 test('ARI identifier of a real certificate: its AKI key id and its serial (DER, with the sign byte)', async () => {
@@ -32,17 +39,71 @@ test('ARI identifier of a real certificate: its AKI key id and its serial (DER, 
   const { ariCertIdOf } = await import('../../../src/net/acme.js');
   const d = mkdtempSync(path.join(tmpdir(), 'xsoar-cert-ari-'));
   const sh = (args: string[]) => expect(spawnSync('openssl', args, { cwd: d }).status).toBe(0);
-  sh(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '2', '-subj', '/CN=ARI CA']);
-  sh(['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'l.key', '-out', 'l.csr', '-subj', '/CN=ari.example']);
+  sh([
+    'req',
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:P-256',
+    '-nodes',
+    '-keyout',
+    'ca.key',
+    '-out',
+    'ca.pem',
+    '-days',
+    '2',
+    '-subj',
+    '/CN=ARI CA',
+  ]);
+  sh([
+    'req',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:P-256',
+    '-nodes',
+    '-keyout',
+    'l.key',
+    '-out',
+    'l.csr',
+    '-subj',
+    '/CN=ari.example',
+  ]);
   writeFileSync(path.join(d, 'ext'), 'authorityKeyIdentifier=keyid\nsubjectAltName=DNS:ari.example\n');
   // A serial whose first byte has the high bit set: DER adds a 0x00 sign byte.
-  sh(['x509', '-req', '-in', 'l.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-set_serial', '0x87654321', '-out', 'l.pem', '-days', '2', '-extfile', 'ext']);
-  const ski = spawnSync('openssl', ['x509', '-in', 'ca.pem', '-noout', '-ext', 'subjectKeyIdentifier'], { cwd: d, encoding: 'utf8' }).stdout.split('\n')[1]!.trim().replace(/:/g, '');
+  sh([
+    'x509',
+    '-req',
+    '-in',
+    'l.csr',
+    '-CA',
+    'ca.pem',
+    '-CAkey',
+    'ca.key',
+    '-set_serial',
+    '0x87654321',
+    '-out',
+    'l.pem',
+    '-days',
+    '2',
+    '-extfile',
+    'ext',
+  ]);
+  const ski = spawnSync('openssl', ['x509', '-in', 'ca.pem', '-noout', '-ext', 'subjectKeyIdentifier'], {
+    cwd: d,
+    encoding: 'utf8',
+  })
+    .stdout.split('\n')[1]!
+    .trim()
+    .replace(/:/g, '');
   const id = await ariCertIdOf(readFileSync(path.join(d, 'l.pem'), 'utf8'));
-  expect(id).toBe(`${Buffer.from(ski, 'hex').toString('base64url')}.${Buffer.from('0087654321', 'hex').toString('base64url')}`);
+  expect(id).toBe(
+    `${Buffer.from(ski, 'hex').toString('base64url')}.${Buffer.from('0087654321', 'hex').toString('base64url')}`,
+  );
 });
 
-test('the renewal window is read from the CA\'s renewalInfo (a real HTTPS server on loopback); none when it has none', async () => {
+test("the renewal window is read from the CA's renewalInfo (a real HTTPS server on loopback); none when it has none", async () => {
   const https = await import('node:https');
   const { generateDevCA, generateDevLeaf } = await import('../../../src/pki/generate.js');
   const { fetchRenewalWindow } = await import('../../../src/net/acme.js');
@@ -51,7 +112,8 @@ test('the renewal window is read from the CA\'s renewalInfo (a real HTTPS server
   const seen: string[] = [];
   const server = https.createServer({ cert: leaf.certPem, key: leaf.keyPem }, (req, res) => {
     seen.push(req.url ?? '');
-    if (req.url === '/ari/known') res.end(JSON.stringify({ suggestedWindow: { start: '2027-01-01T00:00:00Z', end: '2027-01-02T00:00:00Z' } }));
+    if (req.url === '/ari/known')
+      res.end(JSON.stringify({ suggestedWindow: { start: '2027-01-01T00:00:00Z', end: '2027-01-02T00:00:00Z' } }));
     else res.writeHead(404).end();
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));

@@ -3,18 +3,24 @@
 import { createHmac } from 'node:crypto';
 import { encodeUpdate, parseServer, parseTsigKeyFile, signTsig } from '../../../src/net/dns-update.js';
 
-const KEY = 'key "acme-update" {\n\talgorithm hmac-sha256;\n\tsecret "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LTMyYg==";\n};\n';
+const KEY =
+  'key "acme-update" {\n\talgorithm hmac-sha256;\n\tsecret "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LTMyYg==";\n};\n';
 
 test('a tsig-keygen key file is read; other algorithms and garbage are refused by file name', () => {
   const k = parseTsigKeyFile(KEY, 'k.key');
   expect(k).toMatchObject({ name: 'acme-update', algorithm: 'hmac-sha256' });
   expect(k.secret.toString()).toBe('secret-secret-secret-secret-32b');
-  expect(() => parseTsigKeyFile(KEY.replace('hmac-sha256', 'hmac-md5'), 'k.key')).toThrow(/k\.key: TSIG algorithm hmac-md5 is not supported/);
+  expect(() => parseTsigKeyFile(KEY.replace('hmac-sha256', 'hmac-md5'), 'k.key')).toThrow(
+    /k\.key: TSIG algorithm hmac-md5 is not supported/,
+  );
   expect(() => parseTsigKeyFile('garbage', 'g.key')).toThrow(/g\.key: not a TSIG key file/);
 });
 
 test('UPDATE: opcode 5, the zone as SOA IN, an add with class IN and a delete with class NONE, TTL 0', () => {
-  const m = encodeUpdate(0x1234, 'xsoar.test', [{ action: 'add', name: '_acme-challenge.a.xsoar.test', value: 'v1' }, { action: 'delete', name: '_acme-challenge.a.xsoar.test', value: 'v1' }]);
+  const m = encodeUpdate(0x1234, 'xsoar.test', [
+    { action: 'add', name: '_acme-challenge.a.xsoar.test', value: 'v1' },
+    { action: 'delete', name: '_acme-challenge.a.xsoar.test', value: 'v1' },
+  ]);
   expect(m.readUInt16BE(0)).toBe(0x1234);
   expect((m.readUInt16BE(2) >> 11) & 0xf).toBe(5);
   expect([m.readUInt16BE(4), m.readUInt16BE(6), m.readUInt16BE(8), m.readUInt16BE(10)]).toEqual([1, 0, 2, 0]);

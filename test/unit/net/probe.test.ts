@@ -10,8 +10,12 @@ test('parsePorts: lists, ranges, de-duplication, and one-line errors', () => {
 
 test('expandEndpoints: explicit ports win; IPv6 in brackets or bare', () => {
   expect(expandEndpoints(['a.example:8443', 'b.example', '[::1]:443', '::1'], [443, 18501])).toEqual([
-    { host: 'a.example', port: 8443 }, { host: 'b.example', port: 443 }, { host: 'b.example', port: 18501 },
-    { host: '::1', port: 443 }, { host: '::1', port: 443 }, { host: '::1', port: 18501 },
+    { host: 'a.example', port: 8443 },
+    { host: 'b.example', port: 443 },
+    { host: 'b.example', port: 18501 },
+    { host: '::1', port: 443 },
+    { host: '::1', port: 443 },
+    { host: '::1', port: 18501 },
   ]);
 });
 

@@ -5,7 +5,13 @@ import { parseTenantsFile, resolveTargets, runFleet, fleetTable, parseParallel }
 import { BusyError, InputError } from '../../../src/errors.js';
 
 test('tenants file: comments, blank lines, default secret, and a bad line named by number', () => {
-  expect(parseTenantsFile('# tenants\ntenant-1\n\ntenant-2/custom-tls  # note\ntenant-3 10.0.0.5:18503\n', 't.txt', 'xsoar-tls')).toEqual([
+  expect(
+    parseTenantsFile(
+      '# tenants\ntenant-1\n\ntenant-2/custom-tls  # note\ntenant-3 10.0.0.5:18503\n',
+      't.txt',
+      'xsoar-tls',
+    ),
+  ).toEqual([
     { namespace: 'tenant-1', secret: 'xsoar-tls' },
     { namespace: 'tenant-2', secret: 'custom-tls' },
     { namespace: 'tenant-3', secret: 'xsoar-tls', endpoint: '10.0.0.5:18503' },
@@ -16,11 +22,18 @@ test('tenants file: comments, blank lines, default secret, and a bad line named 
 test('targets from -n and a file are merged without duplicates; none given → the default', async () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'fleet-'));
   writeFileSync(path.join(dir, 't'), 'a\nb\na\n');
-  const t = await resolveTargets({ namespace: ['b', 'c'], tenantsFile: path.join(dir, 't') }, { namespace: 'xsoar', secret: 's' });
+  const t = await resolveTargets(
+    { namespace: ['b', 'c'], tenantsFile: path.join(dir, 't') },
+    { namespace: 'xsoar', secret: 's' },
+  );
   expect(t.map((x) => x.namespace)).toEqual(['b', 'c', 'a']);
   expect(await resolveTargets({}, { namespace: 'xsoar', secret: 's' })).toEqual([{ namespace: 'xsoar', secret: 's' }]);
-  await expect(resolveTargets({ tenantsFile: path.join(dir, 'missing') }, { namespace: 'x', secret: 's' })).rejects.toThrow(InputError);
-  await expect(resolveTargets({ allNamespaces: true }, { namespace: 'x', secret: 's' })).rejects.toThrow(/needs --selector/);
+  await expect(
+    resolveTargets({ tenantsFile: path.join(dir, 'missing') }, { namespace: 'x', secret: 's' }),
+  ).rejects.toThrow(InputError);
+  await expect(resolveTargets({ allNamespaces: true }, { namespace: 'x', secret: 's' })).rejects.toThrow(
+    /needs --selector/,
+  );
 });
 
 test('runFleet bounds concurrency, keeps order, and isolates failures', async () => {

@@ -1,4 +1,10 @@
-import { decideDue, parseThreshold, pickCandidate, DEFAULT_THRESHOLD, type Candidate } from '../../../src/ops/renew-policy.js';
+import {
+  decideDue,
+  parseThreshold,
+  pickCandidate,
+  DEFAULT_THRESHOLD,
+  type Candidate,
+} from '../../../src/ops/renew-policy.js';
 
 const d = (s: string) => new Date(s);
 const cert90 = { notBefore: d('2026-01-01T00:00:00Z'), notAfter: d('2026-04-01T00:00:00Z') }; // 90 days
@@ -39,15 +45,27 @@ describe('parseThreshold', () => {
 describe('pickCandidate', () => {
   const installed = { ...cert90, sha256: 'AA' };
   const cand = (source: string, notAfter: string, extra: Partial<Candidate> = {}): Candidate => ({
-    source, notBefore: d('2026-03-01T00:00:00Z'), notAfter: d(notAfter), verified: true, sha256: source, ...extra,
+    source,
+    notBefore: d('2026-03-01T00:00:00Z'),
+    notAfter: d(notAfter),
+    verified: true,
+    sha256: source,
+    ...extra,
   });
   test('takes the newest verified candidate that outlives the installed certificate', () => {
-    const r = pickCandidate(installed, [cand('a', '2026-06-01T00:00:00Z'), cand('b', '2026-07-01T00:00:00Z'), cand('c', '2026-08-01T00:00:00Z', { verified: false, problem: 'key does not match' })]);
+    const r = pickCandidate(installed, [
+      cand('a', '2026-06-01T00:00:00Z'),
+      cand('b', '2026-07-01T00:00:00Z'),
+      cand('c', '2026-08-01T00:00:00Z', { verified: false, problem: 'key does not match' }),
+    ]);
     expect(r.ok && r.candidate.source).toBe('b');
     expect(r.skipped).toEqual([{ source: 'c', why: 'fails verify: key does not match' }]);
   });
   test('refuses an older certificate and the installed one itself', () => {
-    const r = pickCandidate(installed, [cand('old', '2026-03-15T00:00:00Z'), { ...cand('same', '2026-04-01T00:00:00Z'), sha256: 'AA' }]);
+    const r = pickCandidate(installed, [
+      cand('old', '2026-03-15T00:00:00Z'),
+      { ...cand('same', '2026-04-01T00:00:00Z'), sha256: 'AA' },
+    ]);
     expect(r.ok).toBe(false);
     expect(r.skipped.map((s) => s.source)).toEqual(['old', 'same']);
     expect(r.skipped[0]!.why).toMatch(/not newer/);

@@ -2,12 +2,17 @@
 import { eachRetrying, isTransient, retrying } from '../../../src/ops/retry.js';
 import { BusyError, KubectlError, UsageError } from '../../../src/errors.js';
 
-const k = (stderr: string, reason?: string) => new KubectlError('kubectl failed', { verb: 'replace', args: [], stderr, reason });
+const k = (stderr: string, reason?: string) =>
+  new KubectlError('kubectl failed', { verb: 'replace', args: [], stderr, reason });
 
 test.each([
   ['Error from server (InternalError): Internal error occurred: boom', 'InternalError', true],
   ['error: failed to patch: Internal error occurred: sandbox injected fault', undefined, true],
-  ['Error from server (ServiceUnavailable): the server is currently unable to handle the request', 'ServiceUnavailable', true],
+  [
+    'Error from server (ServiceUnavailable): the server is currently unable to handle the request',
+    'ServiceUnavailable',
+    true,
+  ],
   ['Error from server (TooManyRequests): slow down', 'TooManyRequests', true],
   ['error: unexpected EOF', undefined, true],
   ['read tcp 127.0.0.1:1->127.0.0.1:2: read: connection reset by peer', undefined, true],
@@ -27,13 +32,38 @@ test('a 409 (BusyError) and non-kubectl errors are never retried', () => {
 
 test('retrying: a transient fault is tried again (3 attempts in all); an answer is not', async () => {
   let calls = 0;
-  await expect(retrying(async () => { calls++; if (calls < 3) throw k('error: unexpected EOF'); return 'ok'; }, { baseMs: 1 })).resolves.toBe('ok');
+  await expect(
+    retrying(
+      async () => {
+        calls++;
+        if (calls < 3) throw k('error: unexpected EOF');
+        return 'ok';
+      },
+      { baseMs: 1 },
+    ),
+  ).resolves.toBe('ok');
   expect(calls).toBe(3);
   calls = 0;
-  await expect(retrying(async () => { calls++; throw k('error: unexpected EOF'); }, { baseMs: 1 })).rejects.toThrow('kubectl failed');
+  await expect(
+    retrying(
+      async () => {
+        calls++;
+        throw k('error: unexpected EOF');
+      },
+      { baseMs: 1 },
+    ),
+  ).rejects.toThrow('kubectl failed');
   expect(calls).toBe(3);
   calls = 0;
-  await expect(retrying(async () => { calls++; throw new BusyError('409'); }, { baseMs: 1 })).rejects.toThrow('409');
+  await expect(
+    retrying(
+      async () => {
+        calls++;
+        throw new BusyError('409');
+      },
+      { baseMs: 1 },
+    ),
+  ).rejects.toThrow('409');
   expect(calls).toBe(1);
 });
 
@@ -50,7 +80,7 @@ test('eachRetrying: only the items a transient fault hit are sent again; a 409 a
     async (ix) => {
       sent.push(ix);
       return ix.map((i) => {
-        const a = answers[i]![seen[i] = (seen[i] ?? -1) + 1]!;
+        const a = answers[i]![(seen[i] = (seen[i] ?? -1) + 1)]!;
         return a === 'ok' ? { ok: true as const, fields: [String(i)] } : { ok: false as const, error: a };
       });
     },
@@ -58,7 +88,10 @@ test('eachRetrying: only the items a transient fault hit are sent again; a 409 a
     async (i) => (i === 2 ? { ok: true, fields: ['recovered'] } : undefined),
     { baseMs: 1 },
   );
-  expect(sent).toEqual([[0, 1, 2, 3], [1, 2]]);
+  expect(sent).toEqual([
+    [0, 1, 2, 3],
+    [1, 2],
+  ]);
   expect(results).toEqual([
     { ok: true, fields: ['0'] },
     { ok: true, fields: ['1'] },

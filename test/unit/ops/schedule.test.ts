@@ -2,8 +2,13 @@ import { execFileSync } from 'node:child_process';
 import { cronLine, shQuote, spreadTime, systemdUnits } from '../../../src/ops/schedule.js';
 
 const input = {
-  node: '/usr/bin/node', script: '/opt/xsoar cert/bin/xsoar-cert.js', args: ['--from', '/srv/certs', '--before', '30'],
-  logFile: '/var/log/xsoar-cert/renew.log', env: { KUBECONFIG: '/home/viewer/.kube/config' }, minute: 17, hour: 3,
+  node: '/usr/bin/node',
+  script: '/opt/xsoar cert/bin/xsoar-cert.js',
+  args: ['--from', '/srv/certs', '--before', '30'],
+  logFile: '/var/log/xsoar-cert/renew.log',
+  env: { KUBECONFIG: '/home/viewer/.kube/config' },
+  minute: 17,
+  hour: 3,
 };
 
 test('the cron line has absolute paths, pinned env, logging, and survives /bin/sh parsing', () => {
@@ -12,9 +17,27 @@ test('the cron line has absolute paths, pinned env, logging, and survives /bin/s
   expect(line).toContain(`'/opt/xsoar cert/bin/xsoar-cert.js' renew --from /srv/certs --before 30`);
   expect(line.endsWith('>> /var/log/xsoar-cert/renew.log 2>&1')).toBe(true);
   // The command part must split into the intended words under a real shell.
-  const cmd = line.split(' ').slice(5).join(' ').replace(/ >>.*$/, '');
-  const words = execFileSync('sh', ['-c', `for w in ${cmd.replace(/^KUBECONFIG=\S+ /, '')}; do printf '%s\\n' "$w"; done`], { encoding: 'utf8' }).trim().split('\n');
-  expect(words).toEqual(['/usr/bin/node', '/opt/xsoar cert/bin/xsoar-cert.js', 'renew', '--from', '/srv/certs', '--before', '30']);
+  const cmd = line
+    .split(' ')
+    .slice(5)
+    .join(' ')
+    .replace(/ >>.*$/, '');
+  const words = execFileSync(
+    'sh',
+    ['-c', `for w in ${cmd.replace(/^KUBECONFIG=\S+ /, '')}; do printf '%s\\n' "$w"; done`],
+    { encoding: 'utf8' },
+  )
+    .trim()
+    .split('\n');
+  expect(words).toEqual([
+    '/usr/bin/node',
+    '/opt/xsoar cert/bin/xsoar-cert.js',
+    'renew',
+    '--from',
+    '/srv/certs',
+    '--before',
+    '30',
+  ]);
 });
 
 test('percent signs are escaped for cron', () => {
@@ -29,7 +52,9 @@ test('shQuote leaves safe words alone and quotes the rest', () => {
 test('systemd units: oneshot service with the command and a daily persistent timer', () => {
   const { service, timer } = systemdUnits(input);
   expect(service).toMatch(/^Type=oneshot$/m);
-  expect(service).toContain('ExecStart=/usr/bin/node "/opt/xsoar cert/bin/xsoar-cert.js" renew --from /srv/certs --before 30');
+  expect(service).toContain(
+    'ExecStart=/usr/bin/node "/opt/xsoar cert/bin/xsoar-cert.js" renew --from /srv/certs --before 30',
+  );
   expect(service).toContain('StandardOutput=append:/var/log/xsoar-cert/renew.log');
   expect(timer).toMatch(/^OnCalendar=\*-\*-\* 03:17:00$/m);
   expect(timer).toMatch(/^Persistent=true$/m);

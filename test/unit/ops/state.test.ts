@@ -1,10 +1,28 @@
 // Local state read back as untrusted input: folders and files another user could have written,
 // links, damaged or planted markers and locks, zombie and stale holders.
 import { spawn } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import path from 'node:path';
-import { acquireLock, markerFile, pidAlive, procStart, readMarker, writeMarker, type Marker } from '../../../src/ops/state.js';
+import {
+  acquireLock,
+  markerFile,
+  pidAlive,
+  procStart,
+  readMarker,
+  writeMarker,
+  type Marker,
+} from '../../../src/ops/state.js';
 import { createStateFile, readStateFile, stateFolder, writeStateFile } from '../../../src/state-dir.js';
 import { EXIT } from '../../../src/errors.js';
 
@@ -21,8 +39,17 @@ afterAll(() => {
 
 const FP = 'AB:'.repeat(31) + 'CD';
 const marker = (m: Partial<Marker> = {}): Marker => ({
-  pid: 999999, op: 'install', namespace: 'tenant-1', secret: 'xsoar-tls', backupName: 'xsoar-tls-prev-20260101000000-abcd',
-  oldFingerprint: FP, newFingerprint: FP, deployments: ['xsoar-proxy'], step: 'apply', startedAt: '2026-01-01T00:00:00.000Z', ...m,
+  pid: 999999,
+  op: 'install',
+  namespace: 'tenant-1',
+  secret: 'xsoar-tls',
+  backupName: 'xsoar-tls-prev-20260101000000-abcd',
+  oldFingerprint: FP,
+  newFingerprint: FP,
+  deployments: ['xsoar-proxy'],
+  step: 'apply',
+  startedAt: '2026-01-01T00:00:00.000Z',
+  ...m,
 });
 const exitOf = (fn: () => unknown) => {
   try {
@@ -33,7 +60,7 @@ const exitOf = (fn: () => unknown) => {
   }
 };
 
-describe('finding 1: the state dir is used only when it is this user\'s and private', () => {
+describe("finding 1: the state dir is used only when it is this user's and private", () => {
   test('created 0700 under umask 000; a group- or other-writable one is refused (exit 3) naming it', () => {
     const old = process.umask(0);
     try {
@@ -43,7 +70,9 @@ describe('finding 1: the state dir is used only when it is this user\'s and priv
     }
     expect(statSync(state).mode & 0o777).toBe(0o700);
     chmodSync(state, 0o777);
-    expect(() => stateFolder('markers')).toThrow(new RegExp(`${state}: this xsoar-cert state folder is writable by group`));
+    expect(() => stateFolder('markers')).toThrow(
+      new RegExp(`${state}: this xsoar-cert state folder is writable by group`),
+    );
     expect(exitOf(() => stateFolder('markers'))).toBe(EXIT.INPUT);
     expect(exitOf(() => readMarker('tenant-1', 'xsoar-tls'))).toBe(EXIT.INPUT);
   });
@@ -119,9 +148,12 @@ describe('finding 13: lock holders that will never finish do not block', () => {
   test('a zombie process is not alive', async () => {
     // `sleep 0` exits at once and its parent (exec'd into `sleep 5`) never reaps it: a zombie.
     const parent = spawn('sh', ['-c', 'sleep 0 & echo $!; exec sleep 5'], { stdio: ['ignore', 'pipe', 'ignore'] });
-    const pid = Number(await new Promise<string>((res) => parent.stdout!.once('data', (d: Buffer) => res(d.toString().trim()))));
+    const pid = Number(
+      await new Promise<string>((res) => parent.stdout!.once('data', (d: Buffer) => res(d.toString().trim()))),
+    );
     try {
-      for (let i = 0; i < 50 && readFileSync(`/proc/${pid}/stat`, 'latin1').split(') ')[1]![0] !== 'Z'; i++) await new Promise((r) => setTimeout(r, 20));
+      for (let i = 0; i < 50 && readFileSync(`/proc/${pid}/stat`, 'latin1').split(') ')[1]![0] !== 'Z'; i++)
+        await new Promise((r) => setTimeout(r, 20));
       expect(readFileSync(`/proc/${pid}/stat`, 'latin1').split(') ')[1]![0]).toBe('Z');
       expect(pidAlive(pid, procStart(pid))).toBe(false);
       expect(pidAlive(parent.pid!, procStart(parent.pid!))).toBe(true);
@@ -133,7 +165,17 @@ describe('finding 13: lock holders that will never finish do not block', () => {
   test('a local lock written under another hostname is stale after LOCAL_LOCK_MAX_AGE; a recent one holds (exit 7)', () => {
     mkdirSync(path.join(state, 'locks'), { recursive: true, mode: 0o700 });
     const file = path.join(state, 'locks', 'tenant-1__xsoar-tls.lock');
-    const plant = (sinceMs: number) => writeFileSync(file, JSON.stringify({ pid: 1, host: `not-${hostname()}`, since: new Date(Date.now() - sinceMs).toISOString(), op: 'renew' }), { mode: 0o600 });
+    const plant = (sinceMs: number) =>
+      writeFileSync(
+        file,
+        JSON.stringify({
+          pid: 1,
+          host: `not-${hostname()}`,
+          since: new Date(Date.now() - sinceMs).toISOString(),
+          op: 'renew',
+        }),
+        { mode: 0o600 },
+      );
     plant(60_000);
     expect(exitOf(() => acquireLock('tenant-1', 'xsoar-tls', 'install'))).toBe(EXIT.BUSY);
     plant(7 * 3600_000);

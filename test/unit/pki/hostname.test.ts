@@ -56,7 +56,10 @@ describe('more RFC 6125 edges', () => {
   });
 
   test('a Unicode host is compared in its A-label form', () => {
-    expect(matchHost('bücher.example', { dns: ['xn--bcher-kva.example'], ip: [] })).toEqual({ ok: true, detail: 'DNS SAN xn--bcher-kva.example' });
+    expect(matchHost('bücher.example', { dns: ['xn--bcher-kva.example'], ip: [] })).toEqual({
+      ok: true,
+      detail: 'DNS SAN xn--bcher-kva.example',
+    });
     expect(matchHost('büchers.example', { dns: ['xn--bcher-kva.example'], ip: [] }).ok).toBe(false);
   });
 });

@@ -23,7 +23,8 @@ interface LimboCase {
   expected_result: 'SUCCESS' | 'FAILURE';
 }
 
-const certsOf = (pems: string[], source: string): CertEntry[] => pems.flatMap((p) => parseBundle(Buffer.from(p), { source }).certs);
+const certsOf = (pems: string[], source: string): CertEntry[] =>
+  pems.flatMap((p) => parseBundle(Buffer.from(p), { source }).certs);
 
 /** Our verdict: FAILURE when any check fails (warnings do not count, as in `verify`), or the input does not parse. */
 function verdictOf(t: LimboCase): { result: 'SUCCESS' | 'FAILURE'; why: string } {
@@ -47,9 +48,14 @@ function verdictOf(t: LimboCase): { result: 'SUCCESS' | 'FAILURE'; why: string }
   }
 }
 
-const suite = JSON.parse(gunzipSync(readFileSync(path.join(DIR, 'limbo.json.gz'))).toString('utf8')) as { testcases: LimboCase[] };
+const suite = JSON.parse(gunzipSync(readFileSync(path.join(DIR, 'limbo.json.gz'))).toString('utf8')) as {
+  testcases: LimboCase[];
+};
 const cases = suite.testcases.filter((t) => t.validation_kind === 'SERVER');
-const listed = JSON.parse(readFileSync(path.join(DIR, 'expected-disagreements.json'), 'utf8')) as Record<string, string>;
+const listed = JSON.parse(readFileSync(path.join(DIR, 'expected-disagreements.json'), 'utf8')) as Record<
+  string,
+  string
+>;
 delete listed._comment;
 
 test('the suite and the disagreement list are the ones this test was written for', () => {
@@ -66,7 +72,8 @@ test('x509-limbo server cases agree except the listed, reasoned disagreements', 
   for (const t of cases) {
     const v = verdictOf(t);
     const agrees = v.result === t.expected_result;
-    if (!agrees && !(t.id in listed)) unexpected.push(`${t.id}: expected ${t.expected_result}, got ${v.result} (${v.why})`);
+    if (!agrees && !(t.id in listed))
+      unexpected.push(`${t.id}: expected ${t.expected_result}, got ${v.result} (${v.why})`);
     if (agrees && t.id in listed) nowAgreeing.push(t.id);
   }
   expect(unexpected).toEqual([]);

@@ -17,10 +17,21 @@ beforeAll(async () => {
 
 async function lintLeaf(spec: Partial<CertSpec>, opts: { root?: IssuedCert; at?: Date } = {}) {
   const root = opts.root ?? ecRoot;
-  const leaf = entry(await issueCertificate({ subject: 'l.example.com', dnsNames: ['l.example.com'], issuer: root, key: { type: 'ecdsa' }, days: 90, ...spec }), 'leaf.pem');
+  const leaf = entry(
+    await issueCertificate({
+      subject: 'l.example.com',
+      dnsNames: ['l.example.com'],
+      issuer: root,
+      key: { type: 'ecdsa' },
+      days: 90,
+      ...spec,
+    }),
+    'leaf.pem',
+  );
   return lintChain({ leaf, path: [leaf, entry(root, 'root.pem')], at: opts.at ?? new Date() });
 }
-const ids = (checks: { id: string; status: string }[], status: string) => checks.filter((c) => c.status === status).map((c) => c.id);
+const ids = (checks: { id: string; status: string }[], status: string) =>
+  checks.filter((c) => c.status === status).map((c) => c.id);
 
 test('a good 90-day ECDSA leaf has nothing to say', async () => {
   expect(await lintLeaf({})).toEqual([]);
@@ -29,7 +40,12 @@ test('a good 90-day ECDSA leaf has nothing to say', async () => {
 test.each([
   ['RSA 1024', { key: { type: 'rsa' as const, bits: 1024 } }, 'lint.rsa-size', /1024-bit RSA key/],
   ['SHA-1 signature', { signatureHash: 'SHA-1' as const }, 'lint.signature-hash', /signed with SHA-1/],
-  ['EKU without serverAuth', { eku: ['clientAuth'] }, 'lint.server-auth', /extended key usage clientAuth without serverAuth/],
+  [
+    'EKU without serverAuth',
+    { eku: ['clientAuth'] },
+    'lint.server-auth',
+    /extended key usage clientAuth without serverAuth/,
+  ],
   ['anyExtendedKeyUsage alone', { eku: ['2.5.29.37.0'] }, 'lint.server-auth', /without serverAuth/],
   ['a CA as the leaf', { isCA: true }, 'lint.leaf-ca', /is a CA certificate \(CA:TRUE\)/],
 ])('error: %s', async (_name, spec, id, msg) => {
@@ -49,9 +65,26 @@ test('RSA 2048 is enough, and a leaf without any EKU is accepted', async () => {
 });
 
 test('SHA-1 on the trust anchor self-signature is ignored; on an intermediate it is an error', async () => {
-  const sha1Root = await issueCertificate({ subject: 'CN=Old Root', isCA: true, key: { type: 'rsa', bits: 2048 }, signatureHash: 'SHA-1' });
-  const int = await issueCertificate({ subject: 'CN=Old Int', isCA: true, issuer: sha1Root, key: { type: 'rsa', bits: 2048 }, signatureHash: 'SHA-1' });
-  const leaf = await issueCertificate({ subject: 'l.example.com', dnsNames: ['l.example.com'], issuer: int, key: { type: 'ecdsa' }, days: 90 });
+  const sha1Root = await issueCertificate({
+    subject: 'CN=Old Root',
+    isCA: true,
+    key: { type: 'rsa', bits: 2048 },
+    signatureHash: 'SHA-1',
+  });
+  const int = await issueCertificate({
+    subject: 'CN=Old Int',
+    isCA: true,
+    issuer: sha1Root,
+    key: { type: 'rsa', bits: 2048 },
+    signatureHash: 'SHA-1',
+  });
+  const leaf = await issueCertificate({
+    subject: 'l.example.com',
+    dnsNames: ['l.example.com'],
+    issuer: int,
+    key: { type: 'ecdsa' },
+    days: 90,
+  });
   const path = [entry(leaf, 'leaf.pem'), entry(int, 'chain.pem'), entry(sha1Root, 'root.pem')];
   const checks = lintChain({ leaf: path[0]!, path, at: new Date() });
   expect(checks.filter((c) => c.id === 'lint.signature-hash').map((c) => c.file)).toEqual(['chain.pem']);
@@ -60,15 +93,39 @@ test('SHA-1 on the trust anchor self-signature is ignored; on an intermediate it
 test(`lifetime: over ${MAX_LIFETIME_DAYS} days warns under a public root only; over ${APPLE_MAX_LIFETIME_DAYS} fails under any root`, async () => {
   const lint = async (days: number, publicRoot: boolean) => {
     const root = ecRoot;
-    const leaf = entry(await issueCertificate({ subject: 'l.example.com', dnsNames: ['l.example.com'], issuer: root, key: { type: 'ecdsa' }, days }), 'leaf.pem');
+    const leaf = entry(
+      await issueCertificate({
+        subject: 'l.example.com',
+        dnsNames: ['l.example.com'],
+        issuer: root,
+        key: { type: 'ecdsa' },
+        days,
+      }),
+      'leaf.pem',
+    );
     let asked = 0;
-    const checks = lintChain({ leaf, path: [leaf, entry(root, 'root.pem')], at: new Date(), publicRoot: () => (asked++, publicRoot) });
-    return { states: checks.filter((c) => c.id === 'lint.lifetime').map((c) => c.status), asked, message: checks.find((c) => c.id === 'lint.lifetime')?.message ?? '' };
+    const checks = lintChain({
+      leaf,
+      path: [leaf, entry(root, 'root.pem')],
+      at: new Date(),
+      publicRoot: () => (asked++, publicRoot),
+    });
+    return {
+      states: checks.filter((c) => c.id === 'lint.lifetime').map((c) => c.status),
+      asked,
+      message: checks.find((c) => c.id === 'lint.lifetime')?.message ?? '',
+    };
   };
   // At the limit nothing is said, and the trust store is not even asked.
   expect(await lint(MAX_LIFETIME_DAYS, true)).toMatchObject({ states: [], asked: 0 });
-  expect(await lint(MAX_LIFETIME_DAYS + 1, true)).toMatchObject({ states: ['warn'], message: expect.stringMatching(/publicly trusted root; browsers refuse/) });
-  expect(await lint(MAX_LIFETIME_DAYS + 1, false)).toMatchObject({ states: ['info'], message: expect.stringMatching(/fine for a private CA/) });
+  expect(await lint(MAX_LIFETIME_DAYS + 1, true)).toMatchObject({
+    states: ['warn'],
+    message: expect.stringMatching(/publicly trusted root; browsers refuse/),
+  });
+  expect(await lint(MAX_LIFETIME_DAYS + 1, false)).toMatchObject({
+    states: ['info'],
+    message: expect.stringMatching(/fine for a private CA/),
+  });
   expect(await lint(APPLE_MAX_LIFETIME_DAYS, false)).toMatchObject({ states: ['info'] });
   const apple = await lint(APPLE_MAX_LIFETIME_DAYS + 1, false);
   expect(apple).toMatchObject({ states: ['fail'], message: expect.stringMatching(/Apple clients .* refuse/) });
@@ -88,7 +145,16 @@ test(`expiry within ${EXPIRY_WARNING_DAYS} days is a warning, measured from --at
 });
 
 test('a root in the served chain is a warning naming it', async () => {
-  const leaf = entry(await issueCertificate({ subject: 'l.example.com', dnsNames: ['l.example.com'], issuer: ecRoot, key: { type: 'ecdsa' }, days: 90 }), 'bundle.pem');
+  const leaf = entry(
+    await issueCertificate({
+      subject: 'l.example.com',
+      dnsNames: ['l.example.com'],
+      issuer: ecRoot,
+      key: { type: 'ecdsa' },
+      days: 90,
+    }),
+    'bundle.pem',
+  );
   const root = entry(ecRoot, 'bundle.pem');
   const checks = lintChain({ leaf, path: [leaf, root], at: new Date(), rootInServedChain: root });
   expect(checks.map((c) => `${c.id}:${c.status}`)).toEqual(['lint.root-in-chain:warn']);

@@ -9,7 +9,8 @@ import { parseBundle, readBundle, NeedsPassphraseError, WrongPassphraseError } f
 import { keyMatchesCert } from '../../../src/pki/describe.js';
 import { InputError } from '../../../src/errors.js';
 
-const ossl = (args: string[], input?: string) => execFileSync('openssl', args, { input, stdio: ['pipe', 'pipe', 'pipe'] });
+const ossl = (args: string[], input?: string) =>
+  execFileSync('openssl', args, { input, stdio: ['pipe', 'pipe', 'pipe'] });
 
 describe.each(['rsa', 'ecdsa'] as const)('parseBundle with %s material', (keyType) => {
   let m: MintedChain;
@@ -19,9 +20,16 @@ describe.each(['rsa', 'ecdsa'] as const)('parseBundle with %s material', (keyTyp
   });
 
   test('PEM with text around blocks, CRLF line ends and a BOM', () => {
-    const text = '\ufeffBag Attributes\r\n' + m.leaf.certPem.replace(/\n/g, '\r\n') + 'junk between\r\n' + m.intermediates[0]!.certPem.replace(/\n/g, '\r\n');
+    const text =
+      '\ufeffBag Attributes\r\n' +
+      m.leaf.certPem.replace(/\n/g, '\r\n') +
+      'junk between\r\n' +
+      m.intermediates[0]!.certPem.replace(/\n/g, '\r\n');
     const b = parseBundle(Buffer.from(text, 'utf8'), { source: 'x.pem' });
-    expect(b.certs.map((c) => c.cert.subject)).toEqual([expect.stringContaining('localhost'), expect.stringContaining('Intermediate 1')]);
+    expect(b.certs.map((c) => c.cert.subject)).toEqual([
+      expect.stringContaining('localhost'),
+      expect.stringContaining('Intermediate 1'),
+    ]);
   });
 
   test('DER certificate and DER PKCS#8 key', () => {
@@ -42,7 +50,16 @@ describe.each(['rsa', 'ecdsa'] as const)('parseBundle with %s material', (keyTyp
 
   test('encrypted PKCS#8: needs a passphrase, rejects a wrong one, accepts the right one', () => {
     writeFileSync(f('pass.txt'), 's3cret\n');
-    const enc = ossl(['pkcs8', '-topk8', '-in', m.files.key, '-passout', `file:${f('pass.txt')}`, '-v2', 'aes-256-cbc']);
+    const enc = ossl([
+      'pkcs8',
+      '-topk8',
+      '-in',
+      m.files.key,
+      '-passout',
+      `file:${f('pass.txt')}`,
+      '-v2',
+      'aes-256-cbc',
+    ]);
     expect(() => parseBundle(enc, { source: 'e.pem' })).toThrow(NeedsPassphraseError);
     expect(() => parseBundle(enc, { source: 'e.pem', passphrase: 'wrong' })).toThrow(WrongPassphraseError);
     expect(parseBundle(enc, { source: 'e.pem', passphrase: 's3cret' }).keys[0]!.format).toBe('pkcs8-encrypted');
@@ -50,7 +67,16 @@ describe.each(['rsa', 'ecdsa'] as const)('parseBundle with %s material', (keyTyp
 
   test('PKCS#12 from openssl pkcs12 -export: certs and key, passphrase checked', () => {
     writeFileSync(f('p12pass.txt'), 'pfx-pass\n');
-    const p12 = ossl(['pkcs12', '-export', '-in', m.files.fullchain, '-inkey', m.files.key, '-passout', `file:${f('p12pass.txt')}`]);
+    const p12 = ossl([
+      'pkcs12',
+      '-export',
+      '-in',
+      m.files.fullchain,
+      '-inkey',
+      m.files.key,
+      '-passout',
+      `file:${f('p12pass.txt')}`,
+    ]);
     const b = parseBundle(p12, { source: 't.p12', passphrase: 'pfx-pass' });
     expect(b.certs).toHaveLength(2);
     expect(b.keys).toHaveLength(1);
@@ -93,7 +119,19 @@ describe('more input forms made by openssl', () => {
     writeFileSync(f('pw.txt'), 'pw\n');
     ossl(['genrsa', '-out', f('rsa.pem'), '2048']);
     ossl(['ecparam', '-genkey', '-name', 'prime256v1', '-out', f('ec-with-params.pem')]);
-    ossl(['req', '-x509', '-new', '-key', f('rsa.pem'), '-subj', '/CN=openssl.example', '-days', '2', '-out', f('cert.pem')]);
+    ossl([
+      'req',
+      '-x509',
+      '-new',
+      '-key',
+      f('rsa.pem'),
+      '-subj',
+      '/CN=openssl.example',
+      '-days',
+      '2',
+      '-out',
+      f('cert.pem'),
+    ]);
   });
   const read = (n: string, passphrase?: string) => parseBundle(readFileSync(f(n)), { source: n, passphrase });
   const certOf = () => read('cert.pem').certs[0]!.cert;
@@ -109,7 +147,17 @@ describe('more input forms made by openssl', () => {
     ['ec', 'ec-with-params.pem', 'sec1'],
   ] as const)('legacy encrypted PEM (Proc-Type, %s)', (kind, src, format) => {
     // `openssl rsa` needs -traditional for the Proc-Type form; `openssl ec` writes it by default.
-    ossl([kind, '-in', f(src), '-aes256', '-passout', `file:${f('pw.txt')}`, ...(kind === 'rsa' ? ['-traditional'] : []), '-out', f(`legacy-${kind}.pem`)]);
+    ossl([
+      kind,
+      '-in',
+      f(src),
+      '-aes256',
+      '-passout',
+      `file:${f('pw.txt')}`,
+      ...(kind === 'rsa' ? ['-traditional'] : []),
+      '-out',
+      f(`legacy-${kind}.pem`),
+    ]);
     expect(readFileSync(f(`legacy-${kind}.pem`), 'utf8')).toMatch(/Proc-Type: 4,ENCRYPTED/);
     expect(() => read(`legacy-${kind}.pem`)).toThrow(NeedsPassphraseError);
     expect(() => read(`legacy-${kind}.pem`, 'bad')).toThrow(WrongPassphraseError);
@@ -117,7 +165,18 @@ describe('more input forms made by openssl', () => {
   });
 
   test('encrypted PKCS#8 in DER, and PKCS#1 in DER', () => {
-    ossl(['pkcs8', '-topk8', '-in', f('rsa.pem'), '-outform', 'DER', '-passout', `file:${f('pw.txt')}`, '-out', f('enc.der')]);
+    ossl([
+      'pkcs8',
+      '-topk8',
+      '-in',
+      f('rsa.pem'),
+      '-outform',
+      'DER',
+      '-passout',
+      `file:${f('pw.txt')}`,
+      '-out',
+      f('enc.der'),
+    ]);
     expect(() => read('enc.der')).toThrow(NeedsPassphraseError);
     expect(keyMatchesCert(read('enc.der', 'pw').keys[0]!.key, certOf())).toBe(true);
     ossl(['rsa', '-in', f('rsa.pem'), '-outform', 'DER', '-traditional', '-out', f('pkcs1.der')]);
@@ -127,12 +186,28 @@ describe('more input forms made by openssl', () => {
 
   test('PKCS#12: 3DES/SHA-1 (older exporters), certificates only, and an empty passphrase', () => {
     const base = ['pkcs12', '-export', '-in', f('cert.pem')];
-    ossl([...base, '-inkey', f('rsa.pem'), '-passout', `file:${f('pw.txt')}`, '-certpbe', 'PBE-SHA1-3DES', '-keypbe', 'PBE-SHA1-3DES', '-macalg', 'sha1', '-out', f('des.p12')]);
+    ossl([
+      ...base,
+      '-inkey',
+      f('rsa.pem'),
+      '-passout',
+      `file:${f('pw.txt')}`,
+      '-certpbe',
+      'PBE-SHA1-3DES',
+      '-keypbe',
+      'PBE-SHA1-3DES',
+      '-macalg',
+      'sha1',
+      '-out',
+      f('des.p12'),
+    ]);
     const des = read('des.p12', 'pw');
     expect(keyMatchesCert(des.keys[0]!.key, des.certs[0]!.cert)).toBe(true);
     ossl([...base, '-nokeys', '-passout', `file:${f('pw.txt')}`, '-out', f('nokeys.p12')]);
     expect(read('nokeys.p12', 'pw')).toMatchObject({ certs: [expect.anything()], keys: [] });
-    expect(() => read('nokeys.p12')).toThrow(/nokeys\.p12: the PKCS#12 file is protected by a passphrase and no passphrase was given/);
+    expect(() => read('nokeys.p12')).toThrow(
+      /nokeys\.p12: the PKCS#12 file is protected by a passphrase and no passphrase was given/,
+    );
     ossl([...base, '-inkey', f('rsa.pem'), '-passout', 'pass:', '-out', f('empty.p12')]);
     expect(read('empty.p12').keys).toHaveLength(1);
   });
@@ -150,9 +225,13 @@ describe('more input forms made by openssl', () => {
   });
 
   test('a PEM file holding both certificates and a key keeps their order and indexes', () => {
-    const text = readFileSync(f('cert.pem'), 'utf8') + readFileSync(f('rsa.pem'), 'utf8') + readFileSync(f('cert.pem'), 'utf8');
+    const text =
+      readFileSync(f('cert.pem'), 'utf8') + readFileSync(f('rsa.pem'), 'utf8') + readFileSync(f('cert.pem'), 'utf8');
     const b = parseBundle(Buffer.from(text), { source: 'mix.pem' });
-    expect(b.certs.map((c) => [c.source, c.index])).toEqual([['mix.pem', 0], ['mix.pem', 1]]);
+    expect(b.certs.map((c) => [c.source, c.index])).toEqual([
+      ['mix.pem', 0],
+      ['mix.pem', 1],
+    ]);
     expect(b.keys.map((k) => [k.format, k.index])).toEqual([['pkcs8', 0]]); // openssl 3 genrsa writes PKCS#8
   });
 });
@@ -171,7 +250,10 @@ describe('committed malformed inputs (test/fixtures/malformed): one line naming 
     ['public-key.pem', /only a public key/],
   ])('%s', async (name, expected) => {
     const file = path.join(FIX, name);
-    const err = await readBundle(file).then(() => undefined, (e: unknown) => e);
+    const err = await readBundle(file).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(InputError);
     expect((err as Error).message).toMatch(new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: `));
     expect((err as Error).message).toMatch(expected);
@@ -182,7 +264,9 @@ describe('committed malformed inputs (test/fixtures/malformed): one line naming 
     const file = path.join(FIX, 'pkcs7.pem');
     const b = await readBundle(file);
     const printed = execFileSync('openssl', ['pkcs7', '-in', file, '-print_certs']).toString();
-    expect(b.certs.map((c) => c.cert.toString().trim())).toEqual([...printed.matchAll(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g)].map((m) => m[0]));
+    expect(b.certs.map((c) => c.cert.toString().trim())).toEqual(
+      [...printed.matchAll(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g)].map((m) => m[0]),
+    );
   });
 
   // root reads anything, so there is nothing to assert when the tests run as root.

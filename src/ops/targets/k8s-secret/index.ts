@@ -10,8 +10,24 @@ import { ANCHOR_ANNOTATION } from '../../../audit/anchor.js';
 import { retrying } from '../../retry.js';
 import { bounded } from '../../fleet.js';
 import type { Change, Fail, NewContent, RunMarks, TargetKind, TargetSession, TenantRef } from '../../txn/types.js';
-import { assertTlsSecret, backupRef, missingPermissions, nextBackupSeq, plan, redactedPlan, resolveProxy, type Plan } from './plan.js';
-import { namespacedAccess, readPreflight, type Access, type Preflight, type SecretTenant, type StepFail } from './steps.js';
+import {
+  assertTlsSecret,
+  backupRef,
+  missingPermissions,
+  nextBackupSeq,
+  plan,
+  redactedPlan,
+  resolveProxy,
+  type Plan,
+} from './plan.js';
+import {
+  namespacedAccess,
+  readPreflight,
+  type Access,
+  type Preflight,
+  type SecretTenant,
+  type StepFail,
+} from './steps.js';
 import { clusterAccess } from './batched.js';
 import { rollbackTo } from './recovery.js';
 
@@ -27,7 +43,14 @@ export interface SecretTargetOptions {
 export function kubernetesSecrets(kubectl: Kubectl, o: SecretTargetOptions, op: string): TargetKind {
   return {
     async open(ts, out, refuse) {
-      const xs = ts.map((t): SecretTenant => ({ t, k: kubectl.namespace === t.namespace ? kubectl : kubectl.forNamespace(t.namespace), allDeployments: [], backups: [], deployments: [], restartedGeneration: new Map() }));
+      const xs = ts.map((t): SecretTenant => ({
+        t,
+        k: kubectl.namespace === t.namespace ? kubectl : kubectl.forNamespace(t.namespace),
+        allDeployments: [],
+        backups: [],
+        deployments: [],
+        restartedGeneration: new Map(),
+      }));
       const byRef = new Map(xs.map((x) => [x.t, x]));
       const access = await preflight(kubectl, xs, o, op, out, (x, err) => refuse(x.t, err));
       return session(byRef, access, o);
@@ -36,7 +59,14 @@ export function kubernetesSecrets(kubectl: Kubectl, o: SecretTargetOptions, op: 
 }
 
 /** The read-only cluster state of every tenant: cluster-wide lists, or each tenant's namespace. */
-async function preflight(kubectl: Kubectl, xs: SecretTenant[], o: SecretTargetOptions, op: string, out: Reporter, refuse: StepFail): Promise<Access> {
+async function preflight(
+  kubectl: Kubectl,
+  xs: SecretTenant[],
+  o: SecretTargetOptions,
+  op: string,
+  out: Reporter,
+  refuse: StepFail,
+): Promise<Access> {
   const solo = xs.length === 1;
   const parallel = o.parallel ?? 4;
   if (!solo) {
@@ -44,15 +74,30 @@ async function preflight(kubectl: Kubectl, xs: SecretTenant[], o: SecretTargetOp
     out.step(`Preflight: ${xs.length} tenants in ${namespaces.length} namespaces`);
     const wide = await clusterAccess(kubectl, xs, namespaces, refuse, parallel);
     if (wide) return wide;
-    out.warn(`this user cannot list secrets or deployments across namespaces: ${op === 'renew' ? 'renewing' : 'installing'} one tenant at a time`);
+    out.warn(
+      `this user cannot list secrets or deployments across namespaces: ${op === 'renew' ? 'renewing' : 'installing'} one tenant at a time`,
+    );
   } else out.step(`Preflight: ${xs[0]!.t.namespace}/${xs[0]!.t.secret}`);
   await bounded(xs, parallel, async (x) => {
     try {
-      const [cur, deployments, perms, backups] = await ((solo ? o.preflight : undefined) ?? readPreflight(x.k, x.t.secret));
-      if (!cur.found) throw new KubectlError(`secret "${x.t.secret}" not found in ${x.k.where()}`, { verb: 'get', args: [], reason: 'NotFound', hint: 'Check --namespace and --secret; "xsoar-cert status" lists the TLS secrets it can see.' });
+      const [cur, deployments, perms, backups] = await ((solo ? o.preflight : undefined) ??
+        readPreflight(x.k, x.t.secret));
+      if (!cur.found)
+        throw new KubectlError(`secret "${x.t.secret}" not found in ${x.k.where()}`, {
+          verb: 'get',
+          args: [],
+          reason: 'NotFound',
+          hint: 'Check --namespace and --secret; "xsoar-cert status" lists the TLS secrets it can see.',
+        });
       if (perms) {
         const miss = missingPermissions(perms, x.t.secret);
-        if (miss.required.length) throw new KubectlError(`permission denied: this user cannot ${miss.required.join(', ')} in ${x.k.where()}`, { verb: 'auth', args: [], reason: 'Forbidden', hint: `Ask for an RBAC role that grants: ${miss.required.join('; ')}. Nothing was changed.` });
+        if (miss.required.length)
+          throw new KubectlError(`permission denied: this user cannot ${miss.required.join(', ')} in ${x.k.where()}`, {
+            verb: 'auth',
+            args: [],
+            reason: 'Forbidden',
+            hint: `Ask for an RBAC role that grants: ${miss.required.join('; ')}. Nothing was changed.`,
+          });
         for (const m of miss.optional) out.warn(`this user cannot ${m}: old backups will not be pruned`);
       }
       x.current = cur.object;
@@ -70,19 +115,29 @@ function session(byRef: Map<TenantRef, SecretTenant>, access: Access, o: SecretT
   const get = (t: TenantRef) => byRef.get(t)!;
   const many = (ts: TenantRef[]) => ts.map(get);
   // The engine hears of a failure by its TenantRef; later steps of this session skip that tenant.
-  const relay = (fail: Fail): StepFail => (x, err, notApplied) => {
-    x.failed = true;
-    fail(x.t, err, notApplied);
-  };
+  const relay =
+    (fail: Fail): StepFail =>
+    (x, err, notApplied) => {
+      x.failed = true;
+      fail(x.t, err, notApplied);
+    };
   return {
     where: (t) => (solo ? get(t).k.where() : `namespace "${t.namespace}"`),
-    plan: (t, content, marks, opts) => planTenant(get(t), content, marks, { ...opts, proxy: o.proxy, where: solo ? get(t).k.where() : `namespace "${t.namespace}"` }),
+    plan: (t, content, marks, opts) =>
+      planTenant(get(t), content, marks, {
+        ...opts,
+        proxy: o.proxy,
+        where: solo ? get(t).k.where() : `namespace "${t.namespace}"`,
+      }),
     async recheck(t) {
       const x = get(t);
       const now = await retrying(() => x.k.getSecret(t.secret)).catch(() => undefined);
       if (!now?.found || now.object.metadata.resourceVersion === x.current!.metadata.resourceVersion) return;
       assertUnlocked(now.object, x.k.where());
-      throw new BusyError(`secret ${t.namespace}/${t.secret} changed while xsoar-cert was checking ${t.endpoint}: another run is changing it`, 'Run "xsoar-cert status", then try again. Nothing was changed.');
+      throw new BusyError(
+        `secret ${t.namespace}/${t.secret} changed while xsoar-cert was checking ${t.endpoint}: another run is changing it`,
+        'Run "xsoar-cert status", then try again. Nothing was changed.',
+      );
     },
     signal: (s) => {
       for (const x of byRef.values()) x.k.signal = s;
@@ -98,17 +153,43 @@ function session(byRef: Map<TenantRef, SecretTenant>, access: Access, o: SecretT
 }
 
 /** Pure checks on what was read (a TLS secret, not locked, which proxy serves it), then the plan. */
-function planTenant(x: SecretTenant, content: NewContent, marks: RunMarks, o: { allowNameChange?: boolean; confirmEndpoint: boolean; proxy: string; where: string }): Change {
+function planTenant(
+  x: SecretTenant,
+  content: NewContent,
+  marks: RunMarks,
+  o: { allowNameChange?: boolean; confirmEndpoint: boolean; proxy: string; where: string },
+): Change {
   assertTlsSecret(x.current!, o.where);
   assertUnlocked(x.current!, o.where);
   x.deployments = resolveProxy(x.allDeployments, x.t.secret, o.proxy, o.where);
   const endpoint = o.confirmEndpoint ? x.t.endpoint : undefined;
-  const p = plan({ namespace: x.t.namespace, secret: x.t.secret, current: x.current!, content, deployments: x.deployments, endpoint, now: new Date(), existingBackups: x.backups.map((b) => b.name), backupSeq: nextBackupSeq(x.backups), allowNameChange: o.allowNameChange, ...marks });
+  const p = plan({
+    namespace: x.t.namespace,
+    secret: x.t.secret,
+    current: x.current!,
+    content,
+    deployments: x.deployments,
+    endpoint,
+    now: new Date(),
+    existingBackups: x.backups.map((b) => b.name),
+    backupSeq: nextBackupSeq(x.backups),
+    allowNameChange: o.allowNameChange,
+    ...marks,
+  });
   x.plan = p;
   x.label = content.label;
   x.lock = marks.lock;
   const found = `secret ${x.t.namespace}/${x.t.secret} found (resourceVersion ${x.current!.metadata.resourceVersion}); proxy: ${x.deployments.map((d) => `deployment/${d}`).join(', ')}`;
-  return { oldFingerprint: p.oldFingerprint, newFingerprint: p.newFingerprint, backup: p.backupName, restarts: p.deployments, warnings: p.warnings, found, steps: planSteps(p), detail: redactedPlan(p) };
+  return {
+    oldFingerprint: p.oldFingerprint,
+    newFingerprint: p.newFingerprint,
+    backup: p.backupName,
+    restarts: p.deployments,
+    warnings: p.warnings,
+    found,
+    steps: planSteps(p),
+    detail: redactedPlan(p),
+  };
 }
 
 /** The plan in words, as the confirmation prompt shows it. */
@@ -117,12 +198,18 @@ function planSteps(p: Plan): string[] {
     `keep the current secret as ${p.namespace}/${p.backupName}${p.oldFingerprint ? ` (${p.oldFingerprint.slice(0, 23)}…)` : ''}`,
     `replace ${p.namespace}/${p.secret} with ${p.newFingerprint.slice(0, 23)}…`,
     `restart ${p.deployments.map((d) => `deployment/${d}`).join(', ')} and wait for the rollout`,
-    p.endpoint ? `confirm ${p.endpoint} serves the new certificate over TLS 1.2 and 1.3` : '(no endpoint given: the live certificate will not be confirmed)',
+    p.endpoint
+      ? `confirm ${p.endpoint} serves the new certificate over TLS 1.2 and 1.3`
+      : '(no endpoint given: the live certificate will not be confirmed)',
   ];
 }
 
 /** The fenced restore of the version this run kept, keeping the run's audit anchor on the secret. */
-function restoreTenant(x: SecretTenant, o: { endpoint?: string; servername?: string; timeoutS: number }, out: Reporter): Promise<void> {
+function restoreTenant(
+  x: SecretTenant,
+  o: { endpoint?: string; servername?: string; timeoutS: number },
+  out: Reporter,
+): Promise<void> {
   const p = x.plan!;
   const anchor = p.secretManifest.metadata.annotations?.[ANCHOR_ANNOTATION];
   // The restore is a change on record too: it keeps the secret's own annotations but this run's anchor.
@@ -130,8 +217,18 @@ function restoreTenant(x: SecretTenant, o: { endpoint?: string; servername?: str
   return rollbackTo(
     x.k,
     {
-      namespace: x.t.namespace, secret: x.t.secret, data: p.backupManifest.data ?? {}, ours: p.secretManifest.data, annotations, lock: x.lock, deployments: x.deployments,
-      restartNeeded: true /* a restart may have been in flight: always restart after restoring */, endpoint: o.endpoint, servername: o.servername, fingerprint: p.oldFingerprint, timeoutS: o.timeoutS,
+      namespace: x.t.namespace,
+      secret: x.t.secret,
+      data: p.backupManifest.data ?? {},
+      ours: p.secretManifest.data,
+      annotations,
+      lock: x.lock,
+      deployments: x.deployments,
+      restartNeeded: true /* a restart may have been in flight: always restart after restoring */,
+      endpoint: o.endpoint,
+      servername: o.servername,
+      fingerprint: p.oldFingerprint,
+      timeoutS: o.timeoutS,
     },
     out,
   );

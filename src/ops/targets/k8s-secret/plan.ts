@@ -25,7 +25,6 @@ export const ANN = {
   restoredAt: 'xsoar-cert.io/restored-at',
 };
 
-
 /** Secret data equal key by key (the API server may order keys differently). */
 export function sameData(a: Record<string, string> | undefined, b: Record<string, string> | undefined): boolean {
   const ka = Object.keys(a ?? {}).sort();
@@ -48,21 +47,20 @@ export interface Plan {
   warnings: string[];
 }
 
-
 export function secretFingerprint(s: SecretObject | undefined): string | undefined {
   return installedLeaf(s)?.fingerprint256;
 }
 
-
 /** Deployments whose pod template mounts the secret (volumes or projected sources). */
 export function deploymentsMounting(deployments: DeploymentObject[], secret: string): string[] {
   return deployments
-    .filter((d) => (d.spec?.template?.spec?.volumes ?? []).some((v) => v.secret?.secretName === secret || (v.projected?.sources ?? []).some((s) => s.secret?.name === secret)))
+    .filter((d) =>
+      (d.spec?.template?.spec?.volumes ?? []).some(
+        (v) => v.secret?.secretName === secret || (v.projected?.sources ?? []).some((s) => s.secret?.name === secret),
+      ),
+    )
     .map((d) => d.metadata.name);
 }
-
-
-
 
 /**
  * The deployments to restart: those mounting the secret ('auto'), or the --proxy list, each of
@@ -72,16 +70,31 @@ export function deploymentsMounting(deployments: DeploymentObject[], secret: str
 export function resolveProxy(deployments: DeploymentObject[], secret: string, proxy: string, where: string): string[] {
   const mounting = deploymentsMounting(deployments, secret);
   if (proxy === 'auto') {
-    if (mounting.length === 0) throw new UsageError(`no deployment in ${where} mounts secret "${secret}": nothing would serve the new certificate`, 'Pass --proxy deployment/NAME for the tenant proxy.');
+    if (mounting.length === 0)
+      throw new UsageError(
+        `no deployment in ${where} mounts secret "${secret}": nothing would serve the new certificate`,
+        'Pass --proxy deployment/NAME for the tenant proxy.',
+      );
     return mounting;
   }
-  const named = proxy.split(',').map((d) => d.trim().replace(/^deployment\//, '')).filter(Boolean);
+  const named = proxy
+    .split(',')
+    .map((d) => d.trim().replace(/^deployment\//, ''))
+    .filter(Boolean);
   for (const d of named) {
-    if (!deployments.some((x) => x.metadata.name === d)) throw new KubectlError(`deployment "${d}" not found in ${where}`, { verb: 'get', args: [], reason: 'NotFound', hint: 'Check --proxy; "xsoar-cert status" shows which deployments mount the secret.' });
+    if (!deployments.some((x) => x.metadata.name === d))
+      throw new KubectlError(`deployment "${d}" not found in ${where}`, {
+        verb: 'get',
+        args: [],
+        reason: 'NotFound',
+        hint: 'Check --proxy; "xsoar-cert status" shows which deployments mount the secret.',
+      });
     if (!mounting.includes(d)) {
       throw new UsageError(
         `deployment/${d} does not mount secret "${secret}" in ${where}: restarting it would not serve the new certificate`,
-        mounting.length ? `The deployments that mount it: ${mounting.map((m) => `deployment/${m}`).join(', ')} (or --proxy auto). Nothing was changed.` : 'No deployment mounts it: check --secret. Nothing was changed.',
+        mounting.length
+          ? `The deployments that mount it: ${mounting.map((m) => `deployment/${m}`).join(', ')} (or --proxy auto). Nothing was changed.`
+          : 'No deployment mounts it: check --secret. Nothing was changed.',
       );
     }
   }
@@ -98,14 +111,16 @@ export function assertTlsSecret(current: SecretObject, where: string): void {
   if (type === 'kubernetes.io/tls') return;
   if (type === 'Opaque' && current.data?.['tls.crt'] !== undefined && current.data?.['tls.key'] !== undefined) return;
   const what = type === 'Opaque' ? 'an Opaque secret without tls.crt and tls.key' : `a "${type}" secret`;
-  throw new UsageError(`secret "${current.metadata.name}" in ${where} is ${what}, not a TLS secret: it would be overwritten`, 'Check --secret: it must name the tenant\'s TLS secret ("xsoar-cert status" lists them). Nothing was changed.');
+  throw new UsageError(
+    `secret "${current.metadata.name}" in ${where} is ${what}, not a TLS secret: it would be overwritten`,
+    'Check --secret: it must name the tenant\'s TLS secret ("xsoar-cert status" lists them). Nothing was changed.',
+  );
 }
 
 /** A previous version kept by a transaction (`<secret>-prev-<UTC stamp>[-N]`, see plan()). */
 export const isBackupName = (name: string) => /-prev-\d{14}(-\d+)?(-[0-9a-z]{4})?$/.test(name);
 
 const stamp = (d: Date) => d.toISOString().replace(/[-:T]/g, '').slice(0, 14);
-
 
 export interface PlanInput {
   namespace: string;
@@ -130,10 +145,14 @@ export interface PlanInput {
 /** Pure: what will be written. */
 export function plan(input: PlanInput): Plan {
   const { current, content } = input;
-  const old = current.data?.['tls.crt'] ? fingerprintOfPem(Buffer.from(current.data['tls.crt'], 'base64').toString('latin1')) : undefined;
+  const old = current.data?.['tls.crt']
+    ? fingerprintOfPem(Buffer.from(current.data['tls.crt'], 'base64').toString('latin1'))
+    : undefined;
   if (old && !input.allowNameChange) assertNamesKept(old.names, input);
   const backupName = newBackupName(input);
-  const warnings = input.endpoint ? [] : ['no --endpoint: the live certificate will not be confirmed after the restart'];
+  const warnings = input.endpoint
+    ? []
+    : ['no --endpoint: the live certificate will not be confirmed after the restart'];
   return {
     namespace: input.namespace,
     secret: input.secret,
@@ -165,13 +184,20 @@ function assertNamesKept(oldNames: string[], input: PlanInput): void {
  * two hosts) from colliding on the name; the order of versions is ANN.backupSeq, not the name.
  */
 function newBackupName(input: PlanInput): string {
-  const tail = () => Math.floor(Math.random() * 36 ** 4).toString(36).padStart(4, '0');
+  const tail = () =>
+    Math.floor(Math.random() * 36 ** 4)
+      .toString(36)
+      .padStart(4, '0');
   let name = `${input.secret}-prev-${stamp(input.now)}-${input.suffix ?? tail()}`;
   while (input.existingBackups.includes(name)) name = `${input.secret}-prev-${stamp(input.now)}-${tail()}`;
   return name;
 }
 
-function backupManifest(input: PlanInput, name: string, old: { fingerprint: string; notAfter: string } | undefined): SecretObject {
+function backupManifest(
+  input: PlanInput,
+  name: string,
+  old: { fingerprint: string; notAfter: string } | undefined,
+): SecretObject {
   const { current } = input;
   const ann = current.metadata.annotations ?? {};
   const kept = (k: string) => (ann[k] ? { [k]: ann[k] } : {});
@@ -229,7 +255,15 @@ function secretManifest(input: PlanInput): SecretObject {
 
 /** The plan as shown by --dry-run: key material redacted. */
 export function redactedPlan(p: Plan): Plan {
-  const red = (s: SecretObject): SecretObject => ({ ...s, data: Object.fromEntries(Object.entries(s.data ?? {}).map(([k, v]) => [k, k.endsWith('.key') || k === 'key' ? `[REDACTED ${Buffer.from(v, 'base64').length} bytes]` : v])) });
+  const red = (s: SecretObject): SecretObject => ({
+    ...s,
+    data: Object.fromEntries(
+      Object.entries(s.data ?? {}).map(([k, v]) => [
+        k,
+        k.endsWith('.key') || k === 'key' ? `[REDACTED ${Buffer.from(v, 'base64').length} bytes]` : v,
+      ]),
+    ),
+  });
   return { ...p, backupManifest: red(p.backupManifest), secretManifest: red(p.secretManifest) };
 }
 
@@ -264,17 +298,23 @@ export interface BackupRef {
 
 export function backupRef(s: SecretObject): BackupRef {
   const seq = Number(s.metadata.annotations?.[ANN.backupSeq]);
-  return { name: s.metadata.name, fingerprint: s.metadata.annotations?.[ANN.fingerprint], seq: Number.isSafeInteger(seq) && seq > 0 ? seq : undefined };
+  return {
+    name: s.metadata.name,
+    fingerprint: s.metadata.annotations?.[ANN.fingerprint],
+    seq: Number.isSafeInteger(seq) && seq > 0 ? seq : undefined,
+  };
 }
 
 /** The sequence number of the next previous version (runs on one secret are serialized by its lock). */
 export const nextBackupSeq = (refs: BackupRef[]) => Math.max(0, ...refs.map((r) => r.seq ?? 0)) + 1;
 
 /** Newest first: by sequence, then by name (its UTC stamp) for versions kept before the sequence. */
-const newestFirst = (a: BackupRef, b: BackupRef) => (b.seq ?? 0) - (a.seq ?? 0) || (a.name < b.name ? 1 : a.name > b.name ? -1 : 0);
+const newestFirst = (a: BackupRef, b: BackupRef) =>
+  (b.seq ?? 0) - (a.seq ?? 0) || (a.name < b.name ? 1 : a.name > b.name ? -1 : 0);
 
 /** Previous versions, newest first (what rollback takes, what status lists). */
-export const newestBackupsFirst = (backups: SecretObject[]): SecretObject[] => [...backups].sort((a, b) => newestFirst(backupRef(a), backupRef(b)));
+export const newestBackupsFirst = (backups: SecretObject[]): SecretObject[] =>
+  [...backups].sort((a, b) => newestFirst(backupRef(a), backupRef(b)));
 
 /**
  * Which backups to delete: keep the newest copy of each of the KEEP_BACKUPS newest *distinct*
@@ -292,4 +332,3 @@ export function backupsToPrune(refs: BackupRef[]): string[] {
   }
   return drop;
 }
-

@@ -43,15 +43,24 @@ export async function rollbackTo(kubectl: Kubectl, spec: RollbackSpec, out: Outp
     const liveData = live.object.data ?? {};
     const isBackup = sameData(liveData, spec.data);
     if (!isBackup && spec.ours && !sameData(liveData, spec.ours)) {
-      throw new ForeignChangeError(`the secret ${spec.namespace}/${spec.secret} now holds another change (${secretFingerprint(live.object) ?? 'no certificate'}), not this run's: it was left in place, not rolled back`);
+      throw new ForeignChangeError(
+        `the secret ${spec.namespace}/${spec.secret} now holds another change (${secretFingerprint(live.object) ?? 'no certificate'}), not this run's: it was left in place, not rolled back`,
+      );
     }
-    const annotations: Record<string, string> = { ...(spec.annotations ?? {}), [ANN.restoredAt]: `${new Date().toISOString()} pid ${process.pid}` };
+    const annotations: Record<string, string> = {
+      ...(spec.annotations ?? {}),
+      [ANN.restoredAt]: `${new Date().toISOString()} pid ${process.pid}`,
+    };
     delete annotations['kubectl.kubernetes.io/last-applied-configuration'];
     delete annotations[LOCK_ANNOTATION];
     if (spec.lock) annotations[LOCK_ANNOTATION] = spec.lock;
     try {
-      await retrying(() => kubectl.replace({ ...live.object, metadata: { ...live.object.metadata, annotations }, data: spec.data }));
-      out.ok(isBackup ? 'secret data already the previous version (fenced against late writes)' : 'secret data restored');
+      await retrying(() =>
+        kubectl.replace({ ...live.object, metadata: { ...live.object.metadata, annotations }, data: spec.data }),
+      );
+      out.ok(
+        isBackup ? 'secret data already the previous version (fenced against late writes)' : 'secret data restored',
+      );
       break;
     } catch (err) {
       // 409: something wrote meanwhile (often this run's own late write): read again and decide again.
@@ -59,7 +68,9 @@ export async function rollbackTo(kubectl: Kubectl, spec: RollbackSpec, out: Outp
       // Nothing to restore and the API refuses writes (so a late write would be refused too): the
       // fence is not needed to make "rolled back" true; the re-read below still checks it.
       if (isBackup && !(err instanceof BusyError)) {
-        out.warn(`could not write the restored-at fence (${(err as Error).message}); the data is already the previous version`);
+        out.warn(
+          `could not write the restored-at fence (${(err as Error).message}); the data is already the previous version`,
+        );
         break;
       }
       throw err;
@@ -71,24 +82,41 @@ export async function rollbackTo(kubectl: Kubectl, spec: RollbackSpec, out: Outp
     out.ok(`${spec.endpoint} serves the previous certificate ${spec.fingerprint} again`);
   }
   // The re-read before "rolled back": the lock release answers with the secret (or it is read).
-  const after = spec.lock ? await releaseLock(kubectl, spec.secret, spec.lock) : await retrying(() => kubectl.getSecret(spec.secret)).then((l) => (l.found ? l.object : undefined));
+  const after = spec.lock
+    ? await releaseLock(kubectl, spec.secret, spec.lock)
+    : await retrying(() => kubectl.getSecret(spec.secret)).then((l) => (l.found ? l.object : undefined));
   if (!after || !sameData(after.data, spec.data)) {
-    throw new Error(`after the restore the secret ${spec.namespace}/${spec.secret} holds ${after ? secretFingerprint(after) ?? 'no certificate' : 'nothing'}, not the previous version`);
+    throw new Error(
+      `after the restore the secret ${spec.namespace}/${spec.secret} holds ${after ? (secretFingerprint(after) ?? 'no certificate') : 'nothing'}, not the previous version`,
+    );
   }
 }
 
 /** A marker left by a run that died (SIGKILL, power loss): finish the job safely by rolling back. */
-export async function resolveMarker(kubectl: Kubectl, ns: string, secret: string, out: Output, opts: { endpoint?: string; servername?: string; timeoutS?: number; dryRun?: boolean } = {}): Promise<'none' | 'running' | 'resolved' | 'pending'> {
+export async function resolveMarker(
+  kubectl: Kubectl,
+  ns: string,
+  secret: string,
+  out: Output,
+  opts: { endpoint?: string; servername?: string; timeoutS?: number; dryRun?: boolean } = {},
+): Promise<'none' | 'running' | 'resolved' | 'pending'> {
   const m = readMarker(ns, secret);
   if (!m) return 'none';
   if (m.pid !== process.pid && pidAlive(m.pid, m.pidStart)) return 'running';
   if (opts.dryRun) {
     // A dry run changes nothing, a marker's resolution included: it says what the next real run will do.
-    const next = m.step === 'confirmed' ? 'write its missing audit record' : `roll back to ${m.backupName} if the secret was changed`;
-    out.warn(`an earlier ${m.op} (pid ${m.pid}, started ${m.startedAt}) was interrupted at step "${m.step}"; the next real run will ${next} (dry run: not resolved now)`);
+    const next =
+      m.step === 'confirmed'
+        ? 'write its missing audit record'
+        : `roll back to ${m.backupName} if the secret was changed`;
+    out.warn(
+      `an earlier ${m.op} (pid ${m.pid}, started ${m.startedAt}) was interrupted at step "${m.step}"; the next real run will ${next} (dry run: not resolved now)`,
+    );
     return 'pending';
   }
-  out.warn(`an earlier ${m.op} (pid ${m.pid}, started ${m.startedAt}) was interrupted at step "${m.step}"; resolving it`);
+  out.warn(
+    `an earlier ${m.op} (pid ${m.pid}, started ${m.startedAt}) was interrupted at step "${m.step}"; resolving it`,
+  );
   const lock = acquireLock(ns, secret, 'resolve');
   try {
     const live = await kubectl.getSecret(secret);
@@ -96,7 +124,19 @@ export async function resolveMarker(kubectl: Kubectl, ns: string, secret: string
     const liveFp = live.found ? secretFingerprint(live.object) : undefined;
     if (m.step === 'confirmed' && liveFp === m.newFingerprint) {
       // Killed after the live confirmation, before its record: the change stands; write the record.
-      appendAudit({ op: m.op as AuditInput['op'], namespace: ns, secret, context: m.context, oldFingerprint: m.oldFingerprint, newFingerprint: m.newFingerprint, result: 'installed', durationMs: 0, backup: m.backupName, run: parseLock(m.lock)?.run, error: `recorded by the next run (pid ${process.pid}): the ${m.op} was interrupted after its live confirmation` });
+      appendAudit({
+        op: m.op as AuditInput['op'],
+        namespace: ns,
+        secret,
+        context: m.context,
+        oldFingerprint: m.oldFingerprint,
+        newFingerprint: m.newFingerprint,
+        result: 'installed',
+        durationMs: 0,
+        backup: m.backupName,
+        run: parseLock(m.lock)?.run,
+        error: `recorded by the next run (pid ${process.pid}): the ${m.op} was interrupted after its live confirmation`,
+      });
       out.ok(`resolved: the interrupted ${m.op} had completed and was confirmed live; its audit record is written now`);
       if (m.lock) await releaseLock(kubectl, secret, m.lock);
       clearMarker(ns, secret);
@@ -106,13 +146,40 @@ export async function resolveMarker(kubectl: Kubectl, ns: string, secret: string
       // Past the backup, the secret may have changed and the proxy restarted with it (or a
       // rollback was cut short between its restore and its restart): finish the rollback whole
       // (restore, restart, confirm), as the transaction would have.
-      await rollbackTo(kubectl, { namespace: ns, secret, data: backup.object.data ?? {}, deployments: m.deployments, restartNeeded: true, endpoint: opts.endpoint, servername: opts.servername, fingerprint: m.oldFingerprint, timeoutS: opts.timeoutS ?? 120, lock: m.lock }, out);
+      await rollbackTo(
+        kubectl,
+        {
+          namespace: ns,
+          secret,
+          data: backup.object.data ?? {},
+          deployments: m.deployments,
+          restartNeeded: true,
+          endpoint: opts.endpoint,
+          servername: opts.servername,
+          fingerprint: m.oldFingerprint,
+          timeoutS: opts.timeoutS ?? 120,
+          lock: m.lock,
+        },
+        out,
+      );
       out.ok(`resolved: rolled back to the certificate from before the interrupted ${m.op}`);
     } else {
       out.ok(`resolved: the interrupted ${m.op} had not changed the secret`);
-      if (m.lock && live.found && live.object.metadata.annotations?.[LOCK_ANNOTATION] === m.lock) await releaseLock(kubectl, secret, m.lock);
+      if (m.lock && live.found && live.object.metadata.annotations?.[LOCK_ANNOTATION] === m.lock)
+        await releaseLock(kubectl, secret, m.lock);
     }
-    appendAudit({ op: 'resolve', namespace: ns, secret, context: m.context, oldFingerprint: liveFp, newFingerprint: m.oldFingerprint, result: 'resolved', durationMs: 0, backup: m.backupName, run: parseLock(m.lock)?.run });
+    appendAudit({
+      op: 'resolve',
+      namespace: ns,
+      secret,
+      context: m.context,
+      oldFingerprint: liveFp,
+      newFingerprint: m.oldFingerprint,
+      result: 'resolved',
+      durationMs: 0,
+      backup: m.backupName,
+      run: parseLock(m.lock)?.run,
+    });
     clearMarker(ns, secret);
     return 'resolved';
   } finally {

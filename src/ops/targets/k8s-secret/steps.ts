@@ -44,17 +44,27 @@ export interface Access {
   prune(xs: SecretTenant[], out: Reporter): Promise<void>;
 }
 
-export const changedAgain = (x: SecretTenant) => new ForeignChangeError(`the secret ${x.t.namespace}/${x.t.secret} changed again after this run wrote it`, 'Someone else changed it meanwhile; run status.');
+export const changedAgain = (x: SecretTenant) =>
+  new ForeignChangeError(
+    `the secret ${x.t.namespace}/${x.t.secret} changed again after this run wrote it`,
+    'Someone else changed it meanwhile; run status.',
+  );
 
 /** The previous version this run keeps, as pruning counts it. */
-export const newBackupRef = (x: SecretTenant): BackupRef => ({ name: x.plan!.backupName, fingerprint: x.plan!.oldFingerprint, seq: x.plan!.backupSeq });
+export const newBackupRef = (x: SecretTenant): BackupRef => ({
+  name: x.plan!.backupName,
+  fingerprint: x.plan!.oldFingerprint,
+  seq: x.plan!.backupSeq,
+});
 
 // ------------------------------------------------------------------ one namespace at a time
 
 export function namespacedAccess(parallel: number): Access {
   const solo = (xs: SecretTenant[]) => xs.length === 1;
   return {
-    signal() { /* each tenant's kubectl carries the engine's signal */ },
+    signal() {
+      /* each tenant's kubectl carries the engine's signal */
+    },
     async backup(xs, out, fail) {
       out.step(solo(xs) ? `Backup: ${xs[0]!.t.namespace}/${xs[0]!.plan!.backupName}` : `Backup: ${xs.length} secrets`);
       await bounded(xs, parallel, async (x) => {
@@ -67,7 +77,9 @@ export function namespacedAccess(parallel: number): Access {
       });
     },
     async apply(xs, out, fail) {
-      out.step(solo(xs) ? `Apply: replace ${xs[0]!.t.namespace}/${xs[0]!.t.secret}` : `Apply: replace ${xs.length} secrets`);
+      out.step(
+        solo(xs) ? `Apply: replace ${xs[0]!.t.namespace}/${xs[0]!.t.secret}` : `Apply: replace ${xs.length} secrets`,
+      );
       await bounded(xs, parallel, async (x) => {
         try {
           await writeSecret(x.k, 'replace', x.plan!.secretManifest);
@@ -106,7 +118,6 @@ export function namespacedAccess(parallel: number): Access {
   };
 }
 
-
 export type Preflight = [Lookup<SecretObject>, DeploymentObject[], Permissions | undefined, SecretObject[]];
 
 /**
@@ -117,7 +128,11 @@ export type Preflight = [Lookup<SecretObject>, DeploymentObject[], Permissions |
 export async function readPreflight(kubectl: Kubectl, secret: string): Promise<Preflight> {
   const [both, perms] = await Promise.all([
     retrying(() => kubectl.listSecretsAndDeployments()),
-    retrying(() => kubectl.permissions()).catch((err: unknown) => (err instanceof XsoarCertError && /unknown flag|--list/.test(String((err as KubectlError).stderr)) ? undefined : Promise.reject(err))),
+    retrying(() => kubectl.permissions()).catch((err: unknown) =>
+      err instanceof XsoarCertError && /unknown flag|--list/.test(String((err as KubectlError).stderr))
+        ? undefined
+        : Promise.reject(err),
+    ),
   ]);
   const cur = both.secrets.find((s) => s.metadata.name === secret);
   const backups = both.secrets.filter((s) => s.metadata.labels?.[LABEL_PREVIOUS_OF] === secret);
@@ -140,7 +155,8 @@ export async function writeSecret(kubectl: Kubectl, verb: 'create' | 'replace', 
     try {
       await (verb === 'create' ? kubectl.create(manifest) : kubectl.replace(manifest));
     } catch (err) {
-      const landed = verb === 'create' ? err instanceof KubectlError && err.reason === 'AlreadyExists' : err instanceof BusyError;
+      const landed =
+        verb === 'create' ? err instanceof KubectlError && err.reason === 'AlreadyExists' : err instanceof BusyError;
       if (attempt > 1 && landed && (await secretHolds(kubectl, manifest))) return;
       throw err;
     }
@@ -160,7 +176,11 @@ export async function restart(kubectl: Kubectl, targets: string[], timeoutS: num
       await kubectl.rolloutRestart(targets);
     }
   });
-  await out.wait(`waiting for the rollout of ${targets.join(', ')}`, Promise.all(targets.map((t) => retrying(() => kubectl.rolloutStatus(t, timeoutS, (line) => out.info(`  ${line}`))))));
+  await out.wait(
+    `waiting for the rollout of ${targets.join(', ')}`,
+    Promise.all(
+      targets.map((t) => retrying(() => kubectl.rolloutStatus(t, timeoutS, (line) => out.info(`  ${line}`)))),
+    ),
+  );
   out.ok(`rollout of ${targets.join(', ')} complete`);
 }
-
