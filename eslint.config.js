@@ -3,6 +3,8 @@
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import tseslint from 'typescript-eslint';
+import { importX } from 'eslint-plugin-import-x';
+import { createTypeScriptImportResolver } from 'eslint-import-resolver-typescript';
 
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'scripts/**', 'test/**', 'bin/**', '*.js'] },
@@ -18,6 +20,22 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-expressions': 'error',
       '@typescript-eslint/await-thenable': 'error',
       'no-empty': ['error', { allowEmptyCatch: false }],
+    },
+  },
+  {
+    // Shape: no import cycle (a file never imports its own importer, directly or not), functions
+    // short enough to read at once, files a newcomer can hold in mind (STYLE habit 18).
+    files: ['src/**/*.ts'],
+    plugins: { 'import-x': importX },
+    settings: {
+      ...importX.flatConfigs.typescript.settings,
+      'import-x/resolver-next': [createTypeScriptImportResolver({ project: 'tsconfig.json' })],
+    },
+    rules: {
+      'import-x/no-cycle': ['warn', { ignoreExternal: true }],
+      'max-lines-per-function': ['warn', { max: 60, skipBlankLines: true, skipComments: true, IIFEs: true }],
+      'max-lines': ['warn', { max: 350, skipBlankLines: false, skipComments: false }],
+      'max-len': ['warn', { code: 120, ignoreUrls: true, ignoreRegExpLiterals: true }],
     },
   },
   {
