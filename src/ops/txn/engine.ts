@@ -25,11 +25,23 @@ import { bounded } from '../fleet.js';
 import { onInterrupt } from '../../signals.js';
 import { checkEndpoint, confirmServed } from '../../net/endpoint.js';
 import { whoAmI } from '../identity.js';
-import type { Change, NewContent, TargetKind, TargetSession, TenantRef, TransactionResult } from './types.js';
+import type {
+  Change,
+  Found,
+  NewContent,
+  PendingContent,
+  TargetKind,
+  TargetSession,
+  TenantRef,
+  TransactionResult,
+} from './types.js';
 
 export interface EngineTarget extends TenantRef {
-  content: NewContent;
+  /** The new certificate, or how to obtain it once the tenant passed every check (renew's source). */
+  content: NewContent | PendingContent;
 }
+
+const isPending = (c: NewContent | PendingContent): c is PendingContent => 'obtain' in c;
 
 export interface EngineOptions {
   op: 'install' | 'rollback' | 'renew';
@@ -58,6 +70,7 @@ export interface Outcome {
 interface Tenant {
   readonly t: EngineTarget;
   readonly started: number;
+  found?: Found;
   change?: Change;
   marker?: Marker;
   localLock?: Lock;
@@ -113,32 +126,57 @@ export async function runEngine(o: EngineOptions, kind: TargetKind, out: Reporte
   return results();
 }
 
-/** Plan every tenant (the target's checks), then check each endpoint serves what is installed. */
+/**
+ * Check every tenant (the target's checks, then its endpoint serves what is installed), and plan
+ * it: at once when its certificate is known, or once a pending one is obtained, which happens only
+ * for the tenants that passed every check.
+ */
 async function planAll(run: Run, anchor: string, refuse: (t: TenantRef, err: unknown) => void): Promise<void> {
   const { o, tenants, target, out, solo } = run;
+  const planOne = (x: Tenant, content: NewContent) => {
+    const opts = { allowNameChange: o.allowNameChange, confirmEndpoint: !o.noConfirm };
+    x.change = target.plan(x.t, content, { lock: run.lock, anchor }, opts);
+  };
   for (const x of tenants.filter((y) => !y.error)) {
     try {
-      x.change = target.plan(
-        x.t,
-        x.t.content,
-        { lock: run.lock, anchor },
-        { allowNameChange: o.allowNameChange, confirmEndpoint: !o.noConfirm },
-      );
+      x.found = target.check(x.t);
+      if (!isPending(x.t.content)) planOne(x, x.t.content);
     } catch (err) {
       refuse(x.t, err);
       continue;
     }
-    if (solo) out.ok(x.change.found);
+    if (solo) out.ok(x.found.line);
   }
   if (!o.noConfirm) await checkEndpoints(run, refuse);
+  await obtainPending(run, planOne, refuse);
   if (solo) {
-    const c = tenants[0]!.change!;
-    out.ok(`installed ${c.oldFingerprint ?? '(no certificate)'} → new ${c.newFingerprint}`);
-    for (const w of c.warnings) out.warn(w);
-  } else
-    out.ok(
-      `${tenants.filter((x) => !x.error).length} of ${tenants.length} tenants ready; ${tenants.filter((x) => x.error).length} refused before any change`,
-    );
+    const x = tenants[0]!;
+    const next = x.change?.newFingerprint ?? `(${(x.t.content as PendingContent).describe}: not obtained in a dry run)`;
+    out.ok(`installed ${x.found!.oldFingerprint ?? '(no certificate)'} → new ${next}`);
+    for (const w of x.change?.warnings ?? []) out.warn(w);
+  } else {
+    const ready = tenants.filter((x) => !x.error).length;
+    out.ok(`${ready} of ${tenants.length} tenants ready; ${tenants.length - ready} refused before any change`);
+  }
+}
+
+/** The pending certificates of the tenants still going, then their plans; a costly one never in a dry run. */
+async function obtainPending(
+  run: Run,
+  planOne: (x: Tenant, content: NewContent) => void,
+  refuse: (t: TenantRef, err: unknown) => void,
+): Promise<void> {
+  const { o, tenants } = run;
+  const pending = tenants.filter((x) => !x.error && isPending(x.t.content));
+  await bounded(pending, o.parallel ?? 4, async (x) => {
+    const source = x.t.content as PendingContent;
+    if (o.dryRun && source.costly) return;
+    try {
+      planOne(x, await source.obtain());
+    } catch (err) {
+      refuse(x.t, err);
+    }
+  });
 }
 
 /** Each --endpoint answers TLS and serves the installed certificate, before any change. */
@@ -150,7 +188,7 @@ async function checkEndpoints(run: Run, refuse: (t: TenantRef, err: unknown) => 
     async (x) => {
       const check = checkEndpoint(
         x.t.endpoint!,
-        x.change!.oldFingerprint,
+        x.found!.oldFingerprint,
         `${x.t.namespace}/${x.t.secret}`,
         o.servername,
       ).catch(async (err: unknown) => {
@@ -379,8 +417,23 @@ function audit(run: Run, x: Tenant, result: AuditInput['result'], error?: string
 function outcome(x: Tenant, o: EngineOptions): Outcome {
   const ms = Date.now() - x.started;
   if (x.error) return { target: x.t, ok: false, error: x.error, ms };
-  const c = x.change!;
   const result = x.cancelled ? 'cancelled' : o.dryRun ? 'dry-run' : 'installed';
+  const c = x.change;
+  if (!c) {
+    // A dry run that did not obtain a costly certificate: what would be obtained, and where it would go.
+    const would = { wouldObtain: (x.t.content as PendingContent).describe };
+    const f = x.found!;
+    const value = {
+      namespace: x.t.namespace,
+      secret: x.t.secret,
+      result,
+      oldFingerprint: f.oldFingerprint,
+      deployments: f.restarts,
+      confirmed: false,
+      plan: would,
+    } as const;
+    return { target: x.t, ok: true, ms, value };
+  }
   return {
     target: x.t,
     ok: true,

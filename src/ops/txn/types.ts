@@ -20,6 +20,26 @@ export interface NewContent {
   label: string;
 }
 
+/**
+ * A certificate still to be obtained (renew's source): after the target's checks and the endpoint's,
+ * so a tenant that cannot take a certificate is never ordered for; a costly one (an ACME order) is
+ * never obtained by a dry run.
+ */
+export interface PendingContent {
+  describe: string;
+  costly: boolean;
+  obtain(): Promise<NewContent>;
+}
+
+/** What the target found for one tenant, before any new certificate is known. */
+export interface Found {
+  oldFingerprint?: string;
+  /** One line ("secret ns/name found (resourceVersion 6); proxy: deployment/x"). */
+  line: string;
+  /** What the restart step would restart. */
+  restarts: string[];
+}
+
 /** One planned change, as the engine sees it. */
 export interface Change {
   oldFingerprint?: string;
@@ -29,8 +49,6 @@ export interface Change {
   /** What the restart step restarts (deployment names): the marker keeps them for the next run. */
   restarts: string[];
   warnings: string[];
-  /** What was found, in one line ("secret ns/name found (resourceVersion 6); proxy: deployment/x"). */
-  found: string;
   /** The plan in words, for the confirmation prompt. */
   steps: string[];
   /** What --dry-run and --json print: the target's own plan, key material redacted. */
@@ -50,7 +68,9 @@ export type Fail = (t: TenantRef, err: unknown, notApplied?: boolean) => void;
 export interface TargetSession {
   /** Where a tenant lives, for messages. */
   where(t: TenantRef): string;
-  /** Checks that need only what was read (kind, lock, what serves it), then the change; throws to refuse. */
+  /** Checks that need only what was read (kind, lock, what serves it); throws to refuse. */
+  check(t: TenantRef): Found;
+  /** The change that puts `content` in place (after check); throws to refuse (e.g. names dropped). */
   plan(
     t: TenantRef,
     content: NewContent,
@@ -84,7 +104,8 @@ export interface TransactionResult {
   secret: string;
   result: 'installed' | 'dry-run' | 'cancelled';
   oldFingerprint?: string;
-  newFingerprint: string;
+  /** Undefined only for a dry run that did not obtain a costly certificate (PendingContent). */
+  newFingerprint?: string;
   backup?: string;
   deployments: string[];
   confirmed: boolean;

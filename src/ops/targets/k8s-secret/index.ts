@@ -9,7 +9,16 @@ import { assertUnlocked } from '../../cluster-lock.js';
 import { ANCHOR_ANNOTATION } from '../../../audit/anchor.js';
 import { retrying } from '../../retry.js';
 import { bounded } from '../../fleet.js';
-import type { Change, Fail, NewContent, RunMarks, TargetKind, TargetSession, TenantRef } from '../../txn/types.js';
+import type {
+  Change,
+  Fail,
+  Found,
+  NewContent,
+  RunMarks,
+  TargetKind,
+  TargetSession,
+  TenantRef,
+} from '../../txn/types.js';
 import {
   assertTlsSecret,
   backupRef,
@@ -18,6 +27,7 @@ import {
   plan,
   redactedPlan,
   resolveProxy,
+  secretFingerprint,
   type Plan,
 } from './plan.js';
 import {
@@ -123,12 +133,8 @@ function session(byRef: Map<TenantRef, SecretTenant>, access: Access, o: SecretT
     };
   return {
     where: (t) => (solo ? get(t).k.where() : `namespace "${t.namespace}"`),
-    plan: (t, content, marks, opts) =>
-      planTenant(get(t), content, marks, {
-        ...opts,
-        proxy: o.proxy,
-        where: solo ? get(t).k.where() : `namespace "${t.namespace}"`,
-      }),
+    check: (t) => checkTenant(get(t), o.proxy, solo ? get(t).k.where() : `namespace "${t.namespace}"`),
+    plan: (t, content, marks, opts) => planTenant(get(t), content, marks, opts),
     async recheck(t) {
       const x = get(t);
       const now = await retrying(() => x.k.getSecret(t.secret)).catch(() => undefined);
@@ -152,16 +158,24 @@ function session(byRef: Map<TenantRef, SecretTenant>, access: Access, o: SecretT
   };
 }
 
-/** Pure checks on what was read (a TLS secret, not locked, which proxy serves it), then the plan. */
+/** Pure checks on what was read: a TLS secret, not locked, which proxy serves it. */
+function checkTenant(x: SecretTenant, proxy: string, where: string): Found {
+  assertTlsSecret(x.current!, where);
+  assertUnlocked(x.current!, where);
+  x.deployments = resolveProxy(x.allDeployments, x.t.secret, proxy, where);
+  const proxies = x.deployments.map((d) => `deployment/${d}`).join(', ');
+  const rv = x.current!.metadata.resourceVersion;
+  const line = `secret ${x.t.namespace}/${x.t.secret} found (resourceVersion ${rv}); proxy: ${proxies}`;
+  return { oldFingerprint: secretFingerprint(x.current), line, restarts: x.deployments };
+}
+
+/** What the change writes, once the new certificate is known (after checkTenant). */
 function planTenant(
   x: SecretTenant,
   content: NewContent,
   marks: RunMarks,
-  o: { allowNameChange?: boolean; confirmEndpoint: boolean; proxy: string; where: string },
+  o: { allowNameChange?: boolean; confirmEndpoint: boolean },
 ): Change {
-  assertTlsSecret(x.current!, o.where);
-  assertUnlocked(x.current!, o.where);
-  x.deployments = resolveProxy(x.allDeployments, x.t.secret, o.proxy, o.where);
   const endpoint = o.confirmEndpoint ? x.t.endpoint : undefined;
   const p = plan({
     namespace: x.t.namespace,
@@ -179,14 +193,12 @@ function planTenant(
   x.plan = p;
   x.label = content.label;
   x.lock = marks.lock;
-  const found = `secret ${x.t.namespace}/${x.t.secret} found (resourceVersion ${x.current!.metadata.resourceVersion}); proxy: ${x.deployments.map((d) => `deployment/${d}`).join(', ')}`;
   return {
     oldFingerprint: p.oldFingerprint,
     newFingerprint: p.newFingerprint,
     backup: p.backupName,
     restarts: p.deployments,
     warnings: p.warnings,
-    found,
     steps: planSteps(p),
     detail: redactedPlan(p),
   };
