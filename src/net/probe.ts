@@ -7,6 +7,7 @@ import { Duplex } from 'node:stream';
 import { X509Certificate } from 'node:crypto';
 import { UsageError } from '../errors.js';
 import type { CertEntry } from '../pki/types.js';
+import { bounded } from '../pool.js';
 
 export const VERSIONS: SecureVersion[] = ['TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3'];
 
@@ -289,11 +290,8 @@ export async function probeAll(
   opts: { servername?: string; anchors: CertEntry[]; anchorSource: string; timeoutMs: number; parallel?: number },
 ): Promise<ProbeResult[]> {
   const results: ProbeResult[] = new Array(endpoints.length);
-  let next = 0;
-  const worker = async () => {
-    for (let i = next++; i < endpoints.length; i = next++)
-      results[i] = await probeEndpoint(endpoints[i]!.host, endpoints[i]!.port, opts);
-  };
-  await Promise.all(Array.from({ length: Math.min(opts.parallel ?? 16, endpoints.length) }, worker));
+  await bounded(endpoints, opts.parallel ?? 16, async (e, i) => {
+    results[i] = await probeEndpoint(e.host, e.port, opts);
+  });
   return results;
 }
