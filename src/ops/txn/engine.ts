@@ -23,7 +23,7 @@ import { currentAnchor } from '../../audit/anchor.js';
 import { lockValue, newLock } from '../cluster-lock.js';
 import { bounded } from '../fleet.js';
 import { onInterrupt } from '../../signals.js';
-import { checkEndpoint, confirmServed } from '../../net/endpoint.js';
+import { checkEndpoint, confirmServed } from '../../net/served-cert.js';
 import { whoAmI } from '../identity.js';
 import type {
   Change,

@@ -4,7 +4,7 @@
 import { BusyError, ForeignChangeError } from '../../../errors.js';
 import type { Kubectl } from '../../../k8s/kubectl.js';
 import type { Reporter as Output } from '../../reporter.js';
-import { confirmServed } from '../../../net/endpoint.js';
+import { confirmServed } from '../../../net/served-cert.js';
 import { acquireLock, clearMarker, readMarker, pidAlive } from '../../state.js';
 import { appendAudit, type AuditInput } from '../../../audit/log.js';
 import { retrying } from '../../retry.js';
