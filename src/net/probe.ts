@@ -8,6 +8,7 @@ import { X509Certificate } from 'node:crypto';
 import { UsageError } from '../errors.js';
 import type { CertEntry } from '../pki/types.js';
 import { bounded } from '../pool.js';
+import { formatEndpoint, parseProbeTarget } from './endpoint.js';
 
 export const VERSIONS: SecureVersion[] = ['TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3'];
 
@@ -34,11 +35,8 @@ export function parsePorts(spec: string): number[] {
 export function expandEndpoints(args: string[], ports: number[]): { host: string; port: number }[] {
   const out: { host: string; port: number }[] = [];
   for (const a of args) {
-    const m =
-      /^\[([^\]]+)\](?::(\d+))?$/.exec(a) ?? (isIP(a) === 6 ? [a, a, undefined] : /^([^:]+)(?::(\d+))?$/.exec(a));
-    if (!m) throw new UsageError(`"${a}" is not HOST or HOST:PORT`);
-    const host = m[1]!;
-    const list = m[2] ? [Number(m[2])] : ports;
+    const { host, port: given } = parseProbeTarget(a);
+    const list = given !== undefined ? [given] : ports;
     for (const port of list) out.push({ host, port });
   }
   return out;
@@ -180,15 +178,11 @@ export interface ProbeResult {
 
 const DAY = 86_400_000;
 
-export async function probeEndpoint(
-  host: string,
-  port: number,
-  opts: { servername?: string; anchors: CertEntry[]; anchorSource: string; timeoutMs: number },
-): Promise<ProbeResult> {
-  const endpoint = `${host.includes(':') ? `[${host}]` : host}:${port}`;
-  // TLS 1.2 first: if the port is closed or not TLS, say so once instead of four times.
-  const first = await tryVersion(host, port, 'TLSv1.2', opts);
-  const base: ProbeResult = {
+type ProbeOptions = { servername?: string; anchors: CertEntry[]; anchorSource: string; timeoutMs: number };
+
+/** A result with nothing learnt yet: what an endpoint that never completes a handshake reports. */
+function unprobed(endpoint: string): ProbeResult {
+  return {
     endpoint,
     status: 'unreachable',
     versions: {},
@@ -200,69 +194,61 @@ export async function probeEndpoint(
     problems: [],
     warnings: [],
   };
-  if (
-    !first.accepted &&
-    ['ECONNREFUSED', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ECONNRESET'].includes(first.code ?? '')
-  ) {
-    return {
-      ...base,
-      reason:
-        first.code === 'ECONNREFUSED'
-          ? 'connection refused'
-          : first.code === 'ENOTFOUND'
-            ? 'host not found'
-            : first.error,
-    };
-  }
-  const others = await Promise.all(
-    (['TLSv1', 'TLSv1.1', 'TLSv1.3'] as SecureVersion[]).map((v) => tryVersion(host, port, v, opts)),
-  );
-  const attempts = [first, ...others];
-  const versions: Record<string, boolean> = {};
-  for (const v of VERSIONS) versions[v] = attempts.find((a) => a.version === v)!.accepted;
-  const best = attempts.find((a) => a.version === 'TLSv1.2' && a.accepted) ?? attempts.find((a) => a.accepted);
-  if (!best) return { ...base, versions, reason: `no TLS handshake succeeded (${first.error ?? 'not a TLS server?'})` };
-  const served = (best.served ?? []).map((der) => new X509Certificate(der));
-  const r: ProbeResult = {
-    ...base,
-    status: 'ok',
-    versions,
-    orderChecked: best.version === 'TLSv1.2',
-    orderOk: true,
-    trusted: false,
-    chain: served.map((c) => ({
-      subject: c.subject.replace(/\n/g, ', '),
-      issuer: c.issuer.replace(/\n/g, ', '),
-      sha256: c.fingerprint256,
-      notAfter: new Date(c.validTo).toISOString(),
-      daysLeft: Math.floor((new Date(c.validTo).getTime() - Date.now()) / DAY),
-    })),
-  };
+}
+
+/** Faults of the connection itself, not of TLS: no other version is tried after one of them. */
+const UNREACHABLE = ['ECONNREFUSED', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ECONNRESET'];
+
+function unreachableReason(first: Attempt): string | undefined {
+  if (first.code === 'ECONNREFUSED') return 'connection refused';
+  if (first.code === 'ENOTFOUND') return 'host not found';
+  return first.error;
+}
+
+/** The served certificates as reported: one line per name, the days left rounded down. */
+function chainRows(served: X509Certificate[]): ProbeResult['chain'] {
+  return served.map((c) => ({
+    subject: c.subject.replace(/\n/g, ', '),
+    issuer: c.issuer.replace(/\n/g, ', '),
+    sha256: c.fingerprint256,
+    notAfter: new Date(c.validTo).toISOString(),
+    daysLeft: Math.floor((new Date(c.validTo).getTime() - Date.now()) / DAY),
+  }));
+}
+
+/** TLS 1.2 and 1.3 are both needed; TLS 1.0 and 1.1 are deprecated (RFC 8996) and only warned about. */
+function versionFindings(r: ProbeResult): void {
+  const { versions } = r;
   if (!versions['TLSv1.2'])
     r.problems.push('TLS 1.2 is not accepted: clients and XSOAR hosts that speak only TLS 1.2 cannot connect');
   if (!versions['TLSv1.3']) r.problems.push('TLS 1.3 is not accepted: enable it on the proxy');
-  if (versions.TLSv1 || versions['TLSv1.1'])
-    r.warnings.push(
-      `obsolete ${[versions.TLSv1 && 'TLS 1.0', versions['TLSv1.1'] && 'TLS 1.1'].filter(Boolean).join(' and ')} accepted: disable it`,
-    );
-  // Served order: each certificate is issued by the next one.
-  for (let i = 0; i + 1 < served.length; i++) {
-    if (served[i]!.issuer !== served[i + 1]!.subject || !served[i]!.verify(served[i + 1]!.publicKey)) r.orderOk = false;
+  if (versions.TLSv1 || versions['TLSv1.1']) {
+    const obsolete = [versions.TLSv1 && 'TLS 1.0', versions['TLSv1.1'] && 'TLS 1.1'].filter(Boolean).join(' and ');
+    r.warnings.push(`obsolete ${obsolete} accepted: disable it`);
   }
-  if (!r.orderOk)
-    r.problems.push(
-      'the served chain is out of order (each certificate must be followed by its issuer): install it with xsoar-cert, which orders it',
-    );
+}
+
+/** RFC 5246 section 7.4.2: each certificate is directly certified by the one that follows it. */
+function inIssuerOrder(served: X509Certificate[]): boolean {
+  let ok = true;
+  for (let i = 0; i + 1 < served.length; i++) {
+    if (served[i]!.issuer !== served[i + 1]!.subject || !served[i]!.verify(served[i + 1]!.publicKey)) ok = false;
+  }
+  return ok;
+}
+
+/** Trust, the host name and the lints, through verifyBundle, as the problems and warnings of `r`. */
+async function trustFindings(r: ProbeResult, served: X509Certificate[], host: string, opts: ProbeOptions) {
+  const { endpoint } = r;
   const { verifyBundle } = await import('../pki/verify.js');
   const entries: CertEntry[] = served.map((cert, index) => ({ cert, der: cert.raw, source: endpoint, index }));
-  const servername = opts.servername ?? (isIP(host) ? host : host);
   const v = verifyBundle({
     certs: entries.slice(0, 1),
     chain: entries.slice(1),
     anchors: opts.anchors,
     anchorSource: opts.anchorSource,
     keys: [],
-    hosts: [servername],
+    hosts: [opts.servername ?? host],
     at: new Date(),
   });
   r.trusted = !v.checks.some((c) => c.id === 'chain.trust' && c.status === 'fail');
@@ -281,13 +267,55 @@ export async function probeEndpoint(
     r.problems.push(strip(c.message));
   }
   for (const c of v.checks) if (c.status === 'warn' && c.id === 'lint.expiry-soon') r.warnings.push(strip(c.message));
+}
+
+export async function probeEndpoint(host: string, port: number, opts: ProbeOptions): Promise<ProbeResult> {
+  const endpoint = formatEndpoint(host, port);
+  // TLS 1.2 first: if the port is closed or not TLS, say so once instead of four times.
+  const first = await tryVersion(host, port, 'TLSv1.2', opts);
+  if (!first.accepted && UNREACHABLE.includes(first.code ?? '')) {
+    return { ...unprobed(endpoint), reason: unreachableReason(first) };
+  }
+  const others = await Promise.all(
+    (['TLSv1', 'TLSv1.1', 'TLSv1.3'] as SecureVersion[]).map((v) => tryVersion(host, port, v, opts)),
+  );
+  const attempts = [first, ...others];
+  const versions: Record<string, boolean> = {};
+  for (const v of VERSIONS) versions[v] = attempts.find((a) => a.version === v)!.accepted;
+  // The chain as sent is only in a TLS 1.2 handshake (TLS 1.3 encrypts it), so that one is read first.
+  const best = attempts.find((a) => a.version === 'TLSv1.2' && a.accepted) ?? attempts.find((a) => a.accepted);
+  if (!best) {
+    return {
+      ...unprobed(endpoint),
+      versions,
+      reason: `no TLS handshake succeeded (${first.error ?? 'not a TLS server?'})`,
+    };
+  }
+  const served = (best.served ?? []).map((der) => new X509Certificate(der));
+  const r: ProbeResult = {
+    ...unprobed(endpoint),
+    status: 'ok',
+    versions,
+    orderChecked: best.version === 'TLSv1.2',
+    orderOk: true,
+    trusted: false,
+    chain: chainRows(served),
+  };
+  versionFindings(r);
+  r.orderOk = inIssuerOrder(served);
+  if (!r.orderOk)
+    r.problems.push(
+      'the served chain is out of order (each certificate must be followed by its issuer): ' +
+        'install it with xsoar-cert, which orders it',
+    );
+  await trustFindings(r, served, host, opts);
   r.status = r.problems.length ? 'problems' : 'ok';
   return r;
 }
 
 export async function probeAll(
   endpoints: { host: string; port: number }[],
-  opts: { servername?: string; anchors: CertEntry[]; anchorSource: string; timeoutMs: number; parallel?: number },
+  opts: ProbeOptions & { parallel?: number },
 ): Promise<ProbeResult[]> {
   const results: ProbeResult[] = new Array(endpoints.length);
   await bounded(endpoints, opts.parallel ?? 16, async (e, i) => {
