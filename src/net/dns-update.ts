@@ -7,6 +7,7 @@ import { createHmac, randomInt } from 'node:crypto';
 import { createSocket } from 'node:dgram';
 import { connect } from 'node:net';
 import { InputError } from '../errors.js';
+import { parseHostPort } from './endpoint.js';
 
 export interface TsigKey {
   name: string;
@@ -21,15 +22,14 @@ export interface DnsServer {
 
 const MAX_KEY_FILE = 16 * 1024;
 
-/** HOST[:PORT] (IPv6 in brackets), port 53 by default. */
+/** HOST[:PORT] (IPv6 in brackets), port 53 by default (RFC 1035 section 4.2). */
 export function parseServer(s: string, flag: string): DnsServer {
-  const m = /^(\[[0-9a-fA-F:.]+\]|[^\s:[\]]+)(?::(\d{1,5}))?$/.exec(s.trim());
-  const port = m?.[2] ? Number(m[2]) : 53;
-  if (!m || port < 1 || port > 65535)
+  const server = parseHostPort(s.trim(), 53);
+  if (!server)
     throw new InputError(
       `${flag} "${s}": expected HOST[:PORT] of the DNS server (e.g. ns1.example.com or 127.0.0.1:5353)`,
     );
-  return { host: m[1]!.replace(/^\[|\]$/g, ''), port };
+  return server;
 }
 
 /** A key file as `tsig-keygen` (or `ddns-confgen`) writes it: key "NAME" { algorithm ALG; secret "B64"; }; */
@@ -39,7 +39,8 @@ export function parseTsigKeyFile(text: string, file: string): TsigKey {
   const secret = m ? /secret\s+"([A-Za-z0-9+/=]+)"\s*;/.exec(m[2]!)?.[1] : undefined;
   if (!m || !alg || !secret)
     throw new InputError(
-      `${file}: not a TSIG key file (expected what tsig-keygen writes: key "NAME" { algorithm hmac-sha256; secret "..."; };)`,
+      `${file}: not a TSIG key file ` +
+        '(expected what tsig-keygen writes: key "NAME" { algorithm hmac-sha256; secret "..."; };)',
       { file, hint: 'Make one with: tsig-keygen -a hmac-sha256 NAME > FILE' },
     );
   if (!['hmac-sha256', 'hmac-sha384', 'hmac-sha512'].includes(alg))
@@ -211,9 +212,8 @@ export async function sendUpdate(
     /* the rcode alone then */
   }
   const what = RCODES[rcode] ?? `rcode ${rcode}`;
-  throw new Error(
-    `the DNS server ${server.host}:${server.port} answered ${what}${tsigError ? ` (${tsigError})` : ''} to the update of zone ${zone}`,
-  );
+  const why = tsigError ? ` (${tsigError})` : '';
+  throw new Error(`the DNS server ${server.host}:${server.port} answered ${what}${why} to the update of zone ${zone}`);
 }
 
 /** The TXT values of `name` as the server answers them (authoritative, no recursion). */

@@ -1,7 +1,7 @@
 // HOST[:PORT], the one parser for every command: an IPv6 address in brackets (RFC 3986 section
-// 3.2.2), since its colons would otherwise be read as the port separator. Each caller decides what
-// it accepts on top: --endpoint needs a port in range, probe takes a bare IPv6 address and --ports,
-// a served-chain fetch defaults to 443.
+// 3.2.2), since its colons would otherwise be read as the port separator. Each caller keeps what it
+// accepts: --endpoint needs a port, --dns-rfc2136 defaults to 53, both check host and port strictly;
+// a served-chain fetch defaults to 443 and probe also takes a bare IPv6 address (then --ports).
 import { isIP } from 'node:net';
 import { UsageError } from '../errors.js';
 
@@ -25,16 +25,27 @@ function splitHostPort(s: string, bareIPv6 = false): HostPort | undefined {
   return plain ? { host: plain[1]!, port: plain[2], bracketed: false } : undefined;
 }
 
+/**
+ * HOST[:PORT] as an option names a server: an IPv6 address in brackets of hex digits, colons and
+ * dots, or a host with no space, colon or bracket; a port of at most 5 digits from 1 to 65535,
+ * `defaultPort` when there is none (none: the port is required). undefined when it is not that.
+ */
+export function parseHostPort(s: string, defaultPort?: number): { host: string; port: number } | undefined {
+  const p = splitHostPort(s);
+  if (!p || !(p.bracketed ? /^[0-9a-fA-F:.]+$/.test(p.host) : !/[\s[\]]/.test(p.host))) return undefined;
+  if (p.port !== undefined && p.port.length > 5) return undefined;
+  const port = p.port !== undefined ? Number(p.port) : defaultPort;
+  return port !== undefined && port >= 1 && port <= 65535 ? { host: p.host, port } : undefined;
+}
+
 /** HOST:PORT with a port from 1 to 65535 (IPv6 in brackets); a UsageError otherwise. */
 export function parseEndpoint(endpoint: string): { host: string; port: number } {
-  const p = splitHostPort(endpoint);
-  const hostOk = p && (p.bracketed ? /^[0-9a-fA-F:.]+$/.test(p.host) : !/[\s[\]]/.test(p.host));
-  const port = p?.port !== undefined && p.port.length <= 5 ? Number(p.port) : NaN;
-  if (!hostOk || !(port >= 1 && port <= 65535))
+  const p = parseHostPort(endpoint);
+  if (!p)
     throw new UsageError(
       `--endpoint "${endpoint}": expected HOST:PORT with a port from 1 to 65535 (e.g. xsoar.example.com:443)`,
     );
-  return { host: p.host, port };
+  return p;
 }
 
 /** HOST[:PORT] with `defaultPort` when there is no port; anything else is taken whole as the host. */

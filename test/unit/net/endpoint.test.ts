@@ -1,6 +1,12 @@
-// HOST[:PORT], one parser with three callers: --endpoint (strict), a served-chain fetch (port
+// HOST[:PORT], one parser for every caller: --endpoint and --dns-rfc2136 (strict), a served-chain fetch (port
 // optional, 443 by default) and probe arguments (a bare IPv6 address too).
-import { formatEndpoint, parseEndpoint, parseProbeTarget, splitEndpoint } from '../../../src/net/endpoint.js';
+import {
+  formatEndpoint,
+  parseEndpoint,
+  parseHostPort,
+  parseProbeTarget,
+  splitEndpoint,
+} from '../../../src/net/endpoint.js';
 import { UsageError } from '../../../src/errors.js';
 
 test('parseEndpoint: HOST:PORT with a port from 1 to 65535, IPv6 in brackets', () => {
@@ -29,4 +35,12 @@ test('parseProbeTarget: a bare IPv6 address has no port; anything else unparsed 
 test('formatEndpoint brackets an IPv6 address', () => {
   expect(formatEndpoint('::1', 443)).toBe('[::1]:443');
   expect(formatEndpoint('a.example', 443)).toBe('a.example:443');
+});
+
+test('parseHostPort: strict host and port, the default when there is no port', () => {
+  expect(parseHostPort(' ns1.example.com '.trim(), 53)).toEqual({ host: 'ns1.example.com', port: 53 });
+  expect(parseHostPort('[::1]:5353', 53)).toEqual({ host: '::1', port: 5353 });
+  expect(parseHostPort('ns1.example.com')).toBeUndefined();
+  expect(parseHostPort('ns1:0', 53)).toBeUndefined();
+  expect(parseHostPort('ns1:99999', 53)).toBeUndefined();
 });
