@@ -3,7 +3,8 @@
 // read them in /proc. The prompt itself is the cli's (registered through ./prompt-hook.ts).
 import { MAX_PASSPHRASE_BYTES, readInputFile } from '../pki/input-file.js';
 import { askPassphrase } from './prompt-hook.js';
-import { NeedsPassphraseError, parseBundle, readInputBytes } from '../pki/parse.js';
+import { NeedsPassphraseError } from '../pki/entry.js';
+import { parseBundle, readInputBytes } from '../pki/parse.js';
 import type { Bundle } from '../pki/types.js';
 
 export interface PassphraseSource {

@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { mintChain, type MintedChain } from '../../helpers/test-ca.js';
-import { parseBundle, readBundle, NeedsPassphraseError, WrongPassphraseError } from '../../../src/pki/parse.js';
+import { parseBundle, readBundle } from '../../../src/pki/parse.js';
+import { NeedsPassphraseError, WrongPassphraseError } from '../../../src/pki/entry.js';
 import { keyMatchesCert } from '../../../src/pki/describe.js';
 import { InputError } from '../../../src/errors.js';
 
