@@ -43,6 +43,25 @@ export function decideDue(cert: Lifetime, threshold: Threshold, now: Date): DueD
   return { due: false, renewAt, reason: `expires in ${daysLeft} days; due from ${renewAt.toISOString()} (${rule})` };
 }
 
+/**
+ * renew's plan for one certificate: due under the threshold, unless the CA suggests a renewal window
+ * (RFC 9773 ARI), which then decides instead; `force` renews whatever either says.
+ */
+export function planRenewal(
+  cert: Lifetime,
+  o: { threshold: Threshold; now: Date; force?: boolean; windowStart?: Date },
+): DueDecision {
+  let due = decideDue(cert, o.threshold, o.now);
+  const w = o.windowStart;
+  if (w && !o.force) {
+    due =
+      o.now >= w
+        ? { due: true, reason: `inside the CA's renewal window (ARI, from ${w.toISOString()})`, renewAt: w }
+        : { due: false, reason: `the CA's renewal window (ARI) starts ${w.toISOString()}`, renewAt: w };
+  }
+  return o.force ? { ...due, due: true } : due;
+}
+
 export interface Candidate {
   /** Where it came from, for messages. */
   source: string;

@@ -1,22 +1,23 @@
-// `renew`: unattended, from cron. Reads the installed certificate from the secret; when it
-// is due (default: the last third of its lifetime, like cert-manager), installs the newest
-// valid newer certificate from a drop folder, or a new self-signed one with the same names,
-// through the same transaction as install. Never prompts.
-import { EXIT, InputError, KubectlError, NameChangeError, UsageError, XsoarCertError } from '../errors.js';
+// `renew`: unattended, from cron. Reads the installed certificate from the secret; plans (pure:
+// renew-policy.ts, with the source's renewal window when it has one) whether it is due; when it is,
+// hands the engine the source's pending certificate, which the engine obtains only once the tenant
+// passed every check (no ACME order for a tenant that cannot take it). Never prompts.
+import { EXIT, InputError, KubectlError, UsageError, XsoarCertError } from '../errors.js';
 import type { Reporter as Output } from './reporter.js';
 import { Kubectl, type Lookup, type SecretObject } from '../k8s/kubectl.js';
 import { acquireLock, type Lock } from './state.js';
 import { runFleet, type FleetResult, type Target } from './fleet.js';
 import { executeTransaction } from './txn/run.js';
-import type { NewContent, TransactionResult } from './txn/types.js';
+import type { PendingContent, TransactionResult } from './txn/types.js';
 import { installedLeaf } from './installed.js';
 import { readPreflight, type Preflight } from './targets/k8s-secret/steps.js';
+import { assertTlsSecret } from './targets/k8s-secret/plan.js';
 import { resolveMarker } from './targets/k8s-secret/recovery.js';
-import { decideDue, pickCandidate, type Threshold } from './renew-policy.js';
-import type { Bundle } from '../pki/types.js';
-import type { FolderFile, FolderScan } from './sources/drop-folder.js';
+import { planRenewal, type Threshold } from './renew-policy.js';
+import type { FolderFile } from './sources/drop-folder.js';
 import { completeRequest } from './requests.js';
 import type { AcmeSettings } from './sources/acme.js';
+import { namesOf, type CertificateSource, type Installed, type Obtained } from './sources/types.js';
 
 export interface RenewOptions {
   namespace: string;
@@ -43,8 +44,6 @@ export interface RenewOptions {
   force?: boolean;
   /** renew --acme: obtain the certificate from an ACME CA (sources/acme.ts). */
   acme?: AcmeSettings;
-  /** One ACME order per distinct set of names in a fleet run (filled by runRenewFleet). */
-  acmeOrders?: Map<string, Promise<NewContent>>;
 }
 
 export type RenewResult =
@@ -59,21 +58,9 @@ export type RenewResult =
       files?: FolderFile[];
     };
 
-type Decision =
-  | { skip: Extract<RenewResult, { action: 'skipped' }> }
-  | { skip?: undefined; reason: string; content: NewContent; from: string; files?: FolderFile[]; requestId?: number };
-
-/**
- * Is the installed certificate due, and with what is it renewed? Reads nothing from the cluster:
- * `cur` is the secret as read; `folder` the drop folder's candidates, scanned once per run.
- */
-async function decide(
-  opts: RenewOptions,
-  cur: Lookup<SecretObject>,
-  folder: () => Promise<FolderScan>,
-  out: Output,
-  onDue: () => void = () => undefined,
-): Promise<Decision> {
+/** The certificate installed in the secret, or the error install would give (not found, not a TLS secret, empty). */
+function readInstalled(opts: RenewOptions, cur: Lookup<SecretObject>): Installed {
+  const where = `${opts.namespace}/${opts.secret}`;
   if (!cur.found)
     throw new KubectlError(`secret "${opts.secret}" not found in namespace "${opts.namespace}"`, {
       verb: 'get',
@@ -81,171 +68,132 @@ async function decide(
       reason: 'NotFound',
       hint: 'Check --namespace and --secret.',
     });
-  const installed = installedLeaf(cur.object);
-  if (!installed)
-    throw new InputError(`secret ${opts.namespace}/${opts.secret} holds no certificate in tls.crt`, {
+  assertTlsSecret(cur.object, `namespace "${opts.namespace}"`);
+  const leaf = installedLeaf(cur.object);
+  if (!leaf)
+    throw new InputError(`secret ${where} holds no certificate in tls.crt`, {
       hint: 'Install one first with xsoar-cert install.',
     });
-  const life = { notBefore: new Date(installed.validFrom), notAfter: new Date(installed.validTo) };
-  const now = opts.now ?? new Date();
-  let due = decideDue(life, opts.threshold, now);
-  // RFC 9773: a CA that advertises renewalInfo suggests the window (it decides instead of the
-  // threshold) and is told which certificate the new one replaces.
-  // A renewalInfo that fails is "no window" (a note, the threshold decides), never a hang or a failure.
-  const note = (why: string) => out.warn(`${opts.namespace}/${opts.secret}: ${why}`);
-  const ari = opts.acme ? await (await import('./sources/acme.js')).renewalInfo(opts.acme, installed, note) : {};
-  if (ari.window && !opts.force) due = windowDecision(ari.window, due, now);
-  if (!due.due && !opts.force) {
-    out.ok(`${opts.namespace}/${opts.secret}: not due: ${due.reason}`);
-    return {
-      skip: {
-        action: 'skipped',
-        reason: due.reason,
-        namespace: opts.namespace,
-        secret: opts.secret,
-        fingerprint: installed.fingerprint256,
-        renewAt: due.renewAt.toISOString(),
-      },
-    };
-  }
-  out.step(`${opts.namespace}/${opts.secret}: due: ${due.reason}`);
-  onDue();
+  const key = cur.object.data?.['tls.key'];
+  return {
+    where,
+    leaf,
+    names: namesOf(leaf),
+    keyPem: key ? Buffer.from(key, 'base64').toString('utf8') || undefined : undefined,
+  };
+}
+
+/** The source the flags name; one per run, so a fleet shares one folder scan and one order per name set. */
+export async function sourceFor(opts: Omit<RenewOptions, 'namespace' | 'secret'>): Promise<CertificateSource> {
   if (opts.from) {
-    const scan = await folder();
-    const { describeUse, fileLine } = await import('./sources/drop-folder.js');
-    const pick = pickCandidate({ ...life, sha256: installed.fingerprint256 }, scan.candidates);
-    const chosen = pick.ok ? scan.candidates.find((c) => c.source === pick.candidate.source) : undefined;
-    // Every file looked at is named with what it held and what became of it.
-    const files = describeUse(scan, chosen, new Map(pick.skipped.map((x) => [x.source, x.why])));
-    for (const f of files) {
-      if (f.used) out.info(fileLine(f));
-      else out.warn(fileLine(f));
-    }
-    if (!pick.ok || !chosen) {
-      const err = new InputError(
-        `${opts.from}: ${pick.ok ? 'no usable certificate' : pick.why}; the installed certificate ${due.reason}`,
-        {
-          file: opts.from,
-          hint: 'Drop the renewed certificate, its key and its intermediates in that folder (they must pass xsoar-cert verify).',
-        },
-      );
-      Object.assign(err, { details: { files } });
-      throw err;
-    }
-    if (chosen.requestId !== undefined)
-      out.info(`${chosen.certFile}: completes pending request ${chosen.requestId} (its key is used)`);
-    return { reason: due.reason, content: chosen.content!, from: chosen.certFile, files, requestId: chosen.requestId };
+    const { dropFolderSource } = await import('./sources/drop-folder-source.js');
+    return dropFolderSource({
+      from: opts.from,
+      chain: opts.chain,
+      ca: opts.ca,
+      hosts: opts.hosts,
+      passphraseFile: opts.passphraseFile,
+    });
   }
   if (opts.acme) {
-    const acme = opts.acme;
-    const installedNames = (installed.subjectAltName ?? '')
-      .split(', ')
-      .filter(Boolean)
-      .map((x) => x.replace(/^DNS:|^IP Address:/, '').toLowerCase());
-    const names = [...new Set((opts.hosts?.length ? opts.hosts : installedNames).map((n) => n.toLowerCase()))];
-    if (!names.length)
-      throw new UsageError(
-        `the installed certificate in ${opts.namespace}/${opts.secret} has no names to renew: pass --host NAME`,
-      );
-    // Checked before the order, not after it: a certificate that would be refused is not worth a CA's order.
-    const dropped = installedNames.filter((n) => !names.includes(n));
-    if (dropped.length && !opts.allowNameChange) {
-      throw new NameChangeError(
-        `the ACME order for ${names.join(', ')} would not cover ${dropped.join(', ')}, which the installed certificate covers (${opts.namespace}/${opts.secret})`,
-        dropped,
-        'Add them with --host, or pass --allow-name-change if the names really change (e.g. the first move from the self-signed certificate). Nothing was ordered or changed.',
-      );
-    }
-    const key = `${names.slice().sort().join(',')}${acme.reuseKey ? `|${opts.namespace}/${opts.secret}` : ''}`;
-    const currentKeyPem = acme.reuseKey
-      ? Buffer.from(cur.object.data?.['tls.key'] ?? '', 'base64').toString('utf8') || undefined
-      : undefined;
-    const { acmeContent } = await import('./sources/acme.js');
-    const get = () => acmeContent(acme, { names, currentKeyPem, trustCa: opts.ca, replaces: ari.certId }, out);
-    let order = opts.acmeOrders?.get(key);
-    if (!order) {
-      order = get();
-      opts.acmeOrders?.set(key, order);
-    }
-    return { reason: due.reason, content: await order, from: `ACME ${new URL(acme.directory).host}` };
+    const { acmeSource } = await import('./sources/acme-source.js');
+    return acmeSource(opts.acme, { hosts: opts.hosts, allowNameChange: opts.allowNameChange, ca: opts.ca });
   }
-  if (opts.selfSigned) {
-    const { selfSignedContent } = await import('./sources/self-signed.js');
-    return {
-      reason: due.reason,
-      content: await selfSignedContent(installed, opts.hosts ?? [], `${opts.namespace}/${opts.secret}`),
-      from: 'self-signed',
-    };
-  }
+  if (opts.selfSigned) return (await import('./sources/self-signed.js')).selfSignedSource(opts.hosts ?? []);
   throw new UsageError('renew needs --from DIR, --acme URL or --self-signed');
 }
 
-/** Due when the CA's suggested renewal window (ARI) has begun. */
-function windowDecision(
-  w: { start: Date },
-  due: ReturnType<typeof decideDue>,
-  now: Date,
-): ReturnType<typeof decideDue> {
-  return now >= w.start
-    ? {
-        ...due,
-        due: true,
-        reason: `inside the CA's renewal window (ARI, from ${w.start.toISOString()})`,
-        renewAt: w.start,
-      }
-    : { ...due, due: false, reason: `the CA's renewal window (ARI) starts ${w.start.toISOString()}`, renewAt: w.start };
-}
+type Decision = { skip: Extract<RenewResult, { action: 'skipped' }> } | { skip?: undefined; reason: string };
 
-/** The drop folder, scanned (and every candidate verified) at most once per run. */
-function folderOnce(opts: RenewOptions): () => Promise<FolderScan> {
-  let scan: Promise<FolderScan> | undefined;
-  return () => (scan ??= scanWithFlags(opts));
-}
-
-async function scanWithFlags(opts: RenewOptions): Promise<FolderScan> {
-  const { readBundleWithPassphrase } = await import('./inputs.js');
-  const read = (f: string) => readBundleWithPassphrase(f, { file: opts.passphraseFile, prompt: false });
-  const chain: Bundle[] = await Promise.all((opts.chain ?? []).map(read));
-  const ca = opts.ca ? await read(opts.ca) : undefined;
-  if (opts.ca && ca && ca.certs.length === 0)
-    throw new InputError(`${opts.ca}: holds no certificate: pass the root CA certificate with --ca`, { file: opts.ca });
-  const { scanDropFolder } = await import('./sources/drop-folder.js');
-  return scanDropFolder(opts.from!, {
-    chain,
-    ca,
-    caSource: opts.ca,
-    hosts: opts.hosts,
-    passphraseFile: opts.passphraseFile,
+/** Is it due (the source's window, then the pure plan), and may the source renew it? Reads nothing from the cluster. */
+async function decide(
+  opts: RenewOptions,
+  installed: Installed,
+  source: CertificateSource,
+  out: Output,
+): Promise<Decision> {
+  // A window the source cannot give is "no window" (a note, the threshold decides), never a hang or a failure.
+  const note = (why: string) => out.warn(`${installed.where}: ${why}`);
+  const w = source.window ? await source.window(installed, note) : undefined;
+  const life = { notBefore: new Date(installed.leaf.validFrom), notAfter: new Date(installed.leaf.validTo) };
+  const due = planRenewal(life, {
+    threshold: opts.threshold,
+    now: opts.now ?? new Date(),
+    force: opts.force,
+    windowStart: w?.start,
   });
+  if (!due.due) {
+    out.ok(`${installed.where}: not due: ${due.reason}`);
+    const skip = { action: 'skipped' as const, reason: due.reason, namespace: opts.namespace, secret: opts.secret };
+    return { skip: { ...skip, fingerprint: installed.leaf.fingerprint256, renewAt: due.renewAt.toISOString() } };
+  }
+  out.step(`${installed.where}: due: ${due.reason}`);
+  source.check?.(installed); // before anything costs: a certificate that would be refused is not worth a CA's order
+  return { reason: due.reason };
+}
+
+/** The engine's pending content for one tenant; what the source said comes back through `got`. */
+function pending(
+  source: CertificateSource,
+  installed: Installed,
+  out: Output,
+  got: Map<string, Obtained>,
+): PendingContent {
+  return {
+    describe: source.describe(),
+    costly: source.costly,
+    obtain: async () => {
+      const o = await source.obtain(installed, out);
+      got.set(installed.where, o);
+      return o.content;
+    },
+  };
+}
+
+function renewed(
+  opts: { dryRun?: boolean },
+  t: Target,
+  reason: string,
+  source: CertificateSource,
+  o: Obtained | undefined,
+  transaction: TransactionResult,
+): RenewResult {
+  const action = opts.dryRun ? ('dry-run' as const) : ('renewed' as const);
+  return {
+    action,
+    reason,
+    namespace: t.namespace,
+    secret: t.secret,
+    from: o?.from ?? source.describe(),
+    transaction,
+    files: o?.files,
+  };
 }
 
 export async function runRenew(opts: RenewOptions, out: Output): Promise<RenewResult> {
   const kubectl = new Kubectl({ namespace: opts.namespace, context: opts.context, kubeconfig: opts.kubeconfig });
+  const t: Target = { namespace: opts.namespace, secret: opts.secret, endpoint: opts.endpoint };
   await resolveMarker(kubectl, opts.namespace, opts.secret, out, {
     endpoint: opts.endpoint,
     servername: opts.servername,
     dryRun: opts.dryRun,
   });
-  // Once it is due, the read-only cluster preflight runs while the new certificate is obtained
-  // (an ACME order takes a second or more); the replace's resourceVersion precondition still
-  // refuses a change made in between. A run that is not due costs one read.
-  let preflight: Promise<Preflight> | undefined;
-  const cur = await kubectl.getSecret(opts.secret);
-  const d = await decide(opts, cur, folderOnce(opts), out, () => {
-    preflight = readPreflight(kubectl, opts.secret);
-    preflight.catch(() => undefined); // reported by the transaction that awaits it
-  });
+  const source = await sourceFor(opts);
+  const installed = readInstalled(opts, await kubectl.getSecret(opts.secret));
+  const d = await decide(opts, installed, source, out);
   if (d.skip) return d.skip;
+  // The engine's read-only preflight starts now; the new certificate is obtained only once it passed.
+  const preflight: Promise<Preflight> = readPreflight(kubectl, opts.secret);
+  preflight.catch(() => undefined); // reported by the transaction that awaits it
+  const got = new Map<string, Obtained>();
   const transaction = await executeTransaction(
     {
       op: 'renew',
-      namespace: opts.namespace,
-      secret: opts.secret,
+      ...t,
       proxy: opts.proxy,
-      endpoint: opts.endpoint,
       servername: opts.servername,
       context: opts.context,
-      content: d.content,
+      content: pending(source, installed, out, got),
       allowNameChange: opts.allowNameChange,
       noConfirm: opts.noConfirm,
       dryRun: opts.dryRun,
@@ -255,42 +203,23 @@ export async function runRenew(opts: RenewOptions, out: Output): Promise<RenewRe
     kubectl,
     out,
   );
-  if (!opts.dryRun && d.requestId !== undefined && transaction.result === 'installed')
-    completeRequest(d.requestId, out);
-  return {
-    action: opts.dryRun ? 'dry-run' : 'renewed',
-    reason: d.reason,
-    namespace: opts.namespace,
-    secret: opts.secret,
-    from: d.from,
-    transaction,
-    files: d.files,
-  };
+  const o = got.get(installed.where);
+  if (!opts.dryRun && o?.requestId !== undefined && transaction.result === 'installed')
+    completeRequest(o.requestId, out);
+  return renewed(opts, t, d.reason, source, o, transaction);
 }
 
-/**
- * Renew many tenants in one run: every secret read in one cluster-wide call, the folder scanned
- * once, and the due tenants renewed in one batched transaction (one tenant at a time when the
- * user may not list across namespaces). Each tenant's renew lock is held for the whole run.
- */
-export async function runRenewFleet(
+type FleetBase = Omit<RenewOptions, 'namespace' | 'secret' | 'endpoint'>;
+
+/** Each tenant's renew lock (held for the whole run) and any marker a killed run left; the tenants still going. */
+async function lockAndResolve(
   targets: Target[],
-  base: Omit<RenewOptions, 'namespace' | 'secret' | 'endpoint'>,
-  parallel: number,
+  base: FleetBase,
+  kubectl: Kubectl,
   out: Output,
-): Promise<FleetResult<RenewResult>[]> {
-  const kubectl = new Kubectl({ namespace: targets[0]!.namespace, context: base.context, kubeconfig: base.kubeconfig });
-  const started = Date.now();
-  const results = new Map<Target, FleetResult<RenewResult>>();
-  const failed = (t: Target, err: unknown) =>
-    results.set(t, {
-      target: t,
-      ok: false,
-      error: (err as Error).message,
-      exitCode: err instanceof XsoarCertError ? err.exitCode : EXIT.INTERNAL,
-      ms: Date.now() - started,
-    });
-  const locks: Lock[] = [];
+  failed: (t: Target, err: unknown) => void,
+  locks: Lock[],
+): Promise<Target[]> {
   const live: Target[] = [];
   for (const t of targets) {
     try {
@@ -305,75 +234,118 @@ export async function runRenewFleet(
       failed(t, err);
     }
   }
-  try {
-    const wide = await kubectl
-      .acrossNamespaces()
-      .listAllIfAllowed<SecretObject>('secrets', ['--field-selector', 'type=kubernetes.io/tls']);
-    const folder = folderOnce({ ...base, namespace: '', secret: '' });
-    const acmeOrders = new Map<string, Promise<NewContent>>();
-    const due: { t: Target; d: Extract<Decision, { content: NewContent }> }[] = [];
-    await runFleet(live, parallel, async (t) => {
-      const opts = { ...base, namespace: t.namespace, secret: t.secret, endpoint: t.endpoint, acmeOrders };
-      try {
-        const hit = wide?.find((s) => s.metadata.namespace === t.namespace && s.metadata.name === t.secret);
-        const d = await decide(
-          opts,
-          hit ? { found: true, object: hit } : await kubectl.forNamespace(t.namespace).getSecret(t.secret),
-          folder,
-          out,
-        );
-        if (d.skip) results.set(t, { target: t, ok: true, value: d.skip, ms: Date.now() - started });
-        else due.push({ t, d });
-      } catch (err) {
-        failed(t, err);
-      }
-    });
-    due.sort((a, b) => live.indexOf(a.t) - live.indexOf(b.t)); // decided concurrently; renewed in the order given
-    if (due.length) {
-      const byTarget = new Map(due.map((x) => [x.t, x.d]));
-      const { executeFleetTransaction } = await import('./txn/run.js');
-      const done = await executeFleetTransaction(
-        {
-          op: 'renew',
-          targets: due.map((x) => x.t),
-          proxy: base.proxy,
-          servername: base.servername,
-          context: base.context,
-          content: (t) => byTarget.get(t)!.content,
-          allowNameChange: base.allowNameChange,
-          noConfirm: base.noConfirm,
-          dryRun: base.dryRun,
-          timeoutS: base.timeoutS,
-          parallel,
-        },
-        kubectl,
-        out,
+  return live;
+}
+
+/** Which tenants are due, each decided from its secret (read in one cluster-wide call where allowed). */
+async function dueTenants(
+  live: Target[],
+  base: FleetBase,
+  source: CertificateSource,
+  kubectl: Kubectl,
+  parallel: number,
+  out: Output,
+  settle: { skip: (t: Target, r: RenewResult) => void; failed: (t: Target, err: unknown) => void },
+) {
+  const wide = await kubectl
+    .acrossNamespaces()
+    .listAllIfAllowed<SecretObject>('secrets', ['--field-selector', 'type=kubernetes.io/tls']);
+  const due: { t: Target; installed: Installed; reason: string }[] = [];
+  await runFleet(live, parallel, async (t) => {
+    const opts = { ...base, namespace: t.namespace, secret: t.secret, endpoint: t.endpoint };
+    try {
+      const hit = wide?.find((s) => s.metadata.namespace === t.namespace && s.metadata.name === t.secret);
+      const installed = readInstalled(
+        opts,
+        hit ? { found: true, object: hit } : await kubectl.forNamespace(t.namespace).getSecret(t.secret),
       );
-      // A pending request completed by the renewed certificate goes once every tenant using it succeeded.
-      const requestIds = new Set(due.map((x) => x.d.requestId).filter((x): x is number => x !== undefined));
-      for (const id of requestIds)
-        if (!base.dryRun && done.filter((r) => byTarget.get(r.target)!.requestId === id).every((r) => r.ok))
-          completeRequest(id, out);
-      for (const r of done) {
-        const d = byTarget.get(r.target)!;
-        if (r.ok)
-          results.set(r.target, {
-            ...r,
-            value: {
-              action: base.dryRun ? 'dry-run' : 'renewed',
-              reason: d.reason,
-              namespace: r.target.namespace,
-              secret: r.target.secret,
-              from: d.from,
-              transaction: r.value!,
-              files: d.files,
-            },
-          });
-        else results.set(r.target, { target: r.target, ok: false, error: r.error, exitCode: r.exitCode, ms: r.ms });
-      }
+      const d = await decide(opts, installed, source, out);
+      if (d.skip) settle.skip(t, d.skip);
+      else due.push({ t, installed, reason: d.reason });
+    } catch (err) {
+      settle.failed(t, err);
     }
+  });
+  return due.sort((a, b) => live.indexOf(a.t) - live.indexOf(b.t)); // decided concurrently; renewed in the order given
+}
+
+/**
+ * Renew many tenants in one run: every secret read in one cluster-wide call, one source for the
+ * run (one folder scan, one ACME order per set of names), and the due tenants renewed in one
+ * batched transaction (one tenant at a time when the user may not list across namespaces).
+ */
+export async function runRenewFleet(
+  targets: Target[],
+  base: FleetBase,
+  parallel: number,
+  out: Output,
+): Promise<FleetResult<RenewResult>[]> {
+  const kubectl = new Kubectl({ namespace: targets[0]!.namespace, context: base.context, kubeconfig: base.kubeconfig });
+  const started = Date.now();
+  const results = new Map<Target, FleetResult<RenewResult>>();
+  const failed = (t: Target, err: unknown) =>
+    results.set(t, {
+      target: t,
+      ok: false,
+      error: (err as Error).message,
+      exitCode: err instanceof XsoarCertError ? err.exitCode : EXIT.INTERNAL,
+      ms: Date.now() - started,
+    });
+  const skip = (t: Target, value: RenewResult) =>
+    results.set(t, { target: t, ok: true, value, ms: Date.now() - started });
+  const locks: Lock[] = [];
+  try {
+    const live = await lockAndResolve(targets, base, kubectl, out, failed, locks);
+    const source = await sourceFor(base);
+    const due = await dueTenants(live, base, source, kubectl, parallel, out, { skip, failed });
+    if (due.length) await renewDue(due, base, source, kubectl, parallel, out, results);
   } finally {
     for (const l of locks) l.release();
   }
   return targets.map((t) => results.get(t)!);
+}
+
+async function renewDue(
+  due: { t: Target; installed: Installed; reason: string }[],
+  base: FleetBase,
+  source: CertificateSource,
+  kubectl: Kubectl,
+  parallel: number,
+  out: Output,
+  results: Map<Target, FleetResult<RenewResult>>,
+): Promise<void> {
+  const byTarget = new Map(due.map((x) => [x.t, x]));
+  const got = new Map<string, Obtained>();
+  const { executeFleetTransaction } = await import('./txn/run.js');
+  const done = await executeFleetTransaction(
+    {
+      op: 'renew',
+      targets: due.map((x) => x.t),
+      proxy: base.proxy,
+      servername: base.servername,
+      context: base.context,
+      content: (t) => pending(source, byTarget.get(t)!.installed, out, got),
+      allowNameChange: base.allowNameChange,
+      noConfirm: base.noConfirm,
+      dryRun: base.dryRun,
+      timeoutS: base.timeoutS,
+      parallel,
+    },
+    kubectl,
+    out,
+  );
+  const obtained = (t: Target) => got.get(byTarget.get(t)!.installed.where);
+  // A pending request completed by the renewed certificate goes once every tenant using it succeeded.
+  const requestIds = new Set(due.map((x) => obtained(x.t)?.requestId).filter((x): x is number => x !== undefined));
+  for (const id of requestIds)
+    if (!base.dryRun && done.filter((r) => obtained(r.target)?.requestId === id).every((r) => r.ok))
+      completeRequest(id, out);
+  for (const r of done) {
+    if (!r.ok) results.set(r.target, { target: r.target, ok: false, error: r.error, exitCode: r.exitCode, ms: r.ms });
+    else
+      results.set(r.target, {
+        ...r,
+        value: renewed(base, r.target, byTarget.get(r.target)!.reason, source, obtained(r.target), r.value!),
+      });
+  }
 }

@@ -3,6 +3,7 @@
 import { X509Certificate } from 'node:crypto';
 import { UsageError } from '../../errors.js';
 import type { NewContent } from '../txn/types.js';
+import type { CertificateSource } from './types.js';
 
 export async function selfSignedContent(
   installed: X509Certificate,
@@ -29,5 +30,14 @@ export async function selfSignedContent(
     notAfter: new Date(leafCert.validTo).toISOString(),
     names: names.map((n) => n.toLowerCase()),
     label: 'a new self-signed certificate',
+  };
+}
+
+/** renew --self-signed: a new certificate with the installed names plus `hosts`; nothing costly. */
+export function selfSignedSource(hosts: readonly string[]): CertificateSource {
+  return {
+    costly: false,
+    describe: () => 'self-signed',
+    obtain: async (i) => ({ content: await selfSignedContent(i.leaf, hosts, i.where), from: 'self-signed' }),
   };
 }

@@ -6,7 +6,7 @@ import type { FleetResult, Target } from '../fleet.js';
 import { kubernetesSecrets } from '../targets/k8s-secret/index.js';
 import type { Preflight } from '../targets/k8s-secret/steps.js';
 import { exitOf, runEngine, type EngineOptions } from './engine.js';
-import type { NewContent, TransactionResult } from './types.js';
+import type { NewContent, PendingContent, TransactionResult } from './types.js';
 
 export interface TransactionOptions extends Omit<EngineOptions, 'targets' | 'op' | 'parallel'> {
   op: EngineOptions['op'];
@@ -15,7 +15,7 @@ export interface TransactionOptions extends Omit<EngineOptions, 'targets' | 'op'
   endpoint?: string;
   /** 'auto' or deployment names */
   proxy: string;
-  content: NewContent;
+  content: NewContent | PendingContent;
   /** The preflight reads, when the caller started them early (readPreflight for this kubectl and secret). */
   preflight?: Promise<Preflight>;
 }
@@ -37,7 +37,7 @@ export interface FleetTransactionOptions extends Omit<EngineOptions, 'targets' |
   targets: Target[];
   proxy: string;
   /** One certificate for every tenant (install), or one per tenant (renew). */
-  content: NewContent | ((t: Target) => NewContent);
+  content: NewContent | PendingContent | ((t: Target) => NewContent | PendingContent);
 }
 
 export async function executeFleetTransaction(
