@@ -1,6 +1,7 @@
 // RFC 9773 (ARI) certificate identifiers, on the RFC's own example (section 4.1), and the
 // challenge choice from the flags.
-import { ariCertId, caMessage } from '../../../src/net/acme.js';
+import { ariCertId } from '../../../src/net/acme.js';
+import { caMessage } from '../../../src/net/acme-order.js';
 import { challengeKind } from '../../../src/ops/sources/acme.js';
 
 test('ARI certificate identifier: the RFC 9773 example', () => {
