@@ -2,29 +2,14 @@
 // so every certificate (RSA and ECDSA) is built with @peculiar/x509 over Node's WebCrypto;
 // keys come from Node's crypto and leave this module only as PKCS#8 PEM strings.
 import 'reflect-metadata';
-import {
-  createPrivateKey,
-  createPublicKey,
-  generateKeyPair,
-  randomBytes,
-  sign,
-  webcrypto,
-  type KeyObject,
-} from 'node:crypto';
+import { createPrivateKey, randomBytes, webcrypto, type KeyObject } from 'node:crypto';
 import { isIP } from 'node:net';
-import { promisify } from 'node:util';
 import * as x509 from '@peculiar/x509';
 import { AsnConvert } from '@peculiar/asn1-schema';
 import { GeneralName as AsnGeneralName, GeneralSubtree, GeneralSubtrees, NameConstraints } from '@peculiar/asn1-x509';
+import { newKey, signingAlgorithm, toCryptoKeys, type KeySpec, type SignatureHash } from './keys.js';
 
 x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
-const subtle = webcrypto.subtle;
-const generateKeyPairAsync = promisify(generateKeyPair);
-
-export type KeySpec =
-  { type: 'rsa'; bits?: number } | { type: 'ecdsa'; curve?: 'P-256' | 'P-384' } | { keyPem: string };
-/** 'MD5' is for tests that need a rejectable certificate: RSA issuers only. */
-export type SignatureHash = 'SHA-256' | 'SHA-384' | 'SHA-512' | 'SHA-1' | 'MD5';
 
 export interface NameConstraintsSpec {
   permittedDNS?: string[];
@@ -41,9 +26,15 @@ export interface CertSpec {
   ipAddresses?: string[];
   isCA?: boolean;
   pathLen?: number;
-  /** Key usage names; null omits the extension. Default: CA → keyCertSign+cRLSign, leaf → digitalSignature(+keyEncipherment for RSA). */
+  /**
+   * Key usage names; null omits the extension. Default: CA → keyCertSign+cRLSign, leaf →
+   * digitalSignature(+keyEncipherment for RSA).
+   */
   keyUsage?: string[] | null;
-  /** EKU names (serverAuth, clientAuth, ...) or OIDs; null omits the extension. Default: leaf → serverAuth, CA → none. */
+  /**
+   * EKU names (serverAuth, clientAuth, ...) or OIDs; null omits the extension. Default: leaf →
+   * serverAuth, CA → none.
+   */
   eku?: string[] | null;
   notBefore?: Date;
   notAfter?: Date;
@@ -91,51 +82,6 @@ const KEY_USAGE_FLAGS: Record<string, number> = {
 
 const DAY_MS = 86_400_000;
 
-async function newKey(spec: KeySpec | undefined): Promise<KeyObject> {
-  if (spec && 'keyPem' in spec) return createPrivateKey(spec.keyPem);
-  if (spec?.type === 'ecdsa') {
-    const { privateKey } = await generateKeyPairAsync('ec', { namedCurve: spec.curve ?? 'P-256' });
-    return privateKey;
-  }
-  const bits = spec?.type === 'rsa' && spec.bits ? spec.bits : 2048;
-  const { privateKey } = await generateKeyPairAsync('rsa', { modulusLength: bits, publicExponent: 0x10001 });
-  return privateKey;
-}
-
-/** The WebCrypto algorithm for signing with / describing a key of this type. */
-function algorithmFor(
-  key: KeyObject,
-  hash: SignatureHash,
-): webcrypto.RsaHashedImportParams | webcrypto.EcKeyImportParams {
-  if (key.asymmetricKeyType === 'rsa') return { name: 'RSASSA-PKCS1-v1_5', hash };
-  if (key.asymmetricKeyType === 'ec') {
-    const curve = key.asymmetricKeyDetails?.namedCurve;
-    const namedCurve =
-      curve === 'secp384r1' || curve === 'P-384'
-        ? 'P-384'
-        : curve === 'secp521r1' || curve === 'P-521'
-          ? 'P-521'
-          : 'P-256';
-    return { name: 'ECDSA', namedCurve };
-  }
-  throw new Error(`unsupported key type ${key.asymmetricKeyType ?? 'unknown'} (use RSA or ECDSA)`);
-}
-
-async function toCryptoKeys(key: KeyObject, hash: SignatureHash): Promise<webcrypto.CryptoKeyPair> {
-  const alg = algorithmFor(key, hash);
-  const pkcs8 = key.export({ format: 'der', type: 'pkcs8' });
-  const spki = createPublicKey(key).export({ format: 'der', type: 'spki' });
-  const privateKey = await subtle.importKey('pkcs8', pkcs8, alg, true, ['sign']);
-  const publicKey = await subtle.importKey('spki', spki, alg, true, ['verify']);
-  return { privateKey, publicKey } as webcrypto.CryptoKeyPair;
-}
-
-function signingAlgorithm(key: KeyObject, hash: SignatureHash): webcrypto.Algorithm {
-  return key.asymmetricKeyType === 'ec'
-    ? ({ name: 'ECDSA', hash } as webcrypto.EcdsaParams)
-    : ({ name: 'RSASSA-PKCS1-v1_5', hash } as webcrypto.RsaHashedImportParams);
-}
-
 function toDn(subject: string): string {
   return /^[A-Za-z]+=/.test(subject) ? subject : `CN=${subject.replace(/([,+"\\<>;])/g, '\\$1')}`;
 }
@@ -169,9 +115,7 @@ function nameConstraintsExtension(nc: NameConstraintsSpec): x509.Extension {
 
 /** Mint one certificate. Pure apart from randomness: nothing is written anywhere. */
 export async function issueCertificate(spec: CertSpec): Promise<IssuedCert> {
-  const wanted = spec.signatureHash ?? 'SHA-256';
-  // WebCrypto has no MD5: sign with SHA-256 first, then swap the algorithm and re-sign (below).
-  const hash: SignatureHash = wanted === 'MD5' ? 'SHA-256' : wanted;
+  const hash = spec.signatureHash ?? 'SHA-256';
   const subjectKey = await newKey(spec.key);
   const subjectKeys = await toCryptoKeys(subjectKey, hash);
   const issuerKey = spec.issuer ? createPrivateKey(spec.issuer.keyPem) : subjectKey;
@@ -180,8 +124,31 @@ export async function issueCertificate(spec: CertSpec): Promise<IssuedCert> {
 
   const notBefore = spec.notBefore ?? new Date(Date.now() - 60_000); // a minute of clock skew
   const notAfter = spec.notAfter ?? new Date(notBefore.getTime() + (spec.days ?? 397) * DAY_MS);
-  const isCA = Boolean(spec.isCA);
+  const extensions = [
+    ...usageExtensions(spec, subjectKey),
+    ...nameExtensions(spec),
+    ...(await keyIdExtensions(spec, subjectKeys.publicKey, issuerCert, issuerKeys.publicKey)),
+  ];
+  const cert = await x509.X509CertificateGenerator.create({
+    serialNumber: spec.serial ?? randomSerial(),
+    subject: toDn(spec.subject),
+    issuer: issuerCert ? issuerCert.subject : toDn(spec.subject),
+    notBefore,
+    notAfter,
+    signingAlgorithm: signingAlgorithm(issuerKey, hash),
+    publicKey: subjectKeys.publicKey,
+    signingKey: issuerKeys.privateKey,
+    extensions,
+  });
+  return {
+    certPem: cert.toString('pem') + '\n',
+    keyPem: subjectKey.export({ format: 'pem', type: 'pkcs8' }).toString(),
+  };
+}
 
+/** basicConstraints (always, critical), keyUsage (critical) and extendedKeyUsage, from the spec or the defaults. */
+function usageExtensions(spec: CertSpec, subjectKey: KeyObject): x509.Extension[] {
+  const isCA = Boolean(spec.isCA);
   const extensions: x509.Extension[] = [
     new x509.BasicConstraintsExtension(isCA, isCA ? spec.pathLen : undefined, true),
   ];
@@ -209,74 +176,42 @@ export async function issueCertificate(spec: CertSpec): Promise<IssuedCert> {
         false,
       ),
     );
+  return extensions;
+}
+
+/** subjectAltName (DNS and IP) and nameConstraints, when the spec has them. */
+function nameExtensions(spec: CertSpec): x509.Extension[] {
+  const extensions: x509.Extension[] = [];
   const sans = [
     ...(spec.dnsNames ?? []).map((value) => ({ type: 'dns' as const, value })),
     ...(spec.ipAddresses ?? []).map((value) => ({ type: 'ip' as const, value })),
   ];
   if (sans.length) extensions.push(new x509.SubjectAlternativeNameExtension(sans, false));
   if (spec.nameConstraints) extensions.push(nameConstraintsExtension(spec.nameConstraints));
-  if (!spec.omitSki) extensions.push(await x509.SubjectKeyIdentifierExtension.create(subjectKeys.publicKey));
-  if (!spec.omitAki) {
-    if (issuerCert) {
-      const ski = issuerCert.getExtension(x509.SubjectKeyIdentifierExtension);
-      if (ski) extensions.push(new x509.AuthorityKeyIdentifierExtension(ski.keyId));
-      else extensions.push(await x509.AuthorityKeyIdentifierExtension.create(issuerKeys.publicKey));
-    } else if (isCA === false) {
-      extensions.push(await x509.AuthorityKeyIdentifierExtension.create(subjectKeys.publicKey));
-    }
+  return extensions;
+}
+
+/**
+ * subjectKeyIdentifier, and authorityKeyIdentifier: the issuer's SKI when it has one, else one
+ * computed from its key; a self-signed CA gets none (RFC 5280 §4.2.1.1 allows omitting it there).
+ */
+async function keyIdExtensions(
+  spec: CertSpec,
+  subjectPublicKey: webcrypto.CryptoKey,
+  issuerCert: x509.X509Certificate | undefined,
+  issuerPublicKey: webcrypto.CryptoKey,
+): Promise<x509.Extension[]> {
+  const extensions: x509.Extension[] = [];
+  if (!spec.omitSki) extensions.push(await x509.SubjectKeyIdentifierExtension.create(subjectPublicKey));
+  if (spec.omitAki) return extensions;
+  if (issuerCert) {
+    const ski = issuerCert.getExtension(x509.SubjectKeyIdentifierExtension);
+    if (ski) extensions.push(new x509.AuthorityKeyIdentifierExtension(ski.keyId));
+    else extensions.push(await x509.AuthorityKeyIdentifierExtension.create(issuerPublicKey));
+  } else if (!spec.isCA) {
+    extensions.push(await x509.AuthorityKeyIdentifierExtension.create(subjectPublicKey));
   }
-
-  const cert = await x509.X509CertificateGenerator.create({
-    serialNumber: spec.serial ?? randomSerial(),
-    subject: toDn(spec.subject),
-    issuer: issuerCert ? issuerCert.subject : toDn(spec.subject),
-    notBefore,
-    notAfter,
-    signingAlgorithm: signingAlgorithm(issuerKey, hash),
-    publicKey: subjectKeys.publicKey,
-    signingKey: issuerKeys.privateKey,
-    extensions,
-  });
-  const der = wanted === 'MD5' ? resignWithMd5(Buffer.from(cert.rawData), issuerKey) : undefined;
-  return {
-    certPem: der ? toPem(der) : cert.toString('pem') + '\n',
-    keyPem: subjectKey.export({ format: 'pem', type: 'pkcs8' }).toString(),
-  };
-}
-
-// sha256WithRSAEncryption and md5WithRSAEncryption differ in the last OID byte only, and an
-// RSA signature is as long as the modulus whatever the hash, so the swap keeps every length.
-const SHA256_RSA_OID = Buffer.from('06092a864886f70d01010b', 'hex');
-const MD5_RSA_OID = Buffer.from('06092a864886f70d010104', 'hex');
-
-function resignWithMd5(der: Buffer, issuerKey: KeyObject): Buffer {
-  if (issuerKey.asymmetricKeyType !== 'rsa') throw new Error('MD5 signatures are only defined for RSA issuers');
-  const out = Buffer.from(der);
-  // The OID appears twice: TBSCertificate.signature and Certificate.signatureAlgorithm.
-  for (let at = out.indexOf(SHA256_RSA_OID); at >= 0; at = out.indexOf(SHA256_RSA_OID, at + 1))
-    MD5_RSA_OID.copy(out, at);
-  const tbsStart = headerLength(out, 0);
-  const tbsEnd = tbsStart + headerLength(out, tbsStart) + contentLength(out, tbsStart);
-  const sig = sign('md5', out.subarray(tbsStart, tbsEnd), issuerKey);
-  sig.copy(out, out.length - sig.length); // the BIT STRING's content ends the certificate
-  return out;
-}
-
-function headerLength(b: Buffer, at: number): number {
-  const first = b[at + 1]!;
-  return first < 0x80 ? 2 : 2 + (first & 0x7f);
-}
-
-function contentLength(b: Buffer, at: number): number {
-  const first = b[at + 1]!;
-  if (first < 0x80) return first;
-  let len = 0;
-  for (let i = 0; i < (first & 0x7f); i++) len = len * 256 + b[at + 2 + i]!;
-  return len;
-}
-
-function toPem(der: Buffer): string {
-  return `-----BEGIN CERTIFICATE-----\n${der.toString('base64').replace(/.{1,64}/g, '$&\n')}-----END CERTIFICATE-----\n`;
+  return extensions;
 }
 
 export type DevKeyOptions = { keyType?: 'rsa' | 'ecdsa'; bits?: number; curve?: 'P-256' | 'P-384' };

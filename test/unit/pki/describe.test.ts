@@ -6,6 +6,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { issueCertificate } from '../../../src/pki/generate.js';
+import { issueMd5Certificate } from '../../helpers/md5-resign.js';
 import {
   certFacts,
   certLabel,
@@ -92,9 +93,11 @@ describe('certFacts', () => {
       isCA: true,
       key: type === 'rsa' ? { type, bits: 1024 } : { type },
     });
-    const f = certFacts(
-      x((await issueCertificate({ subject: 's', issuer: ca, signatureHash: hash, key: ec })).certPem),
-    );
+    const leaf =
+      hash === 'MD5'
+        ? await issueMd5Certificate({ subject: 's', issuer: ca, key: ec })
+        : await issueCertificate({ subject: 's', issuer: ca, signatureHash: hash, key: ec });
+    const f = certFacts(x(leaf.certPem));
     expect([f.signatureAlgorithm, f.signatureHash]).toEqual([name, h]);
   });
 

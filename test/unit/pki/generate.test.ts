@@ -4,6 +4,7 @@ import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import { issueCertificate, generateDevCA, generateDevLeaf, splitHosts } from '../../../src/pki/generate.js';
 import { mintChain } from '../../helpers/test-ca.js';
+import { issueMd5Certificate } from '../../helpers/md5-resign.js';
 
 const text = (pem: string) => execFileSync('openssl', ['x509', '-noout', '-text'], { input: pem, encoding: 'utf8' });
 const ec = { type: 'ecdsa' as const };
@@ -99,7 +100,7 @@ describe('issueCertificate', () => {
 
   test('MD5 (RSA issuer only) and SHA-1 signatures for the lint tests', async () => {
     const ca = await issueCertificate({ subject: 'rsa ca', isCA: true, key: { type: 'rsa', bits: 1024 } });
-    const md5 = await issueCertificate({ subject: 'md5', issuer: ca, signatureHash: 'MD5', key: ec });
+    const md5 = await issueMd5Certificate({ subject: 'md5', issuer: ca, key: ec });
     expect(text(md5.certPem).match(/Signature Algorithm: \S+/g)).toEqual([
       'Signature Algorithm: md5WithRSAEncryption',
       'Signature Algorithm: md5WithRSAEncryption',
@@ -108,9 +109,7 @@ describe('issueCertificate', () => {
     const sha1 = await issueCertificate({ subject: 'sha1', issuer: ca, signatureHash: 'SHA-1', key: ec });
     expect(text(sha1.certPem)).toMatch(/Signature Algorithm: sha1WithRSAEncryption/);
     const ecCa = await issueCertificate({ subject: 'ec ca', isCA: true, key: ec });
-    await expect(issueCertificate({ subject: 'no', issuer: ecCa, signatureHash: 'MD5', key: ec })).rejects.toThrow(
-      /only defined for RSA/,
-    );
+    await expect(issueMd5Certificate({ subject: 'no', issuer: ecCa, key: ec })).rejects.toThrow(/only defined for RSA/);
   });
 
   test('name constraints: DNS and IPv4/IPv6 CIDR, permitted and excluded, critical', async () => {
