@@ -121,7 +121,9 @@ export function requestName(input: string): { name: string; note?: string } | { 
   const labels = ascii.split('.');
   if (labels.length < 2)
     return {
-      problem: `"${input}" is a single-label name: public CAs refuse it; use the fully qualified name (e.g. ${input}.example.com)`,
+      problem:
+        `"${input}" is a single-label name: public CAs refuse it; ` +
+        `use the fully qualified name (e.g. ${input}.example.com)`,
     };
   if (labels.some((l, i) => l.includes('*') && !(i === 0 && l === '*')))
     return { problem: `"${input}": a wildcard may only be the whole leftmost label (*.example.com)` };
@@ -129,7 +131,8 @@ export function requestName(input: string): { name: string; note?: string } | { 
     if (l === '*') continue;
     if (!/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/.test(l))
       return {
-        problem: `"${input}": the label "${l}" is not a valid DNS label (letters, digits and inner hyphens, at most 63)`,
+        problem:
+          `"${input}": the label "${l}" is not a valid DNS label ` + '(letters, digits and inner hyphens, at most 63)',
       };
     if (l.startsWith('xn--') && !domainToUnicode(l))
       return { problem: `"${input}": "${l}" is not a valid internationalised label (bad punycode)` };

@@ -3,7 +3,7 @@
 // handle before anything is read, and one-line errors that name the path and what to do.
 // Opening with O_NONBLOCK means a FIFO with no writer cannot hang the open itself.
 import { constants, type Stats } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { open, type FileHandle } from 'node:fs/promises';
 import { InputError } from '../errors.js';
 
 /** Certificate, key and bundle files are kilobytes; the whole Mozilla root store is ~220 KiB. */
@@ -36,9 +36,50 @@ const human = (n: number) =>
 export async function readInputFile(file: string, opts: ReadInputOptions = {}): Promise<Buffer> {
   const max = opts.maxBytes ?? MAX_CERT_FILE_BYTES;
   const what = opts.what ?? 'a certificate or key file';
-  let fh;
+  const fh = await openInput(file, what);
   try {
-    fh = await open(file, constants.O_RDONLY | constants.O_NONBLOCK);
+    const st = await fh.stat();
+    const pipe = st.isFIFO();
+    if (!st.isFile() && !(pipe && opts.allowPipe)) {
+      throw new InputError(`${file}: is ${kindOf(st)}, not ${what}`, {
+        file,
+        hint: 'Pass a regular file (copy the data into one first).',
+      });
+    }
+    if (st.isFile() && st.size > max) {
+      throw new InputError(`${file}: is ${human(st.size)}, more than ${what} can be (limit ${human(max)})`, {
+        file,
+        hint: 'Check that this is the right file; split a large bundle into the chain you need.',
+      });
+    }
+    // Read at most max + 1 bytes: a file that grew, or a pipe, cannot make us read more.
+    const data = await readAtMost(fh, Math.min(max + 1, st.isFile() ? st.size + 1 : max + 1));
+    if (pipe && data.length === 0)
+      throw new InputError(`${file}: nothing came through this pipe`, {
+        file,
+        hint: 'Check the command that writes it, or pass a regular file.',
+      });
+    if (data.length > max)
+      throw new InputError(`${file}: is more than ${human(max)}, more than ${what} can be`, {
+        file,
+        hint: 'Check that this is the right file.',
+      });
+    return data;
+  } catch (err) {
+    if (err instanceof InputError) throw err;
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EAGAIN')
+      throw new InputError(`${file}: nothing was written to this pipe`, { file, hint: 'Pass a regular file.' });
+    throw new InputError(`${file}: cannot be read (${code ?? 'I/O error'})`, { file });
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Open read-only and non-blocking, with a one-line error for each way the open can fail. */
+async function openInput(file: string, what: string): Promise<FileHandle> {
+  try {
+    return await open(file, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT')
@@ -60,58 +101,27 @@ export async function readInputFile(file: string, opts: ReadInputOptions = {}): 
       });
     throw new InputError(`${file}: cannot be read (${code ?? 'I/O error'})`, { file });
   }
-  try {
-    const st = await fh.stat();
-    const pipe = st.isFIFO();
-    if (!st.isFile() && !(pipe && opts.allowPipe)) {
-      throw new InputError(`${file}: is ${kindOf(st)}, not ${what}`, {
-        file,
-        hint: 'Pass a regular file (copy the data into one first).',
-      });
-    }
-    if (st.isFile() && st.size > max) {
-      throw new InputError(`${file}: is ${human(st.size)}, more than ${what} can be (limit ${human(max)})`, {
-        file,
-        hint: 'Check that this is the right file; split a large bundle into the chain you need.',
-      });
-    }
-    // Read at most max + 1 bytes: a file that grew, or a pipe, cannot make us read more.
-    const buf = Buffer.allocUnsafe(Math.min(max + 1, st.isFile() ? st.size + 1 : max + 1));
-    let n = 0;
-    const deadline = Date.now() + 2000;
-    while (n < buf.length) {
-      let r: number;
-      try {
-        ({ bytesRead: r } = await fh.read(buf, n, buf.length - n, null));
-      } catch (err) {
-        // A pipe opened non-blocking reports EAGAIN until its writer writes: wait a little, boundedly.
-        if ((err as NodeJS.ErrnoException).code === 'EAGAIN' && Date.now() < deadline) {
-          await new Promise((res) => setTimeout(res, 10));
-          continue;
-        }
-        throw err;
+}
+
+/** Up to `size` bytes, until end of file. */
+async function readAtMost(fh: FileHandle, size: number): Promise<Buffer> {
+  const buf = Buffer.allocUnsafe(size);
+  let n = 0;
+  const deadline = Date.now() + 2000;
+  while (n < buf.length) {
+    let r: number;
+    try {
+      ({ bytesRead: r } = await fh.read(buf, n, buf.length - n, null));
+    } catch (err) {
+      // A pipe opened non-blocking reports EAGAIN until its writer writes: wait a little, boundedly.
+      if ((err as NodeJS.ErrnoException).code === 'EAGAIN' && Date.now() < deadline) {
+        await new Promise((res) => setTimeout(res, 10));
+        continue;
       }
-      if (r === 0) break;
-      n += r;
+      throw err;
     }
-    if (pipe && n === 0)
-      throw new InputError(`${file}: nothing came through this pipe`, {
-        file,
-        hint: 'Check the command that writes it, or pass a regular file.',
-      });
-    if (n > max)
-      throw new InputError(`${file}: is more than ${human(max)}, more than ${what} can be`, {
-        file,
-        hint: 'Check that this is the right file.',
-      });
-    return buf.subarray(0, n);
-  } catch (err) {
-    if (err instanceof InputError) throw err;
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'EAGAIN')
-      throw new InputError(`${file}: nothing was written to this pipe`, { file, hint: 'Pass a regular file.' });
-    throw new InputError(`${file}: cannot be read (${code ?? 'I/O error'})`, { file });
-  } finally {
-    await fh.close();
+    if (r === 0) break;
+    n += r;
   }
+  return buf.subarray(0, n);
 }

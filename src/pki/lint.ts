@@ -34,97 +34,83 @@ export interface LintInput {
   publicRoot?: () => boolean;
 }
 
+const where = (e: CertEntry) => `${e.source}: ${certLabel(e.cert)}`;
+
 export function lintChain(opts: LintInput): Check[] {
-  const out: Check[] = [];
   const { leaf, path, at } = opts;
   const anchor = path.length > 1 ? path[path.length - 1] : undefined;
-  const where = (e: CertEntry) => `${e.source}: ${certLabel(e.cert)}`;
-  for (const e of path) {
-    const k = keyDescription(e.cert.publicKey);
-    if ((k.keyType === 'rsa' || k.keyType === 'rsa-pss') && (k.keyBits ?? 0) < 2048) {
-      out.push(
-        c(
-          'lint.rsa-size',
-          'fail',
-          `${where(e)} has a ${k.keyBits}-bit RSA key; clients require at least 2048 bits: issue a new certificate with a 2048-bit or larger key`,
-          e,
-        ),
-      );
-    }
-    // RFC 5480 §2.1.1: certificates name their curve; explicit parameters are refused by
-    // BoringSSL, Go and NSS (and were the vector of CVE-2020-0601). Node hides the difference,
-    // so look at the encoding: the id-ecPublicKey OID followed by a SEQUENCE, not an OID.
-    if (k.keyType === 'ecdsa' && e.der.includes(EXPLICIT_EC_PARAMS)) {
-      out.push(
-        c(
-          'lint.ec-explicit',
-          'fail',
-          `${where(e)} encodes its EC key with explicit curve parameters instead of a named curve; TLS clients reject it: have it reissued`,
-          e,
-        ),
-      );
-    }
-    // The trust anchor's own signature is never checked by clients, so its hash does not matter.
-    const hash = certFacts(e.cert).signatureHash;
-    if (e !== anchor && (hash === 'SHA-1' || hash === 'MD5')) {
-      out.push(
-        c(
-          'lint.signature-hash',
-          'fail',
-          `${where(e)} is signed with ${hash}, which TLS clients reject: have it reissued with SHA-256`,
-          e,
-        ),
-      );
-    }
+  return [
+    ...path.flatMap((e) => chainCertChecks(e, anchor)),
+    ...leafPurposeChecks(leaf),
+    ...leafKeyType(leaf, where(leaf)),
+    ...lifetimeChecks(leaf, where(leaf), opts.publicRoot ?? (() => false)),
+    ...path.flatMap((e) => expiryCheck(e, at)),
+    ...(opts.rootInServedChain ? [rootInChainCheck(opts.rootInServedChain)] : []),
+  ];
+}
+
+/** Key size, curve encoding and signature hash of one certificate of the path. */
+function chainCertChecks(e: CertEntry, anchor: CertEntry | undefined): Check[] {
+  const out: Check[] = [];
+  const k = keyDescription(e.cert.publicKey);
+  if ((k.keyType === 'rsa' || k.keyType === 'rsa-pss') && (k.keyBits ?? 0) < 2048) {
+    const message =
+      `${where(e)} has a ${k.keyBits}-bit RSA key; clients require at least 2048 bits: ` +
+      'issue a new certificate with a 2048-bit or larger key';
+    out.push(c('lint.rsa-size', 'fail', message, e));
   }
+  // RFC 5480 §2.1.1: certificates name their curve; explicit parameters are refused by
+  // BoringSSL, Go and NSS (and were the vector of CVE-2020-0601). Node hides the difference,
+  // so look at the encoding: the id-ecPublicKey OID followed by a SEQUENCE, not an OID.
+  if (k.keyType === 'ecdsa' && e.der.includes(EXPLICIT_EC_PARAMS)) {
+    const message =
+      `${where(e)} encodes its EC key with explicit curve parameters instead of a named curve; ` +
+      'TLS clients reject it: have it reissued';
+    out.push(c('lint.ec-explicit', 'fail', message, e));
+  }
+  // The trust anchor's own signature is never checked by clients, so its hash does not matter.
+  const hash = certFacts(e.cert).signatureHash;
+  if (e !== anchor && (hash === 'SHA-1' || hash === 'MD5')) {
+    const message = `${where(e)} is signed with ${hash}, which TLS clients reject: have it reissued with SHA-256`;
+    out.push(c('lint.signature-hash', 'fail', message, e));
+  }
+  return out;
+}
+
+/** The leaf must be a TLS server certificate: serverAuth when it has an EKU, and not a CA. */
+function leafPurposeChecks(leaf: CertEntry): Check[] {
+  const out: Check[] = [];
   const f = certFacts(leaf.cert);
   // anyExtendedKeyUsage alone is not enough: the Web PKI wants serverAuth named (rustls-webpki, Chrome).
   if (f.eku && f.eku.length && !f.eku.includes('serverAuth')) {
-    out.push(
-      c(
-        'lint.server-auth',
-        'fail',
-        `${where(leaf)} has extended key usage ${f.eku.join(', ')} without serverAuth: request a TLS server certificate`,
-        leaf,
-      ),
-    );
+    const message =
+      `${where(leaf)} has extended key usage ${f.eku.join(', ')} without serverAuth: ` +
+      'request a TLS server certificate';
+    out.push(c('lint.server-auth', 'fail', message, leaf));
   }
   if (f.basicConstraints?.ca) {
-    out.push(
-      c(
-        'lint.leaf-ca',
-        'fail',
-        `${where(leaf)} is a CA certificate (CA:TRUE), not a server certificate: use the certificate issued for the host`,
-        leaf,
-      ),
-    );
-  }
-  out.push(...leafKeyType(leaf, where(leaf)));
-  out.push(...lifetimeChecks(leaf, where(leaf), opts.publicRoot ?? (() => false)));
-  for (const e of path) {
-    const left = (new Date(e.cert.validTo).getTime() - at.getTime()) / DAY_MS;
-    if (left >= 0 && left < EXPIRY_WARNING_DAYS) {
-      out.push(
-        c(
-          'lint.expiry-soon',
-          'warn',
-          `${where(e)} expires in ${Math.floor(left)} days (${new Date(e.cert.validTo).toISOString()}): plan its renewal`,
-          e,
-        ),
-      );
-    }
-  }
-  if (opts.rootInServedChain) {
-    out.push(
-      c(
-        'lint.root-in-chain',
-        'warn',
-        `${where(opts.rootInServedChain)} is a root in the served chain; clients ignore it (it only adds bytes): install leaves it out of tls.crt`,
-        opts.rootInServedChain,
-      ),
-    );
+    const message =
+      `${where(leaf)} is a CA certificate (CA:TRUE), not a server certificate: ` +
+      'use the certificate issued for the host';
+    out.push(c('lint.leaf-ca', 'fail', message, leaf));
   }
   return out;
+}
+
+function expiryCheck(e: CertEntry, at: Date): Check[] {
+  const left = (new Date(e.cert.validTo).getTime() - at.getTime()) / DAY_MS;
+  if (left < 0 || left >= EXPIRY_WARNING_DAYS) return [];
+  const expires = new Date(e.cert.validTo).toISOString();
+  return [
+    c('lint.expiry-soon', 'warn', `${where(e)} expires in ${Math.floor(left)} days (${expires}): plan its renewal`, e),
+  ];
+}
+
+function rootInChainCheck(root: CertEntry): Check {
+  const message =
+    `${where(root)} is a root in the served chain; clients ignore it (it only adds bytes): ` +
+    'install leaves it out of tls.crt';
+  return c('lint.root-in-chain', 'warn', message, root);
 }
 
 /**
@@ -151,7 +137,8 @@ function leafKeyType(leaf: CertEntry, label: string): Check[] {
       c(
         'lint.key-type',
         'fail',
-        `${label} has an RSA-PSS-only key (id-RSASSA-PSS); Chrome, Safari and many TLS libraries refuse it for a server certificate: ${todo}`,
+        `${label} has an RSA-PSS-only key (id-RSASSA-PSS); Chrome, Safari and many TLS libraries refuse it ` +
+          `for a server certificate: ${todo}`,
         leaf,
       ),
     ];
@@ -182,7 +169,9 @@ function lifetimeChecks(leaf: CertEntry, label: string, publicRoot: () => boolea
       c(
         'lint.lifetime',
         'fail',
-        `${label} is valid for ${lifetime} days; Apple clients (Safari, iOS, macOS) refuse any TLS server certificate valid over ${APPLE_MAX_LIFETIME_DAYS} days: reissue it for at most ${APPLE_MAX_LIFETIME_DAYS} (398 for a public CA)`,
+        `${label} is valid for ${lifetime} days; Apple clients (Safari, iOS, macOS) refuse any TLS server ` +
+          `certificate valid over ${APPLE_MAX_LIFETIME_DAYS} days: ` +
+          `reissue it for at most ${APPLE_MAX_LIFETIME_DAYS} (398 for a public CA)`,
         leaf,
       ),
     ];
@@ -192,7 +181,8 @@ function lifetimeChecks(leaf: CertEntry, label: string, publicRoot: () => boolea
       c(
         'lint.lifetime',
         'warn',
-        `${label} is valid for ${lifetime} days and chains to a publicly trusted root; browsers refuse such certificates over ${MAX_LIFETIME_DAYS} days`,
+        `${label} is valid for ${lifetime} days and chains to a publicly trusted root; ` +
+          `browsers refuse such certificates over ${MAX_LIFETIME_DAYS} days`,
         leaf,
       ),
     ];
@@ -202,7 +192,8 @@ function lifetimeChecks(leaf: CertEntry, label: string, publicRoot: () => boolea
       c(
         'lint.lifetime',
         'info',
-        `${label} is valid for ${lifetime} days: fine for a private CA (the ${MAX_LIFETIME_DAYS}-day limit applies to public CAs; Apple's ${APPLE_MAX_LIFETIME_DAYS}-day limit is met)`,
+        `${label} is valid for ${lifetime} days: fine for a private CA (the ${MAX_LIFETIME_DAYS}-day limit ` +
+          `applies to public CAs; Apple's ${APPLE_MAX_LIFETIME_DAYS}-day limit is met)`,
         leaf,
       ),
     ];

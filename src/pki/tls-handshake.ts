@@ -21,7 +21,10 @@ export interface HandshakeInput {
   about?: Pick<Check, 'file' | 'subject' | 'serial'>;
 }
 
-/** One readable line from an OpenSSL error ("8040…:error:0A000410:SSL routines:fn:reason:file.c:1601:SSL alert number 40"). */
+/**
+ * One readable line from an OpenSSL error
+ * ("8040…:error:0A000410:SSL routines:fn:reason:file.c:1601:SSL alert number 40").
+ */
 export function cleanTlsError(message: string): string {
   const m = /^[0-9A-F]+:error:[0-9A-F]+:[^:]*:[^:]*:([^:]+):[^\s:]+:\d+:?(.*)$/s.exec(message.trim());
   const text = m ? `${m[1]}${m[2]?.trim() ? ` (${m[2].trim()})` : ''}` : message;
@@ -40,7 +43,8 @@ export async function handshakeChecks(input: HandshakeInput): Promise<Check[]> {
     if (leafPem && !spki(new X509Certificate(leafPem).publicKey).equals(spki(createPublicKey(input.keyPem)))) {
       return failBoth(
         (v) =>
-          `TLS ${v}: ${who}the private key does not belong to this certificate, so no server can use them together: pass the key of this certificate`,
+          `TLS ${v}: ${who}the private key does not belong to this certificate, so no server can use them ` +
+          'together: pass the key of this certificate',
       );
     }
   } catch {
@@ -74,7 +78,8 @@ export async function handshakeChecks(input: HandshakeInput): Promise<Check[]> {
     const msg = cleanTlsError(String((err as Error).message));
     return failBoth(
       (v) =>
-        `TLS ${v}: could not listen on 127.0.0.1 for the loopback handshake (${msg}): re-run with --no-tls if loopback is unavailable here`,
+        `TLS ${v}: could not listen on 127.0.0.1 for the loopback handshake (${msg}): ` +
+        're-run with --no-tls if loopback is unavailable here',
     );
   }
   const { port } = server.address() as AddressInfo;
@@ -122,18 +127,19 @@ function tryVersion(port: number, version: SecureVersion, input: HandshakeInput)
       () => done('fail', `TLS ${label}: the loopback handshake did not finish within ${input.timeoutMs ?? 5000} ms`),
       input.timeoutMs ?? 5000,
     );
-    sock.once('secureConnect', () =>
-      done(
-        'pass',
-        `TLS ${label}: a client trusting only ${input.caPem ? 'the given root' : 'the system roots'} completed a handshake for ${host} (${sock.getCipher()?.name ?? 'cipher unknown'})`,
-      ),
-    );
+    const trusting = `trusting only ${input.caPem ? 'the given root' : 'the system roots'}`;
+    sock.once('secureConnect', () => {
+      const cipher = sock.getCipher()?.name ?? 'cipher unknown';
+      done('pass', `TLS ${label}: a client ${trusting} completed a handshake for ${host} (${cipher})`);
+    });
     const who = input.label ? `${input.label}: ` : '';
-    sock.once('error', (err: NodeJS.ErrnoException) =>
+    sock.once('error', (err: NodeJS.ErrnoException) => {
+      const reason = `${cleanTlsError(String(err.message))}${err.code ? ` (${err.code})` : ''}`;
       done(
         'fail',
-        `TLS ${label}: ${who}a client for ${host} trusting only ${input.caPem ? 'the given root' : 'the system roots'} refused the handshake: ${cleanTlsError(String(err.message))}${err.code ? ` (${err.code})` : ''}; fix the failures above, then verify again`,
-      ),
-    );
+        `TLS ${label}: ${who}a client for ${host} ${trusting} refused the handshake: ${reason}; ` +
+          'fix the failures above, then verify again',
+      );
+    });
   });
 }
