@@ -85,6 +85,29 @@ export interface Attempt {
   served?: Buffer[];
 }
 
+/**
+ * A relay between the TCP socket and the TLS engine, so the handshake bytes can be kept: what the
+ * server sends is passed on and copied into `seen` until 64 KiB are kept (a handshake is smaller).
+ */
+function recordingRelay(raw: Socket, seen: Buffer[]): Duplex {
+  const relay = new Duplex({
+    read() {},
+    write(chunk, _enc, cb) {
+      raw.write(chunk, cb);
+    },
+    final(cb) {
+      raw.end();
+      cb();
+    },
+  });
+  raw.on('data', (d: Buffer) => {
+    if (seen.reduce((n, b) => n + b.length, 0) < 65536) seen.push(d);
+    relay.push(d);
+  });
+  raw.on('end', () => relay.push(null));
+  return relay;
+}
+
 /** One handshake pinned to `version`, recording the server's bytes. */
 export function tryVersion(
   host: string,
@@ -95,22 +118,7 @@ export function tryVersion(
   return new Promise((resolve) => {
     const raw: Socket = tcpConnect({ host, port });
     const seen: Buffer[] = [];
-    // A relay between the TCP socket and the TLS engine, so the handshake bytes can be kept.
-    const relay = new Duplex({
-      read() {},
-      write(chunk, _enc, cb) {
-        raw.write(chunk, cb);
-      },
-      final(cb) {
-        raw.end();
-        cb();
-      },
-    });
-    raw.on('data', (d: Buffer) => {
-      if (seen.reduce((n, b) => n + b.length, 0) < 65536) seen.push(d);
-      relay.push(d);
-    });
-    raw.on('end', () => relay.push(null));
+    const relay = recordingRelay(raw, seen);
     let done = false;
     const finish = (a: Attempt) => {
       if (done) return;
