@@ -87,7 +87,7 @@ export interface Attempt {
 
 /**
  * A relay between the TCP socket and the TLS engine, so the handshake bytes can be kept: what the
- * server sends is passed on and copied into `seen` until 64 KiB are kept (a handshake is smaller).
+ * server sends is passed on and copied into `seen` until 64 KiB are kept.
  */
 function recordingRelay(raw: Socket, seen: Buffer[]): Duplex {
   const relay = new Duplex({
