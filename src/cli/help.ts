@@ -1,4 +1,5 @@
-// Help text shared by every command (STYLE habit 3: examples and exit codes in --help).
+// Help text shared by every command: examples and exit codes in --help, as smallstep/cli puts
+// them in its command descriptions.
 export const EXIT_CODES_HELP = `
 EXIT CODES
   0    success (for renew: renewed, or nothing needed doing)
@@ -10,6 +11,7 @@ EXIT CODES
   6    the change failed and the rollback failed: manual action needed
   7    busy: another run holds the lock, or the secret changed meanwhile (nothing changed)
   8    several targets: some failed (see the table)
+  9    renew --acme: the CA refused or could not be reached (nothing changed)
   70   internal error (a bug: please report with XSOAR_CERT_DEBUG=1)
   130  cancelled (Ctrl-C): nothing changed
 `;

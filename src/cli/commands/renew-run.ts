@@ -10,63 +10,7 @@ import type { RenewFlags } from './renew.js';
 import { parseTimeout } from '../target-flags.js';
 import { readAcmeConfig } from '../../ops/settings.js';
 import { challengeKind, type AcmeSettings } from '../../ops/sources/acme.js';
-
-/** ACME settings: flags over the config file's "acme" object; undefined when neither names a directory. */
-function acmeSettings(flags: RenewFlags, cfg: Partial<AcmeSettings>): AcmeSettings | undefined {
-  if (flags.from || flags.selfSigned) return flags.acme ? ({ directory: flags.acme } as AcmeSettings) : undefined;
-  const directory = flags.acme ?? cfg.directory;
-  if (!directory) return undefined;
-  const num = (v: string | undefined, flag: string, min: number, max: number) => {
-    if (v === undefined) return undefined;
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < min || n > max)
-      throw new UsageError(`${flag} takes a number from ${min} to ${max}, not "${v}"`);
-    return n;
-  };
-  const abs = (f: string | undefined) => (f ? path.resolve(f) : undefined);
-  return {
-    ...cfg,
-    directory,
-    email: flags.acmeEmail ?? cfg.email,
-    agreeTos: flags.acmeAgreeTos ?? cfg.agreeTos,
-    eabKid: flags.acmeEabKid ?? cfg.eabKid,
-    eabHmacFile: abs(flags.acmeEabHmacFile ?? cfg.eabHmacFile),
-    acmeCa: abs(flags.acmeCa ?? cfg.acmeCa),
-    dnsRfc2136: flags.dnsRfc2136 ?? cfg.dnsRfc2136,
-    dnsTsigKey: abs(flags.dnsTsigKey ?? cfg.dnsTsigKey),
-    dnsZone: flags.dnsZone ?? cfg.dnsZone,
-    dnsHook: flags.dnsHook ?? cfg.dnsHook,
-    dnsCheck: flags.dnsCheck ?? cfg.dnsCheck,
-    dnsWaitS: num(flags.dnsWait, '--dns-wait', 1, 3600) ?? cfg.dnsWaitS,
-    httpPort: num(flags.httpPort, '--http-port', 1, 65535) ?? cfg.httpPort,
-    webroot: abs(flags.webroot ?? cfg.webroot),
-    reuseKey: flags.reuseKey ?? cfg.reuseKey,
-  };
-}
-
-/** The ACME flags a cron line repeats (no secrets: the EAB HMAC stays in its file). */
-function acmeArgs(f: RenewFlags): string[] {
-  const pairs: Array<[string, string | undefined]> = [
-    ['--acme', f.acme],
-    ['--acme-email', f.acmeEmail],
-    ['--acme-eab-kid', f.acmeEabKid],
-    ['--acme-eab-hmac-file', f.acmeEabHmacFile && path.resolve(f.acmeEabHmacFile)],
-    ['--acme-ca', f.acmeCa && path.resolve(f.acmeCa)],
-    ['--dns-rfc2136', f.dnsRfc2136],
-    ['--dns-tsig-key', f.dnsTsigKey && path.resolve(f.dnsTsigKey)],
-    ['--dns-zone', f.dnsZone],
-    ['--dns-hook', f.dnsHook],
-    ['--dns-check', f.dnsCheck],
-    ['--http-port', f.httpPort],
-    ['--webroot', f.webroot && path.resolve(f.webroot)],
-  ];
-  return [
-    ...pairs.flatMap(([k, v]) => (v ? [k, v] : [])),
-    ...(f.acmeAgreeTos ? ['--acme-agree-tos'] : []),
-    ...(f.reuseKey ? ['--reuse-key'] : []),
-    ...(f.dnsWait && f.dnsWait !== '30' ? ['--dns-wait', f.dnsWait] : []),
-  ];
-}
+import { acmeCronArgs, acmeSettingsFrom } from '../../ops/sources/acme-options.js';
 
 /**
  * Every flag value free of control characters: --print-cron and --print-systemd repeat them in a
@@ -94,7 +38,14 @@ export async function runRenewCommand(flags: RenewFlags): Promise<void> {
   }
   parseTimeout(flags.timeout);
   const settings = resolveSettings(flags);
-  const acme = acmeSettings(flags, readAcmeConfig(settings.configFile!, Boolean(flags.config)));
+  const acmeFile = readAcmeConfig(settings.configFile!, Boolean(flags.config));
+  // A drop folder or self-signed run takes no ACME settings from the file (only --acme is then refused below).
+  const acme =
+    flags.from || flags.selfSigned
+      ? flags.acme
+        ? ({ directory: String(flags.acme) } as AcmeSettings)
+        : undefined
+      : acmeSettingsFrom(flags, acmeFile, settings.configFile!);
   const sources = [flags.from && '--from', flags.selfSigned && '--self-signed', acme && '--acme'].filter(Boolean);
   if (sources.length === 0)
     throw new UsageError(
@@ -106,7 +57,7 @@ export async function runRenewCommand(flags: RenewFlags): Promise<void> {
     // Absolute paths: cron's PATH is minimal and its HOME may be unset.
     const script = path.resolve(process.argv[1] ?? fileURLToPath(import.meta.url));
     const args = [
-      ...(flags.from ? ['--from', path.resolve(flags.from)] : acme ? acmeArgs(flags) : ['--self-signed']),
+      ...(flags.from ? ['--from', path.resolve(flags.from)] : acme ? acmeCronArgs(flags) : ['--self-signed']),
       ...(flags.before ? ['--before', flags.before] : []),
       ...(flags.beforePercent ? ['--before-percent', flags.beforePercent] : []),
       '-n',

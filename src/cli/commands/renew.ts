@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { collect, helpAfter } from '../help.js';
 import { addConfirmFlag, addFleetFlags, addTargetFlags, SETTINGS_HELP, type TargetFlags } from '../target-flags.js';
+import { ACME_OPTIONS } from '../../ops/sources/acme-options.js';
 
 export interface RenewFlags extends TargetFlags {
   before?: string;
@@ -22,21 +23,8 @@ export interface RenewFlags extends TargetFlags {
   force?: boolean;
   json?: boolean;
   quiet?: boolean;
-  acme?: string;
-  acmeEmail?: string;
-  acmeAgreeTos?: boolean;
-  acmeEabKid?: string;
-  acmeEabHmacFile?: string;
-  acmeCa?: string;
-  dnsRfc2136?: string;
-  dnsTsigKey?: string;
-  dnsZone?: string;
-  dnsHook?: string;
-  dnsCheck?: string;
-  dnsWait?: string;
-  httpPort?: string;
-  webroot?: string;
-  reuseKey?: boolean;
+  /** The ACME flags (ops/sources/acme-options.ts), by commander's property names. */
+  [acmeFlag: string]: unknown;
 }
 
 export function register(program: Command): void {
@@ -51,34 +39,9 @@ export function register(program: Command): void {
       '--from <dir>',
       'take the newest valid certificate + key dropped in this folder (any file names; split files, .p7b, .pfx and certbot live/NAME folders are assembled)',
     )
-    .option('--self-signed', 'generate a new self-signed certificate with the same names (development)')
-    .option('--acme <directory-url>', 'obtain the certificate from this ACME (RFC 8555) CA, with a new key')
-    .option('--acme-email <addr>', 'contact address for the ACME account')
-    .option('--acme-agree-tos', "agree to the CA's terms of service (needed once, when the CA has them)")
-    .option('--acme-eab-kid <kid>', 'External Account Binding key id from your CA account')
-    .option('--acme-eab-hmac-file <file>', 'External Account Binding HMAC key file (or XSOAR_CERT_ACME_EAB_HMAC)')
-    .option(
-      '--acme-ca <file>',
-      "the CA certificate that signed the ACME server's own TLS certificate (default: the system store)",
-    )
-    .option(
-      '--dns-rfc2136 <host[:port]>',
-      'DNS-01 by RFC 2136 dynamic update at this DNS server (BIND, PowerDNS, Knot, Windows DNS)',
-    )
-    .option('--dns-tsig-key <file>', 'the TSIG key for --dns-rfc2136, as tsig-keygen writes it')
-    .option('--dns-zone <zone>', 'the zone to update (default: found at the server)')
-    .option(
-      '--dns-hook <cmd>',
-      'DNS-01 through your script: called with add/remove, XSOAR_CERT_DNS_NAME and XSOAR_CERT_DNS_VALUE in its environment',
-    )
-    .option(
-      '--dns-check <host[:port]>',
-      'the authoritative server to check DNS-01 records at before the CA is asked (default: the RFC 2136 server, or the system resolver)',
-    )
-    .option('--dns-wait <seconds>', 'how long a DNS-01 record may take to appear at the check server', '30')
-    .option('--http-port <port>', 'HTTP-01 with a standalone responder on this port (port 80 forwarded to it)')
-    .option('--webroot <dir>', 'HTTP-01 by writing the responses under DIR/.well-known/acme-challenge/')
-    .option('--reuse-key', 'ACME: keep the installed key instead of a new one')
+    .option('--self-signed', 'generate a new self-signed certificate with the same names (development)');
+  for (const o of ACME_OPTIONS) cmd.option(o.flag, o.help);
+  cmd
     .option('--ca <file>', 'the root CA the new certificate must chain to')
     .option('--chain <file>', 'intermediate certificates, when the drop folder lacks them (repeatable)', collect, [])
     .option('--host <name|ip>', 'a name or IP the renewed certificate must cover (repeatable)', collect, [])
