@@ -1,13 +1,20 @@
-// `xsoar-cert status`: what is installed, what is served, whether they agree, what can be rolled back to.
+// `xsoar-cert status`: what is installed, what is served, whether they agree, what can be rolled
+// back to (read by ops/status.ts; rendered here, one block for a tenant, one row each for a fleet).
 import type { Command } from 'commander';
 import { helpAfter } from '../help.js';
-import { addFleetFlags, addTargetFlags, SETTINGS_HELP } from '../target-flags.js';
+import { addFleetFlags, addTargetFlags, SETTINGS_HELP, type TargetFlags } from '../target-flags.js';
+import type { Output } from '../output.js';
+import type { Settings } from '../../ops/settings.js';
+import type { StatusOutcome, StatusReport } from '../../ops/status.js';
+
+type StatusFlags = TargetFlags & { json?: boolean };
 
 export function register(program: Command): void {
   const cmd = program
     .command('status')
     .description(
-      'show the installed and the served certificate, whether they agree, previous versions, and where the settings came from',
+      'show the installed and the served certificate, whether they agree, previous versions, ' +
+        'and where the settings came from',
     );
   addFleetFlags(addTargetFlags(cmd))
     .option('--json', 'print JSON')
@@ -22,8 +29,95 @@ export function register(program: Command): void {
           'xsoar-cert status -A -l app.kubernetes.io/part-of=xsoar --json',
         ),
     )
-    .action(async (flags) => {
-      const { runStatus } = await import('./status-run.js');
-      await runStatus(flags);
-    });
+    .action(async (flags: StatusFlags) => runStatus(flags));
+}
+
+async function runStatus(flags: StatusFlags): Promise<void> {
+  const { Output } = await import('../output.js');
+  const out = new Output({ json: flags.json });
+  const { readStatus, statusProblem } = await import('../../ops/status.js');
+  // A fleet's per-tenant notes (a marker resolved) are warnings only, shown even with --json.
+  const outcome = await readStatus({ where: flags, parallel: flags.parallel }, out, new Output({ quiet: true }));
+  if (outcome.kind === 'one') {
+    if (flags.json) out.emit(outcome.report);
+    else printOne(outcome.report, outcome.settings, out);
+  } else if (flags.json) emitFleet(outcome, out);
+  else printFleet(outcome, out);
+  const problem = statusProblem(outcome);
+  if (problem) throw problem;
+}
+
+function emitFleet({ results }: StatusOutcome & { kind: 'fleet' }, out: Output): void {
+  out.emit({
+    ok: results.every((r) => r.ok && r.value!.agree !== false && r.value!.installed),
+    tenants: results.map((r) =>
+      r.ok ? r.value : { namespace: r.target.namespace, secret: r.target.secret, error: r.error, exitCode: r.exitCode },
+    ),
+  });
+}
+
+/** One row per tenant: TENANT INSTALLED EXPIRES RENEW-DUE SERVED PREVIOUS. */
+function printFleet({ results }: StatusOutcome & { kind: 'fleet' }, out: Output): void {
+  const rows = results.map((r) => {
+    const v = r.value;
+    const inst = v?.installed && 'sha256' in v.installed ? v.installed : undefined;
+    const installed = !r.ok
+      ? `ERROR: ${r.error}`
+      : inst
+        ? `${inst.sha256.slice(0, 11)}…`
+        : v?.installed
+          ? String((v.installed as { error: string }).error)
+          : 'secret not found';
+    return [
+      `${r.target.namespace}/${r.target.secret}`,
+      installed,
+      inst ? `${inst.notAfter.slice(0, 10)} (${inst.daysLeft}d)` : '-',
+      inst ? inst.renewAt.slice(0, 10) : '-',
+      !v?.served ? '-' : 'sha256' in v.served ? (v.agree ? 'yes' : 'NO: differs') : `error: ${v.served.error}`,
+      v ? String(v.previousVersions.length) : '-',
+    ];
+  });
+  const head = ['TENANT', 'INSTALLED', 'EXPIRES', 'RENEW DUE', 'SERVED', 'PREVIOUS'];
+  const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  for (const r of [head, ...rows]) out.result(r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(w[i]!))).join('  '));
+}
+
+function printOne(report: StatusReport, s: Settings, out: Output): void {
+  const { installed, served, agree, interrupted: marker } = report;
+  const src = (k: keyof typeof s.sources) => `(${s.sources[k]})`;
+  const mounting = report.proxy.mounting.map((d) => 'deployment/' + d).join(', ') || 'no deployment mounts it';
+  out.result(
+    `target     ${report.namespace} ${src('namespace')} / ${report.secret} ${src('secret')}` +
+      `${s.context ? `, context ${s.context}` : ''}; proxy ${s.proxy} ${src('proxy')} → ${mounting}`,
+  );
+  const others = report.tlsSecretsInNamespace;
+  if (!installed)
+    out.result(
+      'installed  secret not found' +
+        (others?.length ? `; TLS secrets here: ${others.join(', ')} (use --secret)` : '; check --namespace (-n)'),
+    );
+  else if ('sha256' in installed)
+    out.result(
+      `installed  ${installed.subject}  ${installed.names.join(', ')}\n           sha256 ${installed.sha256}\n` +
+        `           expires ${installed.notAfter} (${installed.daysLeft} days); ` +
+        `renew due ${installed.renewAt.slice(0, 10)}` +
+        (installed.installedAt ? `; installed ${installed.installedAt} by ${installed.installedBy}` : ''),
+    );
+  if (served)
+    out.result(
+      'sha256' in served
+        ? `served     ${served.endpoint} (${served.protocol}) sha256 ${served.sha256}`
+        : `served     ${served.endpoint}: ${served.error}`,
+    );
+  else out.result(`served     not checked (pass --endpoint HOST:PORT ${src('endpoint')})`);
+  if (agree !== null)
+    out.result(
+      agree
+        ? 'agree      yes: the endpoint serves the installed certificate'
+        : 'agree      NO: the endpoint serves a different certificate ' +
+            '(restart the proxy, or an install is in progress)',
+    );
+  const previous = report.previousVersions.map((b) => b.name).join(', ');
+  out.result(`previous   ${previous || 'none'}`);
+  if (marker) out.warn(`an interrupted ${marker.op} (pid ${marker.pid}, step ${marker.step}) is still running`);
 }
