@@ -1,7 +1,18 @@
-// `xsoar-cert rollback`: put a previous version back, through the same transaction.
+// `xsoar-cert rollback`: put a previous version back, through the same transaction (ops/rollback.ts).
 import type { Command } from 'commander';
 import { helpAfter } from '../help.js';
 import { addConfirmFlag, addTargetFlags, SETTINGS_HELP } from '../target-flags.js';
+import type { SettingFlags } from '../../ops/settings.js';
+
+export interface RollbackFlags extends SettingFlags {
+  to?: string;
+  timeout: string;
+  confirm?: boolean;
+  dryRun?: boolean;
+  yes?: boolean;
+  json?: boolean;
+  quiet?: boolean;
+}
 
 export function register(program: Command): void {
   const cmd = program
@@ -24,8 +35,38 @@ export function register(program: Command): void {
           'xsoar-cert rollback -n tenant-7 --to xsoar-tls-prev-20261122101500 --yes',
         ),
     )
-    .action(async (flags) => {
-      const { runRollback } = await import('./rollback-run.js');
-      await runRollback(flags);
-    });
+    .action(async (flags: RollbackFlags) => runRollback(flags));
+}
+
+async function runRollback(flags: RollbackFlags): Promise<void> {
+  const { parseTimeout } = await import('../target-flags.js');
+  const timeoutS = parseTimeout(flags.timeout);
+  const { Output } = await import('../output.js');
+  const out = new Output({ json: flags.json, quiet: flags.quiet });
+  const { askToProceed } = await import('../prompts.js');
+  const { rollback } = await import('../../ops/rollback.js');
+  const r = await rollback(
+    {
+      where: flags,
+      to: flags.to,
+      timeoutS,
+      dryRun: flags.dryRun,
+      noConfirm: flags.confirm === false,
+      proceed: (c) => askToProceed(c, out, flags.yes),
+    },
+    out,
+  );
+  if (r.kind === 'resolved') {
+    out.result('The interrupted change was rolled back; run rollback again to go one version further back.');
+    return;
+  }
+  const { result, from, fingerprint, settings: s } = r;
+  if (flags.json) out.emit({ ok: true, restoredFrom: from, ...result });
+  else if (result.result === 'dry-run')
+    out.result(`Dry run: would restore ${from} (${fingerprint}); nothing was changed.`);
+  else
+    out.result(
+      `Restored ${from}: ${s.namespace}/${s.secret} now holds ${fingerprint}` +
+        `${result.confirmed ? ', confirmed served' : ''}; the replaced version is kept as ${result.backup}.`,
+    );
 }
