@@ -1,4 +1,5 @@
-// Builds the commander program from the registry of subcommands (STYLE habit 1).
+// Builds the commander program from the registry of subcommands (one module each, as smallstep/cli
+// lists its commands).
 // Each command module registers flags and help only; its work is imported lazily
 // inside the action, so `--help` never loads node-forge, execa or the PKI code.
 import commander from '../cjs/commander.cjs';
@@ -70,7 +71,8 @@ export async function buildProgram(argv: readonly string[] = []): Promise<Comman
       // No command: the install wizard on a terminal, the help otherwise.
       if (process.stdin.isTTY && process.stderr.isTTY) {
         const { runWizard } = await import('./wizard.js');
-        return runWizard({ chain: [], host: [], namespace: [], timeout: '120' });
+        const { runInstall } = await import('./commands/install.js');
+        return runWizard({ chain: [], host: [], namespace: [], timeout: '120' }, runInstall);
       }
       program.outputHelp({ error: true });
       throw new UsageError(

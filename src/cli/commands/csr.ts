@@ -1,7 +1,10 @@
-// `xsoar-cert csr`: a certificate request whose key is born on this host and never travels.
+// `xsoar-cert csr`: a certificate request whose key is born on this host and never travels
+// (made by ops/csr.ts; listed, discarded and shown here).
 import type { Command } from 'commander';
 import { collect, helpAfter } from '../help.js';
 import { addFleetFlags, addTargetFlags, SETTINGS_HELP, type TargetFlags } from '../target-flags.js';
+import type { Output } from '../output.js';
+import type { CsrOptions, MadeRequest } from '../../ops/csr.js';
 
 export interface CsrFlags extends TargetFlags {
   host: string[];
@@ -23,7 +26,8 @@ export function register(program: Command): void {
   const cmd = program
     .command('csr')
     .description(
-      'make a key and a certificate signing request (PKCS#10) for your PKI team or CA; the key stays here as a pending request',
+      'make a key and a certificate signing request (PKCS#10) for your PKI team or CA; ' +
+        'the key stays here as a pending request',
     )
     .option(
       '--host <name|ip>',
@@ -61,8 +65,65 @@ export function register(program: Command): void {
           'xsoar-cert csr --list',
         ),
     )
-    .action(async (flags: CsrFlags) => {
-      const { runCsr } = await import('./csr-run.js');
-      await runCsr(flags);
-    });
+    .action(async (flags: CsrFlags) => runCsr(flags));
+}
+
+export async function runCsr(flags: CsrFlags): Promise<void> {
+  const { Output } = await import('../output.js');
+  const out = new Output({ json: flags.json, quiet: flags.quiet });
+  if (flags.list) return listPending(out);
+  const csr = await import('../../ops/csr.js');
+  if (flags.discard !== undefined) {
+    const r = csr.discardPending(flags.discard);
+    if (flags.json) return out.emit({ ok: true, discarded: { id: r.id, names: r.names } });
+    out.result(`discarded pending request ${r.id} for ${r.names.join(', ')} and its key`);
+    return;
+  }
+  const o: CsrOptions = {
+    hosts: flags.host,
+    subject: flags.subject,
+    keyType: flags.keyType,
+    bits: flags.bits,
+    curve: flags.curve,
+    out: flags.out,
+    keyOut: flags.keyOut,
+    force: flags.force,
+    fromInstalled: flags.fromInstalled,
+    where: flags,
+  };
+  const plans = await csr.planCsr(o, out);
+  const made: MadeRequest[] = [];
+  for await (const m of csr.makeRequests(o, plans, out)) {
+    made.push(m);
+    if (!flags.json) showMade(m, flags, out);
+  }
+  if (flags.json) out.emit({ ok: true, requests: made });
+}
+
+async function listPending(out: Output): Promise<void> {
+  const { listRequests } = await import('../../ops/requests.js');
+  const all = listRequests();
+  if (out.json) return out.emit({ requests: all });
+  if (all.length === 0) out.result('no pending requests');
+  for (const r of all)
+    out.result(
+      `${String(r.id).padStart(3)}  ${r.created.slice(0, 19).replace('T', ' ')}  ${r.key.padEnd(11)}  ` +
+        `${r.names.join(', ')}\n     csr ${r.csrFile}\n     public key sha256 ${r.publicKeySha256}` +
+        (r.for?.length ? `\n     for ${r.for.join(', ')}` : ''),
+    );
+}
+
+/** The CSR on stdout, where it went and what to do next on stderr. */
+function showMade(m: MadeRequest, flags: CsrFlags, out: Output): void {
+  process.stdout.write(m.csrPem);
+  out.ok(`wrote ${m.csrFile} for ${m.names.join(', ')} (${m.key})${m.for ? `; for ${m.for.join(', ')}` : ''}`);
+  const oneTenant = m.for && m.for.length === 1 ? ` -n ${m.for[0]!.split('/')[0]}` : '';
+  out.info(
+    m.id !== null
+      ? `the key is kept as pending request ${m.id} in the state dir (never shown). ` +
+          'Send the CSR to your PKI team or CA (paste it into the ADCS web enrollment page), ' +
+          `then: xsoar-cert install --cert signed.crt${oneTenant}`
+      : `the key is in ${m.keyFile} (0600). Send the CSR to your CA, ` +
+          `then: xsoar-cert install --cert signed.crt --key ${flags.keyOut}`,
+  );
 }

@@ -1,7 +1,12 @@
-// `xsoar-cert install`: replace the tenant's certificate as a transaction.
+// `xsoar-cert install`: replace the tenant's certificate as a transaction (ops/install.ts); this
+// file maps the flags to options, answers the questions and renders the outcome.
 import type { Command } from 'commander';
 import { collect, helpAfter } from '../help.js';
 import { addConfirmFlag, addFleetFlags, addTargetFlags, SETTINGS_HELP, type TargetFlags } from '../target-flags.js';
+import type { Output } from '../output.js';
+import type { VerifyFilesResult } from '../../ops/verify-files.js';
+import type { InstallOptions, InstallOutcome, InstallPrompts } from '../../ops/install.js';
+import type { VerifyReport } from '../../pki/types.js';
 
 export interface InstallFlags extends TargetFlags {
   cert?: string;
@@ -24,7 +29,8 @@ export function register(program: Command): void {
   const cmd = program
     .command('install')
     .description(
-      'verify, back up, replace the TLS secret, restart the proxy, confirm the live certificate; roll back on any failure',
+      'verify, back up, replace the TLS secret, restart the proxy, confirm the live certificate; ' +
+        'roll back on any failure',
     )
     .option('--cert <file>', 'the certificate (PEM, DER or PKCS#12)')
     .option(
@@ -44,20 +50,128 @@ export function register(program: Command): void {
     .option('--json', 'print the result as JSON')
     .option('-q, --quiet', 'print only the result')
     .option('-i, --interactive', 'ask for the files, names and target step by step (a terminal is needed)')
-    .addHelpText(
-      'after',
-      SETTINGS_HELP +
-        helpAfter(
-          'xsoar-cert install --cert tenant.pem --key tenant-key.pem --chain intermediate.pem --ca root.pem --host xsoar.example.com --endpoint xsoar.example.com:443',
-          'xsoar-cert install --cert tenant.p12 --passphrase-file pass.txt -n tenant-7 --dry-run',
-          'xsoar-cert install --interactive     # a wizard: files, checks, target, plan, confirm',
-          '# several tenants, 8 at a time (tenants file: "namespace[/secret] [host:port]" per line):',
-          'xsoar-cert install --cert t.pem --key t-key.pem --tenants-file tenants.txt --parallel 8 --yes',
-          'xsoar-cert install --cert t.pem --key t-key.pem --all-namespaces --selector app.kubernetes.io/part-of=xsoar --yes',
-        ),
-    )
-    .action(async (flags: InstallFlags) => {
-      const { runInstall } = await import('./install-run.js');
-      await runInstall(flags);
-    });
+    .addHelpText('after', SETTINGS_HELP + helpAfter(...EXAMPLES))
+    .action(async (flags: InstallFlags) => runInstall(flags));
+}
+
+const EXAMPLES = [
+  'xsoar-cert install --cert tenant.pem --key tenant-key.pem --chain intermediate.pem --ca root.pem ' +
+    '--host xsoar.example.com --endpoint xsoar.example.com:443',
+  'xsoar-cert install --cert tenant.p12 --passphrase-file pass.txt -n tenant-7 --dry-run',
+  'xsoar-cert install --interactive     # a wizard: files, checks, target, plan, confirm',
+  '# several tenants, 8 at a time (tenants file: "namespace[/secret] [host:port]" per line):',
+  'xsoar-cert install --cert t.pem --key t-key.pem --tenants-file tenants.txt --parallel 8 --yes',
+  'xsoar-cert install --cert t.pem --key t-key.pem --all-namespaces --selector app.kubernetes.io/part-of=xsoar --yes',
+];
+
+/**
+ * The install for these flags. `pre` is the wizard's verification of the same files (already
+ * shown); the wizard calls back here once it has every answer.
+ */
+export async function runInstall(flags: InstallFlags, pre?: VerifyFilesResult): Promise<void> {
+  if (flags.interactive && !pre) {
+    const { runWizard } = await import('../wizard.js');
+    return runWizard(flags, runInstall);
+  }
+  const { UsageError } = await import('../../errors.js');
+  if (!flags.cert)
+    throw new UsageError(
+      'install needs --cert FILE (and --key FILE)',
+      'Example: xsoar-cert install --cert tenant.pem --key tenant-key.pem --host xsoar.example.com ' +
+        '(or, on a terminal, xsoar-cert install --interactive)',
+    );
+  const { parseTimeout } = await import('../target-flags.js');
+  const o = installOptions(flags, flags.cert, parseTimeout(flags.timeout));
+  const { Output } = await import('../output.js');
+  const out = new Output({ json: flags.json, quiet: flags.quiet });
+  const ops = await import('../../ops/install.js');
+  const verdict = await ops.planInstall(o, out, pre);
+  if (!verdict.ok) {
+    await showRefusal(verdict.report, out);
+    throw ops.installRefusal(o, verdict.report);
+  }
+  const { askToProceed } = await import('../prompts.js');
+  const prompts: InstallPrompts = {
+    fleet: (n, fp) => askFleet(n, fp, flags.yes),
+    proceed: (c) => askToProceed(c, out, flags.yes),
+  };
+  const outcome = await ops.executeInstall(verdict.plan, out, prompts);
+  if (outcome.kind === 'one') return showOne(outcome, out);
+  await showFleet(outcome.results, out);
+  ops.finishFleetInstall(verdict.plan, outcome.results, out);
+}
+
+function installOptions(flags: InstallFlags, cert: string, timeoutS: number): InstallOptions {
+  return {
+    files: {
+      cert,
+      key: flags.key,
+      chain: flags.chain,
+      ca: flags.ca,
+      hosts: flags.host,
+      passphraseFile: flags.passphraseFile,
+    },
+    where: flags,
+    parallel: flags.parallel,
+    timeoutS,
+    dryRun: flags.dryRun,
+    allowNameChange: flags.allowNameChange,
+    keepRequest: flags.keepRequest,
+    noConfirm: flags.confirm === false,
+  };
+}
+
+async function askFleet(count: number, fingerprint: string, yes?: boolean): Promise<boolean> {
+  if (yes || !process.stdin.isTTY || !process.stderr.isTTY) return true; // cron and scripts never prompt
+  const { confirmPrompt } = await import('../prompts.js');
+  return confirmPrompt(`Install ${fingerprint.slice(0, 23)}… on ${count} tenants?`);
+}
+
+/** Files not fit to serve: every check, on stderr even with --quiet (or the report as JSON). */
+async function showRefusal(report: VerifyReport, out: Output): Promise<void> {
+  if (out.json) return out.emit({ ok: false, stage: 'verify', report });
+  const { printChecks } = await import('../print-checks.js');
+  const { Output } = await import('../output.js');
+  printChecks(new Output({ quiet: false }), report);
+}
+
+function showOne(outcome: InstallOutcome & { kind: 'one' }, out: Output): void {
+  const { result, request } = outcome;
+  if (out.json) return out.emit({ ok: true, ...result, ...(request ? { request } : {}) });
+  if (result.result === 'dry-run') {
+    const plan = result.plan as { backupManifest: unknown; secretManifest: unknown };
+    out.result('Dry run: nothing was changed. The plan (tls.key redacted):');
+    const restart = result.deployments.map((d) => `deployment/${d}`);
+    out.result(JSON.stringify({ backup: plan.backupManifest, secret: plan.secretManifest, restart }, null, 2));
+    return;
+  }
+  const confirmed = result.confirmed ? ' and confirmed it is served' : '';
+  out.result(
+    `Installed ${result.newFingerprint} in ${result.namespace}/${result.secret}${confirmed}; ` +
+      `previous version kept as ${result.backup}.`,
+  );
+}
+
+async function showFleet(results: (InstallOutcome & { kind: 'fleet' })['results'], out: Output): Promise<void> {
+  if (out.json) {
+    const tenants = results.map((r) => ({
+      namespace: r.target.namespace,
+      secret: r.target.secret,
+      ok: r.ok,
+      exitCode: r.exitCode ?? 0,
+      error: r.error,
+      result: r.value?.result,
+      backup: r.value?.backup,
+      confirmed: r.value?.confirmed,
+      ms: r.ms,
+    }));
+    return out.emit({ ok: results.every((r) => r.ok), tenants });
+  }
+  const { fleetTable } = await import('../../ops/fleet.js');
+  out.result(
+    fleetTable(
+      results,
+      (v) => `${v.result}${v.confirmed ? ', confirmed live' : ''}${v.backup ? `, backup ${v.backup}` : ''}`,
+    ),
+  );
 }
