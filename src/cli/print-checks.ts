@@ -9,9 +9,9 @@ export function printChecks(out: Output, report: VerifyReport): void {
   if (leaf) {
     // Subjects and names are the certificate's own text: shown escaped, colour added after.
     out.info(`${ce.bold(p(leaf.subject))}  (issuer ${p(leaf.issuer)})`);
-    out.info(
-      `  names: ${p([...leaf.dnsNames, ...leaf.ipAddresses].join(', ')) || '(none)'}   expires ${leaf.notAfter} (${leaf.daysLeft} days)   ${leaf.keyType}${leaf.keyBits ? ' ' + leaf.keyBits : ''}`,
-    );
+    const names = p([...leaf.dnsNames, ...leaf.ipAddresses].join(', ')) || '(none)';
+    const key = `${leaf.keyType}${leaf.keyBits ? ' ' + leaf.keyBits : ''}`;
+    out.info(`  names: ${names}   expires ${leaf.notAfter} (${leaf.daysLeft} days)   ${key}`);
     out.info(`  sha256 ${leaf.sha256}`);
   }
   for (const c of report.checks) {

@@ -31,53 +31,57 @@ export function register(program: Command): void {
         'XSOAR_CERT_STATE_DIR=/var/lib/xsoar-cert xsoar-cert audit --json',
       ),
     )
-    .action(
-      async (flags: {
-        verify?: boolean;
-        localOnly?: boolean;
-        context?: string;
-        kubeconfig?: string;
-        limit?: string;
-        json?: boolean;
-        namespace: string[];
-        op?: string;
-        since?: string;
-        failed?: boolean;
-      }) => {
-        const { readAudit, auditFile, filterAudit, parseSince } = await import('../../audit/log.js');
-        const { Output } = await import('../output.js');
-        const { UsageError } = await import('../../errors.js');
-        const out = new Output({ json: flags.json });
-        const file = auditFile();
-        if (flags.verify) return verify(flags, out);
-        const limit = flags.limit === undefined ? undefined : Number(flags.limit);
-        if (limit !== undefined && (!Number.isInteger(limit) || limit < 1))
-          throw new UsageError(`--limit takes a positive whole number, not "${flags.limit}"`);
-        const ops = ['install', 'rollback', 'renew', 'resolve'] as const;
-        if (flags.op !== undefined && !(ops as readonly string[]).includes(flags.op))
-          throw new UsageError(`--op takes ${ops.join(', ')}, not "${flags.op}"`);
-        const since = flags.since === undefined ? undefined : parseSince(flags.since);
-        if (flags.since !== undefined && !since)
-          throw new UsageError(`--since takes 7d, 12h, 30m or an ISO date, not "${flags.since}"`);
-        const records = filterAudit(readAudit(file).records, {
-          namespaces: flags.namespace,
-          op: flags.op as (typeof ops)[number] | undefined,
-          since,
-          failed: flags.failed,
-        });
-        const shown = limit ? records.slice(-limit) : records;
-        if (flags.json) return out.emit(shown);
-        if (shown.length === 0)
-          return out.result(
-            readAudit(file).records.length ? `no record in ${file} matches` : `no records yet in ${file}`,
-          );
-        for (const r of shown) {
-          out.result(
-            `${r.ts}  ${r.op.padEnd(8)} ${String(r.result).padEnd(16)} ${r.namespace}/${r.secret}  ${r.user}${r.sshClient ? ' from ' + r.sshClient : ''}  ${(r.oldFingerprint ?? '-').slice(0, 11)} → ${(r.newFingerprint ?? '-').slice(0, 11)}  ${r.durationMs} ms${r.error ? '  ' + r.error : ''}`,
-          );
-        }
-      },
+    .action(async (flags: AuditFlags) => runAudit(flags));
+}
+
+interface AuditFlags {
+  verify?: boolean;
+  localOnly?: boolean;
+  context?: string;
+  kubeconfig?: string;
+  limit?: string;
+  json?: boolean;
+  namespace: string[];
+  op?: string;
+  since?: string;
+  failed?: boolean;
+}
+
+const OPS = ['install', 'rollback', 'renew', 'resolve'] as const;
+
+async function runAudit(flags: AuditFlags): Promise<void> {
+  const { readAudit, auditFile, filterAudit, parseSince } = await import('../../audit/log.js');
+  const { Output } = await import('../output.js');
+  const { UsageError } = await import('../../errors.js');
+  const out = new Output({ json: flags.json });
+  const file = auditFile();
+  if (flags.verify) return verify(flags, out);
+  const limit = flags.limit === undefined ? undefined : Number(flags.limit);
+  if (limit !== undefined && (!Number.isInteger(limit) || limit < 1))
+    throw new UsageError(`--limit takes a positive whole number, not "${flags.limit}"`);
+  if (flags.op !== undefined && !(OPS as readonly string[]).includes(flags.op))
+    throw new UsageError(`--op takes ${OPS.join(', ')}, not "${flags.op}"`);
+  const since = flags.since === undefined ? undefined : parseSince(flags.since);
+  if (flags.since !== undefined && !since)
+    throw new UsageError(`--since takes 7d, 12h, 30m or an ISO date, not "${flags.since}"`);
+  const records = filterAudit(readAudit(file).records, {
+    namespaces: flags.namespace,
+    op: flags.op as (typeof OPS)[number] | undefined,
+    since,
+    failed: flags.failed,
+  });
+  const shown = limit ? records.slice(-limit) : records;
+  if (flags.json) return out.emit(shown);
+  if (shown.length === 0)
+    return out.result(readAudit(file).records.length ? `no record in ${file} matches` : `no records yet in ${file}`);
+  for (const r of shown) {
+    const from = r.sshClient ? ' from ' + r.sshClient : '';
+    const change = `${(r.oldFingerprint ?? '-').slice(0, 11)} → ${(r.newFingerprint ?? '-').slice(0, 11)}`;
+    out.result(
+      `${r.ts}  ${r.op.padEnd(8)} ${String(r.result).padEnd(16)} ${r.namespace}/${r.secret}  ${r.user}${from}  ` +
+        `${change}  ${r.durationMs} ms${r.error ? '  ' + r.error : ''}`,
     );
+  }
 }
 
 async function verify(

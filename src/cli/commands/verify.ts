@@ -32,7 +32,8 @@ export function register(program: Command): void {
     .addHelpText(
       'after',
       helpAfter(
-        'xsoar-cert verify --cert tenant.pem --key tenant-key.pem --chain intermediate.pem --ca root.pem --host xsoar.example.com',
+        'xsoar-cert verify --cert tenant.pem --key tenant-key.pem --chain intermediate.pem --ca root.pem ' +
+          '--host xsoar.example.com',
         'xsoar-cert verify --cert bundle.p12 --passphrase-file pass.txt --host 10.0.0.5 --json',
         '# Will it still be valid next month?',
         'xsoar-cert verify --cert tenant.pem --ca root.pem --at 2027-01-01T00:00:00Z',
