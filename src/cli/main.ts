@@ -1,4 +1,5 @@
-// The one entry point and the one exit point (STYLE habits 1, 4, 5).
+// The one entry point and the one exit point: commands throw, and main maps the error to an
+// exit code (as changesets' cli turns its ExitError into process.exit).
 // `--version` is answered before commander is loaded, so it costs one module.
 import { VERSION } from '../version.js';
 import { installSignals } from '../signals.js';
@@ -10,7 +11,7 @@ installSignals();
 // `xsoar-cert inspect --json | head`: a closed pipe is the reader's choice, not an error.
 for (const stream of [process.stdout, process.stderr]) {
   stream.on('error', (err: NodeJS.ErrnoException) => {
-    if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    if (err.code === 'EPIPE') process.exit(0);
     throw err;
   });
 }
@@ -31,7 +32,7 @@ async function main(): Promise<number> {
   const program = await buildProgram(argv);
   try {
     await program.parseAsync(argv, { from: 'user' });
-    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+    return 0; // every failure is thrown and mapped to its exit code by reportError
   } catch (err) {
     const { reportError } = await import('./report-error.js');
     return reportError(err, argv);

@@ -1,4 +1,4 @@
-// Every colour and user-facing message goes through here (STYLE: src/cli/output.ts).
+// Every colour and user-facing message goes through here.
 // Colours only when the stream is a TTY and NO_COLOR is unset (https://no-color.org);
 // FORCE_COLOR=1 forces them (for the pseudo-terminal tests).
 import type { Reporter } from '../ops/reporter.js';

@@ -1,4 +1,5 @@
-// Maps any thrown value to one short message and an exit code (STYLE habit 4 and 5).
+// Maps any thrown value to one short message and an exit code; the stack only with
+// XSOAR_CERT_DEBUG=1 (smallstep/cli's STEPDEBUG).
 import { CheckFailedError, EXIT, PartialError, XsoarCertError } from '../errors.js';
 import { ce, Output, redact } from './output.js';
 import { printable, printableJson, printableLines } from '../printable.js';
