@@ -49,6 +49,3 @@ export async function readBundleWithPassphrase(file: string, src: PassphraseSour
     return parseBundle(data, { source: file, passphrase: pass });
   }
 }
-
-/** The name the issue-2 brief uses: read `file`, asking for a passphrase once if it is encrypted. */
-export const readBundleInteractive = readBundleWithPassphrase;
