@@ -1,7 +1,8 @@
 // Orders any mix of certificates into leaf → intermediate(s) → root, with the one path builder
 // (./path.ts) that verify and install use too, so `chain` writes what install would serve.
 import type { Bundle, CertEntry, KeyEntry } from './types.js';
-import { buildPath, dedupe, explainLeftOut, IssuerLinks, pickLeaf, type LeftOut } from './path.js';
+import { explainLeftOut, pickLeaf } from './leaf.js';
+import { buildPath, dedupe, IssuerLinks, type LeftOut } from './path.js';
 
 export type Dropped = LeftOut;
 

@@ -1,5 +1,5 @@
 // The one certification-path builder: `chain`, `verify`, `install` and `renew --from` all
-// choose the leaf and its path here, so they agree on what is served.
+// build the path here (and choose the leaf in ./leaf.ts), so they agree on what is served.
 //
 // Issuers are found by name, narrowed by key identifier, and proven by signature (never by name
 // alone: cross-signs and re-keyed CAs share names). The search is bounded (candidates per step,
@@ -96,7 +96,8 @@ export function dedupe(certs: readonly CertEntry[]): { unique: CertEntry[]; dupl
 }
 
 const spkiCache = new WeakMap<object, Buffer>();
-function spki(k: { export: (o: { format: 'der'; type: 'spki' }) => Buffer }, holder: object): Buffer {
+/** DER SubjectPublicKeyInfo of `k`, cached on `holder` (a certificate or key entry). */
+export function spki(k: { export: (o: { format: 'der'; type: 'spki' }) => Buffer }, holder: object): Buffer {
   let v = spkiCache.get(holder);
   if (!v) spkiCache.set(holder, (v = k.export({ format: 'der', type: 'spki' })));
   return v;
@@ -108,93 +109,9 @@ export function keyFitsCert(key: KeyEntry, cert: CertEntry): boolean {
   return a.equals(spki(cert.cert.publicKey, cert));
 }
 
-export interface LeafChoice {
-  leaf: CertEntry;
-  by: 'key' | 'issues-nothing';
-  /** Other certificates that could have been the leaf, and why they were not chosen. */
-  passedOver: { entry: CertEntry; reason: 'leaf' | 'unrelated'; why: string }[];
-  /** One line for the user when there was a choice to make. */
-  note?: string;
-}
-
-const isCA = (e: CertEntry) => certFacts(e.cert).basicConstraints?.ca === true;
-
-/**
- * The leaf among `candidates` (the certificates that may be served first): the one `key` fits,
- * else a certificate that issues none of `pool`, preferring non-CA ones. When several qualify
- * (a renewed certificate next to the old one, for the same key), the newest one valid at `at`
- * wins and the others are named, never dropped silently.
- */
-export function pickLeaf(
-  candidates: readonly CertEntry[],
-  pool: readonly CertEntry[],
-  opts: { key?: KeyEntry; at: Date; links?: IssuerLinks },
-): LeafChoice | undefined {
-  const links = opts.links ?? new IssuerLinks();
-  let qualified: CertEntry[];
-  let by: LeafChoice['by'] = 'issues-nothing';
-  if (opts.key) {
-    qualified = candidates.filter((c) => keyFitsCert(opts.key!, c));
-    if (qualified.length === 0) return undefined;
-    by = 'key';
-  } else {
-    const issuesNothing = (c: CertEntry) =>
-      !pool.some((o) => o !== c && !o.der.equals(c.der) && guarded(() => links.issued(o, c)));
-    // Non-CA certificates first: their check is a name comparison in practice (nothing names them as issuer).
-    qualified = candidates.filter((c) => !isCA(c) && issuesNothing(c));
-    if (qualified.length === 0) qualified = candidates.filter((c) => isCA(c) && issuesNothing(c));
-    if (qualified.length === 0) qualified = candidates.slice(0, 1);
-  }
-  if (qualified.length === 0) return undefined;
-  // Valid ones first, in the order given; among the certificates for the first one's key
-  // (a renewal next to the certificate it replaces), the newest.
-  const ranked = [...qualified].sort(
-    (a, b) => Number(Boolean(validityProblem(a, opts.at))) - Number(Boolean(validityProblem(b, opts.at))),
-  );
-  const keyOf = (e: CertEntry) => spki(e.cert.publicKey, e);
-  const sameKey = ranked.filter(
-    (c) =>
-      keyOf(c).equals(keyOf(ranked[0]!)) &&
-      Boolean(validityProblem(c, opts.at)) === Boolean(validityProblem(ranked[0]!, opts.at)),
-  );
-  const leaf = sameKey.reduce((n, c) =>
-    new Date(c.cert.validFrom).getTime() > new Date(n.cert.validFrom).getTime() ? c : n,
-  );
-  const passedOver: LeafChoice['passedOver'] = [];
-  for (const entry of ranked) {
-    if (entry === leaf) continue;
-    const v = validityProblem(entry, opts.at);
-    if (!keyOf(entry).equals(keyOf(leaf))) {
-      passedOver.push({
-        entry,
-        reason: 'unrelated',
-        why: `another end-entity certificate (for a different key)${v ? ` that ${v}` : ''}; pass --key to choose it instead`,
-      });
-    } else {
-      passedOver.push({
-        entry,
-        reason: 'leaf',
-        why: `another certificate for the same key: ${v ? `it ${v}` : `it is older (issued ${new Date(entry.cert.validFrom).toISOString()}) than the one used (issued ${new Date(leaf.cert.validFrom).toISOString()})`}`,
-      });
-    }
-  }
-  const same = passedOver.filter((p) => p.reason === 'leaf').length;
-  const note = same
-    ? `${same + 1} certificates for the same key were given; using the newest valid one, ${leaf.source}: ${certLabel(leaf.cert)} (issued ${new Date(leaf.cert.validFrom).toISOString()})`
-    : passedOver.length && by !== 'key'
-      ? `${passedOver.length + 1} end-entity certificates were given; using ${leaf.source}: ${certLabel(leaf.cert)} (pass --key to choose)`
-      : undefined;
-  return { leaf, by, passedOver, note };
-}
-
 /** Run a budgeted check; when the budget is gone the answer is "no" (the builder reports the bound). */
-function guarded(f: () => boolean): boolean {
-  try {
-    return f();
-  } catch (err) {
-    if (err instanceof BudgetExceeded) return false;
-    throw err;
-  }
+export function guarded(f: () => boolean): boolean {
+  return budgeted(f) === true;
 }
 
 export interface CandidatePath {
@@ -247,6 +164,22 @@ function rank(a: CandidatePath, b: CandidatePath): number {
   );
 }
 
+/** What a search step needs to know, the same for every step of one build. */
+interface Search {
+  links: IssuerLinks;
+  isAnchor: (c: CertEntry) => boolean;
+  /** Every candidate issuer, by subject name. */
+  bySubject: Map<string, CertEntry[]>;
+  opts: PathOptions;
+}
+
+/** The paths a search step found, how many of them are complete, and whether a bound was hit. */
+interface Found {
+  paths: CandidatePath[];
+  complete: number;
+  budgetHit: boolean;
+}
+
 /**
  * Every path from `leaf` through `pool` to an anchor or a self-signed root, within the bounds,
  * ranked best first. Throws PathBudgetError only when the bound was hit and no complete path
@@ -256,75 +189,17 @@ export function buildPath(leaf: CertEntry, pool: readonly CertEntry[], opts: Pat
   const links = opts.links ?? new IssuerLinks();
   const anchors = opts.anchors ?? [];
   const anchorKeys = new Set(anchors.map(derKey));
-  const isAnchor = (c: CertEntry) => anchorKeys.has(derKey(c));
   // The input's own copy of an anchor comes first, so a root the user gave is named as theirs.
-  const all = dedupe([...pool, ...anchors]).unique;
-  const bySubject = new Map<string, CertEntry[]>();
-  for (const c of all) {
-    const list = bySubject.get(c.cert.subject);
-    if (list) list.push(c);
-    else bySubject.set(c.cert.subject, [c]);
-  }
-  const paths: CandidatePath[] = [];
-  let complete = 0;
-  let budgetHit = false;
-  const finish = (
-    certs: CertEntry[],
-    trusted: boolean,
-    selfSignedEnd: boolean,
-    missingIssuer?: CandidatePath['missingIssuer'],
-  ) => {
-    const invalid = certs.filter((c) => validityProblem(c, opts.at));
-    const score = missingIssuer || !opts.score ? 0 : opts.score(certs, trusted);
-    paths.push({ certs, trusted, selfSignedEnd, invalid, score, missingIssuer });
-    if (!missingIssuer) complete++;
-  };
-  const selfSigned = (c: CertEntry) => guarded(() => links.issued(c, c));
-  const walk = (path: CertEntry[]): void => {
-    if (complete >= MAX_COMPLETE) return;
-    const cur = path[path.length - 1]!;
-    // An anchor ends the path, even the leaf itself (the appliance's self-signed default with --ca).
-    if (isAnchor(cur)) return finish(path, true, false);
-    if (path.length > 1 && selfSigned(cur)) return finish(path, false, true);
-    const missing = { subject: oneLineName(cur.cert.issuer), aki: certFacts(cur.cert).aki };
-    if (path.length >= MAX_PATH_DEPTH) return finish(path, false, false, missing);
-    const named = (bySubject.get(cur.cert.issuer) ?? []).filter(
-      (c) => c !== cur && !path.some((p) => p.der.equals(c.der)) && IssuerLinks.mayIssue(cur, c),
-    );
-    // Anchors first, then certificates valid now: the likeliest good paths are tried within the bound.
-    named.sort(
-      (a, b) =>
-        Number(!isAnchor(a)) - Number(!isAnchor(b)) ||
-        Number(Boolean(validityProblem(a, opts.at))) - Number(Boolean(validityProblem(b, opts.at))),
-    );
-    if (named.length > MAX_CANDIDATES_PER_STEP) budgetHit = true;
-    let any = false;
-    for (const next of named.slice(0, MAX_CANDIDATES_PER_STEP)) {
-      let ok: boolean;
-      try {
-        ok = links.issued(cur, next);
-      } catch (err) {
-        if (!(err instanceof BudgetExceeded)) throw err;
-        budgetHit = true;
-        break;
-      }
-      if (!ok) continue;
-      any = true;
-      walk([...path, next]);
-      if (complete >= MAX_COMPLETE) return;
-    }
-    if (!any) {
-      const ss = selfSigned(cur);
-      finish(path, false, ss, ss ? undefined : missing);
-    }
-  };
-  walk([leaf]);
+  const bySubject = bySubjectName(dedupe([...pool, ...anchors]).unique);
+  const search: Search = { links, isAnchor: (c) => anchorKeys.has(derKey(c)), bySubject, opts };
+  const { paths, budgetHit } = walk([leaf], search, 0);
   paths.sort(rank);
   const best = paths[0] ?? { certs: [leaf], trusted: false, selfSignedEnd: false, invalid: [], score: 0 };
   if (budgetHit && !best.trusted && !best.selfSignedEnd) {
     const crowd = Math.max(...[...bySubject.values()].map((l) => l.length));
     throw new PathBudgetError(
-      `${leaf.source}: gave up building the chain of ${certLabel(leaf.cert)} after ${links.checks} signature checks: the input holds ${crowd} CA certificates with the same name`,
+      `${leaf.source}: gave up building the chain of ${certLabel(leaf.cert)} after ${links.checks} signature ` +
+        `checks: the input holds ${crowd} CA certificates with the same name`,
       {
         file: leaf.source,
         hint: 'Pass only the certificates of this chain (the leaf, its intermediates and the root).',
@@ -334,48 +209,90 @@ export function buildPath(leaf: CertEntry, pool: readonly CertEntry[], opts: Pat
   return { best, paths, leftOut: [] };
 }
 
-/**
- * Why each input certificate is not in `chosen`: a duplicate, another path's certificate (an
- * expired cross-sign, a second root), another leaf, or unrelated to this chain.
- */
-export function explainLeftOut(
-  input: readonly CertEntry[],
-  chosen: CandidatePath,
-  at: Date,
-  extra: LeafChoice['passedOver'] = [],
-  others: readonly CandidatePath[] = [],
-): LeftOut[] {
-  const { unique, duplicates } = dedupe(input);
-  const inChosen = (c: CertEntry) => chosen.certs.some((p) => p.der.equals(c.der));
-  const out: LeftOut[] = duplicates.map((entry) => ({
-    entry,
-    reason: 'duplicate',
-    why: 'a duplicate of a certificate given earlier',
-  }));
-  const end = chosen.certs[chosen.certs.length - 1]!;
-  for (const entry of unique) {
-    if (inChosen(entry)) continue;
-    const leafNote = extra.find((x) => x.entry === entry);
-    if (leafNote) {
-      out.push({ entry, reason: leafNote.reason, why: leafNote.why });
-      continue;
-    }
-    if (others.some((p) => p.certs.some((c) => c.der.equals(entry.der)))) {
-      const v = validityProblem(entry, at);
-      const crossSign = !isSelfSigned(entry) && chosen.certs.some((c) => c.cert.subject === entry.cert.subject);
-      const what = crossSign
-        ? 'a cross-signed copy of a CA in the chain'
-        : isSelfSigned(entry)
-          ? 'another root'
-          : 'a CA on another path';
-      out.push({
-        entry,
-        reason: 'alternative',
-        why: `${what}${v ? ` that ${v}` : ''}; the chain ends at ${certLabel(end.cert)} instead`,
-      });
-      continue;
-    }
-    out.push({ entry, reason: 'unrelated', why: 'not part of this chain (it issued none of its certificates)' });
+function bySubjectName(certs: readonly CertEntry[]): Map<string, CertEntry[]> {
+  const bySubject = new Map<string, CertEntry[]>();
+  for (const c of certs) {
+    const list = bySubject.get(c.cert.subject);
+    if (list) list.push(c);
+    else bySubject.set(c.cert.subject, [c]);
   }
-  return out;
+  return bySubject;
+}
+
+/** One path found: scored when it is complete (it reached an anchor or a root). */
+function ended(
+  certs: CertEntry[],
+  s: Search,
+  trusted: boolean,
+  selfSignedEnd: boolean,
+  missingIssuer?: CandidatePath['missingIssuer'],
+): Found {
+  const invalid = certs.filter((c) => validityProblem(c, s.opts.at));
+  const score = missingIssuer || !s.opts.score ? 0 : s.opts.score(certs, trusted);
+  const path: CandidatePath = { certs, trusted, selfSignedEnd, invalid, score, missingIssuer };
+  return { paths: [path], complete: missingIssuer ? 0 : 1, budgetHit: false };
+}
+
+/**
+ * Depth first from the last certificate of `path`, after `completeBefore` complete paths were
+ * found elsewhere; stops once MAX_COMPLETE complete paths are found in all.
+ */
+function walk(path: CertEntry[], s: Search, completeBefore: number): Found {
+  const found: Found = { paths: [], complete: 0, budgetHit: false };
+  if (completeBefore >= MAX_COMPLETE) return found;
+  const cur = path[path.length - 1]!;
+  const selfSigned = (c: CertEntry) => guarded(() => s.links.issued(c, c));
+  // An anchor ends the path, even the leaf itself (the appliance's self-signed default with --ca).
+  if (s.isAnchor(cur)) return ended(path, s, true, false);
+  if (path.length > 1 && selfSigned(cur)) return ended(path, s, false, true);
+  const missing = { subject: oneLineName(cur.cert.issuer), aki: certFacts(cur.cert).aki };
+  if (path.length >= MAX_PATH_DEPTH) return ended(path, s, false, false, missing);
+  const named = issuerCandidates(cur, path, s);
+  found.budgetHit = named.length > MAX_CANDIDATES_PER_STEP;
+  let any = false;
+  for (const next of named.slice(0, MAX_CANDIDATES_PER_STEP)) {
+    const issued = budgeted(() => s.links.issued(cur, next));
+    if (issued === 'exhausted') {
+      found.budgetHit = true;
+      break;
+    }
+    if (!issued) continue;
+    any = true;
+    const below = walk([...path, next], s, completeBefore + found.complete);
+    found.paths.push(...below.paths);
+    found.complete += below.complete;
+    found.budgetHit ||= below.budgetHit;
+    if (completeBefore + found.complete >= MAX_COMPLETE) return found;
+  }
+  if (any) return found;
+  const ss = selfSigned(cur);
+  const last = ended(path, s, false, ss, ss ? undefined : missing);
+  return {
+    paths: [...found.paths, ...last.paths],
+    complete: found.complete + last.complete,
+    budgetHit: found.budgetHit,
+  };
+}
+
+/** The certificates that may have issued `cur` by name and key identifier, not already on the path. */
+function issuerCandidates(cur: CertEntry, path: readonly CertEntry[], s: Search): CertEntry[] {
+  const named = (s.bySubject.get(cur.cert.issuer) ?? []).filter(
+    (c) => c !== cur && !path.some((p) => p.der.equals(c.der)) && IssuerLinks.mayIssue(cur, c),
+  );
+  // Anchors first, then certificates valid now: the likeliest good paths are tried within the bound.
+  return named.sort(
+    (a, b) =>
+      Number(!s.isAnchor(a)) - Number(!s.isAnchor(b)) ||
+      Number(Boolean(validityProblem(a, s.opts.at))) - Number(Boolean(validityProblem(b, s.opts.at))),
+  );
+}
+
+/** A budgeted check's answer, or 'exhausted' when the signature budget ran out. */
+function budgeted(f: () => boolean): boolean | 'exhausted' {
+  try {
+    return f();
+  } catch (err) {
+    if (err instanceof BudgetExceeded) return 'exhausted';
+    throw err;
+  }
 }
