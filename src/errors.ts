@@ -148,7 +148,13 @@ export class InternalError extends XsoarCertError {
 
 /** The ACME CA refused or could not be reached; nothing installed was changed (exit 9). */
 export class CaError extends XsoarCertError {
-  constructor(message: string, hint?: string) {
+  /** The CA asked to be left alone this long (Retry-After): the next attempt waits at least that. */
+  readonly retryAfterS?: number;
+  /** The CA's problem type (RFC 8555 §6.7), when it sent one. */
+  readonly problem?: string;
+  constructor(message: string, hint?: string, opts: { retryAfterS?: number; problem?: string } = {}) {
     super(message, EXIT.CA, hint);
+    this.retryAfterS = opts.retryAfterS;
+    this.problem = opts.problem;
   }
 }

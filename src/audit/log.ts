@@ -20,7 +20,8 @@ import {
 } from '../state-dir.js';
 
 export interface AuditInput {
-  op: 'install' | 'rollback' | 'renew' | 'resolve';
+  /** notify: a renew notification that could not be delivered (result 'notify-failed'). */
+  op: 'install' | 'rollback' | 'renew' | 'resolve' | 'notify';
   namespace: string;
   secret: string;
   context?: string;
@@ -31,15 +32,18 @@ export interface AuditInput {
     | 'rolled-back'
     | 'rollback-failed'
     | 'failed-preflight'
+    | 'refused'
     | 'failed'
     | 'dry-run'
     | 'skipped'
-    | 'resolved';
+    | 'resolved'
+    | 'notify-failed';
   error?: string;
   durationMs: number;
   backup?: string;
   /** The run id of the change (the in-cluster lock's `run`): what the cluster's audit anchor names. */
-  run?: string;
+  run?: string;  /** For a failure: the exit code the run ended with. */
+  exitCode?: number;
 }
 
 export interface AuditRecord extends AuditInput {

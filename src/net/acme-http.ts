@@ -144,6 +144,9 @@ export function retryWait(o: RetryState): number {
       : total > MAX_RETRY_TOTAL_S
         ? `again: its retries would wait ${total} s in this run (over ${MAX_RETRY_TOTAL_S} s)`
         : '';
-  if (over) throw new CaError(`${what} ${over}: nothing was changed; the next scheduled renew asks ${o.ca} again`);
+  if (over) {
+    const msg = `${what} ${over}: nothing was changed; the next scheduled renew asks ${o.ca} again`;
+    throw new CaError(msg, undefined, { retryAfterS: asked });
+  }
   return wait;
 }

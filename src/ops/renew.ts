@@ -2,11 +2,10 @@
 // renew-policy.ts, with the source's renewal window when it has one) whether it is due; when it is,
 // hands the engine the source's pending certificate, which the engine obtains only once the tenant
 // passed every check (no ACME order for a tenant that cannot take it). Never prompts.
-import { EXIT, InputError, KubectlError, UsageError, XsoarCertError } from '../errors.js';
+import { InputError, KubectlError, UsageError } from '../errors.js';
 import type { Reporter as Output } from './reporter.js';
 import { Kubectl, type Lookup, type SecretObject } from '../k8s/kubectl.js';
-import { acquireLock, type Lock } from './state.js';
-import { runFleet, type FleetResult, type Target } from './fleet.js';
+import type { Target } from './fleet.js';
 import { executeTransaction } from './txn/run.js';
 import type { PendingContent, TransactionResult } from './txn/types.js';
 import { installedLeaf } from './installed.js';
@@ -18,6 +17,7 @@ import type { FolderFile } from './sources/drop-folder.js';
 import { completeRequest } from './requests.js';
 import type { AcmeSettings } from './sources/acme.js';
 import { namesOf, type CertificateSource, type Installed, type Obtained } from './sources/types.js';
+import { backingOff, remember, type Skipped } from './renew-record.js';
 
 export interface RenewOptions {
   namespace: string;
@@ -47,7 +47,7 @@ export interface RenewOptions {
 }
 
 export type RenewResult =
-  | { action: 'skipped'; reason: string; namespace: string; secret: string; fingerprint?: string; renewAt: string }
+  | Skipped
   | {
       action: 'renewed' | 'dry-run';
       reason: string;
@@ -56,10 +56,12 @@ export type RenewResult =
       from: string;
       transaction: TransactionResult;
       files?: FolderFile[];
+      /** The new certificate's expiry. */
+      notAfter?: string;
     };
 
 /** The certificate installed in the secret, or the error install would give (not found, not a TLS secret, empty). */
-function readInstalled(opts: RenewOptions, cur: Lookup<SecretObject>): Installed {
+export function readInstalled(opts: RenewOptions, cur: Lookup<SecretObject>): Installed {
   const where = `${opts.namespace}/${opts.secret}`;
   if (!cur.found)
     throw new KubectlError(`secret "${opts.secret}" not found in namespace "${opts.namespace}"`, {
@@ -106,7 +108,7 @@ export async function sourceFor(opts: Omit<RenewOptions, 'namespace' | 'secret'>
 type Decision = { skip: Extract<RenewResult, { action: 'skipped' }> } | { skip?: undefined; reason: string };
 
 /** Is it due (the source's window, then the pure plan), and may the source renew it? Reads nothing from the cluster. */
-async function decide(
+export async function decide(
   opts: RenewOptions,
   installed: Installed,
   source: CertificateSource,
@@ -125,7 +127,10 @@ async function decide(
   if (!due.due) {
     out.ok(`${installed.where}: not due: ${due.reason}`);
     const skip = { action: 'skipped' as const, reason: due.reason, namespace: opts.namespace, secret: opts.secret };
-    return { skip: { ...skip, fingerprint: installed.leaf.fingerprint256, renewAt: due.renewAt.toISOString() } };
+    const notAfter = new Date(installed.leaf.validTo).toISOString();
+    return {
+      skip: { ...skip, fingerprint: installed.leaf.fingerprint256, renewAt: due.renewAt.toISOString(), notAfter },
+    };
   }
   out.step(`${installed.where}: due: ${due.reason}`);
   source.check?.(installed); // before anything costs: a certificate that would be refused is not worth a CA's order
@@ -133,7 +138,7 @@ async function decide(
 }
 
 /** The engine's pending content for one tenant; what the source said comes back through `got`. */
-function pending(
+export function pending(
   source: CertificateSource,
   installed: Installed,
   out: Output,
@@ -150,7 +155,7 @@ function pending(
   };
 }
 
-function renewed(
+export function renewed(
   opts: { dryRun?: boolean },
   t: Target,
   reason: string,
@@ -167,12 +172,33 @@ function renewed(
     from: o?.from ?? source.describe(),
     transaction,
     files: o?.files,
+    notAfter: o?.content.notAfter,
   };
 }
 
+/** One tenant: within a backoff nothing is tried; otherwise renew it and keep the attempt on record. */
 export async function runRenew(opts: RenewOptions, out: Output): Promise<RenewResult> {
-  const kubectl = new Kubectl({ namespace: opts.namespace, context: opts.context, kubeconfig: opts.kubeconfig });
   const t: Target = { namespace: opts.namespace, secret: opts.secret, endpoint: opts.endpoint };
+  const wait = backingOff(t, opts, out);
+  if (wait) return wait;
+  const stage = { inEngine: false };
+  try {
+    const r = await renewOne(opts, t, out, stage);
+    if (!opts.dryRun) remember(t, r.action === 'skipped' ? { skipped: r } : { renewed: r });
+    return r;
+  } catch (error) {
+    if (!opts.dryRun) remember(t, { error, inEngine: stage.inEngine });
+    throw error;
+  }
+}
+
+async function renewOne(
+  opts: RenewOptions,
+  t: Target,
+  out: Output,
+  stage: { inEngine: boolean },
+): Promise<RenewResult> {
+  const kubectl = new Kubectl({ namespace: opts.namespace, context: opts.context, kubeconfig: opts.kubeconfig });
   await resolveMarker(kubectl, opts.namespace, opts.secret, out, {
     endpoint: opts.endpoint,
     servername: opts.servername,
@@ -186,6 +212,7 @@ export async function runRenew(opts: RenewOptions, out: Output): Promise<RenewRe
   const preflight: Promise<Preflight> = readPreflight(kubectl, opts.secret);
   preflight.catch(() => undefined); // reported by the transaction that awaits it
   const got = new Map<string, Obtained>();
+  stage.inEngine = true;
   const transaction = await executeTransaction(
     {
       op: 'renew',
@@ -207,145 +234,4 @@ export async function runRenew(opts: RenewOptions, out: Output): Promise<RenewRe
   if (!opts.dryRun && o?.requestId !== undefined && transaction.result === 'installed')
     completeRequest(o.requestId, out);
   return renewed(opts, t, d.reason, source, o, transaction);
-}
-
-type FleetBase = Omit<RenewOptions, 'namespace' | 'secret' | 'endpoint'>;
-
-/** Each tenant's renew lock (held for the whole run) and any marker a killed run left; the tenants still going. */
-async function lockAndResolve(
-  targets: Target[],
-  base: FleetBase,
-  kubectl: Kubectl,
-  out: Output,
-  failed: (t: Target, err: unknown) => void,
-  locks: Lock[],
-): Promise<Target[]> {
-  const live: Target[] = [];
-  for (const t of targets) {
-    try {
-      if (!base.dryRun) locks.push(acquireLock(t.namespace, t.secret, 'renew'));
-      await resolveMarker(kubectl.forNamespace(t.namespace), t.namespace, t.secret, out, {
-        endpoint: t.endpoint,
-        servername: base.servername,
-        dryRun: base.dryRun,
-      });
-      live.push(t);
-    } catch (err) {
-      failed(t, err);
-    }
-  }
-  return live;
-}
-
-/** Which tenants are due, each decided from its secret (read in one cluster-wide call where allowed). */
-async function dueTenants(
-  live: Target[],
-  base: FleetBase,
-  source: CertificateSource,
-  kubectl: Kubectl,
-  parallel: number,
-  out: Output,
-  settle: { skip: (t: Target, r: RenewResult) => void; failed: (t: Target, err: unknown) => void },
-) {
-  const wide = await kubectl
-    .acrossNamespaces()
-    .listAllIfAllowed<SecretObject>('secrets', ['--field-selector', 'type=kubernetes.io/tls']);
-  const due: { t: Target; installed: Installed; reason: string }[] = [];
-  await runFleet(live, parallel, async (t) => {
-    const opts = { ...base, namespace: t.namespace, secret: t.secret, endpoint: t.endpoint };
-    try {
-      const hit = wide?.find((s) => s.metadata.namespace === t.namespace && s.metadata.name === t.secret);
-      const installed = readInstalled(
-        opts,
-        hit ? { found: true, object: hit } : await kubectl.forNamespace(t.namespace).getSecret(t.secret),
-      );
-      const d = await decide(opts, installed, source, out);
-      if (d.skip) settle.skip(t, d.skip);
-      else due.push({ t, installed, reason: d.reason });
-    } catch (err) {
-      settle.failed(t, err);
-    }
-  });
-  return due.sort((a, b) => live.indexOf(a.t) - live.indexOf(b.t)); // decided concurrently; renewed in the order given
-}
-
-/**
- * Renew many tenants in one run: every secret read in one cluster-wide call, one source for the
- * run (one folder scan, one ACME order per set of names), and the due tenants renewed in one
- * batched transaction (one tenant at a time when the user may not list across namespaces).
- */
-export async function runRenewFleet(
-  targets: Target[],
-  base: FleetBase,
-  parallel: number,
-  out: Output,
-): Promise<FleetResult<RenewResult>[]> {
-  const kubectl = new Kubectl({ namespace: targets[0]!.namespace, context: base.context, kubeconfig: base.kubeconfig });
-  const started = Date.now();
-  const results = new Map<Target, FleetResult<RenewResult>>();
-  const failed = (t: Target, err: unknown) =>
-    results.set(t, {
-      target: t,
-      ok: false,
-      error: (err as Error).message,
-      exitCode: err instanceof XsoarCertError ? err.exitCode : EXIT.INTERNAL,
-      ms: Date.now() - started,
-    });
-  const skip = (t: Target, value: RenewResult) =>
-    results.set(t, { target: t, ok: true, value, ms: Date.now() - started });
-  const locks: Lock[] = [];
-  try {
-    const live = await lockAndResolve(targets, base, kubectl, out, failed, locks);
-    const source = await sourceFor(base);
-    const due = await dueTenants(live, base, source, kubectl, parallel, out, { skip, failed });
-    if (due.length) await renewDue(due, base, source, kubectl, parallel, out, results);
-  } finally {
-    for (const l of locks) l.release();
-  }
-  return targets.map((t) => results.get(t)!);
-}
-
-async function renewDue(
-  due: { t: Target; installed: Installed; reason: string }[],
-  base: FleetBase,
-  source: CertificateSource,
-  kubectl: Kubectl,
-  parallel: number,
-  out: Output,
-  results: Map<Target, FleetResult<RenewResult>>,
-): Promise<void> {
-  const byTarget = new Map(due.map((x) => [x.t, x]));
-  const got = new Map<string, Obtained>();
-  const { executeFleetTransaction } = await import('./txn/run.js');
-  const done = await executeFleetTransaction(
-    {
-      op: 'renew',
-      targets: due.map((x) => x.t),
-      proxy: base.proxy,
-      servername: base.servername,
-      context: base.context,
-      content: (t) => pending(source, byTarget.get(t)!.installed, out, got),
-      allowNameChange: base.allowNameChange,
-      noConfirm: base.noConfirm,
-      dryRun: base.dryRun,
-      timeoutS: base.timeoutS,
-      parallel,
-    },
-    kubectl,
-    out,
-  );
-  const obtained = (t: Target) => got.get(byTarget.get(t)!.installed.where);
-  // A pending request completed by the renewed certificate goes once every tenant using it succeeded.
-  const requestIds = new Set(due.map((x) => obtained(x.t)?.requestId).filter((x): x is number => x !== undefined));
-  for (const id of requestIds)
-    if (!base.dryRun && done.filter((r) => obtained(r.target)?.requestId === id).every((r) => r.ok))
-      completeRequest(id, out);
-  for (const r of done) {
-    if (!r.ok) results.set(r.target, { target: r.target, ok: false, error: r.error, exitCode: r.exitCode, ms: r.ms });
-    else
-      results.set(r.target, {
-        ...r,
-        value: renewed(base, r.target, byTarget.get(r.target)!.reason, source, obtained(r.target), r.value!),
-      });
-  }
 }

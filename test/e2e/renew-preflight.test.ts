@@ -3,7 +3,7 @@
 // the run with install's exit code and message, and the CA (test/helpers/hostile-acme.ts in its
 // honest mode, which records every request) sees no order. A dry run orders nothing either.
 import { createServer } from 'node:net';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startSandbox, type Sandbox } from '../helpers/sandbox.js';
@@ -125,4 +125,68 @@ test('renew --acme --dry-run says what would be ordered and orders nothing', asy
   const j = JSON.parse(r.stdout);
   expect(JSON.stringify(j)).toMatch(/an order at ACME 127\.0\.0\.1:\d+/);
   expect(orders()).toBe(0);
+});
+
+describe('issue 18, items 2 and 3: every attempt on record, and a backoff that respects the CA', () => {
+  const ok = (r: CliResult) => ({ code: r.code, err: r.code ? r.stderr : '' });
+  test('a failed attempt starts a backoff: the next run within it does not contact the CA; --force does; a success resets it', async () => {
+    const state = mkdtempSync(path.join(tmpdir(), 'xsoar-cert-state-'));
+    const env = { XSOAR_CERT_STATE_DIR: state };
+    const acme = [
+      'renew',
+      '--acme',
+      ca.directory,
+      '--acme-ca',
+      ca.tlsCa,
+      '--acme-agree-tos',
+      '-n',
+      't1',
+      '--secret',
+      'xsoar-tls',
+    ];
+    const run = (extra: string[]) =>
+      runCli([...acme, '--allow-name-change', '--host', 'localhost', '--http-port', '1', ...extra], {
+        env: { ...sb.env, ...env },
+      });
+    ca.reset('ok');
+    const first = await run(['--force']);
+    expect(first.code).toBe(9); // this CA validates nothing
+    expect(ca.seen.length).toBeGreaterThan(0);
+    ca.reset('ok');
+    const second = await run([]);
+    expect(ok(second)).toEqual({ code: 0, err: '' });
+    expect(second.stderr + second.stdout).toMatch(
+      /renewal failing since \S+, 1 attempt\(s\) \(last: exit 9, .*next attempt after (\S+) \(--force to try now\)/,
+    );
+    expect(ca.seen).toEqual([]); // not one request at the CA
+    const third = await run(['--force']);
+    expect(third.code).toBe(9);
+    expect(ca.seen.length).toBeGreaterThan(0);
+    // The audit log has both attempts, with the exit code and the CA's reason.
+    const failed = JSON.parse(
+      (await runCli(['audit', '--failed', '--json', '-n', 't1'], { env: { ...sb.env, ...env } })).stdout,
+    );
+    expect(failed.map((r: { result: string; exitCode: number }) => `${r.result}:${r.exitCode}`)).toEqual([
+      'refused:9',
+      'refused:9',
+    ]);
+    expect(failed[0].error).toMatch(/the CA refused a challenge/);
+    // A success (here from another source) resets the backoff: the next cron run decides normally again.
+    const fine = await runCli(
+      ['renew', '--self-signed', '--force', '-n', 't1', '--secret', 'xsoar-tls', '--allow-name-change'],
+      {
+        env: { ...sb.env, ...env },
+      },
+    );
+    expect(ok(fine)).toEqual({ code: 0, err: '' });
+    const reset = JSON.parse(readFileSync(path.join(state, 'renewals', 't1__xsoar-tls.json'), 'utf8'));
+    expect(reset).toMatchObject({ failures: 0, lastAttempt: { result: 'renewed', exitCode: 0 } });
+    expect(reset.nextAttempt).toBeUndefined();
+    ca.reset('ok');
+    const after = await run([]);
+    expect(after.stdout + after.stderr).not.toMatch(/renewal failing/);
+    expect(ca.seen.length).toBeGreaterThan(0); // no backoff: it asked the CA (its renewal window) again
+    const kept = JSON.parse(readFileSync(path.join(state, 'renewals', 't1__xsoar-tls.json'), 'utf8'));
+    expect(kept.lastSuccess).toBeDefined();
+  }, 60000);
 });

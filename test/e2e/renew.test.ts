@@ -99,7 +99,10 @@ test('a folder with nothing usable fails with exit 3 and keeps the installed cer
   const before = await sb.servedCert(t().endpoint);
   const drop = await mkdtemp(path.join(tmpdir(), 'xsoar-cert-drop-'));
   await writeFile(path.join(drop, 'junk.pem'), 'not a certificate');
-  const r = await renew(['--from', drop]);
+  // Its own state dir: the failure starts a backoff (issue 18) that the next tests' cron-like runs would respect.
+  const r = await renew(['--from', drop], {
+    XSOAR_CERT_STATE_DIR: await mkdtemp(path.join(tmpdir(), 'xsoar-cert-state-')),
+  });
   expect(r.code).toBe(3);
   expect(r.stderr).toMatch(/no certificate found|valid and newer/);
   expect((await sb.servedCert(t().endpoint)).sha256).toBe(before.sha256);

@@ -142,7 +142,7 @@ export async function runRenewCommand(flags: RenewFlags): Promise<void> {
   if (targets.length > 1) {
     const quiet = new Output({ quiet: true, json: flags.json });
     // Every secret read at once, the folder scanned once, the due tenants renewed in one batch.
-    const { runRenewFleet } = await import('../../ops/renew.js');
+    const { runRenewFleet } = await import('../../ops/renew-fleet.js');
     const results = await runRenewFleet(targets, base, parseParallel(flags.parallel), quiet);
     if (flags.json)
       out.emit({

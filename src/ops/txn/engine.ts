@@ -105,8 +105,9 @@ export async function runEngine(o: EngineOptions, kind: TargetKind, out: Reporte
   const byRef = new Map<TenantRef, Tenant>(tenants.map((x) => [x.t, x]));
   // Before anything changes a failure of one tenant is final; with one tenant it is simply thrown.
   const refuse = (t: TenantRef, err: unknown) => {
-    if (solo) throw err;
     const x = byRef.get(t)!;
+    if (!o.dryRun) recordRefusal(o, x, err);
+    if (solo) throw err;
     x.error ??= err instanceof XsoarCertError ? err : new CheckFailedError(String((err as Error)?.message ?? err));
   };
   const target = await kind.open(o.targets, out, refuse);
@@ -395,6 +396,25 @@ async function restore(run: Run, x: Tenant): Promise<void> {
     `${o.op} failed at ${x.step} (${reason}); rolled back: the previous certificate ${c.oldFingerprint ?? ''} is installed and served again`,
     true,
   );
+}
+
+/** A tenant refused before any change is on record too, with why and the exit code it ends with. */
+function recordRefusal(o: EngineOptions, x: Tenant, err: unknown): void {
+  try {
+    appendAudit({
+      op: o.op,
+      namespace: x.t.namespace,
+      secret: x.t.secret,
+      context: o.context,
+      durationMs: Date.now() - x.started,
+      oldFingerprint: x.found?.oldFingerprint,
+      result: 'refused',
+      error: String((err as Error)?.message ?? err),
+      exitCode: exitOf(err as Error),
+    });
+  } catch {
+    // The refusal itself is what the user must see; a log that cannot take it is reported by the next change.
+  }
 }
 
 function audit(run: Run, x: Tenant, result: AuditInput['result'], error?: string): void {
