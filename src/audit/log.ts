@@ -42,7 +42,8 @@ export interface AuditInput {
   durationMs: number;
   backup?: string;
   /** The run id of the change (the in-cluster lock's `run`): what the cluster's audit anchor names. */
-  run?: string; /** For a failure: the exit code the run ended with. */
+  run?: string;
+  /** For a failure: the exit code the run ended with. */
   exitCode?: number;
 }
 
