@@ -106,9 +106,12 @@ export async function runEngine(o: EngineOptions, kind: TargetKind, out: Reporte
   // Before anything changes a failure of one tenant is final; with one tenant it is simply thrown.
   const refuse = (t: TenantRef, err: unknown) => {
     const x = byRef.get(t)!;
-    if (!o.dryRun) recordRefusal(o, x, err);
+    // In a fleet an unexpected error fails its tenant as a failed check; alone it is thrown as it is.
+    const ends =
+      solo || err instanceof XsoarCertError ? err : new CheckFailedError(String((err as Error)?.message ?? err));
+    if (!o.dryRun) recordRefusal(o, x, ends);
     if (solo) throw err;
-    x.error ??= err instanceof XsoarCertError ? err : new CheckFailedError(String((err as Error)?.message ?? err));
+    x.error ??= ends as Error;
   };
   const target = await kind.open(o.targets, out, refuse);
   const held = newLock(o.op, whoAmI(), o.timeoutS ?? 120);
