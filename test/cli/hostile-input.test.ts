@@ -334,9 +334,19 @@ describe('finding 11: escape sequences from files never reach the terminal raw',
       },
     };
     writeFileSync(f('secret.json'), JSON.stringify(secret));
+    const proxy = {
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: 'xsoar-proxy', namespace: 'xsoar' },
+      spec: { template: { spec: { volumes: [{ name: 'tls', secret: { secretName: 'xsoar-tls' } }] } } },
+    };
+    writeFileSync(f('both.json'), JSON.stringify({ items: [secret, proxy] }));
     writeFileSync(
       f('fake-kubectl'),
-      `#!/bin/sh\ncase "$*" in *"get secret -o json"*) cat '${f('secret.json')}' ;; *) echo '{"items":[]}' ;; esac\n`,
+      // The preflight (secrets and deployments, permissions) passes: the folder is read only after it (issue 18).
+      `#!/bin/sh\ncase "$*" in *"get secret -o json"*) cat '${f('secret.json')}' ;;\n` +
+        `*"get secrets,deployments"*) cat '${f('both.json')}' ;;\n` +
+        `*"auth can-i"*) echo 'error: unknown flag: --list' >&2; exit 1 ;;\n*) echo '{"items":[]}' ;; esac\n`,
       { mode: 0o755 },
     );
     const drop = f('drop');

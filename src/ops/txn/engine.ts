@@ -4,93 +4,19 @@
 // lock) → restart → confirm live → release the lock (its answer is the re-read) → record. A tenant
 // that fails after it changed is restored alone. The engine keeps the marker a killed run leaves,
 // the local lock and the audit record; where the certificate goes is the target's (types.ts).
-import {
-  BusyError,
-  CancelledError,
-  EXIT,
-  EndpointError,
-  ForeignChangeError,
-  Interrupted,
-  KubectlError,
-  TransactionError,
-  XsoarCertError,
-  CheckFailedError,
-} from '../../errors.js';
+import { EndpointError, Interrupted, KubectlError, XsoarCertError, CheckFailedError } from '../../errors.js';
 import type { Reporter } from '../reporter.js';
-import { acquireLock, assertStateWritable, clearMarker, self, writeMarker, type Lock, type Marker } from '../state.js';
-import { appendAudit, assertAuditWritable, type AuditInput } from '../../audit/log.js';
+import { acquireLock, assertStateWritable, self, writeMarker, type Marker } from '../state.js';
+import { assertAuditWritable } from '../../audit/log.js';
 import { currentAnchor } from '../../audit/anchor.js';
 import { lockValue, newLock } from '../cluster-lock.js';
 import { bounded } from '../fleet.js';
 import { onInterrupt } from '../../signals.js';
 import { checkEndpoint, confirmServed } from '../../net/served-cert.js';
 import { whoAmI } from '../identity.js';
-import type {
-  Change,
-  Found,
-  NewContent,
-  PendingContent,
-  TargetKind,
-  TargetSession,
-  TenantRef,
-  TransactionResult,
-} from './types.js';
-
-export interface EngineTarget extends TenantRef {
-  /** The new certificate, or how to obtain it once the tenant passed every check (renew's source). */
-  content: NewContent | PendingContent;
-}
-
-const isPending = (c: NewContent | PendingContent): c is PendingContent => 'obtain' in c;
-
-export interface EngineOptions {
-  op: 'install' | 'rollback' | 'renew';
-  targets: EngineTarget[];
-  servername?: string;
-  context?: string;
-  allowNameChange?: boolean;
-  /** --no-confirm: endpoints are neither checked before nor confirmed after. */
-  noConfirm?: boolean;
-  dryRun?: boolean;
-  timeoutS?: number;
-  parallel?: number;
-  /** One tenant: asked once its plan is known, before anything changes; false cancels. */
-  confirm?: (change: Change, t: TenantRef) => Promise<boolean>;
-}
-
-export interface Outcome {
-  target: TenantRef;
-  ok: boolean;
-  error?: XsoarCertError | Error;
-  value?: TransactionResult;
-  ms: number;
-}
-
-/** The engine's own record of one tenant in this run. */
-interface Tenant {
-  readonly t: EngineTarget;
-  readonly started: number;
-  found?: Found;
-  change?: Change;
-  marker?: Marker;
-  localLock?: Lock;
-  /** The target was (or may have been) written: a failure from here on means a restore. */
-  applied: boolean;
-  step: Marker['step'];
-  error?: Error;
-  confirmed: boolean;
-  cancelled?: boolean;
-}
-
-interface Run {
-  o: EngineOptions;
-  tenants: Tenant[];
-  target: TargetSession;
-  out: Reporter;
-  lock: string;
-  runId: string;
-  solo: boolean;
-}
+import type { NewContent, PendingContent, TargetKind, TenantRef } from './types.js';
+import { isPending, type EngineOptions, type Outcome, type Run, type Tenant } from './tenant.js';
+import { finish, outcome, recordRefusal } from './finish.js';
 
 /** Read, check and plan, run the plan, and say per tenant what is true afterwards. */
 export async function runEngine(o: EngineOptions, kind: TargetKind, out: Reporter): Promise<Outcome[]> {
@@ -330,150 +256,5 @@ async function confirmAll(
   await out.wait(solo ? `handshakes with ${first}` : 'confirming the live certificates', all);
 }
 
-/** Restore every tenant that failed after it changed; record every tenant; prune. */
-async function finish(run: Run, aborted: boolean): Promise<void> {
-  const { o, tenants, target, out, solo } = run;
-  for (const x of tenants.filter((y) => y.marker)) {
-    if (!x.error) {
-      // Confirmed first: a kill before the record makes the next run write it (not roll back).
-      writeMarker({ ...x.marker!, step: 'confirmed' });
-      audit(run, x, 'installed');
-      clearMarker(x.t.namespace, x.t.secret);
-    } else if (!x.applied || (x.error instanceof BusyError && x.step === 'apply')) {
-      // Only the backup may exist (or a 409: someone else changed it; ours did not land): nothing served changed.
-      clearMarker(x.t.namespace, x.t.secret);
-      audit(run, x, 'failed', x.error.message);
-      if (aborted && !x.applied)
-        x.error = new CancelledError(
-          `Cancelled (Ctrl-C / SIGTERM) before ${x.t.namespace}/${x.t.secret} was changed: nothing was changed.`,
-        );
-    }
-  }
-  const toRestore = tenants.filter(
-    (x) => x.marker && x.error && x.applied && !(x.error instanceof BusyError && x.step === 'apply'),
-  );
-  if (toRestore.length && !solo) out.step(`Rollback: ${toRestore.length} tenants`);
-  await bounded(toRestore, o.parallel ?? 8, (x) => restore(run, x));
-  for (const x of tenants) x.localLock?.release();
-  await target.prune(
-    tenants.filter((x) => x.marker && !x.error).map((x) => x.t),
-    out,
-  );
-}
-
-/** One tenant back to its previous version; its error then says what is true now. */
-async function restore(run: Run, x: Tenant): Promise<void> {
-  const { o, out, solo } = run;
-  const reason = x.error!.message;
-  const c = x.change!;
-  if (solo) out.fail(`${o.op} failed at ${x.step}: ${reason}`);
-  writeMarker({ ...x.marker!, step: 'rollback' });
-  try {
-    await run.target.restore(
-      x.t,
-      { endpoint: o.noConfirm ? undefined : x.t.endpoint, servername: o.servername, timeoutS: o.timeoutS ?? 120 },
-      solo ? out : out.quietCopy(),
-    );
-  } catch (rb) {
-    if (rb instanceof ForeignChangeError) {
-      // Not ours to undo: another run installed something after us. Say so; change nothing more.
-      clearMarker(x.t.namespace, x.t.secret);
-      audit(run, x, 'failed', `${reason}; ${rb.message}`);
-      x.error = new BusyError(
-        `${o.op} failed at ${x.step} (${reason}); ${rb.message}`,
-        'Run "xsoar-cert status" to see what is installed and served now.',
-      );
-      return;
-    }
-    audit(run, x, 'rollback-failed', `${reason}; rollback: ${(rb as Error).message}`);
-    x.error = new TransactionError(
-      `${o.op} failed at ${x.step} (${reason}) AND the rollback failed: ${(rb as Error).message}`,
-      false,
-      `The previous certificate is kept in secret ${x.t.namespace}/${c.backup}. Restore it with: xsoar-cert rollback -n ${x.t.namespace} --secret ${x.t.secret} --to ${c.backup}`,
-    );
-    return; // keep the marker: the next run resolves it
-  }
-  clearMarker(x.t.namespace, x.t.secret);
-  audit(run, x, 'rolled-back', reason);
-  x.error = new TransactionError(
-    `${o.op} failed at ${x.step} (${reason}); rolled back: the previous certificate ${c.oldFingerprint ?? ''} is installed and served again`,
-    true,
-  );
-}
-
-/** A tenant refused before any change is on record too, with why and the exit code it ends with. */
-function recordRefusal(o: EngineOptions, x: Tenant, err: unknown): void {
-  try {
-    appendAudit({
-      op: o.op,
-      namespace: x.t.namespace,
-      secret: x.t.secret,
-      context: o.context,
-      durationMs: Date.now() - x.started,
-      oldFingerprint: x.found?.oldFingerprint,
-      result: 'refused',
-      error: String((err as Error)?.message ?? err),
-      exitCode: exitOf(err as Error),
-    });
-  } catch {
-    // The refusal itself is what the user must see; a log that cannot take it is reported by the next change.
-  }
-}
-
-function audit(run: Run, x: Tenant, result: AuditInput['result'], error?: string): void {
-  const c = x.change;
-  appendAudit({
-    op: run.o.op,
-    namespace: x.t.namespace,
-    secret: x.t.secret,
-    context: run.o.context,
-    durationMs: Date.now() - x.started,
-    oldFingerprint: c?.oldFingerprint,
-    newFingerprint: c?.newFingerprint,
-    result,
-    error,
-    backup: c?.backup,
-    run: run.runId,
-  });
-}
-
-function outcome(x: Tenant, o: EngineOptions): Outcome {
-  const ms = Date.now() - x.started;
-  if (x.error) return { target: x.t, ok: false, error: x.error, ms };
-  const result = x.cancelled ? 'cancelled' : o.dryRun ? 'dry-run' : 'installed';
-  const c = x.change;
-  if (!c) {
-    // A dry run that did not obtain a costly certificate: what would be obtained, and where it would go.
-    const would = { wouldObtain: (x.t.content as PendingContent).describe };
-    const f = x.found!;
-    const value = {
-      namespace: x.t.namespace,
-      secret: x.t.secret,
-      result,
-      oldFingerprint: f.oldFingerprint,
-      deployments: f.restarts,
-      confirmed: false,
-      plan: would,
-    } as const;
-    return { target: x.t, ok: true, ms, value };
-  }
-  return {
-    target: x.t,
-    ok: true,
-    ms,
-    value: {
-      namespace: x.t.namespace,
-      secret: x.t.secret,
-      result,
-      oldFingerprint: c.oldFingerprint,
-      newFingerprint: c.newFingerprint,
-      backup: result === 'installed' ? c.backup : undefined,
-      deployments: c.restarts,
-      confirmed: x.confirmed,
-      plan: c.detail,
-    },
-  };
-}
-
-/** The exit code of an outcome's error (70 for a bug). */
-export const exitOf = (e: Error | undefined): number => (e instanceof XsoarCertError ? e.exitCode : EXIT.INTERNAL);
+export { exitOf } from './tenant.js';
+export type { EngineOptions, EngineTarget, Outcome } from './tenant.js';

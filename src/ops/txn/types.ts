@@ -77,7 +77,7 @@ export interface TargetSession {
     marks: RunMarks,
     opts: { allowNameChange?: boolean; confirmEndpoint: boolean },
   ): Change;
-  /** The endpoint served another certificate: throws BusyError when another run changed the tenant since it was read. */
+  /** The endpoint served another certificate: a BusyError when another run changed the tenant since it was read. */
   recheck(t: TenantRef): Promise<void>;
   signal(s: AbortSignal | undefined): void;
   backup(ts: TenantRef[], out: Reporter, fail: Fail): Promise<void>;
