@@ -17,6 +17,8 @@ import {
 import { resolveMarker } from './targets/k8s-secret/recovery.js';
 import { installedLeaf, leafFacts } from './installed.js';
 import { readMarker } from './state.js';
+import { readRenewalState } from './renewal-state.js';
+import { parseEndpoint } from '../net/endpoint.js';
 import { DEFAULT_THRESHOLD, decideDue } from './renew-policy.js';
 
 const DAY = 86_400_000;
@@ -58,8 +60,32 @@ export interface StatusReport {
   previousVersions: Array<{ name: string; sha256: string | null; notAfter: string | null }>;
   proxy: { setting: string; mounting: string[] };
   interrupted: { op: string; step: string; pid: number; startedAt: string } | null;
+  /** What unattended renewal last did here (renewal-state.ts); null when renew never ran for it. */
+  renewal: RenewalSummary | null;
   /** When the secret is missing: the TLS secrets of the namespace, to help find the right one. */
   tlsSecretsInNamespace?: string[];
+}
+
+export interface RenewalSummary {
+  lastCheck: string | null;
+  lastSuccess: string | null;
+  lastAttempt: { at: string; result: string; exitCode: number; error?: string } | null;
+  failures: number;
+  failingSince: string | null;
+  nextAttempt: string | null;
+}
+
+function renewalSummary(ns: string, secret: string): RenewalSummary | null {
+  const r = readRenewalState(ns, secret);
+  if (!r.lastCheck && !r.lastAttempt) return null;
+  return {
+    lastCheck: r.lastCheck ?? null,
+    lastSuccess: r.lastSuccess ?? null,
+    lastAttempt: r.lastAttempt ?? null,
+    failures: r.failures,
+    failingSince: r.failingSince ?? null,
+    nextAttempt: r.nextAttempt ?? null,
+  };
 }
 
 export type StatusOutcome =
@@ -72,6 +98,7 @@ export type StatusOutcome =
  */
 export async function readStatus(o: StatusOptions, out: Reporter, tenantOut: Reporter): Promise<StatusOutcome> {
   const s = resolveSettings(o.where);
+  if (s.endpoint) parseEndpoint(s.endpoint); // a bad --endpoint is a usage error (exit 2), not a failed handshake
   const kubectl = new Kubectl({ namespace: s.namespace, context: s.context, kubeconfig: s.kubeconfig });
   const { namespace, allNamespaces, selector, tenantsFile } = o.where;
   const targets = await resolveTargets(
@@ -193,6 +220,7 @@ async function tenantStatus(
     })),
     proxy: { setting: s.proxy, mounting },
     interrupted: marker ? { op: marker.op, step: marker.step, pid: marker.pid, startedAt: marker.startedAt } : null,
+    renewal: renewalSummary(t.namespace, t.secret),
     tlsSecretsInNamespace: secret.found ? undefined : candidates,
   };
 }

@@ -171,6 +171,11 @@ describe('issue 18, items 2 and 3: every attempt on record, and a backoff that r
       'refused:9',
     ]);
     expect(failed[0].error).toMatch(/the CA refused a challenge/);
+    // status says so too.
+    const st = await runCli(['status', '-n', 't1', '--secret', 'xsoar-tls'], { env: { ...sb.env, ...env } });
+    expect(st.stdout).toMatch(
+      /renewal {4}FAILING since \S+, 2 attempt\(s\), last error \(exit 9\): the CA refused a challenge.*; next attempt after \S+/,
+    );
     // A success (here from another source) resets the backoff: the next cron run decides normally again.
     const fine = await runCli(
       ['renew', '--self-signed', '--force', '-n', 't1', '--secret', 'xsoar-tls', '--allow-name-change'],
@@ -189,4 +194,12 @@ describe('issue 18, items 2 and 3: every attempt on record, and a backoff that r
     const kept = JSON.parse(readFileSync(path.join(state, 'renewals', 't1__xsoar-tls.json'), 'utf8'));
     expect(kept.lastSuccess).toBeDefined();
   }, 60000);
+});
+
+test('status --endpoint that is not HOST:PORT is a usage error (exit 2)', async () => {
+  const r = await runCli(['status', '-n', 't1', '--endpoint', 'not-a-port'], { env: sb.env });
+  expect({ code: r.code, line: line(r) }).toEqual({
+    code: 2,
+    line: expect.stringMatching(/--endpoint "not-a-port": expected HOST:PORT/),
+  });
 });

@@ -119,5 +119,21 @@ function printOne(report: StatusReport, s: Settings, out: Output): void {
     );
   const previous = report.previousVersions.map((b) => b.name).join(', ');
   out.result(`previous   ${previous || 'none'}`);
+  const renewal = renewalLine(report.renewal);
+  if (renewal) out.result(`renewal    ${renewal}`);
   if (marker) out.warn(`an interrupted ${marker.op} (pid ${marker.pid}, step ${marker.step}) is still running`);
+}
+
+/** What unattended renewal last did: failing since when and why, or when it last succeeded and checked. */
+export function renewalLine(r: StatusReport['renewal']): string | undefined {
+  if (!r) return undefined;
+  if (r.failures > 0) {
+    const last = r.lastAttempt
+      ? `, last error (exit ${r.lastAttempt.exitCode}): ${r.lastAttempt.error ?? r.lastAttempt.result}`
+      : '';
+    const next = r.nextAttempt ? `; next attempt after ${r.nextAttempt}` : '';
+    return `FAILING since ${r.failingSince}, ${r.failures} attempt(s)${last}${next}`;
+  }
+  const ok = r.lastSuccess ? `last renewed ${r.lastSuccess}` : 'never renewed by renew';
+  return r.lastCheck ? `${ok}; last checked ${r.lastCheck}` : ok;
 }
