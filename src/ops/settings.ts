@@ -151,10 +151,20 @@ export function resolveSettings(flags: SettingFlags, env: NodeJS.ProcessEnv = pr
 
 /** The config file's "acme" object (renew --acme settings), {} when absent. */
 export function readAcmeConfig(file: string, explicit: boolean): Record<string, unknown> & { directory?: string } {
+  return readConfigObject(file, explicit, 'acme');
+}
+
+/** The config file's "notify" object (renew's notifications, ops/notify-settings.ts), {} when absent. */
+export function readNotifyConfig(file: string, explicit: boolean): Record<string, unknown> {
+  return readConfigObject(file, explicit, 'notify');
+}
+
+function readConfigObject(file: string, explicit: boolean, key: 'acme' | 'notify'): Record<string, unknown> {
   try {
-    const v = JSON.parse(readFileSync(file, 'utf8')) as { acme?: unknown };
+    const v = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
     refuseControlChars(v, file);
-    return v.acme && typeof v.acme === 'object' && !Array.isArray(v.acme) ? (v.acme as Record<string, unknown>) : {};
+    const o = v[key];
+    return o && typeof o === 'object' && !Array.isArray(o) ? (o as Record<string, unknown>) : {};
   } catch (err) {
     if (err instanceof InputError) throw err;
     if ((err as NodeJS.ErrnoException).code === 'ENOENT' && !explicit) return {};

@@ -8,7 +8,10 @@ import { cronLine, defaultLogFile, spreadTime, systemdUnits } from '../../ops/sc
 import { acquireLock } from '../../ops/state.js';
 import type { RenewFlags } from './renew.js';
 import { parseTimeout } from '../target-flags.js';
-import { readAcmeConfig } from '../../ops/settings.js';
+import { readAcmeConfig, readNotifyConfig, type Settings } from '../../ops/settings.js';
+import type { RenewOptions, RenewResult } from '../../ops/renew.js';
+import type { FleetResult, Target } from '../../ops/fleet.js';
+import { notifyCronArgs, resolveNotify } from '../../ops/notify-settings.js';
 import { challengeKind, type AcmeSettings } from '../../ops/sources/acme.js';
 import { acmeCronArgs, acmeSettingsFrom } from '../../ops/sources/acme-options.js';
 
@@ -39,6 +42,8 @@ export async function runRenewCommand(flags: RenewFlags): Promise<void> {
   parseTimeout(flags.timeout);
   const settings = resolveSettings(flags);
   const acmeFile = readAcmeConfig(settings.configFile!, Boolean(flags.config));
+  const notifyFile = readNotifyConfig(settings.configFile!, Boolean(flags.config));
+  const notifySettings = resolveNotify(flags, notifyFile, settings.configFile!); // checked before anything runs
   // A drop folder or self-signed run takes no ACME settings from the file (only --acme is then refused below).
   const acme =
     flags.from || flags.selfSigned
@@ -73,6 +78,7 @@ export async function runRenewCommand(flags: RenewFlags): Promise<void> {
       ...flags.host.flatMap((h) => ['--host', h]),
       ...(flags.allowNameChange ? ['--allow-name-change'] : []),
       ...(flags.passphraseFile ? ['--passphrase-file', path.resolve(flags.passphraseFile)] : []),
+      ...notifyCronArgs(flags),
       '--random-delay',
       flags.randomDelay ?? '900',
       '--quiet',
@@ -107,9 +113,8 @@ export async function runRenewCommand(flags: RenewFlags): Promise<void> {
       await new Promise((r) => setTimeout(r, ms));
     }
   }
-  const { resolveTargets, parseParallel, fleetTable } = await import('../../ops/fleet.js');
+  const { resolveTargets } = await import('../../ops/fleet.js');
   const { Kubectl } = await import('../../k8s/kubectl.js');
-  const { runRenew } = await import('../../ops/renew.js');
   const targets = await resolveTargets(
     {
       namespace: flags.namespace,
@@ -139,36 +144,34 @@ export async function runRenewCommand(flags: RenewFlags): Promise<void> {
     force: flags.force,
     timeoutS: parseTimeout(flags.timeout),
   };
-  if (targets.length > 1) {
-    const quiet = new Output({ quiet: true, json: flags.json });
-    // Every secret read at once, the folder scanned once, the due tenants renewed in one batch.
-    const { runRenewFleet } = await import('../../ops/renew-fleet.js');
-    const results = await runRenewFleet(targets, base, parseParallel(flags.parallel), quiet);
-    if (flags.json)
-      out.emit({
-        ok: results.every((r) => r.ok),
-        tenants: results.map((r) => ({
-          namespace: r.target.namespace,
-          secret: r.target.secret,
-          ok: r.ok,
-          exitCode: r.exitCode ?? 0,
-          error: r.error,
-          action: r.value?.action,
-          reason: r.value?.reason,
-          ...(r.value && 'files' in r.value && r.value.files ? { files: r.value.files } : {}),
-        })),
-      });
-    else
-      out.result(
-        fleetTable(results, (v) => (v.action === 'skipped' ? `not due: ${v.reason}` : `${v.action} from ${v.from}`)),
-      );
-    const failed = results.filter((r) => !r.ok).length;
-    if (failed) {
-      const { PartialError } = await import('../../errors.js');
-      throw new PartialError(`${failed} of ${targets.length} tenants failed to renew (see the table)`);
-    }
-    return;
+  // Notifications (README "Notifications") once the results are known, whatever they are: they never
+  // change the exit code, and an error renew throws is rethrown as it was.
+  const { notifier } = await import('../../ops/notify.js');
+  const notify = notifier(
+    notifySettings,
+    { dryRun: flags.dryRun, context: base.context, kubeconfig: base.kubeconfig },
+    out,
+  );
+  try {
+    await renewTargets(flags, out, targets, base, settings, notify.seen);
+  } catch (err) {
+    await notify.send(targets, err);
+    throw err;
   }
+  await notify.send(targets);
+}
+
+/** The renewal of the resolved tenants, rendered; `seen` gets the per-tenant results (for the notifications). */
+async function renewTargets(
+  flags: RenewFlags,
+  out: Output,
+  targets: Target[],
+  base: Omit<RenewOptions, 'namespace' | 'secret' | 'endpoint'>,
+  settings: Settings,
+  seen: (results: FleetResult<RenewResult>[]) => void,
+): Promise<void> {
+  const { runRenew } = await import('../../ops/renew.js');
+  if (targets.length > 1) return renewFleet(flags, out, targets, base, seen);
   // One renewal per secret at a time, for the whole run (the transaction re-enters it).
   const lock = flags.dryRun
     ? { release: () => undefined }
@@ -183,6 +186,7 @@ export async function runRenewCommand(flags: RenewFlags): Promise<void> {
       },
       out,
     );
+    seen([{ target: targets[0]!, ok: true, value: r, ms: 0 }]);
     if (flags.json) out.emit({ ok: true, ...r });
     else if (r.action === 'skipped') out.result(`nothing to do: ${r.namespace}/${r.secret} ${r.reason}`);
     else
@@ -191,5 +195,43 @@ export async function runRenewCommand(flags: RenewFlags): Promise<void> {
       );
   } finally {
     lock.release();
+  }
+}
+
+/** Several tenants: every secret read at once, the folder scanned once, the due tenants renewed in one batch. */
+async function renewFleet(
+  flags: RenewFlags,
+  out: Output,
+  targets: Target[],
+  base: Omit<RenewOptions, 'namespace' | 'secret' | 'endpoint'>,
+  seen: (results: FleetResult<RenewResult>[]) => void,
+): Promise<void> {
+  const { parseParallel, fleetTable } = await import('../../ops/fleet.js');
+  const quiet = new Output({ quiet: true, json: flags.json });
+  const { runRenewFleet } = await import('../../ops/renew-fleet.js');
+  const results = await runRenewFleet(targets, base, parseParallel(flags.parallel), quiet);
+  seen(results);
+  if (flags.json)
+    out.emit({
+      ok: results.every((r) => r.ok),
+      tenants: results.map((r) => ({
+        namespace: r.target.namespace,
+        secret: r.target.secret,
+        ok: r.ok,
+        exitCode: r.exitCode ?? 0,
+        error: r.error,
+        action: r.value?.action,
+        reason: r.value?.reason,
+        ...(r.value && 'files' in r.value && r.value.files ? { files: r.value.files } : {}),
+      })),
+    });
+  else
+    out.result(
+      fleetTable(results, (v) => (v.action === 'skipped' ? `not due: ${v.reason}` : `${v.action} from ${v.from}`)),
+    );
+  const failed = results.filter((r) => !r.ok).length;
+  if (failed) {
+    const { PartialError } = await import('../../errors.js');
+    throw new PartialError(`${failed} of ${targets.length} tenants failed to renew (see the table)`);
   }
 }

@@ -3,8 +3,9 @@ import type { Command } from 'commander';
 import { collect, helpAfter } from '../help.js';
 import { addConfirmFlag, addFleetFlags, addTargetFlags, SETTINGS_HELP, type TargetFlags } from '../target-flags.js';
 import { ACME_OPTIONS } from '../../ops/sources/acme-options.js';
+import type { NotifyFlags } from '../../ops/notify-settings.js';
 
-export interface RenewFlags extends TargetFlags {
+export interface RenewFlags extends TargetFlags, NotifyFlags {
   before?: string;
   beforePercent?: string;
   from?: string;
@@ -54,6 +55,7 @@ export function register(program: Command): void {
     .option('--print-cron', 'print a crontab line for this renewal and exit')
     .option('--print-systemd', 'print a systemd service + timer for this renewal and exit')
     .option('--log-file <file>', 'where the cron/systemd entry logs (default: <state dir>/renew.log)');
+  addNotifyFlags(cmd);
   addConfirmFlag(addFleetFlags(addTargetFlags(cmd)))
     .option('--timeout <seconds>', 'how long to wait for the rollout', '120')
     .option('--force', 'renew even when not due')
@@ -77,4 +79,23 @@ export function register(program: Command): void {
       const { runRenewCommand } = await import('./renew-run.js');
       await runRenewCommand(flags);
     });
+}
+
+/** Notifications (README "Notifications"; the settings file's "notify" object holds the same keys, and SMTP's). */
+function addNotifyFlags(cmd: Command): Command {
+  return cmd
+    .option(
+      '--notify-on <events>',
+      'notify on failure, change, expiring (repeatable or a comma list; default failure,expiring)',
+      collect,
+      [],
+    )
+    .option('--notify-cmd <cmd>', 'run this shell command with the JSON notification on stdin')
+    .option('--notify-url <url>', 'POST the notification to this https webhook (http only to this host)')
+    .option('--notify-format <f>', 'the webhook body: json, slack or teams (default json)')
+    .option('--notify-ca <file>', "the CA that signed the webhook's (or the SMTP server's) certificate")
+    .option(
+      '--notify-mail <addr>',
+      'mail the notification to this address (SMTP from the settings file; default localhost:25)',
+    );
 }
