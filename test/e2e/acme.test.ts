@@ -10,6 +10,8 @@ import { startSandbox, type Sandbox } from '../helpers/sandbox.js';
 import { runCli } from '../helpers/run-cli.js';
 import { startBind, startPebble, ZONE, type Bind, type Pebble } from '../helpers/acme-servers.js';
 
+/** A host under the test zone, unique to this test run and test. */
+const uniqueHost = (tag: string) => `${tag}-${process.pid}-${Date.now().toString(36)}.${ZONE}`;
 let sb: Sandbox;
 let bind: Bind;
 let pebble: Pebble;
@@ -70,7 +72,8 @@ async function zoneClean(names: string[]): Promise<void> {
 }
 
 test("DNS-01 by RFC 2136: a name, a wildcard and its apex in one order; served, verified to pebble's root, zone clean, account kept 0600", async () => {
-  const names = [`tenant1.${ZONE}`, `*.apps.${ZONE}`, `apps.${ZONE}`];
+  const tenant1 = uniqueHost('t1'); // a name no other test orders: pebble never hands back another test's authorization
+  const names = [tenant1, `*.apps.${ZONE}`, `apps.${ZONE}`];
   const r = await acme(pebble, [
     ...rfc2136(),
     '--acme-email',
@@ -125,6 +128,7 @@ test("DNS-01 by RFC 2136: a name, a wildcard and its apex in one order; served, 
 }, 120000);
 
 test('DNS-01 by hook (nsupdate): published, validated, removed; a hook that publishes the wrong value is refused with exit 9, nothing changed, record removed', async () => {
+  const tenant1 = uniqueHost('t2'); // a name no other test orders: pebble never hands back another test's authorization
   const dir = mkdtempSync(path.join(tmpdir(), 'xsoar-cert-hook-'));
   const hook = path.join(dir, 'hook.sh');
   const log = path.join(dir, 'hook.log');
@@ -140,7 +144,7 @@ printf 'server 127.0.0.1 ${bind.port}\\nzone ${ZONE}\\nupdate %s %s. %s TXT "%s"
 `,
   );
   chmodSync(hook, 0o755);
-  const names = [`tenant1.${ZONE}`];
+  const names = [tenant1];
   const before = await sb.secretData(t().namespace, t().secret);
   const bad = await acme(
     pebble,
@@ -161,11 +165,15 @@ printf 'server 127.0.0.1 ${bind.port}\\nzone ${ZONE}\\nupdate %s %s. %s TXT "%s"
     { WRONG: '1' },
   );
   expect(bad.code).toBe(9);
-  expect(bad.stderr).toMatch(/_acme-challenge\.tenant1\.xsoar\.test does not hold the challenge value/);
+  expect(bad.stderr).toMatch(
+    new RegExp(`_acme-challenge\\.${tenant1.replace(/\./g, '\\.')} does not hold the challenge value`),
+  );
   expect(bad.stderr).not.toMatch(/at .*\.js:\d+/);
   expect(await sb.secretData(t().namespace, t().secret)).toEqual(before);
   expect(readFileSync(log, 'utf8')).toMatch(
-    /add _acme-challenge\.tenant1\.xsoar\.test\nremove _acme-challenge\.tenant1\.xsoar\.test/,
+    new RegExp(
+      `add _acme-challenge\\.${tenant1.replace(/\./g, '\\.')}\nremove _acme-challenge\\.${tenant1.replace(/\./g, '\\.')}`,
+    ),
   );
   await zoneClean(names);
   const good = await acme(pebble, [
@@ -186,7 +194,8 @@ printf 'server 127.0.0.1 ${bind.port}\\nzone ${ZONE}\\nupdate %s %s. %s TXT "%s"
 }, 120000);
 
 test('HTTP-01 with the standalone responder on the port pebble validates', async () => {
-  const names = [`tenant1.${ZONE}`];
+  const tenant1 = uniqueHost('t3'); // a name no other test orders: pebble never hands back another test's authorization
+  const names = [tenant1];
   const r = await acme(pebble, [
     '--http-port',
     String(pebble.httpPort),
@@ -235,6 +244,7 @@ test('three tenants with the same names: one ACME order, then the batched instal
 }, 120000);
 
 test('CA-side failures change nothing and exit 9 with one line: untrusted TLS, unreachable directory, a refused identifier', async () => {
+  const tenant1 = uniqueHost('t5'); // a name no other test orders: pebble never hands back another test's authorization
   const before = await sb.secretData(t().namespace, t().secret);
   const untrusted = await runCli(
     [
@@ -248,7 +258,7 @@ test('CA-side failures change nothing and exit 9 with one line: untrusted TLS, u
       t().secret,
       '--force',
       '--host',
-      `tenant1.${ZONE}`,
+      tenant1,
       '--allow-name-change',
     ],
     { env: sb.env },
@@ -267,7 +277,7 @@ test('CA-side failures change nothing and exit 9 with one line: untrusted TLS, u
       t().secret,
       '--force',
       '--host',
-      `tenant1.${ZONE}`,
+      tenant1,
       '--allow-name-change',
     ],
     { env: sb.env },
@@ -303,7 +313,7 @@ test('CA-side failures change nothing and exit 9 with one line: untrusted TLS, u
     '--acme-agree-tos',
     '--force',
     '--host',
-    `tenant1.${ZONE}`,
+    tenant1,
     '--allow-name-change',
   ]);
   expect(challenge.code).toBe(9);
@@ -313,6 +323,7 @@ test('CA-side failures change nothing and exit 9 with one line: untrusted TLS, u
 }, 60000);
 
 test('External Account Binding: missing (exit 2), wrong HMAC (exit 9), right (installed)', async () => {
+  const tenant1 = uniqueHost('t6'); // a name no other test orders: pebble never hands back another test's authorization
   const hmac = Buffer.alloc(32, 7).toString('base64url');
   const eab = await startPebble({ dnsPort: bind.port, eab: { 'kid-1': hmac } });
   try {
@@ -325,7 +336,7 @@ test('External Account Binding: missing (exit 2), wrong HMAC (exit 9), right (in
       '--ca',
       await eab.root(),
       '--host',
-      `tenant1.${ZONE}`,
+      tenant1,
       '--allow-name-change',
     ];
     const missing = await acme(eab, base, env);
@@ -338,13 +349,14 @@ test('External Account Binding: missing (exit 2), wrong HMAC (exit 9), right (in
     expect(wrong.stderr).toMatch(/the CA refused the account: .*/);
     const right = await acme(eab, [...base, '--acme-eab-kid', 'kid-1'], { ...env, XSOAR_CERT_ACME_EAB_HMAC: hmac });
     expect({ code: right.code, err: right.code ? right.stderr : '' }).toEqual({ code: 0, err: '' });
-    await servedVerifies(eab, t().endpoint, [`tenant1.${ZONE}`]);
+    await servedVerifies(eab, t().endpoint, [tenant1]);
   } finally {
     await eab.stop();
   }
 }, 120000);
 
 test('Ctrl-C while the challenge is being checked: the records are removed, nothing changed, exit 130', async () => {
+  const tenant1 = uniqueHost('t7'); // a name no other test orders: pebble never hands back another test's authorization
   const { spawn } = await import('node:child_process');
   const { BIN } = await import('../helpers/run-cli.js');
   const dir = mkdtempSync(path.join(tmpdir(), 'xsoar-cert-hook-int-'));
@@ -379,7 +391,7 @@ printf 'server 127.0.0.1 ${bind.port}\\nzone ${ZONE}\\nupdate %s TXT "%s"\\nsend
       '--acme-agree-tos',
       '--force',
       '--host',
-      `tenant1.${ZONE}`,
+      tenant1,
       '--allow-name-change',
       '-n',
       t().namespace,
@@ -396,7 +408,7 @@ printf 'server 127.0.0.1 ${bind.port}\\nzone ${ZONE}\\nupdate %s TXT "%s"\\nsend
   try {
     while (!/published TXT/.test(stderr) && !exited) await new Promise((r) => setTimeout(r, 50));
     expect(stderr).toMatch(/published TXT/);
-    expect(await bind.txt(`_acme-challenge.tenant1.${ZONE}`)).toEqual(['not-yet']);
+    expect(await bind.txt(`_acme-challenge.${tenant1}`)).toEqual(['not-yet']);
     child.kill('SIGINT');
     code = await Promise.race([done, new Promise<number>((r) => setTimeout(() => r(-2), 20_000))]);
   } finally {
@@ -405,13 +417,16 @@ printf 'server 127.0.0.1 ${bind.port}\\nzone ${ZONE}\\nupdate %s TXT "%s"\\nsend
   expect(code).toBe(130);
   expect(stderr).toMatch(/SIGINT: stopping and removing the challenge responses/);
   expect(stderr).toMatch(/Cancelled .*nothing was changed/);
-  expect(readFileSync(log, 'utf8')).toMatch(/remove _acme-challenge\.tenant1\.xsoar\.test/);
-  await zoneClean([`tenant1.${ZONE}`]);
+  expect(readFileSync(log, 'utf8')).toMatch(new RegExp(`remove _acme-challenge\\.${tenant1.replace(/\./g, '\\.')}`));
+  await zoneClean([tenant1]);
   expect(await sb.secretData(t().namespace, t().secret)).toEqual(before);
 }, 60000);
 
 test('the settings file carries the ACME settings (the cron line stays short); --print-cron repeats the flags, never the EAB key', async () => {
+  const tenant1 = uniqueHost('t8'); // a name no other test orders: pebble never hands back another test's authorization
   const cfg = path.join(sb.dir, 'acme-config.json');
+  // Its own state dir: the failures earlier tests provoke on this tenant start a backoff (issue 18) it would respect.
+  const env = { ...sb.env, XSOAR_CERT_STATE_DIR: mkdtempSync(path.join(tmpdir(), 'xsoar-cert-state-')) };
   writeFileSync(
     cfg,
     JSON.stringify({
@@ -428,31 +443,21 @@ test('the settings file carries the ACME settings (the cron line stays short); -
     }),
   );
   const before = await sb.servedCert(t().endpoint);
-  const r = await runCli(['renew', '--config', cfg], { env: sb.env });
+  const r = await runCli(['renew', '--config', cfg], { env });
   expect({ code: r.code, err: r.code ? r.stderr : '' }).toEqual({ code: 0, err: '' });
   expect(r.stdout).toMatch(/nothing to do: .*expires in \d+ days/); // the settings name a source (else: renew needs --acme ...), and it is not due
   // The names are checked before anything is ordered.
   const narrower = await runCli(
     ['renew', '--config', cfg, '--force', '--ca', await pebble.root(), '--host', `other.${ZONE}`],
-    { env: sb.env },
+    { env },
   );
   expect(narrower.stderr).toMatch(
     /the ACME order for other\.xsoar\.test would not cover .*Nothing was ordered or changed/s,
   );
   expect(narrower.stderr).not.toMatch(/ACME order:/);
   const forced = await runCli(
-    [
-      'renew',
-      '--config',
-      cfg,
-      '--force',
-      '--ca',
-      await pebble.root(),
-      '--host',
-      `tenant1.${ZONE}`,
-      '--allow-name-change',
-    ],
-    { env: sb.env },
+    ['renew', '--config', cfg, '--force', '--ca', await pebble.root(), '--host', tenant1, '--allow-name-change'],
+    { env },
   );
   expect({ code: forced.code, err: forced.code ? forced.stderr : '' }).toEqual({ code: 0, err: '' });
   expect((await sb.servedCert(t().endpoint)).sha256).not.toBe(before.sha256);
@@ -474,7 +479,7 @@ test('the settings file carries the ACME settings (the cron line stays short); -
       t().namespace,
       '--print-cron',
     ],
-    { env: sb.env },
+    { env },
   );
   expect(cron.code).toBe(0);
   expect(cron.stdout).toContain(`--acme ${pebble.directory}`);
@@ -485,6 +490,7 @@ test('the settings file carries the ACME settings (the cron line stays short); -
 }, 120000);
 
 test('HTTP-01 by --webroot (a web server serves the folder), and --reuse-key keeps the installed key', async () => {
+  const tenant1 = uniqueHost('t9'); // a name no other test orders: pebble never hands back another test's authorization
   const http = await import('node:http');
   const root = mkdtempSync(path.join(tmpdir(), 'xsoar-cert-webroot-'));
   // The web server the admin already has: it serves the webroot on the port pebble validates.
@@ -500,7 +506,7 @@ test('HTTP-01 by --webroot (a web server serves the folder), and --reuse-key kee
   });
   await new Promise<void>((r) => server.listen(pebble.httpPort, '127.0.0.1', () => r()));
   try {
-    const names = [`tenant1.${ZONE}`];
+    const names = [tenant1];
     const r = await acme(pebble, [
       '--webroot',
       root,
@@ -539,6 +545,7 @@ test('HTTP-01 by --webroot (a web server serves the folder), and --reuse-key kee
 }, 120000);
 
 test('a rate-limited CA: a short Retry-After is waited for and retried; a long one ends the run at once (exit 9), nothing changed', async () => {
+  const tenant1 = uniqueHost('t10'); // a name no other test orders: pebble never hands back another test's authorization
   const https = await import('node:https');
   const { generateDevCA, generateDevLeaf } = await import('../../src/pki/generate.js');
   const ca = await generateDevCA({});
@@ -589,7 +596,7 @@ test('a rate-limited CA: a short Retry-After is waited for and retried; a long o
         ...rfc2136(),
         '--force',
         '--host',
-        `tenant1.${ZONE}`,
+        tenant1,
         '--allow-name-change',
         '-n',
         t().namespace,
