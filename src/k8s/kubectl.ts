@@ -1,12 +1,36 @@
 // The one module that runs kubectl (and imports execa). Every call pins --context and
 // --namespace (skaffold's habit), takes arguments as an array, and sends manifests, which
 // may hold key material, on stdin (`-f -`): never argv, never temp files. Failures become
-// KubectlError with stderr passed through redact().
+// KubectlError with stderr passed through redact(). What each call asks lives by topic
+// (secrets.ts, deployments.ts, auth.ts); the class's methods of those names hand over to them.
 import { BusyError, KubectlError, XsoarCertError } from '../errors.js';
-import { checkK8sName, isK8sName, type NameKind } from './names.js';
-import { quoted } from '../printable.js';
+import { answered, refuseName } from './names.js';
 import { redact } from '../redact.js';
 import { childEnv } from '../child-env.js';
+import { accessReviews, permissions, type AccessCheck, type Permissions } from './auth.js';
+import {
+  listDeployments,
+  restartedAt,
+  rolloutFields,
+  rolloutRestart,
+  rolloutStatus,
+  type Deployment,
+} from './deployments.js';
+import {
+  createSecret,
+  deleteSecret,
+  each,
+  getSecret,
+  listAll,
+  listAllIfAllowed,
+  listSecrets,
+  listSecretsAndDeployments,
+  patchSecretJson,
+  replaceSecret,
+  tlsSecretNames,
+  type EachResult,
+  type SecretObject,
+} from './secrets.js';
 
 export { childEnv };
 
@@ -70,35 +94,6 @@ export const execaRun: Run = async (bin, args, opts) => {
   };
 };
 
-export interface SecretObject {
-  apiVersion?: string;
-  kind?: string;
-  type?: string;
-  metadata: {
-    name: string;
-    namespace?: string;
-    resourceVersion?: string;
-    labels?: Record<string, string>;
-    annotations?: Record<string, string>;
-    creationTimestamp?: string;
-    uid?: string;
-  };
-  data?: Record<string, string>;
-  immutable?: boolean;
-}
-
-export interface DeploymentObject {
-  metadata: { name: string; namespace?: string; annotations?: Record<string, string> };
-  spec?: {
-    template?: {
-      metadata?: { annotations?: Record<string, string> };
-      spec?: {
-        volumes?: { secret?: { secretName?: string }; projected?: { sources?: { secret?: { name?: string } }[] } }[];
-      };
-    };
-  };
-}
-
 /** kubectl's klog lines (`E1129 08:07:57.07 17047 memcache.go:265] "Unhandled Error" err="…"`) down to the message. */
 export function cleanLine(line: string): string {
   return line
@@ -114,10 +109,11 @@ export type Lookup<T> = { found: false } | { found: true; object: T };
 export class Kubectl {
   readonly namespace: string;
   readonly context?: string;
+  /** How long one kubectl call may take, in ms. */
+  readonly timeoutMs: number;
   private readonly run: Run;
   private readonly bin: string;
   private readonly kubeconfig?: string;
-  private readonly timeoutMs: number;
   /** Aborts every call in flight (SIGINT/SIGTERM during a transaction). */
   signal?: AbortSignal;
 
@@ -142,25 +138,13 @@ export class Kubectl {
   }
 
   where(): string {
-    return `${this.namespace === ALL_NAMESPACES ? 'all namespaces' : `namespace "${this.namespace}"`}${this.context ? ` (context ${this.context})` : ''}`;
+    const ns = this.namespace === ALL_NAMESPACES ? 'all namespaces' : `namespace "${this.namespace}"`;
+    return `${ns}${this.context ? ` (context ${this.context})` : ''}`;
   }
 
   /** The same cluster without a namespace pin: for lists across namespaces and manifests naming their own. */
   acrossNamespaces(): Kubectl {
     return this.forNamespace(ALL_NAMESPACES);
-  }
-
-  /** The names of the namespace's kubernetes.io/tls secrets (for "which secret?" help). */
-  async tlsSecretNames(): Promise<string[]> {
-    const r = await this.call('get', [
-      'secrets',
-      '--field-selector',
-      'type=kubernetes.io/tls',
-      '-o',
-      'jsonpath={range .items[*]}{.metadata.name}{"\\n"}{end}',
-    ]);
-    const names = r.stdout.split('\n').filter(Boolean);
-    return names.map((n) => checkK8sName('secret', n, { cluster: 'kubectl get secrets' }));
   }
 
   /** The same cluster, pinned to another namespace. */
@@ -172,148 +156,6 @@ export class Kubectl {
       run: this.run,
       bin: this.bin,
       timeoutMs: this.timeoutMs,
-    });
-  }
-
-  /**
-   * SelfSubjectAccessReviews for many checks in one kubectl process (what `auth can-i` asks, one
-   * namespace at a time). When the API cannot answer, every check counts as allowed: the writes
-   * themselves are refused cleanly, before anything in that tenant changes.
-   */
-  async accessReviews(
-    checks: Array<{ verb: string; group: string; resource: string; namespace: string; name?: string }>,
-  ): Promise<boolean[]> {
-    if (checks.length === 0) return [];
-    const items = checks.map((c) => ({
-      apiVersion: 'authorization.k8s.io/v1',
-      kind: 'SelfSubjectAccessReview',
-      spec: {
-        resourceAttributes: {
-          verb: c.verb,
-          group: c.group,
-          resource: c.resource,
-          namespace: c.namespace,
-          ...(c.name ? { name: c.name } : {}),
-        },
-      },
-    }));
-    const r = await this.call('create', ['-f', '-', '--validate=false', '-o', 'jsonpath={.status.allowed}{"\\n"}'], {
-      input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items }),
-      allowFail: true,
-    });
-    const answers = r.stdout.split('\n').filter(Boolean);
-    if (answers.length !== checks.length) return checks.map(() => true);
-    return answers.map((a) => a === 'true');
-  }
-
-  /**
-   * Every deployment's rollout fields across namespaces, as a jsonpath table rather than whole
-   * objects: the batched wait polls this every 150 ms, and 100 full deployments are 300 KB a poll.
-   */
-  async rolloutFields(): Promise<
-    Array<{
-      metadata: { namespace: string; name: string; generation: number };
-      spec: { replicas?: number };
-      status: {
-        observedGeneration: number;
-        replicas: number;
-        updatedReplicas: number;
-        availableReplicas: number;
-        conditions: { type: string; status: string; reason: string }[];
-      };
-    }>
-  > {
-    const cols = [
-      '.metadata.namespace',
-      '.metadata.name',
-      '.metadata.generation',
-      '.spec.replicas',
-      '.status.observedGeneration',
-      '.status.replicas',
-      '.status.updatedReplicas',
-      '.status.availableReplicas',
-      '.status.conditions[?(@.type=="Progressing")].reason',
-    ];
-    const tpl = '{range .items[*]}' + cols.map((c) => `{${c}}`).join('{"\\t"}') + '{"\\n"}{end}';
-    const r = await this.call('get', ['deployments', '--all-namespaces', '-o', `jsonpath=${tpl}`]);
-    const n = (v: string | undefined) => (v ? Number(v) : 0);
-    return r.stdout
-      .split('\n')
-      .filter(Boolean)
-      .map((line) => {
-        const [ns, name, gen, replicas, obs, rep, upd, avail, progressing] = line.split('\t');
-        answered('deployments', [{ metadata: { namespace: ns, name } }]);
-        return {
-          metadata: { namespace: ns!, name: name!, generation: n(gen) },
-          spec: { replicas: replicas ? Number(replicas) : undefined },
-          status: {
-            observedGeneration: n(obs),
-            replicas: n(rep),
-            updatedReplicas: n(upd),
-            availableReplicas: n(avail),
-            conditions: progressing ? [{ type: 'Progressing', status: '', reason: progressing }] : [],
-          },
-        };
-      });
-  }
-
-  /** listAll, or undefined when RBAC forbids listing across namespaces (a user with namespaced roles only). */
-  async listAllIfAllowed<T>(kind: string, extra: string[] = []): Promise<T[] | undefined> {
-    try {
-      return await this.listAll<T>(kind, extra);
-    } catch (err) {
-      if (err instanceof KubectlError && err.reason === 'Forbidden') return undefined;
-      throw err;
-    }
-  }
-
-  /** `kubectl get KIND -A -o json` (with extra selectors): every namespace in one call. */
-  async listAll<T>(kind: string, extra: string[] = []): Promise<T[]> {
-    const r = await this.call('get', [kind, '--all-namespaces', ...extra, '-o', 'json']);
-    return answered(kind, (JSON.parse(r.stdout) as { items: T[] }).items);
-  }
-
-  /**
-   * One kubectl process for many objects (a List on stdin, each naming its namespace): kubectl
-   * sends them one by one and goes on after a failure. Returns, per input item, what the server
-   * answered: its `jsonpath` fields, or the error line kubectl printed for it.
-   */
-  async each(
-    verb: 'create' | 'replace' | 'delete' | 'patch',
-    items: ReadonlyArray<{ metadata: { name: string; namespace?: string } }>,
-    fields: string[] = [],
-    /** patch: the JSON patch applied to every item (no key material: it is argv). */ jsonPatch?: string,
-  ): Promise<Array<{ ok: true; fields: string[] } | { ok: false; error: string }>> {
-    if (items.length === 0) return [];
-    const path = ['{.metadata.namespace}', '{.metadata.name}', ...fields].join('{"\\t"}') + '{"\\n"}';
-    const args =
-      verb === 'delete'
-        ? ['-f', '-', '--ignore-not-found', '--wait=false', '-o', 'name']
-        : verb === 'patch'
-          ? ['-f', '-', '--type=json', '-p', jsonPatch ?? '[]', '-o', `jsonpath=${path}`]
-          : ['-f', '-', '--validate=false', '-o', `jsonpath=${path}`];
-    const r = await this.call(verb, args, {
-      input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items }),
-      allowFail: true,
-      timeoutMs: this.timeoutMs + items.length * 1000,
-    });
-    if (r.exitCode !== 0 && !r.stdout.trim() && !/Error from server|error when/.test(r.stderr))
-      throw this.error(verb, [verb], r);
-    const done = new Map<string, string[]>();
-    for (const line of r.stdout.split('\n').filter(Boolean)) {
-      const [ns, name, ...rest] = line.split('\t');
-      done.set(`${ns}/${name}`, rest);
-    }
-    const errors = redact(r.stderr)
-      .split('\n')
-      .filter((l) => /^Error from server|^error/.test(l));
-    let e = 0;
-    return items.map((it) => {
-      if (verb === 'delete') return { ok: true, fields: [] };
-      const f = done.get(`${it.metadata.namespace}/${it.metadata.name}`);
-      if (f) return { ok: true, fields: f };
-      // kubectl reports failures in input order, one line each.
-      return { ok: false, error: errors[e++] ?? `kubectl ${verb} did not ${verb} it` };
     });
   }
 
@@ -374,77 +216,6 @@ export class Kubectl {
     return new KubectlError(`kubectl ${verb} failed for ${this.where()}: ${first}`, { verb, args, stderr, reason });
   }
 
-  async getSecret(name: string): Promise<Lookup<SecretObject>> {
-    const r = await this.call('get', ['secret', '-o', 'json', '--ignore-not-found', ...positional('secret', [name])]);
-    if (!r.stdout.trim()) return { found: false };
-    return { found: true, object: answered('secret', [JSON.parse(r.stdout) as SecretObject])[0]! };
-  }
-
-  async listSecrets(labelSelector: string): Promise<SecretObject[]> {
-    const r = await this.call('get', ['secrets', '-l', labelSelector, '-o', 'json']);
-    return answered('secrets', (JSON.parse(r.stdout) as { items: SecretObject[] }).items);
-  }
-
-  /** Every secret and deployment of the namespace in one kubectl process (`get secrets,deployments`). */
-  async listSecretsAndDeployments(): Promise<{ secrets: SecretObject[]; deployments: DeploymentObject[] }> {
-    const r = await this.call('get', ['secrets,deployments', '-o', 'json']);
-    type Item = (SecretObject | DeploymentObject) & { kind?: string };
-    const items = answered('secrets,deployments', (JSON.parse(r.stdout) as { items: Item[] }).items);
-    return {
-      secrets: items.filter((i) => i.kind === 'Secret') as SecretObject[],
-      deployments: items.filter((i) => i.kind === 'Deployment') as DeploymentObject[],
-    };
-  }
-
-  async listDeployments(): Promise<DeploymentObject[]> {
-    const r = await this.call('get', ['deployments', '-o', 'json']);
-    return answered('deployments', (JSON.parse(r.stdout) as { items: DeploymentObject[] }).items);
-  }
-
-  /** `kubectl create -f -`: the manifest (with key material) on stdin. */
-  async create(manifest: object): Promise<SecretObject> {
-    const r = await this.call('create', ['-f', '-', '-o', 'json', '--validate=false'], {
-      input: JSON.stringify(manifest),
-    });
-    return JSON.parse(r.stdout) as SecretObject;
-  }
-
-  /** `kubectl replace -f -` with metadata.resourceVersion set: a stale version is a 409 (BusyError). */
-  async replace(manifest: object): Promise<SecretObject> {
-    const r = await this.call('replace', ['-f', '-', '-o', 'json', '--validate=false'], {
-      input: JSON.stringify(manifest),
-    });
-    return JSON.parse(r.stdout) as SecretObject;
-  }
-
-  /** An RFC 6902 JSON patch of one secret; answers the secret as it is afterwards. */
-  async patchSecretJson(name: string, patch: string): Promise<SecretObject> {
-    const r = await this.call('patch', [
-      'secret',
-      '--type=json',
-      '-p',
-      patch,
-      '-o',
-      'json',
-      ...positional('secret', [name]),
-    ]);
-    return JSON.parse(r.stdout) as SecretObject;
-  }
-
-  /** A deployment's generation and its pod template's restartedAt (what `rollout restart` sets). */
-  async restartedAt(deployment: string): Promise<{ generation: number; restartedAt?: string }> {
-    const path =
-      '{.metadata.generation}{"\\t"}{.spec.template.metadata.annotations.kubectl\\.kubernetes\\.io/restartedAt}';
-    const r = await this.call('get', [
-      'deployment',
-      '-o',
-      `jsonpath=${path}`,
-      ...positional('deployment', [deployment]),
-    ]);
-    const [gen, at] = r.stdout.split('\t');
-    return { generation: Number(gen ?? 0), restartedAt: at || undefined };
-  }
-
   /** Namespaces matching a label selector (-A -l). */
   async namespacesMatching(selector: string): Promise<string[]> {
     const r = await this.call('get', ['namespaces', '-l', selector, '-o', 'json']);
@@ -453,88 +224,70 @@ export class Kubectl {
     );
   }
 
-  async deleteSecret(name: string): Promise<void> {
-    await this.call('delete', ['secret', '--ignore-not-found', '--wait=false', ...positional('secret', [name])]);
+  // secrets.ts
+  getSecret(name: string): Promise<Lookup<SecretObject>> {
+    return getSecret(this, name);
+  }
+  listSecrets(labelSelector: string): Promise<SecretObject[]> {
+    return listSecrets(this, labelSelector);
+  }
+  tlsSecretNames(): Promise<string[]> {
+    return tlsSecretNames(this);
+  }
+  listSecretsAndDeployments(): Promise<{ secrets: SecretObject[]; deployments: Deployment[] }> {
+    return listSecretsAndDeployments(this);
+  }
+  create(manifest: object): Promise<SecretObject> {
+    return createSecret(this, manifest);
+  }
+  replace(manifest: object): Promise<SecretObject> {
+    return replaceSecret(this, manifest);
+  }
+  patchSecretJson(name: string, patch: string): Promise<SecretObject> {
+    return patchSecretJson(this, name, patch);
+  }
+  deleteSecret(name: string): Promise<void> {
+    return deleteSecret(this, name);
+  }
+  listAll<T>(kind: string, extra: string[] = []): Promise<T[]> {
+    return listAll<T>(this, kind, extra);
+  }
+  listAllIfAllowed<T>(kind: string, extra: string[] = []): Promise<T[] | undefined> {
+    return listAllIfAllowed<T>(this, kind, extra);
+  }
+  each(
+    verb: 'create' | 'replace' | 'delete' | 'patch',
+    items: ReadonlyArray<{ metadata: { name: string; namespace?: string } }>,
+    fields: string[] = [],
+    jsonPatch?: string,
+  ): Promise<EachResult[]> {
+    return each(this, verb, items, fields, jsonPatch);
   }
 
-  async rolloutRestart(deployments: string[]): Promise<void> {
-    await this.call('rollout', ['restart', ...positional('deployment', deployments, true)]);
+  // deployments.ts
+  listDeployments(): Promise<Deployment[]> {
+    return listDeployments(this);
+  }
+  restartedAt(deployment: string): Promise<{ generation: number; restartedAt?: string }> {
+    return restartedAt(this, deployment);
+  }
+  rolloutRestart(deployments: string[]): Promise<void> {
+    return rolloutRestart(this, deployments);
+  }
+  rolloutStatus(deployment: string, timeoutS: number, onLine?: (l: string) => void): Promise<void> {
+    return rolloutStatus(this, deployment, timeoutS, onLine);
+  }
+  rolloutFields(): Promise<Deployment[]> {
+    return rolloutFields(this);
   }
 
-  async rolloutStatus(deployment: string, timeoutS: number, onLine?: (l: string) => void): Promise<void> {
-    const r = await this.call(
-      'rollout',
-      ['status', `--timeout=${timeoutS}s`, ...positional('deployment', [deployment], true)],
-      { onLine, allowFail: true, timeoutMs: (timeoutS + 15) * 1000 },
-    );
-    if (r.exitCode !== 0) {
-      const why = redact(r.stderr.trim()).split('\n').pop() ?? 'rollout failed';
-      throw new KubectlError(
-        `the rollout of deployment/${deployment} in ${this.where()} did not finish: ${why.replace(/^error: /, '')}`,
-        { verb: 'rollout', args: [], stderr: r.stderr, reason: 'RolloutFailed' },
-      );
-    }
+  // auth.ts
+  permissions(): Promise<Permissions> {
+    return permissions(this);
   }
-
-  /** `kubectl auth can-i --list`: one call for every permission the install needs. */
-  async permissions(): Promise<Permissions> {
-    const r = await this.call('auth', ['can-i', '--list']);
-    return parseCanIList(r.stdout);
+  accessReviews(checks: AccessCheck[]): Promise<boolean[]> {
+    return accessReviews(this, checks);
   }
-}
-
-export interface Permissions {
-  can(verb: string, resource: string, name?: string): boolean;
-}
-
-/** Parse the table of `kubectl auth can-i --list` (no -o json exists for it). */
-export function parseCanIList(text: string): Permissions {
-  const rules: { resource: string; names: string[]; verbs: string[] }[] = [];
-  for (const line of text.split('\n').slice(1)) {
-    const m = /^(\S+)\s+\[(.*?)\]\s+\[(.*?)\]\s+\[(.*?)\]\s*$/.exec(line);
-    if (!m) continue;
-    rules.push({
-      resource: m[1]!,
-      names: m[3]!.split(/\s+/).filter(Boolean),
-      verbs: m[4]!.split(/\s+/).filter(Boolean),
-    });
-  }
-  const resMatch = (rule: string, want: string) => {
-    if (rule === '*' || rule === '*.*') return true;
-    const [r, g = ''] = rule.split(/\.(.*)/s);
-    const [wr, wg = ''] = want.split(/\.(.*)/s);
-    return (r === '*' || r === wr) && (g === '*' || g === wg);
-  };
-  return {
-    can: (verb, resource, name) =>
-      rules.some(
-        (r) =>
-          resMatch(r.resource, resource) &&
-          (r.verbs.includes('*') || r.verbs.includes(verb)) &&
-          (r.names.length === 0 || (name !== undefined && r.names.includes(name))),
-      ),
-  };
-}
-
-/**
- * Object names as kubectl's positional arguments, after "--" (the end of options for cobra/pflag,
- * as for getopt(3)), each checked as an RFC 1123 name: a name that reached here unchecked and
- * starts with "-" must never be parsed as a flag. `asResource`: "deployment/NAME" (rollout's form).
- */
-export function positional(kind: 'secret' | 'deployment', names: readonly string[], asResource = false): string[] {
-  for (const n of names) refuseName(kind, n);
-  return ['--', ...names.map((n) => (asResource ? `${kind}/${n}` : n))];
-}
-
-function refuseName(kind: NameKind, name: string): void {
-  if (isK8sName(kind, name as unknown)) return;
-  const why = name.startsWith('-') ? 'it would be read as a flag' : 'it is not a valid Kubernetes name';
-  throw new KubectlError(`refusing to pass ${quoted(name)} to kubectl as a ${kind} name: ${why}`, {
-    verb: 'get',
-    args: [],
-    reason: 'Invalid',
-    hint: 'Names are RFC 1123 (lower-case letters, digits, "-" and "."); kubectl was not run.',
-  });
 }
 
 /** The wrapper's last check: nothing after "--" may look like a flag, the pinned namespace is a real one. */
@@ -546,20 +299,4 @@ function refuseFlagLike(full: readonly string[]): void {
   for (const a of full.slice(dash + 1)) {
     if (a.startsWith('-')) refuseName('secret', a);
   }
-}
-
-/**
- * Names and namespaces of the objects the cluster answered, checked before any becomes an argument
- * (a deployment to restart, a backup to delete): an API server validates them (RFC 1123), so one
- * that is not is a sign that the server, or the kubectl binary, is not what it claims to be.
- */
-function answered<T>(what: string, items: T[]): T[] {
-  for (const it of items) {
-    const m = (it as { metadata?: { name?: unknown; namespace?: unknown } }).metadata;
-    const isDeployment = /deployment/.test(what) && (it as { kind?: string }).kind !== 'Secret';
-    const kind: NameKind = isDeployment ? 'deployment' : /namespace/.test(what) ? 'namespace' : 'secret';
-    checkK8sName(kind, m?.name, { cluster: `kubectl get ${what}` });
-    if (m?.namespace !== undefined) checkK8sName('namespace', m.namespace, { cluster: `kubectl get ${what}` });
-  }
-  return items;
 }

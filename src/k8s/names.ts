@@ -1,6 +1,7 @@
 // Kubernetes object names, checked wherever they come from (flags, environment, settings file,
 // tenants file, markers, the cluster's own answers) before they reach a kubectl argument: a name
-// like "--server=http://…" would otherwise be read by kubectl as a flag.
+// like "--server=http://…" would otherwise be read by kubectl as a flag. Here too: names as
+// kubectl arguments (positional), and the check of the names the cluster answered (answered).
 // Rules: https://kubernetes.io/docs/concepts/overview/working-with-objects/names/
 import { InputError, KubectlError, UsageError } from '../errors.js';
 import { hasControl, quoted } from '../printable.js';
@@ -71,4 +72,42 @@ export function checkProxy(value: string, from: NameOrigin): string {
     if (d !== '') checkK8sName('deployment', d, from);
   }
   return value;
+}
+
+/**
+ * Object names as kubectl's positional arguments, after "--" (the end of options for cobra/pflag,
+ * as for getopt(3)), each checked as an RFC 1123 name: a name that reached here unchecked and
+ * starts with "-" must never be parsed as a flag. `asResource`: "deployment/NAME" (rollout's form).
+ */
+export function positional(kind: 'secret' | 'deployment', names: readonly string[], asResource = false): string[] {
+  for (const n of names) refuseName(kind, n);
+  return ['--', ...names.map((n) => (asResource ? `${kind}/${n}` : n))];
+}
+
+/** Throws unless `name` is a valid name of its kind; kubectl is then not run. */
+export function refuseName(kind: NameKind, name: string): void {
+  if (isK8sName(kind, name as unknown)) return;
+  const why = name.startsWith('-') ? 'it would be read as a flag' : 'it is not a valid Kubernetes name';
+  throw new KubectlError(`refusing to pass ${quoted(name)} to kubectl as a ${kind} name: ${why}`, {
+    verb: 'get',
+    args: [],
+    reason: 'Invalid',
+    hint: 'Names are RFC 1123 (lower-case letters, digits, "-" and "."); kubectl was not run.',
+  });
+}
+
+/**
+ * Names and namespaces of the objects the cluster answered, checked before any becomes an argument
+ * (a deployment to restart, a backup to delete): an API server validates them (RFC 1123), so one
+ * that is not is a sign that the server, or the kubectl binary, is not what it claims to be.
+ */
+export function answered<T>(what: string, items: T[]): T[] {
+  for (const it of items) {
+    const m = (it as { metadata?: { name?: unknown; namespace?: unknown } }).metadata;
+    const isDeployment = /deployment/.test(what) && (it as { kind?: string }).kind !== 'Secret';
+    const kind: NameKind = isDeployment ? 'deployment' : /namespace/.test(what) ? 'namespace' : 'secret';
+    checkK8sName(kind, m?.name, { cluster: `kubectl get ${what}` });
+    if (m?.namespace !== undefined) checkK8sName('namespace', m.namespace, { cluster: `kubectl get ${what}` });
+  }
+  return items;
 }

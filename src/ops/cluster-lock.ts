@@ -8,7 +8,8 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { BusyError, KubectlError } from '../errors.js';
-import type { Kubectl, SecretObject } from '../k8s/kubectl.js';
+import type { Kubectl } from '../k8s/kubectl.js';
+import type { SecretObject } from '../k8s/secrets.js';
 import { pidAlive, procStart } from './state.js';
 import { retrying } from './retry.js';
 

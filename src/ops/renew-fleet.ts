@@ -3,7 +3,8 @@
 // batched transaction, and each tenant's attempt kept on record (renew-record.ts).
 import { EXIT, XsoarCertError, type ExitCode } from '../errors.js';
 import type { Reporter as Output } from './reporter.js';
-import { Kubectl, type SecretObject } from '../k8s/kubectl.js';
+import { Kubectl } from '../k8s/kubectl.js';
+import type { SecretObject } from '../k8s/secrets.js';
 import { acquireLock, type Lock } from './state.js';
 import { runFleet, type FleetResult, type Target } from './fleet.js';
 import { resolveMarker } from './targets/k8s-secret/recovery.js';

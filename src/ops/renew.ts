@@ -4,7 +4,8 @@
 // passed every check (no ACME order for a tenant that cannot take it). Never prompts.
 import { InputError, KubectlError, UsageError } from '../errors.js';
 import type { Reporter as Output } from './reporter.js';
-import { Kubectl, type Lookup, type SecretObject } from '../k8s/kubectl.js';
+import { Kubectl, type Lookup } from '../k8s/kubectl.js';
+import type { SecretObject } from '../k8s/secrets.js';
 import type { Target } from './fleet.js';
 import { executeTransaction } from './txn/run.js';
 import type { PendingContent, TransactionResult } from './txn/types.js';

@@ -2,7 +2,8 @@
 // transaction as install (backup of the current one, fenced write, restart, confirm, audit).
 // A marker from a killed run is resolved first: that may already be the rollback wanted.
 import { CancelledError, KubectlError } from '../errors.js';
-import { Kubectl, type SecretObject } from '../k8s/kubectl.js';
+import { Kubectl } from '../k8s/kubectl.js';
+import type { SecretObject } from '../k8s/secrets.js';
 import { checkK8sName } from '../k8s/names.js';
 import type { Reporter } from './reporter.js';
 import { resolveSettings, type SettingFlags, type Settings } from './settings.js';

@@ -2,7 +2,9 @@
 // rolled back to, and where each setting came from; for one tenant or a fleet (one report each).
 // Reads only, except that a marker left by a killed run is resolved first (rolled back to its backup).
 import { CheckFailedError, PartialError, type XsoarCertError } from '../errors.js';
-import { Kubectl, type DeploymentObject, type Lookup, type SecretObject } from '../k8s/kubectl.js';
+import type { Deployment } from '../k8s/deployments.js';
+import { Kubectl, type Lookup } from '../k8s/kubectl.js';
+import type { SecretObject } from '../k8s/secrets.js';
 import { fetchServedChain } from '../net/served-cert.js';
 import type { Reporter } from './reporter.js';
 import { resolveSettings, type SettingFlags, type Settings } from './settings.js';
@@ -154,7 +156,7 @@ export function statusProblem(o: StatusOutcome): XsoarCertError | undefined {
 interface Prefetched {
   secret: Lookup<SecretObject>;
   backups: SecretObject[];
-  deployments: DeploymentObject[];
+  deployments: Deployment[];
 }
 
 /**
@@ -166,7 +168,7 @@ async function prefetch(kubectl: Kubectl): Promise<(t: Target) => Prefetched | u
   const all = kubectl.acrossNamespaces();
   const [secrets, deployments] = await Promise.all([
     all.listAllIfAllowed<SecretObject>('secrets', ['--field-selector', 'type=kubernetes.io/tls']),
-    all.listAllIfAllowed<DeploymentObject>('deployments'),
+    all.listAllIfAllowed<Deployment>('deployments'),
   ]);
   return (t) => {
     const secret = secrets?.find((x) => x.metadata.namespace === t.namespace && x.metadata.name === t.secret);

@@ -1,14 +1,7 @@
 // The kubectl wrapper with the process boundary injected (the only place execa is stubbed):
 // what argv and stdin each call gets, and how kubectl's failures become one-line errors.
-import {
-  Kubectl,
-  childEnv,
-  cleanLine,
-  execaRun,
-  parseCanIList,
-  type Run,
-  type RunResult,
-} from '../../../src/k8s/kubectl.js';
+import { Kubectl, childEnv, cleanLine, execaRun, type Run, type RunResult } from '../../../src/k8s/kubectl.js';
+import { parseCanIList } from '../../../src/k8s/auth.js';
 import { BusyError, KubectlError, EXIT } from '../../../src/errors.js';
 
 function fake(answer: (args: string[], input?: string) => Partial<RunResult>) {

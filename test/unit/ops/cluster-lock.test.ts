@@ -11,7 +11,7 @@ import {
   parseLock,
   releasePatch,
 } from '../../../src/ops/cluster-lock.js';
-import type { SecretObject } from '../../../src/k8s/kubectl.js';
+import type { SecretObject } from '../../../src/k8s/secrets.js';
 import { EXIT } from '../../../src/errors.js';
 
 const secretWith = (value?: string): SecretObject => ({

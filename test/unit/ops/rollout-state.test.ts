@@ -1,5 +1,5 @@
 // rolloutState: the decision `kubectl rollout status` makes, used by the batched fleet wait.
-import { rolloutState } from '../../../src/ops/targets/k8s-secret/batched.js';
+import { rolloutState } from '../../../src/k8s/deployments.js';
 
 const d = (gen: number, st: Record<string, unknown>, replicas = 1) => ({
   metadata: { name: 'p', generation: gen },

@@ -3,7 +3,9 @@
 // kept, which deployments serve the secret, and the checks that need only what was read: a TLS
 // secret, the permissions a change needs. Nothing here talks to the cluster.
 import { KubectlError, NameChangeError, UsageError } from '../../../errors.js';
-import type { DeploymentObject, Permissions, SecretObject } from '../../../k8s/kubectl.js';
+import type { Permissions } from '../../../k8s/auth.js';
+import type { Deployment } from '../../../k8s/deployments.js';
+import type { SecretObject } from '../../../k8s/secrets.js';
 import { fingerprintOfPem, installedLeaf } from '../../installed.js';
 import { whoAmI } from '../../identity.js';
 import { LOCK_ANNOTATION } from '../../cluster-lock.js';
@@ -52,7 +54,7 @@ export function secretFingerprint(s: SecretObject | undefined): string | undefin
 }
 
 /** Deployments whose pod template mounts the secret (volumes or projected sources). */
-export function deploymentsMounting(deployments: DeploymentObject[], secret: string): string[] {
+export function deploymentsMounting(deployments: Deployment[], secret: string): string[] {
   return deployments
     .filter((d) =>
       (d.spec?.template?.spec?.volumes ?? []).some(
@@ -67,7 +69,7 @@ export function deploymentsMounting(deployments: DeploymentObject[], secret: str
  * which must exist and mount the secret: restarting one that does not would report "installed"
  * while the real proxy still serves the old certificate.
  */
-export function resolveProxy(deployments: DeploymentObject[], secret: string, proxy: string, where: string): string[] {
+export function resolveProxy(deployments: Deployment[], secret: string, proxy: string, where: string): string[] {
   const mounting = deploymentsMounting(deployments, secret);
   if (proxy === 'auto') {
     if (mounting.length === 0)

@@ -4,7 +4,10 @@
 // one kubectl process per step for every tenant when the user may list across namespaces. Both
 // retry what a transient fault hit.
 import { BusyError, ForeignChangeError, KubectlError, XsoarCertError } from '../../../errors.js';
-import type { DeploymentObject, Kubectl, Lookup, Permissions, SecretObject } from '../../../k8s/kubectl.js';
+import type { Permissions } from '../../../k8s/auth.js';
+import type { Deployment } from '../../../k8s/deployments.js';
+import type { Kubectl, Lookup } from '../../../k8s/kubectl.js';
+import type { SecretObject } from '../../../k8s/secrets.js';
 import type { Reporter } from '../../reporter.js';
 import { retrying } from '../../retry.js';
 import { bounded, type Target } from '../../fleet.js';
@@ -17,7 +20,7 @@ export interface SecretTenant {
   /** kubectl in this tenant's namespace. */
   k: Kubectl;
   current?: SecretObject;
-  allDeployments: DeploymentObject[];
+  allDeployments: Deployment[];
   backups: BackupRef[];
   deployments: string[];
   /** What the change writes (set by the session's plan). */
@@ -118,7 +121,7 @@ export function namespacedAccess(parallel: number): Access {
   };
 }
 
-export type Preflight = [Lookup<SecretObject>, DeploymentObject[], Permissions | undefined, SecretObject[]];
+export type Preflight = [Lookup<SecretObject>, Deployment[], Permissions | undefined, SecretObject[]];
 
 /**
  * The read-only cluster state a transaction starts from, in two kubectl processes at once: the
