@@ -16,7 +16,7 @@ export function register(program: Command): void {
     .option('--kubeconfig <file>', 'with --verify: the kubeconfig to use')
     .option('--limit <n>', 'show only the last N records (after the filters)')
     .option('-n, --namespace <ns>', 'only this tenant namespace (repeatable)', collect, [])
-    .option('--op <op>', 'only install, rollback, renew or resolve records')
+    .option('--op <op>', 'only install, rollback, renew, resolve or notify records')
     .option('--since <when>', 'only records since a time: 7d, 12h, 30m, or an ISO date')
     .option('--failed', 'only failures (failed, rolled-back, rollback-failed)')
     .option('--json', 'print the records (or the verification) as JSON')
@@ -47,7 +47,7 @@ interface AuditFlags {
   failed?: boolean;
 }
 
-const OPS = ['install', 'rollback', 'renew', 'resolve'] as const;
+const OPS = ['install', 'rollback', 'renew', 'resolve', 'notify'] as const;
 
 async function runAudit(flags: AuditFlags): Promise<void> {
   const { readAudit, auditFile, filterAudit, parseSince } = await import('../../audit/log.js');
