@@ -84,9 +84,8 @@ async function preflight(
     out.step(`Preflight: ${xs.length} tenants in ${namespaces.length} namespaces`);
     const wide = await clusterAccess(kubectl, xs, namespaces, refuse, parallel);
     if (wide) return wide;
-    out.warn(
-      `this user cannot list secrets or deployments across namespaces: ${op === 'renew' ? 'renewing' : 'installing'} one tenant at a time`,
-    );
+    const doing = op === 'renew' ? 'renewing' : 'installing';
+    out.warn(`this user cannot list secrets or deployments across namespaces: ${doing} one tenant at a time`);
   } else out.step(`Preflight: ${xs[0]!.t.namespace}/${xs[0]!.t.secret}`);
   await bounded(xs, parallel, async (x) => {
     try {
@@ -141,7 +140,8 @@ function session(byRef: Map<TenantRef, SecretTenant>, access: Access, o: SecretT
       if (!now?.found || now.object.metadata.resourceVersion === x.current!.metadata.resourceVersion) return;
       assertUnlocked(now.object, x.k.where());
       throw new BusyError(
-        `secret ${t.namespace}/${t.secret} changed while xsoar-cert was checking ${t.endpoint}: another run is changing it`,
+        `secret ${t.namespace}/${t.secret} changed while xsoar-cert was checking ${t.endpoint}: ` +
+          'another run is changing it',
         'Run "xsoar-cert status", then try again. Nothing was changed.',
       );
     },
@@ -207,7 +207,8 @@ function planTenant(
 /** The plan in words, as the confirmation prompt shows it. */
 function planSteps(p: Plan): string[] {
   return [
-    `keep the current secret as ${p.namespace}/${p.backupName}${p.oldFingerprint ? ` (${p.oldFingerprint.slice(0, 23)}…)` : ''}`,
+    `keep the current secret as ${p.namespace}/${p.backupName}` +
+      (p.oldFingerprint ? ` (${p.oldFingerprint.slice(0, 23)}…)` : ''),
     `replace ${p.namespace}/${p.secret} with ${p.newFingerprint.slice(0, 23)}…`,
     `restart ${p.deployments.map((d) => `deployment/${d}`).join(', ')} and wait for the rollout`,
     p.endpoint

@@ -93,9 +93,11 @@ export function resolveProxy(deployments: Deployment[], secret: string, proxy: s
       });
     if (!mounting.includes(d)) {
       throw new UsageError(
-        `deployment/${d} does not mount secret "${secret}" in ${where}: restarting it would not serve the new certificate`,
+        `deployment/${d} does not mount secret "${secret}" in ${where}: ` +
+          'restarting it would not serve the new certificate',
         mounting.length
-          ? `The deployments that mount it: ${mounting.map((m) => `deployment/${m}`).join(', ')} (or --proxy auto). Nothing was changed.`
+          ? `The deployments that mount it: ${mounting.map((m) => `deployment/${m}`).join(', ')} (or --proxy auto). ` +
+              'Nothing was changed.'
           : 'No deployment mounts it: check --secret. Nothing was changed.',
       );
     }
@@ -175,9 +177,11 @@ function assertNamesKept(oldNames: string[], input: PlanInput): void {
   const missing = oldNames.filter((n) => !input.content.names.includes(n));
   if (!missing.length) return;
   throw new NameChangeError(
-    `${input.content.label} does not cover ${missing.join(', ')}, which the installed certificate covers (${input.namespace}/${input.secret})`,
+    `${input.content.label} does not cover ${missing.join(', ')}, ` +
+      `which the installed certificate covers (${input.namespace}/${input.secret})`,
     missing,
-    'Clients using those names would break. Get a certificate that includes them, or pass --allow-name-change if the names really change.',
+    'Clients using those names would break. Get a certificate that includes them, ' +
+      'or pass --allow-name-change if the names really change.',
   );
 }
 

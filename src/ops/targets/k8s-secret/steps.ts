@@ -93,7 +93,8 @@ export function namespacedAccess(parallel: number): Access {
       });
     },
     async restart(xs, timeoutS, out, fail) {
-      // One `rollout restart` per namespace for every proxy there (a deployment serving two of the secrets restarts once).
+      // One `rollout restart` per namespace for every proxy there (a deployment serving two of the
+      // secrets restarts once).
       const byNs = new Map<string, SecretTenant[]>();
       for (const x of xs) byNs.set(x.t.namespace, [...(byNs.get(x.t.namespace) ?? []), x]);
       await bounded([...byNs.values()], parallel, async (group) => {
