@@ -43,6 +43,19 @@ export function decideDue(cert: Lifetime, threshold: Threshold, now: Date): DueD
   return { due: false, renewAt, reason: `expires in ${daysLeft} days; due from ${renewAt.toISOString()} (${rule})` };
 }
 
+/** Certificates shorter-lived than this renew at half their lifetime by default (certbot's rule for short-lived profiles). */
+export const SHORT_LIFETIME_MS = 10 * DAY_MS;
+
+/**
+ * The default threshold (the last third) leaves a 6-day certificate 2 days of retries; below 10
+ * days of lifetime the default is half the lifetime instead, as certbot 4 does. An explicit
+ * --before or --before-percent is kept as given.
+ */
+export function thresholdFor(cert: Lifetime, threshold: Threshold): Threshold {
+  const life = cert.notAfter.getTime() - cert.notBefore.getTime();
+  return threshold === DEFAULT_THRESHOLD && life < SHORT_LIFETIME_MS ? { kind: 'percent', percent: 50 } : threshold;
+}
+
 /**
  * renew's plan for one certificate: due under the threshold, unless the CA suggests a renewal window
  * (RFC 9773 ARI), which then decides instead; `force` renews whatever either says.
@@ -51,7 +64,7 @@ export function planRenewal(
   cert: Lifetime,
   o: { threshold: Threshold; now: Date; force?: boolean; windowStart?: Date },
 ): DueDecision {
-  let due = decideDue(cert, o.threshold, o.now);
+  let due = decideDue(cert, thresholdFor(cert, o.threshold), o.now);
   const w = o.windowStart;
   if (w && !o.force) {
     due =

@@ -88,3 +88,17 @@ test('planRenewal: the threshold decides, unless a CA window does; --force renew
   expect(late.due).toBe(false);
   expect(planRenewal(life, { threshold, now: new Date('2026-06-01T00:00:00Z'), force: true }).due).toBe(true);
 });
+
+test('short-lived certificates (under 10 days) renew at half their lifetime by default; an explicit threshold stays', async () => {
+  const { DEFAULT_THRESHOLD } = await import('../../../src/ops/renew-policy.js');
+  const six = { notBefore: new Date('2026-12-01T00:00:00Z'), notAfter: new Date('2026-12-07T00:00:00Z') };
+  // Day 3.5 of 6: past half, not yet in the last third.
+  const now = new Date('2026-12-04T12:00:00Z');
+  expect(planRenewal(six, { threshold: DEFAULT_THRESHOLD, now })).toMatchObject({
+    due: true,
+    renewAt: new Date('2026-12-04T00:00:00Z'),
+  });
+  expect(planRenewal(six, { threshold: { kind: 'percent', percent: 100 / 3 }, now }).due).toBe(false);
+  const year = { notBefore: new Date('2026-01-01T00:00:00Z'), notAfter: new Date('2027-01-01T00:00:00Z') };
+  expect(planRenewal(year, { threshold: DEFAULT_THRESHOLD, now: new Date('2026-07-03T00:00:00Z') }).due).toBe(false);
+});
