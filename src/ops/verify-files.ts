@@ -119,67 +119,20 @@ export async function verifyLoaded(
   // A PKCS#12 given as --cert carries its key (and often its chain) too.
   const keys = inputs.key?.keys.length ? inputs.key.keys : certB.keys;
   const chain = mergeBundles(inputs.chain ?? []).certs;
-  let anchors: CertEntry[];
-  let anchorSource: string;
-  const { systemAnchors: loadSystemAnchorsSync } = await import('../pki/trust-store.js');
-  if (inputs.ca) {
-    anchors = inputs.ca.certs;
-    anchorSource = inputs.caSource ?? 'the given CA';
-  } else {
-    anchors = loadSystemAnchorsSync();
-    anchorSource = 'the system trust store';
-  }
+  const trust = await trustAnchors(inputs);
   const at = opts.at ?? new Date();
-  // A root from --ca may still be a public one (the 398-day rule then applies): ask the store lazily.
-  const isPublicRoot = inputs.ca
-    ? (a: CertEntry) => (publicStore ??= loadSystemAnchorsSync()).some((s) => s.der.equals(a.der))
-    : () => true;
-  let publicStore: CertEntry[] | undefined;
-  let result: VerifyResult = verifyBundle({
-    certs: certB.certs,
-    chain,
-    anchors,
-    anchorSource,
-    keys,
-    hosts: opts.hosts ?? [],
-    at,
-    isPublicRoot,
-  });
+  let result: VerifyResult = verifyBundle({ certs: certB.certs, chain, keys, hosts: opts.hosts ?? [], at, ...trust });
   const servedPem = toPem(result.served);
   // PKCS#8 PEM for the secret's tls.key; it stays in memory and never reaches a message.
   const keyPem = result.keyEntry?.key.export({ format: 'pem', type: 'pkcs8' }).toString();
   const rootPem = result.anchor ? toPem([result.anchor]) : undefined;
-
-  // Both versions are always reported, so the JSON shape does not depend on the flags.
-  const skipTls = (why: string) =>
-    (['1.2', '1.3'] as const).map((v) => ({
-      id: `tls.${v}`,
-      status: 'skip' as const,
-      message: `TLS ${v} handshake skipped: ${why}`,
-    }));
-  if (opts.tls === false) {
-    result = finishReport(result, skipTls('--no-tls'));
-  } else if (opts.at) {
-    result = finishReport(
-      result,
-      skipTls('--at is set, and a live handshake checks the certificates at the current time'),
-    );
-  } else if (!keyPem) {
-    result = finishReport(
-      result,
-      skipTls(keys.length ? 'the key does not match the certificate' : 'it needs the matching --key'),
-    );
-  } else {
-    const host = opts.hosts?.[0] ?? result.leaf?.dnsNames[0] ?? result.leaf?.ipAddresses[0] ?? 'localhost';
-    const { handshakeChecks } = await import('../pki/tls-handshake.js');
+  const skipped = tlsSkipped(opts, keyPem, keys.length > 0);
+  if (skipped !== undefined) result = finishReport(result, skipTls(skipped));
+  else {
     // Trust only the anchor the chain was validated against (or, with no path, the given CA).
-    const caPem = rootPem ?? (inputs.ca ? toPem(anchors) : undefined);
-    const leaf = result.leafEntry;
-    const about = leaf
-      ? { file: leaf.source, subject: oneLineName(leaf.cert.subject), serial: leaf.cert.serialNumber.toUpperCase() }
-      : undefined;
-    const label = leaf ? `${leaf.source}: ${certLabel(leaf.cert)}` : undefined;
-    result = finishReport(result, await handshakeChecks({ keyPem, chainPem: servedPem, caPem, host, label, about }));
+    const caPem = rootPem ?? (inputs.ca ? toPem(trust.anchors) : undefined);
+    // tlsSkipped answers a reason whenever there is no key.
+    result = finishReport(result, await handshakes(result, opts.hosts, keyPem!, servedPem, caPem));
   }
   const report: VerifyReport = {
     ok: result.ok,
@@ -195,4 +148,54 @@ export async function verifyLoaded(
     served: result.served,
     material: { report, chainPem: servedPem, rootPem, keyPem, leaf: report.leaf },
   };
+}
+
+/** The anchors to validate against (--ca, else the system store), how to name them, and which are public roots. */
+async function trustAnchors(
+  inputs: LoadedInputs,
+): Promise<{ anchors: CertEntry[]; anchorSource: string; isPublicRoot: (a: CertEntry) => boolean }> {
+  const { systemAnchors } = await import('../pki/trust-store.js');
+  if (!inputs.ca) return { anchors: systemAnchors(), anchorSource: 'the system trust store', isPublicRoot: () => true };
+  // A root from --ca may still be a public one (the 398-day rule then applies): ask the store lazily.
+  let publicStore: CertEntry[] | undefined;
+  return {
+    anchors: inputs.ca.certs,
+    anchorSource: inputs.caSource ?? 'the given CA',
+    isPublicRoot: (a) => (publicStore ??= systemAnchors()).some((s) => s.der.equals(a.der)),
+  };
+}
+
+/** Why the live handshakes are skipped, or undefined when they run. */
+function tlsSkipped(opts: { at?: Date; tls?: boolean }, keyPem: string | undefined, hasKey: boolean) {
+  if (opts.tls === false) return '--no-tls';
+  if (opts.at) return '--at is set, and a live handshake checks the certificates at the current time';
+  if (!keyPem) return hasKey ? 'the key does not match the certificate' : 'it needs the matching --key';
+  return undefined;
+}
+
+/** Both versions are always reported, so the JSON shape does not depend on the flags. */
+function skipTls(why: string) {
+  return (['1.2', '1.3'] as const).map((v) => ({
+    id: `tls.${v}`,
+    status: 'skip' as const,
+    message: `TLS ${v} handshake skipped: ${why}`,
+  }));
+}
+
+/** TLS 1.2 and 1.3 handshakes with the served chain and key, for the first host (or the leaf's first name). */
+async function handshakes(
+  result: VerifyResult,
+  hosts: string[] | undefined,
+  keyPem: string,
+  chainPem: string,
+  caPem: string | undefined,
+) {
+  const host = hosts?.[0] ?? result.leaf?.dnsNames[0] ?? result.leaf?.ipAddresses[0] ?? 'localhost';
+  const { handshakeChecks } = await import('../pki/tls-handshake.js');
+  const leaf = result.leafEntry;
+  const about = leaf
+    ? { file: leaf.source, subject: oneLineName(leaf.cert.subject), serial: leaf.cert.serialNumber.toUpperCase() }
+    : undefined;
+  const label = leaf ? `${leaf.source}: ${certLabel(leaf.cert)}` : undefined;
+  return handshakeChecks({ keyPem, chainPem, caPem, host, label, about });
 }
