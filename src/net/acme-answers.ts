@@ -20,7 +20,7 @@ export interface CheckedDirectory {
   revokeCert?: string;
   keyChange?: string;
   renewalInfo?: string;
-  meta: { termsOfService?: string; externalAccountRequired: boolean };
+  meta: { termsOfService?: string; externalAccountRequired: boolean; profiles?: string[] };
 }
 
 export interface CheckedChallenge {
@@ -144,6 +144,16 @@ export class AnswerCheck {
     return s;
   }
 
+  /** draft-ietf-acme-profiles: meta.profiles maps each profile's name to a description. */
+  profiles(raw: unknown): string[] | undefined {
+    if (raw === undefined) return undefined;
+    const p = this.obj(raw, 'a directory "meta.profiles"');
+    const names = Object.keys(p);
+    if (names.length > 64 || !names.every((n) => /^[A-Za-z0-9._-]{1,64}$/.test(n)))
+      throw this.refuse('a directory "meta.profiles" with names that are not profile names:', names);
+    return names;
+  }
+
   directory(raw: unknown): CheckedDirectory {
     const d = this.obj(raw, 'a directory');
     const opt = (k: string) => (d[k] === undefined ? undefined : this.url(d[k], `a directory "${k}"`));
@@ -161,6 +171,7 @@ export class AnswerCheck {
       meta: {
         termsOfService: this.optStr(meta, 'termsOfService', 'a directory "meta"'),
         externalAccountRequired: meta.externalAccountRequired === true,
+        profiles: this.profiles(meta.profiles),
       },
     };
   }

@@ -34,9 +34,10 @@ export function caMessage(err: unknown): string {
 }
 
 /** The order for `run.ordered` (RFC 9773 section 5: `replaces` names the certificate it renews). */
-export function placeOrder(run: Run, replaces: string | undefined): Promise<CheckedOrder> {
+export function placeOrder(run: Run, replaces: string | undefined, profile?: string): Promise<CheckedOrder> {
   return run.ca('the order', async () => {
-    const request = { identifiers: run.ordered, ...(replaces ? { replaces } : {}) };
+    // draft-ietf-acme-profiles: the order names the profile; certbot 4 --preferred-profile, cert-manager 1.18.
+    const request = { identifiers: run.ordered, ...(replaces ? { replaces } : {}), ...(profile ? { profile } : {}) };
     const x = await run.client.createOrder(request as Parameters<AcmeClient['createOrder']>[0]);
     return run.check.order(x, (x as { url?: unknown } | null)?.url, run.ordered);
   });

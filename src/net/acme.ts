@@ -6,7 +6,7 @@
 // bounded (acme-http.ts). The caller publishes and removes challenge responses (ops/sources/acme.ts).
 // The order's steps are in acme-order.ts, acme-client's setup in acme-client.ts.
 import { createHash } from 'node:crypto';
-import { CaError, CancelledError } from '../errors.js';
+import { CaError, CancelledError, UsageError } from '../errors.js';
 import { AnswerCheck, identifiersOf, shown } from './acme-answers.js';
 import type { CheckedAuthz, CheckedChallenge, CheckedDirectory } from './acme-answers.js';
 import { BoundError, causeOf, httpsRequest } from './acme-http.js';
@@ -18,6 +18,8 @@ export interface Directory {
   termsOfService?: string;
   externalAccountRequired: boolean;
   renewalInfo?: string;
+  /** The certificate profiles the CA offers (draft-ietf-acme-profiles), when it names any. */
+  profiles?: string[];
   /** The checked resource URLs, handed to acme-client so it never reads the directory unchecked. */
   resources?: CheckedDirectory;
 }
@@ -66,8 +68,15 @@ async function getDirectory(url: string, ca: Buffer | undefined, timeoutMs: numb
     throw new CaError(`${url} is not an ACME directory (no newAccount/newOrder)`, 'Pass the directory URL of the CA.');
   }
   const dir = new AnswerCheck(new URL(url).host).directory(raw);
-  const { termsOfService, externalAccountRequired } = dir.meta;
-  return { url, termsOfService, externalAccountRequired, renewalInfo: dir.renewalInfo, resources: dir };
+  const { termsOfService, externalAccountRequired, profiles } = dir.meta;
+  return { url, termsOfService, externalAccountRequired, profiles, renewalInfo: dir.renewalInfo, resources: dir };
+}
+
+/** --acme-profile must name a profile the directory offers: exit 2 before anything is asked of the CA. */
+export function assertProfileOffered(d: Directory, profile: string): void {
+  if (d.profiles?.includes(profile)) return;
+  const offered = d.profiles?.length ? `it offers ${d.profiles.join(', ')}` : 'it offers no profiles';
+  throw new UsageError(`--acme-profile ${profile}: the CA at ${d.url} has no such profile (${offered})`);
 }
 
 export interface Challenge {
@@ -95,6 +104,8 @@ export interface ObtainOptions {
   type: 'dns-01' | 'http-01';
   /** ARI: the certificate identifier of the certificate this one replaces. */
   replaces?: string;
+  /** --acme-profile: one of the directory's profiles, sent in the order. */
+  profile?: string;
   /** Publish every response, then check each is visible where the CA will look. */
   publish(challenges: Challenge[]): Promise<void>;
   step(message: string): void;
@@ -132,6 +143,7 @@ function newRun(o: ObtainOptions, client: AcmeClient): Run {
  * sent amiss.
  */
 export async function obtainCertificate(o: ObtainOptions): Promise<{ chainPem: string; accountUrl: string }> {
+  if (o.profile) assertProfileOffered(o.directory, o.profile);
   const acme = await acmeClient(o.ca);
   const client = new acme.Client({
     directoryUrl: o.directory.url,
@@ -143,7 +155,7 @@ export async function obtainCertificate(o: ObtainOptions): Promise<{ chainPem: s
   const run = newRun(o, client);
   const accountUrl = await account(run, o);
   o.step(`ACME order: ${o.names.join(', ')}`);
-  const order = await placeOrder(run, o.replaces);
+  const order = await placeOrder(run, o.replaces, o.profile);
   const authzs = await checkedAuthorizations(run, order);
   const picked = await Promise.all(authzs.filter((a) => a.status !== 'valid').map((a) => pick(run, a)));
   // From here a refusal says the challenge responses were removed (the caller removes them).
