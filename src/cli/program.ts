@@ -19,6 +19,7 @@ export const COMMANDS = [
   'status',
   'audit',
   'renew',
+  'check',
   'probe',
   'completion',
 ] as const;
