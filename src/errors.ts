@@ -21,7 +21,10 @@ export const EXIT = {
   BUSY: 7,
   /** Several targets: some succeeded, some failed (see the table). */
   PARTIAL: 8,
-  /** renew --acme: the CA refused or could not be reached (directory, account, order, challenge): nothing was changed. */
+  /**
+   * renew --acme: the CA refused or could not be reached (directory, account, order, challenge):
+   * nothing was changed.
+   */
   CA: 9,
   /** A bug in xsoar-cert. */
   INTERNAL: 70,

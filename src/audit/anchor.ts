@@ -93,11 +93,13 @@ export function checkAnchors(
       continue;
     }
     checked++;
-    const where = `${f.namespace}/${f.secret} (the ${f.of === f.secret ? 'change' : `change of ${f.of}`} by run ${a.run} at ${a.at})`;
+    const change = f.of === f.secret ? 'change' : `change of ${f.of}`;
+    const where = `${f.namespace}/${f.secret} (the ${change} by run ${a.run} at ${a.at})`;
     const idx = a.head === GENESIS ? -1 : at.get(a.head);
     if (idx === undefined) {
       problems.add(
-        `${where} was made when the log ended with record ${a.head.slice(0, 12)}…, which the log no longer holds: records were removed or rewritten`,
+        `${where} was made when the log ended with record ${a.head.slice(0, 12)}…, which the log no longer holds: ` +
+          'records were removed or rewritten',
       );
     } else if (
       !records.slice(idx + 1).some((r) => r.run === a.run && r.namespace === f.namespace && r.secret === f.of) &&

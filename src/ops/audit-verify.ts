@@ -88,7 +88,9 @@ export async function verifyAuditLog(o: AuditVerifyOptions): Promise<AuditVerify
         {
           verb: 'get',
           args: [],
-          hint: 'Without them a log cut short or rewritten whole would not show. Pass --local-only to check the file alone.',
+          hint:
+            'Without them a log cut short or rewritten whole would not show. ' +
+            'Pass --local-only to check the file alone.',
         },
       );
     }

@@ -95,8 +95,12 @@ export function assertUnlocked(secret: SecretObject, where: string, now = new Da
   const l = liveHolder(secret, now);
   if (!l) return;
   throw new BusyError(
-    `secret "${secret.metadata.name}" in ${where} is being changed by another xsoar-cert ${l.op} (${l.by}, pid ${l.pid} on ${l.host}, since ${l.since})`,
-    `Wait for it to finish (its lock expires at ${honouredUntil(l)} if it died) and run again; to take it over by hand once that run is surely gone: kubectl annotate secret ${secret.metadata.name} -n ${secret.metadata.namespace ?? '<namespace>'} ${LOCK_ANNOTATION}- . Nothing was changed.`,
+    `secret "${secret.metadata.name}" in ${where} is being changed by another xsoar-cert ${l.op} ` +
+      `(${l.by}, pid ${l.pid} on ${l.host}, since ${l.since})`,
+    `Wait for it to finish (its lock expires at ${honouredUntil(l)} if it died) and run again; ` +
+      'to take it over by hand once that run is surely gone: ' +
+      `kubectl annotate secret ${secret.metadata.name} -n ${secret.metadata.namespace ?? '<namespace>'} ` +
+      `${LOCK_ANNOTATION}- . Nothing was changed.`,
   );
 }
 

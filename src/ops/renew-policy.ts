@@ -43,7 +43,10 @@ export function decideDue(cert: Lifetime, threshold: Threshold, now: Date): DueD
   return { due: false, renewAt, reason: `expires in ${daysLeft} days; due from ${renewAt.toISOString()} (${rule})` };
 }
 
-/** Certificates shorter-lived than this renew at half their lifetime by default (certbot's rule for short-lived profiles). */
+/**
+ * Certificates shorter-lived than this renew at half their lifetime by default (certbot's rule for
+ * short-lived profiles).
+ */
 export const SHORT_LIFETIME_MS = 10 * DAY_MS;
 
 /**
@@ -106,7 +109,9 @@ export function pickCandidate(installed: Lifetime & { sha256: string }, candidat
     else if (c.notAfter.getTime() <= installed.notAfter.getTime()) {
       skipped.push({
         source: c.source,
-        why: `is not newer than the installed one (expires ${c.notAfter.toISOString()}, installed expires ${installed.notAfter.toISOString()})`,
+        why:
+          `is not newer than the installed one (expires ${c.notAfter.toISOString()}, ` +
+          `installed expires ${installed.notAfter.toISOString()})`,
       });
     } else usable.push(c);
   }

@@ -111,12 +111,14 @@ export function pendingKeyFor(cert: X509Certificate): { request: PendingRequest;
 export function describePending(): string {
   const all = listRequests();
   if (all.length === 0) return 'there are no pending requests (make one with xsoar-cert csr)';
-  return `pending: ${all.map((r) => `request ${r.id} for ${r.names.join(', ')} (${r.created.slice(0, 10)})`).join('; ')}`;
+  const each = all.map((r) => `request ${r.id} for ${r.names.join(', ')} (${r.created.slice(0, 10)})`);
+  return `pending: ${each.join('; ')}`;
 }
 
 /** What to tell the admin when a certificate completes a request: which one, and what differs. */
 export function completionNotes(request: PendingRequest, cert: X509Certificate): { using: string; warnings: string[] } {
-  const using = `using the key of request ${request.id} made ${request.created.slice(0, 10)} for ${request.names.join(', ')}`;
+  const names = request.names.join(', ');
+  const using = `using the key of request ${request.id} made ${request.created.slice(0, 10)} for ${names}`;
   const sans = (cert.subjectAltName ?? '')
     .split(', ')
     .filter(Boolean)
@@ -125,7 +127,8 @@ export function completionNotes(request: PendingRequest, cert: X509Certificate):
   const warnings: string[] = [];
   if (missing.length)
     warnings.push(
-      `the CA left out ${missing.join(', ')}, which request ${request.id} asked for: clients using ${missing.length > 1 ? 'those names' : 'that name'} will fail`,
+      `the CA left out ${missing.join(', ')}, which request ${request.id} asked for: ` +
+        `clients using ${missing.length > 1 ? 'those names' : 'that name'} will fail`,
     );
   const norm = (s: string) =>
     s

@@ -126,7 +126,8 @@ export function acquireLock(namespace: string, secret: string, op: string): Lock
     if (held && held.pid === process.pid && held.host === hostname()) return { release: () => undefined };
     if (held && lockIsLive(held)) {
       throw new BusyError(
-        `another xsoar-cert run (${held.op}, pid ${held.pid} on ${held.host}) holds the lock for ${namespace}/${secret} since ${held.since}`,
+        `another xsoar-cert run (${held.op}, pid ${held.pid} on ${held.host}) ` +
+          `holds the lock for ${namespace}/${secret} since ${held.since}`,
         `Wait for it to finish; if that process is gone, remove ${file}`,
       );
     }
@@ -213,7 +214,10 @@ export function readMarker(ns: string, secret: string): Marker | undefined {
       `${file}: the marker of an interrupted ${ns}/${secret} run is damaged (its ${bad} is not valid)`,
       {
         file,
-        hint: `Look at it, check the secret and its previous versions (kubectl get secrets -n ${ns} -l xsoar-cert.io/previous-of=${secret}), roll back by hand if needed, then delete this file.`,
+        hint:
+          'Look at it, check the secret and its previous versions ' +
+          `(kubectl get secrets -n ${ns} -l xsoar-cert.io/previous-of=${secret}), ` +
+          'roll back by hand if needed, then delete this file.',
       },
     );
   }

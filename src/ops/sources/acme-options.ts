@@ -71,13 +71,17 @@ export const ACME_OPTIONS: readonly AcmeOption[] = [
     key: 'dnsHook',
     flag: '--dns-hook <cmd>',
     kind: 'text',
-    help: 'DNS-01 through your script: called with add/remove, XSOAR_CERT_DNS_NAME and XSOAR_CERT_DNS_VALUE in its environment',
+    help:
+      'DNS-01 through your script: called with add/remove, XSOAR_CERT_DNS_NAME and XSOAR_CERT_DNS_VALUE ' +
+      'in its environment',
   },
   {
     key: 'dnsCheck',
     flag: '--dns-check <host[:port]>',
     kind: 'text',
-    help: 'the authoritative server to check DNS-01 records at before the CA is asked (default: the RFC 2136 server, or the system resolver)',
+    help:
+      'the authoritative server to check DNS-01 records at before the CA is asked ' +
+      '(default: the RFC 2136 server, or the system resolver)',
   },
   {
     key: 'dnsWaitS',
