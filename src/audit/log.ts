@@ -45,6 +45,8 @@ export interface AuditInput {
   run?: string;
   /** For a failure: the exit code the run ended with. */
   exitCode?: number;
+  /** Policy lints the admin accepted for this certificate (--accept). */
+  accepted?: string[];
 }
 
 export interface AuditRecord extends AuditInput {

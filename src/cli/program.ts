@@ -73,7 +73,7 @@ export async function buildProgram(argv: readonly string[] = []): Promise<Comman
       if (process.stdin.isTTY && process.stderr.isTTY) {
         const { runWizard } = await import('./wizard.js');
         const { runInstall } = await import('./commands/install.js');
-        return runWizard({ chain: [], host: [], namespace: [], timeout: '120' }, runInstall);
+        return runWizard({ chain: [], host: [], namespace: [], accept: [], timeout: '120' }, runInstall);
       }
       program.outputHelp({ error: true });
       throw new UsageError(

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { InputError, UsageError } from '../errors.js';
 import { checkK8sName, checkProxy, type NameOrigin } from '../k8s/names.js';
 import { hasControl, quoted } from '../printable.js';
+import { ACCEPTABLE_LINTS, unacceptable } from '../pki/accept.js';
 
 export type Source = 'flag' | 'env' | 'config' | 'default';
 
@@ -157,6 +158,37 @@ export function readAcmeConfig(file: string, explicit: boolean): Record<string, 
 /** The config file's "notify" object (renew's notifications, ops/notify-settings.ts), {} when absent. */
 export function readNotifyConfig(file: string, explicit: boolean): Record<string, unknown> {
   return readConfigObject(file, explicit, 'notify');
+}
+
+/**
+ * The policy lints accepted: --accept flags, else the config file's "accept" list. An id that is not
+ * an acceptable policy lint (pki/accept.ts) is refused, naming where it came from.
+ */
+export function acceptedLints(flags: string[], file: string): string[] {
+  let ids = flags;
+  if (!ids.length) {
+    const raw = readConfigValue(file, 'accept');
+    if (raw !== undefined && (!Array.isArray(raw) || !raw.every((x) => typeof x === 'string')))
+      throw new InputError(`${file}: "accept" must be a list of lint ids, e.g. ["lint.lifetime"]`, { file });
+    ids = (raw as string[] | undefined) ?? [];
+  }
+  const bad = unacceptable(ids);
+  if (!bad.length) return [...new Set(ids)];
+  const why = `only policy lints can be accepted (${Object.keys(ACCEPTABLE_LINTS).join(', ')}), never a chain, key or name check`;
+  if (!flags.length) throw new InputError(`${file}: "accept" names ${bad.join(', ')}: ${why}`, { file });
+  throw new UsageError(`--accept ${bad.join(', ')}: ${why}`);
+}
+
+function readConfigValue(file: string, key: string): unknown {
+  try {
+    const v = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+    refuseControlChars(v, file);
+    return v[key];
+  } catch (err) {
+    if (err instanceof InputError) throw err;
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new InputError(`${file}: not valid JSON`, { file });
+  }
 }
 
 function readConfigObject(file: string, explicit: boolean, key: 'acme' | 'notify'): Record<string, unknown> {

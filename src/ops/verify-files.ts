@@ -3,6 +3,7 @@ import type { Bundle, CertEntry, Check, KeyEntry, VerifiedMaterial, VerifyReport
 import { readBundleWithPassphrase } from './inputs.js';
 import { mergeBundles } from '../pki/parse.js';
 import { finishReport, verifyBundle, type VerifyResult } from '../pki/verify.js';
+import { acceptChecks } from '../pki/accept.js';
 import { toPem } from '../pki/chain.js';
 import { certLabel, oneLineName } from '../pki/describe.js';
 import { InputError } from '../errors.js';
@@ -23,6 +24,8 @@ export interface VerifyFilesOptions {
   passphraseFile?: string;
   /** Run the loopback TLS handshakes (default true). */
   tls?: boolean;
+  /** Policy lints the admin accepts (pki/accept.ts): reported as accepted warnings, not failures. */
+  accept?: string[];
 }
 
 export interface VerifyFilesResult {
@@ -64,7 +67,7 @@ export async function verifyFiles(opts: VerifyFilesOptions): Promise<VerifyFiles
       ca: opts.ca ? caB : undefined,
       caSource: opts.ca,
     },
-    { hosts: opts.hosts, at: opts.at, tls: opts.tls },
+    { hosts: opts.hosts, at: opts.at, tls: opts.tls, accept: opts.accept },
   );
   if (!pending) return result;
   const notes = completionNotes(pending.request, pending.cert.cert);
@@ -113,7 +116,7 @@ export interface LoadedInputs {
 /** verifyFiles for inputs already parsed (e.g. read from a Kubernetes secret): same report, same material. */
 export async function verifyLoaded(
   inputs: LoadedInputs,
-  opts: { hosts?: string[]; at?: Date; tls?: boolean } = {},
+  opts: { hosts?: string[]; at?: Date; tls?: boolean; accept?: string[] } = {},
 ): Promise<VerifyFilesResult> {
   const certB = inputs.cert;
   // A PKCS#12 given as --cert carries its key (and often its chain) too.
@@ -122,6 +125,7 @@ export async function verifyLoaded(
   const trust = await trustAnchors(inputs);
   const at = opts.at ?? new Date();
   let result: VerifyResult = verifyBundle({ certs: certB.certs, chain, keys, hosts: opts.hosts ?? [], at, ...trust });
+  if (opts.accept?.length) result = finishReport({ ...result, checks: acceptChecks(result.checks, opts.accept) }, []);
   const servedPem = toPem(result.served);
   // PKCS#8 PEM for the secret's tls.key; it stays in memory and never reaches a message.
   const keyPem = result.keyEntry?.key.export({ format: 'pem', type: 'pkcs8' }).toString();

@@ -7,6 +7,7 @@ import type { Output } from '../output.js';
 import type { VerifyFilesResult } from '../../ops/verify-files.js';
 import type { InstallOptions, InstallOutcome, InstallPrompts } from '../../ops/install.js';
 import type { VerifyReport } from '../../pki/types.js';
+import { acceptedLints, defaultConfigFile } from '../../ops/settings.js';
 
 export interface InstallFlags extends TargetFlags {
   cert?: string;
@@ -15,6 +16,8 @@ export interface InstallFlags extends TargetFlags {
   ca?: string;
   host: string[];
   passphraseFile?: string;
+  /** Policy lints accepted (pki/accept.ts). */
+  accept: string[];
   timeout: string;
   allowNameChange?: boolean;
   keepRequest?: boolean;
@@ -40,7 +43,13 @@ export function register(program: Command): void {
     .option('--chain <file>', 'intermediate certificates (repeatable)', collect, [])
     .option('--ca <file>', 'the root CA (stored as ca.crt; default: the system trust store)')
     .option('--host <name|ip>', 'a name or IP the certificate must cover (repeatable)', collect, [])
-    .option('--passphrase-file <file>', 'the key passphrase (or XSOAR_CERT_PASSPHRASE)');
+    .option('--passphrase-file <file>', 'the key passphrase (or XSOAR_CERT_PASSPHRASE)')
+    .option(
+      '--accept <lint-id>',
+      'accept a policy lint for known clients, e.g. lint.lifetime (repeatable)',
+      collect,
+      [],
+    );
   addConfirmFlag(addFleetFlags(addTargetFlags(cmd)))
     .option('--timeout <seconds>', 'how long to wait for the rollout', '120')
     .option('--allow-name-change', 'allow a certificate that drops names the installed one covers')
@@ -110,6 +119,7 @@ function installOptions(flags: InstallFlags, cert: string, timeoutS: number): In
       ca: flags.ca,
       hosts: flags.host,
       passphraseFile: flags.passphraseFile,
+      accept: acceptedLints(flags.accept, flags.config ?? defaultConfigFile()),
     },
     where: flags,
     parallel: flags.parallel,

@@ -11,6 +11,7 @@ interface VerifyFlags {
   at?: string;
   passphraseFile?: string;
   tls: boolean;
+  accept: string[];
   json?: boolean;
   quiet?: boolean;
 }
@@ -27,6 +28,12 @@ export function register(program: Command): void {
     .option('--at <iso-time>', 'check validity at this time instead of now')
     .option('--passphrase-file <file>', 'read the key passphrase from this file (or set XSOAR_CERT_PASSPHRASE)')
     .option('--no-tls', 'skip the loopback TLS 1.2/1.3 handshakes')
+    .option(
+      '--accept <lint-id>',
+      'accept a policy lint for known clients, e.g. lint.lifetime (repeatable)',
+      collect,
+      [],
+    )
     .option('--json', 'print one JSON object with every check')
     .option('-q, --quiet', 'print only failures')
     .addHelpText(
@@ -48,6 +55,7 @@ export function register(program: Command): void {
           throw new UsageError(`--at "${flags.at}" is not a date: use ISO 8601, e.g. 2027-01-01T00:00:00Z`);
       }
       const { verifyFiles } = await import('../../ops/verify-files.js');
+      const { acceptedLints, defaultConfigFile } = await import('../../ops/settings.js');
       const { Output } = await import('../output.js');
       const out = new Output({ json: flags.json, quiet: flags.quiet });
       const { report } = await verifyFiles({
@@ -59,6 +67,7 @@ export function register(program: Command): void {
         at,
         passphraseFile: flags.passphraseFile,
         tls: flags.tls,
+        accept: acceptedLints(flags.accept, defaultConfigFile()),
       });
       if (flags.json) out.emit(report);
       else {

@@ -114,6 +114,7 @@ function audit(run: Run, x: Tenant, result: AuditInput['result'], error?: string
     error,
     backup: c?.backup,
     run: run.runId,
+    ...(run.o.accepted?.length ? { accepted: run.o.accepted } : {}),
   });
 }
 

@@ -21,6 +21,8 @@ export interface EngineTarget extends TenantRef {
 export const isPending = (c: NewContent | PendingContent): c is PendingContent => 'obtain' in c;
 
 export interface EngineOptions {
+  /** Policy lints accepted for the new certificate (--accept): kept in the audit record. */
+  accepted?: string[];
   op: 'install' | 'rollback' | 'renew';
   targets: EngineTarget[];
   servername?: string;
