@@ -174,7 +174,8 @@ export function acceptedLints(flags: string[], file: string): string[] {
   }
   const bad = unacceptable(ids);
   if (!bad.length) return [...new Set(ids)];
-  const why = `only policy lints can be accepted (${Object.keys(ACCEPTABLE_LINTS).join(', ')}), never a chain, key or name check`;
+  const lints = Object.keys(ACCEPTABLE_LINTS).join(', ');
+  const why = `only policy lints can be accepted (${lints}), never a chain, key or name check`;
   if (!flags.length) throw new InputError(`${file}: "accept" names ${bad.join(', ')}: ${why}`, { file });
   throw new UsageError(`--accept ${bad.join(', ')}: ${why}`);
 }

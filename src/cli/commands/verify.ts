@@ -16,6 +16,8 @@ interface VerifyFlags {
   quiet?: boolean;
 }
 
+const ACCEPT_HELP = 'accept a policy lint for known clients, e.g. lint.lifetime (repeatable)';
+
 export function register(program: Command): void {
   program
     .command('verify')
@@ -28,12 +30,7 @@ export function register(program: Command): void {
     .option('--at <iso-time>', 'check validity at this time instead of now')
     .option('--passphrase-file <file>', 'read the key passphrase from this file (or set XSOAR_CERT_PASSPHRASE)')
     .option('--no-tls', 'skip the loopback TLS 1.2/1.3 handshakes')
-    .option(
-      '--accept <lint-id>',
-      'accept a policy lint for known clients, e.g. lint.lifetime (repeatable)',
-      collect,
-      [],
-    )
+    .option('--accept <lint-id>', ACCEPT_HELP, collect, [])
     .option('--json', 'print one JSON object with every check')
     .option('-q, --quiet', 'print only failures')
     .addHelpText(
