@@ -44,13 +44,8 @@ export function register(program: Command): void {
       ),
     )
     .action(async (flags: VerifyFlags) => {
-      const { UsageError, CheckFailedError } = await import('../../errors.js');
-      let at: Date | undefined;
-      if (flags.at !== undefined) {
-        at = new Date(flags.at);
-        if (Number.isNaN(at.getTime()))
-          throw new UsageError(`--at "${flags.at}" is not a date: use ISO 8601, e.g. 2027-01-01T00:00:00Z`);
-      }
+      const { CheckFailedError } = await import('../../errors.js');
+      const at = await parseAt(flags.at);
       const { verifyFiles } = await import('../../ops/verify-files.js');
       const { acceptedLints, defaultConfigFile } = await import('../../ops/settings.js');
       const { Output } = await import('../output.js');
@@ -78,4 +73,12 @@ export function register(program: Command): void {
         );
       }
     });
+}
+
+async function parseAt(text: string | undefined): Promise<Date | undefined> {
+  if (text === undefined) return undefined;
+  const at = new Date(text);
+  if (!Number.isNaN(at.getTime())) return at;
+  const { UsageError } = await import('../../errors.js');
+  throw new UsageError(`--at "${text}" is not a date: use ISO 8601, e.g. 2027-01-01T00:00:00Z`);
 }
