@@ -104,6 +104,10 @@ export function cleanLine(line: string): string {
 /** The namespace value of a Kubectl that pins none (see acrossNamespaces()). */
 export const ALL_NAMESPACES = '*';
 
+/** kubectl's words for an API server it could not reach (klog lines, client-go errors, Go's net errors). */
+const UNREACHABLE =
+  /Unable to connect to the server|connection refused|The connection to the server .* was refused|no such host|i\/o timeout|couldn't get current server API group list|dial tcp/;
+
 export type Lookup<T> = { found: false } | { found: true; object: T };
 
 export class Kubectl {
@@ -191,11 +195,7 @@ export class Kubectl {
         `permission denied in ${this.where()}: ${first.replace(/^Error from server \(Forbidden\): /, '')}`,
         { verb, args, stderr, reason, hint: 'Ask your cluster admin for this RBAC permission.' },
       );
-    if (
-      /Unable to connect to the server|connection refused|The connection to the server .* was refused|no such host|i\/o timeout|couldn't get current server API group list|dial tcp/.test(
-        stderr,
-      )
-    ) {
+    if (UNREACHABLE.test(stderr)) {
       return new KubectlError(`cannot reach the cluster for ${this.where()}: ${first}`, {
         verb,
         args,
