@@ -203,3 +203,29 @@ test('check --help: examples, the states, and exit 3 for usage errors', async ()
   expect(r.stdout).toMatch(/^EXIT CODES/m);
   expect(r.stdout).toMatch(/^  3 +UNKNOWN, usage errors included/m);
 });
+
+test('renew --metrics-file after a fleet run with one failing tenant: promtool accepts it, and the values are the run', async () => {
+  const file = path.join(sb.dir, 'renew.prom');
+  // tenant-1 and tenant-2 renew (self-signed is enough here); tenant-3 points at a secret that does not exist.
+  const list = path.join(sb.dir, 'renew-tenants.txt');
+  writeFileSync(list, ['tenant-1/xsoar-tls', 'tenant-2/xsoar-tls', 'tenant-3/no-such-secret'].join('\n') + '\n');
+  const state = path.join(sb.dir, 'renew-metrics-state');
+  const env = { ...sb.env, XSOAR_CERT_STATE_DIR: state };
+  const r = await runCli(['renew', '--self-signed', '--force', '--tenants-file', list, '--metrics-file', file], {
+    env,
+  });
+  expect(r.code).toBe(8); // one of three failed
+  expect(promtool(file)).toEqual({ status: 0, out: expect.any(String) });
+  const text = readFileSync(file, 'utf8');
+  for (const ns of ['tenant-1', 'tenant-2']) {
+    expect(sample(text, 'xsoar_cert_not_after_timestamp_seconds', ns)).toBe(
+      Date.parse((await certOf(ns)).validTo) / 1000,
+    );
+    expect(sample(text, 'xsoar_cert_renewal_last_result', ns)).toBe(0);
+    expect(sample(text, 'xsoar_cert_renewal_failures_total', ns)).toBe(0);
+  }
+  const failed = text
+    .split('\n')
+    .find((l) => l.startsWith('xsoar_cert_renewal_failures_total{namespace="tenant-3",secret="no-such-secret"} '));
+  expect(failed).toMatch(/ 1$/);
+});

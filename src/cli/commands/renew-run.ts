@@ -33,17 +33,56 @@ function refuseControlInFlags(flags: RenewFlags): void {
 export async function runRenewCommand(flags: RenewFlags): Promise<void> {
   const out = new Output({ json: flags.json, quiet: flags.quiet });
   refuseControlInFlags(flags);
-  let threshold;
+  const threshold = thresholdOf(flags);
+  parseTimeout(flags.timeout);
+  const settings = resolveSettings(flags);
+  const notifySettings = resolveNotify(
+    flags,
+    readNotifyConfig(settings.configFile!, Boolean(flags.config)),
+    settings.configFile!,
+  ); // checked before anything runs
+  const acme = acmeOf(flags, settings);
+  if (flags.printCron || flags.printSystemd) return printSchedule(flags, settings, acme);
+  await randomDelay(flags, out);
+  const { resolveTargets } = await import('../../ops/fleet.js');
+  const { Kubectl } = await import('../../k8s/kubectl.js');
+  const { namespace, allNamespaces, selector, tenantsFile } = flags;
+  const targets = await resolveTargets(
+    { namespace, allNamespaces, selector, tenantsFile },
+    { namespace: settings.namespace, secret: settings.secret },
+    new Kubectl({ namespace: settings.namespace, context: settings.context, kubeconfig: settings.kubeconfig }),
+  );
+  const base = baseOptions(flags, settings, threshold, acme);
+  // Notifications (README "Notifications") once the results are known, whatever they are: they never
+  // change the exit code, and an error renew throws is rethrown as it was. So does the metrics file.
+  const { notifier } = await import('../../ops/notify.js');
+  const notify = notifier(
+    notifySettings,
+    { dryRun: flags.dryRun, context: base.context, kubeconfig: base.kubeconfig },
+    out,
+  );
   try {
-    threshold = parseThreshold(flags.before, flags.beforePercent);
+    await renewTargets(flags, out, targets, base, settings, notify.seen);
+  } catch (err) {
+    await notify.send(targets, err);
+    await writeMetrics(flags, targets, base, out);
+    throw err;
+  }
+  await notify.send(targets);
+  await writeMetrics(flags, targets, base, out);
+}
+
+function thresholdOf(flags: RenewFlags): ReturnType<typeof parseThreshold> {
+  try {
+    return parseThreshold(flags.before, flags.beforePercent);
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
-  parseTimeout(flags.timeout);
-  const settings = resolveSettings(flags);
+}
+
+/** The one source the flags (and the settings file's acme object) name; undefined for a folder or self-signed. */
+function acmeOf(flags: RenewFlags, settings: Settings): AcmeSettings | undefined {
   const acmeFile = readAcmeConfig(settings.configFile!, Boolean(flags.config));
-  const notifyFile = readNotifyConfig(settings.configFile!, Boolean(flags.config));
-  const notifySettings = resolveNotify(flags, notifyFile, settings.configFile!); // checked before anything runs
   // A drop folder or self-signed run takes no ACME settings from the file (only --acme is then refused below).
   const acme =
     flags.from || flags.selfSigned
@@ -54,78 +93,78 @@ export async function runRenewCommand(flags: RenewFlags): Promise<void> {
   const sources = [flags.from && '--from', flags.selfSigned && '--self-signed', acme && '--acme'].filter(Boolean);
   if (sources.length === 0)
     throw new UsageError(
-      'renew needs --acme URL (obtain from an ACME CA), --from DIR (where new certificates are dropped) or --self-signed',
+      'renew needs --acme URL (obtain from an ACME CA), --from DIR (where new certificates are dropped) ' +
+        'or --self-signed',
     );
   if (sources.length > 1) throw new UsageError(`use one of ${sources.join(', ')}, not several`);
   if (acme) challengeKind(acme);
-  if (flags.printCron || flags.printSystemd) {
-    // Absolute paths: cron's PATH is minimal and its HOME may be unset.
-    const script = path.resolve(process.argv[1] ?? fileURLToPath(import.meta.url));
-    const args = [
-      ...(flags.from ? ['--from', path.resolve(flags.from)] : acme ? acmeCronArgs(flags) : ['--self-signed']),
-      ...(flags.before ? ['--before', flags.before] : []),
-      ...(flags.beforePercent ? ['--before-percent', flags.beforePercent] : []),
-      '-n',
-      settings.namespace,
-      '--secret',
-      settings.secret,
-      '--proxy',
-      settings.proxy,
-      ...(settings.endpoint ? ['--endpoint', settings.endpoint] : []),
-      ...(settings.context ? ['--context', settings.context] : []),
-      ...(flags.ca ? ['--ca', path.resolve(flags.ca)] : []),
-      ...flags.chain.flatMap((c) => ['--chain', path.resolve(c)]),
-      ...flags.host.flatMap((h) => ['--host', h]),
-      ...(flags.allowNameChange ? ['--allow-name-change'] : []),
-      ...(flags.passphraseFile ? ['--passphrase-file', path.resolve(flags.passphraseFile)] : []),
-      ...notifyCronArgs(flags),
-      '--random-delay',
-      flags.randomDelay ?? '900',
-      '--quiet',
-    ];
-    const env: Record<string, string> = { PATH: `${path.dirname(process.execPath)}:/usr/local/bin:/usr/bin:/bin` };
-    const kc = settings.kubeconfig ?? process.env.KUBECONFIG;
-    if (kc) env.KUBECONFIG = path.resolve(kc);
-    env.XSOAR_CERT_STATE_DIR = stateDir();
-    const input = {
-      node: process.execPath,
-      script,
-      args,
-      logFile: path.resolve(flags.logFile ?? defaultLogFile(stateDir())),
-      env,
-      ...spreadTime(`${settings.namespace}/${settings.secret}`),
-    };
-    if (flags.printCron) process.stdout.write(cronLine(input) + '\n');
-    if (flags.printSystemd) {
-      const u = systemdUnits(input);
-      process.stdout.write(u.service + '\n' + u.timer);
-    }
-    return;
+  return acme;
+}
+
+/** The cron line or systemd units, with absolute paths: cron's PATH is minimal and its HOME may be unset. */
+function printSchedule(flags: RenewFlags, settings: Settings, acme: AcmeSettings | undefined): void {
+  const script = path.resolve(process.argv[1] ?? fileURLToPath(import.meta.url));
+  const env: Record<string, string> = { PATH: `${path.dirname(process.execPath)}:/usr/local/bin:/usr/bin:/bin` };
+  const kc = settings.kubeconfig ?? process.env.KUBECONFIG;
+  if (kc) env.KUBECONFIG = path.resolve(kc);
+  env.XSOAR_CERT_STATE_DIR = stateDir();
+  const input = {
+    node: process.execPath,
+    script,
+    args: scheduleArgs(flags, settings, acme),
+    logFile: path.resolve(flags.logFile ?? defaultLogFile(stateDir())),
+    env,
+    ...spreadTime(`${settings.namespace}/${settings.secret}`),
+  };
+  if (flags.printCron) process.stdout.write(cronLine(input) + '\n');
+  if (flags.printSystemd) {
+    const u = systemdUnits(input);
+    process.stdout.write(u.service + '\n' + u.timer);
   }
-  if (flags.randomDelay) {
-    const max = Number(flags.randomDelay);
-    if (!Number.isFinite(max) || max < 0)
-      throw new UsageError(`--random-delay takes seconds, not "${flags.randomDelay}"`);
-    // Like certbot: only when not interactive, so a person at a terminal is not kept waiting.
-    if (max > 0 && !process.stdin.isTTY) {
-      const ms = Math.floor(Math.random() * max * 1000);
-      out.info(`waiting ${Math.round(ms / 1000)} s (--random-delay) before renewing`);
-      await new Promise((r) => setTimeout(r, ms));
-    }
-  }
-  const { resolveTargets } = await import('../../ops/fleet.js');
-  const { Kubectl } = await import('../../k8s/kubectl.js');
-  const targets = await resolveTargets(
-    {
-      namespace: flags.namespace,
-      allNamespaces: flags.allNamespaces,
-      selector: flags.selector,
-      tenantsFile: flags.tenantsFile,
-    },
-    { namespace: settings.namespace, secret: settings.secret },
-    new Kubectl({ namespace: settings.namespace, context: settings.context, kubeconfig: settings.kubeconfig }),
-  );
-  const base = {
+}
+
+function scheduleArgs(flags: RenewFlags, settings: Settings, acme: AcmeSettings | undefined): string[] {
+  const opt = (flag: string, v: string | undefined) => (v ? [flag, v] : []);
+  const abs = (v: string | undefined) => (v ? path.resolve(v) : undefined);
+  return [
+    ...(flags.from ? ['--from', path.resolve(flags.from)] : acme ? acmeCronArgs(flags) : ['--self-signed']),
+    ...opt('--before', flags.before),
+    ...opt('--before-percent', flags.beforePercent),
+    ...['-n', settings.namespace, '--secret', settings.secret, '--proxy', settings.proxy],
+    ...opt('--endpoint', settings.endpoint),
+    ...opt('--context', settings.context),
+    ...opt('--ca', abs(flags.ca)),
+    ...flags.chain.flatMap((c) => ['--chain', path.resolve(c)]),
+    ...flags.host.flatMap((h) => ['--host', h]),
+    ...(flags.allowNameChange ? ['--allow-name-change'] : []),
+    ...opt('--passphrase-file', abs(flags.passphraseFile)),
+    ...notifyCronArgs(flags),
+    ...opt('--metrics-file', abs(flags.metricsFile as string | undefined)),
+    ...['--random-delay', flags.randomDelay ?? '900', '--quiet'],
+  ];
+}
+
+/** Like certbot: a random wait before a fleet's cron runs hit the CA, only when nobody waits at a terminal. */
+async function randomDelay(flags: RenewFlags, out: Output): Promise<void> {
+  if (!flags.randomDelay) return;
+  const max = Number(flags.randomDelay);
+  if (!Number.isFinite(max) || max < 0)
+    throw new UsageError(`--random-delay takes seconds, not "${flags.randomDelay}"`);
+  if (max <= 0 || process.stdin.isTTY) return;
+  const ms = Math.floor(Math.random() * max * 1000);
+  out.info(`waiting ${Math.round(ms / 1000)} s (--random-delay) before renewing`);
+  await new Promise((r) => setTimeout(r, ms));
+}
+
+type Base = Omit<RenewOptions, 'namespace' | 'secret' | 'endpoint'>;
+
+function baseOptions(
+  flags: RenewFlags,
+  settings: Settings,
+  threshold: Base['threshold'],
+  acme: AcmeSettings | undefined,
+): Base {
+  return {
     proxy: settings.proxy,
     servername: settings.servername ?? flags.host[0],
     context: settings.context,
@@ -144,21 +183,16 @@ export async function runRenewCommand(flags: RenewFlags): Promise<void> {
     force: flags.force,
     timeoutS: parseTimeout(flags.timeout),
   };
-  // Notifications (README "Notifications") once the results are known, whatever they are: they never
-  // change the exit code, and an error renew throws is rethrown as it was.
-  const { notifier } = await import('../../ops/notify.js');
-  const notify = notifier(
-    notifySettings,
-    { dryRun: flags.dryRun, context: base.context, kubeconfig: base.kubeconfig },
-    out,
+}
+
+/** --metrics-file: the tenants as they are after this run (node_exporter's textfile collector); no exit code change. */
+async function writeMetrics(flags: RenewFlags, targets: Target[], base: Base, out: Output): Promise<void> {
+  const file = flags.metricsFile as string | undefined;
+  if (!file || flags.dryRun) return;
+  const { writeFleetMetrics } = await import('../../ops/metrics.js');
+  await writeFleetMetrics(targets, path.resolve(file), { context: base.context, kubeconfig: base.kubeconfig }).catch(
+    (err: unknown) => out.warn(`--metrics-file ${file}: ${(err as Error).message}`),
   );
-  try {
-    await renewTargets(flags, out, targets, base, settings, notify.seen);
-  } catch (err) {
-    await notify.send(targets, err);
-    throw err;
-  }
-  await notify.send(targets);
 }
 
 /** The renewal of the resolved tenants, rendered; `seen` gets the per-tenant results (for the notifications). */
@@ -191,7 +225,8 @@ async function renewTargets(
     else if (r.action === 'skipped') out.result(`nothing to do: ${r.namespace}/${r.secret} ${r.reason}`);
     else
       out.result(
-        `${r.action === 'dry-run' ? 'would renew' : 'renewed'} ${r.namespace}/${r.secret} from ${r.from}: ${r.transaction.newFingerprint}`,
+        `${r.action === 'dry-run' ? 'would renew' : 'renewed'} ${r.namespace}/${r.secret} from ${r.from}: ` +
+          `${r.transaction.newFingerprint ?? '(not obtained in a dry run)'}`,
       );
   } finally {
     lock.release();

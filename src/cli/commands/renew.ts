@@ -38,7 +38,8 @@ export function register(program: Command): void {
     .option('--before-percent <p>', 'renew in the last P% of its lifetime (default 33, like cert-manager)')
     .option(
       '--from <dir>',
-      'take the newest valid certificate + key dropped in this folder (any file names; split files, .p7b, .pfx and certbot live/NAME folders are assembled)',
+      'take the newest valid certificate + key dropped in this folder (any file names; split files, .p7b, .pfx ' +
+        'and certbot live/NAME folders are assembled)',
     )
     .option('--self-signed', 'generate a new self-signed certificate with the same names (development)');
   for (const o of ACME_OPTIONS) cmd.option(o.flag, o.help);
@@ -54,7 +55,11 @@ export function register(program: Command): void {
     )
     .option('--print-cron', 'print a crontab line for this renewal and exit')
     .option('--print-systemd', 'print a systemd service + timer for this renewal and exit')
-    .option('--log-file <file>', 'where the cron/systemd entry logs (default: <state dir>/renew.log)');
+    .option('--log-file <file>', 'where the cron/systemd entry logs (default: <state dir>/renew.log)')
+    .option(
+      '--metrics-file <file>',
+      "write the tenants' metrics here after the run (node_exporter textfile collector)",
+    );
   addNotifyFlags(cmd);
   addConfirmFlag(addFleetFlags(addTargetFlags(cmd)))
     .option('--timeout <seconds>', 'how long to wait for the rollout', '120')

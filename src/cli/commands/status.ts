@@ -7,7 +7,7 @@ import type { Output } from '../output.js';
 import type { Settings } from '../../ops/settings.js';
 import type { StatusOutcome, StatusReport } from '../../ops/status.js';
 
-type StatusFlags = TargetFlags & { json?: boolean };
+type StatusFlags = TargetFlags & { json?: boolean; metricsFile?: string };
 
 export function register(program: Command): void {
   const cmd = program
@@ -18,6 +18,7 @@ export function register(program: Command): void {
     );
   addFleetFlags(addTargetFlags(cmd))
     .option('--json', 'print JSON')
+    .option('--metrics-file <file>', "write the tenants' metrics here (node_exporter textfile collector)")
     .addHelpText(
       'after',
       SETTINGS_HELP +
@@ -43,8 +44,27 @@ async function runStatus(flags: StatusFlags): Promise<void> {
     else printOne(outcome.report, outcome.settings, out);
   } else if (flags.json) emitFleet(outcome, out);
   else printFleet(outcome, out);
+  if (flags.metricsFile) await writeMetrics(outcome, flags.metricsFile);
   const problem = statusProblem(outcome);
   if (problem) throw problem;
+}
+
+/** --metrics-file: the same tenants, as Prometheus reads them (ops/metrics.ts). */
+async function writeMetrics(outcome: StatusOutcome, file: string): Promise<void> {
+  const path = await import('node:path');
+  const { writeFleetMetrics } = await import('../../ops/metrics.js');
+  const s = outcome.settings;
+  const targets =
+    outcome.kind === 'one'
+      ? [
+          {
+            namespace: outcome.report.namespace,
+            secret: outcome.report.secret,
+            endpoint: outcome.report.served?.endpoint,
+          },
+        ]
+      : outcome.results.map((r) => r.target);
+  await writeFleetMetrics(targets, path.resolve(file), { context: s.context, kubeconfig: s.kubeconfig });
 }
 
 function emitFleet({ results }: StatusOutcome & { kind: 'fleet' }, out: Output): void {
