@@ -1,13 +1,12 @@
 // Every delivery a CA or a tool really sends, made at test time with openssl, through the built
 // CLI: the verdict and the message asserted, and openssl asked where it has an opinion.
 import { execFileSync } from 'node:child_process';
-import { X509Certificate } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { runCli } from '../helpers/run-cli.js';
+import { fp } from '../helpers/test-ca.js';
 import { makeCorpus, makeLeaf, openssl, pemBlocks, read, type Corpus } from '../helpers/openssl-corpus.js';
 import { issueCertificate, type IssuedCert } from '../../src/pki/generate.js';
 
-const fp = (pem: string) => new X509Certificate(pem).fingerprint256;
 const DAY = 86_400_000;
 let c: Corpus;
 let leaf: string;

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createServer } from 'node:net';
 import { mintChain, type MintedChain } from '../helpers/test-ca.js';
+import { installArgs } from '../helpers/args.js';
 import { runCli } from '../helpers/run-cli.js';
 
 let m: MintedChain;
@@ -32,25 +33,7 @@ beforeAll(async () => {
   };
 });
 const install = (host: string, extra: NodeJS.ProcessEnv = {}) =>
-  runCli(
-    [
-      'install',
-      '--cert',
-      m.files.leaf,
-      '--chain',
-      m.files.chain,
-      '--key',
-      m.files.key,
-      '--ca',
-      m.files.root,
-      '--host',
-      host,
-      '-n',
-      'tenant-a',
-      '--yes',
-    ],
-    { env: { ...env, ...extra } },
-  );
+  runCli(installArgs(m, ['-n', 'tenant-a', '--yes'], { host }), { env: { ...env, ...extra } });
 
 test('install against an unreachable cluster: exit 4, one line naming the namespace, a hint, no stack', async () => {
   const r = await install('localhost');

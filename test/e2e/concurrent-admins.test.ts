@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { X509Certificate } from 'node:crypto';
 import { startSandbox, type Sandbox } from '../helpers/sandbox.js';
-import { mintChain, type MintedChain } from '../helpers/test-ca.js';
+import { fp, mintChain, type MintedChain } from '../helpers/test-ca.js';
+import { installArgs, targetArgs } from '../helpers/args.js';
 import { runCli } from '../helpers/run-cli.js';
 
 let sb: Sandbox;
@@ -20,39 +21,19 @@ beforeAll(async () => {
 }, 120000);
 afterAll(async () => sb?.stop());
 
+/** install m (no --chain: the chains have no intermediates) on the first tenant, --yes --timeout 30. */
+const adminArgs = (m: MintedChain) =>
+  installArgs(m, [...targetArgs(sb.tenants[0]!), '--yes', '--allow-name-change', '--timeout', '30'], { chain: false });
+
 test('5 concurrent installs with 5 state dirs, 10 rounds: the in-cluster lock serializes them; the secret, the endpoint and the exit codes agree', async () => {
   const t = sb.tenants[0]!;
-  const fp = (m: MintedChain) => new X509Certificate(m.leaf.certPem).fingerprint256;
   for (let round = 0; round < 10; round++) {
     const dirs = certs.map(() => mkdtempSync(path.join(tmpdir(), 'xsoar-cert-admin-')));
     const runs = await Promise.all(
       certs.map((m, i) =>
-        runCli(
-          [
-            'install',
-            '--cert',
-            m.files.leaf,
-            '--key',
-            m.files.key,
-            '--ca',
-            m.files.root,
-            '--host',
-            'localhost',
-            '-n',
-            t.namespace,
-            '--secret',
-            t.secret,
-            '--endpoint',
-            t.endpoint,
-            '--yes',
-            '--allow-name-change',
-            '--timeout',
-            '30',
-          ],
-          {
-            env: { ...sb.env, XSOAR_CERT_STATE_DIR: dirs[i] },
-          },
-        ),
+        runCli(adminArgs(m), {
+          env: { ...sb.env, XSOAR_CERT_STATE_DIR: dirs[i] },
+        }),
       ),
     );
     // Installed (0) or busy (7: another run holds the lock, or changed the secret under this one).
@@ -91,30 +72,7 @@ test('a slow rollout: a second admin is refused with exit 7 naming the holder, c
   const t = sb.tenants[0]!;
   const [a, b] = [certs[0]!, certs[1]!];
   const install = (m: MintedChain, dir: string) =>
-    runCli(
-      [
-        'install',
-        '--cert',
-        m.files.leaf,
-        '--key',
-        m.files.key,
-        '--ca',
-        m.files.root,
-        '--host',
-        'localhost',
-        '-n',
-        t.namespace,
-        '--secret',
-        t.secret,
-        '--endpoint',
-        t.endpoint,
-        '--yes',
-        '--allow-name-change',
-        '--timeout',
-        '30',
-      ],
-      { env: { ...sb.env, XSOAR_CERT_STATE_DIR: dir } },
-    );
+    runCli(adminArgs(m), { env: { ...sb.env, XSOAR_CERT_STATE_DIR: dir } });
   await sb.setRollout({ namespace: t.namespace, deployment: t.deployment, mode: 'complete', delayMs: 4000, times: 1 });
   const first = install(a, mkdtempSync(path.join(tmpdir(), 'xsoar-cert-admin-a-')));
   // Wait until A holds the lock (its replace landed), then B tries.
@@ -134,7 +92,7 @@ test('a slow rollout: a second admin is refused with exit 7 naming the holder, c
   const r = await first;
   await sb.setRollout({ namespace: t.namespace, deployment: t.deployment, mode: 'complete', delayMs: 150 });
   expect(r.code).toBe(0);
-  expect((await sb.servedCert(t.endpoint)).sha256).toBe(new X509Certificate(a.leaf.certPem).fingerprint256);
+  expect((await sb.servedCert(t.endpoint)).sha256).toBe(fp(a));
   // Once A is done, B goes through.
   expect((await install(b, mkdtempSync(path.join(tmpdir(), 'xsoar-cert-admin-b-')))).code).toBe(0);
 }, 120000);
@@ -154,31 +112,7 @@ test('a lock left by a run on another host: honoured until it expires, then take
     });
   const setLock = (v: string) =>
     sb.kubectl(['annotate', '--overwrite', 'secret', t.secret, '-n', t.namespace, `xsoar-cert.io/lock=${v}`]);
-  const install = () =>
-    runCli(
-      [
-        'install',
-        '--cert',
-        m.files.leaf,
-        '--key',
-        m.files.key,
-        '--ca',
-        m.files.root,
-        '--host',
-        'localhost',
-        '-n',
-        t.namespace,
-        '--secret',
-        t.secret,
-        '--endpoint',
-        t.endpoint,
-        '--yes',
-        '--allow-name-change',
-        '--timeout',
-        '30',
-      ],
-      { env: sb.env },
-    );
+  const install = () => runCli(adminArgs(m), { env: sb.env });
   expect((await setLock(lockOf(new Date(Date.now() + 600_000)))).code).toBe(0);
   const before = await sb.secretData(t.namespace, t.secret);
   const held = await install();
@@ -188,7 +122,7 @@ test('a lock left by a run on another host: honoured until it expires, then take
   expect((await setLock(lockOf(new Date(Date.now() - 1000)))).code).toBe(0);
   const taken = await install();
   expect(taken.code).toBe(0);
-  expect((await sb.servedCert(t.endpoint)).sha256).toBe(new X509Certificate(m.leaf.certPem).fingerprint256);
+  expect((await sb.servedCert(t.endpoint)).sha256).toBe(fp(m));
   const s = JSON.parse((await sb.kubectl(['get', 'secret', t.secret, '-n', t.namespace, '-o', 'json'])).stdout);
   expect(s.metadata.annotations['xsoar-cert.io/lock']).toBeUndefined();
 }, 120000);

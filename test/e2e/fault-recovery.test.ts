@@ -3,7 +3,8 @@
 // agreeing with what the secret holds and the endpoint serves.
 import { X509Certificate } from 'node:crypto';
 import { startSandbox, type Sandbox } from '../helpers/sandbox.js';
-import { mintChain, type MintedChain } from '../helpers/test-ca.js';
+import { fp, mintChain, type MintedChain } from '../helpers/test-ca.js';
+import { installArgs, targetArgs } from '../helpers/args.js';
 import { runCli } from '../helpers/run-cli.js';
 
 let sb: Sandbox;
@@ -20,34 +21,10 @@ beforeAll(async () => {
 afterAll(async () => sb?.stop());
 
 const t = () => sb.tenants[0]!;
-const fp = (m: MintedChain) => new X509Certificate(m.leaf.certPem).fingerprint256;
 const install = (m: MintedChain, env: NodeJS.ProcessEnv = {}) =>
-  runCli(
-    [
-      'install',
-      '--cert',
-      m.files.leaf,
-      '--chain',
-      m.files.chain,
-      '--key',
-      m.files.key,
-      '--ca',
-      m.files.root,
-      '--host',
-      'localhost',
-      '-n',
-      t().namespace,
-      '--secret',
-      t().secret,
-      '--endpoint',
-      t().endpoint,
-      '--yes',
-      '--timeout',
-      '5',
-      '--allow-name-change',
-    ],
-    { env: { ...sb.env, ...env } },
-  );
+  runCli(installArgs(m, [...targetArgs(t()), '--yes', '--timeout', '5', '--allow-name-change']), {
+    env: { ...sb.env, ...env },
+  });
 const servedNow = async () => (await sb.servedCert(t().endpoint)).sha256;
 const crtFp = (data: Record<string, string> | undefined) =>
   new X509Certificate(Buffer.from(data!['tls.crt']!, 'base64')).fingerprint256;

@@ -4,7 +4,8 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { X509Certificate } from 'node:crypto';
 import { startSandbox, type Sandbox } from '../helpers/sandbox.js';
-import { mintChain, type MintedChain } from '../helpers/test-ca.js';
+import { fp, mintChain, type MintedChain } from '../helpers/test-ca.js';
+import { installArgs } from '../helpers/args.js';
 import { runCli } from '../helpers/run-cli.js';
 
 let sb: Sandbox;
@@ -18,30 +19,9 @@ beforeAll(async () => {
 afterAll(async () => sb?.stop());
 
 const install = (m: MintedChain, extra: string[] = []) =>
-  runCli(
-    [
-      'install',
-      '--cert',
-      m.files.leaf,
-      '--chain',
-      m.files.chain,
-      '--key',
-      m.files.key,
-      '--ca',
-      m.files.root,
-      '--host',
-      'localhost',
-      '--tenants-file',
-      tenantsFile,
-      '--yes',
-      '--json',
-      '--timeout',
-      '20',
-      ...extra,
-    ],
-    { env: sb.env },
-  );
-const fp = (m: MintedChain) => new X509Certificate(m.leaf.certPem).fingerprint256;
+  runCli(installArgs(m, ['--tenants-file', tenantsFile, '--yes', '--json', '--timeout', '20', ...extra]), {
+    env: sb.env,
+  });
 
 test('six tenants in one batched run: one cluster-wide read, one write per object, every tenant serves the new cert', async () => {
   const m = await mintChain({ intermediates: 1, hosts: names });
@@ -142,27 +122,7 @@ test('a user with namespaced roles only (no list across namespaces) still gets t
       { verb: 'list', resource: 'deployments', scope: 'cluster' },
     ],
   });
-  const r = await runCli(
-    [
-      'install',
-      '--cert',
-      m.files.leaf,
-      '--chain',
-      m.files.chain,
-      '--key',
-      m.files.key,
-      '--ca',
-      m.files.root,
-      '--host',
-      'localhost',
-      '--tenants-file',
-      tenantsFile,
-      '--yes',
-      '--timeout',
-      '20',
-    ],
-    { env: sb.env },
-  );
+  const r = await runCli(installArgs(m, ['--tenants-file', tenantsFile, '--yes', '--timeout', '20']), { env: sb.env });
   const st = await runCli(['status', '--tenants-file', tenantsFile, '--json'], { env: sb.env }); // per tenant, too
   await sb.setAuthz({ reset: true });
   expect(st.code).toBe(0);
@@ -205,29 +165,7 @@ test('renew of the fleet: one read of every secret, the due tenants renewed in o
       .map((t) => `${t.namespace}/${t.secret} ${t.endpoint}`)
       .join('\n') + '\n',
   );
-  expect(
-    (
-      await runCli(
-        [
-          'install',
-          '--cert',
-          long.files.leaf,
-          '--chain',
-          long.files.chain,
-          '--key',
-          long.files.key,
-          '--ca',
-          long.files.root,
-          '--host',
-          'localhost',
-          '--tenants-file',
-          later,
-          '--yes',
-        ],
-        { env: sb.env },
-      )
-    ).code,
-  ).toBe(0);
+  expect((await runCli(installArgs(long, ['--tenants-file', later, '--yes']), { env: sb.env })).code).toBe(0);
 
   await sb.control('requests', undefined, 'DELETE');
   const r = await runCli(
@@ -275,25 +213,7 @@ test('Ctrl-C (SIGINT) while the fleet rollouts run: every changed tenant is roll
   await sb.setRollout({ namespace: 'tenant-2', deployment: 'xsoar-proxy', mode: 'stuck' });
   const child = spawn(
     process.execPath,
-    [
-      BIN,
-      'install',
-      '--cert',
-      m.files.leaf,
-      '--chain',
-      m.files.chain,
-      '--key',
-      m.files.key,
-      '--ca',
-      m.files.root,
-      '--host',
-      'localhost',
-      '--tenants-file',
-      tenantsFile,
-      '--yes',
-      '--timeout',
-      '30',
-    ],
+    [BIN, ...installArgs(m, ['--tenants-file', tenantsFile, '--yes', '--timeout', '30'])],
     { env: { ...sb.env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let stderr = '';
@@ -359,28 +279,9 @@ test('two secrets served by one deployment: both replaced, the deployment restar
   writeFileSync(file, `${t1.namespace}/${t1.secret} ${t1.endpoint}\n${t1.namespace}/xsoar-tls-admin\n`);
   const m = await mintChain({ intermediates: 1, hosts: names });
   await sb.control('requests', undefined, 'DELETE');
-  const r = await runCli(
-    [
-      'install',
-      '--cert',
-      m.files.leaf,
-      '--chain',
-      m.files.chain,
-      '--key',
-      m.files.key,
-      '--ca',
-      m.files.root,
-      '--host',
-      'localhost',
-      '--tenants-file',
-      file,
-      '--yes',
-      '--json',
-      '--timeout',
-      '20',
-    ],
-    { env: sb.env },
-  );
+  const r = await runCli(installArgs(m, ['--tenants-file', file, '--yes', '--json', '--timeout', '20']), {
+    env: sb.env,
+  });
   expect(r.code).toBe(0);
   const log: Array<{ method: string; path: string }> = await sb.requests();
   expect(

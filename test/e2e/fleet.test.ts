@@ -3,7 +3,8 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { X509Certificate } from 'node:crypto';
 import { startSandbox, type Sandbox } from '../helpers/sandbox.js';
-import { mintChain } from '../helpers/test-ca.js';
+import { fp, mintChain } from '../helpers/test-ca.js';
+import { installArgs } from '../helpers/args.js';
 import { runCli } from '../helpers/run-cli.js';
 
 let sb: Sandbox;
@@ -38,28 +39,9 @@ test('a fleet install with one failing tenant: the others serve the new cert, th
     status: 500,
     times: -1,
   });
-  const r = await runCli(
-    [
-      'install',
-      '--cert',
-      m.files.leaf,
-      '--chain',
-      m.files.chain,
-      '--key',
-      m.files.key,
-      '--ca',
-      m.files.root,
-      '--host',
-      'localhost',
-      '--tenants-file',
-      file,
-      '--parallel',
-      '2',
-      '--yes',
-      '--json',
-    ],
-    { env: sb.env },
-  );
+  const r = await runCli(installArgs(m, ['--tenants-file', file, '--parallel', '2', '--yes', '--json']), {
+    env: sb.env,
+  });
   await sb.clearFaults();
   expect(r.code).toBe(8);
   const out = JSON.parse(r.stdout);
@@ -70,7 +52,7 @@ test('a fleet install with one failing tenant: the others serve the new cert, th
     ['tenant-4', true],
   ]);
   expect(out.tenants[2].exitCode).toBe(5);
-  const want = new X509Certificate(m.leaf.certPem).fingerprint256;
+  const want = fp(m);
   const after = await Promise.all(sb.tenants.map((t) => sb.servedCert(t.endpoint)));
   expect(after.map((a) => a.sha256)).toEqual([want, want, before[2]!.sha256, want]);
 });

@@ -19,6 +19,7 @@ import { hostname, tmpdir } from 'node:os';
 import path from 'node:path';
 import { startSandbox, type Sandbox } from '../helpers/sandbox.js';
 import { mintChain, type MintedChain } from '../helpers/test-ca.js';
+import { installArgs, targetArgs } from '../helpers/args.js';
 import { asUser, runCli, type CliResult } from '../helpers/run-cli.js';
 import { recordHash, type AuditRecord } from '../../src/audit/log.js';
 
@@ -43,27 +44,7 @@ if (!canSwitch)
 const twoUsers = canSwitch ? describe : describe.skip;
 
 const t = (i = 0) => sb.tenants[i]!;
-const installArgs = (i = 0) => [
-  'install',
-  '--cert',
-  a.files.leaf,
-  '--chain',
-  a.files.chain,
-  '--key',
-  a.files.key,
-  '--ca',
-  a.files.root,
-  '--host',
-  'localhost',
-  '-n',
-  t(i).namespace,
-  '--secret',
-  t(i).secret,
-  '--endpoint',
-  t(i).endpoint,
-  '--yes',
-  '--allow-name-change',
-];
+const installFor = (i = 0) => installArgs(a, [...targetArgs(t(i)), '--yes', '--allow-name-change']);
 const rv = async (i = 0) =>
   (
     await sb.kubectl(['get', 'secret', t(i).secret, '-n', t(i).namespace, '-o', 'jsonpath={.metadata.resourceVersion}'])
@@ -112,7 +93,7 @@ twoUsers('finding 1: a state dir another user made is refused (exit 3), not used
       `mkdir -p ${state}/locks && chmod 777 ${state} ${state}/locks && printf '%s' '${lock}' > ${state}/locks/${t().namespace}__${t().secret}.lock`,
     );
     const before = await rv();
-    const r = await runCli(installArgs(), { env: envFor('daemon', state), user: 'daemon' });
+    const r = await runCli(installFor(), { env: envFor('daemon', state), user: 'daemon' });
     expect(r.code).toBe(3);
     expect(xsoarLines(r)).toEqual([
       expect.stringMatching(
@@ -160,7 +141,7 @@ twoUsers('finding 1: a state dir another user made is refused (exit 3), not used
       `mkdir -m 700 ${state} && printf keep > ${precious} && chmod 644 ${precious} && ln -s ${precious} ${state}/audit.jsonl`,
     );
     const before = await rv();
-    const r = await runCli(installArgs(), { env: envFor('daemon', state), user: 'daemon' });
+    const r = await runCli(installFor(), { env: envFor('daemon', state), user: 'daemon' });
     expect(r.code).toBe(3);
     expect(xsoarLines(r)).toEqual([
       expect.stringMatching(/audit\.jsonl: this xsoar-cert state is a symbolic link: refusing to use it/),
@@ -203,7 +184,7 @@ describe('finding 1: a dry run never resolves a marker; it says what the next re
   test('install --dry-run and renew --dry-run leave the marker and the cluster as they are', async () => {
     const state = mkdtempSync(path.join(tmpdir(), 'xsoar-cert-state-'));
     const env = { ...sb.env, XSOAR_CERT_STATE_DIR: state };
-    expect((await runCli(installArgs(2), { env })).code).toBe(0);
+    expect((await runCli(installFor(2), { env })).code).toBe(0);
     const backups = JSON.parse(
       (
         await sb.kubectl([
@@ -239,7 +220,7 @@ describe('finding 1: a dry run never resolves a marker; it says what the next re
     );
     const before = await rv(2);
     for (const cmd of [
-      installArgs(2),
+      installFor(2),
       ['renew', '--self-signed', '--force', '-n', t(2).namespace, '--secret', t(2).secret],
     ]) {
       const r = await runCli([...cmd, '--dry-run'], { env });
@@ -265,9 +246,9 @@ describe('finding 6: audit --verify checks the log against the anchors the chang
     state = mkdtempSync(path.join(tmpdir(), 'xsoar-cert-state-'));
     env = { ...sb.env, XSOAR_CERT_STATE_DIR: state };
     // 8 installs at once, 8 processes appending to one log: the chain and every anchor still agree.
-    const runs = await Promise.all([0, 1, 2, 3, 4, 5, 6, 7].map((i) => runCli(installArgs(i), { env })));
+    const runs = await Promise.all([0, 1, 2, 3, 4, 5, 6, 7].map((i) => runCli(installFor(i), { env })));
     expect(runs.map((r) => r.code)).toEqual(Array(8).fill(0));
-    expect((await runCli(installArgs(3), { env })).code).toBe(0);
+    expect((await runCli(installFor(3), { env })).code).toBe(0);
     original = readFileSync(log(), 'utf8');
   }, 120000);
   afterEach(() => writeFileSync(log(), original));
@@ -358,16 +339,16 @@ describe('finding 12: a lock that claims to hold for ever is honoured only for i
   });
   test('expires in 9999 but taken 3 h ago: taken over; a fresh one refuses (exit 7) and says how to take it by hand', async () => {
     await annotate(4, held(new Date(Date.now() - 3 * 3600_000), '9999-12-31T00:00:00.000Z'));
-    expect((await runCli(installArgs(4), { env: sb.env })).code).toBe(0);
+    expect((await runCli(installFor(4), { env: sb.env })).code).toBe(0);
     await annotate(4, held(new Date(), '9999-12-31T00:00:00.000Z'));
-    const r = await runCli(installArgs(4), { env: sb.env });
+    const r = await runCli(installFor(4), { env: sb.env });
     expect(r.code).toBe(7);
     expect(r.stderr).toMatch(/kubectl annotate secret xsoar-tls -n \S+ xsoar-cert\.io\/lock- /);
     await annotate(4, held(new Date('9999-01-01T00:00:00Z'), '9999-12-31T00:00:00.000Z'));
-    expect((await runCli(installArgs(4), { env: sb.env })).code).toBe(0);
+    expect((await runCli(installFor(4), { env: sb.env })).code).toBe(0);
   });
   test('--timeout is bounded (exit 2): the lock lives for two of them', async () => {
-    const r = await runCli([...installArgs(4), '--timeout', '99999'], { env: sb.env });
+    const r = await runCli([...installFor(4), '--timeout', '99999'], { env: sb.env });
     expect({ code: r.code, line: xsoarLines(r)[0] }).toEqual({
       code: 2,
       line: expect.stringMatching(/--timeout must be at most 3600 seconds/),

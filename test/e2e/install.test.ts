@@ -6,7 +6,8 @@ import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { X509Certificate } from 'node:crypto';
 import { startSandbox, type Sandbox } from '../helpers/sandbox.js';
-import { mintChain, type MintedChain } from '../helpers/test-ca.js';
+import { fp, mintChain, type MintedChain } from '../helpers/test-ca.js';
+import { installArgs, targetArgs } from '../helpers/args.js';
 import { runCli, BIN } from '../helpers/run-cli.js';
 
 let sb: Sandbox;
@@ -23,32 +24,11 @@ beforeAll(async () => {
 afterAll(async () => sb?.stop());
 
 const t = () => sb.tenants[0]!;
-const fp = (m: MintedChain) => new X509Certificate(m.leaf.certPem).fingerprint256;
-const installArgs = (m: MintedChain, extra: string[] = []) => [
-  'install',
-  '--cert',
-  m.files.leaf,
-  '--chain',
-  m.files.chain,
-  '--key',
-  m.files.key,
-  '--ca',
-  m.files.root,
-  '--host',
-  'localhost',
-  '-n',
-  t().namespace,
-  '--secret',
-  t().secret,
-  '--endpoint',
-  t().endpoint,
-  '--yes',
-  '--timeout',
-  '20',
-  ...extra,
-];
+/** install m on the tenant, --yes --timeout 20, then extra. */
+const argsFor = (m: MintedChain, extra: string[] = []) =>
+  installArgs(m, [...targetArgs(t()), '--yes', '--timeout', '20', ...extra]);
 const install = (m: MintedChain, extra: string[] = [], env: NodeJS.ProcessEnv = {}) =>
-  runCli(installArgs(m, extra), { env: { ...sb.env, ...env } });
+  runCli(argsFor(m, extra), { env: { ...sb.env, ...env } });
 const nextCert = () => certs[n++ % certs.length]!;
 
 /** The invariant after any failed install: the old data byte-identical and still served. */
@@ -168,29 +148,20 @@ test('rollback restores the previous version byte for byte and is itself reversi
   expect((await install(a)).code).toBe(0);
   const dataA = await sb.secretData(t().namespace, t().secret);
   expect((await install(b)).code).toBe(0);
-  const r = await runCli(
-    ['rollback', '-n', t().namespace, '--secret', t().secret, '--endpoint', t().endpoint, '--yes'],
-    { env: sb.env },
-  );
+  const r = await runCli(['rollback', ...targetArgs(t()), '--yes'], { env: sb.env });
   expect(r.code).toBe(0);
   expect((await sb.secretData(t().namespace, t().secret))!['tls.crt']).toBe(dataA!['tls.crt']);
   expect((await sb.secretData(t().namespace, t().secret))!['tls.key']).toBe(dataA!['tls.key']);
   expect((await sb.servedCert(t().endpoint)).sha256).toBe(fp(a));
-  const again = await runCli(
-    ['rollback', '-n', t().namespace, '--secret', t().secret, '--endpoint', t().endpoint, '--yes'],
-    { env: sb.env },
-  );
+  const again = await runCli(['rollback', ...targetArgs(t()), '--yes'], { env: sb.env });
   expect(again.code).toBe(0);
   expect((await sb.servedCert(t().endpoint)).sha256).toBe(fp(b));
-  const st = await runCli(
-    ['status', '-n', t().namespace, '--secret', t().secret, '--endpoint', t().endpoint, '--json'],
-    { env: sb.env },
-  );
+  const st = await runCli(['status', ...targetArgs(t()), '--json'], { env: sb.env });
   expect(JSON.parse(st.stdout)).toMatchObject({ agree: true, installed: { sha256: fp(b) } });
 });
 
 function spawnInstall(m: MintedChain) {
-  const child = spawn(process.execPath, [BIN, ...installArgs(m, ['--timeout', '30'])], {
+  const child = spawn(process.execPath, [BIN, ...argsFor(m, ['--timeout', '30'])], {
     env: { ...sb.env, NO_COLOR: '1' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -227,7 +198,7 @@ test('a run killed with SIGKILL leaves a marker that the next status resolves by
   p.child.kill('SIGKILL');
   await p.done;
   expect(readdirSync(path.join(sb.env.XSOAR_CERT_STATE_DIR!, 'markers'))).toHaveLength(1);
-  const st = await runCli(['status', '-n', t().namespace, '--secret', t().secret, '--endpoint', t().endpoint], {
+  const st = await runCli(['status', ...targetArgs(t())], {
     env: sb.env,
   });
   expect(st.stderr).toMatch(/was interrupted at step "restart"; resolving it/);
@@ -240,7 +211,7 @@ test('the private key never appears in any argv during an install, nor in output
   const m = nextCert();
   const keyB64 = Buffer.from(m.leaf.keyPem).toString('base64');
   const keyBody = m.leaf.keyPem.split('\n')[1]!;
-  const child = spawn(process.execPath, [BIN, ...installArgs(m, ['--json'])], {
+  const child = spawn(process.execPath, [BIN, ...argsFor(m, ['--json'])], {
     env: { ...sb.env, NO_COLOR: '1' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

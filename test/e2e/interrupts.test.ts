@@ -5,6 +5,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { startSandbox, type Sandbox } from '../helpers/sandbox.js';
 import { mintChain, type MintedChain } from '../helpers/test-ca.js';
+import { installArgs, targetArgs } from '../helpers/args.js';
 import { BIN } from '../helpers/run-cli.js';
 
 let sb: Sandbox;
@@ -16,27 +17,7 @@ beforeAll(async () => {
 afterAll(async () => sb?.stop());
 
 const t = () => sb.tenants[0]!;
-const args = () => [
-  'install',
-  '--cert',
-  m.files.leaf,
-  '--chain',
-  m.files.chain,
-  '--key',
-  m.files.key,
-  '--ca',
-  m.files.root,
-  '--host',
-  'localhost',
-  '-n',
-  t().namespace,
-  '--secret',
-  t().secret,
-  '--endpoint',
-  t().endpoint,
-  '--yes',
-  '--allow-name-change',
-];
+const args = () => installArgs(m, [...targetArgs(t()), '--yes', '--allow-name-change']);
 
 /** Start install; send `sig` once stderr shows `when`; resolve with the exit code and stderr. */
 function installAndSignal(sig: NodeJS.Signals, when: RegExp): Promise<{ code: number | null; stderr: string }> {

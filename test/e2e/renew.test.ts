@@ -4,7 +4,8 @@ import { mkdtemp, writeFile, copyFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startSandbox, type Sandbox } from '../helpers/sandbox.js';
-import { mintChain } from '../helpers/test-ca.js';
+import { fp, mintChain } from '../helpers/test-ca.js';
+import { installArgs, targetArgs } from '../helpers/args.js';
 import { runCli } from '../helpers/run-cli.js';
 
 const DAY = 86400_000;
@@ -16,7 +17,7 @@ afterAll(async () => sb?.stop());
 
 const t = () => sb.tenants[0]!;
 const renew = (args: string[], env: NodeJS.ProcessEnv = {}) =>
-  runCli(['renew', '-n', t().namespace, '--secret', t().secret, '--endpoint', t().endpoint, '--quiet', ...args], {
+  runCli(['renew', ...targetArgs(t()), '--quiet', ...args], {
     env: { ...sb.env, ...env },
   });
 
@@ -27,31 +28,9 @@ async function installAged(lifeDays: number, ageDays: number) {
     hosts: ['localhost', '127.0.0.1'],
     leaf: { notBefore: new Date(Date.now() - ageDays * DAY), days: lifeDays },
   });
-  const r = await runCli(
-    [
-      'install',
-      '--cert',
-      m.files.leaf,
-      '--chain',
-      m.files.chain,
-      '--key',
-      m.files.key,
-      '--ca',
-      m.files.root,
-      '-n',
-      t().namespace,
-      '--secret',
-      t().secret,
-      '--endpoint',
-      t().endpoint,
-      '--host',
-      'localhost',
-      '--allow-name-change',
-      '--yes',
-      '--quiet',
-    ],
-    { env: sb.env },
-  );
+  const r = await runCli(installArgs(m, [...targetArgs(t()), '--allow-name-change', '--yes', '--quiet']), {
+    env: sb.env,
+  });
   expect({ code: r.code, stderr: r.code ? r.stderr : '' }).toEqual({ code: 0, stderr: '' });
   return m;
 }
@@ -82,16 +61,11 @@ test('an expiring certificate is renewed from the drop folder; older and invalid
   // The CA for verify: both roots in one file.
   const ca = path.join(drop, '..', `ca-${path.basename(drop)}.pem`);
   await writeFile(ca, fresh.root.certPem + older.root.certPem + installed.root.certPem);
-  const r = await runCli(
-    ['renew', '-n', t().namespace, '--secret', t().secret, '--endpoint', t().endpoint, '--from', drop, '--ca', ca],
-    { env: sb.env },
-  );
+  const r = await runCli(['renew', ...targetArgs(t()), '--from', drop, '--ca', ca], { env: sb.env });
   expect(r.code).toBe(0);
   expect(r.stderr).toMatch(/skipped .*a-older\.pem: is not newer than the installed one/);
   expect(r.stdout).toMatch(/renewed .* from .*b-new\.pem/);
-  expect((await sb.servedCert(t().endpoint)).sha256).toBe(
-    new (await import('node:crypto')).X509Certificate(fresh.leaf.certPem).fingerprint256,
-  );
+  expect((await sb.servedCert(t().endpoint)).sha256).toBe(fp(fresh));
 });
 
 test('a folder with nothing usable fails with exit 3 and keeps the installed certificate', async () => {
@@ -212,9 +186,7 @@ test('an encrypted key in the drop folder is read with --passphrase-file (never 
   expect(r.stderr).toMatch(/new\.pem: 1 leaf certificate: the new certificate/);
   expect(r.stderr).toMatch(/new-key\.pem: a private key \(ecdsa P-256\): its key/);
   expect(r.stderr + r.stdout).not.toContain('drop-secret');
-  expect((await sb.servedCert(t().endpoint)).sha256).toBe(
-    new (await import('node:crypto')).X509Certificate(fresh.leaf.certPem).fingerprint256,
-  );
+  expect((await sb.servedCert(t().endpoint)).sha256).toBe(fp(fresh));
 });
 
 const { X509Certificate } = await import('node:crypto');
@@ -222,7 +194,6 @@ const pemCerts = (pem: string) =>
   [...pem.matchAll(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g)].map(
     (m) => new X509Certificate(m[0]).fingerprint256,
   );
-const fp = (pem: string) => new X509Certificate(pem).fingerprint256;
 
 test('a split drop folder (leaf, a .p7b of its intermediates, the key: any names) is assembled, installed and served with its chain', async () => {
   await installAged(90, 80);
@@ -303,10 +274,7 @@ test("certbot's live/NAME layout (symlinks into archive/) is installed with its 
   await writeFile(path.join(live, 'README'), 'This directory contains your keys and certificates.\n');
   const ca = path.join(le, 'root.pem');
   await writeFile(ca, fresh.root.certPem);
-  const r = await runCli(
-    ['renew', '-n', t().namespace, '--secret', t().secret, '--endpoint', t().endpoint, '--from', live, '--ca', ca],
-    { env: sb.env },
-  );
+  const r = await runCli(['renew', ...targetArgs(t()), '--from', live, '--ca', ca], { env: sb.env });
   expect({ code: r.code, out: r.code ? r.stderr : '' }).toEqual({ code: 0, out: '' });
   expect(r.stdout).toMatch(/renewed .* from .*live\/xsoar\.example\.com\/cert\.pem/);
   expect(r.stderr).toMatch(/chain\.pem: 1 CA certificate: its intermediate\(s\)/);

@@ -5,12 +5,12 @@
 // - killed after the live confirmation, before the audit record.
 // And the audit log under 8 processes appending at once.
 import { spawn } from 'node:child_process';
-import { X509Certificate } from 'node:crypto';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startSandbox, type Sandbox } from '../helpers/sandbox.js';
-import { mintChain, type MintedChain } from '../helpers/test-ca.js';
+import { fp, mintChain, type MintedChain } from '../helpers/test-ca.js';
+import { installArgs, targetArgs } from '../helpers/args.js';
 import { ROOT, runCli } from '../helpers/run-cli.js';
 
 let sb: Sandbox;
@@ -22,8 +22,7 @@ beforeAll(async () => {
 afterAll(async () => sb?.stop());
 
 const t = () => sb.tenants[0]!;
-const fp = (m: MintedChain) => new X509Certificate(m.leaf.certPem).fingerprint256;
-const target = () => ['-n', t().namespace, '--secret', t().secret, '--endpoint', t().endpoint];
+const target = () => targetArgs(t());
 const markerFile = () => path.join(sb.env.XSOAR_CERT_STATE_DIR!, 'markers', `${t().namespace}__${t().secret}.json`);
 const writeMarker = (m: object) => {
   mkdirSync(path.dirname(markerFile()), { recursive: true });
@@ -45,25 +44,7 @@ const writeMarker = (m: object) => {
 test('killed during its own rollback (restored, not yet restarted): the next run restarts and confirms the old certificate', async () => {
   const original = (await sb.servedCert(t().endpoint)).sha256;
   const before = await sb.secretData(t().namespace, t().secret);
-  const r = await runCli(
-    [
-      'install',
-      '--cert',
-      a.files.leaf,
-      '--chain',
-      a.files.chain,
-      '--key',
-      a.files.key,
-      '--ca',
-      a.files.root,
-      '--host',
-      'localhost',
-      ...target(),
-      '--yes',
-      '--allow-name-change',
-    ],
-    { env: sb.env },
-  );
+  const r = await runCli(installArgs(a, [...target(), '--yes', '--allow-name-change']), { env: sb.env });
   expect(r.code).toBe(0);
   expect((await sb.servedCert(t().endpoint)).sha256).toBe(fp(a));
   // The rollback's restore landed (the secret holds the original again) but the kill came before its restart.
@@ -97,25 +78,7 @@ test('killed during its own rollback (restored, not yet restarted): the next run
 
 test('killed after the live confirmation, before the audit record: the next run writes the record, and keeps the change', async () => {
   const b = await mintChain({ intermediates: 1, hosts: ['localhost', '127.0.0.1'] });
-  const r = await runCli(
-    [
-      'install',
-      '--cert',
-      b.files.leaf,
-      '--chain',
-      b.files.chain,
-      '--key',
-      b.files.key,
-      '--ca',
-      b.files.root,
-      '--host',
-      'localhost',
-      ...target(),
-      '--yes',
-      '--allow-name-change',
-    ],
-    { env: sb.env },
-  );
+  const r = await runCli(installArgs(b, [...target(), '--yes', '--allow-name-change']), { env: sb.env });
   expect(r.code).toBe(0);
   const auditBefore = JSON.parse((await runCli(['audit', '--json'], { env: sb.env })).stdout).length as number;
   writeMarker({

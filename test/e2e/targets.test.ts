@@ -7,7 +7,8 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startSandbox, type Sandbox } from '../helpers/sandbox.js';
-import { mintChain, type MintedChain } from '../helpers/test-ca.js';
+import { fp, mintChain, type MintedChain } from '../helpers/test-ca.js';
+import { installArgs } from '../helpers/args.js';
 import { runCli } from '../helpers/run-cli.js';
 
 let sb: Sandbox;
@@ -25,27 +26,7 @@ afterAll(async () => sb?.stop());
 
 const t1 = () => sb.tenants.find((t) => t.namespace === 't1' && t.secret === 'xsoar-tls')!;
 const install = (extra: string[]) =>
-  runCli(
-    [
-      'install',
-      '--cert',
-      m.files.leaf,
-      '--chain',
-      m.files.chain,
-      '--key',
-      m.files.key,
-      '--ca',
-      m.files.root,
-      '--host',
-      'localhost',
-      '-n',
-      't1',
-      '--yes',
-      '--allow-name-change',
-      ...extra,
-    ],
-    { env: sb.env },
-  );
+  runCli(installArgs(m, ['-n', 't1', '--yes', '--allow-name-change', ...extra]), { env: sb.env });
 
 async function rv(ns: string, name: string): Promise<string> {
   const r = await sb.kubectl(['get', 'secret', name, '-n', ns, '-o', 'jsonpath={.metadata.resourceVersion}']);
@@ -149,8 +130,7 @@ describe('a wrong --endpoint is found in preflight: nothing changes', () => {
   test('--no-confirm installs without checking (or confirming) the endpoint', async () => {
     const r = await install(['--secret', 'xsoar-tls', '--endpoint', other().endpoint, '--no-confirm']);
     expect({ code: r.code, err: r.code ? r.stderr : '' }).toEqual({ code: 0, err: '' });
-    const { X509Certificate } = await import('node:crypto');
-    expect((await sb.servedCert(t1().endpoint)).sha256).toBe(new X509Certificate(m.leaf.certPem).fingerprint256);
+    expect((await sb.servedCert(t1().endpoint)).sha256).toBe(fp(m));
   });
 });
 
@@ -178,28 +158,9 @@ describe('a state folder that cannot take files is an input error (exit 3) befor
     // A previous version to roll back to, made with a usable state folder.
     expect((await install(['--secret', 'xsoar-tls', '--no-confirm'])).code).toBe(0);
     const before = await rv('t1', 'xsoar-tls');
-    const r = await runCli(
-      [
-        'install',
-        '--cert',
-        m.files.leaf,
-        '--chain',
-        m.files.chain,
-        '--key',
-        m.files.key,
-        '--ca',
-        m.files.root,
-        '--host',
-        'localhost',
-        '-n',
-        't1',
-        '--secret',
-        'xsoar-tls',
-        '--yes',
-        '--allow-name-change',
-      ],
-      { env },
-    );
+    const r = await runCli(installArgs(m, ['-n', 't1', '--secret', 'xsoar-tls', '--yes', '--allow-name-change']), {
+      env,
+    });
     expect({ code: r.code, err: r.stderr.split('\n').find((l) => l.startsWith('xsoar-cert:')) }).toEqual({
       code: 3,
       err: expect.anything(),
@@ -224,30 +185,9 @@ test('failed installs do not crowd out the previous certificates: after A, B, th
     [0, 1, 2, 3].map(() => mintChain({ intermediates: 1, hosts: ['localhost', '127.0.0.1'] })),
   );
   const run = (x: MintedChain) =>
-    runCli(
-      [
-        'install',
-        '--cert',
-        x.files.leaf,
-        '--chain',
-        x.files.chain,
-        '--key',
-        x.files.key,
-        '--ca',
-        x.files.root,
-        '--host',
-        'localhost',
-        '-n',
-        't2',
-        '--endpoint',
-        t2.endpoint,
-        '--yes',
-        '--allow-name-change',
-        '--timeout',
-        '20',
-      ],
-      { env: sb.env },
-    );
+    runCli(installArgs(x, ['-n', 't2', '--endpoint', t2.endpoint, '--yes', '--allow-name-change', '--timeout', '20']), {
+      env: sb.env,
+    });
   expect((await run(a!)).code).toBe(0);
   expect((await run(b!)).code).toBe(0);
   for (let i = 0; i < 3; i++) {
@@ -257,8 +197,6 @@ test('failed installs do not crowd out the previous certificates: after A, B, th
     expect({ code: r.code, err: r.code === 5 ? '' : r.stderr }).toEqual({ code: 5, err: '' });
   }
   expect((await run(d!)).code).toBe(0);
-  const { X509Certificate } = await import('node:crypto');
-  const fp = (x: MintedChain) => new X509Certificate(x.leaf.certPem).fingerprint256;
   const r = await sb.kubectl([
     'get',
     'secrets',
@@ -277,30 +215,10 @@ test('installs within one second: the three newest distinct previous versions ar
   const certs = await Promise.all(
     [0, 1, 2, 3, 4].map(() => mintChain({ intermediates: 1, hosts: ['localhost', '127.0.0.1'] })),
   );
-  const { X509Certificate } = await import('node:crypto');
-  const fp = (x: MintedChain) => new X509Certificate(x.leaf.certPem).fingerprint256;
   for (const x of certs) {
-    const r = await runCli(
-      [
-        'install',
-        '--cert',
-        x.files.leaf,
-        '--chain',
-        x.files.chain,
-        '--key',
-        x.files.key,
-        '--ca',
-        x.files.root,
-        '--host',
-        'localhost',
-        '-n',
-        't2',
-        '--yes',
-        '--allow-name-change',
-        '--no-confirm',
-      ],
-      { env: sb.env },
-    );
+    const r = await runCli(installArgs(x, ['-n', 't2', '--yes', '--allow-name-change', '--no-confirm']), {
+      env: sb.env,
+    });
     expect({ code: r.code, err: r.code ? r.stderr : '' }).toEqual({ code: 0, err: '' });
   }
   const r = await sb.kubectl([

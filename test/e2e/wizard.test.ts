@@ -1,9 +1,8 @@
 // The install wizard driven through a real pseudo-terminal (tmux) as an admin would use it over
 // SSH: keystrokes in, screen text out, the real kubectl against the sandbox underneath.
 import path from 'node:path';
-import { X509Certificate } from 'node:crypto';
 import { startSandbox, type Sandbox } from '../helpers/sandbox.js';
-import { mintChain, type MintedChain } from '../helpers/test-ca.js';
+import { fp, mintChain, type MintedChain } from '../helpers/test-ca.js';
 import { terminal, type Terminal } from '../helpers/terminal.js';
 
 let sb: Sandbox;
@@ -83,7 +82,7 @@ test('the wizard, answered with Tab-completed paths and defaults, installs and c
   expect(await w.exitCode()).toBe(0);
   const after = (await sb.servedCert(t().endpoint)).sha256;
   expect(after).not.toBe(before);
-  expect(after).toBe(new X509Certificate(m.leaf.certPem).fingerprint256);
+  expect(after).toBe(fp(m));
   expect(w.screen()).toMatch(/confirmed it is served/);
 }, 120000);
 
@@ -168,7 +167,7 @@ test('a certificate that drops an installed name: the wizard says which, asks, a
   w.type('y');
   w.keys('Enter');
   expect(await w.exitCode()).toBe(0);
-  expect((await sb.servedCert(t().endpoint)).sha256).toBe(new X509Certificate(narrow.leaf.certPem).fingerprint256);
+  expect((await sb.servedCert(t().endpoint)).sha256).toBe(fp(narrow));
 }, 90000);
 
 test('no certificate yet: the wizard makes a certificate request; the signed certificate then completes it without a key question', async () => {

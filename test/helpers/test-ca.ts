@@ -1,4 +1,5 @@
 // Mints real chains at test time (STYLE habit 13: committed certificates expire).
+import { X509Certificate } from 'node:crypto';
 import { mkdir, mkdtemp, writeFile, chmod } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -96,3 +97,7 @@ export async function mintChain(opts: MintOptions = {}): Promise<MintedChain> {
   await writeFile(files.bundle, leaf.certPem + ints + root.certPem);
   return { dir, root, intermediates, leaf, files };
 }
+
+/** SHA-256 fingerprint as X509Certificate.fingerprint256 (AB:CD:...): of a minted chain's leaf, or of a PEM or DER certificate. */
+export const fp = (c: MintedChain | string | Buffer): string =>
+  new X509Certificate(typeof c === 'string' || Buffer.isBuffer(c) ? c : c.leaf.certPem).fingerprint256;
