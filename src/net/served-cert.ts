@@ -27,7 +27,9 @@ export function fetchServedChain(
 ): Promise<Served> {
   const { host, port } = splitEndpoint(endpoint);
   return new Promise((resolve, reject) => {
-    const servername = opts.servername ?? (isIP(host) ? undefined : host);
+    // RFC 6066 section 3: SNI carries host names only, never an IP literal.
+    const name = opts.servername ?? host;
+    const servername = isIP(name) ? undefined : name;
     const sock = connect({
       host,
       port,

@@ -57,6 +57,8 @@ export async function startPebble(opts: {
   dnsPort: number;
   eab?: Record<string, string>;
   validityDays?: number;
+  /** Percent of good nonces pebble rejects (default 20, to exercise badNonce retries). */
+  nonceReject?: number;
 }): Promise<Pebble> {
   const p = await servers.startPebble(mkdtempSync(path.join(tmpdir(), 'xsoar-cert-pebble-')), opts);
   return {

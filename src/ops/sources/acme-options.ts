@@ -106,6 +106,12 @@ export const ACME_OPTIONS: readonly AcmeOption[] = [
     help: 'HTTP-01 by writing the responses under DIR/.well-known/acme-challenge/',
   },
   { key: 'reuseKey', flag: '--reuse-key', kind: 'bool', help: 'ACME: keep the installed key instead of a new one' },
+  {
+    key: 'profile',
+    flag: '--acme-profile <name>',
+    kind: 'text',
+    help: "the CA's certificate profile (its directory lists them), e.g. shortlived for 6-day certificates",
+  },
 ];
 
 /** commander's property for a flag: --acme-eab-kid → acmeEabKid. */

@@ -36,6 +36,8 @@ export interface AcmeSettings {
   /** How long a DNS-01 record may take to show at the check server (--dns-wait, default 30 s). */
   dnsWaitS?: number;
   reuseKey?: boolean;
+  /** A certificate profile the CA offers (draft-ietf-acme-profiles; e.g. Let's Encrypt's shortlived). */
+  profile?: string;
 }
 
 export type ChallengeKind = 'rfc2136' | 'hook' | 'http' | 'webroot';
@@ -120,6 +122,7 @@ export async function acmeContent(s: AcmeSettings, req: AcmeRequest, out: Report
       csrPem: request.csrPem,
       type: kind === 'http' || kind === 'webroot' ? 'http-01' : 'dns-01',
       replaces: req.replaces,
+      profile: s.profile,
       publish: (cs) => pub.publish(cs, abort.signal),
       step: (m) => out.step(m),
       signal: abort.signal,
