@@ -3,6 +3,8 @@
 // records the newOrder payloads); an IP-address certificate for 127.0.0.1 by HTTP-01, installed
 // and served.
 import { X509Certificate } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { startSandbox, type Sandbox } from '../helpers/sandbox.js';
 import { runCli } from '../helpers/run-cli.js';
 import { startBind, startPebble, ZONE, type Bind, type Pebble } from '../helpers/acme-servers.js';
@@ -13,7 +15,7 @@ let bind: Bind;
 let pebble: Pebble;
 let proxy: ProfileProxy;
 beforeAll(async () => {
-  [sb, bind] = await Promise.all([startSandbox({ rolloutDelayMs: 20, inlinePods: true }), startBind()]);
+  [sb, bind] = await Promise.all([startSandbox({ tenants: 2, rolloutDelayMs: 20, inlinePods: true }), startBind()]);
   // No nonce rejection here: these tests are about profiles and IP identifiers, not badNonce retries.
   pebble = await startPebble({ dnsPort: bind.port, nonceReject: 0 });
   proxy = await startProfileProxy(pebble.directory, pebble.tlsCa, { classic: '90 days', shortlived: '6 days' });
@@ -55,3 +57,44 @@ test('an IP-address certificate (RFC 8738) for 127.0.0.1 by HTTP-01: ordered as 
   expect(served.checkIP('127.0.0.1')).toBe('127.0.0.1');
   expect(served.subjectAltName).toMatch(/IP Address:127\.0\.0\.1/);
 }, 60000);
+
+test('HTTP-01 for a fleet: one responder serves every concurrent order on the one --http-port (no EADDRINUSE)', async () => {
+  // Each tenant first gets its own name, so the fleet renewal places one order per tenant, at once.
+  const hosts = sb.tenants.map((x, i) => `fleet${i}-${process.pid}.${ZONE}`);
+  for (const [i, x] of sb.tenants.entries()) {
+    const one = await runCli(
+      [
+        'renew',
+        '--acme',
+        pebble.directory,
+        '--acme-ca',
+        pebble.tlsCa,
+        '--acme-agree-tos',
+        '-n',
+        x.namespace,
+        '--secret',
+        x.secret,
+      ]
+        .concat(['--http-port', String(pebble.httpPort), '--force', '--allow-name-change', '--host', hosts[i]!])
+        .concat(['--ca', await pebble.root()]),
+      { env: sb.env },
+    );
+    expect({ code: one.code, err: one.code ? one.stderr : '' }).toEqual({ code: 0, err: '' });
+  }
+  const file = path.join(sb.dir, 'http01-tenants.txt');
+  writeFileSync(file, sb.tenants.map((x) => `${x.namespace}/${x.secret} ${x.endpoint}`).join('\n') + '\n');
+  const r = await runCli(
+    ['renew', '--acme', pebble.directory, '--acme-ca', pebble.tlsCa, '--tenants-file', file, '--force'].concat([
+      '--http-port',
+      String(pebble.httpPort),
+      '--ca',
+      await pebble.root(),
+    ]),
+    { env: sb.env },
+  );
+  expect({ code: r.code, err: r.code ? r.stderr + r.stdout : '' }).toEqual({ code: 0, err: '' });
+  expect(r.stderr).not.toMatch(/EADDRINUSE/);
+  for (const [i, x] of sb.tenants.entries()) {
+    expect(new X509Certificate((await sb.servedCert(x.endpoint)).pem).checkHost(hosts[i]!)).toBe(hosts[i]);
+  }
+}, 120000);

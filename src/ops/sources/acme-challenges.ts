@@ -154,37 +154,72 @@ async function hookPublisher(s: AcmeSettings, out: Reporter): Promise<Publisher>
   };
 }
 
-async function httpPublisher(port: number, directory: string, out: Reporter): Promise<Publisher> {
+/**
+ * One HTTP-01 responder per port for the whole run: a fleet's concurrent orders (one per set of names)
+ * share it, each answering its own tokens; it closes when the last order is done. Several
+ * responders on one port would fail all but the first with EADDRINUSE.
+ */
+interface SharedResponder {
+  tokens: Map<string, string>;
+  users: number;
+  ready: Promise<import('node:http').Server>;
+}
+const responders = new Map<number, SharedResponder>();
+
+async function listen(port: number): Promise<import('node:http').Server> {
   const http = await import('node:http');
-  const tokens = new Map<string, string>();
+  const r = responders.get(port)!;
   const server = http.createServer((req, res) => {
     const token = /^\/\.well-known\/acme-challenge\/([A-Za-z0-9_-]{1,256})$/.exec(req.url ?? '')?.[1];
-    const body = token ? tokens.get(token) : undefined;
+    const body = token ? r.tokens.get(token) : undefined;
     res.writeHead(body ? 200 : 404, { 'content-type': 'text/plain' });
     res.end(body ?? 'not found');
   });
   await new Promise<void>((resolve, reject) => {
-    server.once('error', (e: NodeJS.ErrnoException) =>
-      reject(
-        new UsageError(
-          `--http-port ${port}: cannot listen (${e.code})`,
-          e.code === 'EACCES'
-            ? 'Ports below 1024 need root: use a high port that port 80 is forwarded to.'
-            : 'Choose a free port.',
-        ),
-      ),
-    );
+    server.once('error', (e: NodeJS.ErrnoException) => {
+      const hint =
+        e.code === 'EACCES'
+          ? 'Ports below 1024 need root: use a high port that port 80 is forwarded to.'
+          : 'Choose a free port.';
+      reject(new UsageError(`--http-port ${port}: cannot listen (${e.code})`, hint));
+    });
     server.listen(port, () => resolve());
   });
-  out.info(`  HTTP-01 responder listening on port ${port}`);
+  return server;
+}
+
+async function httpPublisher(port: number, directory: string, out: Reporter): Promise<Publisher> {
+  let r = responders.get(port);
+  if (!r) {
+    r = { tokens: new Map(), users: 0, ready: Promise.resolve(undefined as never) };
+    responders.set(port, r);
+    r.ready = listen(port);
+    r.ready.then(() => out.info(`  HTTP-01 responder listening on port ${port}`)).catch(() => responders.delete(port));
+  }
+  r.users++;
+  const shared = r;
+  const server = await shared.ready.catch((err: unknown) => {
+    shared.users--;
+    throw err;
+  });
+  const mine: string[] = [];
+  let done = false;
   return {
     async publish(cs) {
-      for (const c of cs) tokens.set(await checkedToken(c, directory), c.value);
+      for (const c of cs) {
+        const token = await checkedToken(c, directory);
+        shared.tokens.set(token, c.value);
+        mine.push(token);
+      }
     },
     async cleanup() {
-      tokens.clear();
+      if (done) return;
+      done = true;
+      for (const t of mine.splice(0)) shared.tokens.delete(t);
+      if (--shared.users > 0) return;
+      responders.delete(port);
       server.closeAllConnections?.();
-      await new Promise<void>((r) => server.close(() => r()));
+      await new Promise<void>((closed) => server.close(() => closed()));
     },
   };
 }
