@@ -32,10 +32,10 @@ export default tseslint.config(
       'import-x/resolver-next': [createTypeScriptImportResolver({ project: 'tsconfig.json' })],
     },
     rules: {
-      'import-x/no-cycle': ['warn', { ignoreExternal: true }],
-      'max-lines-per-function': ['warn', { max: 60, skipBlankLines: true, skipComments: true, IIFEs: true }],
-      'max-lines': ['warn', { max: 350, skipBlankLines: false, skipComments: false }],
-      'max-len': ['warn', { code: 120, ignoreUrls: true, ignoreRegExpLiterals: true }],
+      'import-x/no-cycle': ['error', { ignoreExternal: true }],
+      'max-lines-per-function': ['error', { max: 60, skipBlankLines: true, skipComments: true, IIFEs: true }],
+      'max-lines': ['error', { max: 350, skipBlankLines: false, skipComments: false }],
+      'max-len': ['error', { code: 120, ignoreUrls: true, ignoreRegExpLiterals: true }],
     },
   },
   {
