@@ -384,6 +384,26 @@ async function benchFleet() {
     row.peakRssMiB = +(peakKiB / 1024).toFixed(1);
     row.memoryOk = row.peakRssMiB <= 120;
     log(`     peak RSS of the ${N}-tenant run: ${row.peakRssMiB} MiB (target <= 120 MiB)`);
+    // The daily cron run of a whole fleet that is not due (issue 18): one read of every secret, the
+    // renewal state kept, the metrics file written; it should cost less than one install.
+    const metrics = path.join(work, 'fleet.prom');
+    const noop = {
+      label: `renew (not due) on ${N} tenants + --metrics-file`,
+      fn: () =>
+        timeCmd(
+          node,
+          [BIN, 'renew', '--self-signed', '--tenants-file', tenantsFile, '--metrics-file', metrics, '--quiet'],
+          { env },
+        ),
+    };
+    compare(
+      `daily not-due renew of ${N} tenants (+ metrics) vs install on 1 tenant`,
+      one,
+      noop,
+      1,
+      Math.min(RUNS, 5),
+      pause,
+    );
   } finally {
     sb.child.kill('SIGTERM');
   }
