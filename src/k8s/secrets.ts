@@ -34,6 +34,14 @@ export async function getSecret(k: Kubectl, name: string): Promise<Lookup<Secret
   return { found: true, object: answered('secret', [JSON.parse(r.stdout) as SecretObject])[0]! };
 }
 
+/** Several named secrets of one namespace in one kubectl process; the ones missing are simply not there. */
+export async function getSecretsNamed(k: Kubectl, names: readonly string[]): Promise<SecretObject[]> {
+  const r = await k.call('get', ['secret', '-o', 'json', '--ignore-not-found', ...positional('secret', names)]);
+  if (!r.stdout.trim()) return [];
+  const doc = JSON.parse(r.stdout) as SecretObject | { items: SecretObject[] };
+  return answered('secret', 'items' in doc ? doc.items : [doc]);
+}
+
 export async function listSecrets(k: Kubectl, labelSelector: string): Promise<SecretObject[]> {
   const r = await k.call('get', ['secrets', '-l', labelSelector, '-o', 'json']);
   return answered('secrets', (JSON.parse(r.stdout) as { items: SecretObject[] }).items);

@@ -10,6 +10,7 @@ import { bounded } from '../pool.js';
 import type { Target } from './fleet.js';
 import { installedLeaf } from './installed.js';
 import { readRenewalState, type RenewalState } from './renewal-state.js';
+import { getSecretsNamed } from '../k8s/secrets.js';
 
 /** How to reach the cluster: the context and kubeconfig (and, for tests, the kubectl runner). */
 export type HealthKubectl = Pick<KubectlOptions, 'context' | 'kubeconfig' | 'run' | 'bin' | 'timeoutMs'>;
@@ -160,11 +161,7 @@ async function getSecrets(k: Kubectl, names: string[]): Promise<Map<string, Secr
     const r = await k.getSecret(names[0]!);
     return new Map(r.found ? [[names[0]!, r.object]] : []);
   }
-  const r = await k.call('get', ['secret', '-o', 'json', '--ignore-not-found', '--', ...names]);
-  if (!r.stdout.trim()) return new Map();
-  const doc = JSON.parse(r.stdout) as SecretObject | { items: SecretObject[] };
-  const items = 'items' in doc ? doc.items : [doc];
-  // The names were checked as the targets were resolved (and call() refuses a flag after "--"); only
-  // the names asked for are kept: what kubectl answered is matched, never trusted as a name.
+  const items = await getSecretsNamed(k, names);
+  // Only the names asked for are kept: what kubectl answered is matched, never trusted as a name.
   return new Map(names.flatMap((n) => items.filter((s) => s?.metadata?.name === n).map((s) => [n, s] as const)));
 }

@@ -50,6 +50,10 @@ export function runCli(args: readonly string[], opts: CliOptions = {}): Promise<
       clearTimeout(timer);
       resolve({ code: code ?? (signal ? 128 : -1), stdout, stderr });
     });
+    // A command that exits before reading its stdin (a usage error) closes the pipe first: EPIPE is not a failure.
+    child.stdin.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EPIPE') reject(err);
+    });
     child.stdin.end(opts.input ?? '');
   });
 }
