@@ -42,6 +42,71 @@ function need(bin, pkg) {
     throw new Error(`${bin} is not installed: .ci/run installs ${pkg}`);
 }
 
+/**
+ * A TLS key and certificate for localhost / 127.0.0.1, and the CA that signed it (ca.pem, 2 days),
+ * written into `dir` with openssl: for the test servers' own HTTPS (pebble, the hostile CA).
+ * @param {string} dir @param {string} caName
+ */
+export function loopbackTls(dir, caName) {
+  const ossl = (args) => {
+    const r = spawnSync('openssl', args, { cwd: dir, encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`openssl ${args[0]}: ${r.stderr}`);
+  };
+  ossl([
+    'req',
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:P-256',
+    '-nodes',
+    '-keyout',
+    'ca.key',
+    '-out',
+    'ca.pem',
+    '-days',
+    '2',
+    '-subj',
+    `/CN=${caName}`,
+  ]);
+  ossl([
+    'req',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:P-256',
+    '-nodes',
+    '-keyout',
+    'tls.key',
+    '-out',
+    'tls.csr',
+    '-subj',
+    '/CN=localhost',
+  ]);
+  writeFileSync(
+    path.join(dir, 'ext.cnf'),
+    'subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n',
+  );
+  ossl([
+    'x509',
+    '-req',
+    '-in',
+    'tls.csr',
+    '-CA',
+    'ca.pem',
+    '-CAkey',
+    'ca.key',
+    '-CAcreateserial',
+    '-out',
+    'tls.pem',
+    '-days',
+    '2',
+    '-extfile',
+    'ext.cnf',
+  ]);
+  return { key: path.join(dir, 'tls.key'), cert: path.join(dir, 'tls.pem'), ca: path.join(dir, 'ca.pem') };
+}
+
 /** One SOA query over UDP: does the server answer for the zone yet? */
 function soaAnswered(port) {
   const q = Buffer.concat([
@@ -130,62 +195,7 @@ const get = (url, ca) =>
 export async function startPebble(dir, { dnsPort, eab, validityDays = 47, nonceReject = 20 }) {
   need('pebble', 'pebble');
   mkdirSync(dir, { recursive: true });
-  const ossl = (args) => {
-    const r = spawnSync('openssl', args, { cwd: dir, encoding: 'utf8' });
-    if (r.status !== 0) throw new Error(`openssl ${args[0]}: ${r.stderr}`);
-  };
-  ossl([
-    'req',
-    '-x509',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:P-256',
-    '-nodes',
-    '-keyout',
-    'ca.key',
-    '-out',
-    'ca.pem',
-    '-days',
-    '2',
-    '-subj',
-    '/CN=pebble TLS test CA',
-  ]);
-  ossl([
-    'req',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:P-256',
-    '-nodes',
-    '-keyout',
-    'tls.key',
-    '-out',
-    'tls.csr',
-    '-subj',
-    '/CN=localhost',
-  ]);
-  writeFileSync(
-    path.join(dir, 'ext.cnf'),
-    'subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n',
-  );
-  ossl([
-    'x509',
-    '-req',
-    '-in',
-    'tls.csr',
-    '-CA',
-    'ca.pem',
-    '-CAkey',
-    'ca.key',
-    '-CAcreateserial',
-    '-out',
-    'tls.pem',
-    '-days',
-    '2',
-    '-extfile',
-    'ext.cnf',
-  ]);
+  loopbackTls(dir, 'pebble TLS test CA');
   const [port, mgmt, httpPort, tlsPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
   const config = {
     pebble: {

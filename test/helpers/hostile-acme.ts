@@ -6,10 +6,10 @@
 // it then refuses (the run ends exit 9 after publishing and cleaning up the ordered names only).
 import https from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { loopbackTls } from '../../scripts/acme-servers.mjs';
 
 export const RETRY_MODES = ['429', '500', '503'].flatMap((s) =>
   ['seconds', 'suffix', 'date'].map((f) => `retry-${s}-${f}` as const),
@@ -55,67 +55,8 @@ const TRAVERSAL = '../../../victim/important.txt';
 const OTHER = 'other.xsoar.test';
 
 function makeTls(dir: string): { key: string; cert: string; ca: string } {
-  const ossl = (args: string[]) => {
-    const r = spawnSync('openssl', args, { cwd: dir, encoding: 'utf8' });
-    if (r.status !== 0) throw new Error(`openssl ${args[0]}: ${r.stderr}`);
-  };
-  ossl([
-    'req',
-    '-x509',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:P-256',
-    '-nodes',
-    '-keyout',
-    'ca.key',
-    '-out',
-    'ca.pem',
-    '-days',
-    '2',
-    '-subj',
-    '/CN=hostile ACME TLS CA',
-  ]);
-  ossl([
-    'req',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:P-256',
-    '-nodes',
-    '-keyout',
-    'tls.key',
-    '-out',
-    'tls.csr',
-    '-subj',
-    '/CN=localhost',
-  ]);
-  writeFileSync(
-    path.join(dir, 'ext.cnf'),
-    'subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n',
-  );
-  ossl([
-    'x509',
-    '-req',
-    '-in',
-    'tls.csr',
-    '-CA',
-    'ca.pem',
-    '-CAkey',
-    'ca.key',
-    '-CAcreateserial',
-    '-out',
-    'tls.pem',
-    '-days',
-    '2',
-    '-extfile',
-    'ext.cnf',
-  ]);
-  return {
-    key: readFileSync(path.join(dir, 'tls.key'), 'utf8'),
-    cert: readFileSync(path.join(dir, 'tls.pem'), 'utf8'),
-    ca: path.join(dir, 'ca.pem'),
-  };
+  const tls = loopbackTls(dir, 'hostile ACME TLS CA');
+  return { key: readFileSync(tls.key, 'utf8'), cert: readFileSync(tls.cert, 'utf8'), ca: tls.ca };
 }
 
 function retryAfter(mode: RetryMode): { status: number; header: string } {
