@@ -17,16 +17,21 @@ import https from 'node:https';
 
 export const ZONE = 'xsoar.test';
 
+/**
+ * A port free for TCP and UDP, below the kernel's ephemeral range (net.ipv4.ip_local_port_range,
+ * 32768-60999 by default): a port handed out now and bound later (pebble's HTTP-01 port, bound by
+ * each test's responder) must not meanwhile become the local port of some outgoing connection or
+ * of another `listen(0)`, which draw from that range.
+ */
 async function freePort() {
   for (;;) {
-    const port = await new Promise((resolve, reject) => {
+    const candidate = 20000 + Math.floor(Math.random() * 12000);
+    const port = await new Promise((resolve) => {
       const s = createServer();
-      s.listen(0, '127.0.0.1', () => {
-        const p = s.address().port;
-        s.close(() => resolve(p));
-      });
-      s.on('error', reject);
+      s.once('error', () => resolve(0));
+      s.listen(candidate, '127.0.0.1', () => s.close(() => resolve(candidate)));
     });
+    if (!port) continue;
     // The DNS port must be free for UDP as well.
     const udpFree = await new Promise((resolve) => {
       const u = createSocket('udp4');

@@ -34,6 +34,13 @@ export async function getSecret(k: Kubectl, name: string): Promise<Lookup<Secret
   return { found: true, object: answered('secret', [JSON.parse(r.stdout) as SecretObject])[0]! };
 }
 
+/**
+ * The list arguments for the TLS secrets in use, without the previous versions kept beside them
+ * (label xsoar-cert.io/previous-of): a fleet keeps up to three each, and a daily check of what is
+ * installed need not read them.
+ */
+export const LIVE_TLS_SECRETS = ['--field-selector', 'type=kubernetes.io/tls', '-l', '!xsoar-cert.io/previous-of'];
+
 /** Several named secrets of one namespace in one kubectl process; the ones missing are simply not there. */
 export async function getSecretsNamed(k: Kubectl, names: readonly string[]): Promise<SecretObject[]> {
   const r = await k.call('get', ['secret', '-o', 'json', '--ignore-not-found', ...positional('secret', names)]);

@@ -10,7 +10,7 @@ import { bounded } from '../pool.js';
 import type { Target } from './fleet.js';
 import { installedLeaf } from './installed.js';
 import { readRenewalState, type RenewalState } from './renewal-state.js';
-import { getSecretsNamed } from '../k8s/secrets.js';
+import { getSecretsNamed, LIVE_TLS_SECRETS } from '../k8s/secrets.js';
 
 /** How to reach the cluster: the context and kubeconfig (and, for tests, the kubectl runner). */
 export type HealthKubectl = Pick<KubectlOptions, 'context' | 'kubeconfig' | 'run' | 'bin' | 'timeoutMs'>;
@@ -119,10 +119,10 @@ async function readSecrets(
   if (namespaces.size > 1) {
     let listed: SecretObject[] | undefined;
     try {
-      listed = await new Kubectl({ ...k, namespace: ALL_NAMESPACES }).listAllIfAllowed<SecretObject>('secrets', [
-        '--field-selector',
-        'type=kubernetes.io/tls',
-      ]);
+      listed = await new Kubectl({ ...k, namespace: ALL_NAMESPACES }).listAllIfAllowed<SecretObject>(
+        'secrets',
+        LIVE_TLS_SECRETS,
+      );
     } catch (err) {
       // The cluster did not answer: every tenant is unread, for the same reason (no retry per namespace).
       for (const w of wanted) reads.set(w, { error: (err as Error).message });

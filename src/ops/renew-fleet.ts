@@ -4,7 +4,7 @@
 import { EXIT, XsoarCertError, type ExitCode } from '../errors.js';
 import type { Reporter as Output } from './reporter.js';
 import { Kubectl } from '../k8s/kubectl.js';
-import type { SecretObject } from '../k8s/secrets.js';
+import { LIVE_TLS_SECRETS, type SecretObject } from '../k8s/secrets.js';
 import { acquireLock, type Lock } from './state.js';
 import { runFleet, type FleetResult, type Target } from './fleet.js';
 import { resolveMarker } from './targets/k8s-secret/recovery.js';
@@ -51,9 +51,7 @@ async function dueTenants(
   out: Output,
   settle: { skip: (t: Target, r: RenewResult) => void; failed: (t: Target, err: unknown) => void },
 ) {
-  const wide = await kubectl
-    .acrossNamespaces()
-    .listAllIfAllowed<SecretObject>('secrets', ['--field-selector', 'type=kubernetes.io/tls']);
+  const wide = await kubectl.acrossNamespaces().listAllIfAllowed<SecretObject>('secrets', LIVE_TLS_SECRETS);
   const due: { t: Target; installed: Installed; reason: string }[] = [];
   await runFleet(live, parallel, async (t) => {
     const opts = { ...base, namespace: t.namespace, secret: t.secret, endpoint: t.endpoint };

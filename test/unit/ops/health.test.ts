@@ -53,7 +53,8 @@ test('a fleet across namespaces: one kubectl process lists every TLS secret; the
   const hs = await gatherHealth(targets, { run: f.run });
   // c is not in the list (missing, or not of type kubernetes.io/tls): read on its own.
   expect(f.calls.map((a) => a.join(' '))).toEqual([
-    'get secrets --all-namespaces --field-selector type=kubernetes.io/tls -o json',
+    // Previous versions are not read: what is installed is what monitoring needs.
+    'get secrets --all-namespaces --field-selector type=kubernetes.io/tls -l !xsoar-cert.io/previous-of -o json',
     '--namespace c get secret -o json --ignore-not-found -- xsoar-tls',
   ]);
   const installed = { notAfter: new Date(cert.validTo).toISOString(), fingerprint: cert.fingerprint256 };
