@@ -6,7 +6,7 @@ import { Kubectl } from '../k8s/kubectl.js';
 import { secretsWithAnnotation, type SecretAnnotation } from '../k8s/annotations.js';
 import { ANCHOR_ANNOTATION, checkAnchors, logId, type AnchorCheck } from '../audit/anchor.js';
 import { auditFile, readAudit, verifyAudit, type AuditVerify } from '../audit/log.js';
-import { bounded } from './fleet.js';
+import { bounded } from '../pool.js';
 import { readMarker } from './state.js';
 import { LABEL_PREVIOUS_OF } from './targets/k8s-secret/plan.js';
 

@@ -8,6 +8,7 @@ import { checkSettingText } from './settings.js';
 import type { Kubectl } from '../k8s/kubectl.js';
 import { checkK8sName, isK8sName } from '../k8s/names.js';
 import { hasControl, quoted } from '../printable.js';
+import { bounded } from '../pool.js';
 
 export interface Target {
   namespace: string;
@@ -98,23 +99,6 @@ export interface FleetResult<T> {
   error?: string;
   exitCode?: number;
   ms: number;
-}
-
-/** Run `fn` over `items` with at most `n` in flight (in order of start). */
-export async function bounded<T>(
-  items: readonly T[],
-  n: number,
-  fn: (x: T, index: number) => Promise<void>,
-): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.max(1, Math.min(n, items.length)) }, async () => {
-      while (next < items.length) {
-        const i = next++;
-        await fn(items[i]!, i);
-      }
-    }),
-  );
 }
 
 /** Run `fn` for every target with at most `parallel` in flight; never throws for a tenant's failure. */

@@ -10,7 +10,8 @@ import { Kubectl } from '../k8s/kubectl.js';
 import { MAX_PASSPHRASE_BYTES, readInputFile } from '../pki/input-file.js';
 import { printable } from '../printable.js';
 import { redact } from '../redact.js';
-import { bounded, type FleetResult, type Target } from './fleet.js';
+import { bounded } from '../pool.js';
+import type { FleetResult, Target } from './fleet.js';
 import { installedLeaf } from './installed.js';
 import {
   attemptEvents,

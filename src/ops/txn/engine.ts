@@ -10,7 +10,7 @@ import { acquireLock, assertStateWritable, self, writeMarker, type Marker } from
 import { assertAuditWritable } from '../../audit/log.js';
 import { currentAnchor } from '../../audit/anchor.js';
 import { lockValue, newLock } from '../cluster-lock.js';
-import { bounded } from '../fleet.js';
+import { bounded } from '../../pool.js';
 import { onInterrupt } from '../../signals.js';
 import { checkEndpoint, confirmServed } from '../../net/served-cert.js';
 import { whoAmI } from '../identity.js';

@@ -4,7 +4,7 @@
 import { BusyError, CancelledError, ForeignChangeError, TransactionError } from '../../errors.js';
 import { clearMarker, writeMarker } from '../state.js';
 import { appendAudit, type AuditInput } from '../../audit/log.js';
-import { bounded } from '../fleet.js';
+import { bounded } from '../../pool.js';
 import { exitOf, type EngineOptions, type Outcome, type Run, type Tenant } from './tenant.js';
 import type { PendingContent } from './types.js';
 

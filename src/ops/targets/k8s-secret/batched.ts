@@ -9,7 +9,7 @@ import type { Kubectl } from '../../../k8s/kubectl.js';
 import type { SecretObject } from '../../../k8s/secrets.js';
 import type { Reporter } from '../../reporter.js';
 import { eachRetrying, retrying } from '../../retry.js';
-import { bounded } from '../../fleet.js';
+import { bounded } from '../../../pool.js';
 import { releasePatch } from '../../cluster-lock.js';
 import { LABEL_PREVIOUS_OF, backupRef, backupsToPrune, sameData } from './plan.js';
 import { changedAgain, newBackupRef, secretHolds, type Access, type SecretTenant, type StepFail } from './steps.js';

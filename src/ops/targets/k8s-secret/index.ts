@@ -8,7 +8,7 @@ import type { Reporter } from '../../reporter.js';
 import { assertUnlocked } from '../../cluster-lock.js';
 import { ANCHOR_ANNOTATION } from '../../../audit/anchor.js';
 import { retrying } from '../../retry.js';
-import { bounded } from '../../fleet.js';
+import { bounded } from '../../../pool.js';
 import type {
   Change,
   Fail,

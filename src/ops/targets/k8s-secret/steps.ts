@@ -10,7 +10,8 @@ import type { Kubectl, Lookup } from '../../../k8s/kubectl.js';
 import type { SecretObject } from '../../../k8s/secrets.js';
 import type { Reporter } from '../../reporter.js';
 import { retrying } from '../../retry.js';
-import { bounded, type Target } from '../../fleet.js';
+import { bounded } from '../../../pool.js';
+import type { Target } from '../../fleet.js';
 import { releaseLock } from '../../cluster-lock.js';
 import { LABEL_PREVIOUS_OF, backupsToPrune, sameData, type BackupRef, type Plan } from './plan.js';
 
