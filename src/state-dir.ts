@@ -38,6 +38,12 @@ export function stateDir(): string {
   );
 }
 
+/** A tenant's file in a state subfolder: NS__SECRET.EXT (RFC 1123 names hold no "_", so "__" separates them). */
+export function tenantFile(sub: string, ns: string, secret: string, ext: string): string {
+  const safe = (x: string) => x.replace(/[^A-Za-z0-9._-]/g, '_');
+  return path.join(stateDir(), sub, `${safe(ns)}__${safe(secret)}.${ext}`);
+}
+
 const FIX_HINT =
   'Remove it (or chown it to this user and chmod go-w it), or set XSOAR_CERT_STATE_DIR to a folder you own.';
 const uid = () => process.getuid?.();

@@ -4,9 +4,8 @@
 // person was last told the certificate is expiring. `status`, `check`, the metrics file and the
 // notifications read it; a "not due" run only moves lastCheck.
 import { readdirSync } from 'node:fs';
-import path from 'node:path';
 import { InputError } from '../errors.js';
-import { ensureStateFolder, readStateFile, stateDir, stateFolder, writeStateFile } from '../state-dir.js';
+import { ensureStateFolder, readStateFile, stateFolder, tenantFile, writeStateFile } from '../state-dir.js';
 
 export interface Attempt {
   at: string;
@@ -34,8 +33,7 @@ export interface RenewalState {
   lastExpiringNotice?: string;
 }
 
-const safe = (s: string) => s.replace(/[^A-Za-z0-9._-]/g, '_');
-const file = (ns: string, secret: string) => path.join(stateDir(), 'renewals', `${safe(ns)}__${safe(secret)}.json`);
+const file = (ns: string, secret: string) => tenantFile('renewals', ns, secret, 'json');
 
 const isDate = (v: unknown) =>
   v === undefined || (typeof v === 'string' && v.length <= 40 && !Number.isNaN(Date.parse(v)));

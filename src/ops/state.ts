@@ -11,12 +11,10 @@ import {
   ensureStateFolder,
   readStateFile,
   removeQuietly,
-  stateDir,
   stateFolder,
+  tenantFile,
   writeStateFile,
 } from '../state-dir.js';
-
-const safe = (s: string) => s.replace(/[^A-Za-z0-9._-]/g, '_');
 
 /** The state dir (or its `sub` folder), created 0700 if needed, refused when another user could write it. */
 export const ensureStateDir = (sub?: string): string => ensureStateFolder(sub);
@@ -111,7 +109,8 @@ function lockIsLive(held: LockInfo, now = Date.now()): boolean {
 
 /** Take the lock for ns/secret or throw BusyError naming the holder; a dead holder's lock is taken over. */
 export function acquireLock(namespace: string, secret: string, op: string): Lock {
-  const file = path.join(ensureStateDir('locks'), `${safe(namespace)}__${safe(secret)}.lock`);
+  ensureStateDir('locks');
+  const file = tenantFile('locks', namespace, secret, 'lock');
   const info: LockInfo = { ...self(), host: hostname(), since: new Date().toISOString(), op };
   for (let attempt = 0; attempt < 2; attempt++) {
     if (createStateFile(file, JSON.stringify(info))) {
@@ -159,8 +158,7 @@ export interface Marker {
 }
 
 /** Where the marker of ns/secret lives (no folder is created: reading must work on a read-only state dir). */
-export const markerFile = (ns: string, secret: string) =>
-  path.join(stateDir(), 'markers', `${safe(ns)}__${safe(secret)}.json`);
+export const markerFile = (ns: string, secret: string) => tenantFile('markers', ns, secret, 'json');
 
 export function writeMarker(m: Marker): void {
   ensureStateDir('markers');
