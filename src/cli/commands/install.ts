@@ -8,8 +8,10 @@ import type { VerifyFilesResult } from '../../ops/verify-files.js';
 import type { InstallOptions, InstallOutcome, InstallPrompts } from '../../ops/install.js';
 import type { VerifyReport } from '../../pki/types.js';
 import { acceptedLints, defaultConfigFile } from '../../ops/settings.js';
+import { addFileFlags, FILES_HELP } from '../file-flags.js';
+import type { FileTargetFlags } from '../../ops/targets/files/presets.js';
 
-export interface InstallFlags extends TargetFlags {
+export interface InstallFlags extends TargetFlags, FileTargetFlags {
   cert?: string;
   key?: string;
   chain: string[];
@@ -50,7 +52,7 @@ export function register(program: Command): void {
       collect,
       [],
     );
-  addConfirmFlag(addFleetFlags(addTargetFlags(cmd)))
+  addFileFlags(addConfirmFlag(addFleetFlags(addTargetFlags(cmd))), true)
     .option('--timeout <seconds>', 'how long to wait for the rollout', '120')
     .option('--allow-name-change', 'allow a certificate that drops names the installed one covers')
     .option('--keep-request', "keep the pending request's key after the certificate completing it is installed")
@@ -59,7 +61,7 @@ export function register(program: Command): void {
     .option('--json', 'print the result as JSON')
     .option('-q, --quiet', 'print only the result')
     .option('-i, --interactive', 'ask for the files, names and target step by step (a terminal is needed)')
-    .addHelpText('after', SETTINGS_HELP + helpAfter(...EXAMPLES))
+    .addHelpText('after', SETTINGS_HELP + FILES_HELP + helpAfter(...EXAMPLES))
     .action(async (flags: InstallFlags) => runInstall(flags));
 }
 
@@ -71,6 +73,11 @@ const EXAMPLES = [
   '# several tenants, 8 at a time (tenants file: "namespace[/secret] [host:port]" per line):',
   'xsoar-cert install --cert t.pem --key t-key.pem --tenants-file tenants.txt --parallel 8 --yes',
   'xsoar-cert install --cert t.pem --key t-key.pem --all-namespaces --selector app.kubernetes.io/part-of=xsoar --yes',
+  '# files on this host (nginx), reloaded and confirmed live:',
+  'xsoar-cert install --cert t.pem --key t-key.pem --files /etc/nginx/tls/t.pem,/etc/nginx/tls/t.key ' +
+    '--restart-cmd "systemctl reload nginx" --endpoint 127.0.0.1:443 --yes',
+  'xsoar-cert install --cert t.pem --key t-key.pem --ca root.pem --preset xsoar6 --endpoint 127.0.0.1:443',
+  'xsoar-cert install --cert t.pem --key t-key.pem --preset xsoar8 --domain example.com -n xsoar',
 ];
 
 /**
@@ -93,11 +100,20 @@ export async function runInstall(flags: InstallFlags, pre?: VerifyFilesResult): 
   const o = installOptions(flags, flags.cert, parseTimeout(flags.timeout));
   const { Output } = await import('../output.js');
   const out = new Output({ json: flags.json, quiet: flags.quiet });
+  const { fileTargetOf } = await import('../file-flags.js');
+  const files = await fileTargetOf(flags);
+  if (files) return (await import('../files-commands.js')).installFiles(flags, o, files, out);
   const ops = await import('../../ops/install.js');
   const verdict = await ops.planInstall(o, out, pre);
   if (!verdict.ok) {
     await showRefusal(verdict.report, out);
     throw ops.installRefusal(o, verdict.report);
+  }
+  if (flags.preset === 'xsoar8') {
+    const { checkXsoar8 } = await import('../../ops/targets/files/presets.js');
+    const leaf = verdict.plan.material.leaf;
+    checkXsoar8([...leaf.dnsNames, ...leaf.ipAddresses], flags.domain, flags.cert);
+    out.ok(`covers xsoar., api-xsoar. and ext-xsoar.${flags.domain!.toLowerCase()} (--preset xsoar8)`);
   }
   const { askToProceed } = await import('../prompts.js');
   const prompts: InstallPrompts = {
@@ -110,7 +126,7 @@ export async function runInstall(flags: InstallFlags, pre?: VerifyFilesResult): 
   ops.finishFleetInstall(verdict.plan, outcome.results, out);
 }
 
-function installOptions(flags: InstallFlags, cert: string, timeoutS: number): InstallOptions {
+export function installOptions(flags: InstallFlags, cert: string, timeoutS: number): InstallOptions {
   return {
     files: {
       cert,

@@ -3,8 +3,10 @@ import type { Command } from 'commander';
 import { helpAfter } from '../help.js';
 import { addConfirmFlag, addTargetFlags, SETTINGS_HELP } from '../target-flags.js';
 import type { SettingFlags } from '../../ops/settings.js';
+import { addFileFlags, FILES_HELP } from '../file-flags.js';
+import type { FileTargetFlags } from '../../ops/targets/files/presets.js';
 
-export interface RollbackFlags extends SettingFlags {
+export interface RollbackFlags extends SettingFlags, FileTargetFlags {
   to?: string;
   timeout: string;
   confirm?: boolean;
@@ -21,7 +23,7 @@ export function register(program: Command): void {
       'restore the previous certificate (the newest backup, or --to NAME); the current one becomes a backup in turn',
     )
     .option('--to <backup>', 'the backup secret to restore (default: the newest; see status)');
-  addConfirmFlag(addTargetFlags(cmd))
+  addFileFlags(addConfirmFlag(addTargetFlags(cmd)), false)
     .option('--timeout <seconds>', 'how long to wait for the rollout', '120')
     .option('--dry-run', 'show what would be restored; change nothing')
     .option('-y, --yes', 'do not ask for confirmation')
@@ -30,8 +32,10 @@ export function register(program: Command): void {
     .addHelpText(
       'after',
       SETTINGS_HELP +
+        FILES_HELP +
         helpAfter(
           'xsoar-cert rollback -n xsoar',
+          'xsoar-cert rollback --preset xsoar6 --endpoint 127.0.0.1:443',
           'xsoar-cert rollback -n tenant-7 --to xsoar-tls-prev-20261122101500 --yes',
         ),
     )
@@ -43,6 +47,9 @@ async function runRollback(flags: RollbackFlags): Promise<void> {
   const timeoutS = parseTimeout(flags.timeout);
   const { Output } = await import('../output.js');
   const out = new Output({ json: flags.json, quiet: flags.quiet });
+  const { fileTargetOf } = await import('../file-flags.js');
+  const files = await fileTargetOf(flags);
+  if (files) return (await import('../files-commands.js')).rollbackFiles(flags, files, timeoutS, out);
   const { askToProceed } = await import('../prompts.js');
   const { rollback } = await import('../../ops/rollback.js');
   const r = await rollback(

@@ -6,8 +6,10 @@ import { addFleetFlags, addTargetFlags, SETTINGS_HELP, type TargetFlags } from '
 import type { Output } from '../output.js';
 import type { Settings } from '../../ops/settings.js';
 import type { StatusOutcome, StatusReport } from '../../ops/status.js';
+import { addFileFlags, FILES_HELP } from '../file-flags.js';
+import type { FileTargetFlags } from '../../ops/targets/files/presets.js';
 
-type StatusFlags = TargetFlags & { json?: boolean; metricsFile?: string };
+type StatusFlags = TargetFlags & FileTargetFlags & { json?: boolean; metricsFile?: string };
 
 export function register(program: Command): void {
   const cmd = program
@@ -16,14 +18,16 @@ export function register(program: Command): void {
       'show the installed and the served certificate, whether they agree, previous versions, ' +
         'and where the settings came from',
     );
-  addFleetFlags(addTargetFlags(cmd))
+  addFileFlags(addFleetFlags(addTargetFlags(cmd)), false)
     .option('--json', 'print JSON')
     .option('--metrics-file <file>', "write the tenants' metrics here (node_exporter textfile collector)")
     .addHelpText(
       'after',
       SETTINGS_HELP +
+        FILES_HELP +
         helpAfter(
           'xsoar-cert status -n xsoar --endpoint xsoar.example.com:443',
+          'xsoar-cert status --files /etc/nginx/tls/t.pem,/etc/nginx/tls/t.key --endpoint 127.0.0.1:443',
           'xsoar-cert status --json',
           '# every tenant, one row each (endpoints from the second column of the file):',
           'xsoar-cert status --tenants-file tenants.txt',
@@ -36,6 +40,9 @@ export function register(program: Command): void {
 async function runStatus(flags: StatusFlags): Promise<void> {
   const { Output } = await import('../output.js');
   const out = new Output({ json: flags.json });
+  const { fileTargetOf } = await import('../file-flags.js');
+  const files = await fileTargetOf(flags);
+  if (files) return (await import('../files-commands.js')).statusFiles(flags.endpoint, files, out);
   const { readStatus, statusProblem } = await import('../../ops/status.js');
   // A fleet's per-tenant notes (a marker resolved) are warnings only, shown even with --json.
   const outcome = await readStatus({ where: flags, parallel: flags.parallel }, out, new Output({ quiet: true }));
