@@ -231,3 +231,40 @@ export function removeQuietly(file: string): void {
     /* already gone */
   }
 }
+
+/** The longest unix socket path Linux takes (sun_path is 108 bytes with its NUL). */
+const MAX_SOCKET_PATH = 107;
+
+/**
+ * The folder for this user's unix sockets (the kubectl proxy's, which carries the user's cluster
+ * credentials): $XDG_RUNTIME_DIR/xsoar-cert when the session has one of ours, else the state dir's
+ * `run`. Made 0700 and refused unless only this user may enter it. `room`: the socket name's length.
+ */
+export function runFolder(room: number): string {
+  const xdg = process.env.XDG_RUNTIME_DIR;
+  const ours = (d: string) => {
+    try {
+      const st = lstatSync(d);
+      return st.isDirectory() && st.uid === uid();
+    } catch {
+      return false;
+    }
+  };
+  const d =
+    xdg && path.isAbsolute(xdg) && ours(xdg) ? path.join(xdg, 'xsoar-cert') : path.join(ensureStateFolder(), 'run');
+  try {
+    mkdirSync(d, { mode: 0o700 });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') ioError(d, err, 'create this socket folder');
+  }
+  checkDir(d);
+  const mode = lstatSync(d).mode & 0o777;
+  if (mode & 0o077)
+    refuse(d, `may be entered by group or others (mode ${mode.toString(8)}; it must be 700)`, 'socket folder');
+  if (Buffer.byteLength(d) + 1 + room > MAX_SOCKET_PATH)
+    throw new InputError(`${d}: this socket folder's path is too long for a unix socket (${MAX_SOCKET_PATH} bytes)`, {
+      file: d,
+      hint: 'Set XDG_RUNTIME_DIR or XSOAR_CERT_STATE_DIR to a shorter path.',
+    });
+  return d;
+}

@@ -1,6 +1,8 @@
-// One annotation of every secret in a namespace (or all namespaces), without the secrets' data:
-// jsonpath makes kubectl print only names and that annotation, so no key material reaches us.
-import { ALL_NAMESPACES, Kubectl } from './kubectl.js';
+// One annotation of every secret in a namespace (or all namespaces). The list holds the secrets'
+// data too (the sandbox, like older API servers, has no metadata-only lists): only the names, the
+// label and the annotation are kept, and the rest is dropped with the answer.
+import type { Kubectl } from './kubectl.js';
+import { itemsOf } from './wire.js';
 import { isK8sName } from './names.js';
 
 export interface SecretAnnotation {
@@ -11,25 +13,26 @@ export interface SecretAnnotation {
   value: string;
 }
 
-const escapeKey = (k: string) => k.replace(/\./g, '\\.');
-
 /** Secrets carrying `annotation`, with its value (where `kubectl` points: one namespace or all). */
 export async function secretsWithAnnotation(
   kubectl: Kubectl,
   annotation: string,
   previousOfLabel: string,
 ): Promise<SecretAnnotation[]> {
-  const cols = [
-    '.metadata.namespace',
-    '.metadata.name',
-    `.metadata.labels.${escapeKey(previousOfLabel)}`,
-    `.metadata.annotations.${escapeKey(annotation)}`,
-  ];
-  const template = `{range .items[*]}${cols.map((c) => `{${c}}`).join('{"\\t"}')}{"\\n"}{end}`;
-  const all = kubectl.namespace === ALL_NAMESPACES ? ['--all-namespaces'] : [];
-  const r = await kubectl.call('get', ['secrets', ...all, '-o', `jsonpath=${template}`]);
+  const r = await kubectl.send('get', { method: 'GET', path: kubectl.path('', 'secrets') });
+  const rows = itemsOf<{
+    metadata?: {
+      namespace?: string;
+      name?: string;
+      labels?: Record<string, string>;
+      annotations?: Record<string, string>;
+    };
+  }>(r).map((s) => {
+    const m = s.metadata ?? {};
+    return [m.namespace, m.name, m.labels?.[previousOfLabel], m.annotations?.[annotation]].join('\t');
+  });
   const out: SecretAnnotation[] = [];
-  for (const line of r.stdout.split('\n')) {
+  for (const line of rows) {
     const [namespace, name, of, value] = line.split('\t');
     if (!value || !isK8sName('namespace', namespace) || !isK8sName('secret', name)) continue;
     out.push({ namespace, name, of: of && isK8sName('secret', of) ? of : name, value });

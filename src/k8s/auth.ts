@@ -1,6 +1,16 @@
-// What the user may do, asked before anything changes: `kubectl auth can-i --list` for one
-// namespace (parsed from its table), and SelfSubjectAccessReviews for many namespaces at once.
+// What the user may do, asked before anything changes: a SelfSubjectRulesReview for one namespace
+// (what `kubectl auth can-i --list` asks), and SelfSubjectAccessReviews for many namespaces at once.
+import { bounded } from '../pool.js';
 import type { Kubectl } from './kubectl.js';
+
+const AUTHZ = '/apis/authorization.k8s.io/v1';
+
+interface ResourceRule {
+  verbs?: string[];
+  apiGroups?: string[];
+  resources?: string[];
+  resourceNames?: string[];
+}
 
 export interface Permissions {
   can(verb: string, resource: string, name?: string): boolean;
@@ -14,44 +24,41 @@ export interface AccessCheck {
   name?: string;
 }
 
-/** `kubectl auth can-i --list`: one call for every permission the install needs. */
+/** One SelfSubjectRulesReview: every permission the install needs, in one request. */
 export async function permissions(k: Kubectl): Promise<Permissions> {
-  const r = await k.call('auth', ['can-i', '--list']);
-  return parseCanIList(r.stdout);
+  const r = await k.send('auth', {
+    method: 'POST',
+    path: `${AUTHZ}/selfsubjectrulesreviews`,
+    body: {
+      apiVersion: 'authorization.k8s.io/v1',
+      kind: 'SelfSubjectRulesReview',
+      spec: { namespace: k.namespace },
+    },
+  });
+  const rules = (r.json as { status?: { resourceRules?: ResourceRule[] } }).status?.resourceRules;
+  return rulesPermissions(Array.isArray(rules) ? rules : []);
 }
 
-/** Parse the table of `kubectl auth can-i --list` (no -o json exists for it). */
-export function parseCanIList(text: string): Permissions {
-  const rules: { resource: string; names: string[]; verbs: string[] }[] = [];
-  for (const line of text.split('\n').slice(1)) {
-    const m = /^(\S+)\s+\[(.*?)\]\s+\[(.*?)\]\s+\[(.*?)\]\s*$/.exec(line);
-    if (!m) continue;
-    rules.push({
-      resource: m[1]!,
-      names: m[3]!.split(/\s+/).filter(Boolean),
-      verbs: m[4]!.split(/\s+/).filter(Boolean),
-    });
-  }
-  const resMatch = (rule: string, want: string) => {
-    if (rule === '*' || rule === '*.*') return true;
-    const [r, g = ''] = rule.split(/\.(.*)/s);
-    const [wr, wg = ''] = want.split(/\.(.*)/s);
-    return (r === '*' || r === wr) && (g === '*' || g === wg);
-  };
+/** `resource` is "secrets" or "deployments.apps" (resource.group, as kubectl writes it). */
+export function rulesPermissions(rules: ResourceRule[]): Permissions {
+  const has = (list: string[] | undefined, x: string) => (list ?? []).some((v) => v === '*' || v === x);
   return {
-    can: (verb, resource, name) =>
-      rules.some(
+    can: (verb, resource, name) => {
+      const [res, group = ''] = resource.split(/\.(.*)/s);
+      return rules.some(
         (r) =>
-          resMatch(r.resource, resource) &&
-          (r.verbs.includes('*') || r.verbs.includes(verb)) &&
-          (r.names.length === 0 || (name !== undefined && r.names.includes(name))),
-      ),
+          has(r.verbs, verb) &&
+          has(r.apiGroups, group) &&
+          has(r.resources, res!) &&
+          (!r.resourceNames?.length || (name !== undefined && r.resourceNames.includes(name))),
+      );
+    },
   };
 }
 
 /**
- * SelfSubjectAccessReviews for many checks in one kubectl process (what `auth can-i` asks, one
- * namespace at a time). When the API cannot answer, every check counts as allowed: the writes
+ * SelfSubjectAccessReviews for many checks, side by side (what `auth can-i` asks, one namespace at
+ * a time). When the API cannot answer, every check counts as allowed: the writes
  * themselves are refused cleanly, before anything in that tenant changes.
  */
 export async function accessReviews(k: Kubectl, checks: AccessCheck[]): Promise<boolean[]> {
@@ -69,11 +76,13 @@ export async function accessReviews(k: Kubectl, checks: AccessCheck[]): Promise<
       },
     },
   }));
-  const r = await k.call('create', ['-f', '-', '--validate=false', '-o', 'jsonpath={.status.allowed}{"\\n"}'], {
-    input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items }),
-    allowFail: true,
+  const answers: (boolean | undefined)[] = [];
+  await bounded(items, 16, async (body, i) => {
+    answers[i] = await k
+      .send('auth', { method: 'POST', path: `${AUTHZ}/selfsubjectaccessreviews`, body })
+      .then((r) => (r.json as { status?: { allowed?: boolean } }).status?.allowed === true)
+      .catch(() => undefined);
   });
-  const answers = r.stdout.split('\n').filter(Boolean);
-  if (answers.length !== checks.length) return checks.map(() => true);
-  return answers.map((a) => a === 'true');
+  // An answer missing: every check counts as allowed (see above).
+  return answers.some((a) => a === undefined) ? checks.map(() => true) : (answers as boolean[]);
 }

@@ -1,11 +1,10 @@
-// Deployments through kubectl: the one Deployment type, the namespace's list, `rollout restart`
-// and `rollout status`, and what the batched fleet wait needs instead (rolloutFields: a jsonpath
-// table of every deployment; rolloutState: the decision `rollout status` makes, for one object;
-// restartManifest: the restartedAt stamp `rollout restart` patches in).
+// Deployments over the API: the one Deployment type, the namespace's list, what `kubectl rollout
+// restart` sends and what `rollout status` decides (a watch, judged by rolloutState), and what the
+// batched fleet wait polls instead (rolloutFields), with restartManifest: the restartedAt stamp.
 import { KubectlError } from '../errors.js';
-import { redact } from '../redact.js';
 import type { Kubectl } from './kubectl.js';
-import { answered, positional } from './names.js';
+import { answered } from './names.js';
+import { ALL_NAMESPACES, itemsOf, query } from './wire.js';
 
 /** The pod-template annotation `kubectl rollout restart` sets (kubectl's pkg/polymorphichelpers/objectrestarter.go). */
 export const RESTARTED_AT = 'kubectl.kubernetes.io/restartedAt';
@@ -42,9 +41,19 @@ export interface Deployment {
   };
 }
 
+export const DEPLOYMENT = { apiVersion: 'apps/v1', kind: 'Deployment' };
+
 export async function listDeployments(k: Kubectl): Promise<Deployment[]> {
-  const r = await k.call('get', ['deployments', '-o', 'json']);
-  return answered('deployments', (JSON.parse(r.stdout) as { items: Deployment[] }).items);
+  const r = await k.send('get', { method: 'GET', path: k.path('apps', 'deployments') });
+  return answered(
+    'deployments',
+    itemsOf<Deployment>(r).map((d) => ({ ...DEPLOYMENT, ...d })),
+  );
+}
+
+async function getDeployment(k: Kubectl, name: string): Promise<Deployment> {
+  const r = await k.send('get', { method: 'GET', path: k.path('apps', 'deployments', name) });
+  return r.json as Deployment;
 }
 
 /** A deployment's generation and its pod template's restartedAt (what `rollout restart` sets). */
@@ -52,80 +61,104 @@ export async function restartedAt(
   k: Kubectl,
   deployment: string,
 ): Promise<{ generation: number; restartedAt?: string }> {
-  const path =
-    '{.metadata.generation}{"\\t"}{.spec.template.metadata.annotations.kubectl\\.kubernetes\\.io/restartedAt}';
-  const r = await k.call('get', ['deployment', '-o', `jsonpath=${path}`, ...positional('deployment', [deployment])]);
-  const [gen, at] = r.stdout.split('\t');
-  return { generation: Number(gen ?? 0), restartedAt: at || undefined };
+  const d = await getDeployment(k, deployment);
+  return {
+    generation: d.metadata.generation ?? 0,
+    restartedAt: d.spec?.template?.metadata?.annotations?.[RESTARTED_AT],
+  };
 }
 
+/**
+ * What `kubectl rollout restart` sends (kubectl-http-trace.md): a strategic-merge patch of the pod
+ * template's restartedAt. kubectl stamps whole seconds and refuses a second restart within one; the
+ * milliseconds here make every restart a change.
+ */
 export async function rolloutRestart(k: Kubectl, deployments: string[]): Promise<void> {
-  await k.call('rollout', ['restart', ...positional('deployment', deployments, true)]);
+  const stamp = new Date().toISOString();
+  const body = { spec: { template: { metadata: { annotations: { [RESTARTED_AT]: stamp } } } } };
+  for (const name of deployments) {
+    await k.send('rollout', {
+      method: 'PATCH',
+      path: k.path('apps', 'deployments', name) + query({ fieldManager: 'kubectl-rollout' }),
+      body,
+      contentType: 'application/strategic-merge-patch+json',
+    });
+  }
 }
 
+/**
+ * What `kubectl rollout status` does: read the deployment, then watch it (from the version read)
+ * until rolloutState says done or failed, or `timeoutS` passes; a stream the server closes is
+ * watched again from the last version seen.
+ */
 export async function rolloutStatus(
   k: Kubectl,
   deployment: string,
   timeoutS: number,
   onLine?: (l: string) => void,
 ): Promise<void> {
-  const r = await k.call(
-    'rollout',
-    ['status', `--timeout=${timeoutS}s`, ...positional('deployment', [deployment], true)],
-    {
-      onLine,
-      allowFail: true,
-      timeoutMs: (timeoutS + 15) * 1000,
-    },
-  );
-  if (r.exitCode !== 0) {
-    const why = redact(r.stderr.trim()).split('\n').pop() ?? 'rollout failed';
-    throw new KubectlError(
-      `the rollout of deployment/${deployment} in ${k.where()} did not finish: ${why.replace(/^error: /, '')}`,
-      { verb: 'rollout', args: [], stderr: r.stderr, reason: 'RolloutFailed' },
-    );
+  const deadline = Date.now() + timeoutS * 1000;
+  let d = await getDeployment(k, deployment);
+  let said = '';
+  const judge = (x: Deployment): boolean => {
+    const st = rolloutState(x, 0);
+    if (typeof st === 'object') throw rolloutFailed(k, deployment, st.failed);
+    const line = st === 'done' ? `deployment "${deployment}" successfully rolled out` : waitingLine(x);
+    if (line !== said) onLine?.((said = line));
+    return st === 'done';
+  };
+  while (!judge(d)) {
+    const left = deadline - Date.now();
+    if (left <= 0) throw rolloutFailed(k, deployment, 'timed out waiting for the condition');
+    const path =
+      k.path('apps', 'deployments') +
+      query({
+        fieldSelector: `metadata.name=${deployment}`,
+        resourceVersion: d.metadata.resourceVersion,
+        timeoutSeconds: Math.ceil(left / 1000),
+        watch: true,
+      });
+    let done = false;
+    await k.watch('rollout', {
+      path,
+      timeoutMs: left + 5000,
+      onEvent: (e) => {
+        if (e.type === 'ERROR') return true; // 410 Expired: read it again below
+        d = e.object as Deployment;
+        return (done = e.type !== 'BOOKMARK' && judge(d));
+      },
+    });
+    if (done) return;
+    d = await getDeployment(k, deployment);
   }
 }
 
-/** The columns rolloutFields asks for, in the order it reads them. */
-const ROLLOUT_COLUMNS = [
-  '.metadata.namespace',
-  '.metadata.name',
-  '.metadata.generation',
-  '.spec.replicas',
-  '.status.observedGeneration',
-  '.status.replicas',
-  '.status.updatedReplicas',
-  '.status.availableReplicas',
-  '.status.conditions[?(@.type=="Progressing")].reason',
-];
-
-/**
- * Every deployment's rollout fields across namespaces, as a jsonpath table rather than whole
- * objects: the batched wait polls this every 150 ms, and 100 full deployments are 300 KB a poll.
- */
-export async function rolloutFields(k: Kubectl): Promise<Deployment[]> {
-  const tpl = '{range .items[*]}' + ROLLOUT_COLUMNS.map((c) => `{${c}}`).join('{"\\t"}') + '{"\\n"}{end}';
-  const r = await k.call('get', ['deployments', '--all-namespaces', '-o', `jsonpath=${tpl}`]);
-  return r.stdout.split('\n').filter(Boolean).map(rolloutRow);
+/** kubectl's progress line for a rollout still under way (DeploymentStatusViewer). */
+function waitingLine(d: Deployment): string {
+  const st = d.status ?? {};
+  const want = d.spec?.replicas ?? 1;
+  const [updated, replicas, available] = [st.updatedReplicas ?? 0, st.replicas ?? 0, st.availableReplicas ?? 0];
+  if ((st.observedGeneration ?? 0) < (d.metadata.generation ?? 0))
+    return 'Waiting for deployment spec update to be observed...';
+  const waiting = `Waiting for deployment "${d.metadata.name}" rollout to finish:`;
+  if (updated < want) return `${waiting} ${updated} out of ${want} new replicas have been updated...`;
+  if (replicas > updated) return `${waiting} ${replicas - updated} old replicas are pending termination...`;
+  return `${waiting} ${available} of ${updated} updated replicas are available...`;
 }
 
-/** One line of rolloutFields' table as the fields of a Deployment (an empty cell is 0). */
-function rolloutRow(line: string): Deployment {
-  const n = (v: string | undefined) => (v ? Number(v) : 0);
-  const [ns, name, gen, replicas, obs, rep, upd, avail, progressing] = line.split('\t');
-  answered('deployments', [{ metadata: { namespace: ns, name } }]);
-  return {
-    metadata: { namespace: ns!, name: name!, generation: n(gen) },
-    spec: { replicas: replicas ? Number(replicas) : undefined },
-    status: {
-      observedGeneration: n(obs),
-      replicas: n(rep),
-      updatedReplicas: n(upd),
-      availableReplicas: n(avail),
-      conditions: progressing ? [{ type: 'Progressing', status: '', reason: progressing }] : [],
-    },
-  };
+function rolloutFailed(k: Kubectl, deployment: string, why: string): KubectlError {
+  return new KubectlError(`the rollout of deployment/${deployment} in ${k.where()} did not finish: ${why}`, {
+    verb: 'rollout',
+    args: [],
+    stderr: why,
+    reason: 'RolloutFailed',
+  });
+}
+
+/** Every deployment across namespaces (the batched wait polls this every 150 ms). */
+export async function rolloutFields(k: Kubectl): Promise<Deployment[]> {
+  const r = await k.send('get', { method: 'GET', path: k.path('apps', 'deployments', undefined, ALL_NAMESPACES) });
+  return answered('deployments', itemsOf<Deployment>(r));
 }
 
 /** What `kubectl rollout status` decides, for one deployment object. */

@@ -1,13 +1,19 @@
-// The one module that runs kubectl (and imports execa). Every call pins --context and
-// --namespace (skaffold's habit), takes arguments as an array, and sends manifests, which
-// may hold key material, on stdin (`-f -`): never argv, never temp files. Failures become
-// KubectlError with stderr passed through redact(). What each call asks lives by topic
-// (secrets.ts, deployments.ts, auth.ts); the class's methods of those names hand over to them.
+// The cluster boundary. A Kubectl names one cluster (kubeconfig + context) and one namespace; its
+// requests go to the Kubernetes REST API through the run's one `kubectl proxy --unix-socket`
+// (connection.ts, proxy.ts), so every authentication kubectl supports keeps working and one kubectl
+// process serves the whole run. Bodies, which may hold key material, travel on the socket only.
+// Failures become one-line errors worded as kubectl would (`Error from server (Reason): message`,
+// kubectl-http-trace.md §3.1), redacted. What each request asks lives by topic (secrets.ts,
+// deployments.ts, auth.ts); the class's methods of those names hand over to them.
 import { BusyError, KubectlError, XsoarCertError } from '../errors.js';
 import { answered, refuseName } from './names.js';
 import { redact } from '../redact.js';
 import { childEnv } from '../child-env.js';
 import { accessReviews, permissions, type AccessCheck, type Permissions } from './auth.js';
+import { clusterApi } from './connection.js';
+import { TransportError, type Api, type ApiReply, type ApiRequest, type WatchRequest } from './rest.js';
+import { ALL_NAMESPACES, fromServer, itemsOf, query } from './wire.js';
+import { each, type EachResult, type EachVerb } from './batch.js';
 import {
   listDeployments,
   restartedAt,
@@ -19,7 +25,6 @@ import {
 import {
   createSecret,
   deleteSecret,
-  each,
   getSecret,
   listAll,
   listAllIfAllowed,
@@ -28,71 +33,24 @@ import {
   patchSecretJson,
   replaceSecret,
   tlsSecretNames,
-  type EachResult,
+  type Selectors,
   type SecretObject,
 } from './secrets.js';
 
-export { childEnv };
-
-export interface RunResult {
-  exitCode: number;
-  stdout: string;
-  stderr: string;
-  /** Set when the binary could not be started at all. */
-  spawnError?: string;
-}
-
-export interface RunOptions {
-  input?: string;
-  timeoutMs?: number;
-  signal?: AbortSignal;
-  /** Called with each stdout line as it arrives (rollout status progress). */
-  onLine?: (line: string) => void;
-}
-
-/** The process boundary: injected in unit tests (STYLE habit 14), execa in real runs. */
-export type Run = (bin: string, args: string[], opts: RunOptions) => Promise<RunResult>;
+export { childEnv, ALL_NAMESPACES };
 
 export interface KubectlOptions {
   context?: string;
   kubeconfig?: string;
   namespace: string;
-  run?: Run;
+  /** The API (unit tests inject one); by default the run's proxy for this cluster. */
+  api?: Api;
   bin?: string;
   timeoutMs?: number;
 }
 
-export const execaRun: Run = async (bin, args, opts) => {
-  const { execa } = await import('execa');
-  const child = execa(bin, args, {
-    input: opts.input ?? '',
-    reject: false,
-    timeout: opts.timeoutMs,
-    cancelSignal: opts.signal,
-    stripFinalNewline: false,
-    extendEnv: false,
-    env: childEnv(),
-  });
-  if (opts.onLine) {
-    let buf = '';
-    child.stdout?.on('data', (d: Buffer) => {
-      buf += d.toString('utf8');
-      let i;
-      while ((i = buf.indexOf('\n')) >= 0) {
-        opts.onLine!(buf.slice(0, i));
-        buf = buf.slice(i + 1);
-      }
-    });
-  }
-  const r = await child;
-  const code = (r as { code?: string }).code;
-  if (code === 'ENOENT') return { exitCode: 127, stdout: '', stderr: '', spawnError: 'ENOENT' };
-  return {
-    exitCode: r.exitCode ?? (r.isCanceled ? 130 : 1),
-    stdout: String(r.stdout ?? ''),
-    stderr: String(r.stderr ?? '') + (r.timedOut ? '\n(timed out)' : ''),
-  };
-};
+/** A request as a Kubectl sends it: the deadline and the abort signal are its own. */
+export type Request = Omit<ApiRequest, 'timeoutMs' | 'signal'> & { timeoutMs?: number };
 
 /** kubectl's klog lines (`E1129 08:07:57.07 17047 memcache.go:265] "Unhandled Error" err="…"`) down to the message. */
 export function cleanLine(line: string): string {
@@ -100,9 +58,6 @@ export function cleanLine(line: string): string {
     .replace(/^[EWIF]\d{4} \d\d:\d\d:\d\d\.\d+\s+\d+ [\w.-]+:\d+\] /, '')
     .replace(/^"Unhandled Error" err="(.*)"$/, (_, m: string) => m.replace(/\\"/g, '"'));
 }
-
-/** The namespace value of a Kubectl that pins none (see acrossNamespaces()). */
-export const ALL_NAMESPACES = '*';
 
 /** kubectl's words for an API server it could not reach (klog lines, client-go errors, Go's net errors). */
 const UNREACHABLE =
@@ -113,32 +68,26 @@ export type Lookup<T> = { found: false } | { found: true; object: T };
 export class Kubectl {
   readonly namespace: string;
   readonly context?: string;
-  /** How long one kubectl call may take, in ms. */
+  /** How long one request may take, in ms. */
   readonly timeoutMs: number;
-  private readonly run: Run;
-  private readonly bin: string;
-  private readonly kubeconfig?: string;
-  /** Aborts every call in flight (SIGINT/SIGTERM during a transaction). */
+  /** Where requests go (batch.ts sends on it directly). */
+  readonly api: Api;
+  private readonly opts: KubectlOptions;
+  /** Aborts every request in flight (SIGINT/SIGTERM during a transaction). */
   signal?: AbortSignal;
 
   constructor(opts: KubectlOptions) {
+    this.opts = opts;
     this.namespace = opts.namespace;
     this.context = opts.context;
-    this.kubeconfig = opts.kubeconfig;
-    this.run = opts.run ?? execaRun;
-    this.bin = opts.bin ?? process.env.XSOAR_CERT_KUBECTL ?? 'kubectl';
-    // XSOAR_CERT_KUBECTL_TIMEOUT (seconds): how long one kubectl call may take (default 60), for a slow API server.
+    if (opts.context !== undefined) refuseName('context', opts.context);
+    // XSOAR_CERT_KUBECTL_TIMEOUT (seconds): how long one request may take (default 60), for a slow API server.
     const envTimeout = Number(process.env.XSOAR_CERT_KUBECTL_TIMEOUT);
     this.timeoutMs = opts.timeoutMs ?? (envTimeout > 0 ? envTimeout * 1000 : 60_000);
-  }
-
-  /** Global flags first, so every call names the same cluster and namespace. */
-  private base(): string[] {
-    const a: string[] = [];
-    if (this.kubeconfig) a.push('--kubeconfig', this.kubeconfig);
-    if (this.context) a.push('--context', this.context);
-    if (this.namespace !== ALL_NAMESPACES) a.push('--namespace', this.namespace);
-    return a;
+    const bin = opts.bin ?? process.env.XSOAR_CERT_KUBECTL ?? 'kubectl';
+    // The proxy itself may take longer to start than a request (an exec plugin logging in).
+    const start = Math.max(this.timeoutMs, 30_000);
+    this.api = opts.api ?? clusterApi({ bin, kubeconfig: opts.kubeconfig, context: opts.context, timeoutMs: start });
   }
 
   where(): string {
@@ -146,44 +95,83 @@ export class Kubectl {
     return `${ns}${this.context ? ` (context ${this.context})` : ''}`;
   }
 
-  /** The same cluster without a namespace pin: for lists across namespaces and manifests naming their own. */
+  /** The same cluster without a namespace pin: for lists across namespaces. */
   acrossNamespaces(): Kubectl {
     return this.forNamespace(ALL_NAMESPACES);
   }
 
-  /** The same cluster, pinned to another namespace. */
+  /** The same cluster (and the same proxy), pinned to another namespace. */
   forNamespace(namespace: string): Kubectl {
-    return new Kubectl({
-      namespace,
-      context: this.context,
-      kubeconfig: this.kubeconfig,
-      run: this.run,
-      bin: this.bin,
-      timeoutMs: this.timeoutMs,
-    });
+    return new Kubectl({ ...this.opts, namespace, api: this.api, timeoutMs: this.timeoutMs });
   }
 
-  async call(verb: string, args: string[], opts: RunOptions & { allowFail?: boolean } = {}): Promise<RunResult> {
-    const full = [...this.base(), verb, ...args];
-    refuseFlagLike(full);
-    const r = await this.run(this.bin, full, { timeoutMs: this.timeoutMs, signal: this.signal, ...opts });
-    if (r.spawnError === 'ENOENT') {
-      throw new KubectlError(`kubectl not found (looked for "${this.bin}" on PATH)`, {
-        verb,
-        args: full,
-        hint: 'Install it (Debian: apt install kubernetes-client) or set XSOAR_CERT_KUBECTL to its path.',
-      });
+  /** The path of a resource in this Kubectl's namespace (or every namespace); names checked (RFC 1123). */
+  path(group: '' | 'apps', resource: string, name?: string, namespace = this.namespace): string {
+    const base = group ? `/apis/${group}/v1` : '/api/v1';
+    if (namespace !== ALL_NAMESPACES) refuseName('namespace', namespace);
+    if (name !== undefined) refuseName(resource === 'deployments' ? 'deployment' : 'secret', name);
+    const ns = namespace === ALL_NAMESPACES ? '' : `/namespaces/${namespace}`;
+    return `${base}${ns}/${resource}${name === undefined ? '' : `/${name}`}`;
+  }
+
+  /**
+   * One request; a 2xx answers its JSON, anything else throws the error kubectl would have printed
+   * (`allow`: statuses that are answers here, e.g. 404 for "is it there?").
+   */
+  async send(verb: string, r: Request, allow: number[] = []): Promise<ApiReply> {
+    let reply: ApiReply;
+    try {
+      reply = await this.api.request({ ...r, timeoutMs: r.timeoutMs ?? this.timeoutMs, signal: this.signal });
+    } catch (err) {
+      throw this.transportError(verb, err);
     }
-    if (r.exitCode !== 0 && !opts.allowFail) throw this.error(verb, full, r);
-    return r;
+    if ((reply.status >= 200 && reply.status < 300) || allow.includes(reply.status)) return reply;
+    throw this.error(verb, fromServer(reply));
   }
 
-  /** One line that names the object and says what to do; stderr redacted. */
-  error(verb: string, args: string[], r: RunResult): XsoarCertError {
-    const stderr = redact(r.stderr.trim());
-    const first = cleanLine(
-      stderr.split('\n').filter((l) => !/^Warning:/.test(l))[0] ?? `kubectl ${verb} exited ${r.exitCode}`,
+  /** A watch on this cluster (rollout status); transport failures as errors. */
+  async watch(verb: string, w: Omit<WatchRequest, 'signal'>): Promise<boolean> {
+    try {
+      return await this.api.watch({ ...w, signal: this.signal });
+    } catch (err) {
+      throw this.transportError(verb, err);
+    }
+  }
+
+  private transportError(verb: string, err: unknown): XsoarCertError {
+    if (err instanceof XsoarCertError) return err;
+    const code = err instanceof TransportError ? err.code : 'EIO';
+    const message = redact((err as Error).message);
+    if (code === 'ETIMEDOUT')
+      return new KubectlError(`kubectl ${verb} timed out for ${this.where()}`, {
+        verb,
+        args: [],
+        stderr: message,
+        reason: 'Timeout',
+        hint: 'The API server is slow or unreachable; try again.',
+      });
+    if (code === 'EABORTED')
+      return new KubectlError(`kubectl ${verb} was interrupted for ${this.where()}`, {
+        verb,
+        args: [],
+        reason: 'Aborted',
+      });
+    return new KubectlError(
+      `cannot reach the cluster for ${this.where()}: the kubectl proxy connection failed (${message})`,
+      {
+        verb,
+        args: [],
+        stderr: `${code}: ${message}`,
+        reason: 'Unreachable',
+        hint: 'Check KUBECONFIG / --context and that the API server is up (kubectl cluster-info).',
+      },
     );
+  }
+
+  /** One line that names the object and says what to do, from kubectl-style error text (redacted). */
+  error(verb: string, text: string): XsoarCertError {
+    const stderr = redact(text.trim());
+    const first = cleanLine(stderr.split('\n').filter((l) => !/^Warning:/.test(l))[0] ?? `kubectl ${verb} failed`);
     const reason = /Error from server \((\w+)\)/.exec(stderr)?.[1];
     if (reason === 'Conflict')
       return new BusyError(
@@ -193,35 +181,27 @@ export class Kubectl {
     if (reason === 'Forbidden')
       return new KubectlError(
         `permission denied in ${this.where()}: ${first.replace(/^Error from server \(Forbidden\): /, '')}`,
-        { verb, args, stderr, reason, hint: 'Ask your cluster admin for this RBAC permission.' },
+        { verb, args: [], stderr, reason, hint: 'Ask your cluster admin for this RBAC permission.' },
       );
     if (UNREACHABLE.test(stderr)) {
       return new KubectlError(`cannot reach the cluster for ${this.where()}: ${first}`, {
         verb,
-        args,
+        args: [],
         stderr,
         reason: 'Unreachable',
         hint: 'Check KUBECONFIG / --context and that the API server is up (kubectl cluster-info).',
       });
     }
-    if (/timed out/.test(stderr) && r.exitCode !== 0 && verb !== 'rollout') {
-      return new KubectlError(`kubectl ${verb} timed out for ${this.where()}`, {
-        verb,
-        args,
-        stderr,
-        reason: 'Timeout',
-        hint: 'The API server is slow or unreachable; try again.',
-      });
-    }
-    return new KubectlError(`kubectl ${verb} failed for ${this.where()}: ${first}`, { verb, args, stderr, reason });
+    return new KubectlError(`kubectl ${verb} failed for ${this.where()}: ${first}`, { verb, args: [], stderr, reason });
   }
 
   /** Namespaces matching a label selector (-A -l). */
   async namespacesMatching(selector: string): Promise<string[]> {
-    const r = await this.call('get', ['namespaces', '-l', selector, '-o', 'json']);
-    return answered('namespaces', (JSON.parse(r.stdout) as { items: { metadata: { name: string } }[] }).items).map(
-      (n) => n.metadata.name,
-    );
+    const r = await this.send('get', {
+      method: 'GET',
+      path: `/api/v1/namespaces${query({ labelSelector: selector })}`,
+    });
+    return answered('namespaces', itemsOf<{ metadata: { name: string } }>(r)).map((n) => n.metadata.name);
   }
 
   // secrets.ts
@@ -249,15 +229,15 @@ export class Kubectl {
   deleteSecret(name: string): Promise<void> {
     return deleteSecret(this, name);
   }
-  listAll<T>(kind: string, extra: string[] = []): Promise<T[]> {
-    return listAll<T>(this, kind, extra);
+  listAll<T>(kind: 'secrets' | 'deployments', sel: Selectors = {}): Promise<T[]> {
+    return listAll<T>(this, kind, sel);
   }
-  listAllIfAllowed<T>(kind: string, extra: string[] = []): Promise<T[] | undefined> {
-    return listAllIfAllowed<T>(this, kind, extra);
+  listAllIfAllowed<T>(kind: 'secrets' | 'deployments', sel: Selectors = {}): Promise<T[] | undefined> {
+    return listAllIfAllowed<T>(this, kind, sel);
   }
   each(
-    verb: 'create' | 'replace' | 'delete' | 'patch',
-    items: ReadonlyArray<{ metadata: { name: string; namespace?: string } }>,
+    verb: EachVerb,
+    items: ReadonlyArray<{ kind?: string; metadata: { name: string; namespace?: string } }>,
     fields: string[] = [],
     jsonPatch?: string,
   ): Promise<EachResult[]> {
@@ -287,16 +267,5 @@ export class Kubectl {
   }
   accessReviews(checks: AccessCheck[]): Promise<boolean[]> {
     return accessReviews(this, checks);
-  }
-}
-
-/** The wrapper's last check: nothing after "--" may look like a flag, the pinned namespace is a real one. */
-function refuseFlagLike(full: readonly string[]): void {
-  const ns = full.indexOf('--namespace');
-  if (ns >= 0 && full[ns + 1] !== undefined) refuseName('namespace', full[ns + 1]!);
-  const dash = full.indexOf('--');
-  if (dash < 0) return;
-  for (const a of full.slice(dash + 1)) {
-    if (a.startsWith('-')) refuseName('secret', a);
   }
 }

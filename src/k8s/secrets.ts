@@ -1,12 +1,13 @@
-// Secrets through kubectl: one secret (get, create, replace, patch, delete), the lists (one
-// namespace, every namespace, a label selector), and many objects in one process (each: a List on
-// stdin). Manifests travel on stdin only, since they hold key material (STYLE habit 9); every name
-// the cluster answers is checked before it can become an argument (answered, names.ts).
+// Secrets over the API: one secret (get, create, replace, patch, delete), the lists (one namespace,
+// every namespace, label and field selectors). Manifests travel in request bodies on the proxy's
+// socket only, since they hold key material; every name the cluster answers is checked before it
+// can become part of a path (answered, names.ts). Many objects at once: batch.ts.
 import { KubectlError } from '../errors.js';
-import { redact } from '../redact.js';
-import type { Deployment } from './deployments.js';
+import { DEPLOYMENT, type Deployment } from './deployments.js';
 import type { Kubectl, Lookup } from './kubectl.js';
-import { answered, checkK8sName, positional } from './names.js';
+import { ALL_NAMESPACES, fromServer, itemsOf, query } from './wire.js';
+import type { ApiReply } from './rest.js';
+import { answered, checkK8sName } from './names.js';
 
 export interface SecretObject {
   apiVersion?: string;
@@ -25,149 +26,134 @@ export interface SecretObject {
   immutable?: boolean;
 }
 
-/** What kubectl answered for one item of a List: its `jsonpath` fields, or the error line it printed. */
+/** What the server answered for one item of a batch: its `fields`, or the error line kubectl would print. */
 export type EachResult = { ok: true; fields: string[] } | { ok: false; error: string };
 
-export async function getSecret(k: Kubectl, name: string): Promise<Lookup<SecretObject>> {
-  const r = await k.call('get', ['secret', '-o', 'json', '--ignore-not-found', ...positional('secret', [name])]);
-  if (!r.stdout.trim()) return { found: false };
-  return { found: true, object: answered('secret', [JSON.parse(r.stdout) as SecretObject])[0]! };
+/** Server-side filters of a list (the API's labelSelector and fieldSelector). */
+export interface Selectors {
+  labelSelector?: string;
+  fieldSelector?: string;
 }
 
-/**
- * The list arguments for the TLS secrets in use, without the previous versions kept beside them
- * (label xsoar-cert.io/previous-of): a fleet keeps up to three each, and a daily check of what is
- * installed need not read them.
- */
-export const LIVE_TLS_SECRETS = ['--field-selector', 'type=kubernetes.io/tls', '-l', '!xsoar-cert.io/previous-of'];
+const SECRET = { apiVersion: 'v1', kind: 'Secret' };
+/** Items of a List carry no apiVersion/kind (kubectl-http-trace.md §3.3): put them back, as kubectl does. */
+const asSecrets = (items: SecretObject[]) => items.map((i) => ({ ...SECRET, ...i }));
 
-/** Several named secrets of one namespace in one kubectl process; the ones missing are simply not there. */
+export async function getSecret(k: Kubectl, name: string): Promise<Lookup<SecretObject>> {
+  const r = await k.send('get', { method: 'GET', path: k.path('', 'secrets', name) }, [404]);
+  if (r.status === 404 && notFound(r)) return { found: false };
+  if (r.status === 404) throw k.error('get', fromServer(r));
+  return { found: true, object: answered('secret', asSecrets([r.json as SecretObject]))[0]! };
+}
+
+/** A 404 that is the API's "not found" for the object (not a proxy's or a missing namespace's path). */
+function notFound(r: ApiReply): boolean {
+  const st = r.json as { kind?: string; reason?: string; details?: { kind?: string } } | undefined;
+  return st?.kind === 'Status' && st.reason === 'NotFound' && st.details?.kind !== 'namespaces';
+}
+
+/** The TLS secrets in use, without the previous versions kept beside them (label xsoar-cert.io/previous-of). */
+export const LIVE_TLS_SECRETS: Selectors = {
+  fieldSelector: 'type=kubernetes.io/tls',
+  labelSelector: '!xsoar-cert.io/previous-of',
+};
+
+/** Several named secrets of one namespace; the ones missing are simply not there. */
 export async function getSecretsNamed(k: Kubectl, names: readonly string[]): Promise<SecretObject[]> {
-  const r = await k.call('get', ['secret', '-o', 'json', '--ignore-not-found', ...positional('secret', names)]);
-  if (!r.stdout.trim()) return [];
-  const doc = JSON.parse(r.stdout) as SecretObject | { items: SecretObject[] };
-  return answered('secret', 'items' in doc ? doc.items : [doc]);
+  const got = await Promise.all(names.map((n) => getSecret(k, n)));
+  return got.flatMap((g) => (g.found ? [g.object] : []));
 }
 
 export async function listSecrets(k: Kubectl, labelSelector: string): Promise<SecretObject[]> {
-  const r = await k.call('get', ['secrets', '-l', labelSelector, '-o', 'json']);
-  return answered('secrets', (JSON.parse(r.stdout) as { items: SecretObject[] }).items);
+  const r = await k.send('get', { method: 'GET', path: k.path('', 'secrets') + query({ labelSelector }) });
+  return answered('secrets', asSecrets(itemsOf<SecretObject>(r)));
 }
 
 /** The names of the namespace's kubernetes.io/tls secrets (for "which secret?" help). */
 export async function tlsSecretNames(k: Kubectl): Promise<string[]> {
-  const r = await k.call('get', [
-    'secrets',
-    '--field-selector',
-    'type=kubernetes.io/tls',
-    '-o',
-    'jsonpath={range .items[*]}{.metadata.name}{"\\n"}{end}',
-  ]);
-  const names = r.stdout.split('\n').filter(Boolean);
-  return names.map((n) => checkK8sName('secret', n, { cluster: 'kubectl get secrets' }));
+  const r = await k.send('get', {
+    method: 'GET',
+    path: k.path('', 'secrets') + query({ fieldSelector: 'type=kubernetes.io/tls' }),
+  });
+  return itemsOf<SecretObject>(r).map((s) => checkK8sName('secret', s.metadata?.name, { cluster: 'the secrets list' }));
 }
 
-/** Every secret and deployment of the namespace in one kubectl process (`get secrets,deployments`). */
+/** Every secret and deployment of the namespace (two lists, side by side on the socket). */
 export async function listSecretsAndDeployments(
   k: Kubectl,
 ): Promise<{ secrets: SecretObject[]; deployments: Deployment[] }> {
-  const r = await k.call('get', ['secrets,deployments', '-o', 'json']);
-  type Item = (SecretObject | Deployment) & { kind?: string };
-  const items = answered('secrets,deployments', (JSON.parse(r.stdout) as { items: Item[] }).items);
+  const [secrets, deployments] = await Promise.all([
+    k.send('get', { method: 'GET', path: k.path('', 'secrets') }),
+    k.send('get', { method: 'GET', path: k.path('apps', 'deployments') }),
+  ]);
   return {
-    secrets: items.filter((i) => i.kind === 'Secret') as SecretObject[],
-    deployments: items.filter((i) => i.kind === 'Deployment') as Deployment[],
+    secrets: answered('secrets', asSecrets(itemsOf<SecretObject>(secrets))),
+    deployments: answered(
+      'deployments',
+      itemsOf<Deployment>(deployments).map((d) => ({ ...DEPLOYMENT, ...d })),
+    ),
   };
 }
 
-/** `kubectl create -f -`: the manifest (with key material) on stdin. */
+/** POST: the manifest (with key material) in the body, on the socket only. */
 export async function createSecret(k: Kubectl, manifest: object): Promise<SecretObject> {
-  const r = await k.call('create', ['-f', '-', '-o', 'json', '--validate=false'], { input: JSON.stringify(manifest) });
-  return JSON.parse(r.stdout) as SecretObject;
+  const ns = namespaceOf(k, manifest);
+  const r = await k.send('create', { method: 'POST', path: k.path('', 'secrets', undefined, ns), body: manifest });
+  return r.json as SecretObject;
 }
 
-/** `kubectl replace -f -` with metadata.resourceVersion set: a stale version is a 409 (BusyError). */
+/** PUT with metadata.resourceVersion set: a stale version is a 409 (BusyError). */
 export async function replaceSecret(k: Kubectl, manifest: object): Promise<SecretObject> {
-  const r = await k.call('replace', ['-f', '-', '-o', 'json', '--validate=false'], { input: JSON.stringify(manifest) });
-  return JSON.parse(r.stdout) as SecretObject;
+  const m = manifest as SecretObject;
+  const path = k.path('', 'secrets', m.metadata.name, namespaceOf(k, manifest));
+  const r = await k.send('replace', { method: 'PUT', path, body: manifest });
+  return r.json as SecretObject;
 }
 
 /** An RFC 6902 JSON patch of one secret; answers the secret as it is afterwards. */
 export async function patchSecretJson(k: Kubectl, name: string, patch: string): Promise<SecretObject> {
-  const r = await k.call('patch', [
-    'secret',
-    '--type=json',
-    '-p',
-    patch,
-    '-o',
-    'json',
-    ...positional('secret', [name]),
-  ]);
-  return JSON.parse(r.stdout) as SecretObject;
+  const r = await k.send('patch', {
+    method: 'PATCH',
+    path: k.path('', 'secrets', name),
+    body: JSON.parse(patch) as unknown,
+    contentType: 'application/json-patch+json',
+  });
+  return r.json as SecretObject;
 }
 
 export async function deleteSecret(k: Kubectl, name: string): Promise<void> {
-  await k.call('delete', ['secret', '--ignore-not-found', '--wait=false', ...positional('secret', [name])]);
+  await k.send('delete', { method: 'DELETE', path: k.path('', 'secrets', name) }, [404]);
 }
 
-/** `kubectl get KIND -A -o json` (with extra selectors): every namespace in one call. */
-export async function listAll<T>(k: Kubectl, kind: string, extra: string[] = []): Promise<T[]> {
-  const r = await k.call('get', [kind, '--all-namespaces', ...extra, '-o', 'json']);
-  return answered(kind, (JSON.parse(r.stdout) as { items: T[] }).items);
+/** Every namespace's objects of one kind in one request (with server-side selectors). */
+export async function listAll<T>(k: Kubectl, kind: 'secrets' | 'deployments', sel: Selectors = {}): Promise<T[]> {
+  const group = kind === 'deployments' ? 'apps' : '';
+  const r = await k.send('get', {
+    method: 'GET',
+    path: k.path(group, kind, undefined, ALL_NAMESPACES) + query({ ...sel }),
+  });
+  const stamp = kind === 'secrets' ? SECRET : DEPLOYMENT;
+  return answered(
+    kind,
+    itemsOf<T>(r).map((i) => ({ ...stamp, ...i })),
+  );
 }
 
 /** listAll, or undefined when RBAC forbids listing across namespaces (a user with namespaced roles only). */
-export async function listAllIfAllowed<T>(k: Kubectl, kind: string, extra: string[] = []): Promise<T[] | undefined> {
+export async function listAllIfAllowed<T>(
+  k: Kubectl,
+  kind: 'secrets' | 'deployments',
+  sel: Selectors = {},
+): Promise<T[] | undefined> {
   try {
-    return await listAll<T>(k, kind, extra);
+    return await listAll<T>(k, kind, sel);
   } catch (err) {
     if (err instanceof KubectlError && err.reason === 'Forbidden') return undefined;
     throw err;
   }
 }
 
-/**
- * One kubectl process for many objects (a List on stdin, each naming its namespace): kubectl
- * sends them one by one and goes on after a failure. Returns, per input item, what the server
- * answered: its `jsonpath` fields, or the error line kubectl printed for it.
- */
-export async function each(
-  k: Kubectl,
-  verb: 'create' | 'replace' | 'delete' | 'patch',
-  items: ReadonlyArray<{ metadata: { name: string; namespace?: string } }>,
-  fields: string[] = [],
-  /** patch: the JSON patch applied to every item (no key material: it is argv). */ jsonPatch?: string,
-): Promise<EachResult[]> {
-  if (items.length === 0) return [];
-  const r = await k.call(verb, eachArgs(verb, fields, jsonPatch), {
-    input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items }),
-    allowFail: true,
-    timeoutMs: k.timeoutMs + items.length * 1000,
-  });
-  if (r.exitCode !== 0 && !r.stdout.trim() && !/Error from server|error when/.test(r.stderr))
-    throw k.error(verb, [verb], r);
-  const done = new Map<string, string[]>();
-  for (const line of r.stdout.split('\n').filter(Boolean)) {
-    const [ns, name, ...rest] = line.split('\t');
-    done.set(`${ns}/${name}`, rest);
-  }
-  const errors = redact(r.stderr)
-    .split('\n')
-    .filter((l) => /^Error from server|^error/.test(l));
-  let e = 0;
-  return items.map((it) => {
-    if (verb === 'delete') return { ok: true, fields: [] };
-    const f = done.get(`${it.metadata.namespace}/${it.metadata.name}`);
-    if (f) return { ok: true, fields: f };
-    // kubectl reports failures in input order, one line each.
-    return { ok: false, error: errors[e++] ?? `kubectl ${verb} did not ${verb} it` };
-  });
-}
-
-/** each()'s arguments: every item answers its namespace, name and `fields` on one line (delete: its name). */
-function eachArgs(verb: 'create' | 'replace' | 'delete' | 'patch', fields: string[], jsonPatch?: string): string[] {
-  const path = ['{.metadata.namespace}', '{.metadata.name}', ...fields].join('{"\\t"}') + '{"\\n"}';
-  if (verb === 'delete') return ['-f', '-', '--ignore-not-found', '--wait=false', '-o', 'name'];
-  if (verb === 'patch') return ['-f', '-', '--type=json', '-p', jsonPatch ?? '[]', '-o', `jsonpath=${path}`];
-  return ['-f', '-', '--validate=false', '-o', `jsonpath=${path}`];
+/** The namespace a manifest names, else the Kubectl's own. */
+function namespaceOf(k: Kubectl, manifest: object): string {
+  return (manifest as { metadata?: { namespace?: string } }).metadata?.namespace ?? k.namespace;
 }

@@ -12,8 +12,8 @@ import { installedLeaf } from './installed.js';
 import { readRenewalState, type RenewalState } from './renewal-state.js';
 import { getSecretsNamed, LIVE_TLS_SECRETS } from '../k8s/secrets.js';
 
-/** How to reach the cluster: the context and kubeconfig (and, for tests, the kubectl runner). */
-export type HealthKubectl = Pick<KubectlOptions, 'context' | 'kubeconfig' | 'run' | 'bin' | 'timeoutMs'>;
+/** How to reach the cluster: the context and kubeconfig (and, for tests, the API). */
+export type HealthKubectl = Pick<KubectlOptions, 'context' | 'kubeconfig' | 'api' | 'bin' | 'timeoutMs'>;
 
 export interface TenantHealth {
   namespace: string;
@@ -155,13 +155,13 @@ function groupByNamespace(targets: readonly Target[]): Map<string, string[]> {
   return m;
 }
 
-/** The named secrets of one namespace in one kubectl process (`get secret a b … --ignore-not-found`). */
+/** The named secrets of one namespace, side by side on the connection (a missing one is simply not there). */
 async function getSecrets(k: Kubectl, names: string[]): Promise<Map<string, SecretObject>> {
   if (names.length === 1) {
     const r = await k.getSecret(names[0]!);
     return new Map(r.found ? [[names[0]!, r.object]] : []);
   }
   const items = await getSecretsNamed(k, names);
-  // Only the names asked for are kept: what kubectl answered is matched, never trusted as a name.
+  // Only the names asked for are kept: what the server answered is matched, never trusted as a name.
   return new Map(names.flatMap((n) => items.filter((s) => s?.metadata?.name === n).map((s) => [n, s] as const)));
 }

@@ -167,7 +167,7 @@ interface Prefetched {
 async function prefetch(kubectl: Kubectl): Promise<(t: Target) => Prefetched | undefined> {
   const all = kubectl.acrossNamespaces();
   const [secrets, deployments] = await Promise.all([
-    all.listAllIfAllowed<SecretObject>('secrets', ['--field-selector', 'type=kubernetes.io/tls']),
+    all.listAllIfAllowed<SecretObject>('secrets', { fieldSelector: 'type=kubernetes.io/tls' }),
     all.listAllIfAllowed<Deployment>('deployments'),
   ]);
   return (t) => {

@@ -1,10 +1,10 @@
-// gatherHealth with the kubectl boundary injected: how many kubectl processes a fleet costs, and
+// gatherHealth with the API injected: how many requests a fleet costs, and
 // what each tenant's facts say when its secret is missing, empty or the cluster does not answer.
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { X509Certificate } from 'node:crypto';
-import type { Run, RunResult } from '../../../src/k8s/kubectl.js';
+import { fakeApi, status, type Recorded } from '../../helpers/fake-api.js';
 import { gatherHealth } from '../../../src/ops/health.js';
 import { writeRenewalState } from '../../../src/ops/renewal-state.js';
 import { mintChain } from '../../helpers/test-ca.js';
@@ -26,36 +26,28 @@ const secret = (ns: string, name: string, crt = pem) => ({
   data: { 'tls.crt': Buffer.from(crt).toString('base64') },
 });
 
-function fake(answer: (args: string[]) => Partial<RunResult>) {
-  const calls: string[][] = [];
-  const run: Run = async (_bin, args) => {
-    calls.push(args);
-    return { exitCode: 0, stdout: '', stderr: '', ...answer(args) };
-  };
-  return { calls, run };
-}
-const FORBIDDEN = {
-  exitCode: 1,
-  stderr:
-    'Error from server (Forbidden): secrets is forbidden: User "u" cannot list resource "secrets" at the cluster scope',
-};
+const FORBIDDEN = status(
+  403,
+  'Forbidden',
+  'secrets is forbidden: User "u" cannot list resource "secrets" at the cluster scope',
+);
+const NOT_FOUND = status(404, 'NotFound', 'secrets "x" not found', { kind: 'secrets' });
+const line = (c: Recorded) => `${c.method} ${decodeURIComponent(c.path)}`;
 
-test('a fleet across namespaces: one kubectl process lists every TLS secret; the renewal state is read too', async () => {
+test('a fleet across namespaces: one request lists every TLS secret; the renewal state is read too', async () => {
   writeRenewalState({ namespace: 'b', secret: 'xsoar-tls', failures: 2, failingSince: '2026-12-01T00:00:00.000Z' });
-  const f = fake((args) =>
-    args.includes('--all-namespaces')
-      ? {
-          stdout: JSON.stringify({ items: [secret('a', 'xsoar-tls'), secret('b', 'xsoar-tls'), secret('z', 'other')] }),
-        }
-      : { stdout: '' },
+  const f = fakeApi((r) =>
+    r.path.startsWith('/api/v1/secrets?')
+      ? { json: { items: [secret('a', 'xsoar-tls'), secret('b', 'xsoar-tls'), secret('z', 'other')] } }
+      : NOT_FOUND,
   );
   const targets = ['a', 'b', 'c'].map((namespace) => ({ namespace, secret: 'xsoar-tls' }));
-  const hs = await gatherHealth(targets, { run: f.run });
+  const hs = await gatherHealth(targets, { api: f.api });
   // c is not in the list (missing, or not of type kubernetes.io/tls): read on its own.
-  expect(f.calls.map((a) => a.join(' '))).toEqual([
+  expect(f.calls.map(line)).toEqual([
     // Previous versions are not read: what is installed is what monitoring needs.
-    'get secrets --all-namespaces --field-selector type=kubernetes.io/tls -l !xsoar-cert.io/previous-of -o json',
-    '--namespace c get secret -o json --ignore-not-found -- xsoar-tls',
+    'GET /api/v1/secrets?fieldSelector=type=kubernetes.io/tls&labelSelector=!xsoar-cert.io/previous-of',
+    'GET /api/v1/namespaces/c/secrets/xsoar-tls',
   ]);
   const installed = { notAfter: new Date(cert.validTo).toISOString(), fingerprint: cert.fingerprint256 };
   expect(hs[0]).toEqual({
@@ -69,12 +61,12 @@ test('a fleet across namespaces: one kubectl process lists every TLS secret; the
   expect(hs[2]!.installed).toBeUndefined();
 });
 
-test('namespaced roles only: one kubectl process per namespace, several secrets of one namespace together', async () => {
-  const f = fake((args) => {
-    if (args.includes('--all-namespaces')) return FORBIDDEN;
-    if (args.includes('a'))
-      return { stdout: JSON.stringify({ kind: 'List', items: [secret('a', 's1'), secret('a', 's2', 'junk')] }) };
-    return { stdout: JSON.stringify(secret('b', 'xsoar-tls')) };
+test('namespaced roles only: each secret read by name, missing ones and bad ones each say so', async () => {
+  const f = fakeApi((r) => {
+    if (r.path.startsWith('/api/v1/secrets?')) return FORBIDDEN;
+    const [, ns, name] = /namespaces\/([^/]+)\/secrets\/(.+)$/.exec(r.path)!;
+    if (name === 's3') return NOT_FOUND;
+    return { json: secret(ns!, name!, name === 's2' ? 'junk' : pem) };
   });
   const targets = [
     { namespace: 'a', secret: 's1' },
@@ -82,20 +74,13 @@ test('namespaced roles only: one kubectl process per namespace, several secrets 
     { namespace: 'a', secret: 's2' },
     { namespace: 'a', secret: 's3' },
   ];
-  const hs = await gatherHealth(targets, { run: f.run });
-  expect(f.calls).toHaveLength(3);
-  expect(f.calls).toContainEqual([
-    '--namespace',
-    'a',
-    'get',
-    'secret',
-    '-o',
-    'json',
-    '--ignore-not-found',
-    '--',
-    's1',
-    's2',
-    's3',
+  const hs = await gatherHealth(targets, { api: f.api });
+  expect(f.calls.map(line).sort()).toEqual([
+    'GET /api/v1/namespaces/a/secrets/s1',
+    'GET /api/v1/namespaces/a/secrets/s2',
+    'GET /api/v1/namespaces/a/secrets/s3',
+    'GET /api/v1/namespaces/b/secrets/xsoar-tls',
+    'GET /api/v1/secrets?fieldSelector=type=kubernetes.io/tls&labelSelector=!xsoar-cert.io/previous-of',
   ]);
   expect(hs.map((h) => h.installed?.fingerprint ?? h.problem)).toEqual([
     cert.fingerprint256,
@@ -106,13 +91,13 @@ test('namespaced roles only: one kubectl process per namespace, several secrets 
 });
 
 test('the cluster does not answer: every tenant carries the reason, no retry per namespace, no handshake', async () => {
-  const f = fake(() => ({ exitCode: 1, stderr: 'The connection to the server 127.0.0.1:1 was refused' }));
+  const f = fakeApi(() => ({ status: 502, text: 'dial tcp 127.0.0.1:1: connect: connection refused' }));
   const hs = await gatherHealth(
     [
       { namespace: 'a', secret: 'xsoar-tls', endpoint: '127.0.0.1:1' },
       { namespace: 'b', secret: 'xsoar-tls' },
     ],
-    { run: f.run },
+    { api: f.api },
   );
   expect(f.calls).toHaveLength(1);
   for (const h of hs) expect(h.problem).toMatch(/^cannot reach the cluster/);

@@ -7,7 +7,8 @@ import path from 'node:path';
 import fc from 'fast-check';
 import { resolveSettings } from '../../../src/ops/settings.js';
 import { parseTenantsFile, resolveTargets } from '../../../src/ops/fleet.js';
-import { Kubectl, type Run } from '../../../src/k8s/kubectl.js';
+import { Kubectl } from '../../../src/k8s/kubectl.js';
+import { fakeApi } from '../../helpers/fake-api.js';
 import { isK8sName } from '../../../src/k8s/names.js';
 import { cronLine, systemdUnits, type ScheduleInput } from '../../../src/ops/schedule.js';
 import { EXIT, InputError, KubectlError, UsageError, XsoarCertError } from '../../../src/errors.js';
@@ -22,15 +23,6 @@ function configFile(name: string, value: unknown): string {
 }
 
 /** A kubectl stand-in that records argv and answers each `get` with `answer`. */
-function recorder(answer: (args: string[]) => string = () => '') {
-  const calls: string[][] = [];
-  const run: Run = async (_bin, args) => {
-    calls.push(args);
-    return { exitCode: 0, stdout: answer(args), stderr: '' };
-  };
-  return { calls, run };
-}
-
 const schedule = (args: string[]): ScheduleInput => ({
   node: '/usr/bin/node',
   script: '/opt/xsoar-cert/bin/xsoar-cert.js',
@@ -109,31 +101,33 @@ describe('finding 8: names become kubectl flags', () => {
     ]);
   });
 
-  test('finding 8: kubectl gets object names after "--", and the wrapper refuses one that starts with "-"', async () => {
-    const r = recorder();
-    const k = new Kubectl({ namespace: 'xsoar', run: r.run });
-    await k.getSecret('xsoar-tls');
+  test('finding 8: names become path segments only once checked; a name that is not one sends nothing', async () => {
+    const f = fakeApi((r) => (r.method === 'GET' && r.path.includes('/deployments/') ? { json: done } : { json: {} }));
+    const k = new Kubectl({ namespace: 'xsoar', api: f.api });
+    await k.getSecret('xsoar-tls').catch(() => undefined);
     await k.deleteSecret('xsoar-tls-prev');
     await k.rolloutRestart(['xsoar-proxy']);
     await k.rolloutStatus('xsoar-proxy', 5);
-    expect(r.calls).toEqual([
-      ['--namespace', 'xsoar', 'get', 'secret', '-o', 'json', '--ignore-not-found', '--', 'xsoar-tls'],
-      ['--namespace', 'xsoar', 'delete', 'secret', '--ignore-not-found', '--wait=false', '--', 'xsoar-tls-prev'],
-      ['--namespace', 'xsoar', 'rollout', 'restart', '--', 'deployment/xsoar-proxy'],
-      ['--namespace', 'xsoar', 'rollout', 'status', '--timeout=5s', '--', 'deployment/xsoar-proxy'],
+    expect(f.calls.map((c) => `${c.method} ${c.path}`)).toEqual([
+      'GET /api/v1/namespaces/xsoar/secrets/xsoar-tls',
+      'DELETE /api/v1/namespaces/xsoar/secrets/xsoar-tls-prev',
+      'PATCH /apis/apps/v1/namespaces/xsoar/deployments/xsoar-proxy?fieldManager=kubectl-rollout',
+      'GET /apis/apps/v1/namespaces/xsoar/deployments/xsoar-proxy',
     ]);
     await expect(k.getSecret('--server=http://127.0.0.1:9')).rejects.toThrow(/would be read as a flag/);
-    await expect(k.call('get', ['secret', '--', '--server=http://127.0.0.1:9'])).rejects.toThrow(KubectlError);
-    await expect(new Kubectl({ namespace: '--server=x', run: r.run }).listDeployments()).rejects.toThrow(
+    await expect(k.getSecret('../../api/v1/secrets')).rejects.toThrow(/not a valid Kubernetes name/);
+    await expect(new Kubectl({ namespace: '--server=x', api: f.api }).listDeployments()).rejects.toThrow(
       /namespace name/,
     );
-    expect(r.calls).toHaveLength(4);
+    expect(() => new Kubectl({ namespace: 'x', context: '--server=x', api: f.api })).toThrow(KubectlError);
+    expect(f.calls).toHaveLength(4);
   });
 
-  test("finding 8: the cluster's answers are checked before a name becomes an argument (exit 4)", async () => {
-    const evil = (name: string) =>
-      JSON.stringify({ items: [{ kind: 'Deployment', metadata: { name, namespace: 'xsoar' } }] });
-    const k = new Kubectl({ namespace: 'xsoar', run: recorder(() => evil('--server=http://127.0.0.1:9')).run });
+  test("finding 8: the cluster's answers are checked before a name becomes part of a path (exit 4)", async () => {
+    const evil = (name: string) => ({
+      json: { items: [{ kind: 'Deployment', metadata: { name, namespace: 'xsoar' } }] },
+    });
+    const k = new Kubectl({ namespace: 'xsoar', api: fakeApi(() => evil('--server=http://127.0.0.1:9')).api });
     const err = await k.listDeployments().catch((e: unknown) => e);
     expect(err).toBeInstanceOf(KubectlError);
     expect((err as KubectlError).exitCode).toBe(EXIT.CLUSTER);
@@ -141,19 +135,26 @@ describe('finding 8: names become kubectl flags', () => {
     await expect(
       new Kubectl({
         namespace: 'xsoar',
-        run: recorder(() => JSON.stringify({ items: [{ metadata: { name: 'Bad\x1b' } }] })).run,
+        api: fakeApi(() => ({ json: { items: [{ metadata: { name: 'Bad\x1b' } }] } })).api,
       }).listSecrets('a=b'),
     ).rejects.toThrow(KubectlError);
-    const ns = recorder(() => JSON.stringify({ items: [{ metadata: { name: '-n' } }] }));
+    const ns = fakeApi(() => ({ json: { items: [{ metadata: { name: '-n' } }] } }));
     await expect(
       resolveTargets(
         { allNamespaces: true, selector: 'a=b' },
         { namespace: 'x', secret: 's' },
-        new Kubectl({ namespace: 'x', run: ns.run }),
+        new Kubectl({ namespace: 'x', api: ns.api }),
       ),
     ).rejects.toThrow(KubectlError);
   });
 });
+
+/** A deployment whose rollout is done (what rolloutStatus reads first). */
+const done = {
+  metadata: { name: 'xsoar-proxy', generation: 1 },
+  spec: { replicas: 1 },
+  status: { observedGeneration: 1, replicas: 1, updatedReplicas: 1, availableReplicas: 1 },
+};
 
 describe('finding 10: schedules', () => {
   const owned = 'x\n* * * * * root touch /tmp/owned #';
@@ -273,29 +274,26 @@ const endpoint = fc.oneof(
   { arbitrary: hostile, weight: 1 },
 );
 
-/** Every argument a Kubectl gives the process for the usual reads and writes of one target. */
-async function argvFor(ns: string, secret: string, proxy: string[], context?: string): Promise<string[][]> {
-  const r = recorder((args) => (args.includes('json') && !args.includes('--') ? '{"items":[]}' : ''));
-  const k = new Kubectl({ namespace: ns, context, run: r.run });
-  await k.getSecret(secret);
+/** Every request path a Kubectl sends for the usual reads and writes of one target. */
+async function pathsFor(ns: string, secret: string, proxy: string[], context?: string): Promise<string[]> {
+  const f = fakeApi((r) => ({ json: r.path.includes('/deployments/') ? done : { items: [] } }));
+  const k = new Kubectl({ namespace: ns, context, api: f.api });
+  await k.getSecret(secret).catch(() => undefined);
   await k.listSecrets(`xsoar-cert.io/previous-of=${secret}`);
   await k.listDeployments();
   if (proxy.length) await k.rolloutRestart(proxy);
-  return r.calls;
+  return f.calls.map((c) => c.path);
 }
 
-/** No argument that came from the file is read as a flag: names are valid, and a value starting with "-" never stands alone. */
-function expectSafeArgv(calls: string[][], values: string[]): void {
-  for (const argv of calls) {
-    const dash = argv.indexOf('--');
-    argv.forEach((a, i) => {
-      if (i === dash) return;
-      if (!values.includes(a) && !values.some((v) => a === `deployment/${v}`)) return;
-      // A value from the file appears only as the value of a flag that takes one, or after "--".
-      const isValue = i > 0 && ['--namespace', '--context', '-l'].includes(argv[i - 1]!);
-      expect(isValue || (dash >= 0 && i > dash)).toBe(true);
-      expect(a.startsWith('-') && !isValue).toBe(false);
-    });
+/** Every path names one resource of one namespace, each segment a valid name; nothing else rides along. */
+function expectSafePaths(paths: string[]): void {
+  for (const p of paths) {
+    const m = /^\/(?:api\/v1|apis\/apps\/v1)\/namespaces\/([^/?]+)\/(secrets|deployments)(?:\/([^/?]+))?(\?.*)?$/.exec(
+      p,
+    );
+    expect(m).not.toBeNull();
+    expect(isK8sName('namespace', m![1])).toBe(true);
+    if (m![3] !== undefined) expect(isK8sName(m![2] === 'secrets' ? 'secret' : 'deployment', m![3])).toBe(true);
   }
 }
 
@@ -328,10 +326,7 @@ test('property (findings 8, 10): hostile settings files never reach kubectl unch
                 .map((d) => d.trim().replace(/^deployment\//, ''))
                 .filter(Boolean);
         for (const p of proxies) expect(isK8sName('deployment', p)).toBe(true);
-        const toKubectl = [cfg.namespace, cfg.secret, cfg.proxy, cfg.context].filter(
-          (v): v is string => v !== undefined && v.startsWith('-'),
-        );
-        expectSafeArgv(await argvFor(s.namespace, s.secret, proxies, s.context), toKubectl);
+        expectSafePaths(await pathsFor(s.namespace, s.secret, proxies, s.context));
         // What renew --print-cron repeats of these settings: one crontab entry, no early end of the command.
         const args = [
           '-n',
@@ -373,11 +368,10 @@ test('property (finding 8): hostile tenants files are refused naming the file, o
           return;
         }
         accepted += targets.length;
-        const values = rows.flatMap(([a, b]) => [a, b ?? '']).filter((v) => v.startsWith('-'));
         for (const t of targets) {
           expect(isK8sName('namespace', t.namespace) && isK8sName('secret', t.secret)).toBe(true);
           expect(t.endpoint === undefined || !/[\x00-\x1f\x7f-\x9f]/.test(t.endpoint)).toBe(true);
-          expectSafeArgv(await argvFor(t.namespace, t.secret, []), values);
+          expectSafePaths(await pathsFor(t.namespace, t.secret, []));
         }
       },
     ),

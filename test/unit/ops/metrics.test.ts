@@ -130,14 +130,11 @@ test('writeFleetMetrics (for renew and status): reads the tenants and writes the
   const dir = mkdtempSync(path.join(tmpdir(), 'xsoar-cert-metrics-'));
   const saved = process.env.XSOAR_CERT_STATE_DIR;
   process.env.XSOAR_CERT_STATE_DIR = path.join(dir, 'state');
-  const calls: string[][] = [];
-  const run = async (_bin: string, args: string[]) => {
-    calls.push(args);
-    return { exitCode: 0, stdout: '', stderr: '' }; // no such secret
-  };
+  const { fakeApi, status } = await import('../../helpers/fake-api.js');
+  const { api, calls } = fakeApi(() => status(404, 'NotFound', 'secrets "xsoar-tls" not found', { kind: 'secrets' }));
   try {
     const file = path.join(dir, 'fleet.prom');
-    const hs = await writeFleetMetrics([{ namespace: 'a', secret: 'xsoar-tls' }], file, { run });
+    const hs = await writeFleetMetrics([{ namespace: 'a', secret: 'xsoar-tls' }], file, { api });
     expect(hs[0]).toMatchObject({ namespace: 'a', problem: 'secret not found' });
     expect(calls).toHaveLength(1);
     expect(readFileSync(file, 'utf8')).toMatch(/^xsoar_cert_installed_ok\{namespace="a",secret="xsoar-tls"\} 0$/m);

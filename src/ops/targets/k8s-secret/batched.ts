@@ -53,7 +53,7 @@ async function readFleet(
     { verb: 'update', group: 'apps', resource: 'deployments', namespace },
   ]);
   const [secrets, deployments, allowed] = await Promise.all([
-    retrying(() => all.listAllIfAllowed<SecretObject>('secrets', ['--field-selector', 'type=kubernetes.io/tls'])),
+    retrying(() => all.listAllIfAllowed<SecretObject>('secrets', { fieldSelector: 'type=kubernetes.io/tls' })),
     retrying(() => all.listAllIfAllowed<Deployment>('deployments')),
     retrying(() => all.accessReviews(checks)),
   ]);

@@ -168,19 +168,10 @@ export async function writeSecret(kubectl: Kubectl, verb: 'create' | 'replace', 
   });
 }
 
-/** `kubectl rollout restart` of the proxies, then `rollout status` for each (retried on a transient fault). */
+/** What `kubectl rollout restart` sends to the proxies, then `rollout status` for each (retried when transient). */
 export async function restart(kubectl: Kubectl, targets: string[], timeoutS: number, out: Reporter): Promise<void> {
   out.step(`Restart: ${targets.map((t) => `deployment/${t}`).join(', ')}`);
-  await retrying(async () => {
-    try {
-      await kubectl.rolloutRestart(targets);
-    } catch (err) {
-      // kubectl refuses a second restart within the same second (restartedAt has one-second resolution).
-      if (!/within the past second/.test(String((err as KubectlError).stderr ?? (err as Error).message))) throw err;
-      await new Promise((r) => setTimeout(r, 1100));
-      await kubectl.rolloutRestart(targets);
-    }
-  });
+  await retrying(() => kubectl.rolloutRestart(targets));
   await out.wait(
     `waiting for the rollout of ${targets.join(', ')}`,
     Promise.all(
