@@ -284,7 +284,7 @@ async function restartStep(cmd: string | undefined, timeoutS: number, out: Repor
 
 function releaseStep(x: Tenant, _out: Reporter, where: string): void {
   stopPoint('release');
-  const now = x.found.map((f) => readFound(f.path));
+  const now = x.plan!.writes.map((w) => readFound(w.path));
   if (digestOf(now) !== x.plan!.newDigest) throw new Error(`${where} no longer hold what this run wrote`);
 }
 

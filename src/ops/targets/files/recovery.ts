@@ -13,7 +13,7 @@ import { fingerprintOfPem } from '../../installed.js';
 import { digestOf, FILES_NS, filesId, type FilePaths, type FileWrite, type VerbatimFile } from './plan.js';
 import { readFound, removeStaleTemps, writeAtomic } from './steps.js';
 import { runRestart } from './restart.js';
-import { readBackup, readRecord } from './store.js';
+import { readBackup, readRecord, removeBackup } from './store.js';
 import { stopPoint } from './stop-point.js';
 
 export interface RestoreSpec {
@@ -135,7 +135,11 @@ async function finishInterrupted(
       out,
     );
     out.ok(`resolved: rolled back to the certificate from before the interrupted ${m.op}`);
-  } else out.ok(`resolved: the interrupted ${m.op} had not changed the files`);
+  } else {
+    // Killed between writing the kept version and listing it: a copy nobody would ever find or prune.
+    if (!record?.backups.some((b) => b.name === m.backupName)) removeBackup(m.backupName);
+    out.ok(`resolved: the interrupted ${m.op} had not changed the files`);
+  }
   appendAudit({
     ...base,
     op: 'resolve',

@@ -119,14 +119,7 @@ export async function filesStatus(t: FileTarget, endpoint: string | undefined, o
   const installed = fingerprintOfPem(found[0]!.bytes.toString('latin1'));
   const ep = endpoint ?? record?.endpoint;
   let served: FilesStatus['served'];
-  if (ep) {
-    try {
-      const s = await fetchServedChain(ep, { servername: record?.servername, timeoutMs: 4000 });
-      served = { endpoint: ep, fingerprint: s.chain[0]?.fingerprint256 };
-    } catch (err) {
-      served = { endpoint: ep, error: (err as Error).message };
-    }
-  }
+  if (ep) served = await servedNow(ep, record?.servername, installed?.fingerprint);
   const running = resolved === 'running' ? readMarker(FILES_NS, id) : undefined;
   return {
     files: found.map((f) => ({ path: f.path, uid: f.uid, gid: f.gid, mode: `0${f.mode.toString(8)}` })),
@@ -153,4 +146,24 @@ export async function verifyForFiles(
   );
   for (const c of report.checks.filter((x) => x.status === 'warn')) out.warn(c.message);
   return { ok: true, content: contentFrom(material, files.cert) };
+}
+
+/**
+ * What the endpoint serves. A reload just sent (by a run, or the resolution above) lets the old
+ * workers answer for a moment (nginx: until they take the master's QUIT), so a difference is read
+ * again for up to 2 s before it is reported.
+ */
+async function servedNow(ep: string, servername: string | undefined, installed: string | undefined) {
+  let served: NonNullable<FilesStatus['served']> = { endpoint: ep };
+  for (let i = 0; i < 9; i++) {
+    if (i) await new Promise((r) => setTimeout(r, 250));
+    try {
+      const s = await fetchServedChain(ep, { servername, timeoutMs: 4000 });
+      served = { endpoint: ep, fingerprint: s.chain[0]?.fingerprint256 };
+    } catch (err) {
+      served = { endpoint: ep, error: (err as Error).message };
+    }
+    if (!installed || served.fingerprint === installed) break;
+  }
+  return served;
 }
