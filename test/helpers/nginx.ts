@@ -3,7 +3,7 @@
 // PEM files in DIR/tls. `ssl_ciphers DEFAULT:@SECLEVEL=3` makes nginx refuse an RSA-2048
 // certificate at load ("ee key too small"): a real reload failure for the rollback case.
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync, chmodSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync, chmodSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -68,7 +68,9 @@ export async function startNginx(certPem: string, keyPem: string): Promise<Nginx
     ].join('\n'),
   );
   const base = ['-p', dir, '-c', path.join(dir, 'nginx.conf'), '-e', path.join(dir, 'error.log')];
-  const r = spawnSync('nginx', base, { encoding: 'utf8' });
+  // Debian puts it in /usr/sbin, which a non-root PATH may lack.
+  const bin = existsSync('/usr/sbin/nginx') ? '/usr/sbin/nginx' : 'nginx';
+  const r = spawnSync(bin, base, { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`nginx did not start: ${r.stderr}`);
   const pid = Number(readFileSync(path.join(dir, 'nginx.pid'), 'utf8').trim());
   return {
@@ -77,7 +79,7 @@ export async function startNginx(certPem: string, keyPem: string): Promise<Nginx
     endpoint: `127.0.0.1:${port}`,
     cert,
     key,
-    reload: `nginx ${base.join(' ')} -s reload`,
+    reload: `${bin} ${base.join(' ')} -s reload`,
     stop() {
       // The master we started (its pid file), and only it: its workers end with it.
       try {
