@@ -21,6 +21,7 @@ export const COMMANDS = [
   'renew',
   'check',
   'probe',
+  'export',
   'completion',
 ] as const;
 

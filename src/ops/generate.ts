@@ -142,7 +142,7 @@ async function devCA(
  * files: owned by someone else, or writable by group or others (no sticky-bit exception: in a
  * sticky folder others still create names we have not created yet, e.g. rootCA-key.pem).
  */
-async function keyFolder(dir: string): Promise<void> {
+export async function keyFolder(dir: string): Promise<void> {
   const existed = await lstat(dir).then(
     () => true,
     () => false,

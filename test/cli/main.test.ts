@@ -72,6 +72,7 @@ describe('xsoar-cert entry point', () => {
     'audit',
     'renew',
     'probe',
+    'export',
     'completion',
   ];
   test.each(commands)('%s --help has EXAMPLES and EXIT CODES', async (cmd) => {
