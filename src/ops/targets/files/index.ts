@@ -178,7 +178,8 @@ function planTenant(
       ? w
       : { ...w, ...(o.owner ? {} : { uid: f.uid, gid: f.gid }), ...(o.modes ? {} : { mode: f.mode }) };
   });
-  assertServiceCanRead(x.found, writes, o.owner ? `${o.owner.user}:${o.owner.group}` : 'USER:GROUP');
+  // A kept version goes back as it was, when the service read it; new files must stay readable by it.
+  if (!o.verbatim) assertServiceCanRead(x.found, writes, o.owner ? `${o.owner.user}:${o.owner.group}` : 'USER:GROUP');
   for (const w of writes) assertMayChown(w);
   const oldDigest = digestOf(x.found);
   const same = sameVersion(x.record.backups, oldDigest);

@@ -87,7 +87,13 @@ export async function rollbackFiles(
       { hint: `Kept versions: ${record?.backups.map((b) => b.name).join(', ') || 'none'} (see status --files).` },
     );
   const content = keptContent(files, chosen.name);
-  const target = { ...o.target, restartCmd: o.target.restartCmd ?? record?.restartCmd };
+  // The kept version goes back with its own owner and modes: --owner and --mode do not apply.
+  const target = {
+    ...o.target,
+    owner: undefined,
+    modes: undefined,
+    restartCmd: o.target.restartCmd ?? record?.restartCmd,
+  };
   const result = await transact({ ...o, target, allowNameChange: true }, content, { verbatim: files }, out);
   return { result, from: chosen.name, fingerprint: content.fingerprint };
 }
