@@ -14,6 +14,7 @@ import {
   linkSync,
   lstatSync,
   mkdirSync,
+  mkdtempSync,
   openSync,
   readSync,
   renameSync,
@@ -22,7 +23,7 @@ import {
   type Stats,
 } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import { homedir } from 'node:os';
+import { homedir, tmpdir } from 'node:os';
 import path from 'node:path';
 import { InputError } from './errors.js';
 
@@ -238,9 +239,11 @@ const MAX_SOCKET_PATH = 107;
 /**
  * The folder for this user's unix sockets (the kubectl proxy's, which carries the user's cluster
  * credentials): $XDG_RUNTIME_DIR/xsoar-cert when the session has one of ours, else the state dir's
- * `run`. Made 0700 and refused unless only this user may enter it. `room`: the socket name's length.
+ * `run`. Made 0700 and refused unless only this user may enter it. Where neither can be had (a
+ * state dir that is a file: read-only commands still work), a fresh private folder in the temp
+ * dir, `temporary`, for the caller to remove. `room`: the socket name's length.
  */
-export function runFolder(room: number): string {
+export function runFolder(room: number): { dir: string; temporary: boolean } {
   const xdg = process.env.XDG_RUNTIME_DIR;
   const ours = (d: string) => {
     try {
@@ -250,21 +253,29 @@ export function runFolder(room: number): string {
       return false;
     }
   };
-  const d =
-    xdg && path.isAbsolute(xdg) && ours(xdg) ? path.join(xdg, 'xsoar-cert') : path.join(ensureStateFolder(), 'run');
+  let base: string;
   try {
-    mkdirSync(d, { mode: 0o700 });
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') ioError(d, err, 'create this socket folder');
+    base =
+      xdg && path.isAbsolute(xdg) && ours(xdg) ? path.join(xdg, 'xsoar-cert') : path.join(ensureStateFolder(), 'run');
+  } catch {
+    return { dir: mkdtempSync(path.join(tmpdir(), 'xsoar-cert-run-')), temporary: true };
   }
-  checkDir(d);
-  const mode = lstatSync(d).mode & 0o777;
+  try {
+    mkdirSync(base, { mode: 0o700 });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') ioError(base, err, 'create this socket folder');
+  }
+  checkDir(base);
+  const mode = lstatSync(base).mode & 0o777;
   if (mode & 0o077)
-    refuse(d, `may be entered by group or others (mode ${mode.toString(8)}; it must be 700)`, 'socket folder');
-  if (Buffer.byteLength(d) + 1 + room > MAX_SOCKET_PATH)
-    throw new InputError(`${d}: this socket folder's path is too long for a unix socket (${MAX_SOCKET_PATH} bytes)`, {
-      file: d,
-      hint: 'Set XDG_RUNTIME_DIR or XSOAR_CERT_STATE_DIR to a shorter path.',
-    });
-  return d;
+    refuse(base, `may be entered by group or others (mode ${mode.toString(8)}; it must be 700)`, 'socket folder');
+  if (Buffer.byteLength(base) + 1 + room > MAX_SOCKET_PATH)
+    throw new InputError(
+      `${base}: this socket folder's path is too long for a unix socket (${MAX_SOCKET_PATH} bytes)`,
+      {
+        file: base,
+        hint: 'Set XDG_RUNTIME_DIR or XSOAR_CERT_STATE_DIR to a shorter path.',
+      },
+    );
+  return { dir: base, temporary: false };
 }

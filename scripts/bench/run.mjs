@@ -241,7 +241,10 @@ function startSandbox(extra) {
     let buf = '';
     child.stdout.setEncoding('utf8').on('data', (d) => {
       buf += d;
-      const line = buf.split('\n').find((l) => l.includes('"ready"'));
+      const line = buf
+        .split('\n')
+        .slice(0, -1)
+        .find((l) => l.includes('"ready"'));
       if (line) resolve({ ...JSON.parse(line), dir, child });
     });
     child.on('exit', (code) => reject(new Error(`sandbox exited ${code}`)));

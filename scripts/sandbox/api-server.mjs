@@ -4,6 +4,7 @@
 // API tests use for state, faults, rollout modes, authorization and TLS env.
 // Request shapes and answers follow ../../../shared/kubectl-http-trace.md.
 import http from 'node:http';
+import https from 'node:https';
 import fs from 'node:fs';
 import { decodeK8sProtobuf, encodeField } from './protobuf.mjs';
 import { applyJsonPatch, applyMergePatch, applyStrategicMergePatch } from './patch.mjs';
@@ -87,7 +88,12 @@ const nowIso = () => new Date().toISOString().replace(/\.\d+Z$/, 'Z');
 
 /**
  * @param {{ store: import('./store.mjs').Store, controller: import('./pods.mjs').Controller, dir: string,
- *   address: () => string, log?: (line: string) => void }} ctx
+ *   address: () => string, log?: (line: string) => void, tls?: { key: Buffer, cert: Buffer }, token?: string }} ctx
+ *
+ * With `tls` the API is served over HTTPS (client-go sends credentials only to TLS servers:
+ * kubectl-http-trace.md §1.2) and `control` is a plain-HTTP server for /_sandbox alone; with
+ * `token` every API request must carry `Authorization: Bearer <token>` (else 401), which is how a
+ * test proves that kubectl's own authentication (an exec plugin, say) reached the server.
  */
 export function createApiServer(ctx) {
   const { store, controller } = ctx;
@@ -102,11 +108,16 @@ export function createApiServer(ctx) {
   /** @type {Set<import('node:http').ServerResponse>} */
   const watchers = new Set();
 
-  const server = http.createServer((req, res) => {
+  /** @param {'both'|'api'|'control'} serves @returns {http.RequestListener} */
+  const listener = (serves) => (req, res) => {
     const started = Date.now();
     const url = new URL(req.url ?? '/', 'http://sandbox');
     const userAgent = String(req.headers['user-agent'] ?? '');
     const control = url.pathname.startsWith('/_sandbox/');
+    if (serves !== 'both' && (serves === 'control') !== control)
+      return sendStatus(res, new ApiError(404, 'NotFound', 'the server could not find the requested resource'));
+    if (!control && ctx.token && req.headers.authorization !== `Bearer ${ctx.token}`)
+      return sendStatus(res, new ApiError(401, 'Unauthorized', 'Unauthorized'));
     res.on('close', () => {
       if (control) return;
       const entry = {
@@ -143,8 +154,12 @@ export function createApiServer(ctx) {
         sendStatus(res, e);
       });
     });
-  });
+  };
+  const server = ctx.tls
+    ? https.createServer({ key: ctx.tls.key, cert: ctx.tls.cert }, listener('api'))
+    : http.createServer(listener('both'));
   server.keepAliveTimeout = 30000;
+  const control = ctx.tls ? http.createServer(listener('control')) : undefined;
 
   /** @param {import('node:http').IncomingMessage} req */
   function identity(req) {
@@ -1088,6 +1103,7 @@ export function createApiServer(ctx) {
   });
   return {
     server,
+    control,
     requestLog,
     closeWatchers: () => {
       for (const w of watchers) w.destroy();

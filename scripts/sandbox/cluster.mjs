@@ -5,7 +5,10 @@
 //
 //   node scripts/sandbox/cluster.mjs --dir DIR [--port 0] [--tenants N]
 //     [--tenant NS[/SECRET[/DEPLOYMENT]]]... [--rollout-delay-ms 300]
-//     [--progress-deadline-ms 2000] [--inline-pods]
+//     [--progress-deadline-ms 2000] [--inline-pods] [--tls] [--token TOKEN]
+//
+// --tls serves the API over HTTPS (its CA in the kubeconfig) and /_sandbox on a plain-HTTP
+// `controlUrl`; --token (implies --tls) requires `Authorization: Bearer TOKEN` on every API request.
 //
 // Prints one JSON line {"ready":true,...} on stdout when every tenant serves,
 // writes DIR/kubeconfig and DIR/requests.log, and stops on SIGTERM/SIGINT.
@@ -17,7 +20,7 @@ import { Controller } from './pods.mjs';
 import { createApiServer } from './api-server.mjs';
 
 const USAGE =
-  'usage: node scripts/sandbox/cluster.mjs --dir DIR [--port 0] [--tenants N] [--tenant NS[/SECRET[/DEPLOYMENT]]]... [--rollout-delay-ms N] [--progress-deadline-ms N] [--inline-pods]';
+  'usage: node scripts/sandbox/cluster.mjs --dir DIR [--port 0] [--tenants N] [--tenant NS[/SECRET[/DEPLOYMENT]]]... [--rollout-delay-ms N] [--progress-deadline-ms N] [--inline-pods] [--tls] [--token TOKEN]';
 const PART_OF = { 'app.kubernetes.io/part-of': 'xsoar' };
 
 /** @param {string[]} argv */
@@ -30,6 +33,8 @@ function parseArgs(argv) {
     rolloutDelayMs: 300,
     progressDeadlineMs: 2000,
     inlinePods: false,
+    tls: false,
+    token: '',
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -65,6 +70,13 @@ function parseArgs(argv) {
         break;
       case '--inline-pods':
         opts.inlinePods = true;
+        break;
+      case '--tls':
+        opts.tls = true;
+        break;
+      case '--token':
+        opts.token = value();
+        opts.tls = true;
         break;
       case '-h':
       case '--help':
@@ -168,15 +180,16 @@ function seedTenant(store, t, pem) {
   });
 }
 
-/** @param {string} dir @param {string} url */
-function writeKubeconfig(dir, url) {
+/** @param {string} dir @param {string} url @param {Buffer} [ca] @param {string} [token] */
+function writeKubeconfig(dir, url, ca, token) {
   const file = path.join(dir, 'kubeconfig');
+  const caLine = ca ? `\n    certificate-authority-data: ${ca.toString('base64')}` : '';
   const text = `apiVersion: v1
 kind: Config
 clusters:
 - name: sandbox
   cluster:
-    server: ${url}
+    server: ${url}${caLine}
 contexts:
 - name: sandbox
   context:
@@ -185,7 +198,7 @@ contexts:
 current-context: sandbox
 users:
 - name: sandbox-admin
-  user: {}
+  user: ${token ? `{ token: ${token} }` : '{}'}
 preferences: {}
 `;
   fs.writeFileSync(file, text, { mode: 0o600 });
@@ -213,14 +226,17 @@ async function main() {
     inlinePods: opts.inlinePods,
   });
   let address = '';
-  const api = createApiServer({ store, controller, dir: opts.dir, address: () => address });
-  await new Promise((resolve, reject) => {
-    api.server.once('error', reject);
-    api.server.listen(opts.port, '127.0.0.1', () => resolve(undefined));
-  });
-  const port = /** @type {import('node:net').AddressInfo} */ (api.server.address()).port;
+  const tls = opts.tls ? await apiServerCert(opts.dir) : undefined;
+  const api = createApiServer({ store, controller, dir: opts.dir, address: () => address, tls, token: opts.token });
+  const listen = (/** @type {import('node:net').Server} */ srv, /** @type {number} */ port) =>
+    new Promise((resolve, reject) => {
+      srv.once('error', reject);
+      srv.listen(port, '127.0.0.1', () => resolve(/** @type {import('node:net').AddressInfo} */ (srv.address()).port));
+    });
+  const port = await listen(api.server, opts.port);
   address = `127.0.0.1:${port}`;
-  const url = `http://${address}`;
+  const url = `${tls ? 'https' : 'http'}://${address}`;
+  const controlUrl = api.control ? `http://127.0.0.1:${await listen(api.control, 0)}` : url;
 
   const tenants = [];
   for (const s of specs) tenants.push(await controller.addTenant(s));
@@ -232,7 +248,7 @@ async function main() {
     }),
   );
 
-  const kubeconfig = writeKubeconfig(opts.dir, url);
+  const kubeconfig = writeKubeconfig(opts.dir, url, tls?.cert, opts.token);
   let stopping = false;
   const stop = async () => {
     if (stopping) return;
@@ -241,6 +257,7 @@ async function main() {
     await controller.stop().catch(() => {});
     api.server.closeAllConnections?.();
     api.server.close();
+    api.control?.close();
     process.exit(0);
   };
   // A bug in one request or rollout must not take the whole cluster (and every
@@ -268,6 +285,7 @@ async function main() {
     JSON.stringify({
       ready: true,
       url,
+      controlUrl,
       kubeconfig,
       context: 'sandbox',
       pid: process.pid,
@@ -279,6 +297,35 @@ async function main() {
       })),
     }) + '\n',
   );
+}
+
+/** A self-signed certificate for the API server's 127.0.0.1 (openssl, like the tenants'). */
+async function apiServerCert(/** @type {string} */ dir) {
+  const { execFile } = await import('node:child_process');
+  const { promisify } = await import('node:util');
+  const d = path.join(dir, 'apiserver');
+  fs.mkdirSync(d, { recursive: true, mode: 0o700 });
+  const [key, cert] = [path.join(d, 'tls.key'), path.join(d, 'tls.crt')];
+  await promisify(execFile)('openssl', [
+    'req',
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:P-256',
+    '-nodes',
+    '-keyout',
+    key,
+    '-out',
+    cert,
+    '-days',
+    '2',
+    '-subj',
+    '/CN=sandbox-apiserver',
+    '-addext',
+    'subjectAltName=IP:127.0.0.1,DNS:localhost',
+  ]);
+  return { key: fs.readFileSync(key), cert: fs.readFileSync(cert) };
 }
 
 /** @param {string} dir @param {string[]} namespaces */

@@ -7,7 +7,7 @@
 // SIGKILLed run takes it along; the next run removes what such a run left.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { accessSync, constants, readdirSync, readFileSync } from 'node:fs';
+import { accessSync, constants, readdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { childEnv } from '../child-env.js';
 import { KubectlError } from '../errors.js';
@@ -36,8 +36,8 @@ const STALE = /^k-(\d+)-[0-9a-f]+\.(sock|pid)$/;
 /** Start the proxy and wait until it serves; a KubectlError (exit 4) when it cannot. */
 export async function startProxy(o: ProxyOptions): Promise<Proxy> {
   const bin = findBinary(o.bin);
-  const dir = runFolder(32);
-  sweepStale(dir);
+  const { dir, temporary } = runFolder(32);
+  if (!temporary) sweepStale(dir);
   const name = `k-${process.pid}-${randomBytes(4).toString('hex')}`;
   const socket = path.join(dir, `${name}.sock`);
   const pidFile = path.join(dir, `${name}.pid`);
@@ -56,6 +56,7 @@ export async function startProxy(o: ProxyOptions): Promise<Proxy> {
     if (!exited) child.kill('SIGKILL');
     removeQuietly(socket);
     removeQuietly(pidFile);
+    if (temporary) rmSync(dir, { recursive: true, force: true });
   };
   process.on('exit', cleanup);
   child.on('exit', () => {
@@ -111,12 +112,12 @@ function ready(child: ChildProcess, o: ProxyOptions): Promise<void> {
     });
     child.on('exit', (code) => {
       clearTimeout(timer);
-      reject(proxyError(`kubectl proxy exited (${code ?? 'signal'})`, err, o));
+      reject(proxyError(`kubectl proxy exited (${code ?? 'signal'})`, err, o, out));
     });
   });
 }
 
-function proxyError(what: string, stderr: string, o: ProxyOptions): KubectlError {
+function proxyError(what: string, stderr: string, o: ProxyOptions, stdout = ''): KubectlError {
   const lines = redact(stderr.trim())
     .split('\n')
     .filter((l) => l && !/^Warning:/.test(l));
@@ -129,6 +130,15 @@ function proxyError(what: string, stderr: string, o: ProxyOptions): KubectlError
       hint: 'Install kubectl 1.12 or newer (Debian: apt install kubernetes-client).',
     });
   const where = o.context ? ` (context ${o.context})` : '';
+  // client-go asks for basic-auth credentials on a terminal when the kubeconfig user has none.
+  if (/Please enter Username/.test(stdout + stderr))
+    return new KubectlError(`cannot reach the cluster${where}: the kubeconfig user has no credentials for it`, {
+      verb: 'proxy',
+      args: [],
+      stderr,
+      reason: 'Unauthorized',
+      hint: 'Check the user of this context (kubectl config view --minify): a token, certificate or exec plugin.',
+    });
   return new KubectlError(`cannot reach the cluster${where}: ${first ?? what}`, {
     verb: 'proxy',
     args: [],

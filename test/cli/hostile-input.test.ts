@@ -316,7 +316,7 @@ describe('finding 11: escape sequences from files never reach the terminal raw',
   });
 
   test('finding 11: renew --from names such a drop-folder file escaped', async () => {
-    // A kubectl stand-in: the installed secret (a leaf in its last day) for "get secret", empty lists otherwise.
+    // The installed secret: a leaf in its last day.
     const leaf = await issueCertificate({
       subject: 'hostile.example',
       dnsNames: ['hostile.example'],
@@ -333,20 +333,32 @@ describe('finding 11: escape sequences from files never reach the terminal raw',
         'tls.key': Buffer.from(leaf.keyPem).toString('base64'),
       },
     };
-    writeFileSync(f('secret.json'), JSON.stringify(secret));
     const proxy = {
       apiVersion: 'apps/v1',
       kind: 'Deployment',
       metadata: { name: 'xsoar-proxy', namespace: 'xsoar' },
       spec: { template: { spec: { volumes: [{ name: 'tls', secret: { secretName: 'xsoar-tls' } }] } } },
     };
-    writeFileSync(f('both.json'), JSON.stringify({ items: [secret, proxy] }));
+    writeFileSync(f('secret.json'), JSON.stringify(secret));
+    writeFileSync(f('proxy.json'), JSON.stringify(proxy));
+    // A kubectl stand-in whose `proxy --unix-socket` answers the installed secret, its deployment,
+    // and a permissions review that allows everything; empty lists otherwise.
     writeFileSync(
       f('fake-kubectl'),
-      // The preflight (secrets and deployments, permissions) passes: the folder is read only after it (issue 18).
-      `#!/bin/sh\ncase "$*" in *"get secret -o json"*) cat '${f('secret.json')}' ;;\n` +
-        `*"get secrets,deployments"*) cat '${f('both.json')}' ;;\n` +
-        `*"auth can-i"*) echo 'error: unknown flag: --list' >&2; exit 1 ;;\n*) echo '{"items":[]}' ;; esac\n`,
+      `#!${process.execPath}\n` +
+        `const fs = require('fs'), http = require('http');\n` +
+        `const sock = process.argv.find((a) => a.startsWith('--unix-socket=')).slice(14);\n` +
+        `const read = (n) => JSON.parse(fs.readFileSync('${f('')}/' + n, 'utf8'));\n` +
+        `http.createServer((req, res) => {\n` +
+        `  res.setHeader('content-type', 'application/json');\n` +
+        `  const p = req.url.split('?')[0];\n` +
+        `  if (p.endsWith('/secrets/xsoar-tls')) return res.end(JSON.stringify(read('secret.json')));\n` +
+        `  if (p.endsWith('/secrets')) return res.end(JSON.stringify({ items: [read('secret.json')] }));\n` +
+        `  if (p.endsWith('/deployments')) return res.end(JSON.stringify({ items: [read('proxy.json')] }));\n` +
+        `  if (p.endsWith('rulesreviews')) return res.end(JSON.stringify({ status: { resourceRules: [` +
+        `{ verbs: ['*'], apiGroups: ['*'], resources: ['*'] }] } }));\n` +
+        `  res.end(JSON.stringify({ items: [] }));\n` +
+        `}).listen(sock, () => console.log('Starting to serve on ' + sock));\n`,
       { mode: 0o755 },
     );
     const drop = f('drop');

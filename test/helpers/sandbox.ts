@@ -28,6 +28,10 @@ export interface SandboxOptions {
   progressDeadlineMs?: number;
   /** Pods as in-process TLS servers instead of child processes (for many tenants). */
   inlinePods?: boolean;
+  /** Serve the API over HTTPS (the kubeconfig carries its CA); /_sandbox stays on plain HTTP. */
+  tls?: boolean;
+  /** Require `Authorization: Bearer TOKEN` on every API request (implies tls). */
+  token?: string;
 }
 
 export interface FaultSpec {
@@ -118,6 +122,8 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
   if (opts.tenants) args.push('--tenants', String(opts.tenants));
   for (const t of opts.tenant ?? []) args.push('--tenant', t);
   if (opts.inlinePods) args.push('--inline-pods');
+  if (opts.tls) args.push('--tls');
+  if (opts.token) args.push('--token', opts.token);
   const child: ChildProcess = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let errText = '';
   child.stderr!.setEncoding('utf8').on('data', (d: string) => {
@@ -125,27 +131,30 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
     // The sandbox writes to stderr only when something is wrong: show it next to the failing test.
     process.stderr.write(d.replace(/^/gm, '[sandbox] '));
   });
-  const ready = await new Promise<{ url: string; kubeconfig: string; context: string; tenants: Tenant[] }>(
-    (resolve, reject) => {
-      let buf = '';
-      const timer = setTimeout(() => {
-        child.kill('SIGKILL');
-        reject(new Error(`sandbox not ready after 60 s: ${errText}`));
-      }, 60000);
-      child.stdout!.setEncoding('utf8').on('data', (d: string) => {
-        buf += d;
-        const line = buf.split('\n').find((l) => l.includes('"ready"'));
-        if (line) {
-          clearTimeout(timer);
-          resolve(JSON.parse(line));
-        }
-      });
-      child.once('exit', (code) => {
+  type Ready = { url: string; controlUrl?: string; kubeconfig: string; context: string; tenants: Tenant[] };
+  const ready = await new Promise<Ready>((resolve, reject) => {
+    let buf = '';
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`sandbox not ready after 60 s: ${errText}`));
+    }, 60000);
+    child.stdout!.setEncoding('utf8').on('data', (d: string) => {
+      buf += d;
+      // Whole lines only: a 1000-tenant ready line arrives in several chunks.
+      const line = buf
+        .split('\n')
+        .slice(0, -1)
+        .find((l) => l.includes('"ready"'));
+      if (line) {
         clearTimeout(timer);
-        reject(new Error(`sandbox exited ${code}: ${errText}`));
-      });
-    },
-  );
+        resolve(JSON.parse(line));
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`sandbox exited ${code}: ${errText}`));
+    });
+  });
   const home = path.join(dir, 'home');
   await mkdir(home, { recursive: true, mode: 0o700 });
   const env: NodeJS.ProcessEnv = {
@@ -160,7 +169,7 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
     NO_COLOR: '1',
   };
   const control = async (p: string, body?: unknown, method = body === undefined ? 'GET' : 'POST'): Promise<any> => {
-    const res = await fetch(`${ready.url}/_sandbox/${p}`, {
+    const res = await fetch(`${ready.controlUrl ?? ready.url}/_sandbox/${p}`, {
       method,
       body: body === undefined ? undefined : JSON.stringify(body),
       headers: { 'content-type': 'application/json' },

@@ -146,13 +146,14 @@ describe('finding 1: every field of a marker is checked before it is acted on', 
 
 describe('finding 13: lock holders that will never finish do not block', () => {
   test('a zombie process is not alive', async () => {
-    // `sleep 0` exits at once and its parent (exec'd into `sleep 5`) never reaps it: a zombie.
-    const parent = spawn('sh', ['-c', 'sleep 0 & echo $!; exec sleep 5'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    // The child exits after its parent has exec'd into `sleep 5`, which never reaps it: a zombie. (A
+    // child that exits at once may be reaped by sh itself before the exec, then there is no zombie.)
+    const parent = spawn('sh', ['-c', 'sleep 0.2 & echo $!; exec sleep 5'], { stdio: ['ignore', 'pipe', 'ignore'] });
     const pid = Number(
       await new Promise<string>((res) => parent.stdout!.once('data', (d: Buffer) => res(d.toString().trim()))),
     );
     try {
-      for (let i = 0; i < 50 && readFileSync(`/proc/${pid}/stat`, 'latin1').split(') ')[1]![0] !== 'Z'; i++)
+      for (let i = 0; i < 100 && readFileSync(`/proc/${pid}/stat`, 'latin1').split(') ')[1]![0] !== 'Z'; i++)
         await new Promise((r) => setTimeout(r, 20));
       expect(readFileSync(`/proc/${pid}/stat`, 'latin1').split(') ')[1]![0]).toBe('Z');
       expect(pidAlive(pid, procStart(pid))).toBe(false);
