@@ -156,6 +156,22 @@ test('a certificate nginx refuses at reload is rolled back: exit 5, the old file
   expect(audit).not.toMatch(/PRIVATE KEY/);
 }, 60000);
 
+test('a restart that fails in the rollback too: exit 6 naming the rollback command; status finishes it', async () => {
+  const was = fp(readFileSync(ngx.cert));
+  const args = install(await mintChain());
+  args[args.indexOf('--restart-cmd') + 1] = 'echo "service refused" >&2; exit 1';
+  const r = await runCli(args, { env });
+  expect(r.code).toBe(6);
+  expect(r.stderr).toMatch(/AND the rollback failed: --restart-cmd exited 1: service refused/);
+  expect(r.stderr).toMatch(/Restore them with: xsoar-cert rollback --files \S+cert\.pem,\S+cert\.key --to files-/);
+  // The next run (here status, with a restart command that works) finishes the rollback.
+  const s = await runCli(['status', ...filesArgs(), '--restart-cmd', ngx.reload], { env });
+  expect(s.stderr).toMatch(/was interrupted at step "rollback"; resolving it/);
+  expect(s.code).toBe(0);
+  expect(s.stdout).toMatch(/^served: .* \(agrees\)$/m);
+  expect(await served(was)).toBe(was);
+}, 60000);
+
 test('the same certificate installed again keeps no second copy of a version', async () => {
   const c = await mintChain();
   for (let i = 0; i < 3; i++) expect((await runCli(install(c), { env })).code).toBe(0);

@@ -67,8 +67,9 @@ async function restore(run: Run, x: Tenant): Promise<void> {
     x.error = new TransactionError(
       `${o.op} failed at ${x.step} (${reason}) AND the rollback failed: ${(rb as Error).message}`,
       false,
-      `The previous certificate is kept in secret ${x.t.namespace}/${c.backup}. Restore it with: ` +
-        `xsoar-cert rollback -n ${x.t.namespace} --secret ${x.t.secret} --to ${c.backup}`,
+      run.target.rollbackHint?.(x.t, c.backup) ??
+        `The previous certificate is kept in secret ${x.t.namespace}/${c.backup}. Restore it with: ` +
+          `xsoar-cert rollback -n ${x.t.namespace} --secret ${x.t.secret} --to ${c.backup}`,
     );
     return; // keep the marker: the next run resolves it
   }

@@ -92,6 +92,8 @@ export interface TargetSession {
     out: Reporter,
   ): Promise<void>;
   prune(ts: TenantRef[], out: Reporter): Promise<void>;
+  /** Where the kept version is and the command that restores it, when the automatic rollback failed. */
+  rollbackHint?(t: TenantRef, backup: string): string;
 }
 
 /** A kind of target: opening a session reads every tenant (nothing changes) and refuses those it cannot change. */

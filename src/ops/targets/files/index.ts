@@ -143,6 +143,9 @@ function session(x: Tenant, o: FilesTargetOptions): TargetSession {
         out,
       ),
     prune: async () => pruneStep(x),
+    rollbackHint: (_t, backup) =>
+      `The previous files are kept in the state dir as ${backup}. Restore them with: xsoar-cert rollback ` +
+      `--files ${o.paths.key ? `${o.paths.cert},${o.paths.key}` : o.paths.cert} --to ${backup}`,
   };
 }
 

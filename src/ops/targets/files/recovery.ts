@@ -61,7 +61,14 @@ export async function restoreFiles(spec: RestoreSpec, out: Reporter): Promise<vo
     throw new Error(`after the restore ${where(spec.paths)} do not hold the previous version`);
 }
 
-type MarkerOptions = { endpoint?: string; servername?: string; timeoutS?: number; dryRun?: boolean };
+type MarkerOptions = {
+  endpoint?: string;
+  servername?: string;
+  timeoutS?: number;
+  dryRun?: boolean;
+  /** This run's --restart-cmd, before the one the killed run recorded (which may be the one that failed). */
+  restartCmd?: string;
+};
 
 /** A marker left by a run on these files that died: finish its work; 'running' when its process lives. */
 export async function resolveFilesMarker(
@@ -126,7 +133,7 @@ async function finishInterrupted(
       {
         paths,
         files: kept,
-        restartCmd: record?.restartCmd,
+        restartCmd: opts.restartCmd ?? record?.restartCmd,
         endpoint: opts.endpoint ?? record?.endpoint,
         servername: opts.servername ?? record?.servername,
         fingerprint: m.oldFingerprint,

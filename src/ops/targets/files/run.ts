@@ -39,6 +39,7 @@ async function transact(
     servername: o.servername,
     timeoutS: o.timeoutS,
     dryRun: o.dryRun,
+    restartCmd: ft.restartCmd,
   });
   if (resolved === 'running')
     throw new BusyError(`another xsoar-cert run is changing ${where(ft.paths)}`, 'Wait for it to finish.');
@@ -75,6 +76,7 @@ export async function rollbackFiles(
     endpoint: o.endpoint,
     servername: o.servername,
     dryRun: o.dryRun,
+    restartCmd: o.target.restartCmd,
   });
   if (resolved === 'resolved' && !o.to) return { resolved: true };
   const record = readRecord(filesId(p));
@@ -118,7 +120,7 @@ export interface FilesStatus {
 /** status --files: what the files hold, what the endpoint serves, the kept versions; a killed run is finished first. */
 export async function filesStatus(t: FileTarget, endpoint: string | undefined, out: Reporter): Promise<FilesStatus> {
   const p = t.paths;
-  const resolved = await resolveFilesMarker(p, out, { endpoint });
+  const resolved = await resolveFilesMarker(p, out, { endpoint, restartCmd: t.restartCmd });
   const id = filesId(p);
   const record = readRecord(id);
   const found = [p.cert, ...(p.key ? [p.key] : [])].map(readFound);
