@@ -44,7 +44,7 @@ export function showFilesStatus(s: FilesStatus, out: Output): void {
         (s.agree === undefined ? '' : s.agree ? ' (agrees)' : ' (DIFFERS from the files)'),
     );
   out.result(`restart:   ${s.restartCmd ?? '(none recorded)'}`);
-  out.result(`previous:  ${s.previous.length ? '' : 'none'}`);
+  out.result(s.previous.length ? 'previous:' : 'previous:  none');
   for (const b of s.previous) out.result(`  ${b.name}  ${b.fingerprint ?? '(no certificate)'}  kept ${b.savedAt}`);
   if (s.interrupted) out.result(`note:      ${s.interrupted}`);
 }
