@@ -172,6 +172,31 @@ test('a restart that fails in the rollback too: exit 6 naming the rollback comma
   expect(await served(was)).toBe(was);
 }, 60000);
 
+test('SIGTERM after the reload: both files back, reloaded, the old certificate served, exit 5', async () => {
+  const was = fp(readFileSync(ngx.cert));
+  const before = [readFileSync(ngx.cert), readFileSync(ngx.key)];
+  const child = spawn(process.execPath, [BIN, ...install(await mintChain())], {
+    env: { ...process.env, ...env, NO_COLOR: '1', XSOAR_CERT_DEBUG_STOP_AT: 'restarted' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  const code = await new Promise<number | null>((resolve) => {
+    child.stderr.setEncoding('utf8').on('data', (d: string) => {
+      stderr += d;
+      if (d.includes('debug stop at restarted ')) {
+        // Stopped after the new certificate went live: the SIGTERM is handled once it runs again.
+        child.kill('SIGTERM');
+        child.kill('SIGCONT');
+      }
+    });
+    child.on('close', resolve);
+  });
+  expect(stderr).toMatch(/SIGTERM: stopping and restoring the previous certificate/);
+  expect(code).toBe(5);
+  expect(readFileSync(ngx.cert).equals(before[0]!) && readFileSync(ngx.key).equals(before[1]!)).toBe(true);
+  expect(await served(was)).toBe(was);
+}, 60000);
+
 test('the same certificate installed again keeps no second copy of a version', async () => {
   const c = await mintChain();
   for (let i = 0; i < 3; i++) expect((await runCli(install(c), { env })).code).toBe(0);
