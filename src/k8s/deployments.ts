@@ -155,10 +155,43 @@ function rolloutFailed(k: Kubectl, deployment: string, why: string): KubectlErro
   });
 }
 
-/** Every deployment across namespaces (the batched wait polls this every 150 ms). */
+/** Every deployment across namespaces. */
 export async function rolloutFields(k: Kubectl): Promise<Deployment[]> {
   const r = await k.send('get', { method: 'GET', path: k.path('apps', 'deployments', undefined, ALL_NAMESPACES) });
   return answered('deployments', itemsOf<Deployment>(r));
+}
+
+/**
+ * Every deployment across namespaces, then each change to one, handed to `seen` until it answers
+ * true or `timeoutMs` passes (false): the batched rollout wait, one list and one watch for a whole
+ * fleet instead of a list every poll. A stream the server ends is listed and watched again.
+ */
+export async function watchDeployments(
+  k: Kubectl,
+  seen: (d: Deployment) => boolean,
+  timeoutMs: number,
+): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  const all = k.path('apps', 'deployments', undefined, ALL_NAMESPACES);
+  let satisfied = false;
+  const look = (d: Deployment) => (satisfied = seen(answered('deployments', [d])[0]!) || satisfied);
+  while (Date.now() < deadline) {
+    const r = await k.send('get', { method: 'GET', path: all });
+    for (const d of itemsOf<Deployment>(r)) look(d);
+    if (satisfied) return true;
+    const left = deadline - Date.now();
+    const rv = (r.json as { metadata?: { resourceVersion?: string } }).metadata?.resourceVersion;
+    const timeoutSeconds = Math.max(1, Math.ceil(left / 1000));
+    await k.watch('rollout', {
+      path: all + query({ resourceVersion: rv, timeoutSeconds, watch: true }),
+      timeoutMs: left + 5000,
+      // An ERROR event (410 Expired) ends the stream too: then it is listed again.
+      onEvent: (e) =>
+        e.type === 'ERROR' || ((e.type === 'ADDED' || e.type === 'MODIFIED') && look(e.object as Deployment)),
+    });
+    if (satisfied) return true;
+  }
+  return false;
 }
 
 /** What `kubectl rollout status` decides, for one deployment object. */

@@ -20,6 +20,7 @@ import {
   rolloutFields,
   rolloutRestart,
   rolloutStatus,
+  watchDeployments,
   type Deployment,
 } from './deployments.js';
 import {
@@ -259,6 +260,9 @@ export class Kubectl {
   }
   rolloutFields(): Promise<Deployment[]> {
     return rolloutFields(this);
+  }
+  watchDeployments(seen: (d: Deployment) => boolean, timeoutMs: number): Promise<boolean> {
+    return watchDeployments(this, seen, timeoutMs);
   }
 
   // auth.ts

@@ -2,6 +2,7 @@
 // every answer bounded in size and time. Key material travels in request bodies on the socket
 // only (never argv, never a file). A watch is read line by line, one event per line
 // (kubectl-http-trace.md, `rollout status`).
+import { setMaxListeners } from 'node:events';
 import http from 'node:http';
 
 export interface ApiRequest {
@@ -83,7 +84,11 @@ export class SocketApi implements Api {
         });
         res.on('end', () => {
           const text = Buffer.concat(chunks).toString('utf8');
-          resolve({ status: res.statusCode ?? 0, json: parseJson(text, res.headers['content-type']), text });
+          chunks.length = 0;
+          const status = res.statusCode ?? 0;
+          const json = parseJson(text, res.headers['content-type']);
+          // A fleet's lists run to tens of MB: once parsed, the text is kept only for error messages.
+          resolve({ status, json, text: json !== undefined && status < 300 ? '' : text });
         });
         res.on('error', () => {}); // the request's own error handler reports it
       });
@@ -147,6 +152,8 @@ export class SocketApi implements Api {
       timeoutMs,
     );
     const onAbort = () => req.destroy(new TransportError('interrupted', 'EABORTED'));
+    // One run's signal is shared by every request in flight (a fleet has dozens): not a leak.
+    if (signal) setMaxListeners(0, signal);
     signal?.addEventListener('abort', onAbort, { once: true });
     if (signal?.aborted) onAbort();
     req.on('close', () => {

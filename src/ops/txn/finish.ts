@@ -3,30 +3,38 @@
 // per tenant what is true afterwards.
 import { BusyError, CancelledError, ForeignChangeError, TransactionError } from '../../errors.js';
 import { clearMarker, writeMarker } from '../state.js';
-import { appendAudit, type AuditInput } from '../../audit/log.js';
+import { appendAudit, appendAuditMany, type AuditInput } from '../../audit/log.js';
 import { bounded } from '../../pool.js';
 import { exitOf, type EngineOptions, type Outcome, type Run, type Tenant } from './tenant.js';
 import type { PendingContent } from './types.js';
 
 /** Restore every tenant that failed after it changed; record every tenant; prune. */
 export async function finish(run: Run, aborted: boolean): Promise<void> {
+  const { tenants } = run;
+  const marked = tenants.filter((y) => y.marker);
+  const done = marked.filter((x) => !x.error);
+  // Only the backup may exist (or a 409: someone else changed it; ours did not land): nothing served changed.
+  const unchanged = marked.filter(
+    (x) => x.error && (!x.applied || (x.error instanceof BusyError && x.step === 'apply')),
+  );
+  // Confirmed first: a kill before the records makes the next run write them (not roll back).
+  for (const x of done) writeMarker({ ...x.marker!, step: 'confirmed' });
+  for (const x of unchanged) clearMarker(x.t.namespace, x.t.secret);
+  auditAll(run, [
+    ...done.map((x) => [x, 'installed'] as const),
+    ...unchanged.map((x) => [x, 'failed', x.error!.message] as const),
+  ]);
+  for (const x of done) clearMarker(x.t.namespace, x.t.secret);
+  for (const x of unchanged)
+    if (aborted && !x.applied)
+      x.error = new CancelledError(
+        `Cancelled (Ctrl-C / SIGTERM) before ${x.t.namespace}/${x.t.secret} was changed: nothing was changed.`,
+      );
+  await restoreAll(run);
+}
+
+async function restoreAll(run: Run): Promise<void> {
   const { o, tenants, target, out, solo } = run;
-  for (const x of tenants.filter((y) => y.marker)) {
-    if (!x.error) {
-      // Confirmed first: a kill before the record makes the next run write it (not roll back).
-      writeMarker({ ...x.marker!, step: 'confirmed' });
-      audit(run, x, 'installed');
-      clearMarker(x.t.namespace, x.t.secret);
-    } else if (!x.applied || (x.error instanceof BusyError && x.step === 'apply')) {
-      // Only the backup may exist (or a 409: someone else changed it; ours did not land): nothing served changed.
-      clearMarker(x.t.namespace, x.t.secret);
-      audit(run, x, 'failed', x.error.message);
-      if (aborted && !x.applied)
-        x.error = new CancelledError(
-          `Cancelled (Ctrl-C / SIGTERM) before ${x.t.namespace}/${x.t.secret} was changed: nothing was changed.`,
-        );
-    }
-  }
   const toRestore = tenants.filter(
     (x) => x.marker && x.error && x.applied && !(x.error instanceof BusyError && x.step === 'apply'),
   );
@@ -102,8 +110,17 @@ export function recordRefusal(o: EngineOptions, x: Tenant, err: unknown): void {
 }
 
 function audit(run: Run, x: Tenant, result: AuditInput['result'], error?: string): void {
+  auditAll(run, [[x, result, error]]);
+}
+
+/** One record per tenant, in one append. */
+function auditAll(run: Run, rows: ReadonlyArray<readonly [Tenant, AuditInput['result'], string?]>): void {
+  appendAuditMany(rows.map(([x, result, error]) => auditInput(run, x, result, error)));
+}
+
+function auditInput(run: Run, x: Tenant, result: AuditInput['result'], error?: string): AuditInput {
   const c = x.change;
-  appendAudit({
+  return {
     op: run.o.op,
     namespace: x.t.namespace,
     secret: x.t.secret,
@@ -116,7 +133,7 @@ function audit(run: Run, x: Tenant, result: AuditInput['result'], error?: string
     backup: c?.backup,
     run: run.runId,
     ...(run.o.accepted?.length ? { accepted: run.o.accepted } : {}),
-  });
+  };
 }
 
 export function outcome(x: Tenant, o: EngineOptions): Outcome {

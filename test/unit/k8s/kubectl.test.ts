@@ -79,19 +79,21 @@ test('each(): one request per item, answered per item in input order; a 404 on d
   expect(d).toEqual({ ok: false, error: expect.stringMatching(/connection reset/) });
 });
 
-test('accessReviews: one answer per check; an API that cannot answer counts as allowed', async () => {
-  const checks = [
-    { verb: 'update', group: '', resource: 'secrets', namespace: 'a' },
-    { verb: 'update', group: 'apps', resource: 'deployments', namespace: 'a' },
-  ];
+test('accessReviews: one review per check, answered per check; an API that cannot answer counts as allowed', async () => {
+  const checks = ['a', 'b'].flatMap((namespace) => [
+    { verb: 'update', group: '', resource: 'secrets', namespace },
+    { verb: 'update', group: 'apps', resource: 'deployments', namespace },
+  ]);
+  type Attrs = { resource: string; namespace: string };
   const ok = fakeApi((r) => {
-    const attrs = (r.body as { spec: { resourceAttributes: { resource: string } } }).spec.resourceAttributes;
-    return { status: 201, json: { status: { allowed: attrs.resource === 'secrets' } } };
+    const a = (r.body as { spec: { resourceAttributes: Attrs } }).spec.resourceAttributes;
+    return { status: 201, json: { status: { allowed: a.resource === 'secrets' || a.namespace === 'b' } } };
   });
-  expect(await new Kubectl({ namespace: 'x', api: ok.api }).accessReviews(checks)).toEqual([true, false]);
+  expect(await new Kubectl({ namespace: 'x', api: ok.api }).accessReviews(checks)).toEqual([true, false, true, true]);
+  expect(ok.calls).toHaveLength(4);
   expect(ok.calls.every((c) => c.path === '/apis/authorization.k8s.io/v1/selfsubjectaccessreviews')).toBe(true);
   const broken = fakeApi(() => status(405, 'MethodNotAllowed', 'the server does not allow this method'));
-  expect(await new Kubectl({ namespace: 'x', api: broken.api }).accessReviews(checks)).toEqual([true, true]);
+  expect(await new Kubectl({ namespace: 'x', api: broken.api }).accessReviews(checks)).toEqual(checks.map(() => true));
 });
 
 test("failures map to kubectl's line and the documented exit codes, key material redacted", async () => {

@@ -289,7 +289,7 @@ async function restartBatched(
   });
 }
 
-/** Poll every deployment in one call until each rollout is done, failed or late. */
+/** One list and one watch of every deployment until each rollout is done, failed or late. */
 async function waitRollouts(
   all: Kubectl,
   xs: SecretTenant[],
@@ -298,40 +298,33 @@ async function waitRollouts(
   fail: StepFail,
   check: () => void,
 ): Promise<void> {
-  const until = Date.now() + timeoutS * 1000;
   const going = () => xs.filter((x) => !x.failed && x.restartedGeneration.size > 0);
-  await out.wait(
+  const waiting = new Map<string, SecretTenant[]>();
+  for (const x of going())
+    for (const name of x.restartedGeneration.keys())
+      waiting.set(sk(x.t.namespace, name), [...(waiting.get(sk(x.t.namespace, name)) ?? []), x]);
+  const seen = (d: Deployment): boolean => {
+    check();
+    for (const x of waiting.get(sk(d.metadata.namespace ?? '', d.metadata.name)) ?? []) {
+      const gen = x.restartedGeneration.get(d.metadata.name);
+      if (x.failed || gen === undefined) continue;
+      const st = rolloutState(d, gen);
+      if (st === 'done') x.restartedGeneration.delete(d.metadata.name);
+      else if (typeof st === 'object') fail(x, rolloutError(x, st.failed));
+    }
+    return going().length === 0;
+  };
+  if (!going().length) return;
+  const done = await out.wait(
     `waiting for ${going().length} rollouts`,
-    (async () => {
-      for (let pending = going(); pending.length; pending = going()) {
-        await new Promise((r) => setTimeout(r, 150));
-        check();
-        const now: Deployment[] = await retrying(() => all.rolloutFields());
-        for (const x of pending) {
-          for (const [name, gen] of x.restartedGeneration) {
-            const d = now.find((y) => y.metadata.namespace === x.t.namespace && y.metadata.name === name);
-            const st = d ? rolloutState(d, gen) : { failed: `deployment "${name}" disappeared` };
-            if (typeof st === 'object')
-              fail(
-                x,
-                new KubectlError(`the rollout in namespace "${x.t.namespace}" did not finish: ${st.failed}`, {
-                  verb: 'rollout',
-                  args: [],
-                }),
-              );
-            else if (st === 'done') x.restartedGeneration.delete(name);
-          }
-        }
-        if (going().length && Date.now() > until)
-          for (const x of going())
-            fail(
-              x,
-              new KubectlError(`the rollout in namespace "${x.t.namespace}" did not finish within ${timeoutS} s`, {
-                verb: 'rollout',
-                args: [],
-              }),
-            );
-      }
-    })(),
+    retrying(() => all.watchDeployments(seen, timeoutS * 1000)),
   );
+  if (!done) for (const x of going()) fail(x, rolloutError(x, `not finished within ${timeoutS} s`));
+}
+
+function rolloutError(x: SecretTenant, why: string): KubectlError {
+  return new KubectlError(`the rollout in namespace "${x.t.namespace}" did not finish: ${why}`, {
+    verb: 'rollout',
+    args: [],
+  });
 }
