@@ -16,7 +16,16 @@ export interface TargetFlags extends SettingFlags {
   parallel?: string;
 }
 
-export function addTargetFlags(cmd: Command): Command {
+/** `manyContexts`: --context repeatable (install, renew, status run each cluster in turn: ops/clusters.ts). */
+export function addTargetFlags(cmd: Command, manyContexts = false): Command {
+  if (manyContexts)
+    cmd.option(
+      '--context <ctx>',
+      'the kubeconfig context (repeatable: -n, -A -l and the default tenant in each; env XSOAR_CERT_CONTEXT)',
+      collect,
+      [],
+    );
+  else cmd.option('--context <ctx>', 'the kubeconfig context (env XSOAR_CERT_CONTEXT)');
   return cmd
     .option(
       '-n, --namespace <ns>',
@@ -34,7 +43,6 @@ export function addTargetFlags(cmd: Command): Command {
       'where the tenant serves HTTPS, to confirm the live certificate (env XSOAR_CERT_ENDPOINT)',
     )
     .option('--servername <name>', 'the TLS server name (SNI) to ask the endpoint for')
-    .option('--context <ctx>', 'the kubeconfig context (env XSOAR_CERT_CONTEXT)')
     .option('--kubeconfig <file>', 'the kubeconfig file (default: $KUBECONFIG or ~/.kube/config)')
     .option('--config <file>', 'settings file (default: $XSOAR_CERT_CONFIG or ~/.config/xsoar-cert/config.json)');
 }
@@ -62,7 +70,7 @@ export function addFleetFlags(cmd: Command): Command {
   return cmd
     .option('-A, --all-namespaces', 'every namespace matching --selector')
     .option('-l, --selector <label=value>', 'with --all-namespaces: which namespaces are tenants')
-    .option('--tenants-file <file>', 'a file with one "namespace[/secret]" per line')
+    .option('--tenants-file <file>', 'a file with one "[context:]namespace[/secret] [host:port]" per line')
     .option('--parallel <n>', 'how many tenants at a time (default 4)');
 }
 

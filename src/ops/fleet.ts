@@ -1,7 +1,8 @@
-// Many tenants at once (multi-tenant XSOAR: one admin, many tenant namespaces).
+// Many tenants at once (multi-tenant XSOAR: one admin, many tenant namespaces, maybe many clusters).
 // Targets come from repeated -n, from --all-namespaces --selector, or from a tenants file
-// (one "namespace[/secret]" per line). Each tenant runs its own transaction, at most
-// `parallel` at a time; one tenant's failure rolls back that tenant only.
+// (one "[context:]namespace[/secret] [host:port]" per line), in one kubeconfig context or several
+// (--context repeated). Each tenant runs its own transaction; one tenant's failure rolls back that
+// tenant only, and an unreachable cluster fails its own tenants (perCluster).
 import { readFile } from 'node:fs/promises';
 import { InputError, UsageError, XsoarCertError, EXIT } from '../errors.js';
 import { checkSettingText } from './settings.js';
@@ -15,6 +16,8 @@ export interface Target {
   secret: string;
   /** The tenant's HTTPS endpoint, from the tenants file's second column. */
   endpoint?: string;
+  /** The kubeconfig context, when the tenants file or a repeated --context names one (else the run's). */
+  context?: string;
 }
 
 export interface TargetFlags {
@@ -22,11 +25,21 @@ export interface TargetFlags {
   allNamespaces?: boolean;
   selector?: string;
   tenantsFile?: string;
+  /** --context given more than once: -n, -A -l and the default tenant in each of them. */
+  contexts?: string[];
 }
 
 /**
- * Parse a tenants file: blank lines and # comments ignored; "ns[/secret] [host:port]" per line.
- * Names are RFC 1123 (./k8s/names.ts): they become kubectl arguments.
+ * A tenants file line: "[context:]namespace[/secret] [host:port]". Namespaces and secrets never hold
+ * a colon (RFC 1123), so the context is everything before the first column's last colon: a context
+ * named like an EKS ARN ("arn:aws:eks:…:cluster/x") keeps its colons and slashes, and a line without
+ * a colon means what it always meant.
+ */
+const LINE = /^(?:(\S+):)?([^/\s:]+)(?:\/([^/\s:]+))?(?:[ \t]+(\S+:\d+))?$/;
+
+/**
+ * Parse a tenants file: blank lines and # comments ignored; "[context:]ns[/secret] [host:port]" per
+ * line. Names are RFC 1123 (./k8s/names.ts): they become request paths.
  */
 export function parseTenantsFile(text: string, file: string, defaultSecret: string): Target[] {
   const out: Target[] = [];
@@ -34,18 +47,19 @@ export function parseTenantsFile(text: string, file: string, defaultSecret: stri
     const line = raw.replace(/#.*$/, '').trim();
     if (!line) return;
     const at = `${file}:${i + 1}`;
-    const m = /^([^/\s]+)(?:\/([^/\s]+))?(?:[ \t]+([^\s]+:\d+))?$/.exec(line);
+    const m = LINE.exec(line);
     if (!m || hasControl(line)) {
-      throw new InputError(`${at}: ${quoted(line)} is not "namespace[/secret] [host:port]"`, { file });
+      throw new InputError(`${at}: ${quoted(line)} is not "[context:]namespace[/secret] [host:port]"`, { file });
     }
-    const namespace = tenantName('namespace', m[1]!, at, file);
-    const secret = m[2] === undefined ? defaultSecret : tenantName('secret', m[2], at, file);
-    out.push({ namespace, secret, ...(m[3] ? { endpoint: m[3] } : {}) });
+    const context = m[1] === undefined ? undefined : tenantName('context', m[1], at, file);
+    const namespace = tenantName('namespace', m[2]!, at, file);
+    const secret = m[3] === undefined ? defaultSecret : tenantName('secret', m[3], at, file);
+    out.push({ namespace, secret, ...(m[4] ? { endpoint: m[4] } : {}), ...(context ? { context } : {}) });
   });
   return out;
 }
 
-function tenantName(kind: 'namespace' | 'secret', value: string, at: string, file: string): string {
+function tenantName(kind: 'namespace' | 'secret' | 'context', value: string, at: string, file: string): string {
   if (isK8sName(kind, value)) return value;
   try {
     return checkK8sName(kind, value, { file: at });
@@ -54,42 +68,96 @@ function tenantName(kind: 'namespace' | 'secret', value: string, at: string, fil
   }
 }
 
+/** The Kubectl of a context (undefined: the run's own), for -A -l in each cluster. */
+export type KubectlFor = (context: string | undefined) => Kubectl;
+
 /** Every target, de-duplicated, in the order given. */
 export async function resolveTargets(
   flags: TargetFlags,
   defaults: { namespace: string; secret: string },
-  kubectl?: Kubectl,
+  kubectl?: Kubectl | KubectlFor,
 ): Promise<Target[]> {
+  return (await resolveFleet(flags, defaults, kubectl)).targets;
+}
+
+/**
+ * The targets, and with several --context the selections that failed in one cluster (`lost`, one
+ * row "CONTEXT:*" each): an unreachable cluster fails its own part of the run, not the run.
+ */
+export async function resolveFleet(
+  flags: TargetFlags,
+  defaults: { namespace: string; secret: string },
+  kubectl?: Kubectl | KubectlFor,
+): Promise<{ targets: Target[]; lost: FleetResult<never>[] }> {
+  const many = (flags.contexts?.length ?? 0) > 1;
+  const contexts = many ? flags.contexts! : [undefined];
   const targets: Target[] = [];
+  const lost: FleetResult<never>[] = [];
   const add = (t: Target) => {
-    if (!targets.some((x) => x.namespace === t.namespace && x.secret === t.secret)) targets.push(t);
+    if (!targets.some((x) => x.namespace === t.namespace && x.secret === t.secret && x.context === t.context))
+      targets.push(t);
   };
-  for (const ns of flags.namespace ?? []) {
-    add({ namespace: checkK8sName('namespace', ns, { flag: '--namespace' }), secret: defaults.secret });
-  }
-  if (flags.tenantsFile) {
-    let text: string;
-    try {
-      text = await readFile(flags.tenantsFile, 'utf8');
-    } catch (err) {
-      throw new InputError(
-        `${flags.tenantsFile}: cannot read the tenants file (${(err as NodeJS.ErrnoException).code ?? 'I/O error'})`,
-        { file: flags.tenantsFile },
-      );
-    }
-    for (const t of parseTenantsFile(text, flags.tenantsFile, defaults.secret)) add(t);
-  }
+  const inContext = (ctx: string | undefined) => (ctx === undefined ? {} : { context: ctx });
+  for (const ctx of contexts)
+    for (const ns of flags.namespace ?? [])
+      add({
+        namespace: checkK8sName('namespace', ns, { flag: '--namespace' }),
+        secret: defaults.secret,
+        ...inContext(ctx),
+      });
+  if (flags.tenantsFile) for (const t of await readTenantsFile(flags.tenantsFile, defaults.secret, many)) add(t);
   if (flags.allNamespaces) {
     if (!flags.selector)
       throw new UsageError('--all-namespaces needs --selector LABEL=VALUE (which namespaces are tenants?)');
     if (!kubectl) throw new UsageError('--all-namespaces needs a cluster');
     checkSettingText(flags.selector, { flag: '--selector' });
-    const names = await kubectl.namespacesMatching(flags.selector);
-    if (names.length === 0) throw new UsageError(`no namespace matches --selector ${flags.selector}`);
-    for (const namespace of names) add({ namespace, secret: defaults.secret });
+    const kubectlFor: KubectlFor = typeof kubectl === 'function' ? kubectl : () => kubectl;
+    for (const ctx of contexts) {
+      try {
+        const names = await kubectlFor(ctx).namespacesMatching(flags.selector);
+        if (names.length === 0)
+          throw new UsageError(`no namespace matches --selector ${flags.selector}${ctx ? ` in context ${ctx}` : ''}`);
+        for (const namespace of names) add({ namespace, secret: defaults.secret, ...inContext(ctx) });
+      } catch (err) {
+        if (!many) throw err;
+        lost.push(failedRow({ namespace: '*', secret: defaults.secret, ...inContext(ctx) }, err, 0));
+      }
+    }
   }
-  if (targets.length === 0) add(defaults);
+  if (targets.length === 0 && lost.length === 0) for (const ctx of contexts) add({ ...defaults, ...inContext(ctx) });
+  return { targets, lost };
+}
+
+async function readTenantsFile(file: string, defaultSecret: string, manyContexts: boolean): Promise<Target[]> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    throw new InputError(
+      `${file}: cannot read the tenants file (${(err as NodeJS.ErrnoException).code ?? 'I/O error'})`,
+      { file },
+    );
+  }
+  const targets = parseTenantsFile(text, file, defaultSecret);
+  const bare = targets.find((t) => t.context === undefined);
+  // With several --context a line without one could mean any of them: say which, never guess.
+  if (manyContexts && bare)
+    throw new UsageError(
+      `${file}: ${bare.namespace}/${bare.secret} names no context, and --context is given more than once`,
+      'Write its context on the line (CONTEXT:namespace[/secret]), or pass one --context.',
+    );
   return targets;
+}
+
+/** A tenant's failed result, from an error. */
+export function failedRow<T>(target: Target, err: unknown, ms: number): FleetResult<T> {
+  const exitCode = err instanceof XsoarCertError ? err.exitCode : EXIT.INTERNAL;
+  return { target, ok: false, error: (err as Error)?.message ?? String(err), exitCode, ms };
+}
+
+/** "namespace/secret", or "context:namespace/secret" when the tenant names its context (the file's syntax). */
+export function tenantLabel(t: Target): string {
+  return `${t.context === undefined ? '' : `${t.context}:`}${t.namespace}/${t.secret}`;
 }
 
 export interface FleetResult<T> {
@@ -137,7 +205,7 @@ export function parseParallel(v: string | undefined, dflt = 4): number {
 /** A plain table: tenant, result, detail. */
 export function fleetTable<T>(results: FleetResult<T>[], describe: (v: T) => string): string {
   const rows = results.map((r) => [
-    `${r.target.namespace}/${r.target.secret}`,
+    tenantLabel(r.target),
     r.ok ? 'ok' : `FAILED (exit ${r.exitCode})`,
     r.ok ? describe(r.value as T) : (r.error ?? ''),
   ]);
@@ -150,4 +218,10 @@ export function fleetTable<T>(results: FleetResult<T>[], describe: (v: T) => str
     ...rows.map(line),
     `${results.length - failed} ok, ${failed} failed`,
   ].join('\n');
+}
+
+/** --context repeated: every context, checked; undefined for one or none (the settings decide). */
+export function contextsOf(flag: string | string[] | undefined): string[] | undefined {
+  if (!Array.isArray(flag) || flag.length < 2) return undefined;
+  return [...new Set(flag.map((c) => checkK8sName('context', c, { flag: '--context' })))];
 }

@@ -9,7 +9,8 @@ import type { VerifiedMaterial, VerifyReport } from '../pki/types.js';
 import type { Reporter } from './reporter.js';
 import { resolveSettings, type SettingFlags, type Settings } from './settings.js';
 import { verifyFiles, type VerifyFilesOptions, type VerifyFilesResult } from './verify-files.js';
-import { parseParallel, resolveTargets, type FleetResult, type Target, type TargetFlags } from './fleet.js';
+import { contextsOf, parseParallel, resolveFleet, type FleetResult, type Target, type TargetFlags } from './fleet.js';
+import { markerOfAnotherCluster, perCluster } from './clusters.js';
 import { executeFleetTransaction, executeTransaction } from './txn/run.js';
 import type { Change, TransactionResult } from './txn/types.js';
 import { readPreflight, type Preflight } from './targets/k8s-secret/steps.js';
@@ -38,6 +39,8 @@ export interface InstallPlan {
   /** The pending request whose key completes the certificate (no --key given). */
   request?: VerifyFilesResult['request'];
   targets: Target[];
+  /** With several --context: the -A -l selections that failed in a cluster (one failed row each). */
+  lost: FleetResult<TransactionResult>[];
   kubectl: Kubectl;
   parallel: number;
   /** The single tenant's preflight reads, started before the verification. */
@@ -88,12 +91,17 @@ export async function planInstall(o: InstallOptions, out: Reporter, pre?: Verify
   });
   const parallel = parseParallel(o.parallel);
   const { namespace, allNamespaces, selector, tenantsFile } = o.where;
-  const targets = await resolveTargets(
-    { namespace, allNamespaces, selector, tenantsFile },
+  const { targets, lost } = await resolveFleet(
+    { namespace, allNamespaces, selector, tenantsFile, contexts: contextsOf(o.where.context) },
     { namespace: settings.namespace, secret: settings.secret },
-    kubectl,
+    (context) => (context === undefined ? kubectl : kubectlOf(settings, settings.namespace, context)),
   );
-  return { ok: true, plan: { o, settings, material, request, targets, kubectl, parallel, early } };
+  return { ok: true, plan: { o, settings, material, request, targets, lost, kubectl, parallel, early } };
+}
+
+/** The Kubectl of a namespace in a tenant's context (the run's own when it names none). */
+function kubectlOf(s: Settings, namespace: string, context: string | undefined): Kubectl {
+  return new Kubectl({ namespace, context: context ?? s.context, kubeconfig: s.kubeconfig });
 }
 
 /**
@@ -102,7 +110,7 @@ export async function planInstall(o: InstallOptions, out: Reporter, pre?: Verify
  */
 function startPreflight(o: InstallOptions, settings: Settings): Promise<Preflight> | undefined {
   const w = o.where;
-  const single = !w.allNamespaces && !w.tenantsFile && (w.namespace?.length ?? 0) <= 1;
+  const single = !w.allNamespaces && !w.tenantsFile && (w.namespace?.length ?? 0) <= 1 && !contextsOf(w.context);
   if (!single || o.dryRun || readMarker(settings.namespace, settings.secret)) return undefined;
   const early = readPreflight(
     new Kubectl({ namespace: settings.namespace, context: settings.context, kubeconfig: settings.kubeconfig }),
@@ -130,7 +138,7 @@ export function installRefusal(o: InstallOptions, report: VerifyReport): Error {
 
 /** Change the tenants the plan found: one transaction, or one batched transaction for several. */
 export async function executeInstall(p: InstallPlan, out: Reporter, ask: InstallPrompts): Promise<InstallOutcome> {
-  if (p.targets.length > 1) return { kind: 'fleet', results: await installFleet(p, out, ask) };
+  if (p.targets.length + p.lost.length > 1) return { kind: 'fleet', results: await installFleet(p, out, ask) };
   return installOne(p, out, ask);
 }
 
@@ -139,23 +147,42 @@ async function installFleet(
   out: Reporter,
   ask: InstallPrompts,
 ): Promise<FleetResult<TransactionResult>[]> {
-  const { o, settings, targets } = p;
+  const { o, targets } = p;
   // Many tenants: ask once; a failure rolls back that tenant only.
   if (!o.dryRun && !(await ask.fleet(targets.length, p.material.leaf.sha256))) throw new CancelledError();
-  // Markers left by a killed run are resolved first (a file check; kubectl only when one exists).
+  // One batched transaction per cluster: each step is one request (or a few) for every tenant in it.
+  return perCluster(targets, p.lost, (context, group) => installCluster(p, context, group, out));
+}
+
+/** One cluster's tenants: a killed run's markers (a file check; the cluster only if one exists), then the batch. */
+async function installCluster(
+  p: InstallPlan,
+  context: string | undefined,
+  group: Target[],
+  out: Reporter,
+): Promise<FleetResult<TransactionResult>[]> {
+  const { o, settings } = p;
   const quiet = out.quietCopy();
-  for (const t of targets) {
-    const k = new Kubectl({ namespace: t.namespace, context: settings.context, kubeconfig: settings.kubeconfig });
+  const refused: FleetResult<TransactionResult>[] = [];
+  const going: Target[] = [];
+  for (const t of group) {
+    const elsewhere = markerOfAnotherCluster(t, context ?? settings.context);
+    if (elsewhere) {
+      refused.push({ target: t, ok: false, error: elsewhere.message, exitCode: elsewhere.exitCode, ms: 0 });
+      continue;
+    }
+    const k = kubectlOf(settings, t.namespace, context);
     const resolved = await resolveMarker(k, t.namespace, t.secret, quiet, { endpoint: t.endpoint, dryRun: o.dryRun });
     if (resolved === 'running') throw busy(t);
+    going.push(t);
   }
-  // One batched transaction: each step is one kubectl call for every tenant.
-  return executeFleetTransaction(
+  if (!going.length) return refused;
+  const done = await executeFleetTransaction(
     {
-      targets,
+      targets: going,
       proxy: settings.proxy,
       servername: settings.servername ?? o.files.hosts[0],
-      context: settings.context,
+      context: context ?? settings.context,
       content: contentFrom(p.material, o.files.cert),
       accepted: o.files.accept,
       allowNameChange: o.allowNameChange,
@@ -164,9 +191,10 @@ async function installFleet(
       timeoutS: o.timeoutS,
       parallel: p.parallel,
     },
-    p.kubectl,
+    context === undefined ? p.kubectl : kubectlOf(settings, going[0]!.namespace, context),
     out,
   );
+  return [...refused, ...done];
 }
 
 /** After the fleet's table: exit 8 when a tenant failed (the request is kept), else complete the request. */
@@ -175,7 +203,7 @@ export function finishFleetInstall(p: InstallPlan, results: FleetResult<Transact
   if (failed) {
     const kept = p.request ? `; pending request ${p.request.id} is kept` : '';
     throw new PartialError(
-      `${failed} of ${p.targets.length} tenants failed (each was rolled back or left unchanged; see the table)${kept}`,
+      `${failed} of ${results.length} tenants failed (each was rolled back or left unchanged; see the table)${kept}`,
     );
   }
   finishRequest(p, out);
@@ -185,10 +213,12 @@ async function installOne(p: InstallPlan, out: Reporter, ask: InstallPrompts): P
   const { o, settings } = p;
   const target = p.targets[0]!;
   const k1 =
-    target.namespace === settings.namespace
+    target.namespace === settings.namespace && target.context === undefined
       ? p.kubectl
-      : new Kubectl({ namespace: target.namespace, context: settings.context, kubeconfig: settings.kubeconfig });
+      : kubectlOf(settings, target.namespace, target.context);
   const endpoint = target.endpoint ?? settings.endpoint;
+  const elsewhere = markerOfAnotherCluster(target, target.context ?? settings.context);
+  if (elsewhere) throw elsewhere;
   const resolved = await resolveMarker(k1, target.namespace, target.secret, out, {
     endpoint,
     servername: settings.servername,
@@ -196,7 +226,8 @@ async function installOne(p: InstallPlan, out: Reporter, ask: InstallPrompts): P
   });
   if (resolved === 'running') throw busy(target);
   // The early reads are of the default tenant as it was before any marker was resolved.
-  const sameTenant = target.namespace === settings.namespace && target.secret === settings.secret;
+  const sameTenant =
+    target.namespace === settings.namespace && target.secret === settings.secret && target.context === undefined;
   const result = await executeTransaction(
     {
       op: 'install',
@@ -205,7 +236,7 @@ async function installOne(p: InstallPlan, out: Reporter, ask: InstallPrompts): P
       proxy: settings.proxy,
       endpoint,
       servername: settings.servername ?? o.files.hosts[0],
-      context: settings.context,
+      context: target.context ?? settings.context,
       content: contentFrom(p.material, o.files.cert),
       accepted: o.files.accept,
       allowNameChange: o.allowNameChange,

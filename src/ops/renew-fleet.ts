@@ -7,6 +7,7 @@ import { Kubectl } from '../k8s/kubectl.js';
 import { LIVE_TLS_SECRETS, type SecretObject } from '../k8s/secrets.js';
 import { acquireLock, type Lock } from './state.js';
 import { runFleet, type FleetResult, type Target } from './fleet.js';
+import { markerOfAnotherCluster, perCluster } from './clusters.js';
 import { resolveMarker } from './targets/k8s-secret/recovery.js';
 import { completeRequest } from './requests.js';
 import type { CertificateSource, Installed, Obtained } from './sources/types.js';
@@ -27,6 +28,8 @@ async function lockAndResolve(
   const live: Target[] = [];
   for (const t of targets) {
     try {
+      const elsewhere = markerOfAnotherCluster(t, base.context);
+      if (elsewhere) throw elsewhere;
       if (!base.dryRun) locks.push(acquireLock(t.namespace, t.secret, 'renew'));
       await resolveMarker(kubectl.forNamespace(t.namespace), t.namespace, t.secret, out, {
         endpoint: t.endpoint,
@@ -69,6 +72,22 @@ async function dueTenants(
     }
   });
   return due.sort((a, b) => live.indexOf(a.t) - live.indexOf(b.t)); // decided concurrently; renewed in the order given
+}
+
+/**
+ * Tenants in one or several clusters: each context's tenants renewed as one fleet (its own reads and
+ * batch), in turn; a cluster that cannot be reached fails its own tenants (ops/clusters.ts).
+ */
+export function runRenewClusters(
+  targets: Target[],
+  lost: FleetResult<RenewResult>[],
+  base: FleetBase,
+  parallel: number,
+  out: Output,
+): Promise<FleetResult<RenewResult>[]> {
+  return perCluster(targets, lost, (context, group) =>
+    runRenewFleet(group, { ...base, context: context ?? base.context }, parallel, out),
+  );
 }
 
 /**

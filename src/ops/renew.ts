@@ -19,6 +19,7 @@ import { completeRequest } from './requests.js';
 import type { AcmeSettings } from './sources/acme.js';
 import { namesOf, type CertificateSource, type Installed, type Obtained } from './sources/types.js';
 import { backingOff, remember, type Skipped } from './renew-record.js';
+import { markerOfAnotherCluster } from './clusters.js';
 
 export interface RenewOptions {
   namespace: string;
@@ -200,6 +201,8 @@ async function renewOne(
   stage: { inEngine: boolean },
 ): Promise<RenewResult> {
   const kubectl = new Kubectl({ namespace: opts.namespace, context: opts.context, kubeconfig: opts.kubeconfig });
+  const elsewhere = markerOfAnotherCluster(t, opts.context);
+  if (elsewhere) throw elsewhere;
   await resolveMarker(kubectl, opts.namespace, opts.secret, out, {
     endpoint: opts.endpoint,
     servername: opts.servername,

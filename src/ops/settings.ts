@@ -28,7 +28,8 @@ export interface SettingFlags {
   proxy?: string;
   endpoint?: string;
   servername?: string;
-  context?: string;
+  /** One context, or the repeated --context list (the first is the default; fleet.ts runs each). */
+  context?: string | string[];
   kubeconfig?: string;
   config?: string;
 }
@@ -117,7 +118,7 @@ export function resolveSettings(flags: SettingFlags, env: NodeJS.ProcessEnv = pr
   const pick = (k: Key, dflt?: string): string | undefined => {
     const raw = flags[k];
     const extras = Array.isArray(raw) ? raw.slice(1) : [];
-    for (const extra of extras) checkK8sName('namespace', extra, { flag: FLAG_NAMES[k] });
+    for (const extra of extras) checkK8sName(k === 'context' ? 'context' : 'namespace', extra, { flag: FLAG_NAMES[k] });
     const f = Array.isArray(raw) ? raw[0] : raw;
     if (f !== undefined && f !== '') {
       sources[k] = 'flag';

@@ -8,7 +8,16 @@ import type { SecretObject } from '../k8s/secrets.js';
 import { fetchServedChain } from '../net/served-cert.js';
 import type { Reporter } from './reporter.js';
 import { resolveSettings, type SettingFlags, type Settings } from './settings.js';
-import { parseParallel, resolveTargets, runFleet, type FleetResult, type Target, type TargetFlags } from './fleet.js';
+import {
+  contextsOf,
+  parseParallel,
+  resolveFleet,
+  runFleet,
+  type FleetResult,
+  type Target,
+  type TargetFlags,
+} from './fleet.js';
+import { markerOfAnotherCluster, perCluster } from './clusters.js';
 import {
   ANN,
   LABEL_PREVIOUS_OF,
@@ -102,33 +111,44 @@ export async function readStatus(o: StatusOptions, out: Reporter, tenantOut: Rep
   const s = resolveSettings(o.where);
   if (s.endpoint) parseEndpoint(s.endpoint); // a bad --endpoint is a usage error (exit 2), not a failed handshake
   const kubectl = new Kubectl({ namespace: s.namespace, context: s.context, kubeconfig: s.kubeconfig });
+  const kubectlOf = (context: string | undefined, namespace = s.namespace) =>
+    context === undefined && namespace === s.namespace
+      ? kubectl
+      : new Kubectl({ namespace, context: context ?? s.context, kubeconfig: s.kubeconfig });
   const { namespace, allNamespaces, selector, tenantsFile } = o.where;
-  const targets = await resolveTargets(
-    { namespace, allNamespaces, selector, tenantsFile },
+  const { targets, lost } = await resolveFleet(
+    { namespace, allNamespaces, selector, tenantsFile, contexts: contextsOf(o.where.context) },
     { namespace: s.namespace, secret: s.secret },
-    kubectl,
+    (context) => kubectlOf(context),
   );
-  if (targets.length === 1) {
+  if (targets.length === 1 && lost.length === 0) {
     const t = targets[0]!;
-    const k =
-      t.namespace === s.namespace
-        ? kubectl
-        : new Kubectl({ namespace: t.namespace, context: s.context, kubeconfig: s.kubeconfig });
     const report = await out.wait(
       `reading ${t.namespace}/${t.secret}`,
-      tenantStatus(k, { ...t, endpoint: t.endpoint ?? s.endpoint }, s, out),
+      tenantStatus(
+        kubectlOf(t.context, t.namespace),
+        { ...t, endpoint: t.endpoint ?? s.endpoint },
+        inContext(s, t),
+        out,
+      ),
     );
     return { kind: 'one', settings: s, report };
   }
-  const prefetched = await prefetch(kubectl);
   const results = await out.wait(
     `reading ${targets.length} tenants`,
-    runFleet(targets, parseParallel(o.parallel), (t) =>
-      tenantStatus(kubectl.forNamespace(t.namespace), t, s, tenantOut, prefetched(t)),
-    ),
+    perCluster(targets, lost, async (context, group) => {
+      const k = kubectlOf(context);
+      const prefetched = await prefetch(k);
+      return runFleet(group, parseParallel(o.parallel), (t) =>
+        tenantStatus(k.forNamespace(t.namespace), t, inContext(s, t), tenantOut, prefetched(t)),
+      );
+    }),
   );
   return { kind: 'fleet', settings: s, results };
 }
+
+/** The settings as a tenant of another context sees them (its report names its context). */
+const inContext = (s: Settings, t: Target): Settings => (t.context === undefined ? s : { ...s, context: t.context });
 
 /** The error once the reports are shown: exit 1 when a tenant serves another certificate, 8 when one failed. */
 export function statusProblem(o: StatusOutcome): XsoarCertError | undefined {
@@ -191,6 +211,8 @@ async function tenantStatus(
   pre?: Prefetched,
 ): Promise<StatusReport> {
   // A run killed with SIGKILL left a marker: resolve it (roll back to its backup) before reporting.
+  const elsewhere = markerOfAnotherCluster(t, s.context);
+  if (elsewhere) throw elsewhere;
   const resolved = await resolveMarker(kubectl, t.namespace, t.secret, out, {
     endpoint: t.endpoint,
     servername: s.servername,

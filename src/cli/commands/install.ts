@@ -52,7 +52,7 @@ export function register(program: Command): void {
       collect,
       [],
     );
-  addFileFlags(addConfirmFlag(addFleetFlags(addTargetFlags(cmd))), true)
+  addFileFlags(addConfirmFlag(addFleetFlags(addTargetFlags(cmd, true))), true)
     .option('--timeout <seconds>', 'how long to wait for the rollout', '120')
     .option('--allow-name-change', 'allow a certificate that drops names the installed one covers')
     .option('--keep-request', "keep the pending request's key after the certificate completing it is installed")
@@ -70,9 +70,11 @@ const EXAMPLES = [
     '--host xsoar.example.com --endpoint xsoar.example.com:443',
   'xsoar-cert install --cert tenant.p12 --passphrase-file pass.txt -n tenant-7 --dry-run',
   'xsoar-cert install --interactive     # a wizard: files, checks, target, plan, confirm',
-  '# several tenants, 8 at a time (tenants file: "namespace[/secret] [host:port]" per line):',
+  '# several tenants, 8 at a time (tenants file: "[context:]namespace[/secret] [host:port]" per line):',
   'xsoar-cert install --cert t.pem --key t-key.pem --tenants-file tenants.txt --parallel 8 --yes',
   'xsoar-cert install --cert t.pem --key t-key.pem --all-namespaces --selector app.kubernetes.io/part-of=xsoar --yes',
+  '# two clusters, every tenant namespace in each (one preflight and one batch per cluster):',
+  'xsoar-cert install --cert t.pem --key t-key.pem --context site-a --context site-b -A -l part-of=xsoar --yes',
   '# files on this host (nginx), reloaded and confirmed live:',
   'xsoar-cert install --cert t.pem --key t-key.pem --files /etc/nginx/tls/t.pem,/etc/nginx/tls/t.key ' +
     '--restart-cmd "systemctl reload nginx" --endpoint 127.0.0.1:443 --yes',
@@ -122,7 +124,7 @@ export async function runInstall(flags: InstallFlags, pre?: VerifyFilesResult): 
   };
   const outcome = await ops.executeInstall(verdict.plan, out, prompts);
   if (outcome.kind === 'one') return showOne(outcome, out);
-  await showFleet(outcome.results, out);
+  await showFleet(outcome.results, verdict.plan.settings.context, out);
   ops.finishFleetInstall(verdict.plan, outcome.results, out);
 }
 
@@ -178,9 +180,14 @@ function showOne(outcome: InstallOutcome & { kind: 'one' }, out: Output): void {
   );
 }
 
-async function showFleet(results: (InstallOutcome & { kind: 'fleet' })['results'], out: Output): Promise<void> {
+async function showFleet(
+  results: (InstallOutcome & { kind: 'fleet' })['results'],
+  context: string | undefined,
+  out: Output,
+): Promise<void> {
   if (out.json) {
     const tenants = results.map((r) => ({
+      context: r.target.context ?? context ?? null,
       namespace: r.target.namespace,
       secret: r.target.secret,
       ok: r.ok,

@@ -44,13 +44,18 @@ export async function runRenewCommand(flags: RenewFlags): Promise<void> {
   const acme = acmeOf(flags, settings);
   if (flags.printCron || flags.printSystemd) return printSchedule(flags, settings, acme);
   await randomDelay(flags, out);
-  const { resolveTargets } = await import('../../ops/fleet.js');
+  const { resolveFleet, contextsOf } = await import('../../ops/fleet.js');
   const { Kubectl } = await import('../../k8s/kubectl.js');
   const { namespace, allNamespaces, selector, tenantsFile } = flags;
-  const targets = await resolveTargets(
-    { namespace, allNamespaces, selector, tenantsFile },
+  const { targets, lost } = await resolveFleet(
+    { namespace, allNamespaces, selector, tenantsFile, contexts: contextsOf(flags.context) },
     { namespace: settings.namespace, secret: settings.secret },
-    new Kubectl({ namespace: settings.namespace, context: settings.context, kubeconfig: settings.kubeconfig }),
+    (context) =>
+      new Kubectl({
+        namespace: settings.namespace,
+        context: context ?? settings.context,
+        kubeconfig: settings.kubeconfig,
+      }),
   );
   const base = baseOptions(flags, settings, threshold, acme);
   // Notifications (README "Notifications") once the results are known, whatever they are: they never
@@ -62,7 +67,7 @@ export async function runRenewCommand(flags: RenewFlags): Promise<void> {
     out,
   );
   try {
-    await renewTargets(flags, out, targets, base, settings, notify.seen);
+    await renewTargets(flags, out, { targets, lost }, base, settings, notify.seen);
   } catch (err) {
     await notify.send(targets, err);
     await writeMetrics(flags, targets, base, out);
@@ -132,7 +137,9 @@ function scheduleArgs(flags: RenewFlags, settings: Settings, acme: AcmeSettings 
     ...opt('--before-percent', flags.beforePercent),
     ...['-n', settings.namespace, '--secret', settings.secret, '--proxy', settings.proxy],
     ...opt('--endpoint', settings.endpoint),
-    ...opt('--context', settings.context),
+    ...(Array.isArray(flags.context) && flags.context.length > 1
+      ? flags.context.flatMap((c) => ['--context', c])
+      : opt('--context', settings.context)),
     ...opt('--ca', abs(flags.ca)),
     ...flags.chain.flatMap((c) => ['--chain', path.resolve(c)]),
     ...flags.host.flatMap((h) => ['--host', h]),
@@ -199,13 +206,13 @@ async function writeMetrics(flags: RenewFlags, targets: Target[], base: Base, ou
 async function renewTargets(
   flags: RenewFlags,
   out: Output,
-  targets: Target[],
+  { targets, lost }: { targets: Target[]; lost: FleetResult<RenewResult>[] },
   base: Omit<RenewOptions, 'namespace' | 'secret' | 'endpoint'>,
   settings: Settings,
   seen: (results: FleetResult<RenewResult>[]) => void,
 ): Promise<void> {
   const { runRenew } = await import('../../ops/renew.js');
-  if (targets.length > 1) return renewFleet(flags, out, targets, base, seen);
+  if (targets.length + lost.length > 1) return renewFleet(flags, out, { targets, lost }, base, seen);
   // One renewal per secret at a time, for the whole run (the transaction re-enters it).
   const lock = flags.dryRun
     ? { release: () => undefined }
@@ -214,6 +221,7 @@ async function renewTargets(
     const r = await runRenew(
       {
         ...base,
+        context: targets[0]!.context ?? base.context,
         namespace: targets[0]!.namespace,
         secret: targets[0]!.secret,
         endpoint: targets[0]!.endpoint ?? settings.endpoint,
@@ -237,19 +245,20 @@ async function renewTargets(
 async function renewFleet(
   flags: RenewFlags,
   out: Output,
-  targets: Target[],
+  { targets, lost }: { targets: Target[]; lost: FleetResult<RenewResult>[] },
   base: Omit<RenewOptions, 'namespace' | 'secret' | 'endpoint'>,
   seen: (results: FleetResult<RenewResult>[]) => void,
 ): Promise<void> {
   const { parseParallel, fleetTable } = await import('../../ops/fleet.js');
   const quiet = new Output({ quiet: true, json: flags.json });
-  const { runRenewFleet } = await import('../../ops/renew-fleet.js');
-  const results = await runRenewFleet(targets, base, parseParallel(flags.parallel), quiet);
+  const { runRenewClusters } = await import('../../ops/renew-fleet.js');
+  const results = await runRenewClusters(targets, lost, base, parseParallel(flags.parallel), quiet);
   seen(results);
   if (flags.json)
     out.emit({
       ok: results.every((r) => r.ok),
       tenants: results.map((r) => ({
+        context: r.target.context ?? base.context ?? null,
         namespace: r.target.namespace,
         secret: r.target.secret,
         ok: r.ok,
@@ -267,6 +276,6 @@ async function renewFleet(
   const failed = results.filter((r) => !r.ok).length;
   if (failed) {
     const { PartialError } = await import('../../errors.js');
-    throw new PartialError(`${failed} of ${targets.length} tenants failed to renew (see the table)`);
+    throw new PartialError(`${failed} of ${results.length} tenants failed to renew (see the table)`);
   }
 }

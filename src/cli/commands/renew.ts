@@ -61,7 +61,7 @@ export function register(program: Command): void {
       "write the tenants' metrics here after the run (node_exporter textfile collector)",
     );
   addNotifyFlags(cmd);
-  addConfirmFlag(addFleetFlags(addTargetFlags(cmd)))
+  addConfirmFlag(addFleetFlags(addTargetFlags(cmd, true)))
     .option('--timeout <seconds>', 'how long to wait for the rollout', '120')
     .option('--force', 'renew even when not due')
     .option('--dry-run', 'decide and show the plan; change nothing')

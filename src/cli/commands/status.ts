@@ -18,7 +18,7 @@ export function register(program: Command): void {
       'show the installed and the served certificate, whether they agree, previous versions, ' +
         'and where the settings came from',
     );
-  addFileFlags(addFleetFlags(addTargetFlags(cmd)), false)
+  addFileFlags(addFleetFlags(addTargetFlags(cmd, true)), false)
     .option('--json', 'print JSON')
     .option('--metrics-file <file>', "write the tenants' metrics here (node_exporter textfile collector)")
     .addHelpText(
@@ -32,6 +32,8 @@ export function register(program: Command): void {
           '# every tenant, one row each (endpoints from the second column of the file):',
           'xsoar-cert status --tenants-file tenants.txt',
           'xsoar-cert status -A -l app.kubernetes.io/part-of=xsoar --json',
+          '# two clusters: tenants-file lines "site-a:tenant-1 10.0.0.5:443", or every tenant in each context:',
+          'xsoar-cert status --context site-a --context site-b -A -l app.kubernetes.io/part-of=xsoar',
         ),
     )
     .action(async (flags: StatusFlags) => runStatus(flags));
@@ -50,7 +52,7 @@ async function runStatus(flags: StatusFlags): Promise<void> {
     if (flags.json) out.emit(outcome.report);
     else printOne(outcome.report, outcome.settings, out);
   } else if (flags.json) emitFleet(outcome, out);
-  else printFleet(outcome, out);
+  else await printFleet(outcome, out);
   if (flags.metricsFile) await writeMetrics(outcome, flags.metricsFile);
   const problem = statusProblem(outcome);
   if (problem) throw problem;
@@ -74,17 +76,26 @@ async function writeMetrics(outcome: StatusOutcome, file: string): Promise<void>
   await writeFleetMetrics(targets, path.resolve(file), { context: s.context, kubeconfig: s.kubeconfig });
 }
 
-function emitFleet({ results }: StatusOutcome & { kind: 'fleet' }, out: Output): void {
+function emitFleet({ results, settings }: StatusOutcome & { kind: 'fleet' }, out: Output): void {
   out.emit({
     ok: results.every((r) => r.ok && r.value!.agree !== false && r.value!.installed),
     tenants: results.map((r) =>
-      r.ok ? r.value : { namespace: r.target.namespace, secret: r.target.secret, error: r.error, exitCode: r.exitCode },
+      r.ok
+        ? r.value
+        : {
+            namespace: r.target.namespace,
+            secret: r.target.secret,
+            context: r.target.context ?? settings.context ?? null,
+            error: r.error,
+            exitCode: r.exitCode,
+          },
     ),
   });
 }
 
 /** One row per tenant: TENANT INSTALLED EXPIRES RENEW-DUE SERVED PREVIOUS. */
-function printFleet({ results }: StatusOutcome & { kind: 'fleet' }, out: Output): void {
+async function printFleet({ results }: StatusOutcome & { kind: 'fleet' }, out: Output): Promise<void> {
+  const { tenantLabel } = await import('../../ops/fleet.js');
   const rows = results.map((r) => {
     const v = r.value;
     const inst = v?.installed && 'sha256' in v.installed ? v.installed : undefined;
@@ -96,7 +107,7 @@ function printFleet({ results }: StatusOutcome & { kind: 'fleet' }, out: Output)
           ? String((v.installed as { error: string }).error)
           : 'secret not found';
     return [
-      `${r.target.namespace}/${r.target.secret}`,
+      tenantLabel(r.target),
       installed,
       inst ? `${inst.notAfter.slice(0, 10)} (${inst.daysLeft}d)` : '-',
       inst ? inst.renewAt.slice(0, 10) : '-',
