@@ -459,7 +459,7 @@ export function createApiServer(ctx) {
           : sendJson(res, 200, obj);
       }
       case 'list':
-        return list(res, info, ns, q, asTable);
+        return list(res, info, ns, q, asTable, accept.includes('as=PartialObjectMetadataList'));
       case 'watch':
         return watchStream(req, res, info, ns, q, asTable);
       case 'create':
@@ -608,8 +608,10 @@ export function createApiServer(ctx) {
    * @param {string} ns
    * @param {URLSearchParams} q
    * @param {boolean} asTable
+   * @param {boolean} [metadataOnly] `Accept: application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1`:
+   *   names, labels and annotations without the objects' contents (as the apiserver answers it since 1.15)
    */
-  function list(res, info, ns, q, asTable) {
+  function list(res, info, ns, q, asTable, metadataOnly = false) {
     const keep = selectorFilter(info, q);
     let items = store.list(info.resource, ns).filter(keep);
     const after = q.get('continue');
@@ -631,6 +633,17 @@ export function createApiServer(ctx) {
     }
     const rv = String(store.rv);
     if (asTable) return sendJson(res, 200, table(info.resource, items, rv, cont));
+    if (metadataOnly)
+      return sendJson(res, 200, {
+        kind: 'PartialObjectMetadataList',
+        apiVersion: 'meta.k8s.io/v1',
+        metadata: { resourceVersion: rv, ...(cont ? { continue: cont } : {}) },
+        items: items.map((o) => ({
+          kind: 'PartialObjectMetadata',
+          apiVersion: 'meta.k8s.io/v1',
+          metadata: o.metadata,
+        })),
+      });
     return sendJson(res, 200, {
       kind: info.listKind,
       apiVersion: info.group ? `${info.group}/${info.version}` : info.version,

@@ -9,7 +9,7 @@ import { BusyError, KubectlError, XsoarCertError } from '../errors.js';
 import { answered, refuseName } from './names.js';
 import { redact } from '../redact.js';
 import { childEnv } from '../child-env.js';
-import { accessReviews, permissions, type AccessCheck, type Permissions } from './auth.js';
+import { accessByRules, accessReviews, permissions, type AccessCheck, type Permissions } from './auth.js';
 import { clusterApi } from './connection.js';
 import { TransportError, type Api, type ApiReply, type ApiRequest, type WatchRequest } from './rest.js';
 import { ALL_NAMESPACES, fromServer, itemsOf, query } from './wire.js';
@@ -29,6 +29,7 @@ import {
   getSecret,
   listAll,
   listAllIfAllowed,
+  listAllMetadata,
   listSecrets,
   listSecretsAndDeployments,
   patchSecretJson,
@@ -236,6 +237,9 @@ export class Kubectl {
   listAllIfAllowed<T>(kind: 'secrets' | 'deployments', sel: Selectors = {}): Promise<T[] | undefined> {
     return listAllIfAllowed<T>(this, kind, sel);
   }
+  listAllMetadata(sel: Selectors): Promise<SecretObject[]> {
+    return listAllMetadata(this, sel);
+  }
   each(
     verb: EachVerb,
     items: ReadonlyArray<{ kind?: string; metadata: { name: string; namespace?: string } }>,
@@ -271,5 +275,8 @@ export class Kubectl {
   }
   accessReviews(checks: AccessCheck[]): Promise<boolean[]> {
     return accessReviews(this, checks);
+  }
+  accessByRules(checks: AccessCheck[]): Promise<boolean[]> {
+    return accessByRules(this, checks);
   }
 }

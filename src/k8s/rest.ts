@@ -11,6 +11,8 @@ export interface ApiRequest {
   body?: unknown;
   /** PATCH: application/json-patch+json or application/strategic-merge-patch+json. */
   contentType?: string;
+  /** Another representation than the object's JSON (a metadata-only list). */
+  accept?: string;
   timeoutMs: number;
   signal?: AbortSignal;
   maxBytes?: number;
@@ -72,7 +74,7 @@ export class SocketApi implements Api {
   request(r: ApiRequest): Promise<ApiReply> {
     return new Promise((resolve, reject) => {
       const body = r.body === undefined ? undefined : Buffer.from(JSON.stringify(r.body));
-      const req = this.open(r.method, r.path, r.timeoutMs, r.signal, reject, body, r.contentType);
+      const req = this.open(r.method, r.path, r.timeoutMs, r.signal, reject, body, r.contentType, r.accept);
       req.on('response', (res) => {
         const chunks: Buffer[] = [];
         let size = 0;
@@ -143,8 +145,9 @@ export class SocketApi implements Api {
     reject: (e: Error) => void,
     body?: Buffer,
     contentType = 'application/json',
+    accept = 'application/json',
   ): http.ClientRequest {
-    const headers: Record<string, string | number> = { Host: 'localhost', Accept: 'application/json' };
+    const headers: Record<string, string | number> = { Host: 'localhost', Accept: accept };
     if (body) Object.assign(headers, { 'Content-Type': contentType, 'Content-Length': body.length });
     const req = http.request({ socketPath: this.socketPath, path, method, headers, agent: this.agent });
     const timer = setTimeout(

@@ -139,6 +139,26 @@ export async function listAll<T>(k: Kubectl, kind: 'secrets' | 'deployments', se
   );
 }
 
+/** The metadata-only list the API server answers for this Accept (Kubernetes 1.15+), with JSON as the fallback. */
+const METADATA_LIST = 'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json';
+
+/**
+ * Every namespace's secrets matching `sel`, names, labels and annotations only: a fleet's previous
+ * versions (three per tenant) need no data to be counted and pruned. A server that answers whole
+ * objects is read the same, and their data dropped at once.
+ */
+export async function listAllMetadata(k: Kubectl, sel: Selectors): Promise<SecretObject[]> {
+  const r = await k.send('get', {
+    method: 'GET',
+    path: k.path('', 'secrets', undefined, ALL_NAMESPACES) + query({ ...sel }),
+    accept: METADATA_LIST,
+  });
+  return answered(
+    'secrets',
+    itemsOf<SecretObject>(r).map((i) => ({ ...SECRET, metadata: i.metadata })),
+  );
+}
+
 /** listAll, or undefined when RBAC forbids listing across namespaces (a user with namespaced roles only). */
 export async function listAllIfAllowed<T>(
   k: Kubectl,

@@ -31,9 +31,14 @@ test('six tenants in one batched run: one cluster-wide read, one write per objec
   const out = JSON.parse(r.stdout);
   expect(out.tenants.every((x: { ok: boolean; confirmed: boolean }) => x.ok && x.confirmed)).toBe(true);
   for (const t of sb.tenants) expect((await sb.servedCert(t.endpoint)).sha256).toBe(fp(m));
-  const log: Array<{ method: string; path: string }> = await sb.requests();
+  const log: Array<{ method: string; path: string; query: string }> = await sb.requests();
   const count = (method: string, re: RegExp) => log.filter((e) => e.method === method && re.test(e.path)).length;
-  expect(count('GET', /^\/api\/v1\/secrets$/)).toBe(1); // every tenant's secret and backups in one list
+  // Every tenant's secret in one list; their previous versions in one more, metadata only.
+  const lists = log.filter((e) => e.method === 'GET' && e.path === '/api/v1/secrets').map((e) => e.query);
+  expect(lists.map((q) => new URLSearchParams(q).get('labelSelector')).sort()).toEqual([
+    '!xsoar-cert.io/previous-of',
+    'xsoar-cert.io/previous-of',
+  ]);
   expect(count('GET', /^\/api\/v1\/namespaces\/[^/]+\/secrets\/xsoar-tls$/)).toBe(0); // no per-tenant reads
   expect(count('POST', /^\/api\/v1\/namespaces\/tenant-\d\/secrets$/)).toBe(6); // backups
   expect(count('PUT', /^\/api\/v1\/namespaces\/tenant-\d\/secrets\/xsoar-tls$/)).toBe(6);

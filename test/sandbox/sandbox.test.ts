@@ -328,3 +328,13 @@ test('resourceVersions strictly increase across writes and watch events carry th
     ['MODIFIED', rvs[2]],
   ]);
 });
+
+test('a metadata-only list (PartialObjectMetadataList) names the secrets without their data', async () => {
+  const accept = 'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json';
+  const meta: any = await (await fetch(`${sb.url}/api/v1/secrets`, { headers: { accept } })).json();
+  const full: any = await (await fetch(`${sb.url}/api/v1/secrets`)).json();
+  expect(meta.kind).toBe('PartialObjectMetadataList');
+  expect(meta.items.map((i: any) => i.metadata.name)).toEqual(full.items.map((i: any) => i.metadata.name));
+  expect(meta.items.every((i: any) => i.kind === 'PartialObjectMetadata' && i.data === undefined)).toBe(true);
+  expect(full.items.some((i: any) => i.data)).toBe(true);
+});

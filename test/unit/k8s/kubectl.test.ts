@@ -96,6 +96,27 @@ test('accessReviews: one review per check, answered per check; an API that canno
   expect(await new Kubectl({ namespace: 'x', api: broken.api }).accessReviews(checks)).toEqual(checks.map(() => true));
 });
 
+test('accessByRules: one rules review per namespace; an incomplete one is asked check by check', async () => {
+  const checks = ['a', 'b', 'c'].flatMap((namespace) => [
+    { verb: 'create', group: '', resource: 'secrets', namespace },
+    { verb: 'update', group: 'apps', resource: 'deployments', namespace },
+  ]);
+  const f = fakeApi((r) => {
+    const body = r.body as { spec: { namespace?: string; resourceAttributes?: { resource: string } } };
+    if (r.path.endsWith('selfsubjectaccessreviews'))
+      return { status: 201, json: { status: { allowed: body.spec.resourceAttributes!.resource === 'secrets' } } };
+    const ns = body.spec.namespace;
+    const rules = [{ verbs: ['create'], apiGroups: [''], resources: ['secrets'] }];
+    if (ns === 'a') rules.push({ verbs: ['update'], apiGroups: ['apps'], resources: ['deployments'] });
+    return { status: 201, json: { status: { resourceRules: rules, incomplete: ns === 'c' } } };
+  });
+  const got = await new Kubectl({ namespace: 'x', api: f.api }).acrossNamespaces().accessByRules(checks);
+  expect(got).toEqual([true, true, true, false, true, false]);
+  const kinds = f.calls.map((c) => c.path.split('/').pop());
+  expect(kinds.filter((k) => k === 'selfsubjectrulesreviews')).toHaveLength(3);
+  expect(kinds.filter((k) => k === 'selfsubjectaccessreviews')).toHaveLength(2); // namespace c only
+});
+
 test("failures map to kubectl's line and the documented exit codes, key material redacted", async () => {
   const k = (a: ReturnType<typeof status> | Error) => new Kubectl({ namespace: 'ns1', api: fakeApi(() => a).api });
   await expect(

@@ -6,7 +6,7 @@ import { BusyError, KubectlError } from '../../../errors.js';
 import type { AccessCheck } from '../../../k8s/auth.js';
 import { restartManifest, rolloutState, type Deployment } from '../../../k8s/deployments.js';
 import type { Kubectl } from '../../../k8s/kubectl.js';
-import type { SecretObject } from '../../../k8s/secrets.js';
+import { LIVE_TLS_SECRETS, type SecretObject } from '../../../k8s/secrets.js';
 import type { Reporter } from '../../reporter.js';
 import { eachRetrying, retrying } from '../../retry.js';
 import { bounded } from '../../../pool.js';
@@ -35,7 +35,12 @@ export async function clusterAccess(
   // A secret of another type (Opaque holding tls.crt/tls.key) is not in that list: read those alone.
   const unlisted = tenants.filter((x) => !byKey.has(sk(x.t.namespace, x.t.secret)) && !denied.has(x.t.namespace));
   await readUnlisted(unlisted, parallel, byKey, secrets);
-  for (const x of tenants) assignTenant(x, refuse, denied.get(x.t.namespace), byKey, secrets, deployments);
+  const index = {
+    byKey,
+    previous: groupBy(secrets, (s) => sk(s.metadata.namespace ?? '', s.metadata.labels?.[LABEL_PREVIOUS_OF] ?? '')),
+    deployments: groupBy(deployments, (d) => d.metadata.namespace ?? ''),
+  };
+  for (const x of tenants) assignTenant(x, refuse, denied.get(x.t.namespace), index);
   return batched(all, kubectl, deployments);
 }
 
@@ -52,12 +57,15 @@ async function readFleet(
     { verb: 'update', group: '', resource: 'secrets', namespace },
     { verb: 'update', group: 'apps', resource: 'deployments', namespace },
   ]);
-  const [secrets, deployments, allowed] = await Promise.all([
-    retrying(() => all.listAllIfAllowed<SecretObject>('secrets', { fieldSelector: 'type=kubernetes.io/tls' })),
+  // The secrets in use with their data; their previous versions (three each) by metadata only.
+  const [live, previous, deployments, allowed] = await Promise.all([
+    retrying(() => all.listAllIfAllowed<SecretObject>('secrets', LIVE_TLS_SECRETS)),
+    retrying(() => all.listAllMetadata({ labelSelector: LABEL_PREVIOUS_OF })).catch(forbidden),
     retrying(() => all.listAllIfAllowed<Deployment>('deployments')),
-    retrying(() => all.accessReviews(checks)),
+    retrying(() => all.accessByRules(checks)),
   ]);
-  if (!secrets || !deployments) return undefined;
+  if (!live || !previous || !deployments) return undefined;
+  const secrets = [...live, ...previous];
   const denied = new Map<string, string[]>();
   allowed.forEach((ok, i) => {
     if (ok) return;
@@ -86,15 +94,32 @@ async function readUnlisted(
   });
 }
 
+/** What the fleet read holds, indexed: each secret by name, previous versions by owner, deployments by namespace. */
+interface FleetIndex {
+  byKey: Map<string, SecretObject>;
+  previous: Map<string, SecretObject[]>;
+  deployments: Map<string, Deployment[]>;
+}
+
+function groupBy<T>(xs: readonly T[], key: (x: T) => string): Map<string, T[]> {
+  const m = new Map<string, T[]>();
+  for (const x of xs) {
+    const k = key(x);
+    const list = m.get(k);
+    if (list) list.push(x);
+    else m.set(k, [x]);
+  }
+  return m;
+}
+
+/** A list RBAC forbids across namespaces is no list (the engine then goes namespace by namespace). */
+function forbidden(err: unknown): undefined {
+  if (err instanceof KubectlError && err.reason === 'Forbidden') return undefined;
+  throw err;
+}
+
 /** Gives a tenant what the fleet read holds for it, or refuses it (a write denied, its secret missing). */
-function assignTenant(
-  x: SecretTenant,
-  refuse: StepFail,
-  miss: string[] | undefined,
-  byKey: Map<string, SecretObject>,
-  secrets: SecretObject[],
-  deployments: Deployment[],
-): void {
+function assignTenant(x: SecretTenant, refuse: StepFail, miss: string[] | undefined, index: FleetIndex): void {
   const { namespace, secret } = x.t;
   if (miss) {
     const message = `permission denied: this user cannot ${miss.join(', ')} in namespace "${namespace}"`;
@@ -102,16 +127,14 @@ function assignTenant(
     refuse(x, new KubectlError(message, { verb: 'auth', args: [], reason: 'Forbidden', hint }));
     return;
   }
-  x.current = byKey.get(sk(namespace, secret));
+  x.current = index.byKey.get(sk(namespace, secret));
   if (!x.current) {
     const message = `secret "${secret}" not found in namespace "${namespace}"`;
     refuse(x, new KubectlError(message, { verb: 'get', args: [], reason: 'NotFound' }));
     return;
   }
-  x.allDeployments = deployments.filter((d) => d.metadata.namespace === namespace);
-  x.backups = secrets
-    .filter((s) => s.metadata.namespace === namespace && s.metadata.labels?.[LABEL_PREVIOUS_OF] === secret)
-    .map(backupRef);
+  x.allDeployments = index.deployments.get(namespace) ?? [];
+  x.backups = (index.previous.get(sk(namespace, secret)) ?? []).map(backupRef);
 }
 
 function batched(all: Kubectl, kubectl: Kubectl, deployments: Deployment[]): Access {
