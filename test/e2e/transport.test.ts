@@ -21,7 +21,7 @@ beforeAll(async () => {
   // HTTPS and a bearer token on every request: kubectl sends credentials to TLS servers only.
   sb = await startSandbox({ token: TOKEN, rolloutDelayMs: 100 });
   certs = await Promise.all(
-    [0, 1, 2, 3, 4, 5, 6, 7].map(() =>
+    [0, 1, 2, 3, 4, 5, 6, 7, 8].map(() =>
       mintChain({ intermediates: 1, hosts: ['localhost', '127.0.0.1', 'xsoar.xsoar.local'] }),
     ),
   );
@@ -194,3 +194,30 @@ test('a SIGKILLed run takes its proxy along; the next run removes the socket it 
   // The killed install is finished (or undone) by the next install, which then works.
   expect((await install({ XSOAR_CERT_STATE_DIR: state, XDG_RUNTIME_DIR: '' })).code).toBe(0);
 }, 120000);
+
+test('the proxy dying in the middle of a run is a transient fault: a new one is started and the install completes', async () => {
+  const state = mkdtempSync(path.join(work, 'dies-'));
+  const run = path.join(state, 'run');
+  const env = { ...sb.env, XSOAR_CERT_STATE_DIR: state, XDG_RUNTIME_DIR: '', NO_COLOR: '1' };
+  await sb.setRollout({ namespace: t().namespace, deployment: t().deployment, mode: 'complete', delayMs: 3000 });
+  const m = certs[next++]!;
+  const child = spawn(process.execPath, [BIN, ...installArgs(m, [...targetArgs(t()), '--yes', '--timeout', '30'])], {
+    env,
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  const exited = new Promise<number | null>((res) => child.on('exit', (code) => res(code)));
+  // Killed while the run waits for the rollout (its watch is open on the proxy).
+  for (let i = 0; i < 300 && !/Restart:/.test(stderr); i++) await new Promise((r) => setTimeout(r, 20));
+  expect(stderr).toMatch(/Restart:/);
+  const first = proxiesIn(run);
+  expect(first).toHaveLength(1);
+  process.kill(first[0]!, 'SIGKILL');
+  const code = await exited;
+  await sb.setRollout({ namespace: t().namespace, deployment: t().deployment, mode: 'complete', delayMs: 100 });
+  expect({ code, stderr: code === 0 ? '' : stderr }).toEqual({ code: 0, stderr: '' });
+  expect((await sb.servedCert(t().endpoint)).sha256).toBe(fp(m));
+  expect(proxiesIn(run)).toEqual([]);
+  expect(readdirSync(run)).toEqual([]);
+}, 60000);
