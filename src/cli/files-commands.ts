@@ -1,10 +1,12 @@
-// install, rollback and status with --files / --preset xsoar6: the flags mapped to the files
+// install, rollback, status and renew with --files / --preset xsoar6: the flags mapped to the files
 // target's options (ops/targets/files/run.ts), the questions answered, the outcome rendered.
 import type { Output } from './output.js';
 import type { InstallFlags } from './commands/install.js';
 import type { InstallOptions } from '../ops/install.js';
 import type { FileTarget } from '../ops/targets/files/presets.js';
 import type { TransactionResult } from '../ops/txn/types.js';
+import type { RenewFlags } from './commands/renew.js';
+import type { RenewFilesOptions } from '../ops/renew-files.js';
 
 export async function installFiles(flags: InstallFlags, o: InstallOptions, t: FileTarget, out: Output): Promise<void> {
   const ops = await import('../ops/targets/files/run.js');
@@ -105,4 +107,29 @@ export async function statusFiles(endpoint: string | undefined, t: FileTarget, o
     const { CheckFailedError } = await import('../errors.js');
     throw new CheckFailedError(`${s.served!.endpoint} serves another certificate than the files hold`);
   }
+}
+
+/** renew --files: one set of files, decided and renewed as a secret is (ops/renew-files.ts). */
+export async function renewFilesCommand(
+  flags: RenewFlags,
+  o: RenewFilesOptions,
+  out: Output,
+  configured: { notify: boolean },
+): Promise<void> {
+  const { UsageError } = await import('../errors.js');
+  if (flags.namespace?.length || flags.allNamespaces || flags.tenantsFile)
+    throw new UsageError('renew --files renews one set of files: -n, -A and --tenants-file are for secrets');
+  // The notices and the metrics read each tenant's secret (ops/notify.ts, ops/metrics.ts): not files yet.
+  if (configured.notify || flags.metricsFile)
+    out.warn('renew --files sends no notifications and writes no --metrics-file (they read secrets only)');
+  const { runRenewFiles } = await import('../ops/renew-files.js');
+  const r = await runRenewFiles({ ...o, endpoint: flags.endpoint ?? process.env.XSOAR_CERT_ENDPOINT }, out);
+  const where = o.target.paths.key ? `${o.target.paths.cert}, ${o.target.paths.key}` : o.target.paths.cert;
+  if (out.json) return out.emit({ ok: true, files: o.target.paths, ...r });
+  if (r.action === 'skipped') return out.result(`nothing to do: ${where} ${r.reason}`);
+  out.result(
+    `${r.action === 'dry-run' ? 'would renew' : 'renewed'} ${where} from ${r.from}: ` +
+      `${r.transaction.newFingerprint ?? '(not obtained in a dry run)'}` +
+      (r.transaction.confirmed ? ', confirmed served' : ''),
+  );
 }

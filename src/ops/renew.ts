@@ -88,7 +88,9 @@ export function readInstalled(opts: RenewOptions, cur: Lookup<SecretObject>): In
 }
 
 /** The source the flags name; one per run, so a fleet shares one folder scan and one order per name set. */
-export async function sourceFor(opts: Omit<RenewOptions, 'namespace' | 'secret'>): Promise<CertificateSource> {
+export async function sourceFor(
+  opts: Omit<RenewOptions, 'namespace' | 'secret' | 'proxy' | 'context' | 'kubeconfig'>,
+): Promise<CertificateSource> {
   if (opts.from) {
     const { dropFolderSource } = await import('./sources/drop-folder-source.js');
     return dropFolderSource({

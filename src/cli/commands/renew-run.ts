@@ -14,6 +14,7 @@ import type { FleetResult, Target } from '../../ops/fleet.js';
 import { notifyCronArgs, resolveNotify } from '../../ops/notify-settings.js';
 import { challengeKind, type AcmeSettings } from '../../ops/sources/acme.js';
 import { acmeCronArgs, acmeSettingsFrom } from '../../ops/sources/acme-options.js';
+import { fileTargetOf } from '../file-flags.js';
 
 /**
  * Every flag value free of control characters: --print-cron and --print-systemd repeat them in a
@@ -42,8 +43,17 @@ export async function runRenewCommand(flags: RenewFlags): Promise<void> {
     settings.configFile!,
   ); // checked before anything runs
   const acme = acmeOf(flags, settings);
+  if (flags.preset === 'xsoar8')
+    throw new UsageError('renew takes --preset xsoar6 (its files); --preset xsoar8 is a check of install');
+  const files = await fileTargetOf(flags);
   if (flags.printCron || flags.printSystemd) return printSchedule(flags, settings, acme);
   await randomDelay(flags, out);
+  if (files) {
+    const base = baseOptions(flags, settings, threshold, acme);
+    return (await import('../files-commands.js')).renewFilesCommand(flags, { ...base, target: files }, out, {
+      notify: Boolean(notifySettings),
+    });
+  }
   const { resolveFleet, contextsOf } = await import('../../ops/fleet.js');
   const { Kubectl } = await import('../../k8s/kubectl.js');
   const { namespace, allNamespaces, selector, tenantsFile } = flags;
@@ -135,7 +145,10 @@ function scheduleArgs(flags: RenewFlags, settings: Settings, acme: AcmeSettings 
     ...(flags.from ? ['--from', path.resolve(flags.from)] : acme ? acmeCronArgs(flags) : ['--self-signed']),
     ...opt('--before', flags.before),
     ...opt('--before-percent', flags.beforePercent),
-    ...['-n', settings.namespace, '--secret', settings.secret, '--proxy', settings.proxy],
+    ...(flags.files || flags.preset === 'xsoar6'
+      ? filesArgs(flags)
+      : ['-n', settings.namespace, '--secret', settings.secret]),
+    ...(flags.files || flags.preset === 'xsoar6' ? [] : ['--proxy', settings.proxy]),
     ...opt('--endpoint', settings.endpoint),
     ...(Array.isArray(flags.context) && flags.context.length > 1
       ? flags.context.flatMap((c) => ['--context', c])
@@ -148,6 +161,22 @@ function scheduleArgs(flags: RenewFlags, settings: Settings, acme: AcmeSettings 
     ...notifyCronArgs(flags),
     ...opt('--metrics-file', abs(flags.metricsFile as string | undefined)),
     ...['--random-delay', flags.randomDelay ?? '900', '--quiet'],
+  ];
+}
+
+/** --files and its flags for a cron line: absolute paths (cron starts in HOME, or nowhere). */
+function filesArgs(flags: RenewFlags): string[] {
+  const opt = (flag: string, v: string | undefined) => (v ? [flag, v] : []);
+  const files = flags.files
+    ?.split(',')
+    .map((f) => path.resolve(f.trim()))
+    .join(',');
+  return [
+    ...opt('--files', files),
+    ...opt('--preset', flags.preset),
+    ...opt('--owner', flags.owner),
+    ...opt('--mode', flags.mode),
+    ...opt('--restart-cmd', flags.restartCmd),
   ];
 }
 

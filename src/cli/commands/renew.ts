@@ -4,8 +4,10 @@ import { collect, helpAfter } from '../help.js';
 import { addConfirmFlag, addFleetFlags, addTargetFlags, SETTINGS_HELP, type TargetFlags } from '../target-flags.js';
 import { ACME_OPTIONS } from '../../ops/sources/acme-options.js';
 import type { NotifyFlags } from '../../ops/notify-settings.js';
+import { addFileFlags, FILES_HELP } from '../file-flags.js';
+import type { FileTargetFlags } from '../../ops/targets/files/presets.js';
 
-export interface RenewFlags extends TargetFlags, NotifyFlags {
+export interface RenewFlags extends TargetFlags, NotifyFlags, FileTargetFlags {
   before?: string;
   beforePercent?: string;
   from?: string;
@@ -61,7 +63,7 @@ export function register(program: Command): void {
       "write the tenants' metrics here after the run (node_exporter textfile collector)",
     );
   addNotifyFlags(cmd);
-  addConfirmFlag(addFleetFlags(addTargetFlags(cmd, true)))
+  addRenewFileFlags(addConfirmFlag(addFleetFlags(addTargetFlags(cmd, true))))
     .option('--timeout <seconds>', 'how long to wait for the rollout', '120')
     .option('--force', 'renew even when not due')
     .option('--dry-run', 'decide and show the plan; change nothing')
@@ -70,20 +72,33 @@ export function register(program: Command): void {
     .addHelpText(
       'after',
       SETTINGS_HELP +
-        helpAfter(
-          'xsoar-cert renew --from /srv/certs/drop -n xsoar --endpoint xsoar.example.com:443',
-          'xsoar-cert renew --from /etc/letsencrypt/live/xsoar.example.com --host xsoar.example.com',
-          'xsoar-cert renew --acme https://acme-v02.api.letsencrypt.org/directory --acme-email admin@example.com --acme-agree-tos --dns-rfc2136 ns1.example.com --dns-tsig-key /etc/xsoar-cert/acme.key',
-          'xsoar-cert renew --acme https://ca.example.com/acme/directory --dns-hook /usr/local/bin/dns-hook --force',
-          'xsoar-cert renew --self-signed --before 30',
-          'xsoar-cert renew --from /srv/certs/drop --print-cron >> /etc/cron.d/xsoar-cert',
-        ) +
+        FILES_HELP +
+        helpAfter(...EXAMPLES) +
         '\n  renew exits 0 both when it renewed and when nothing was due (it says which).\n',
     )
     .action(async (flags: RenewFlags) => {
       const { runRenewCommand } = await import('./renew-run.js');
       await runRenewCommand(flags);
     });
+}
+
+const EXAMPLES = [
+  'xsoar-cert renew --from /srv/certs/drop -n xsoar --endpoint xsoar.example.com:443',
+  'xsoar-cert renew --from /srv/certs/drop --preset xsoar6 --endpoint 127.0.0.1:443',
+  'xsoar-cert renew --acme https://ca.example.com/acme/directory --http-port 80 --files /etc/nginx/tls/t.pem,' +
+    '/etc/nginx/tls/t.key --restart-cmd "systemctl reload nginx" --endpoint 127.0.0.1:443',
+  'xsoar-cert renew --from /etc/letsencrypt/live/xsoar.example.com --host xsoar.example.com',
+  'xsoar-cert renew --acme https://acme-v02.api.letsencrypt.org/directory --acme-email admin@example.com --acme-agree-tos --dns-rfc2136 ns1.example.com --dns-tsig-key /etc/xsoar-cert/acme.key',
+  'xsoar-cert renew --acme https://ca.example.com/acme/directory --dns-hook /usr/local/bin/dns-hook --force',
+  'xsoar-cert renew --self-signed --before 30',
+  'xsoar-cert renew --from /srv/certs/drop --print-cron >> /etc/cron.d/xsoar-cert',
+];
+
+/** renew --files: the files target's flags (--domain aside: --preset xsoar8 is install's check). */
+function addRenewFileFlags(cmd: Command): Command {
+  return addFileFlags(cmd, false)
+    .option('--owner <user:group>', 'with --files: the owner of the written files (default: as they are)')
+    .option('--mode <cert,key>', 'with --files: octal modes, e.g. 0640,0600 (default: as they are)');
 }
 
 /** Notifications (README "Notifications"; the settings file's "notify" object holds the same keys, and SMTP's). */

@@ -1,10 +1,10 @@
 // The transaction for certificate files on this host: the one engine (txn/engine.ts) with the
-// PEM-files target, for install and rollback; and what status reads for a set of files. A marker
+// PEM-files target, for install, rollback and renew; and what status reads for a set of files. A marker
 // a killed run left is finished first (recovery.ts), as for a secret.
 import { BusyError, CancelledError, InputError } from '../../../errors.js';
 import type { Reporter } from '../../reporter.js';
 import { runEngine, type EngineOptions } from '../../txn/engine.js';
-import type { Change, NewContent, TransactionResult } from '../../txn/types.js';
+import type { Change, NewContent, PendingContent, TransactionResult } from '../../txn/types.js';
 import { fingerprintOfPem } from '../../installed.js';
 import { fetchServedChain } from '../../../net/served-cert.js';
 import { readMarker } from '../../state.js';
@@ -17,6 +17,8 @@ import type { FileTarget } from './presets.js';
 import { verifyFiles, type VerifyFilesOptions } from '../../verify-files.js';
 import { contentFrom } from '../../content.js';
 import type { VerifyReport } from '../../../pki/types.js';
+import { createPrivateKey, X509Certificate } from 'node:crypto';
+import { namesOf, type Installed } from '../../sources/types.js';
 
 export interface FilesRunOptions extends Omit<EngineOptions, 'targets' | 'confirm'> {
   target: FileTarget;
@@ -24,12 +26,12 @@ export interface FilesRunOptions extends Omit<EngineOptions, 'targets' | 'confir
   proceed?: (c: Change) => Promise<boolean>;
 }
 
-const where = (p: FilePaths) => (p.key ? `${p.cert}, ${p.key}` : p.cert);
+export const where = (p: FilePaths) => (p.key ? `${p.cert}, ${p.key}` : p.cert);
 
 /** Run the engine on one set of files; a failure is thrown (its error carries the exit code). */
 async function transact(
   o: FilesRunOptions,
-  content: NewContent,
+  content: NewContent | PendingContent,
   extra: Partial<FilesTargetOptions>,
   out: Reporter,
 ): Promise<TransactionResult> {
@@ -98,6 +100,56 @@ export async function rollbackFiles(
   };
   const result = await transact({ ...o, target, allowNameChange: true }, content, { verbatim: files }, out);
   return { result, from: chosen.name, fingerprint: content.fingerprint };
+}
+
+/**
+ * renew --files: the certificate the files hold now, after a killed run's marker is finished (so the
+ * decision is made on what the service reads). The key stays in memory, for an ACME --reuse-key.
+ */
+export async function readInstalledFiles(o: FilesRunOptions, out: Reporter): Promise<Installed> {
+  const p = o.target.paths;
+  out.step(`Target: ${where(p)}`);
+  for (const n of o.target.notes) out.warn(n);
+  const resolved = await resolveFilesMarker(p, out, {
+    endpoint: o.endpoint,
+    servername: o.servername,
+    timeoutS: o.timeoutS,
+    dryRun: o.dryRun,
+    restartCmd: o.target.restartCmd,
+  });
+  if (resolved === 'running')
+    throw new BusyError(`another xsoar-cert run is changing ${where(p)}`, 'Wait for it to finish.');
+  const certText = readFound(p.cert).bytes.toString('latin1');
+  const pem = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/.exec(certText)?.[0];
+  let leaf: X509Certificate | undefined;
+  try {
+    leaf = pem ? new X509Certificate(pem) : undefined;
+  } catch {
+    leaf = undefined;
+  }
+  if (!leaf)
+    throw new InputError(`${p.cert}: holds no certificate to renew`, {
+      file: p.cert,
+      hint: 'Install one first with xsoar-cert install --files.',
+    });
+  const keyText = p.key ? readFound(p.key).bytes.toString('latin1') : certText;
+  return { where: where(p), leaf, names: namesOf(leaf), keyPem: pkcs8(keyText) };
+}
+
+/** The key block of a PEM text as PKCS#8, or undefined (none, encrypted, or not a key). */
+function pkcs8(text: string): string | undefined {
+  const block = /-----BEGIN ([A-Z ]*)PRIVATE KEY-----[\s\S]+?-----END \1PRIVATE KEY-----/.exec(text)?.[0];
+  if (!block) return undefined;
+  try {
+    return createPrivateKey(block).export({ type: 'pkcs8', format: 'pem' }).toString();
+  } catch {
+    return undefined;
+  }
+}
+
+/** renew --files: the source's certificate into the files, obtained by the engine once every check passed. */
+export function renewFiles(o: FilesRunOptions, content: PendingContent, out: Reporter): Promise<TransactionResult> {
+  return transact(o, content, {}, out);
 }
 
 function keptContent(files: VerbatimFile[], name: string): NewContent {
