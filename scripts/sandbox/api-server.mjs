@@ -82,7 +82,7 @@ const nowIso = () => new Date().toISOString().replace(/\.\d+Z$/, 'Z');
 
 /**
  * @typedef {{ id: string, match: { method?: string, path?: string, userAgent?: string }, nth: number, times: number,
- *   action: 'status'|'drop'|'delay', status?: number, reason?: string, message?: string, delayMs?: number, retryAfter?: number, seen: number, fired: number }} Fault
+ *   action: 'status'|'drop'|'delay', status?: number, reason?: string, message?: string, delayMs?: number, retryAfter?: number, seen: number, fired: number, settled: number }} Fault
  * @typedef {{ deny: Array<{ verb: string, resource: string, namespace?: string, scope?: 'cluster' }>, readOnly: boolean }} Policy
  */
 
@@ -199,7 +199,14 @@ export function createApiServer(ctx) {
         return;
       }
     }
-    return route(req, res, url, body);
+    if (fault?.action !== 'delay') return route(req, res, url, body);
+    // A held request still reaches the store when its client has long given up: `settled` counts
+    // those that have, so a test can wait for them instead of sleeping out every delay.
+    try {
+      return await route(req, res, url, body);
+    } finally {
+      fault.settled += 1;
+    }
   }
 
   // ---------- faults ----------
@@ -273,6 +280,7 @@ export function createApiServer(ctx) {
           retryAfter: input.retryAfter,
           seen: 0,
           fired: 0,
+          settled: 0,
         };
         faults.push(f);
         return sendJson(res, 201, { id: f.id });

@@ -87,21 +87,23 @@ test('a write that lands after the rollback is fenced out: the secret and the en
   const beforeServed = await servedNow();
   // Every PUT of the forward path is held 9 s by the server while kubectl gives up after 2 s: the
   // install fails and rolls back long before those PUTs reach the store.
-  await sb.fault({
+  const held = await sb.fault({
     match: { method: 'PUT', path: `/secrets/${t().secret}$` },
     nth: 1,
     times: 3,
     action: 'delay',
     delayMs: 9000,
   });
-  const started = Date.now();
   const r = await install(m, { XSOAR_CERT_KUBECTL_TIMEOUT: '2' });
   expect({ code: r.code, line: r.stderr.split('\n').find((l) => l.startsWith('xsoar-cert:')) }).toEqual({
     code: 5,
     line: expect.stringMatching(/rolled back/),
   });
   // Wait until every held PUT has reached the store (and been refused: its resourceVersion is stale).
-  await new Promise((res) => setTimeout(res, Math.max(0, 9000 * 3 + 2000 - (Date.now() - started))));
+  const settled = async () =>
+    ((await sb.control('faults')) as { id: string; settled: number }[]).find((f) => f.id === held)?.settled ?? 0;
+  for (let i = 0; i < 400 && (await settled()) < 3; i++) await new Promise((res) => setTimeout(res, 100));
+  expect(await settled()).toBe(3);
   await sb.clearFaults();
   const data = await sb.secretData(t().namespace, t().secret);
   expect(data!['tls.crt']).toBe(beforeData!['tls.crt']);
