@@ -127,7 +127,7 @@ function proxyError(what: string, stderr: string, o: ProxyOptions, stdout = ''):
       verb: 'proxy',
       args: [],
       stderr,
-      hint: 'Install kubectl 1.12 or newer (Debian: apt install kubernetes-client).',
+      hint: 'Install a current kubectl (Debian: apt install kubernetes-client) or set XSOAR_CERT_KUBECTL to one.',
     });
   const where = o.context ? ` (context ${o.context})` : '';
   // client-go asks for basic-auth credentials on a terminal when the kubeconfig user has none.

@@ -70,6 +70,17 @@ test('kubectl missing: exit 4, says how to install it', async () => {
   expect(r.stderr).toMatch(/apt install kubernetes-client/);
 });
 
+test('a kubectl too old for `proxy --unix-socket`: exit 4, one line saying so, nothing else run', async () => {
+  const old = path.join(env.HOME!, 'kubectl-old');
+  // What a kubectl whose proxy has no --unix-socket answers (pflag's unknown-flag error).
+  writeFileSync(old, '#!/bin/sh\necho "Error: unknown flag: --unix-socket" >&2\nexit 1\n', { mode: 0o755 });
+  const r = await install('localhost', { XSOAR_CERT_KUBECTL: old });
+  expect(r.code).toBe(4);
+  expect(r.stderr).toMatch(/^xsoar-cert: .*kubectl-old is too old: its "kubectl proxy" has no --unix-socket$/m);
+  expect(r.stderr).toMatch(/Install a current kubectl/);
+  expect(r.stderr).not.toMatch(/\n\s+at /);
+});
+
 test('a damaged marker of an interrupted run is named, not ignored (exit 3), before the cluster is asked', async () => {
   const { mkdirSync, writeFileSync } = await import('node:fs');
   const state = path.join(env.HOME!, 'state-damaged');
