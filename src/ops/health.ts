@@ -105,8 +105,8 @@ async function servedFacts(
 
 /**
  * Every target's secret: several namespaces first try one list of the cluster's TLS secrets (one
- * kubectl process); what it does not hold (RBAC allows namespaced reads only, a secret of another
- * type, a missing one) is read with one `kubectl get` per namespace.
+ * request); what it does not hold (RBAC allows namespaced reads only, a secret of another type, a
+ * missing one) is read secret by secret.
  */
 async function readSecrets(
   targets: readonly Target[],

@@ -106,7 +106,7 @@ function kubectlOf(s: Settings, namespace: string, context: string | undefined):
 
 /**
  * One tenant and no interrupted run to resolve: the read-only cluster preflight starts before the
- * verification, so the kubectl start-ups overlap it (a failed verify still reports first).
+ * verification, so the proxy's start-up and the reads overlap it (a failed verify still reports first).
  */
 function startPreflight(o: InstallOptions, settings: Settings): Promise<Preflight> | undefined {
   const w = o.where;

@@ -32,7 +32,7 @@ export function isTransientText(text: string): boolean {
 type ItemResult = { ok: true; fields: string[] } | { ok: false; error: string };
 
 /**
- * A batched kubectl call (one List, one process) where a transient fault hits some items: those
+ * A batched step (one request per item, answered per item) where a transient fault hits some items: those
  * items alone are sent again, twice at most. An item whose retry answers Conflict or
  * AlreadyExists may be our own first write that landed unseen: `recover` decides (by reading it).
  */

@@ -1,7 +1,7 @@
 // The Kubernetes TLS secret target, its steps: how each step reaches the cluster. Two ways, with
 // the same per-tenant outcome: `namespacedAccess`, the calls of one namespace at a time (a single
 // tenant, or a user with namespaced roles only, the `viewer` case), and `clusterAccess` (batched.ts):
-// one kubectl process per step for every tenant when the user may list across namespaces. Both
+// each step sent for every tenant at once when the user may list across namespaces. Both
 // retry what a transient fault hit.
 import { BusyError, ForeignChangeError, KubectlError, XsoarCertError } from '../../../errors.js';
 import type { Permissions } from '../../../k8s/auth.js';
@@ -126,9 +126,9 @@ export function namespacedAccess(parallel: number): Access {
 export type Preflight = [Lookup<SecretObject>, Deployment[], Permissions | undefined, SecretObject[]];
 
 /**
- * The read-only cluster state a transaction starts from, in two kubectl processes at once: the
- * namespace's secrets and deployments in one `get secrets,deployments` (the secret, its previous
- * versions and the proxies), and every permission in one `auth can-i --list`.
+ * The read-only cluster state a transaction starts from, in requests side by side: the
+ * namespace's secrets and deployments (the secret, its previous versions and the proxies), and
+ * every permission in one rules review (what `auth can-i --list` asks).
  */
 export async function readPreflight(kubectl: Kubectl, secret: string): Promise<Preflight> {
   const [both, perms] = await Promise.all([
