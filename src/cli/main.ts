@@ -42,10 +42,23 @@ async function main(): Promise<number> {
 if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-V')) {
   process.stdout.write(VERSION + '\n');
 } else {
-  main().then(finish, async (err: unknown) => {
-    // Only reached if reportError itself fails: still no stack unless asked.
-    process.stderr.write(`xsoar-cert: internal error: ${String((err as Error)?.message ?? err)}\n`);
-    if (process.env.XSOAR_CERT_DEBUG === '1') process.stderr.write(String((err as Error)?.stack) + '\n');
-    await finish(70);
+  // The event loop emptied while the command still waited on something that can no longer happen:
+  // a bug, and never a silent exit 0 in the middle of a change.
+  let done = false;
+  process.on('beforeExit', () => {
+    if (done) return;
+    done = true;
+    process.stderr.write('xsoar-cert: internal error: the run stopped waiting for an answer that cannot come\n');
+    process.exit(70);
   });
+  main().then(
+    (code) => ((done = true), finish(code)),
+    async (err: unknown) => {
+      done = true;
+      // Only reached if reportError itself fails: still no stack unless asked.
+      process.stderr.write(`xsoar-cert: internal error: ${String((err as Error)?.message ?? err)}\n`);
+      if (process.env.XSOAR_CERT_DEBUG === '1') process.stderr.write(String((err as Error)?.stack) + '\n');
+      await finish(70);
+    },
+  );
 }

@@ -162,6 +162,10 @@ export class SocketApi implements Api {
     req.on('close', () => {
       clearTimeout(timer);
       signal?.removeEventListener('abort', onAbort);
+      // The proxy died after the answer began (a watch's stream, a long list): no 'error' may come, and
+      // a promise left pending would let the run end as if there were nothing left to do. A call that
+      // was answered has settled already; this one did not get its answer.
+      reject(new TransportError('the connection closed before the answer ended', 'ECONNRESET'));
     });
     req.on('error', (err: NodeJS.ErrnoException) => {
       const code = err instanceof TransportError ? err.code : (err.code ?? 'EIO');

@@ -114,6 +114,15 @@ function keyModesNow(): string[] {
   return bad;
 }
 
+/** Resolves once process `pid` is stopped (state T in /proc), within 10 s. */
+async function whenStopped(pid: number): Promise<void> {
+  for (let i = 0; i < 1000; i++) {
+    if (readFileSync(`/proc/${pid}/stat`, 'latin1').split(') ')[1]?.[0] === 'T') return;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  throw new Error(`process ${pid} did not stop`);
+}
+
 /** Start `args` with a stop point; SIGKILL it once it stopped there. Resolves with its stderr. */
 function killAt(point: string, args: string[], stopped?: () => void): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -185,8 +194,12 @@ test('SIGTERM after the reload: both files back, reloaded, the old certificate s
       stderr += d;
       if (d.includes('debug stop at restarted ')) {
         // Stopped after the new certificate went live: the SIGTERM is handled once it runs again.
-        child.kill('SIGTERM');
-        child.kill('SIGCONT');
+        // Sent only once it has stopped: a SIGCONT that comes before its own SIGSTOP (a busy machine
+        // can deschedule it between the line and the stop) would leave it stopped for good.
+        void whenStopped(child.pid!).then(() => {
+          child.kill('SIGTERM');
+          child.kill('SIGCONT');
+        });
       }
     });
     child.on('close', resolve);
