@@ -16,6 +16,8 @@ import { getSecretsNamed, LIVE_TLS_SECRETS } from '../k8s/secrets.js';
 export type HealthKubectl = Pick<KubectlOptions, 'context' | 'kubeconfig' | 'api' | 'bin' | 'timeoutMs'>;
 
 export interface TenantHealth {
+  /** The kubeconfig context the tenants file or a repeated --context named (else the run's). */
+  context?: string;
   namespace: string;
   secret: string;
   endpoint?: string;
@@ -55,12 +57,21 @@ export async function gatherHealth(
   o: HealthOptions = {},
 ): Promise<TenantHealth[]> {
   const parallel = o.parallel ?? 8;
-  const reads = await readSecrets(targets, k, parallel);
+  // Each tenant is read in its own cluster: a tenants file may name several contexts.
+  const reads = new Map<string, SecretRead>();
+  const inCluster = (c: string | undefined, kk: string) => `${c ?? ''}\n${kk}`;
+  const contexts = new Map<string | undefined, Target[]>();
+  for (const t of targets) contexts.set(t.context, [...(contexts.get(t.context) ?? []), t]);
+  for (const [context, group] of contexts) {
+    const got = await readSecrets(group, context === undefined ? k : { ...k, context }, parallel);
+    for (const [kk, v] of got) reads.set(inCluster(context, kk), v);
+  }
   const out: TenantHealth[] = targets.map((t) => ({
+    ...(t.context ? { context: t.context } : {}),
     namespace: t.namespace,
     secret: t.secret,
     ...(t.endpoint ? { endpoint: t.endpoint } : {}),
-    ...installedFacts(reads.get(key(t.namespace, t.secret))),
+    ...installedFacts(reads.get(inCluster(t.context, key(t.namespace, t.secret)))),
     ...stateFacts(t),
   }));
   const probed = out.filter((h) => h.endpoint && h.installed);

@@ -67,7 +67,7 @@ interface FamilyDef {
 const servedUp = (h: TenantHealth) => (h.served ? ('matches' in h.served ? 1 : 0) : undefined);
 const servedMatches = (h: TenantHealth) => (h.served && 'matches' in h.served ? (h.served.matches ? 1 : 0) : undefined);
 
-/** The metrics, per tenant with labels namespace and secret; a fact not known is left out. */
+/** The metrics per tenant, labelled namespace and secret (and context, when named); an unknown fact is left out. */
 export const FAMILIES: readonly FamilyDef[] = [
   {
     name: 'xsoar_cert_not_after_timestamp_seconds',
@@ -124,7 +124,8 @@ export function healthFamilies(healths: readonly TenantHealth[]): MetricFamily[]
     ...f,
     samples: healths.flatMap((h) => {
       const v = value(h);
-      return v === undefined ? [] : [{ labels: { namespace: h.namespace, secret: h.secret }, value: v }];
+      const where = { ...(h.context ? { context: h.context } : {}), namespace: h.namespace, secret: h.secret };
+      return v === undefined ? [] : [{ labels: where, value: v }];
     }),
   }));
 }

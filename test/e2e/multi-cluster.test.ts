@@ -2,7 +2,7 @@
 // for each, one tenants file naming tenants of the same names in both. Install reaches both; a
 // stopped cluster fails its own tenants (exit 8) while the other's are installed and renewed; status
 // reads both, with each tenant's context.
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startSandbox, type Sandbox } from '../helpers/sandbox.js';
@@ -139,5 +139,18 @@ test('a stopped cluster fails its own tenants (exit 8); the other cluster is ins
     'site-b:* error',
     'site-a:tenant-1',
     'site-a:tenant-2',
+  ]);
+
+  // The metrics read each tenant in its own cluster, and name it: the stopped one's tenants are not OK.
+  const prom = path.join(mkdtempSync(path.join(tmpdir(), 'xsoar-cert-mc-metrics-')), 'fleet.prom');
+  await runCli(['status', '--tenants-file', tenantsFile, '--metrics-file', prom], { env });
+  const ok = readFileSync(prom, 'utf8')
+    .split('\n')
+    .filter((l) => l.startsWith('xsoar_cert_installed_ok{'));
+  expect(ok.sort()).toEqual([
+    'xsoar_cert_installed_ok{context="site-a",namespace="tenant-1",secret="xsoar-tls"} 1',
+    'xsoar_cert_installed_ok{context="site-a",namespace="tenant-2",secret="xsoar-tls"} 1',
+    'xsoar_cert_installed_ok{context="site-b",namespace="tenant-1",secret="xsoar-tls"} 0',
+    'xsoar_cert_installed_ok{context="site-b",namespace="tenant-2",secret="xsoar-tls"} 0',
   ]);
 });
