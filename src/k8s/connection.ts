@@ -36,9 +36,3 @@ export function clusterApi(o: ProxyOptions): Api {
     watch: async (w: WatchRequest) => (await open()).watch(w),
   };
 }
-
-/** Stop every proxy now (a process that is done with its clusters before it exits). */
-export function closeConnections(): void {
-  for (const c of connections.values()) void c.then((x) => (x.api.close(), x.proxy.close())).catch(() => {});
-  connections.clear();
-}

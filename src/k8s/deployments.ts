@@ -1,6 +1,6 @@
 // Deployments over the API: the one Deployment type, the namespace's list, what `kubectl rollout
 // restart` sends and what `rollout status` decides (a watch, judged by rolloutState), and what the
-// batched fleet wait polls instead (rolloutFields), with restartManifest: the restartedAt stamp.
+// batched fleet wait watches instead (watchDeployments), with restartManifest: the restartedAt stamp.
 import { KubectlError } from '../errors.js';
 import type { Kubectl } from './kubectl.js';
 import { answered } from './names.js';
@@ -153,12 +153,6 @@ function rolloutFailed(k: Kubectl, deployment: string, why: string): KubectlErro
     stderr: why,
     reason: 'RolloutFailed',
   });
-}
-
-/** Every deployment across namespaces. */
-export async function rolloutFields(k: Kubectl): Promise<Deployment[]> {
-  const r = await k.send('get', { method: 'GET', path: k.path('apps', 'deployments', undefined, ALL_NAMESPACES) });
-  return answered('deployments', itemsOf<Deployment>(r));
 }
 
 /**

@@ -17,7 +17,6 @@ import { each, type EachResult, type EachVerb } from './batch.js';
 import {
   listDeployments,
   restartedAt,
-  rolloutFields,
   rolloutRestart,
   rolloutStatus,
   watchDeployments,
@@ -54,14 +53,7 @@ export interface KubectlOptions {
 /** A request as a Kubectl sends it: the deadline and the abort signal are its own. */
 export type Request = Omit<ApiRequest, 'timeoutMs' | 'signal'> & { timeoutMs?: number };
 
-/** kubectl's klog lines (`E1129 08:07:57.07 17047 memcache.go:265] "Unhandled Error" err="…"`) down to the message. */
-export function cleanLine(line: string): string {
-  return line
-    .replace(/^[EWIF]\d{4} \d\d:\d\d:\d\d\.\d+\s+\d+ [\w.-]+:\d+\] /, '')
-    .replace(/^"Unhandled Error" err="(.*)"$/, (_, m: string) => m.replace(/\\"/g, '"'));
-}
-
-/** kubectl's words for an API server it could not reach (klog lines, client-go errors, Go's net errors). */
+/** How an API server that could not be reached reads (the proxy's answer: Go's net errors; kubectl's own words). */
 const UNREACHABLE =
   /Unable to connect to the server|connection refused|The connection to the server .* was refused|no such host|i\/o timeout|couldn't get current server API group list|dial tcp/;
 
@@ -173,7 +165,7 @@ export class Kubectl {
   /** One line that names the object and says what to do, from kubectl-style error text (redacted). */
   error(verb: string, text: string): XsoarCertError {
     const stderr = redact(text.trim());
-    const first = cleanLine(stderr.split('\n').filter((l) => !/^Warning:/.test(l))[0] ?? `kubectl ${verb} failed`);
+    const first = stderr.split('\n').filter((l) => !/^Warning:/.test(l))[0] ?? `kubectl ${verb} failed`;
     const reason = /Error from server \((\w+)\)/.exec(stderr)?.[1];
     if (reason === 'Conflict')
       return new BusyError(
@@ -261,9 +253,6 @@ export class Kubectl {
   }
   rolloutStatus(deployment: string, timeoutS: number, onLine?: (l: string) => void): Promise<void> {
     return rolloutStatus(this, deployment, timeoutS, onLine);
-  }
-  rolloutFields(): Promise<Deployment[]> {
-    return rolloutFields(this);
   }
   watchDeployments(seen: (d: Deployment) => boolean, timeoutMs: number): Promise<boolean> {
     return watchDeployments(this, seen, timeoutMs);

@@ -1,7 +1,7 @@
 // Kubernetes object names, checked wherever they come from (flags, environment, settings file,
 // tenants file, markers, the cluster's own answers) before they reach a kubectl argument: a name
 // like "--server=http://…" would otherwise be read by kubectl as a flag. Here too: names as
-// kubectl arguments (positional), and the check of the names the cluster answered (answered).
+// request paths, and the check of the names the cluster answered (answered).
 // Rules: https://kubernetes.io/docs/concepts/overview/working-with-objects/names/
 import { InputError, KubectlError, UsageError } from '../errors.js';
 import { hasControl, quoted } from '../printable.js';
@@ -72,16 +72,6 @@ export function checkProxy(value: string, from: NameOrigin): string {
     if (d !== '') checkK8sName('deployment', d, from);
   }
   return value;
-}
-
-/**
- * Object names as kubectl's positional arguments, after "--" (the end of options for cobra/pflag,
- * as for getopt(3)), each checked as an RFC 1123 name: a name that reached here unchecked and
- * starts with "-" must never be parsed as a flag. `asResource`: "deployment/NAME" (rollout's form).
- */
-export function positional(kind: 'secret' | 'deployment', names: readonly string[], asResource = false): string[] {
-  for (const n of names) refuseName(kind, n);
-  return ['--', ...names.map((n) => (asResource ? `${kind}/${n}` : n))];
 }
 
 /** Throws unless `name` is a valid name of its kind; kubectl is then not run. */
