@@ -209,7 +209,9 @@ test('a run killed with SIGKILL leaves a marker that the next status resolves by
 
 test('the private key never appears in any argv during an install, nor in output, audit or JSON', async () => {
   const m = nextCert();
-  const keyB64 = Buffer.from(m.leaf.keyPem).toString('base64');
+  // From the middle: the first base64 characters of any PEM key of one type are the same (its header
+  // and the first ASN.1 bytes), so a prefix would match another test's key in the process scan.
+  const keyB64 = Buffer.from(m.leaf.keyPem).toString('base64').slice(200);
   const keyBody = m.leaf.keyPem.split('\n')[1]!;
   const child = spawn(process.execPath, [BIN, ...argsFor(m, ['--json'])], {
     env: { ...sb.env, NO_COLOR: '1' },
