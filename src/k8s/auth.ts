@@ -1,6 +1,6 @@
 // What the user may do, asked before anything changes: a SelfSubjectRulesReview for one namespace
 // (what `kubectl auth can-i --list` asks), and SelfSubjectAccessReviews for many namespaces at once.
-import { bounded } from '../pool.js';
+import { bounded, groupBy } from '../pool.js';
 import type { Kubectl } from './kubectl.js';
 
 const AUTHZ = '/apis/authorization.k8s.io/v1';
@@ -51,8 +51,7 @@ async function rulesReview(k: Kubectl): Promise<{ permissions: Permissions; inco
  * cannot list its rules) or fails is asked check by check with access reviews instead.
  */
 export async function accessByRules(k: Kubectl, checks: AccessCheck[]): Promise<boolean[]> {
-  const byNs = new Map<string, number[]>();
-  checks.forEach((c, i) => byNs.set(c.namespace, [...(byNs.get(c.namespace) ?? []), i]));
+  const byNs = groupBy([...checks.keys()], (i) => checks[i]!.namespace);
   const answers: boolean[] = new Array(checks.length);
   const unsure: number[] = [];
   await bounded([...byNs], 16, async ([ns, ix]) => {

@@ -165,12 +165,13 @@ export async function listAllIfAllowed<T>(
   kind: 'secrets' | 'deployments',
   sel: Selectors = {},
 ): Promise<T[] | undefined> {
-  try {
-    return await listAll<T>(k, kind, sel);
-  } catch (err) {
-    if (err instanceof KubectlError && err.reason === 'Forbidden') return undefined;
-    throw err;
-  }
+  return listAll<T>(k, kind, sel).catch(unlessForbidden);
+}
+
+/** For a list across namespaces: RBAC's Forbidden means "no such list for this user" (undefined). */
+export function unlessForbidden(err: unknown): undefined {
+  if (err instanceof KubectlError && err.reason === 'Forbidden') return undefined;
+  throw err;
 }
 
 /** The namespace a manifest names, else the Kubectl's own. */

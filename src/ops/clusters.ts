@@ -5,12 +5,11 @@
 import { BusyError } from '../errors.js';
 import { failedRow, tenantLabel, type FleetResult, type Target } from './fleet.js';
 import { readMarker } from './state.js';
+import { groupBy } from '../pool.js';
 
 /** The tenants by context (undefined: the run's own), in the order each context first appears. */
 export function byContext(targets: Target[]): Map<string | undefined, Target[]> {
-  const groups = new Map<string | undefined, Target[]>();
-  for (const t of targets) groups.set(t.context, [...(groups.get(t.context) ?? []), t]);
-  return groups;
+  return groupBy(targets, (t) => t.context);
 }
 
 /** Does the run span more than one context (so a table names each tenant's)? */

@@ -6,7 +6,7 @@
 // is recorded on the tenant (`problem`, `stateError`, `served.error`) for the decisions.
 import { ALL_NAMESPACES, Kubectl, type KubectlOptions } from '../k8s/kubectl.js';
 import { fetchServedChain } from '../net/served-cert.js';
-import { bounded } from '../pool.js';
+import { bounded, groupBy } from '../pool.js';
 import type { Target } from './fleet.js';
 import { installedLeaf } from './installed.js';
 import { readRenewalState, type RenewalState } from './renewal-state.js';
@@ -60,9 +60,7 @@ export async function gatherHealth(
   // Each tenant is read in its own cluster: a tenants file may name several contexts.
   const reads = new Map<string, SecretRead>();
   const inCluster = (c: string | undefined, kk: string) => `${c ?? ''}\n${kk}`;
-  const contexts = new Map<string | undefined, Target[]>();
-  for (const t of targets) contexts.set(t.context, [...(contexts.get(t.context) ?? []), t]);
-  for (const [context, group] of contexts) {
+  for (const [context, group] of groupBy(targets, (t) => t.context)) {
     const got = await readSecrets(group, context === undefined ? k : { ...k, context }, parallel);
     for (const [kk, v] of got) reads.set(inCluster(context, kk), v);
   }

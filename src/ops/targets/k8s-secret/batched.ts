@@ -11,7 +11,8 @@ import { eachRetrying, retrying } from '../../retry.js';
 import { releasePatch } from '../../cluster-lock.js';
 import { LABEL_PREVIOUS_OF, backupsToPrune, sameData } from './plan.js';
 import { changedAgain, newBackupRef, secretHolds, type Access, type SecretTenant, type StepFail } from './steps.js';
-import { assignTenant, groupBy, readFleet, readUnlisted, sk } from './fleet-read.js';
+import { groupBy } from '../../../pool.js';
+import { assignTenant, readFleet, readUnlisted, sk } from './fleet-read.js';
 
 /**
  * Every secret, deployment and permission of the fleet in three concurrent calls; undefined when

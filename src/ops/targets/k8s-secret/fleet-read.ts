@@ -5,7 +5,7 @@ import { KubectlError } from '../../../errors.js';
 import type { AccessCheck } from '../../../k8s/auth.js';
 import type { Deployment } from '../../../k8s/deployments.js';
 import type { Kubectl } from '../../../k8s/kubectl.js';
-import { LIVE_TLS_SECRETS, type SecretObject } from '../../../k8s/secrets.js';
+import { LIVE_TLS_SECRETS, unlessForbidden, type SecretObject } from '../../../k8s/secrets.js';
 import { retrying } from '../../retry.js';
 import { bounded } from '../../../pool.js';
 import { LABEL_PREVIOUS_OF, backupRef } from './plan.js';
@@ -29,7 +29,7 @@ export async function readFleet(
   // The secrets in use with their data; their previous versions (three each) by metadata only.
   const [live, previous, deployments, allowed] = await Promise.all([
     retrying(() => all.listAllIfAllowed<SecretObject>('secrets', LIVE_TLS_SECRETS)),
-    retrying(() => all.listAllMetadata({ labelSelector: LABEL_PREVIOUS_OF })).catch(forbidden),
+    retrying(() => all.listAllMetadata({ labelSelector: LABEL_PREVIOUS_OF })).catch(unlessForbidden),
     retrying(() => all.listAllIfAllowed<Deployment>('deployments')),
     retrying(() => all.accessByRules(checks)),
   ]);
@@ -68,23 +68,6 @@ interface FleetIndex {
   byKey: Map<string, SecretObject>;
   previous: Map<string, SecretObject[]>;
   deployments: Map<string, Deployment[]>;
-}
-
-export function groupBy<T>(xs: readonly T[], key: (x: T) => string): Map<string, T[]> {
-  const m = new Map<string, T[]>();
-  for (const x of xs) {
-    const k = key(x);
-    const list = m.get(k);
-    if (list) list.push(x);
-    else m.set(k, [x]);
-  }
-  return m;
-}
-
-/** A list RBAC forbids across namespaces is no list (the engine then goes namespace by namespace). */
-function forbidden(err: unknown): undefined {
-  if (err instanceof KubectlError && err.reason === 'Forbidden') return undefined;
-  throw err;
 }
 
 /** Gives a tenant what the fleet read holds for it, or refuses it (a write denied, its secret missing). */
