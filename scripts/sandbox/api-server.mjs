@@ -249,11 +249,11 @@ export function createApiServer(ctx) {
         return sendJson(res, 200, {
           resourceVersion: String(store.rv),
           namespaces: store
-            .list('namespaces')
+            .view('namespaces')
             .map((n) => ({ name: n.metadata.name, phase: n.status?.phase, labels: n.metadata.labels ?? {} })),
-          secrets: store.list('secrets'),
-          deployments: store.list('deployments'),
-          pods: store.list('pods'),
+          secrets: store.view('secrets'),
+          deployments: store.view('deployments'),
+          pods: store.view('pods'),
           tenants: controller.tenantState(),
           faults,
           policies: Object.fromEntries(policies),
@@ -459,7 +459,7 @@ export function createApiServer(ctx) {
     const asTable = accept.includes('as=Table');
     switch (verb) {
       case 'get': {
-        const obj = store.get(info.resource, ns, name);
+        const obj = store.peek(info.resource, ns, name);
         if (!obj) throw notFound(info, name);
         if (sub === 'scale') return sendJson(res, 200, scaleOf(obj));
         return asTable
@@ -621,7 +621,7 @@ export function createApiServer(ctx) {
    */
   function list(res, info, ns, q, asTable, metadataOnly = false) {
     const keep = selectorFilter(info, q);
-    let items = store.list(info.resource, ns).filter(keep);
+    let items = store.view(info.resource, ns).filter(keep);
     const after = q.get('continue');
     if (after) {
       let key;
@@ -697,7 +697,7 @@ export function createApiServer(ctx) {
         }) + '\n',
       );
     if (rvParam === '' || rvParam === '0') {
-      for (const o of store.list(info.resource, ns).filter(keep)) send('ADDED', o);
+      for (const o of store.view(info.resource, ns).filter(keep)) send('ADDED', o);
     } else {
       const rv = Number(rvParam);
       if (!Number.isFinite(rv) || rv < store.oldestWatchableRv()) {
@@ -889,7 +889,7 @@ export function createApiServer(ctx) {
 
   /** @param {string} ns @param {string} forName @param {import('./k8s-shapes.mjs').ResourceInfo} info */
   function requireNamespace(ns, forName, info) {
-    const nsObj = store.get('namespaces', '', ns);
+    const nsObj = store.peek('namespaces', '', ns);
     if (!nsObj) throw new ApiError(404, 'NotFound', `namespaces "${ns}" not found`, { name: ns, kind: 'namespaces' });
     if (nsObj.status?.phase === 'Terminating') {
       throw new ApiError(
@@ -963,7 +963,7 @@ export function createApiServer(ctx) {
     for (const k of ['uid', 'resourceVersion', 'creationTimestamp', 'deletionTimestamp', 'selfLink'])
       delete obj.metadata[k];
     normalize(info, obj);
-    if (store.get(info.resource, ns, name))
+    if (store.peek(info.resource, ns, name))
       throw new ApiError(
         409,
         'AlreadyExists',
@@ -1101,7 +1101,7 @@ export function createApiServer(ctx) {
         const saved = store.update('namespaces', old);
         setTimeout(() => {
           for (const r of RESOURCES.filter((x) => x.namespaced))
-            for (const o of store.list(r.resource, name)) store.delete(r.resource, name, o.metadata.name);
+            for (const o of store.view(r.resource, name)) store.delete(r.resource, name, o.metadata.name);
           store.delete('namespaces', '', name);
         }, 100).unref();
         return sendJson(res, 200, saved);
