@@ -37,6 +37,8 @@ export class Controller {
     this.inlinePods = opts.inlinePods;
     /** @type {Tenant[]} */
     this.tenants = [];
+    /** @type {Map<string, Tenant>} the first tenant of each "namespace/deployment" */
+    this.byDeployment = new Map();
     /** @type {Map<string, RolloutMode>} */
     this.modes = new Map();
     /** @type {Map<string, Rollout>} */
@@ -76,6 +78,8 @@ export class Controller {
     await new Promise((resolve) => tenant.server.listen(0, '127.0.0.1', () => resolve(undefined)));
     tenant.endpoint = `127.0.0.1:${/** @type {import('node:net').AddressInfo} */ (tenant.server.address()).port}`;
     this.tenants.push(tenant);
+    const key = `${t.namespace}/${t.deployment}`;
+    if (!this.byDeployment.has(key)) this.byDeployment.set(key, tenant);
     return tenant;
   }
 
@@ -85,7 +89,7 @@ export class Controller {
    */
   async startInitial(t) {
     const key = `${t.namespace}/${t.deployment}`;
-    const dep = this.store.get('deployments', t.namespace, t.deployment);
+    const dep = this.store.peek('deployments', t.namespace, t.deployment);
     if (!dep) throw new Error(`deployment ${key} missing`);
     this.seen.set(key, dep.metadata.generation ?? 1);
     const pod = await this.#startPod(t, dep);
@@ -149,7 +153,7 @@ export class Controller {
 
   /** @param {string} key */
   #tenantOf(key) {
-    return this.tenants.find((t) => `${t.namespace}/${t.deployment}` === key);
+    return this.byDeployment.get(key);
   }
 
   /** @param {string} key */
@@ -176,7 +180,7 @@ export class Controller {
    */
   async #rollout(key, gen) {
     const [ns, name] = key.split('/');
-    const dep = this.store.get('deployments', ns, name);
+    const dep = this.store.peek('deployments', ns, name);
     if (!dep || (dep.metadata.generation ?? 1) !== gen) return;
     this.#cancel(key);
     /** @type {Rollout} */
@@ -258,17 +262,11 @@ export class Controller {
    */
   #setStatus(key, gen, phase, hash) {
     const [ns, name] = key.split('/');
-    const dep = this.store.get('deployments', ns, name);
+    const dep = this.store.peek('deployments', ns, name);
     if (!dep || (dep.metadata.generation ?? 1) !== gen) return;
-    const n = dep.spec?.replicas ?? 1;
-    const rs = `${name}-${hash}`;
     const now = nowIso();
-    const cond = (
-      /** @type {string} */ type,
-      /** @type {string} */ st,
-      /** @type {string} */ reason,
-      /** @type {string} */ message,
-    ) => {
+    /** @type {Cond} */
+    const cond = (type, st, reason, message) => {
       const prev = (dep.status?.conditions ?? []).find((/** @type {any} */ c) => c.type === type);
       return {
         type,
@@ -279,63 +277,8 @@ export class Controller {
         message,
       };
     };
-    const available = cond('Available', 'True', 'MinimumReplicasAvailable', 'Deployment has minimum availability.');
-    /** @type {Record<string, any>} */
-    let st;
-    switch (phase) {
-      case 'progressing':
-        st = {
-          replicas: 2 * n,
-          updatedReplicas: n,
-          readyReplicas: n,
-          availableReplicas: n,
-          unavailableReplicas: n,
-          conditions: [
-            available,
-            cond('Progressing', 'True', 'ReplicaSetUpdated', `ReplicaSet "${rs}" is progressing.`),
-          ],
-        };
-        break;
-      case 'switched':
-        st = {
-          replicas: n,
-          updatedReplicas: n,
-          readyReplicas: n,
-          availableReplicas: 0,
-          unavailableReplicas: n,
-          conditions: [
-            available,
-            cond('Progressing', 'True', 'ReplicaSetUpdated', `ReplicaSet "${rs}" is progressing.`),
-          ],
-        };
-        break;
-      case 'failed':
-        st = {
-          replicas: 2 * n,
-          updatedReplicas: n,
-          readyReplicas: n,
-          availableReplicas: n,
-          unavailableReplicas: n,
-          conditions: [
-            available,
-            cond('Progressing', 'False', 'ProgressDeadlineExceeded', `ReplicaSet "${rs}" has timed out progressing.`),
-          ],
-        };
-        break;
-      default:
-        st = {
-          replicas: n,
-          updatedReplicas: n,
-          readyReplicas: n,
-          availableReplicas: n,
-          conditions: [
-            available,
-            cond('Progressing', 'True', 'NewReplicaSetAvailable', `ReplicaSet "${rs}" has successfully progressed.`),
-          ],
-        };
-    }
-    dep.status = { observedGeneration: gen, ...st };
-    this.store.update('deployments', dep);
+    const st = phaseStatus(phase, dep.spec?.replicas ?? 1, `${name}-${hash}`, cond);
+    this.store.update('deployments', { ...dep, status: { observedGeneration: gen, ...st } });
   }
 
   /**
@@ -350,98 +293,20 @@ export class Controller {
     const podSpec = dep.spec.template.spec;
     const secretName =
       (podSpec.volumes ?? []).find((/** @type {any} */ v) => v.secret?.secretName)?.secret.secretName ?? t.secret;
-    const secret = this.store.get('secrets', t.namespace, secretName);
+    const secret = this.store.peek('secrets', t.namespace, secretName);
     if (!secret) throw new Error(`pod ${name}: secret "${secretName}" not found (MountVolume.SetUp failed)`);
-    // Like a kubelet secret volume: one file per key, private to the pod.
-    const podDir = path.join(this.dir, 'pods', name);
-    fs.mkdirSync(podDir, { recursive: true, mode: 0o700 });
-    for (const [k, v] of Object.entries(secret.data ?? {})) {
-      fs.writeFileSync(path.join(podDir, k), Buffer.from(/** @type {string} */ (v), 'base64'), { mode: 0o600 });
-    }
     /** @type {Record<string, string>} */
     const env = {};
     for (const e of podSpec.containers?.[0]?.env ?? []) if (typeof e.value === 'string') env[e.name] = e.value;
-    /** @type {Set<import('node:net').Socket>} */
-    const sockets = new Set();
-    const cleanup = () => fs.rmSync(podDir, { recursive: true, force: true });
-    /** @type {Pod} */
-    let pod;
-    if (this.inlinePods) {
-      let proxy;
-      try {
-        proxy = await startTenantProxy({ dir: podDir, name, env });
-      } catch (err) {
-        cleanup();
-        throw new Error(`pod ${name}: container exited: ${/** @type {Error} */ (err).message}`);
-      }
-      pod = {
-        name,
-        hash,
-        port: proxy.port,
-        pid: process.pid,
-        ready: true,
-        sockets,
-        kill: async () => {
-          for (const s of sockets) s.destroy();
-          await proxy.close();
-          cleanup();
-        },
-      };
-    } else {
-      const child = spawn(process.execPath, [PROXY_SCRIPT, '--dir', podDir, '--name', name], {
-        stdio: ['pipe', 'pipe', 'pipe'],
-        env: { PATH: process.env.PATH ?? '', ...env },
-      });
-      const exited = new Promise((resolve) => child.once('exit', resolve));
-      let port;
-      try {
-        port = await new Promise((resolve, reject) => {
-          let out = '';
-          let err = '';
-          const timer = setTimeout(
-            () => reject(new Error(`pod ${name}: not ready after ${POD_START_TIMEOUT_MS} ms`)),
-            POD_START_TIMEOUT_MS,
-          );
-          child.stdout.setEncoding('utf8').on('data', (d) => {
-            out += d;
-            const line = out.split('\n').find((l) => l.includes('"ready"'));
-            if (line) {
-              clearTimeout(timer);
-              resolve(JSON.parse(line).port);
-            }
-          });
-          child.stderr.setEncoding('utf8').on('data', (d) => (err += d));
-          child.once('exit', (code) => {
-            clearTimeout(timer);
-            reject(new Error(`pod ${name}: container exited with code ${code}: ${err.trim().split('\n').pop() ?? ''}`));
-          });
-          child.once('error', (e) => {
-            clearTimeout(timer);
-            reject(e);
-          });
-        });
-      } catch (err) {
-        child.kill('SIGKILL');
-        cleanup();
-        throw err;
-      }
-      pod = {
-        name,
-        hash,
-        port: /** @type {number} */ (port),
-        pid: child.pid ?? 0,
-        ready: true,
-        sockets,
-        kill: async () => {
-          for (const s of sockets) s.destroy();
-          if (child.exitCode === null && child.signalCode === null) {
-            child.kill('SIGTERM');
-            await exited;
-          }
-          cleanup();
-        },
-      };
-    }
+    // Like a kubelet secret volume: one file per key, private to the pod. An in-process pod
+    // gets the same bytes in memory: no folder to write and remove on every rollout.
+    const podDir = path.join(this.dir, 'pods', name);
+    /** @type {Record<string, Buffer>} a config key may be "__proto__" */
+    const files = Object.create(null);
+    for (const [k, v] of Object.entries(secret.data ?? {})) files[k] = Buffer.from(/** @type {string} */ (v), 'base64');
+    const pod = this.inlinePods
+      ? await this.#startInlinePod(name, hash, podDir, files, env)
+      : await this.#startChildPod(name, hash, podDir, files, env);
     this.#recordPod(t, dep, pod);
     const kill = pod.kill;
     pod.kill = async () => {
@@ -450,6 +315,76 @@ export class Controller {
       this.store.delete('pods', t.namespace, pod.name);
     };
     return pod;
+  }
+
+  /**
+   * @param {string} name @param {string} hash @param {string} podDir where a child's volume would be
+   * @param {Record<string, Buffer>} files @param {Record<string, string>} env
+   * @returns {Promise<Pod>}
+   */
+  async #startInlinePod(name, hash, podDir, files, env) {
+    let proxy;
+    try {
+      proxy = await startTenantProxy({ dir: podDir, name, env, files });
+    } catch (err) {
+      throw new Error(`pod ${name}: container exited: ${/** @type {Error} */ (err).message}`);
+    }
+    /** @type {Set<import('node:net').Socket>} */
+    const sockets = new Set();
+    return {
+      name,
+      hash,
+      port: proxy.port,
+      pid: process.pid,
+      ready: true,
+      sockets,
+      kill: async () => {
+        for (const s of sockets) s.destroy();
+        await proxy.close();
+      },
+    };
+  }
+
+  /**
+   * @param {string} name @param {string} hash @param {string} podDir
+   * @param {Record<string, Buffer>} files @param {Record<string, string>} env
+   * @returns {Promise<Pod>}
+   */
+  async #startChildPod(name, hash, podDir, files, env) {
+    fs.mkdirSync(podDir, { recursive: true, mode: 0o700 });
+    for (const [k, v] of Object.entries(files)) fs.writeFileSync(path.join(podDir, k), v, { mode: 0o600 });
+    const cleanup = () => fs.rmSync(podDir, { recursive: true, force: true });
+    const child = spawn(process.execPath, [PROXY_SCRIPT, '--dir', podDir, '--name', name], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+      env: { PATH: process.env.PATH ?? '', ...env },
+    });
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    let port;
+    try {
+      port = await childReady(child, name);
+    } catch (err) {
+      child.kill('SIGKILL');
+      cleanup();
+      throw err;
+    }
+    /** @type {Set<import('node:net').Socket>} */
+    const sockets = new Set();
+    return {
+      name,
+      hash,
+      port,
+      pid: child.pid ?? 0,
+      ready: true,
+      sockets,
+      kill: async () => {
+        for (const s of sockets) s.destroy();
+        if (child.exitCode === null && child.signalCode === null) {
+          child.kill('SIGTERM');
+          await exited;
+        }
+        cleanup();
+      },
+    };
   }
 
   /** Publish a read-only Pod object so `kubectl get pods` shows the sandbox's pods. @param {Tenant} t @param {any} dep @param {Pod} pod */
@@ -507,5 +442,94 @@ export class Controller {
         await new Promise((resolve) => t.server.close(() => resolve(undefined)));
       }),
     );
+  }
+}
+
+/**
+ * The port a tenant-proxy child reports once it listens.
+ * @param {import('node:child_process').ChildProcessWithoutNullStreams} child @param {string} name
+ * @returns {Promise<number>}
+ */
+function childReady(child, name) {
+  return new Promise((resolve, reject) => {
+    let out = '';
+    let err = '';
+    const timer = setTimeout(
+      () => reject(new Error(`pod ${name}: not ready after ${POD_START_TIMEOUT_MS} ms`)),
+      POD_START_TIMEOUT_MS,
+    );
+    child.stdout.setEncoding('utf8').on('data', (d) => {
+      out += d;
+      const line = out.split('\n').find((l) => l.includes('"ready"'));
+      if (line) {
+        clearTimeout(timer);
+        resolve(JSON.parse(line).port);
+      }
+    });
+    child.stderr.setEncoding('utf8').on('data', (d) => (err += d));
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`pod ${name}: container exited with code ${code}: ${err.trim().split('\n').pop() ?? ''}`));
+    });
+    child.once('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+  });
+}
+
+/** @typedef {(type: string, st: string, reason: string, message: string) => Record<string, string>} Cond */
+
+/**
+ * The Deployment status (without observedGeneration) a rollout phase reports.
+ * @param {'progressing'|'switched'|'complete'|'failed'} phase @param {number} n replicas
+ * @param {string} rs the new ReplicaSet's name @param {Cond} cond
+ * @returns {Record<string, any>}
+ */
+function phaseStatus(phase, n, rs, cond) {
+  const available = cond('Available', 'True', 'MinimumReplicasAvailable', 'Deployment has minimum availability.');
+  const progressing = cond('Progressing', 'True', 'ReplicaSetUpdated', `ReplicaSet "${rs}" is progressing.`);
+  switch (phase) {
+    case 'progressing':
+      return {
+        replicas: 2 * n,
+        updatedReplicas: n,
+        readyReplicas: n,
+        availableReplicas: n,
+        unavailableReplicas: n,
+        conditions: [available, progressing],
+      };
+    case 'switched':
+      return {
+        replicas: n,
+        updatedReplicas: n,
+        readyReplicas: n,
+        availableReplicas: 0,
+        unavailableReplicas: n,
+        conditions: [available, progressing],
+      };
+    case 'failed':
+      return {
+        replicas: 2 * n,
+        updatedReplicas: n,
+        readyReplicas: n,
+        availableReplicas: n,
+        unavailableReplicas: n,
+        conditions: [
+          available,
+          cond('Progressing', 'False', 'ProgressDeadlineExceeded', `ReplicaSet "${rs}" has timed out progressing.`),
+        ],
+      };
+    default:
+      return {
+        replicas: n,
+        updatedReplicas: n,
+        readyReplicas: n,
+        availableReplicas: n,
+        conditions: [
+          available,
+          cond('Progressing', 'True', 'NewReplicaSetAvailable', `ReplicaSet "${rs}" has successfully progressed.`),
+        ],
+      };
   }
 }

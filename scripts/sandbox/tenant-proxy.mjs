@@ -9,7 +9,8 @@
 //   prints {"ready":true,"port":N,"pid":N} on stdout when listening, exits 1
 //   with one line on stderr when the certificate or key cannot be used, and
 //   exits when its stdin closes (so it never outlives the cluster).
-// Or in-process (--inline-pods): await startTenantProxy({ dir, name, env }).
+// Or in-process (--inline-pods): await startTenantProxy({ dir, name, env, files }), where files
+//   holds the secret volume's contents in memory (read once, here, like the files would be).
 import tls from 'node:tls';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -19,12 +20,12 @@ const VERSIONS = new Set(['TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3']);
 
 /**
  * Start one pod's HTTPS server on 127.0.0.1 (ephemeral port): any path → 200 "ok <pod>".
- * @param {{ dir: string, name: string, env?: Record<string, string | undefined> }} opts
+ * @param {{ dir: string, name: string, env?: Record<string, string | undefined>, files?: Record<string, Buffer> }} opts
  * @returns {Promise<{ port: number, close: () => Promise<void> }>}
  */
-export async function startTenantProxy({ dir, name, env = {} }) {
-  const cert = fs.readFileSync(path.join(dir, 'tls.crt'));
-  const key = fs.readFileSync(path.join(dir, 'tls.key'));
+export async function startTenantProxy({ dir, name, env = {}, files }) {
+  const cert = readVolumeFile(dir, 'tls.crt', files);
+  const key = readVolumeFile(dir, 'tls.key', files);
   /** @type {import('node:tls').TlsOptions} */
   const options = { cert, key };
   // Node's defaults are min TLSv1.2 / max TLSv1.3; the container env narrows them.
@@ -72,6 +73,19 @@ export async function startTenantProxy({ dir, name, env = {} }) {
         server.close(() => resolve(undefined));
       }),
   };
+}
+
+/**
+ * One key of the secret volume: from memory when given, else from its file. A key the
+ * secret lacks fails as the missing file would.
+ * @param {string} dir @param {string} file @param {Record<string, Buffer>} [files]
+ */
+function readVolumeFile(dir, file, files) {
+  if (!files) return fs.readFileSync(path.join(dir, file));
+  const data = Object.hasOwn(files, file) ? files[file] : undefined;
+  if (data) return data;
+  const err = new Error(`ENOENT: no such file or directory, open '${path.join(dir, file)}'`);
+  throw Object.assign(err, { code: 'ENOENT', syscall: 'open', path: path.join(dir, file) });
 }
 
 /** @param {string} flag */
