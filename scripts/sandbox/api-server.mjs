@@ -211,6 +211,21 @@ export function createApiServer(ctx) {
 
   // ---------- faults ----------
 
+  /** @type {WeakMap<Fault, Map<string, RegExp>>} */
+  const faultPatterns = new WeakMap();
+  /**
+   * A fault's pattern, compiled once rather than on every request (kept outside the fault, so
+   * its JSON stays as posted).
+   * @param {Fault} f @param {string} source
+   */
+  function pattern(f, source) {
+    let m = faultPatterns.get(f);
+    if (!m) faultPatterns.set(f, (m = new Map()));
+    let re = m.get(source);
+    if (!re) m.set(source, (re = new RegExp(source)));
+    return re;
+  }
+
   /** @param {string} method @param {URL} url @param {string} userAgent */
   function pickFault(method, url, userAgent) {
     let chosen;
@@ -219,10 +234,10 @@ export function createApiServer(ctx) {
       if (!f.match.userAgent && userAgent.startsWith('kubectl-dispatcher')) continue;
       if (f.match.method && f.match.method.toUpperCase() !== method) continue;
       if (f.match.path) {
-        const re = new RegExp(f.match.path);
+        const re = pattern(f, f.match.path);
         if (!re.test(url.pathname) && !re.test(url.pathname + url.search)) continue;
       }
-      if (f.match.userAgent && !new RegExp(f.match.userAgent).test(userAgent)) continue;
+      if (f.match.userAgent && !pattern(f, f.match.userAgent).test(userAgent)) continue;
       f.seen += 1;
       const active = f.seen >= f.nth && (f.times < 0 || f.seen < f.nth + f.times);
       if (active && !chosen) {
@@ -802,6 +817,8 @@ export function createApiServer(ctx) {
     if (info.kind === 'Secret') {
       obj.type = obj.type || 'Opaque';
       for (const [k, v] of Object.entries(obj.data ?? {})) {
+        // A value the stored secret already holds passed this check when it was stored.
+        if (typeof v === 'string' && old?.data && Object.hasOwn(old.data, k) && old.data[k] === v) continue;
         if (typeof v !== 'string' || !/^[A-Za-z0-9+/]*={0,2}$/.test(v) || v.length % 4 !== 0) {
           throw new ApiError(
             400,
@@ -819,7 +836,8 @@ export function createApiServer(ctx) {
       }
       let size = 0;
       for (const [k, v] of Object.entries(obj.data ?? {})) {
-        size += Buffer.from(/** @type {string} */ (v), 'base64').length;
+        // Every value is well-formed base64 by now, so its decoded length needs no decoding.
+        size += Buffer.byteLength(/** @type {string} */ (v), 'base64');
         if (!CONFIG_KEY.test(k) || k.length > 253) {
           errs.push({
             field: `data[${k}]`,
