@@ -2,7 +2,7 @@
 // record (a refusal before any change too), release the local locks, prune old versions, and say
 // per tenant what is true afterwards.
 import { BusyError, CancelledError, ForeignChangeError, TransactionError } from '../../errors.js';
-import { clearMarker, writeMarker } from '../state.js';
+import { clearMarker, writeMarker, writeMarkers } from '../state.js';
 import { appendAudit, appendAuditMany, type AuditInput } from '../../audit/log.js';
 import { bounded } from '../../pool.js';
 import { exitOf, type EngineOptions, type Outcome, type Run, type Tenant } from './tenant.js';
@@ -18,7 +18,7 @@ export async function finish(run: Run, aborted: boolean): Promise<void> {
     (x) => x.error && (!x.applied || (x.error instanceof BusyError && x.step === 'apply')),
   );
   // Confirmed first: a kill before the records makes the next run write them (not roll back).
-  for (const x of done) writeMarker({ ...x.marker!, step: 'confirmed' });
+  writeMarkers(done.map((x) => ({ ...x.marker!, step: 'confirmed' as const })));
   for (const x of unchanged) clearMarker(x.t.namespace, x.t.secret);
   auditAll(run, [
     ...done.map((x) => [x, 'installed'] as const),
