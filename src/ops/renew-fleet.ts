@@ -5,7 +5,7 @@ import { EXIT, XsoarCertError, type ExitCode } from '../errors.js';
 import type { Reporter as Output } from './reporter.js';
 import { Kubectl } from '../k8s/kubectl.js';
 import { LIVE_TLS_SECRETS, type SecretObject } from '../k8s/secrets.js';
-import { acquireLock, type Lock } from './state.js';
+import { acquireLock, ensureStateDir, type Lock } from './state.js';
 import { runFleet, type FleetResult, type Target } from './fleet.js';
 import { markerOfAnotherCluster, perCluster } from './clusters.js';
 import { resolveMarker } from './targets/k8s-secret/recovery.js';
@@ -26,11 +26,19 @@ async function lockAndResolve(
   locks: Lock[],
 ): Promise<Target[]> {
   const live: Target[] = [];
+  // The locks' folder is checked once for the fleet; each lock is still created O_EXCL, no link followed.
+  // A refused folder fails each tenant, as before: acquireLock checks it again and throws.
+  let checked = false;
+  try {
+    checked = !base.dryRun && targets.length > 0 && Boolean(ensureStateDir('locks'));
+  } catch {
+    checked = false;
+  }
   for (const t of targets) {
     try {
       const elsewhere = markerOfAnotherCluster(t, base.context);
       if (elsewhere) throw elsewhere;
-      if (!base.dryRun) locks.push(acquireLock(t.namespace, t.secret, 'renew'));
+      if (!base.dryRun) locks.push(acquireLock(t.namespace, t.secret, 'renew', checked));
       await resolveMarker(kubectl.forNamespace(t.namespace), t.namespace, t.secret, out, {
         endpoint: t.endpoint,
         servername: base.servername,
@@ -56,10 +64,11 @@ async function dueTenants(
 ) {
   const wide = await kubectl.acrossNamespaces().listAllIfAllowed<SecretObject>('secrets', LIVE_TLS_SECRETS);
   const due: { t: Target; installed: Installed; reason: string }[] = [];
+  const byName = new Map(wide?.map((s) => [`${s.metadata.namespace ?? ''}/${s.metadata.name}`, s]));
   await runFleet(live, parallel, async (t) => {
     const opts = { ...base, namespace: t.namespace, secret: t.secret, endpoint: t.endpoint };
     try {
-      const hit = wide?.find((s) => s.metadata.namespace === t.namespace && s.metadata.name === t.secret);
+      const hit = byName.get(`${t.namespace}/${t.secret}`);
       const installed = readInstalled(
         opts,
         hit ? { found: true, object: hit } : await kubectl.forNamespace(t.namespace).getSecret(t.secret),
