@@ -112,8 +112,11 @@ function pause(ms: number, signal?: AbortSignal): Promise<void> {
 const POLL_ATTEMPTS = 40;
 
 /**
- * Poll an authorization or an order (RFC 8555 7.5.1) until it is valid: each answer checked, a
- * short backoff (0.2 s doubling to 1.5 s, about a minute in all), "invalid" is the CA's refusal.
+ * Poll an authorization or an order (RFC 8555 7.5.1) until it is valid: each answer checked, an
+ * exponential backoff from 50 ms doubling to 1.5 s (about a minute in all), "invalid" is the CA's
+ * refusal. A CA answers a DNS-01 check or a finalize in tens of milliseconds (pebble, Boulder's
+ * VA): a first wait of 0.2 s was 0.4 s of a 1 s renewal; starting at 50 ms costs a CA at most two
+ * more requests per authorization and per order.
  */
 async function untilValid<T extends CheckedAuthz | CheckedOrder>(
   run: Run,
@@ -129,7 +132,7 @@ async function untilValid<T extends CheckedAuthz | CheckedOrder>(
       const todo = 'nothing was changed; the next scheduled renew tries again';
       throw new CaError(`the CA at ${run.check.ca} still says "${x.status}" after ${POLL_ATTEMPTS} checks: ${todo}`);
     }
-    await pause(Math.min(200 * 2 ** i, 1500), run.signal);
+    await pause(Math.min(50 * 2 ** i, 1500), run.signal);
     x = await next();
   }
   return x;
