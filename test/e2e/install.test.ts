@@ -136,7 +136,9 @@ test('two concurrent installs: one wins, the other fails cleanly (exit 7); the s
   const loser = ra.code === 7 ? ra : rb.code === 7 ? rb : undefined;
   if (loser)
     expect(loser.stderr).toMatch(
-      /holds the lock|changed while xsoar-cert was working|another xsoar-cert run is changing/,
+      // Which message depends on where the loser meets the winner: the local lock, the fenced
+      // replace, or (in its preflight) the in-cluster lock the winner's replace took.
+      /holds the lock|changed while xsoar-cert was working|another xsoar-cert run is changing|is being changed by another xsoar-cert install/,
     );
   const served = (await sb.servedCert(t().endpoint)).sha256;
   const data = await sb.secretData(t().namespace, t().secret);
