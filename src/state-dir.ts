@@ -47,7 +47,29 @@ export function tenantFile(sub: string, ns: string, secret: string, ext: string)
 
 const FIX_HINT =
   'Remove it (or chown it to this user and chmod go-w it), or set XSOAR_CERT_STATE_DIR to a folder you own.';
-const uid = () => process.getuid?.();
+// Asked once: this process never changes its user.
+const myUid = process.getuid?.();
+const uid = () => myUid;
+
+/**
+ * Folders already found ours and closed to others in this fleet run (`withCheckedFolders`).
+ * Within one run such a folder cannot change hands: only its owner or root may chmod or chown it,
+ * and replacing it needs write access to its parent, checked the same way. So a fleet checks each
+ * folder once instead of for every file: the checks were 23 stat calls per tenant of a daily renew.
+ * Outside a fleet run every call checks again (and so do the tests that chmod between calls).
+ */
+let checkedFolders: Set<string> | undefined;
+
+/** Run `fn` with each state folder checked once (see checkedFolders); nested calls share the outer scope. */
+export async function withCheckedFolders<T>(fn: () => Promise<T>): Promise<T> {
+  if (checkedFolders) return fn();
+  checkedFolders = new Set();
+  try {
+    return await fn();
+  } finally {
+    checkedFolders = undefined;
+  }
+}
 
 /** Why `st` may not be trusted, or undefined: not ours, or writable (for keys: readable) by group or others. */
 function untrusted(st: Stats, secretFile = false): string | undefined {
@@ -99,9 +121,11 @@ export function stateFolder(sub?: string, create = true): string | undefined {
   const top = stateDir();
   const dirs = sub ? [top, path.join(top, sub)] : [top];
   for (const d of dirs) {
+    if (checkedFolders?.has(d)) continue;
     try {
       if (create) mkdirSync(d, { recursive: true, mode: 0o700 });
       checkDir(d);
+      checkedFolders?.add(d);
     } catch (err) {
       if (err instanceof InputError) throw err;
       const code = (err as NodeJS.ErrnoException).code;

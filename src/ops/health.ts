@@ -7,6 +7,7 @@
 import { ALL_NAMESPACES, Kubectl, type KubectlOptions } from '../k8s/kubectl.js';
 import { fetchServedChain } from '../net/served-cert.js';
 import { bounded, groupBy } from '../pool.js';
+import { withCheckedFolders } from '../state-dir.js';
 import type { Target } from './fleet.js';
 import { installedLeaf } from './installed.js';
 import { readRenewalState, type RenewalState } from './renewal-state.js';
@@ -51,11 +52,15 @@ type SecretRead = { found: SecretObject } | { missing: true } | { error: string 
 const key = (ns: string, name: string) => `${ns}/${name}`;
 
 /** Every target's facts, in the order given. */
-export async function gatherHealth(
+export function gatherHealth(
   targets: readonly Target[],
   k: HealthKubectl = {},
   o: HealthOptions = {},
 ): Promise<TenantHealth[]> {
+  return withCheckedFolders(() => gather(targets, k, o));
+}
+
+async function gather(targets: readonly Target[], k: HealthKubectl, o: HealthOptions): Promise<TenantHealth[]> {
   const parallel = o.parallel ?? 8;
   // Each tenant is read in its own cluster: a tenants file may name several contexts.
   const reads = new Map<string, SecretRead>();
@@ -128,9 +133,11 @@ async function readSecrets(
   if (namespaces.size > 1) {
     let listed: SecretObject[] | undefined;
     try {
+      // The renew that ran just before in this process, if it changed nothing, read the same list.
       listed = await new Kubectl({ ...k, namespace: ALL_NAMESPACES }).listAllIfAllowed<SecretObject>(
         'secrets',
         LIVE_TLS_SECRETS,
+        true,
       );
     } catch (err) {
       // The cluster did not answer: every tenant is unread, for the same reason (no retry per namespace).

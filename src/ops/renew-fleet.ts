@@ -6,6 +6,7 @@ import type { Reporter as Output } from './reporter.js';
 import { Kubectl } from '../k8s/kubectl.js';
 import { LIVE_TLS_SECRETS, type SecretObject } from '../k8s/secrets.js';
 import { acquireLock, ensureStateDir, type Lock } from './state.js';
+import { withCheckedFolders } from '../state-dir.js';
 import { runFleet, type FleetResult, type Target } from './fleet.js';
 import { markerOfAnotherCluster, perCluster } from './clusters.js';
 import { resolveMarker } from './targets/k8s-secret/recovery.js';
@@ -62,7 +63,7 @@ async function dueTenants(
   out: Output,
   settle: { skip: (t: Target, r: RenewResult) => void; failed: (t: Target, err: unknown) => void },
 ) {
-  const wide = await kubectl.acrossNamespaces().listAllIfAllowed<SecretObject>('secrets', LIVE_TLS_SECRETS);
+  const wide = await kubectl.acrossNamespaces().listAllIfAllowed<SecretObject>('secrets', LIVE_TLS_SECRETS, true);
   const due: { t: Target; installed: Installed; reason: string }[] = [];
   const byName = new Map(wide?.map((s) => [`${s.metadata.namespace ?? ''}/${s.metadata.name}`, s]));
   await runFleet(live, parallel, async (t) => {
@@ -104,7 +105,16 @@ export function runRenewClusters(
  * run (one folder scan, one ACME order per set of names), and the due tenants renewed in one
  * batched transaction (one tenant at a time when the user may not list across namespaces).
  */
-export async function runRenewFleet(
+export function runRenewFleet(
+  targets: Target[],
+  base: FleetBase,
+  parallel: number,
+  out: Output,
+): Promise<FleetResult<RenewResult>[]> {
+  return withCheckedFolders(() => renewFleet(targets, base, parallel, out));
+}
+
+async function renewFleet(
   targets: Target[],
   base: FleetBase,
   parallel: number,

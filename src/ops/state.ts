@@ -47,8 +47,10 @@ function procStat(pid: number): string[] | undefined {
  */
 export const procStart = (pid: number): string | undefined => procStat(pid)?.[19];
 
+// Read once: a fleet's markers asked /proc for it once per tenant (20 ms per 100 tenants).
+let ownStart: string | undefined;
 /** This process, as recorded in locks and markers. */
-export const self = () => ({ pid: process.pid, pidStart: procStart(process.pid) });
+export const self = () => ({ pid: process.pid, pidStart: (ownStart ??= procStart(process.pid)) });
 
 /**
  * Is the process that wrote a lock or marker still running? A live pid with another start time is

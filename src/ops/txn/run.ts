@@ -6,6 +6,7 @@ import type { FleetResult, Target } from '../fleet.js';
 import { kubernetesSecrets } from '../targets/k8s-secret/index.js';
 import type { Preflight } from '../targets/k8s-secret/steps.js';
 import { exitOf, runEngine, type EngineOptions } from './engine.js';
+import { withCheckedFolders } from '../../state-dir.js';
 import type { NewContent, PendingContent, TransactionResult } from './types.js';
 
 export interface TransactionOptions extends Omit<EngineOptions, 'targets' | 'op' | 'parallel'> {
@@ -51,10 +52,8 @@ export async function executeFleetTransaction(
   let outcomes;
   try {
     const kind = kubernetesSecrets(kubectl, { proxy, parallel: opts.parallel }, op);
-    outcomes = await runEngine(
-      { ...rest, op, targets: targets.map((t) => ({ ...t, content: contentOf(t) })) },
-      kind,
-      out,
+    outcomes = await withCheckedFolders(() =>
+      runEngine({ ...rest, op, targets: targets.map((t) => ({ ...t, content: contentOf(t) })) }, kind, out),
     );
   } catch (err) {
     // A fleet of one is refused before any change by a throw, like a single install.
