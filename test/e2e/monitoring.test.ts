@@ -229,3 +229,43 @@ test('renew --metrics-file after a fleet run with one failing tenant: promtool a
     .find((l) => l.startsWith('xsoar_cert_renewal_failures_total{namespace="tenant-3",secret="no-such-secret"} '));
   expect(failed).toMatch(/ 1$/);
 });
+
+test('a daily renew that changes nothing reads the secrets once for its decisions and its metrics; one that changes reads again', async () => {
+  const list = path.join(sb.dir, 'daily-tenants.txt');
+  writeFileSync(list, ['tenant-1/xsoar-tls', 'tenant-2/xsoar-tls'].join('\n') + '\n');
+  const env = { ...sb.env, XSOAR_CERT_STATE_DIR: path.join(sb.dir, 'daily-state') };
+  const file = path.join(sb.dir, 'daily.prom');
+  const secretLists = async () => {
+    const log: Array<{ method: string; path: string }> = await sb.requests();
+    return log.filter((e) => e.method === 'GET' && e.path === '/api/v1/secrets').length;
+  };
+  await sb.control('requests', undefined, 'DELETE');
+  const quiet = await runCli(['renew', '--self-signed', '--tenants-file', list, '--metrics-file', file], { env });
+  expect(quiet.code).toBe(0);
+  expect(quiet.stdout).toMatch(/not due/);
+  expect(await secretLists()).toBe(1);
+  const before = readFileSync(file, 'utf8');
+  expect(sample(before, 'xsoar_cert_not_after_timestamp_seconds', 'tenant-1')).toBe(
+    Date.parse((await certOf('tenant-1')).validTo) / 1000,
+  );
+
+  // A run that writes (the renewal itself) reads the secrets again for the metrics: they show the new certificates.
+  await sb.control('requests', undefined, 'DELETE');
+  const forced = await runCli(['renew', '--self-signed', '--force', '--tenants-file', list, '--metrics-file', file], {
+    env,
+  });
+  expect(forced.code).toBe(0);
+  const log: Array<{ method: string; path: string }> = await sb.requests();
+  const lastWrite = log.map((e) => e.method !== 'GET' && /\/secrets\//.test(e.path)).lastIndexOf(true);
+  const lastList = log.map((e) => e.method === 'GET' && e.path === '/api/v1/secrets').lastIndexOf(true);
+  expect(lastWrite).toBeGreaterThan(0);
+  expect(lastList).toBeGreaterThan(lastWrite);
+  const after = readFileSync(file, 'utf8');
+  for (const ns of ['tenant-1', 'tenant-2'])
+    expect(sample(after, 'xsoar_cert_not_after_timestamp_seconds', ns)).toBe(
+      Date.parse((await certOf(ns)).validTo) / 1000,
+    );
+  expect(sample(after, 'xsoar_cert_not_after_timestamp_seconds', 'tenant-1')).not.toBe(
+    sample(before, 'xsoar_cert_not_after_timestamp_seconds', 'tenant-1'),
+  );
+}, 60000);
