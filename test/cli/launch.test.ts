@@ -112,4 +112,13 @@ test('the modules run instead when the bundle is older than them, with XSOAR_CER
   expect(run(other, ['inspect', CERT], { XSOAR_CERT_DEBUG: '1' }).code).toBe(0);
   expect(run(other, ['--version']).stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
   expect(() => readdirSync(path.join(other, 'xsoar-cert'))).toThrow();
+  // A reader that closes the pipe at once: exit 0, nothing on stderr.
+  const closed = spawnSync(
+    'bash',
+    ['-c', `"${process.execPath}" "${BIN}" --version | head -c0; exit \${PIPESTATUS[0]}`],
+    {
+      encoding: 'utf8',
+    },
+  );
+  expect({ status: closed.status, stderr: closed.stderr }).toEqual({ status: 0, stderr: '' });
 });
