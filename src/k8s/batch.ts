@@ -52,7 +52,7 @@ async function one(k: Kubectl, verb: EachVerb, it: Item, fields: string[], jsonP
               contentType: 'application/json-patch+json',
             };
   try {
-    const r = await k.api.request({ ...req, timeoutMs: k.timeoutMs, signal: k.signal });
+    const r = await k.api.request({ ...req, timeoutMs: k.timeoutMs, signal: k.signal, discard: !fields.length });
     if (r.status >= 200 && r.status < 300) return { ok: true, fields: fields.map((f) => pick(r.json, f)) };
     if (verb === 'delete' && r.status === 404) return { ok: true, fields: [] };
     return { ok: false, error: redact(fromServer(r)) };

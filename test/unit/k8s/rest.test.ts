@@ -16,6 +16,11 @@ beforeAll(async () => {
       setTimeout(() => req.socket.destroy(), 50);
       return;
     }
+    if (req.url?.startsWith('/conflict')) {
+      res.writeHead(409, { 'content-type': 'application/json' });
+      res.end('{"kind":"Status","reason":"Conflict","message":"the object has been modified"}');
+      return;
+    }
     res.writeHead(200, { 'content-type': 'application/json' });
     res.end('{"items":[]}');
   });
@@ -48,4 +53,21 @@ test('a socket with nothing behind it rejects at once (the proxy is gone)', asyn
   const api = new SocketApi(path.join(path.dirname(socket), 'gone.sock'));
   await expect(api.request({ method: 'GET', path: '/', timeoutMs: 5000 })).rejects.toMatchObject({ code: 'ENOENT' });
   api.close();
+});
+
+test('discard: a success is answered without its body; a failure keeps its Status for the message', async () => {
+  const api = new SocketApi(socket);
+  try {
+    expect(await api.request({ method: 'DELETE', path: '/ok', timeoutMs: 5000, discard: true })).toEqual({
+      status: 200,
+      json: undefined,
+      text: '',
+    });
+    expect(await api.request({ method: 'PUT', path: '/conflict', timeoutMs: 5000, discard: true })).toMatchObject({
+      status: 409,
+      json: { reason: 'Conflict', message: 'the object has been modified' },
+    });
+  } finally {
+    api.close();
+  }
 });
