@@ -22,6 +22,7 @@ import {
   writeSync,
   type Stats,
 } from 'node:fs';
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomBytes } from 'node:crypto';
 import { homedir, tmpdir } from 'node:os';
 import path from 'node:path';
@@ -52,23 +53,19 @@ const myUid = process.getuid?.();
 const uid = () => myUid;
 
 /**
- * Folders already found ours and closed to others in this fleet run (`withCheckedFolders`).
- * Within one run such a folder cannot change hands: only its owner or root may chmod or chown it,
- * and replacing it needs write access to its parent, checked the same way. So a fleet checks each
- * folder once instead of for every file: the checks were 23 stat calls per tenant of a daily renew.
- * Outside a fleet run every call checks again (and so do the tests that chmod between calls).
+ * Subfolders (locks, markers, renewals) already found ours and closed to others in this fleet run
+ * (`withCheckedFolders`). Within a run such a folder cannot change hands: only its owner or root may
+ * chmod or chown it, and replacing it needs write access to the state dir, which is checked on every
+ * call (its own parent never is, so the state dir itself is not remembered). So a fleet checks each
+ * subfolder once instead of for every file: 23 stat calls per tenant of a daily renew. The scope
+ * follows the run's own async calls (AsyncLocalStorage); anything else, the tests that chmod
+ * between calls included, checks every time.
  */
-let checkedFolders: Set<string> | undefined;
+const checkedFolders = new AsyncLocalStorage<Set<string>>();
 
-/** Run `fn` with each state folder checked once (see checkedFolders); nested calls share the outer scope. */
-export async function withCheckedFolders<T>(fn: () => Promise<T>): Promise<T> {
-  if (checkedFolders) return fn();
-  checkedFolders = new Set();
-  try {
-    return await fn();
-  } finally {
-    checkedFolders = undefined;
-  }
+/** Run `fn` with each state subfolder checked once (see checkedFolders); a nested call shares the outer scope. */
+export function withCheckedFolders<T>(fn: () => Promise<T>): Promise<T> {
+  return checkedFolders.getStore() ? fn() : checkedFolders.run(new Set(), fn);
 }
 
 /** Why `st` may not be trusted, or undefined: not ours, or writable (for keys: readable) by group or others. */
@@ -120,12 +117,13 @@ function checkDir(d: string): void {
 export function stateFolder(sub?: string, create = true): string | undefined {
   const top = stateDir();
   const dirs = sub ? [top, path.join(top, sub)] : [top];
+  const checked = checkedFolders.getStore();
   for (const d of dirs) {
-    if (checkedFolders?.has(d)) continue;
+    if (d !== top && checked?.has(d)) continue;
     try {
       if (create) mkdirSync(d, { recursive: true, mode: 0o700 });
       checkDir(d);
-      checkedFolders?.add(d);
+      if (d !== top) checked?.add(d);
     } catch (err) {
       if (err instanceof InputError) throw err;
       const code = (err as NodeJS.ErrnoException).code;

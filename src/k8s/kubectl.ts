@@ -226,10 +226,8 @@ export class Kubectl {
   listAll<T>(kind: 'secrets' | 'deployments', sel: Selectors = {}): Promise<T[]> {
     return listAll<T>(this, kind, sel);
   }
-  /** With `reuse`, an identical earlier read's answer when nothing but reads was sent since (connection.ts). */
-  listAllIfAllowed<T>(kind: 'secrets' | 'deployments', sel: Selectors = {}, reuse = false): Promise<T[] | undefined> {
-    const read = () => listAllIfAllowed<T>(this, kind, sel);
-    return reuse && this.api.reuse ? this.api.reuse(JSON.stringify(['list', kind, sel]), read) : read();
+  listAllIfAllowed<T>(kind: 'secrets' | 'deployments', sel: Selectors = {}): Promise<T[] | undefined> {
+    return listAllIfAllowed<T>(this, kind, sel);
   }
   listAllMetadata(sel: Selectors): Promise<SecretObject[]> {
     return listAllMetadata(this, sel);

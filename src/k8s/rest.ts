@@ -48,11 +48,6 @@ export interface Api {
   request(r: ApiRequest): Promise<ApiReply>;
   /** Resolves true when onEvent ended it, false when the server closed the stream. */
   watch(w: WatchRequest): Promise<boolean>;
-  /**
-   * `read()`'s answer, or the answer an earlier read of the same `key` gave when nothing was sent
-   * to this cluster since but reads (connection.ts). Without it, every call reads.
-   */
-  reuse?<T>(key: string, read: () => Promise<T>): Promise<T>;
 }
 
 /** A failure below HTTP (the socket is gone, the connection dropped, the deadline passed). */

@@ -133,11 +133,9 @@ async function readSecrets(
   if (namespaces.size > 1) {
     let listed: SecretObject[] | undefined;
     try {
-      // The renew that ran just before in this process, if it changed nothing, read the same list.
       listed = await new Kubectl({ ...k, namespace: ALL_NAMESPACES }).listAllIfAllowed<SecretObject>(
         'secrets',
         LIVE_TLS_SECRETS,
-        true,
       );
     } catch (err) {
       // The cluster did not answer: every tenant is unread, for the same reason (no retry per namespace).

@@ -63,7 +63,7 @@ async function dueTenants(
   out: Output,
   settle: { skip: (t: Target, r: RenewResult) => void; failed: (t: Target, err: unknown) => void },
 ) {
-  const wide = await kubectl.acrossNamespaces().listAllIfAllowed<SecretObject>('secrets', LIVE_TLS_SECRETS, true);
+  const wide = await kubectl.acrossNamespaces().listAllIfAllowed<SecretObject>('secrets', LIVE_TLS_SECRETS);
   const due: { t: Target; installed: Installed; reason: string }[] = [];
   const byName = new Map(wide?.map((s) => [`${s.metadata.namespace ?? ''}/${s.metadata.name}`, s]));
   await runFleet(live, parallel, async (t) => {

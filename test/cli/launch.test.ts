@@ -58,7 +58,7 @@ test('a corrupt cache is rejected by V8 and replaced; the command answers as usu
   expect(mode(file)).toBe(0o600);
 });
 
-test('a cache folder others may write is neither read nor written', () => {
+test('a cache folder others may write, or one under a folder others may rename in, is neither read nor written', () => {
   const home = fresh();
   const dir = path.join(home, 'xsoar-cert');
   mkdirSync(dir);
@@ -66,6 +66,20 @@ test('a cache folder others may write is neither read nor written', () => {
   const r = run(home, ['inspect', CERT]);
   expect(r.code).toBe(0);
   expect(readdirSync(dir)).toEqual([]);
+  // Our own 0700 folder, but its parent lets others swap it after the check (not sticky like /tmp).
+  const open = fresh();
+  chmodSync(open, 0o777);
+  expect(run(open, ['inspect', CERT]).code).toBe(0);
+  expect(readdirSync(path.join(open, 'xsoar-cert'))).toEqual([]);
+});
+
+test('only a whole run keeps a cache: not a failed one, not --help', () => {
+  const home = fresh();
+  expect(run(home, ['inspect', path.join(ROOT, 'no-such.pem')]).code).toBe(3);
+  expect(run(home, ['inspect', '--help']).code).toBe(0);
+  expect(readdirSync(path.join(home, 'xsoar-cert'))).toEqual([]);
+  expect(run(home, ['inspect', CERT]).code).toBe(0);
+  expect(readdirSync(path.join(home, 'xsoar-cert'))).toEqual([cacheName('inspect')]);
 });
 
 test('a valid cache others may write, or behind a link, is not read: it is replaced; a link’s target is untouched', () => {
@@ -91,7 +105,7 @@ test('a valid cache others may write, or behind a link, is not read: it is repla
 
 test('the modules run instead when the bundle is older than them, with XSOAR_CERT_DEBUG, and for --version', () => {
   const copy = mkdtempSync(path.join(tmpdir(), 'xsoar-cert-copy-'));
-  cpSync(path.join(ROOT, 'dist'), path.join(copy, 'dist'), { recursive: true });
+  cpSync(path.join(ROOT, 'dist'), path.join(copy, 'dist'), { recursive: true, preserveTimestamps: true });
   cpSync(path.join(ROOT, 'bin'), path.join(copy, 'bin'), { recursive: true });
   cpSync(path.join(ROOT, 'package.json'), path.join(copy, 'package.json'));
   symlinkSync(path.join(ROOT, 'node_modules'), path.join(copy, 'node_modules'));
