@@ -123,7 +123,8 @@ function runBundle(b: { file: string; id: string }): void {
   const prefix = `${b.id.slice(0, 16)}-`;
   const file = dir && path.join(dir, `${prefix}${process.version}-${process.arch}-${command}.v8cache`);
   const cachedData = file ? readCache(file) : undefined;
-  const script = new Script(`(function (require, module, exports, __xsoarCertUrl) {${source}\n})`, {
+  // The file is one function expression (scripts/cli-bundle.mjs): compiled as it is, not copied.
+  const script = new Script(source, {
     filename: b.file,
     cachedData,
   });
