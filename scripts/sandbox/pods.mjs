@@ -489,16 +489,17 @@ function childReady(child, name) {
 function phaseStatus(phase, n, rs, cond) {
   const available = cond('Available', 'True', 'MinimumReplicasAvailable', 'Deployment has minimum availability.');
   const progressing = cond('Progressing', 'True', 'ReplicaSetUpdated', `ReplicaSet "${rs}" is progressing.`);
+  // Old and new pods both up, the new ones not yet available (a rollout under way, or stuck).
+  const overlap = {
+    replicas: 2 * n,
+    updatedReplicas: n,
+    readyReplicas: n,
+    availableReplicas: n,
+    unavailableReplicas: n,
+  };
   switch (phase) {
     case 'progressing':
-      return {
-        replicas: 2 * n,
-        updatedReplicas: n,
-        readyReplicas: n,
-        availableReplicas: n,
-        unavailableReplicas: n,
-        conditions: [available, progressing],
-      };
+      return { ...overlap, conditions: [available, progressing] };
     case 'switched':
       return {
         replicas: n,
@@ -510,11 +511,7 @@ function phaseStatus(phase, n, rs, cond) {
       };
     case 'failed':
       return {
-        replicas: 2 * n,
-        updatedReplicas: n,
-        readyReplicas: n,
-        availableReplicas: n,
-        unavailableReplicas: n,
+        ...overlap,
         conditions: [
           available,
           cond('Progressing', 'False', 'ProgressDeadlineExceeded', `ReplicaSet "${rs}" has timed out progressing.`),
