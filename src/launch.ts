@@ -34,7 +34,7 @@ function bundle(): { file: string; id: string } | undefined {
     if (typeof id !== 'string' || !/^[0-9a-f]{64}$/.test(id)) return undefined;
     const file = path.join(DIST, `cli.${id.slice(0, 16)}.cjs`);
     // A `tsc` alone leaves the bundle behind the modules: run the modules then (`tsc --watch`, which
-    // rewrites only what changed, needs XSOAR_CERT_NO_BUNDLE=1; README "Developing").
+    // rewrites only what changed, needs XSOAR_CERT_NO_BUNDLE=1; README, Security, "The start-up cache").
     if (statSync(file).mtimeMs < statSync(path.join(DIST, 'cli', 'main.js')).mtimeMs) return undefined;
     return { file, id };
   } catch {
