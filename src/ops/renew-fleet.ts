@@ -5,7 +5,7 @@ import { EXIT, XsoarCertError, type ExitCode } from '../errors.js';
 import type { Reporter as Output } from './reporter.js';
 import { Kubectl } from '../k8s/kubectl.js';
 import { LIVE_TLS_SECRETS, type SecretObject } from '../k8s/secrets.js';
-import { acquireLock, ensureStateDir, type Lock } from './state.js';
+import { acquireLock, type Lock } from './state.js';
 import { withCheckedFolders } from '../state-dir.js';
 import { runFleet, type FleetResult, type Target } from './fleet.js';
 import { markerOfAnotherCluster, perCluster } from './clusters.js';
@@ -27,19 +27,11 @@ async function lockAndResolve(
   locks: Lock[],
 ): Promise<Target[]> {
   const live: Target[] = [];
-  // The locks' folder is checked once for the fleet; each lock is still created O_EXCL, no link followed.
-  // A refused folder fails each tenant, as before: acquireLock checks it again and throws.
-  let checked = false;
-  try {
-    checked = !base.dryRun && targets.length > 0 && Boolean(ensureStateDir('locks'));
-  } catch {
-    checked = false;
-  }
   for (const t of targets) {
     try {
       const elsewhere = markerOfAnotherCluster(t, base.context);
       if (elsewhere) throw elsewhere;
-      if (!base.dryRun) locks.push(acquireLock(t.namespace, t.secret, 'renew', checked));
+      if (!base.dryRun) locks.push(acquireLock(t.namespace, t.secret, 'renew'));
       await resolveMarker(kubectl.forNamespace(t.namespace), t.namespace, t.secret, out, {
         endpoint: t.endpoint,
         servername: base.servername,

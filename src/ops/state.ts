@@ -110,8 +110,8 @@ function lockIsLive(held: LockInfo, now = Date.now()): boolean {
 }
 
 /** Take the lock for ns/secret or throw BusyError naming the holder; a dead holder's lock is taken over. */
-export function acquireLock(namespace: string, secret: string, op: string, folderChecked = false): Lock {
-  if (!folderChecked) ensureStateDir('locks');
+export function acquireLock(namespace: string, secret: string, op: string): Lock {
+  ensureStateDir('locks');
   const file = tenantFile('locks', namespace, secret, 'lock');
   const info: LockInfo = { ...self(), host: hostname(), since: new Date().toISOString(), op };
   for (let attempt = 0; attempt < 2; attempt++) {
@@ -166,7 +166,7 @@ export function writeMarker(m: Marker): void {
   writeMarkers([m]);
 }
 
-/** Markers of a fleet's step: the folder is checked once for all of them (a check is 4 system calls, a write 5). */
+/** The markers of a fleet's step, the folder checked once for all of them. */
 export function writeMarkers(ms: Marker[]): void {
   if (ms.length) ensureStateDir('markers');
   for (const m of ms) writeStateFile(markerFile(m.namespace, m.secret), JSON.stringify(m, null, 2));

@@ -6,7 +6,7 @@
 // the local lock and the audit record; where the certificate goes is the target's (types.ts).
 import { EndpointError, Interrupted, KubectlError, XsoarCertError, CheckFailedError } from '../../errors.js';
 import type { Reporter } from '../reporter.js';
-import { acquireLock, assertStateWritable, ensureStateDir, self, writeMarkers, type Marker } from '../state.js';
+import { acquireLock, assertStateWritable, self, writeMarkers, type Marker } from '../state.js';
 import { assertAuditWritable } from '../../audit/log.js';
 import { currentAnchor } from '../../audit/anchor.js';
 import { lockValue, newLock } from '../cluster-lock.js';
@@ -188,13 +188,9 @@ async function execute(run: Run): Promise<void> {
 function takeLocks(run: Run, fail: (t: TenantRef, err: unknown) => void): void {
   const { o, tenants, lock } = run;
   const startedAt = new Date().toISOString();
-  const going = tenants.filter((y) => !y.error);
-  // The folders are checked once for the fleet: each file is still created O_EXCL, without following links.
-  ensureStateDir('locks');
-  const written: Marker[] = [];
-  for (const x of going) {
+  for (const x of tenants.filter((y) => !y.error)) {
     try {
-      x.localLock = acquireLock(x.t.namespace, x.t.secret, o.op, true);
+      x.localLock = acquireLock(x.t.namespace, x.t.secret, o.op);
       const c = x.change!;
       x.marker = {
         ...self(),
@@ -210,14 +206,12 @@ function takeLocks(run: Run, fail: (t: TenantRef, err: unknown) => void): void {
         startedAt,
         lock,
       };
-      if (tenants.length === 1) writeMarkers([x.marker]);
-      else written.push(x.marker);
+      writeMarkers([x.marker]);
     } catch (err) {
       if (tenants.length === 1) throw err;
       fail(x.t, err);
     }
   }
-  if (written.length) writeMarkers(written);
 }
 
 /**
