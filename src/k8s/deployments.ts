@@ -1,6 +1,6 @@
 // Deployments over the API: the one Deployment type, the namespace's list, what `kubectl rollout
 // restart` sends and what `rollout status` decides (a watch, judged by rolloutState), and what the
-// batched fleet wait watches instead (watchDeployments), with restartManifest: the restartedAt stamp.
+// batched fleet wait watches instead (watchDeployments), with restartPatch: the restartedAt stamp.
 import { KubectlError } from '../errors.js';
 import type { Kubectl } from './kubectl.js';
 import { answered } from './names.js';
@@ -74,16 +74,27 @@ export async function restartedAt(
  * milliseconds here make every restart a change.
  */
 export async function rolloutRestart(k: Kubectl, deployments: string[]): Promise<void> {
-  const stamp = new Date().toISOString();
-  const body = { spec: { template: { metadata: { annotations: { [RESTARTED_AT]: stamp } } } } };
+  const p = restartPatch(new Date().toISOString());
   for (const name of deployments) {
     await k.send('rollout', {
       method: 'PATCH',
-      path: k.path('apps', 'deployments', name) + query({ fieldManager: 'kubectl-rollout' }),
-      body,
-      contentType: 'application/strategic-merge-patch+json',
+      path: k.path('apps', 'deployments', name) + query({ fieldManager: p.fieldManager }),
+      body: p.body,
+      contentType: p.contentType,
     });
   }
+}
+
+/**
+ * The patch `rollout restart` sends, stamped `stamp`: it changes the pod template's restartedAt and
+ * nothing else, so no one's concurrent change to the deployment is overwritten.
+ */
+export function restartPatch(stamp: string): { body: object; contentType: string; fieldManager: string } {
+  return {
+    body: { spec: { template: { metadata: { annotations: { [RESTARTED_AT]: stamp } } } } },
+    contentType: 'application/strategic-merge-patch+json',
+    fieldManager: 'kubectl-rollout',
+  };
 }
 
 /**
@@ -200,21 +211,4 @@ export function rolloutState(d: Deployment, sinceGeneration: number): 'done' | '
   if ((st.replicas ?? 0) > (st.updatedReplicas ?? 0)) return 'waiting';
   if ((st.availableReplicas ?? 0) < (st.updatedReplicas ?? 0)) return 'waiting';
   return 'done';
-}
-
-/** The deployment as `rollout restart` leaves it: its pod template stamped with restartedAt. */
-export function restartManifest(d: Deployment, stamp: string): Deployment {
-  const tpl = d.spec?.template ?? {};
-  return {
-    apiVersion: 'apps/v1',
-    kind: 'Deployment',
-    metadata: d.metadata,
-    spec: {
-      ...d.spec,
-      template: {
-        ...tpl,
-        metadata: { ...tpl.metadata, annotations: { ...tpl.metadata?.annotations, [RESTARTED_AT]: stamp } },
-      },
-    },
-  };
 }

@@ -13,7 +13,7 @@ import { accessByRules, accessReviews, permissions, type AccessCheck, type Permi
 import { clusterApi } from './connection.js';
 import { TransportError, type Api, type ApiReply, type ApiRequest, type WatchRequest } from './rest.js';
 import { ALL_NAMESPACES, fromServer, itemsOf, query } from './wire.js';
-import { each, type EachResult, type EachVerb } from './batch.js';
+import { each, type EachPatch, type EachResult, type EachVerb } from './batch.js';
 import {
   listDeployments,
   restartedAt,
@@ -236,9 +236,9 @@ export class Kubectl {
     verb: EachVerb,
     items: ReadonlyArray<{ kind?: string; metadata: { name: string; namespace?: string } }>,
     fields: string[] = [],
-    jsonPatch?: string,
+    patch?: EachPatch,
   ): Promise<EachResult[]> {
-    return each(this, verb, items, fields, jsonPatch);
+    return each(this, verb, items, fields, patch);
   }
 
   // deployments.ts

@@ -42,7 +42,9 @@ test('six tenants in one batched run: one cluster-wide read, one write per objec
   expect(count('GET', /^\/api\/v1\/namespaces\/[^/]+\/secrets\/xsoar-tls$/)).toBe(0); // no per-tenant reads
   expect(count('POST', /^\/api\/v1\/namespaces\/tenant-\d\/secrets$/)).toBe(6); // backups
   expect(count('PUT', /^\/api\/v1\/namespaces\/tenant-\d\/secrets\/xsoar-tls$/)).toBe(6);
-  expect(count('PUT', /^\/apis\/apps\/v1\/namespaces\/tenant-\d\/deployments\/xsoar-proxy$/)).toBe(6); // the restarts
+  // The restarts: `rollout restart`'s patch of restartedAt alone, never a PUT of the whole deployment.
+  expect(count('PATCH', /^\/apis\/apps\/v1\/namespaces\/tenant-\d\/deployments\/xsoar-proxy$/)).toBe(6);
+  expect(count('PUT', /\/deployments\//)).toBe(0);
   const audit = JSON.parse((await runCli(['audit', '--json'], { env: sb.env })).stdout);
   expect(
     audit.filter(
@@ -291,7 +293,7 @@ test('two secrets served by one deployment: both replaced, the deployment restar
   const log: Array<{ method: string; path: string }> = await sb.requests();
   expect(
     log.filter(
-      (e) => e.method === 'PUT' && e.path === `/apis/apps/v1/namespaces/${t1.namespace}/deployments/${t1.deployment}`,
+      (e) => e.method === 'PATCH' && e.path === `/apis/apps/v1/namespaces/${t1.namespace}/deployments/${t1.deployment}`,
     ),
   ).toHaveLength(1);
   for (const name of [t1.secret, 'xsoar-tls-admin']) {

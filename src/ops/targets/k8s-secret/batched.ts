@@ -3,7 +3,7 @@
 // one watch for every rollout. Used when the user may list across namespaces; otherwise the session
 // goes namespace by namespace (steps.ts).
 import { BusyError, KubectlError } from '../../../errors.js';
-import { restartManifest, rolloutState, type Deployment } from '../../../k8s/deployments.js';
+import { restartPatch, rolloutState, type Deployment } from '../../../k8s/deployments.js';
 import type { Kubectl } from '../../../k8s/kubectl.js';
 import type { SecretObject } from '../../../k8s/secrets.js';
 import type { Reporter } from '../../reporter.js';
@@ -39,10 +39,10 @@ export async function clusterAccess(
     deployments: groupBy(deployments, (d) => d.metadata.namespace ?? ''),
   };
   for (const x of tenants) assignTenant(x, refuse, denied.get(x.t.namespace), index);
-  return batched(all, kubectl, deployments);
+  return batched(all, kubectl);
 }
 
-function batched(all: Kubectl, kubectl: Kubectl, deployments: Deployment[]): Access {
+function batched(all: Kubectl, kubectl: Kubectl): Access {
   return {
     signal(s) {
       all.signal = s;
@@ -50,7 +50,7 @@ function batched(all: Kubectl, kubectl: Kubectl, deployments: Deployment[]): Acc
     backup: (xs, out, fail) => backupAll(all, xs, out, fail),
     apply: (xs, out, fail) => applyAll(all, xs, out, fail),
     async restart(xs, timeoutS, out, fail, check) {
-      await restartBatched(all, kubectl, deployments, xs, out, fail);
+      await restartBatched(all, kubectl, xs, out, fail);
       await waitRollouts(all, xs, timeoutS, out, fail, check);
     },
     release: (xs, _out, fail) => releaseAll(all, xs, fail),
@@ -152,52 +152,46 @@ async function pruneAll(all: Kubectl, xs: SecretTenant[], out: Reporter): Promis
     await all.each('delete', items).catch((err: Error) => out.warn(`could not prune old backups: ${err.message}`));
 }
 
-/** Each deployment to restart once, stamped `stamp`, with the tenants it serves. */
-function restartList(
-  deployments: Deployment[],
-  xs: SecretTenant[],
-  stamp: string,
-): { tenants: SecretTenant[]; d: Deployment }[] {
-  const restarts = new Map<string, { tenants: SecretTenant[]; d: Deployment }>();
+/** Each deployment to restart once, with the tenants it serves. */
+function restartList(xs: SecretTenant[]): { tenants: SecretTenant[]; d: RestartRef }[] {
+  const restarts = new Map<string, { tenants: SecretTenant[]; d: RestartRef }>();
   for (const x of xs) {
     for (const name of x.deployments) {
       const key = sk(x.t.namespace, name);
       const known = restarts.get(key);
-      if (known) {
-        known.tenants.push(x);
-        continue;
-      }
-      const d = deployments.find((y) => y.metadata.namespace === x.t.namespace && y.metadata.name === name)!;
-      restarts.set(key, { tenants: [x], d: restartManifest(d, stamp) });
+      if (known) known.tenants.push(x);
+      else restarts.set(key, { tenants: [x], d: { kind: 'Deployment', metadata: { name, namespace: x.t.namespace } } });
     }
   }
   return [...restarts.values()];
 }
 
-/** Each proxy deployment gets a new restartedAt (what `rollout restart` patches), all in one call. */
+type RestartRef = { kind: 'Deployment'; metadata: { name: string; namespace: string } };
+
+/** Each proxy deployment gets a new restartedAt, what `rollout restart` patches (and nothing else). */
 async function restartBatched(
   all: Kubectl,
   kubectl: Kubectl,
-  deployments: Deployment[],
   xs: SecretTenant[],
   out: Reporter,
   fail: StepFail,
 ): Promise<void> {
   const stampNow = new Date().toISOString();
-  const list = restartList(deployments, xs, stampNow);
+  const list = restartList(xs);
   out.step(`Restart: ${list.length} deployments`);
   const restarted = await eachRetrying(
     (ix) =>
       all.each(
-        'replace',
+        'patch',
         ix.map((i) => list[i]!.d),
         ['{.metadata.generation}'],
+        restartPatch(stampNow),
       ),
     list.length,
     async (i) => {
-      // A 409 after a lost answer: our restartedAt landed if the deployment carries it now.
+      // A lost answer: our restartedAt landed if the deployment carries it now.
       const d = list[i]!.d;
-      const now = await retrying(() => kubectl.forNamespace(d.metadata.namespace!).restartedAt(d.metadata.name));
+      const now = await retrying(() => kubectl.forNamespace(d.metadata.namespace).restartedAt(d.metadata.name));
       return now.restartedAt === stampNow ? { ok: true, fields: [String(now.generation)] } : undefined;
     },
   );
@@ -210,7 +204,7 @@ async function restartBatched(
           x,
           new KubectlError(
             `restarting deployment/${d.metadata.name} in namespace "${x.t.namespace}" failed: ${r.error}`,
-            { verb: 'replace', args: [] },
+            { verb: 'rollout', args: [] },
           ),
         );
     }
