@@ -76,9 +76,11 @@ export function recordHash(r: Omit<AuditRecord, 'hash'>): string {
   return createHash('sha256').update(canonical).digest('hex');
 }
 
+// Looked up once: os.userInfo() reads /etc/passwd on every call, twice per tenant of a fleet's records.
+let user: string | undefined;
 function currentUser(): string {
   try {
-    return userInfo().username;
+    return (user ??= userInfo().username);
   } catch {
     return process.env.USER ?? String(process.getuid?.() ?? 'unknown');
   }
