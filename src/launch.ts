@@ -4,10 +4,11 @@
 // this launcher compiles it with V8's code cache (node:vm Script cachedData), which Node 22 offers
 // as module.enableCompileCache and Node 20 does not. Imports only Node built-ins: it runs first.
 //
-// The cache is code, so it is only read from a folder of this user's that nobody else may enter, from a
-// file of this user's that nobody else may write; anything else is ignored, never an error. Its
-// name carries the bundle's hash, Node's version and the command, because V8 checks only the
-// source's length before trusting a cache (SerializedCodeData::SourceHash in V8's code-serializer.cc).
+// The cache is code, so it is only read from a folder of this user's that nobody else may enter,
+// under folders nobody else may rename things in, and from a file of this user's that nobody else
+// may write; anything else is ignored, never an error. Its name carries the bundle's hash, Node's
+// version and the command, because V8 checks only the source's length before trusting a cache
+// (SerializedCodeData::SourceHash in V8's code-serializer.cc).
 import { closeSync, constants as C, fstatSync, lstatSync, mkdirSync, openSync, readFileSync, statSync } from 'node:fs';
 import type { Stats } from 'node:fs';
 import { readdirSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
@@ -124,10 +125,7 @@ function runBundle(b: { file: string; id: string }): void {
   const file = dir && path.join(dir, `${prefix}${process.version}-${process.arch}-${command}.v8cache`);
   const cachedData = file ? readCache(file) : undefined;
   // The file is one function expression (scripts/cli-bundle.mjs): compiled as it is, not copied.
-  const script = new Script(source, {
-    filename: b.file,
-    cachedData,
-  });
+  const script = new Script(source, { filename: b.file, cachedData });
   // Kept from a whole run only: a usage error or a `--help` would keep a cache of almost nothing,
   // which V8 then accepts on every later run.
   const whole = !process.argv.some((a) => a === '--help' || a === '-h');
