@@ -4,14 +4,12 @@
 // `status`, after which files and served certificate agree and the next install works; the key
 // is never readable by others; the kept versions are distinct.
 import { spawn } from 'node:child_process';
-import { X509Certificate, createPublicKey, createPrivateKey } from 'node:crypto';
 import { existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { mintChain, fp, type MintedChain } from '../helpers/test-ca.js';
 import { BIN, runCli } from '../helpers/run-cli.js';
-import { startNginx, type Nginx } from '../helpers/nginx.js';
-import { fetchServedChain } from '../../src/net/served-cert.js';
+import { filesPairMatch, servedAfterReload, startNginx, type Nginx } from '../helpers/nginx.js';
 
 let ngx: Nginx;
 let a: MintedChain;
@@ -49,25 +47,9 @@ const install = (m: MintedChain, extra: string[] = []) => [
   ...extra,
 ];
 
-const servedOnce = async () => (await fetchServedChain(ngx.endpoint)).chain[0]!.fingerprint256;
-/**
- * What nginx serves once a reload settled: its old workers may answer for a moment after a reload
- * (until they take the master's QUIT), so a fingerprint other than `expected` is read again for up
- * to 3 s, and the last one read is returned.
- */
-async function served(expected?: string): Promise<string> {
-  let last = await servedOnce();
-  for (let i = 0; i < 30 && expected && last !== expected; i++) {
-    await new Promise((r) => setTimeout(r, 100));
-    last = await servedOnce();
-  }
-  return last;
-}
 const onDisk = () => fp(readFileSync(ngx.cert));
-const pairMatches = () =>
-  createPublicKey(createPrivateKey(readFileSync(ngx.key)))
-    .export({ format: 'der', type: 'spki' })
-    .equals(new X509Certificate(readFileSync(ngx.cert)).publicKey.export({ format: 'der', type: 'spki' }));
+const served = (expected?: string) => servedAfterReload(ngx, expected);
+const pairMatches = () => filesPairMatch(ngx);
 
 async function status(): Promise<{ code: number; s: Record<string, unknown> & { agree?: boolean } }> {
   const r = await runCli(['status', ...filesArgs(), '--json'], { env });

@@ -7,8 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { mintChain, fp, type MintedChain } from '../helpers/test-ca.js';
 import { runCli } from '../helpers/run-cli.js';
-import { startNginx, type Nginx } from '../helpers/nginx.js';
-import { fetchServedChain } from '../../src/net/served-cert.js';
+import { servedAfterReload, startNginx, type Nginx } from '../helpers/nginx.js';
 
 let ngx: Nginx;
 let old: MintedChain;
@@ -27,15 +26,7 @@ beforeAll(async () => {
 }, 60000);
 afterAll(() => ngx?.stop());
 
-/** What nginx serves once a reload settled (old workers answer for a moment after one): read again up to 3 s. */
-async function served(expected: string): Promise<string> {
-  let last = '';
-  for (let i = 0; i < 30 && last !== expected; i++) {
-    if (i) await new Promise((r) => setTimeout(r, 100));
-    last = (await fetchServedChain(ngx.endpoint)).chain[0]!.fingerprint256;
-  }
-  return last;
-}
+const served = (expected: string) => servedAfterReload(ngx, expected);
 
 const certArgs = (m: MintedChain) => ['--cert', m.files.leaf, '--chain', m.files.chain, '--key', m.files.key];
 

@@ -2,14 +2,12 @@
 // the files, the renewal policy decides (due in the last third of its lifetime), the source's
 // certificate goes in through the files target's transaction and nginx serves it; a run when
 // nothing is due changes nothing.
-import { X509Certificate, createPrivateKey, createPublicKey } from 'node:crypto';
 import { copyFileSync, lstatSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fp, mintChain } from '../helpers/test-ca.js';
 import { runCli } from '../helpers/run-cli.js';
-import { startNginx, type Nginx } from '../helpers/nginx.js';
-import { fetchServedChain } from '../../src/net/served-cert.js';
+import { filesPairMatch, servedAfterReload, startNginx, type Nginx } from '../helpers/nginx.js';
 
 const DAY = 86_400_000;
 let ngx: Nginx;
@@ -42,20 +40,9 @@ const renew = (extra: string[]) =>
     { env },
   );
 
-/** What nginx serves once a reload settled (its old workers answer for a moment after one). */
-async function served(expected: string): Promise<string> {
-  let last = '';
-  for (let i = 0; i < 30 && last !== expected; i++) {
-    if (i) await new Promise((r) => setTimeout(r, 100));
-    last = (await fetchServedChain(ngx.endpoint)).chain[0]!.fingerprint256;
-  }
-  return last;
-}
 const onDisk = () => fp(readFileSync(ngx.cert));
-const pairMatches = () =>
-  createPublicKey(createPrivateKey(readFileSync(ngx.key)))
-    .export({ format: 'der', type: 'spki' })
-    .equals(new X509Certificate(readFileSync(ngx.cert)).publicKey.export({ format: 'der', type: 'spki' }));
+const served = (expected?: string) => servedAfterReload(ngx, expected);
+const pairMatches = () => filesPairMatch(ngx);
 
 test('a due certificate is renewed from the drop folder and served; the next run is not due and changes nothing', async () => {
   const fresh = await mintChain({ intermediates: 0, leaf: { days: 90 } });

@@ -7,6 +7,8 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync, chmodS
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { X509Certificate, createPrivateKey, createPublicKey } from 'node:crypto';
+import { fetchServedChain } from '../../src/net/served-cert.js';
 
 export interface Nginx {
   dir: string;
@@ -89,4 +91,26 @@ export async function startNginx(certPem: string, keyPem: string): Promise<Nginx
       }
     },
   };
+}
+
+/**
+ * What nginx serves once a reload settled: its old workers may answer for a moment after a reload
+ * (until they take the master's QUIT), so a fingerprint other than `expected` is read again for up
+ * to 3 s, and the last one read is returned.
+ */
+export async function servedAfterReload(n: Nginx, expected?: string): Promise<string> {
+  const once = async () => (await fetchServedChain(n.endpoint)).chain[0]!.fingerprint256;
+  let last = await once();
+  for (let i = 0; i < 30 && expected && last !== expected; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    last = await once();
+  }
+  return last;
+}
+
+/** Whether the key file holds the private key of the certificate file's first certificate. */
+export function filesPairMatch(n: Nginx): boolean {
+  return createPublicKey(createPrivateKey(readFileSync(n.key)))
+    .export({ format: 'der', type: 'spki' })
+    .equals(new X509Certificate(readFileSync(n.cert)).publicKey.export({ format: 'der', type: 'spki' }));
 }
