@@ -50,7 +50,6 @@ const FIX_HINT =
   'Remove it (or chown it to this user and chmod go-w it), or set XSOAR_CERT_STATE_DIR to a folder you own.';
 // Asked once: this process never changes its user.
 const myUid = process.getuid?.();
-const uid = () => myUid;
 
 /**
  * Subfolders (locks, markers, renewals) already found ours and closed to others in this fleet run
@@ -70,7 +69,7 @@ export function withCheckedFolders<T>(fn: () => Promise<T>): Promise<T> {
 
 /** Why `st` may not be trusted, or undefined: not ours, or writable (for keys: readable) by group or others. */
 function untrusted(st: Stats, secretFile = false): string | undefined {
-  const me = uid();
+  const me = myUid;
   if (me !== undefined && st.uid !== me) return `is owned by uid ${st.uid}, not by this user (uid ${me})`;
   if (st.mode & 0o022)
     return `is writable by ${st.mode & 0o020 ? 'group' : 'others'} (mode ${(st.mode & 0o777).toString(8)})`;
@@ -270,7 +269,7 @@ export function runFolder(room: number): { dir: string; temporary: boolean } {
   const ours = (d: string) => {
     try {
       const st = lstatSync(d);
-      return st.isDirectory() && st.uid === uid();
+      return st.isDirectory() && st.uid === myUid;
     } catch {
       return false;
     }
