@@ -10,6 +10,7 @@ import type { Kubectl } from '../k8s/kubectl.js';
 import { checkK8sName, isK8sName } from '../k8s/names.js';
 import { hasControl, quoted } from '../printable.js';
 import { bounded } from '../pool.js';
+import { frugalHeapFor } from '../heap.js';
 
 export interface Target {
   namespace: string;
@@ -93,9 +94,13 @@ export async function resolveFleet(
   const contexts = many ? flags.contexts! : [undefined];
   const targets: Target[] = [];
   const lost: FleetResult<never>[] = [];
+  const seen = new Set<string>();
   const add = (t: Target) => {
-    if (!targets.some((x) => x.namespace === t.namespace && x.secret === t.secret && x.context === t.context))
-      targets.push(t);
+    // NUL separates: no name or context holds one (RFC 1123; a file's control characters are refused).
+    const key = `${t.context ?? ''}\0${t.namespace}\0${t.secret}`;
+    if (seen.has(key)) return;
+    seen.add(key);
+    targets.push(t);
   };
   const inContext = (ctx: string | undefined) => (ctx === undefined ? {} : { context: ctx });
   for (const ctx of contexts)
@@ -125,6 +130,7 @@ export async function resolveFleet(
     }
   }
   if (targets.length === 0 && lost.length === 0) for (const ctx of contexts) add({ ...defaults, ...inContext(ctx) });
+  frugalHeapFor(targets.length);
   return { targets, lost };
 }
 
