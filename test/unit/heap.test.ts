@@ -3,7 +3,7 @@
 // process allocates as a fleet run does (short-lived answers, some kept a while) and reports how
 // large V8 let its young generation grow.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -27,12 +27,16 @@ function run(tenants: number): { tenants: number; youngMiB: number } {
   const dir = mkdtempSync(path.join(tmpdir(), 'xc-heap-'));
   const file = path.join(dir, 'tenants.txt');
   writeFileSync(file, Array.from({ length: tenants }, (_, i) => `tenant-${i}/xsoar-tls\n`).join(''));
-  const out = execFileSync(
-    process.execPath,
-    ['--input-type=module', '-e', CHILD, path.join(DIST, 'ops', 'fleet.js'), file],
-    { encoding: 'utf8' },
-  );
-  return JSON.parse(out) as { tenants: number; youngMiB: number };
+  try {
+    const out = execFileSync(
+      process.execPath,
+      ['--input-type=module', '-e', CHILD, path.join(DIST, 'ops', 'fleet.js'), file],
+      { encoding: 'utf8' },
+    );
+    return JSON.parse(out) as { tenants: number; youngMiB: number };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 test('a run of 256 tenants keeps the young generation at its start size; 255 tenants let it grow', () => {
