@@ -30,6 +30,13 @@ export interface TargetFlags {
   contexts?: string[];
 }
 
+/** A secret's key in a fleet's maps: namespace/name (RFC 1123 names hold no "/"). */
+export const secretKey = (ns: string, name: string) => `${ns}/${name}`;
+
+/** A target's key, its cluster included: a tenants file may name the same secret in several contexts. */
+export const targetKey = (t: Pick<Target, 'context' | 'namespace' | 'secret'>) =>
+  `${t.context ?? ''}\n${secretKey(t.namespace, t.secret)}`;
+
 /**
  * A tenants file line: "[context:]namespace[/secret] [host:port]". Namespaces and secrets never hold
  * a colon (RFC 1123), so the context is everything before the first column's last colon: a context
@@ -96,8 +103,7 @@ export async function resolveFleet(
   const lost: FleetResult<never>[] = [];
   const seen = new Set<string>();
   const add = (t: Target) => {
-    // NUL separates: no name or context holds one (RFC 1123; a file's control characters are refused).
-    const key = `${t.context ?? ''}\0${t.namespace}\0${t.secret}`;
+    const key = targetKey(t);
     if (seen.has(key)) return;
     seen.add(key);
     targets.push(t);

@@ -8,7 +8,7 @@ import { ALL_NAMESPACES, Kubectl, type KubectlOptions } from '../k8s/kubectl.js'
 import { fetchServedChain } from '../net/served-cert.js';
 import { bounded, groupBy } from '../pool.js';
 import { withCheckedFolders } from '../state-dir.js';
-import type { Target } from './fleet.js';
+import { secretKey, targetKey, type Target } from './fleet.js';
 import { installedLeaf } from './installed.js';
 import { readRenewalState, type RenewalState } from './renewal-state.js';
 import { getSecretsNamed, LIVE_TLS_SECRETS } from '../k8s/secrets.js';
@@ -49,8 +49,6 @@ interface SecretObject {
 
 type SecretRead = { found: SecretObject } | { missing: true } | { error: string };
 
-const key = (ns: string, name: string) => `${ns}/${name}`;
-
 /** Every target's facts, in the order given. */
 export function gatherHealth(
   targets: readonly Target[],
@@ -64,17 +62,19 @@ async function gather(targets: readonly Target[], k: HealthKubectl, o: HealthOpt
   const parallel = o.parallel ?? 8;
   // Each tenant is read in its own cluster: a tenants file may name several contexts.
   const reads = new Map<string, SecretRead>();
-  const inCluster = (c: string | undefined, kk: string) => `${c ?? ''}\n${kk}`;
   for (const [context, group] of groupBy(targets, (t) => t.context)) {
     const got = await readSecrets(group, context === undefined ? k : { ...k, context }, parallel);
-    for (const [kk, v] of got) reads.set(inCluster(context, kk), v);
+    for (const t of group) {
+      const r = got.get(secretKey(t.namespace, t.secret));
+      if (r) reads.set(targetKey(t), r);
+    }
   }
   const out: TenantHealth[] = targets.map((t) => ({
     ...(t.context ? { context: t.context } : {}),
     namespace: t.namespace,
     secret: t.secret,
     ...(t.endpoint ? { endpoint: t.endpoint } : {}),
-    ...installedFacts(reads.get(inCluster(t.context, key(t.namespace, t.secret)))),
+    ...installedFacts(reads.get(targetKey(t))),
     ...stateFacts(t),
   }));
   const probed = out.filter((h) => h.endpoint && h.installed);
@@ -128,7 +128,7 @@ async function readSecrets(
   parallel: number,
 ): Promise<Map<string, SecretRead>> {
   const reads = new Map<string, SecretRead>();
-  const wanted = new Set(targets.map((t) => key(t.namespace, t.secret)));
+  const wanted = new Set(targets.map((t) => secretKey(t.namespace, t.secret)));
   const namespaces = new Set(targets.map((t) => t.namespace));
   if (namespaces.size > 1) {
     let listed: SecretObject[] | undefined;
@@ -143,17 +143,17 @@ async function readSecrets(
       return reads;
     }
     for (const s of listed ?? []) {
-      const sk = key(s.metadata.namespace ?? '', s.metadata.name);
+      const sk = secretKey(s.metadata.namespace ?? '', s.metadata.name);
       if (wanted.has(sk)) reads.set(sk, { found: s });
     }
   }
-  const rest = groupByNamespace(targets.filter((t) => !reads.has(key(t.namespace, t.secret))));
+  const rest = groupByNamespace(targets.filter((t) => !reads.has(secretKey(t.namespace, t.secret))));
   await bounded([...rest], parallel, async ([ns, names]) => {
     try {
       const got = await getSecrets(new Kubectl({ ...k, namespace: ns }), names);
-      for (const n of names) reads.set(key(ns, n), got.has(n) ? { found: got.get(n)! } : { missing: true });
+      for (const n of names) reads.set(secretKey(ns, n), got.has(n) ? { found: got.get(n)! } : { missing: true });
     } catch (err) {
-      for (const n of names) reads.set(key(ns, n), { error: (err as Error).message });
+      for (const n of names) reads.set(secretKey(ns, n), { error: (err as Error).message });
     }
   });
   return reads;

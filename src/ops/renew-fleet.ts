@@ -7,7 +7,7 @@ import { Kubectl } from '../k8s/kubectl.js';
 import { LIVE_TLS_SECRETS, type SecretObject } from '../k8s/secrets.js';
 import { acquireLock, type Lock } from './state.js';
 import { withCheckedFolders } from '../state-dir.js';
-import { runFleet, type FleetResult, type Target } from './fleet.js';
+import { runFleet, secretKey, type FleetResult, type Target } from './fleet.js';
 import { markerOfAnotherCluster, perCluster } from './clusters.js';
 import { resolveMarker } from './targets/k8s-secret/recovery.js';
 import { completeRequest } from './requests.js';
@@ -57,11 +57,11 @@ async function dueTenants(
 ) {
   const wide = await kubectl.acrossNamespaces().listAllIfAllowed<SecretObject>('secrets', LIVE_TLS_SECRETS);
   const due: { t: Target; installed: Installed; reason: string }[] = [];
-  const byName = new Map(wide?.map((s) => [`${s.metadata.namespace ?? ''}/${s.metadata.name}`, s]));
+  const byName = new Map(wide?.map((s) => [secretKey(s.metadata.namespace ?? '', s.metadata.name), s]));
   await runFleet(live, parallel, async (t) => {
     const opts = { ...base, namespace: t.namespace, secret: t.secret, endpoint: t.endpoint };
     try {
-      const hit = byName.get(`${t.namespace}/${t.secret}`);
+      const hit = byName.get(secretKey(t.namespace, t.secret));
       const installed = readInstalled(
         opts,
         hit ? { found: true, object: hit } : await kubectl.forNamespace(t.namespace).getSecret(t.secret),

@@ -12,7 +12,8 @@ import { releasePatch } from '../../cluster-lock.js';
 import { LABEL_PREVIOUS_OF, backupsToPrune, sameData } from './plan.js';
 import { changedAgain, newBackupRef, secretHolds, type Access, type SecretTenant, type StepFail } from './steps.js';
 import { groupBy } from '../../../pool.js';
-import { assignTenant, readFleet, readUnlisted, sk } from './fleet-read.js';
+import { secretKey } from '../../fleet.js';
+import { assignTenant, readFleet, readUnlisted } from './fleet-read.js';
 
 /**
  * Every secret, deployment and permission of the fleet in three concurrent calls; undefined when
@@ -29,13 +30,17 @@ export async function clusterAccess(
   const fleet = await readFleet(all, namespaces);
   if (!fleet) return undefined;
   const { secrets, deployments, denied } = fleet;
-  const byKey = new Map(secrets.map((s) => [sk(s.metadata.namespace ?? '', s.metadata.name), s]));
+  const byKey = new Map(secrets.map((s) => [secretKey(s.metadata.namespace ?? '', s.metadata.name), s]));
   // A secret of another type (Opaque holding tls.crt/tls.key) is not in that list: read those alone.
-  const unlisted = tenants.filter((x) => !byKey.has(sk(x.t.namespace, x.t.secret)) && !denied.has(x.t.namespace));
+  const unlisted = tenants.filter(
+    (x) => !byKey.has(secretKey(x.t.namespace, x.t.secret)) && !denied.has(x.t.namespace),
+  );
   await readUnlisted(unlisted, parallel, byKey, secrets);
   const index = {
     byKey,
-    previous: groupBy(secrets, (s) => sk(s.metadata.namespace ?? '', s.metadata.labels?.[LABEL_PREVIOUS_OF] ?? '')),
+    previous: groupBy(secrets, (s) =>
+      secretKey(s.metadata.namespace ?? '', s.metadata.labels?.[LABEL_PREVIOUS_OF] ?? ''),
+    ),
     deployments: groupBy(deployments, (d) => d.metadata.namespace ?? ''),
   };
   for (const x of tenants) assignTenant(x, refuse, denied.get(x.t.namespace), index);
@@ -157,7 +162,7 @@ function restartList(xs: SecretTenant[]): { tenants: SecretTenant[]; d: RestartR
   const restarts = new Map<string, { tenants: SecretTenant[]; d: RestartRef }>();
   for (const x of xs) {
     for (const name of x.deployments) {
-      const key = sk(x.t.namespace, name);
+      const key = secretKey(x.t.namespace, name);
       const known = restarts.get(key);
       if (known) known.tenants.push(x);
       else restarts.set(key, { tenants: [x], d: { kind: 'Deployment', metadata: { name, namespace: x.t.namespace } } });
@@ -224,10 +229,10 @@ async function waitRollouts(
   const waiting = new Map<string, SecretTenant[]>();
   for (const x of going())
     for (const name of x.restartedGeneration.keys())
-      waiting.set(sk(x.t.namespace, name), [...(waiting.get(sk(x.t.namespace, name)) ?? []), x]);
+      waiting.set(secretKey(x.t.namespace, name), [...(waiting.get(secretKey(x.t.namespace, name)) ?? []), x]);
   const seen = (d: Deployment): boolean => {
     check();
-    for (const x of waiting.get(sk(d.metadata.namespace ?? '', d.metadata.name)) ?? []) {
+    for (const x of waiting.get(secretKey(d.metadata.namespace ?? '', d.metadata.name)) ?? []) {
       const gen = x.restartedGeneration.get(d.metadata.name);
       if (x.failed || gen === undefined) continue;
       const st = rolloutState(d, gen);

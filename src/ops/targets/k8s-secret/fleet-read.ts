@@ -8,10 +8,9 @@ import type { Kubectl } from '../../../k8s/kubectl.js';
 import { LIVE_TLS_SECRETS, unlessForbidden, type SecretObject } from '../../../k8s/secrets.js';
 import { retrying } from '../../retry.js';
 import { bounded } from '../../../pool.js';
+import { secretKey } from '../../fleet.js';
 import { LABEL_PREVIOUS_OF, backupRef } from './plan.js';
 import type { SecretTenant, StepFail } from './steps.js';
-
-export const sk = (ns: string, name: string) => `${ns}/${name}`;
 
 /**
  * The fleet's TLS secrets and deployments, undefined when RBAC forbids listing either across
@@ -56,7 +55,7 @@ export async function readUnlisted(
       retrying(() => x.k.getSecret(x.t.secret)),
       retrying(() => x.k.listSecrets(`${LABEL_PREVIOUS_OF}=${x.t.secret}`)),
     ]);
-    if (cur.found) byKey.set(sk(x.t.namespace, x.t.secret), cur.object);
+    if (cur.found) byKey.set(secretKey(x.t.namespace, x.t.secret), cur.object);
     for (const b of prev)
       if (!secrets.some((s) => s.metadata.namespace === b.metadata.namespace && s.metadata.name === b.metadata.name))
         secrets.push(b);
@@ -79,12 +78,12 @@ export function assignTenant(x: SecretTenant, refuse: StepFail, miss: string[] |
     refuse(x, new KubectlError(message, { verb: 'auth', args: [], reason: 'Forbidden', hint }));
     return;
   }
-  x.current = index.byKey.get(sk(namespace, secret));
+  x.current = index.byKey.get(secretKey(namespace, secret));
   if (!x.current) {
     const message = `secret "${secret}" not found in namespace "${namespace}"`;
     refuse(x, new KubectlError(message, { verb: 'get', args: [], reason: 'NotFound' }));
     return;
   }
   x.allDeployments = index.deployments.get(namespace) ?? [];
-  x.backups = (index.previous.get(sk(namespace, secret)) ?? []).map(backupRef);
+  x.backups = (index.previous.get(secretKey(namespace, secret)) ?? []).map(backupRef);
 }
